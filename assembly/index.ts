@@ -1,0 +1,21 @@
+// The hat-edge WebAssembly module: kernels and the SubTransformer forward pass.
+// Memory is owned by the host (runtime/wasm.ts): it lays out weights, descriptors and scratch
+// above heapBase() and passes byte offsets. Nothing here allocates or keeps state.
+
+export { matmul, matmul_nt, matmul_naive, matmul_nt_naive, gemv } from "./matmul";
+export { add_layernorm, layernorm_naive } from "./norm";
+export { relu } from "./activation";
+export { attention, softmax_row } from "./attention";
+export { embed } from "./embed";
+export { token_nll, log_softmax_rows, argmax_rows, topk_scores, gather_rows } from "./decode";
+export {
+  model_desc_ints, enc_layer_offset, dec_layer_offset,
+  encode_scratch_bytes, encode,
+  decoder_state_bytes, decoder_init, decoder_scratch_bytes, decoder_step, decoder_forward,
+  decoder_reorder, output_logits,
+} from "./model";
+
+/** First byte the host may use. */
+export function heapBase(): usize {
+  return (__heap_base + 63) & ~63;
+}

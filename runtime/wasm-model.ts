@@ -1,0 +1,297 @@
+/**
+ * A SubTransformer running in the wasm runtime.
+ *
+ * `WasmWeights` uploads a model's tensors once (a SuperTransformer or a compact SubTransformer);
+ * `WasmSubTransformer` is one architecture over those weights: only a descriptor of pointers
+ * and leading dimensions (front slices, no copy), so a search can score thousands of
+ * architectures on one upload. The descriptor layout mirrors assembly/model.ts.
+ */
+import type { Arch } from "./types.js";
+import { SPECIALS } from "./types.js";
+import type { TensorMap } from "./weights.js";
+import { HatWasm } from "./wasm.js";
+
+/** What the runtime needs from a model file. */
+export interface ModelWeights {
+  tensors: TensorMap;
+  vocabSize: number;
+  /** The SuperTransformer's embed dims: sinusoid tables are built at these and sliced. */
+  positionDims: { encoder: number; decoder: number };
+}
+
+/** fairseq's default max_source_positions / max_target_positions. */
+export const MAX_POSITIONS = 1024;
+
+// ---- descriptor layout: keep in sync with assembly/model.ts -------------------------------
+const M = { V: 0, DE: 1, DD: 2, LE: 3, LD: 4, Q: 5, EMB: 6, LDEMB: 7, POSE: 8, LDPOSE: 9, POSD: 10, LDPOSD: 11, MAXPOS: 12 } as const;
+const E = { H: 0, F: 1, LDD: 2, LDF: 3, ATTN: 4, LN1: 12, FC1: 14, FC2: 16, LN2: 18 } as const;
+const D = { HS: 0, HC: 1, F: 2, K: 3, LDD: 4, LDF: 5, SELF: 6, LN1: 14, CROSS: 16, LN2: 24, FC1: 26, FC2: 28, LN3: 30 } as const;
+const ATTN_PARTS = ["q.w", "q.b", "k.w", "k.b", "v.w", "v.b", "o.w", "o.b"] as const;
+
+/** fairseq's sinusoidal table [n, dim]: half sin, half cos (computed in f64). */
+export function sinusoidTable(n: number, dim: number): Float32Array {
+  const half = dim >> 1;
+  const out = new Float32Array(n * dim);
+  const step = Math.log(10000) / (half - 1);
+  for (let p = 0; p < n; p++) {
+    for (let i = 0; i < half; i++) {
+      const a = p * Math.exp(-i * step);
+      out[p * dim + i] = Math.sin(a);
+      out[p * dim + half + i] = Math.cos(a);
+    }
+  }
+  return out;
+}
+
+export class ModelShapeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ModelShapeError";
+  }
+}
+
+interface Placed {
+  ptr: number;
+  shape: number[];
+}
+
+/** A model's tensors, copied once into a wasm instance. */
+export class WasmWeights {
+  readonly wasm: HatWasm;
+  readonly vocabSize: number;
+  readonly maxPositions: number;
+  private readonly placed = new Map<string, Placed>();
+  readonly posEnc: Placed;
+  readonly posDec: Placed;
+
+  constructor(wasm: HatWasm, w: ModelWeights, maxPositions = MAX_POSITIONS) {
+    this.wasm = wasm;
+    this.vocabSize = w.vocabSize;
+    this.maxPositions = maxPositions;
+    for (const [name, t] of w.tensors) {
+      this.placed.set(name, { ptr: wasm.putF32(t.data), shape: t.shape });
+    }
+    const rows = maxPositions + 2; // positions start at padding_idx + 1 = 2
+    this.posEnc = { ptr: wasm.putF32(sinusoidTable(rows, w.positionDims.encoder)), shape: [rows, w.positionDims.encoder] };
+    this.posDec = w.positionDims.decoder === w.positionDims.encoder
+      ? this.posEnc
+      : { ptr: wasm.putF32(sinusoidTable(rows, w.positionDims.decoder)), shape: [rows, w.positionDims.decoder] };
+  }
+
+  /** The tensor `name`, checked to hold at least `need` (front slice). */
+  get(name: string, need: number[]): Placed {
+    const t = this.placed.get(name);
+    if (!t) throw new ModelShapeError(`tensor ${name} is missing from the model`);
+    const ok = t.shape.length === need.length && t.shape.every((s, i) => s >= need[i]);
+    if (!ok) throw new ModelShapeError(`tensor ${name} has shape [${t.shape}] but the architecture needs at least [${need}]`);
+    return t;
+  }
+}
+
+/** Options for a batch on the decoder side. */
+export interface BatchOptions {
+  /** Hypotheses per sentence (beam size); the decoder runs Bs·beam rows. */
+  beam?: number;
+  /** Longest target the decoder will produce (positions 0..maxLen-1). */
+  maxLen: number;
+}
+
+/** An encoded batch with its decoder state, alive until release(). */
+export interface DecoderSession {
+  readonly rows: number;
+  readonly sentences: number;
+  readonly srcLen: number;
+  readonly maxLen: number;
+  /** Wall time of the encoder and of the cross-attention key/value projections, in ms. */
+  readonly timings: { encodeMs: number; crossKvMs: number };
+  /** logits [rows, V] for position t given tokens [rows], or log-probabilities when `logProbs`
+   *  (a view into wasm memory: copy what you keep before the next call). */
+  step(tokens: Int32Array, t: number, logProbs?: boolean): Float32Array;
+  /** Row b of the self-attention caches becomes old row parents[b] (positions 0..t). */
+  reorder(parents: Int32Array, t: number): void;
+  /** Teacher forcing: prev tokens [rows, T] -> final decoder states [rows·T, Dd] pointer. */
+  forwardHidden(prev: Int32Array, T: number): number;
+  release(): void;
+}
+
+/** One architecture over uploaded weights. */
+export class WasmSubTransformer {
+  readonly arch: Arch;
+  readonly weights: WasmWeights;
+  readonly vocabSize: number;
+  private readonly desc: number;
+
+  constructor(weights: WasmWeights, arch: Arch) {
+    this.arch = arch;
+    this.weights = weights;
+    this.vocabSize = weights.vocabSize;
+    this.desc = this.buildDescriptor();
+  }
+
+  private buildDescriptor(): number {
+    const a = this.arch, w = this.weights, wasm = w.wasm, Q = a.qkvDim;
+    const De = a.encoderEmbedDim, Dd = a.decoderEmbedDim, V = this.vocabSize;
+    if (De > w.posEnc.shape[1]) throw new ModelShapeError(`encoder embed dim ${De} exceeds the position table's ${w.posEnc.shape[1]}`);
+    if (Dd > w.posDec.shape[1]) throw new ModelShapeError(`decoder embed dim ${Dd} exceeds the position table's ${w.posDec.shape[1]}`);
+    const n = wasm.x.model_desc_ints(a.encoderLayers, a.decoderLayers);
+    const d = new Int32Array(n);
+    const emb = w.get("embed.tokens", [V, Math.max(De, Dd)]);
+    d[M.V] = V; d[M.DE] = De; d[M.DD] = Dd; d[M.LE] = a.encoderLayers; d[M.LD] = a.decoderLayers; d[M.Q] = Q;
+    d[M.EMB] = emb.ptr; d[M.LDEMB] = emb.shape[1];
+    d[M.POSE] = w.posEnc.ptr; d[M.LDPOSE] = w.posEnc.shape[1];
+    d[M.POSD] = w.posDec.ptr; d[M.LDPOSD] = w.posDec.shape[1];
+    d[M.MAXPOS] = w.maxPositions;
+
+    /** q/k/v/o of one attention block: [Din, Q] projections (kvDin for k, v) and [Q, Dout] out. */
+    const attn = (base: number, prefix: string, Din: number, kvDin: number, Dout: number): number => {
+      const shapes: Record<string, number[]> = {
+        "q.w": [Din, Q], "q.b": [Q], "k.w": [kvDin, Q], "k.b": [Q], "v.w": [kvDin, Q], "v.b": [Q], "o.w": [Q, Dout], "o.b": [Dout],
+      };
+      let ldD = 0;
+      ATTN_PARTS.forEach((part, j) => {
+        const t = w.get(`${prefix}.${part}`, shapes[part]);
+        if (part.endsWith(".w") && part !== "o.w" && t.shape[1] !== Q) {
+          throw new ModelShapeError(`tensor ${prefix}.${part} has width ${t.shape[1]} but qkv-dim is ${Q}`);
+        }
+        if (part === "o.w") ldD = t.shape[1];
+        d[base + j] = t.ptr;
+      });
+      return ldD;
+    };
+    const vec = (i: number, name: string, len: number) => { d[i] = w.get(name, [len]).ptr; };
+    const pair = (i: number, prefix: string, len: number) => { vec(i, `${prefix}.g`, len); vec(i + 1, `${prefix}.b`, len); };
+    /** fc1 [D,F] then fc2 [F,D]; returns the leading dims (stored F of fc1, stored D of fc2). */
+    const ffn = (i1: number, i2: number, prefix: string, Dm: number, F: number): [number, number] => {
+      const fc1 = w.get(`${prefix}.fc1.w`, [Dm, F]);
+      const fc2 = w.get(`${prefix}.fc2.w`, [F, Dm]);
+      d[i1] = fc1.ptr; vec(i1 + 1, `${prefix}.fc1.b`, F);
+      d[i2] = fc2.ptr; vec(i2 + 1, `${prefix}.fc2.b`, Dm);
+      return [fc1.shape[1], fc2.shape[1]];
+    };
+
+    for (let i = 0; i < a.encoderLayers; i++) {
+      const o = wasm.x.enc_layer_offset(i), p = `enc.${i}`, F = a.encoderFfnDims[i];
+      d[o + E.H] = a.encoderHeads[i];
+      d[o + E.F] = F;
+      const ldO = attn(o + E.ATTN, `${p}.self`, De, De, De);
+      pair(o + E.LN1, `${p}.self_ln`, De);
+      const [ldF, ldD] = ffn(o + E.FC1, o + E.FC2, `${p}.ffn`, De, F);
+      pair(o + E.LN2, `${p}.ffn_ln`, De);
+      if (ldO !== ldD) throw new ModelShapeError(`${p}: self.o.w and ffn.fc2.w disagree on the stored embed dim (${ldO} vs ${ldD})`);
+      d[o + E.LDD] = ldD;
+      d[o + E.LDF] = ldF;
+    }
+    for (let i = 0; i < a.decoderLayers; i++) {
+      const o = wasm.x.dec_layer_offset(a.encoderLayers, i), p = `dec.${i}`, F = a.decoderFfnDims[i];
+      const k = a.decoderEndeLayers[i];
+      if (k < 1 || k > 3 || k > a.encoderLayers) throw new ModelShapeError(`${p}: attends to ${k} encoder layers (1..min(3, ${a.encoderLayers}))`);
+      d[o + D.HS] = a.decoderSelfHeads[i];
+      d[o + D.HC] = a.decoderCrossHeads[i];
+      d[o + D.F] = F;
+      d[o + D.K] = k;
+      const ldS = attn(o + D.SELF, `${p}.self`, Dd, Dd, Dd);
+      pair(o + D.LN1, `${p}.self_ln`, Dd);
+      const ldC = attn(o + D.CROSS, `${p}.cross`, Dd, De, Dd);
+      pair(o + D.LN2, `${p}.cross_ln`, Dd);
+      const [ldF, ldD] = ffn(o + D.FC1, o + D.FC2, `${p}.ffn`, Dd, F);
+      pair(o + D.LN3, `${p}.ffn_ln`, Dd);
+      if (ldS !== ldD || ldC !== ldD) throw new ModelShapeError(`${p}: output projections disagree on the stored embed dim (${ldS}, ${ldC}, ${ldD})`);
+      d[o + D.LDD] = ldD;
+      d[o + D.LDF] = ldF;
+    }
+    for (const h of [...a.encoderHeads, ...a.decoderSelfHeads, ...a.decoderCrossHeads]) {
+      if (Q % h !== 0) throw new ModelShapeError(`qkv-dim ${Q} is not divisible by ${h} heads`);
+    }
+    return wasm.putI32(d);
+  }
+
+  /** Check a batch of token sequences: ids in [0, V), lengths within the position table. */
+  private checkTokens(seqs: ArrayLike<number>[], what: string): void {
+    const V = this.vocabSize, maxLen = this.weights.maxPositions;
+    seqs.forEach((s, b) => {
+      if (s.length > maxLen) throw new RangeError(`${what}[${b}] has ${s.length} tokens; at most ${maxLen}`);
+      for (let t = 0; t < s.length; t++) {
+        const id = s[t];
+        if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`${what}[${b}][${t}] = ${id} is not a token id (vocabulary ${V})`);
+      }
+    });
+  }
+
+  /**
+   * Encode sentences (right-padded with pad) and prepare the decoder: cross-attention keys and
+   * values of every layer, self-attention caches for `beam` rows per sentence.
+   * Allocates in the arena until release().
+   */
+  begin(src: ArrayLike<number>[], opts: BatchOptions): DecoderSession {
+    const wasm = this.weights.wasm, x = wasm.x, m = this.desc, a = this.arch;
+    this.checkTokens(src, "src");
+    const beam = opts.beam ?? 1;
+    const Bs = src.length, S = Math.max(1, ...src.map((s) => s.length)), Tm = opts.maxLen;
+    if (Bs < 1) throw new RangeError("empty batch");
+    if (src.some((s) => s.length === 0)) throw new RangeError("empty source sentence (it needs at least an eos)");
+    if (Tm < 1 || Tm > this.weights.maxPositions) throw new RangeError(`maxLen ${Tm} outside 1..${this.weights.maxPositions}`);
+    const mark = wasm.mark();
+    return wasm.call("encode", () => {
+      const tok = new Int32Array(Bs * S).fill(SPECIALS.pad);
+      src.forEach((s, b) => tok.set(Array.from(s), b * S));
+      const tokens = wasm.putI32(tok);
+      const lens = wasm.putI32(src.map((s) => s.length));
+      const enc = wasm.alloc(a.encoderLayers * Bs * S * a.encoderEmbedDim * 4);
+      const encWork = wasm.alloc(x.encode_scratch_bytes(m, Bs, S));
+      const t0 = performance.now();
+      x.encode(m, encWork, tokens, lens, Bs, S, enc);
+      const t1 = performance.now();
+      const st = wasm.alloc(x.decoder_state_bytes(m, Bs, beam, S, Tm));
+      x.decoder_init(m, st, enc, lens, Bs, beam, S, Tm);
+      const timings = { encodeMs: t1 - t0, crossKvMs: performance.now() - t1 };
+      const B = Bs * beam, V = this.vocabSize, Q = a.qkvDim;
+      const stepWork = wasm.alloc(Math.max(x.decoder_scratch_bytes(m, B, 1, S, Tm), B * Tm * Q * 4));
+      const stepTokens = wasm.alloc(B * 4);
+      const parents = wasm.alloc(B * 4);
+      const logits = wasm.alloc(B * V * 4);
+      let released = false;
+      const live = () => { if (released) throw new Error("decoder session already released"); };
+      return {
+        rows: B, sentences: Bs, srcLen: S, maxLen: Tm, timings,
+        step: (tokens: Int32Array, t: number, logProbs = false) => {
+          live();
+          if (tokens.length !== B) throw new RangeError(`step needs ${B} tokens, got ${tokens.length}`);
+          if (t < 0 || t >= Tm) throw new RangeError(`step position ${t} outside 0..${Tm - 1}`);
+          this.checkTokens([tokens], "tokens");
+          wasm.i32(stepTokens, B).set(tokens);
+          wasm.call("decoder_step", () => x.decoder_step(m, st, stepWork, stepTokens, t, logits));
+          if (logProbs) x.log_softmax_rows(logits, B, V);
+          return wasm.f32(logits, B * V);
+        },
+        reorder: (par: Int32Array, t: number) => {
+          live();
+          for (const p of par) if (!(p >= 0 && p < B)) throw new RangeError(`reorder parent ${p} outside 0..${B - 1}`);
+          wasm.i32(parents, B).set(par);
+          wasm.call("decoder_reorder", () => x.decoder_reorder(m, st, stepWork, parents, t));
+        },
+        forwardHidden: (prev: Int32Array, T: number) => {
+          live();
+          if (T < 1 || T > Tm || prev.length !== B * T) throw new RangeError(`forward needs ${B}x${T} tokens with T <= ${Tm}`);
+          this.checkTokens([prev], "prev");
+          const tokP = wasm.putI32(prev);
+          const work = wasm.alloc(x.decoder_scratch_bytes(m, B, T, S, Tm));
+          const hidden = wasm.alloc(B * T * a.decoderEmbedDim * 4);
+          wasm.call("decoder_forward", () => x.decoder_forward(m, st, work, tokP, T, hidden));
+          return hidden;
+        },
+        release: () => {
+          if (!released) wasm.release(mark);
+          released = true;
+        },
+      };
+    });
+  }
+
+  /** logits [R, V] of hidden rows [R, Dd] at pointer `hidden` (allocates; caller releases). */
+  logitsOf(hidden: number, R: number): number {
+    const wasm = this.weights.wasm;
+    const out = wasm.alloc(R * this.vocabSize * 4);
+    wasm.call("output_logits", () => wasm.x.output_logits(this.desc, out, hidden, R));
+    return out;
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The host side of build/hat.wasm: instantiation, one bump arena over the wasm memory, typed
+ * views, and trap handling. The wasm keeps no state; everything it touches is laid out here.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+/** The module's exports (assembly/index.ts). Pointers are byte offsets into `memory`. */
+export interface HatExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  matmul(y: number, x: number, w: number, b: number, M: number, K: number, N: number, ldx: number, ldw: number, ldy: number): void;
+  matmul_nt(y: number, x: number, w: number, b: number, M: number, K: number, N: number, ldx: number, ldw: number, ldy: number): void;
+  matmul_naive(y: number, x: number, w: number, b: number, M: number, K: number, N: number, ldx: number, ldw: number, ldy: number): void;
+  matmul_nt_naive(y: number, x: number, w: number, b: number, M: number, K: number, N: number, ldx: number, ldw: number, ldy: number): void;
+  gemv(y: number, x: number, w: number, b: number, K: number, N: number, ldw: number): void;
+  add_layernorm(y: number, x: number, r: number, g: number, b: number, M: number, D: number): void;
+  layernorm_naive(y: number, x: number, g: number, b: number, M: number, D: number): void;
+  relu(x: number, n: number): void;
+  attention(o: number, q: number, k: number, v: number, scores: number, lens: number, B: number, Tq: number, Tk: number, H: number, Qd: number, sq: number, skv: number, so: number, kvDiv: number, kvBlock: number, causal: boolean | number): void;
+  softmax_row(s: number, n: number, last: number, scale: number, len: number, block: number): void;
+  embed(y: number, tokens: number, E: number, ldE: number, P: number, ldP: number, B: number, T: number, t0: number, D: number): void;
+  token_nll(nll: number, smooth: number, x: number, targets: number, rows: number, V: number, pad: number): void;
+  log_softmax_rows(x: number, rows: number, V: number): void;
+  argmax_rows(out: number, x: number, rows: number, V: number): void;
+  topk_scores(idx: number, val: number, lp: number, base: number, B: number, V: number, k: number): void;
+  gather_rows(dst: number, src: number, rows: number, n: number, len: number, stride: number): void;
+  model_desc_ints(encLayers: number, decLayers: number): number;
+  enc_layer_offset(i: number): number;
+  dec_layer_offset(encLayers: number, i: number): number;
+  encode_scratch_bytes(m: number, B: number, S: number): number;
+  encode(m: number, work: number, tokens: number, lens: number, B: number, S: number, enc: number): void;
+  decoder_state_bytes(m: number, Bs: number, beam: number, S: number, Tm: number): number;
+  decoder_init(m: number, st: number, enc: number, lens: number, Bs: number, beam: number, S: number, Tm: number): void;
+  decoder_scratch_bytes(m: number, B: number, T: number, S: number, Tm: number): number;
+  decoder_step(m: number, st: number, work: number, tokens: number, t: number, logits: number): void;
+  decoder_forward(m: number, st: number, work: number, tokens: number, T: number, hidden: number): void;
+  decoder_reorder(m: number, st: number, work: number, parents: number, t: number): void;
+  output_logits(m: number, logits: number, y: number, R: number): void;
+}
+
+/** A wasm trap (out-of-bounds access, unreachable) turned into an ordinary, catchable error. */
+export class WasmTrapError extends Error {
+  constructor(where: string, cause: unknown) {
+    super(`wasm runtime trapped in ${where}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "WasmTrapError";
+  }
+}
+
+const PAGE = 65536;
+
+function defaultWasmPath(): string {
+  const env = process.env.HAT_WASM;
+  if (env) return env;
+  for (const rel of ["../build/hat.wasm", "../../build/hat.wasm"]) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  throw new Error("build/hat.wasm not found: run `npm run build:wasm` (or set HAT_WASM)");
+}
+
+let cachedModule: WebAssembly.Module | undefined;
+
+/** Compile (once per process) and instantiate the runtime. Each instance has its own memory. */
+export function loadWasm(bytes?: Uint8Array): HatWasm {
+  let mod = cachedModule;
+  if (bytes) mod = new WebAssembly.Module(bytes);
+  else if (!mod) mod = cachedModule = new WebAssembly.Module(readFileSync(defaultWasmPath()));
+  const imports = { env: { abort: () => { throw new Error("abort called in wasm"); } } };
+  const inst = new WebAssembly.Instance(mod, imports);
+  return new HatWasm(inst.exports as unknown as HatExports);
+}
+
+/** A wasm instance with a bump arena. `mark()`/`release(mark)` free everything allocated since. */
+export class HatWasm {
+  readonly x: HatExports;
+  private top: number;
+
+  constructor(exports: HatExports) {
+    this.x = exports;
+    this.top = exports.heapBase();
+  }
+
+  /** Bytes of linear memory currently reserved by the wasm instance. */
+  get memoryBytes(): number {
+    return this.x.memory.buffer.byteLength;
+  }
+
+  /** Bytes in use by the arena. */
+  get usedBytes(): number {
+    return this.top;
+  }
+
+  /** Reserve `bytes` (64-byte aligned), growing the memory when needed. */
+  alloc(bytes: number): number {
+    const p = (this.top + 63) & ~63;
+    const end = p + Math.max(0, Math.ceil(bytes));
+    const have = this.x.memory.buffer.byteLength;
+    if (end > have) {
+      const pages = Math.ceil((end - have) / PAGE);
+      try {
+        this.x.memory.grow(pages);
+      } catch (e) {
+        throw new Error(`wasm memory cannot grow to ${(end / 2 ** 20).toFixed(0)} MiB (limit 4 GiB): ${(e as Error).message}`);
+      }
+    }
+    this.top = end;
+    return p;
+  }
+
+  mark(): number {
+    return this.top;
+  }
+
+  release(mark: number): void {
+    this.top = mark;
+  }
+
+  /** A fresh view (views die when memory grows: never keep one across an alloc). */
+  f32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.x.memory.buffer, ptr, n);
+  }
+
+  i32(ptr: number, n: number): Int32Array {
+    return new Int32Array(this.x.memory.buffer, ptr, n);
+  }
+
+  /** Copy host data in; returns the pointer. */
+  putF32(data: ArrayLike<number>): number {
+    const p = this.alloc(data.length * 4);
+    this.f32(p, data.length).set(data);
+    return p;
+  }
+
+  putI32(data: ArrayLike<number>): number {
+    const p = this.alloc(data.length * 4);
+    this.i32(p, data.length).set(data);
+    return p;
+  }
+
+  /** Run a wasm call; a trap becomes a WasmTrapError and the arena is rolled back. */
+  call<T>(where: string, fn: () => T): T {
+    const m = this.mark();
+    try {
+      return fn();
+    } catch (e) {
+      this.release(m);
+      if (e instanceof WebAssembly.RuntimeError) throw new WasmTrapError(where, e);
+      throw e;
+    }
+  }
+}

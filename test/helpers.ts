@@ -1,0 +1,37 @@
+/** Shared test helpers: seeded random data and error measures. */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+/** mulberry32: small, fast, seeded. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n uniform values in [-1, 1) (never all zero). */
+export function randArray(n: number, seed: number, scale = 1): Float32Array {
+  const r = rng(seed), a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (r() * 2 - 1) * scale;
+  return a;
+}
+
+/** max |a - b| / max |b|: error relative to the reference's magnitude. */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return den === 0 ? num : num / den;
+}
+
+export const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+export const sharedData = fileURLToPath(new URL("../../shared/data", import.meta.url));
+export const hasShared = existsSync(sharedData);
