@@ -39,18 +39,35 @@ export function matmul_nt_naive(y: usize, x: usize, w: usize, b: usize, M: i32, 
 // ---------------------------------------------------------------------------------------------
 // SIMD kernels
 
-/** y = x · W (+ b). Few rows (a decoder step): stream W once, row by row. Many rows: 4x8 tiles. */
+/** Largest K for which a column panel is packed (96 KiB). Larger K runs unpacked. */
+const PACK_K: i32 = 3072;
+/** One packed panel W[:, n:n+8], contiguous. The only static memory of the module: a threaded
+ *  build gives each worker its own panel (index by worker id). */
+const PANEL: usize = memory.data(PACK_K * 8 * 4, 16);
+
+/** y = x · W (+ b). Few rows (a decoder step): stream W once, row by row. Many rows: copy each
+ *  8-column panel of W contiguous (a strided panel costs a TLB miss per row), then 4x8 tiles. */
 export function matmul(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N: i32, ldx: i32, ldw: i32, ldy: i32): void {
   if (M <= 2) {
     for (let m = 0; m < M; m++) gemv(y + (<usize>m * ldy << 2), x + (<usize>m * ldx << 2), w, b, K, N, ldw);
     return;
   }
   const N8 = N & ~7;
-  // Column panels outermost: the panel W[:, n:n+8] (K x 32 bytes) stays in cache across row tiles.
+  const pack = K <= PACK_K;
   for (let n = 0; n < N8; n += 8) {
+    let panel = w + (<usize>n << 2), ldp = ldw;
+    if (pack) {
+      for (let k = 0; k < K; k++) {
+        const src = panel + (<usize>k * ldw << 2), dst = PANEL + (<usize>k << 5);
+        v128.store(dst, v128.load(src));
+        v128.store(dst, v128.load(src, 16), 16);
+      }
+      panel = PANEL;
+      ldp = 8;
+    }
     let m = 0;
-    for (; m + 4 <= M; m += 4) tile4x8(y, x, w, b, m, n, K, ldx, ldw, ldy);
-    for (; m < M; m++) tile1x8(y, x, w, b, m, n, K, ldx, ldw, ldy);
+    for (; m + 4 <= M; m += 4) tile4x8(y, x, panel, b, m, n, K, ldx, ldp, ldy);
+    for (; m < M; m++) tile1x8(y, x, panel, b, m, n, K, ldx, ldp, ldy);
   }
   if (N8 < N) tailColumns(y, x, w, b, M, K, N8, N, ldx, ldw, ldy);
 }
@@ -65,10 +82,10 @@ export function gemv(y: usize, x: usize, w: usize, b: usize, K: i32, N: i32, ldw
   const rowBytes = <usize>ldw << 2;
   let k = 0;
   for (; k + 4 <= K; k += 4) {
-    const x0 = f32x4.splat(load<f32>(x + (<usize>k << 2)));
-    const x1 = f32x4.splat(load<f32>(x + (<usize>(k + 1) << 2)));
-    const x2 = f32x4.splat(load<f32>(x + (<usize>(k + 2) << 2)));
-    const x3 = f32x4.splat(load<f32>(x + (<usize>(k + 3) << 2)));
+    const x0 = v128.load32_splat(x + (<usize>k << 2));
+    const x1 = v128.load32_splat(x + (<usize>k << 2), 4);
+    const x2 = v128.load32_splat(x + (<usize>k << 2), 8);
+    const x3 = v128.load32_splat(x + (<usize>k << 2), 12);
     const w0 = w + <usize>k * rowBytes;
     const w1 = w0 + rowBytes;
     const w2 = w1 + rowBytes;
@@ -112,21 +129,21 @@ export function gemv(y: usize, x: usize, w: usize, b: usize, K: i32, N: i32, ldw
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   const xBytes = <usize>ldx << 2;
   let x0 = x + (<usize>m * ldx << 2);
-  let wk = w + (<usize>n << 2);
+  let wk = w; // panel: column n of W, rows ldw apart
   const wStep = <usize>ldw << 2;
   for (let k = 0; k < K; k++) {
     const w0 = v128.load(wk);
     const w1 = v128.load(wk, 16);
-    let a = f32x4.splat(load<f32>(x0));
+    let a = v128.load32_splat(x0);
     c00 = f32x4.add(c00, f32x4.mul(a, w0));
     c01 = f32x4.add(c01, f32x4.mul(a, w1));
-    a = f32x4.splat(load<f32>(x0 + xBytes));
+    a = v128.load32_splat(x0 + xBytes);
     c10 = f32x4.add(c10, f32x4.mul(a, w0));
     c11 = f32x4.add(c11, f32x4.mul(a, w1));
-    a = f32x4.splat(load<f32>(x0 + 2 * xBytes));
+    a = v128.load32_splat(x0 + 2 * xBytes);
     c20 = f32x4.add(c20, f32x4.mul(a, w0));
     c21 = f32x4.add(c21, f32x4.mul(a, w1));
-    a = f32x4.splat(load<f32>(x0 + 3 * xBytes));
+    a = v128.load32_splat(x0 + 3 * xBytes);
     c30 = f32x4.add(c30, f32x4.mul(a, w0));
     c31 = f32x4.add(c31, f32x4.mul(a, w1));
     x0 += 4;
@@ -152,10 +169,10 @@ export function gemv(y: usize, x: usize, w: usize, b: usize, K: i32, N: i32, ldw
 @inline function tile1x8(y: usize, x: usize, w: usize, b: usize, m: i32, n: i32, K: i32, ldx: i32, ldw: i32, ldy: i32): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
   let x0 = x + (<usize>m * ldx << 2);
-  let wk = w + (<usize>n << 2);
+  let wk = w; // panel: column n of W, rows ldw apart
   const wStep = <usize>ldw << 2;
   for (let k = 0; k < K; k++) {
-    const a = f32x4.splat(load<f32>(x0));
+    const a = v128.load32_splat(x0);
     c0 = f32x4.add(c0, f32x4.mul(a, v128.load(wk)));
     c1 = f32x4.add(c1, f32x4.mul(a, v128.load(wk, 16)));
     x0 += 4;
