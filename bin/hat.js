@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// The `hat` command: runs the compiled CLI (npm run build).
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const entry = new URL("../dist/cli/main.js", import.meta.url);
+if (!existsSync(fileURLToPath(entry))) {
+  process.stderr.write("hat: dist/ is missing; run `npm run build` first\n");
+  process.exit(1);
+}
+const { main } = await import(entry.href);
+process.exitCode = await main(process.argv.slice(2));
