@@ -1,0 +1,16 @@
+/**
+ * The benchmark suite (npm run bench): kernels against onnxruntime in the same run, then whole
+ * SubTransformers under HAT's latency protocol, with the decode's effective GFLOP/s against the GEMM's.
+ */
+import { gemmBench, printGemm } from "./gemm.js";
+import { latencyBench } from "./latency.js";
+import { printTable } from "./timing.js";
+
+const gemm = await gemmBench();
+printGemm(gemm);
+console.log("\nhat profile of HAT's WMT'14 En-De Xeon SubTransformers (src 30, tgt 30, beam 5, vocab 32768), one thread:");
+const lat = latencyBench();
+const gemmGf = gemm[0].gflops.SIMD;
+printTable(lat.map((r) => ({ ...r, "vs GEMM": r["GFLOP/s"] / gemmGf })), { digits: 2 });
+console.log(`\n'vs GEMM': the whole decode's effective GFLOP/s over the GEMM kernel's ${gemmGf.toFixed(1)} GFLOP/s above.`);
+console.log("hat_ms: HAT's published latency for the config (PyTorch on their Xeon, multi-threaded): a reference, not a peer.");
