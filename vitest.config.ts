@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // lets the tests also load the optional relaxed-SIMD build (build/hat-relaxed.wasm) on Node 20
+    execArgv: ["--experimental-wasm-relaxed-simd"],
   },
 });

@@ -39,6 +39,14 @@ export function matmul_nt_naive(y: usize, x: usize, w: usize, b: usize, M: i32, 
 // ---------------------------------------------------------------------------------------------
 // SIMD kernels
 
+/** c + a·b: a fused multiply-add in the optional relaxed-SIMD build (build/hat-relaxed.wasm),
+ *  a multiply then an add in the baseline SIMD build. */
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
 /** Largest K for which a column panel is packed (96 KiB). Larger K runs unpacked. */
 const PACK_K: i32 = 3072;
 /** One packed panel W[:, n:n+8], contiguous. The only static memory of the module: a threaded
@@ -93,10 +101,10 @@ export function gemv(y: usize, x: usize, w: usize, b: usize, K: i32, N: i32, ldw
     for (let n = 0; n < N4; n += 4) {
       const o = <usize>n << 2;
       let acc = v128.load(y + o);
-      acc = f32x4.add(acc, f32x4.mul(x0, v128.load(w0 + o)));
-      acc = f32x4.add(acc, f32x4.mul(x1, v128.load(w1 + o)));
-      acc = f32x4.add(acc, f32x4.mul(x2, v128.load(w2 + o)));
-      acc = f32x4.add(acc, f32x4.mul(x3, v128.load(w3 + o)));
+      acc = madd(x0, v128.load(w0 + o), acc);
+      acc = madd(x1, v128.load(w1 + o), acc);
+      acc = madd(x2, v128.load(w2 + o), acc);
+      acc = madd(x3, v128.load(w3 + o), acc);
       v128.store(y + o, acc);
     }
     for (let n = N4; n < N; n++) {
@@ -135,17 +143,17 @@ export function gemv(y: usize, x: usize, w: usize, b: usize, K: i32, N: i32, ldw
     const w0 = v128.load(wk);
     const w1 = v128.load(wk, 16);
     let a = v128.load32_splat(x0);
-    c00 = f32x4.add(c00, f32x4.mul(a, w0));
-    c01 = f32x4.add(c01, f32x4.mul(a, w1));
+    c00 = madd(a, w0, c00);
+    c01 = madd(a, w1, c01);
     a = v128.load32_splat(x0 + xBytes);
-    c10 = f32x4.add(c10, f32x4.mul(a, w0));
-    c11 = f32x4.add(c11, f32x4.mul(a, w1));
+    c10 = madd(a, w0, c10);
+    c11 = madd(a, w1, c11);
     a = v128.load32_splat(x0 + 2 * xBytes);
-    c20 = f32x4.add(c20, f32x4.mul(a, w0));
-    c21 = f32x4.add(c21, f32x4.mul(a, w1));
+    c20 = madd(a, w0, c20);
+    c21 = madd(a, w1, c21);
     a = v128.load32_splat(x0 + 3 * xBytes);
-    c30 = f32x4.add(c30, f32x4.mul(a, w0));
-    c31 = f32x4.add(c31, f32x4.mul(a, w1));
+    c30 = madd(a, w0, c30);
+    c31 = madd(a, w1, c31);
     x0 += 4;
     wk += wStep;
   }
@@ -173,8 +181,8 @@ export function gemv(y: usize, x: usize, w: usize, b: usize, K: i32, N: i32, ldw
   const wStep = <usize>ldw << 2;
   for (let k = 0; k < K; k++) {
     const a = v128.load32_splat(x0);
-    c0 = f32x4.add(c0, f32x4.mul(a, v128.load(wk)));
-    c1 = f32x4.add(c1, f32x4.mul(a, v128.load(wk, 16)));
+    c0 = madd(a, v128.load(wk), c0);
+    c1 = madd(a, v128.load(wk, 16), c1);
     x0 += 4;
     wk += wStep;
   }
@@ -215,10 +223,10 @@ export function matmul_nt(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32
       for (let k = 0; k < K4; k += 4) {
         const o = <usize>k << 2;
         const xv = v128.load(xm + o);
-        a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(w0 + o)));
-        a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(w1 + o)));
-        a2 = f32x4.add(a2, f32x4.mul(xv, v128.load(w2 + o)));
-        a3 = f32x4.add(a3, f32x4.mul(xv, v128.load(w3 + o)));
+        a0 = madd(xv, v128.load(w0 + o), a0);
+        a1 = madd(xv, v128.load(w1 + o), a1);
+        a2 = madd(xv, v128.load(w2 + o), a2);
+        a3 = madd(xv, v128.load(w3 + o), a3);
       }
       // transpose-and-add: lane j of the result is the horizontal sum of a_j
       const s01 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), v128.shuffle<f32>(a0, a1, 2, 6, 3, 7)); // a0 a1 interleaved

@@ -6,10 +6,12 @@
  *
  * The machine is noisy, so implementations are measured in interleaved rounds (each round times
  * every implementation for a short batch) and ratios are the median of the per-round ratios:
- * a slow phase of the machine hits all of them alike.
+ * a slow phase of the machine hits all of them alike. "SIMD+FMA" is the optional relaxed-SIMD
+ * build (build/hat-relaxed.wasm; Node 20 runs it with --experimental-wasm-relaxed-simd).
  */
-import { pathToFileURL } from "node:url";
-import { loadWasm } from "../runtime/wasm.js";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { loadWasm, type HatWasm } from "../runtime/wasm.js";
 import { jsMatmul, ortNodeMatmul, ortWebMatmul, randomFloats, relError, REL_TOL } from "./peers.js";
 import { gflops, matmulFlops, median, printTable, type Row } from "./timing.js";
 
@@ -27,15 +29,20 @@ export interface GemmResult { shape: string; M: number; K: number; N: number; gf
 
 export async function gemmShape(shape: string, M: number, K: number, N: number, rounds = Number(process.env.BENCH_ROUNDS ?? 15), roundMs = 60): Promise<GemmResult> {
   const W = randomFloats(K * N, 12345), x = randomFloats(M * K, 777), ref = jsMatmul(M, K, N, x, W);
-  const wasm = loadWasm();
-  const px = wasm.putF32(x), pw = wasm.putF32(W), py = wasm.alloc(M * N * 4);
   const impls: Impl[] = [];
-  for (const [name, fn] of [["scalar", wasm.x.matmul_naive], ["SIMD", wasm.x.matmul]] as const) {
+  const ours = (name: string, wasm: HatWasm, naive = false) => {
+    const px = wasm.putF32(x), pw = wasm.putF32(W), py = wasm.alloc(M * N * 4);
+    const fn = naive ? wasm.x.matmul_naive : wasm.x.matmul;
     fn(py, px, pw, 0, M, K, N, K, N, N);
     const err = relError(wasm.f32(py, M * N), ref);
     if (!(err <= REL_TOL)) throw new Error(`${name}: relative error ${err}`);
     impls.push({ name, run: () => fn(py, px, pw, 0, M, K, N, K, N, N) });
-  }
+  };
+  ours("scalar", loadWasm(), true);
+  ours("SIMD", loadWasm());
+  const relaxed = fileURLToPath(new URL("../build/hat-relaxed.wasm", import.meta.url));
+  const relaxedBytes = existsSync(relaxed) ? readFileSync(relaxed) : undefined;
+  if (relaxedBytes && WebAssembly.validate(relaxedBytes)) ours("SIMD+FMA", loadWasm(relaxedBytes));
   const peers = [await ortWebMatmul(M, K, N, W), await ortNodeMatmul(M, K, N, W)];
   for (const p of peers) {
     const err = relError(await p.run(x), ref);
@@ -54,7 +61,10 @@ export async function gemmShape(shape: string, M: number, K: number, N: number, 
   const [web, node] = peers.map((p) => p.name);
   return {
     shape, M, K, N, gflops: g,
-    ratios: { "SIMD / scalar": perRound("SIMD", "scalar"), "SIMD / ort-web": perRound("SIMD", web), "SIMD / ort-node": perRound("SIMD", node) },
+    ratios: {
+      "SIMD / scalar": perRound("SIMD", "scalar"), "SIMD / ort-web": perRound("SIMD", web), "SIMD / ort-node": perRound("SIMD", node),
+      ...(times["SIMD+FMA"] ? { "FMA / ort-web": perRound("SIMD+FMA", web), "FMA / ort-node": perRound("SIMD+FMA", node) } : {}),
+    },
     details: peers.map((p) => `${p.name}: ${p.detail}`),
   };
 }
@@ -66,11 +76,11 @@ export async function gemmBench(): Promise<GemmResult[]> {
 export function printGemm(results: GemmResult[]): void {
   for (const d of new Set(results.flatMap((r) => r.details))) console.log(d);
   const rows: Row[] = results.map((r) => {
-    const names = Object.keys(r.gflops);
+    const web = Object.keys(r.gflops).find((n) => n.startsWith("ort-web"))!, node = Object.keys(r.gflops).find((n) => n.startsWith("ort-node"))!;
     return {
       shape: r.shape, M: r.M, K: r.K, N: r.N,
-      "scalar GF/s": r.gflops.scalar, "SIMD GF/s": r.gflops.SIMD,
-      "ort-web GF/s": r.gflops[names[2]], "ort-node GF/s": r.gflops[names[3]],
+      "scalar GF/s": r.gflops.scalar, "SIMD GF/s": r.gflops.SIMD, "SIMD+FMA GF/s": r.gflops["SIMD+FMA"] ?? null,
+      "ort-web GF/s": r.gflops[web], "ort-node GF/s": r.gflops[node],
       ...r.ratios,
     };
   });
