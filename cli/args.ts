@@ -1,4 +1,6 @@
 /** Small helpers over node:util parseArgs: typed integer flags with clear errors. */
+import { DEMO_SPACE, HAT_IWSLT_SPACE, HAT_WMT_SPACE, loadSpace } from "../runtime/arch.js";
+import type { Space } from "../runtime/types.js";
 import { UsageError } from "./main.js";
 
 export function intFlag(values: Record<string, unknown>, name: string, dflt: number, min = 1): number {
@@ -15,4 +17,10 @@ export function requireFlag(values: Record<string, unknown>, name: string): stri
   const v = values[name];
   if (typeof v !== "string" || v === "") throw new UsageError(`--${name} is required`);
   return v;
+}
+
+/** A space file, or one of the built-in names: demo, wmt14 (HAT's space0.yml), iwslt14 (space1.yml). */
+export function spaceArg(v: string): Space {
+  const builtin: Record<string, Space> = { demo: DEMO_SPACE, wmt14: HAT_WMT_SPACE, iwslt14: HAT_IWSLT_SPACE };
+  return builtin[v] ?? loadSpace(v);
 }

@@ -3,6 +3,7 @@
  * Every subcommand lives in its own file under cli/; errors become one line on stderr and
  * exit code 2 (bad usage or input) or 1 (runtime failure).
  */
+import { exportCommand, infoCommand, initCommand } from "./model.js";
 import { profileCommand } from "./profile.js";
 
 export interface Io {
@@ -19,6 +20,9 @@ export class UsageError extends Error {
 
 const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<void>; help: string }> = {
   profile: { run: profileCommand, help: "measure an architecture's latency in the wasm runtime (HAT's protocol)" },
+  init: { run: initCommand, help: "create a SuperTransformer model file with random weights" },
+  export: { run: exportCommand, help: "cut a compact SubTransformer model out of a SuperTransformer" },
+  info: { run: infoCommand, help: "check and describe a model file" },
 };
 
 function usage(): string {

@@ -62,7 +62,7 @@ function defaultWasmPath(): string {
 let cachedModule: WebAssembly.Module | undefined;
 
 /** Compile (once per process) and instantiate the runtime. Each instance has its own memory. */
-export function loadWasm(bytes?: Uint8Array): HatWasm {
+export function loadWasm(bytes?: Uint8Array<ArrayBuffer>): HatWasm {
   let mod = cachedModule;
   if (bytes) mod = new WebAssembly.Module(bytes);
   else if (!mod) mod = cachedModule = new WebAssembly.Module(readFileSync(defaultWasmPath()));

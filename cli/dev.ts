@@ -1,0 +1,3 @@
+// Run the CLI from source without building: node --import tsx cli/dev.ts <command> ...
+import { main } from "./main.js";
+process.exitCode = await main(process.argv.slice(2));
