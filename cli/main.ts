@@ -3,6 +3,7 @@
  * Every subcommand lives in its own file under cli/; errors become one line on stderr and
  * exit code 2 (bad usage or input) or 1 (runtime failure).
  */
+import { demoCommand } from "./demo.js";
 import { exportCommand, infoCommand, initCommand } from "./model.js";
 import { profileCommand } from "./profile.js";
 
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<void>;
   init: { run: initCommand, help: "create a SuperTransformer model file with random weights" },
   export: { run: exportCommand, help: "cut a compact SubTransformer model out of a SuperTransformer" },
   info: { run: infoCommand, help: "check and describe a model file" },
+  demo: { run: demoCommand, help: "the main job on the built-in demo space (see docs/STATUS.md)" },
 };
 
 function usage(): string {

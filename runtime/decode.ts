@@ -16,6 +16,8 @@ export interface DecodeOptions {
   maxLen?: number;
   maxLenA?: number;
   maxLenB?: number;
+  /** No eos before this many output tokens (fairseq's --min-len). */
+  minLen?: number;
 }
 
 export interface Hypothesis {
@@ -46,7 +48,7 @@ export function greedy(model: WasmSubTransformer, src: ArrayLike<number>[], o: D
       const lp = s.step(tokens, t, true);
       for (let b = 0; b < B; b++) {
         if (done[b]) { tokens[b] = SPECIALS.pad; continue; }
-        const best = t === maxLen - 1 ? SPECIALS.eos : argmax(lp, b * V, V);
+        const best = t === maxLen - 1 ? SPECIALS.eos : argmax(lp, b * V, V, t < (o.minLen ?? 0));
         out[b].logProb += lp[b * V + best];
         if (best === SPECIALS.eos) done[b] = true;
         else out[b].tokens.push(best);
@@ -61,11 +63,11 @@ export function greedy(model: WasmSubTransformer, src: ArrayLike<number>[], o: D
   }
 }
 
-/** The most likely token that may be output (never pad or bos). */
-function argmax(x: Float32Array, off: number, n: number): number {
+/** The most likely token that may be output (never pad or bos; no eos when `noEos`). */
+function argmax(x: Float32Array, off: number, n: number, noEos: boolean): number {
   let best = -1, bv = -Infinity;
   for (let v = 0; v < n; v++) {
-    if (v === SPECIALS.pad || v === SPECIALS.bos) continue;
+    if (v === SPECIALS.pad || v === SPECIALS.bos || (noEos && v === SPECIALS.eos)) continue;
     if (best < 0 || x[off + v] > bv) { bv = x[off + v]; best = v; }
   }
   return best;
@@ -103,7 +105,7 @@ export function beamSearchNBest(model: WasmSubTransformer, src: ArrayLike<number
         }
         // At t = 0 all beams are identical: expand only the first.
         const rows = t === 0 ? 1 : beam;
-        const cand = topCandidates(lp, scores, base, rows, V, 2 * beam, t === maxLen - 1);
+        const cand = topCandidates(lp, scores, base, rows, V, 2 * beam, t === maxLen - 1, t < (o.minLen ?? 0));
         let filled = 0;
         for (let r = 0; r < cand.length; r++) {
           const c = cand[r], row = base + c.beam;
@@ -139,8 +141,9 @@ export function beamSearchNBest(model: WasmSubTransformer, src: ArrayLike<number
 
 interface Candidate { beam: number; token: number; score: number }
 
-/** The k best (scores[row] + lp[row, v]) over the rows of one sentence; with `forceEos`, only eos. */
-function topCandidates(lp: Float32Array, scores: Float64Array, base: number, rows: number, V: number, k: number, forceEos: boolean): Candidate[] {
+/** The k best (scores[row] + lp[row, v]) over the rows of one sentence; with `forceEos`, only eos;
+ *  with `noEos`, anything but eos. */
+function topCandidates(lp: Float32Array, scores: Float64Array, base: number, rows: number, V: number, k: number, forceEos: boolean, noEos: boolean): Candidate[] {
   const out: Candidate[] = [];
   if (forceEos) {
     for (let j = 0; j < rows; j++) out.push({ beam: j, token: SPECIALS.eos, score: scores[base + j] + lp[(base + j) * V + SPECIALS.eos] });
@@ -150,7 +153,7 @@ function topCandidates(lp: Float32Array, scores: Float64Array, base: number, row
   for (let j = 0; j < rows; j++) {
     const off = (base + j) * V, sc = scores[base + j];
     for (let v = 0; v < V; v++) {
-      if (v === SPECIALS.pad || v === SPECIALS.bos) continue;
+      if (v === SPECIALS.pad || v === SPECIALS.bos || (noEos && v === SPECIALS.eos)) continue;
       const x = sc + lp[off + v];
       if (out.length === k && x <= worst) continue;
       let i = out.length < k ? out.length : k - 1;

@@ -205,9 +205,9 @@ export class WasmSubTransformer {
     return wasm.putI32(d);
   }
 
-  /** Check a batch of token sequences: ids in [0, V), lengths within the position table. */
-  private checkTokens(seqs: ArrayLike<number>[], what: string): void {
-    const V = this.vocabSize, maxLen = this.weights.maxPositions;
+  /** Check token ids are in [0, V) and, when `maxLen` is given, sequence lengths. */
+  private checkTokens(seqs: ArrayLike<number>[], what: string, maxLen = Infinity): void {
+    const V = this.vocabSize;
     seqs.forEach((s, b) => {
       if (s.length > maxLen) throw new RangeError(`${what}[${b}] has ${s.length} tokens; at most ${maxLen}`);
       for (let t = 0; t < s.length; t++) {
@@ -224,7 +224,7 @@ export class WasmSubTransformer {
    */
   begin(src: ArrayLike<number>[], opts: BatchOptions): DecoderSession {
     const wasm = this.weights.wasm, x = wasm.x, m = this.desc, a = this.arch;
-    this.checkTokens(src, "src");
+    this.checkTokens(src, "src", this.weights.maxPositions);
     const beam = opts.beam ?? 1;
     const Bs = src.length, S = Math.max(1, ...src.map((s) => s.length)), Tm = opts.maxLen;
     if (Bs < 1) throw new RangeError("empty batch");

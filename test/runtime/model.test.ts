@@ -137,6 +137,13 @@ describe("decoding", () => {
     });
   });
 
+  it("minLen keeps eos away until that many tokens are out (greedy and beam)", () => {
+    for (const h of [...greedy(model, srcs, { maxLen: 12, minLen: 6 }), ...beamSearch(model, srcs, { beam: 3, maxLen: 12, minLen: 6 })]) {
+      expect(h.tokens.length).toBeGreaterThanOrEqual(6);
+      expect(h.tokens).not.toContain(SPECIALS.eos);
+    }
+  });
+
   it("score() gives the reference's per-token log-probs and label-smoothed loss", () => {
     const tgt = [sentence(r, 6).slice(0, 5), sentence(r, 3).slice(0, 2)];
     const eps = 0.1;

@@ -1,0 +1,451 @@
+/**
+ * The `.hatm` model file (docs/runtime.md, "Model file"): one SuperTransformer or compact
+ * SubTransformer, its tensors and what is needed to run it.
+ *
+ * ```
+ * 0      4  magic "HATM"
+ * 4      4  u32 LE format version (1)
+ * 8      4  u32 LE header byte length H
+ * 12     H  header: UTF-8 JSON (ModelHeader)
+ * ..        zero padding to a multiple of 64 -> dataOffset
+ * ..        tensor data, f32 LE, each tensor at a 64-byte aligned offset relative to dataOffset
+ * end-8  4  u32 LE CRC-32 (IEEE) of every byte before it
+ * end-4  4  magic "MTAH"
+ * ```
+ *
+ * `decodeModel` checks everything it can before any tensor is used, each failure a
+ * `ModelFormatError` with a `code` and a message that says what was found and what was expected.
+ * `checkTensorsFor` then checks the tensors against the architecture to run.
+ */
+import { randomBytes } from "node:crypto";
+import { open, readFile, rename, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { crc32 } from "./crc32.js";
+import type { Arch, Space } from "./types.js";
+import { archTensorShapes, formatShape, shapeSize, type TensorMap } from "./weights.js";
+
+/** Magic at byte 0. */
+export const MODEL_MAGIC = "HATM";
+/** Magic in the last 4 bytes: a file cut short (or with junk appended) loses it. */
+export const MODEL_TRAILER = "MTAH";
+/** The format version this code writes. */
+export const MODEL_FORMAT_VERSION = 1;
+/** The format versions this code reads. */
+export const SUPPORTED_VERSIONS: readonly number[] = [1];
+/** Alignment of dataOffset and of every tensor inside the data, in bytes. */
+export const DATA_ALIGN = 64;
+/** magic + version + header length. */
+const PREAMBLE = 12;
+/** CRC + trailer magic. */
+const TRAILER = 8;
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** What went wrong with a model file. */
+export type ModelFormatErrorCode =
+  | "truncated" // shorter than its own header says (or than any model)
+  | "bad-magic" // does not start with "HATM": not a hat-edge model
+  | "bad-version" // a format version this code does not read
+  | "bad-header" // header is not UTF-8 JSON, or a field is missing or of the wrong type
+  | "bad-length" // longer than its header says (junk appended)
+  | "bad-trailer" // does not end with "MTAH"
+  | "checksum" // CRC-32 mismatch: damaged after it was written
+  | "tensor-bounds" // a tensor misaligned, outside the data, or overlapping another
+  | "tensor-duplicate" // two tensors with one name
+  | "tensor-shape" // a shape not of positive integers, or smaller than the architecture needs
+  | "tensor-missing" // a tensor the architecture needs is absent
+  | "arch-mismatch"; // vocabulary or position tables do not fit the architecture
+
+/** A model file that cannot be used, with a machine-readable `code`. */
+export class ModelFormatError extends Error {
+  readonly code: ModelFormatErrorCode;
+  constructor(code: ModelFormatErrorCode, message: string) {
+    super(message);
+    this.name = "ModelFormatError";
+    this.code = code;
+  }
+}
+
+/** One tensor's entry in the header: `offset` in bytes from dataOffset, a multiple of 64. */
+export interface TensorEntry {
+  name: string;
+  shape: number[];
+  offset: number;
+}
+
+/** The header JSON of a `.hatm` file. */
+export interface ModelHeader {
+  kind: "supertransformer" | "subtransformer";
+  /** The design space: always for a supertransformer; for a subtransformer, the one it came from. */
+  space?: Space;
+  /** The SubTransformer (kind "subtransformer"). */
+  arch?: Arch;
+  /** Width of the sinusoid tables (the SuperTransformer's embed dims); sub-models use front entries. */
+  positionDims: { encoder: number; decoder: number };
+  vocab: { size: number; pad: number; bos: number; eos: number; unk: number; tokens?: string[] };
+  tokenizer?: unknown;
+  /** Byte offset of the tensor data: 12 + H rounded up to 64. */
+  dataOffset: number;
+  /** Bytes of tensor data (alignment gaps included); the file is dataOffset + dataBytes + 8 bytes. */
+  dataBytes: number;
+  /** In file order. */
+  tensors: TensorEntry[];
+  meta?: Record<string, unknown>;
+}
+
+/** What the caller of encodeModel provides; the layout fields are computed. */
+export type ModelHeaderInput = Omit<ModelHeader, "dataOffset" | "dataBytes" | "tensors">;
+
+/** A decoded model. */
+export interface DecodedModel {
+  header: ModelHeader;
+  /** Views onto `bytes` where aligned (writing to them changes `bytes`), copies otherwise. */
+  tensors: TensorMap;
+  dataOffset: number;
+  bytes: Uint8Array;
+}
+
+const align = (n: number) => Math.ceil(n / DATA_ALIGN) * DATA_ALIGN;
+
+function writeAscii(out: Uint8Array, at: number, s: string): void {
+  for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i);
+}
+
+function isPositiveInt(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 1;
+}
+
+// ---- encode ---------------------------------------------------------------------------------
+
+/**
+ * Serialise a model. Tensors are written in the map's (insertion) order, each 64-byte aligned.
+ * Throws a RangeError if a tensor's data length differs from its shape's size.
+ */
+export function encodeModel(h: ModelHeaderInput, tensors: TensorMap): Uint8Array {
+  // Tensor layout first: it does not depend on where the data starts.
+  const entries: TensorEntry[] = [];
+  let end = 0;
+  for (const [name, t] of tensors) {
+    if (!t.shape.every(isPositiveInt)) throw new RangeError(`tensor ${name}: shape ${formatShape(t.shape)} must be positive integers`);
+    if (t.data.length !== shapeSize(t.shape)) {
+      throw new RangeError(`tensor ${name} of shape ${formatShape(t.shape)} holds ${t.data.length} values, not ${shapeSize(t.shape)}`);
+    }
+    const offset = align(end);
+    entries.push({ name, shape: [...t.shape], offset });
+    end = offset + 4 * t.data.length;
+  }
+  const dataBytes = end;
+
+  // dataOffset is inside the header it follows: iterate to the fixed point. The header length
+  // never decreases as dataOffset grows, so the sequence is monotone and stops within a few steps.
+  const enc = new TextEncoder();
+  let dataOffset = 0;
+  let json: Uint8Array;
+  for (;;) {
+    json = enc.encode(JSON.stringify({ ...h, dataOffset, dataBytes, tensors: entries }));
+    const next = align(PREAMBLE + json.length);
+    if (next === dataOffset) break;
+    dataOffset = next;
+  }
+
+  const total = dataOffset + dataBytes + TRAILER;
+  const out = new Uint8Array(total); // zero-filled: padding and alignment gaps are zeros
+  const view = new DataView(out.buffer);
+  writeAscii(out, 0, MODEL_MAGIC);
+  view.setUint32(4, MODEL_FORMAT_VERSION, true);
+  view.setUint32(8, json.length, true);
+  out.set(json, PREAMBLE);
+  let k = 0;
+  for (const t of tensors.values()) {
+    const at = dataOffset + entries[k++].offset;
+    if (LITTLE_ENDIAN) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    else for (let i = 0; i < t.data.length; i++) view.setFloat32(at + 4 * i, t.data[i], true);
+  }
+  view.setUint32(total - 8, crc32(out.subarray(0, total - 8)), true);
+  writeAscii(out, total - 4, MODEL_TRAILER);
+  return out;
+}
+
+// ---- decode ---------------------------------------------------------------------------------
+
+/** `0x7b 0x22 0x6b 0x69 ("{"ki")`: bytes as an error message shows them. */
+function showBytes(b: Uint8Array): string {
+  const hex = Array.from(b, (x) => `0x${x.toString(16).padStart(2, "0")}`).join(" ");
+  const printable = b.length > 0 && b.every((x) => x >= 0x20 && x < 0x7f);
+  return printable ? `${hex} ("${String.fromCharCode(...b)}")` : hex;
+}
+
+function badHeader(msg: string): never {
+  throw new ModelFormatError("bad-header", `bad model header: ${msg}`);
+}
+
+const typeOf = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
+const isObject = (v: unknown): v is Record<string, unknown> => typeOf(v) === "object";
+
+function needObject(v: unknown, field: string): Record<string, unknown> {
+  if (!isObject(v)) badHeader(`field ${field} must be an object, got ${typeOf(v)}`);
+  return v;
+}
+
+function needInt(o: Record<string, unknown>, key: string, path: string, min: number): number {
+  const v = o[key];
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+    badHeader(`field ${path}${key} must be an integer >= ${min}, got ${JSON.stringify(v) ?? "nothing"}`);
+  }
+  return v;
+}
+
+function needIntList(o: Record<string, unknown>, key: string, path: string): void {
+  const v = o[key];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "number" && Number.isInteger(x))) {
+    badHeader(`field ${path}${key} must be a list of integers, got ${JSON.stringify(v) ?? "nothing"}`);
+  }
+}
+
+const SPACE_LISTS = [
+  "encoderEmbedChoices", "decoderEmbedChoices", "encoderFfnChoices", "decoderFfnChoices",
+  "encoderLayerChoices", "decoderLayerChoices", "encoderHeadChoices", "decoderSelfHeadChoices",
+  "decoderCrossHeadChoices", "endeLayerChoices",
+] as const satisfies readonly (keyof Space)[];
+const ARCH_INTS = ["encoderEmbedDim", "decoderEmbedDim", "encoderLayers", "decoderLayers", "qkvDim"] as const satisfies readonly (keyof Arch)[];
+const ARCH_LISTS = [
+  "encoderFfnDims", "encoderHeads", "decoderFfnDims", "decoderSelfHeads", "decoderCrossHeads", "decoderEndeLayers",
+] as const satisfies readonly (keyof Arch)[];
+
+/** Structure and types of the header; the meaning of space/arch is runtime/arch.ts's to check. */
+function validateHeader(raw: unknown, headerEnd: number): ModelHeader {
+  const h = needObject(raw, "(header)");
+  if (h.kind !== "supertransformer" && h.kind !== "subtransformer") {
+    badHeader(`field kind must be "supertransformer" or "subtransformer", got ${JSON.stringify(h.kind) ?? "nothing"}`);
+  }
+  if (h.space !== undefined || h.kind === "supertransformer") {
+    const s = needObject(h.space, "space");
+    for (const k of SPACE_LISTS) needIntList(s, k, "space.");
+    needInt(s, "qkvDim", "space.", 1);
+  }
+  if (h.arch !== undefined || h.kind === "subtransformer") {
+    const a = needObject(h.arch, "arch");
+    for (const k of ARCH_INTS) needInt(a, k, "arch.", 1);
+    for (const k of ARCH_LISTS) needIntList(a, k, "arch.");
+  }
+  const pos = needObject(h.positionDims, "positionDims");
+  needInt(pos, "encoder", "positionDims.", 1);
+  needInt(pos, "decoder", "positionDims.", 1);
+  const vocab = needObject(h.vocab, "vocab");
+  const size = needInt(vocab, "size", "vocab.", 1);
+  for (const k of ["pad", "bos", "eos", "unk"]) {
+    if (needInt(vocab, k, "vocab.", 0) >= size) badHeader(`field vocab.${k} = ${vocab[k]} is outside the vocabulary of ${size}`);
+  }
+  if (vocab.tokens !== undefined) {
+    const t = vocab.tokens;
+    if (!Array.isArray(t) || !t.every((x) => typeof x === "string")) badHeader("field vocab.tokens must be a list of strings");
+    if (t.length !== size) badHeader(`field vocab.tokens has ${t.length} entries but vocab.size is ${size}`);
+  }
+  if (h.meta !== undefined) needObject(h.meta, "meta");
+  const dataOffset = needInt(h, "dataOffset", "", 0);
+  if (dataOffset % DATA_ALIGN !== 0 || dataOffset < headerEnd) {
+    badHeader(`field dataOffset = ${dataOffset} must be a multiple of ${DATA_ALIGN} at or after the header's end (${headerEnd})`);
+  }
+  needInt(h, "dataBytes", "", 0);
+  if (!Array.isArray(h.tensors)) badHeader(`field tensors must be a list, got ${typeOf(h.tensors)}`);
+  h.tensors.forEach((e: unknown, i: number) => {
+    const t = needObject(e, `tensors[${i}]`);
+    if (typeof t.name !== "string" || t.name === "") badHeader(`field tensors[${i}].name must be a non-empty string`);
+    if (!Array.isArray(t.shape) || !t.shape.every((d) => typeof d === "number")) {
+      badHeader(`field tensors[${i}].shape (${t.name}) must be a list of numbers`);
+    }
+    if (typeof t.offset !== "number") badHeader(`field tensors[${i}].offset (${t.name}) must be a number`);
+  });
+  return h as unknown as ModelHeader;
+}
+
+/** Tensor entries against the data region: shapes, names, alignment, bounds, overlaps. */
+function checkEntries(entries: TensorEntry[], dataBytes: number): void {
+  const seen = new Set<string>();
+  for (const e of entries) {
+    if (e.shape.length === 0 || !e.shape.every(isPositiveInt)) {
+      throw new ModelFormatError("tensor-shape", `tensor ${e.name} has shape ${formatShape(e.shape)}: dims must be positive integers`);
+    }
+    if (seen.has(e.name)) throw new ModelFormatError("tensor-duplicate", `tensor ${e.name} appears twice in the header`);
+    seen.add(e.name);
+    if (!Number.isInteger(e.offset) || e.offset < 0 || e.offset % DATA_ALIGN !== 0) {
+      throw new ModelFormatError("tensor-bounds", `tensor ${e.name} is at offset ${e.offset}: offsets must be non-negative multiples of ${DATA_ALIGN}`);
+    }
+    const bytes = 4 * shapeSize(e.shape);
+    if (e.offset + bytes > dataBytes) {
+      throw new ModelFormatError(
+        "tensor-bounds",
+        `tensor ${e.name} of shape ${formatShape(e.shape)} spans bytes ${e.offset}..${e.offset + bytes} but the data holds ${dataBytes} bytes`,
+      );
+    }
+  }
+  const sorted = [...entries].sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < sorted.length; i++) {
+    const p = sorted[i - 1], prevEnd = p.offset + 4 * shapeSize(p.shape);
+    if (sorted[i].offset < prevEnd) {
+      throw new ModelFormatError("tensor-bounds", `tensor ${sorted[i].name} at offset ${sorted[i].offset} overlaps tensor ${p.name} (bytes ${p.offset}..${prevEnd})`);
+    }
+  }
+}
+
+/**
+ * Parse and check a `.hatm` file, in this order: size, magic, version, header length, header
+ * JSON and field types, file size against the header, trailer magic, CRC-32, tensor entries.
+ * Throws ModelFormatError; nothing is returned from a file that fails any check.
+ */
+export function decodeModel(bytes: Uint8Array): DecodedModel {
+  const n = bytes.length;
+  const minSize = PREAMBLE + TRAILER;
+  // Magic first on whatever bytes there are, so a short foreign file is not called "truncated".
+  const head = bytes.subarray(0, Math.min(4, n));
+  if (!head.every((b, i) => b === MODEL_MAGIC.charCodeAt(i))) {
+    throw new ModelFormatError(
+      "bad-magic",
+      `not a hat-edge model: the file starts with ${showBytes(head)}, a .hatm model starts with "${MODEL_MAGIC}"`,
+    );
+  }
+  if (n < PREAMBLE) {
+    throw new ModelFormatError("truncated", `file is truncated: ${n} bytes, a model needs at least ${minSize} (preamble and trailer)`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint32(4, true);
+  if (!SUPPORTED_VERSIONS.includes(version)) {
+    const hint = version > MODEL_FORMAT_VERSION ? " (written by a newer hat-edge? upgrade to read it)" : "";
+    throw new ModelFormatError("bad-version", `model format version ${version} is not supported: this hat-edge reads version ${SUPPORTED_VERSIONS.join(", ")}${hint}`);
+  }
+  const H = view.getUint32(8, true);
+  if (PREAMBLE + H + TRAILER > n) {
+    throw new ModelFormatError(
+      "truncated",
+      `file is truncated: ${n} bytes, but its ${H}-byte header alone needs ${PREAMBLE + H + TRAILER} with preamble and trailer`,
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(PREAMBLE, PREAMBLE + H)));
+  } catch (e) {
+    badHeader(`not UTF-8 JSON (${(e as Error).message})`);
+  }
+  const header = validateHeader(raw, PREAMBLE + H);
+  const { dataOffset, dataBytes } = header;
+  const expected = dataOffset + dataBytes + TRAILER;
+  if (n < expected) {
+    throw new ModelFormatError(
+      "truncated",
+      `file is truncated: expected ${expected} bytes (data at ${dataOffset}, ${dataBytes} bytes, then ${TRAILER} of trailer), got ${n}`,
+    );
+  }
+  if (n > expected) {
+    throw new ModelFormatError("bad-length", `file has ${n} bytes but its header describes ${expected}: ${n - expected} unexpected bytes at the end`);
+  }
+  const tail = bytes.subarray(n - 4);
+  if (!tail.every((b, i) => b === MODEL_TRAILER.charCodeAt(i))) {
+    throw new ModelFormatError(
+      "bad-trailer",
+      `file does not end with "${MODEL_TRAILER}" but ${showBytes(tail)}: it is corrupt or was not completely written`,
+    );
+  }
+  const stored = view.getUint32(n - 8, true), actual = crc32(bytes.subarray(0, n - 8));
+  if (stored !== actual) {
+    throw new ModelFormatError(
+      "checksum",
+      `corrupt: checksum mismatch (stored 0x${stored.toString(16).padStart(8, "0")}, computed 0x${actual.toString(16).padStart(8, "0")}): the file was damaged after it was written`,
+    );
+  }
+  checkEntries(header.tensors, dataBytes);
+
+  const tensors: TensorMap = new Map();
+  for (const e of header.tensors) {
+    const size = shapeSize(e.shape), at = dataOffset + e.offset;
+    let data: Float32Array;
+    if (LITTLE_ENDIAN && (bytes.byteOffset + at) % 4 === 0) {
+      data = new Float32Array(bytes.buffer, bytes.byteOffset + at, size);
+    } else {
+      data = new Float32Array(size);
+      if (LITTLE_ENDIAN) new Uint8Array(data.buffer).set(bytes.subarray(at, at + 4 * size));
+      else for (let i = 0; i < size; i++) data[i] = view.getFloat32(at + 4 * i, true);
+    }
+    tensors.set(e.name, { shape: [...e.shape], data });
+  }
+  return { header, tensors, dataOffset, bytes };
+}
+
+// ---- files ----------------------------------------------------------------------------------
+
+/** Read and decode a `.hatm` file; format errors are prefixed with the path. */
+export async function readModelFile(path: string): Promise<DecodedModel> {
+  const buf = await readFile(path);
+  try {
+    return decodeModel(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+  } catch (e) {
+    if (e instanceof ModelFormatError) throw new ModelFormatError(e.code, `${path}: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * Write `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk, then
+ * renamed over `path`. A crash leaves either the old file or the new one, never half a model.
+ */
+export async function writeModelFile(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  try {
+    const f = await open(tmp, "wx");
+    try {
+      await f.writeFile(bytes);
+      await f.sync();
+    } finally {
+      await f.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+  // Persist the rename itself where the platform allows syncing a directory.
+  try {
+    const d = await open(dirname(path), "r");
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch {
+    // not supported (e.g. Windows): the data itself is already on disk
+  }
+}
+
+// ---- against an architecture ----------------------------------------------------------------
+
+/**
+ * Check that a decoded model can run `arch`: the vocabulary size matches, the position tables are
+ * wide enough, and every tensor `arch` needs is present with a shape at least the need in every
+ * dim (front slices). Throws ModelFormatError naming the tensor and both shapes.
+ */
+export function checkTensorsFor(header: ModelHeader, tensors: TensorMap, arch: Arch, vocabSize: number): void {
+  if (header.vocab.size !== vocabSize) {
+    throw new ModelFormatError("arch-mismatch", `the model's vocabulary has ${header.vocab.size} tokens, expected ${vocabSize}`);
+  }
+  const { encoder, decoder } = header.positionDims;
+  if (encoder < arch.encoderEmbedDim || decoder < arch.decoderEmbedDim) {
+    throw new ModelFormatError(
+      "arch-mismatch",
+      `the model's position tables are [${encoder}, ${decoder}] wide (encoder, decoder) but the architecture needs at least [${arch.encoderEmbedDim}, ${arch.decoderEmbedDim}]`,
+    );
+  }
+  for (const [name, need] of archTensorShapes(arch, vocabSize)) {
+    const t = tensors.get(name);
+    if (!t) {
+      throw new ModelFormatError(
+        "tensor-missing",
+        `tensor ${name} is missing from the model but the architecture needs it with shape at least ${formatShape(need)}`,
+      );
+    }
+    if (t.shape.length !== need.length || !t.shape.every((s, i) => s >= need[i])) {
+      throw new ModelFormatError(
+        "tensor-shape",
+        `tensor ${name} has shape ${formatShape(t.shape)} but the architecture needs at least ${formatShape(need)}`,
+      );
+    }
+  }
+}

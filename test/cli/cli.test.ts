@@ -1,0 +1,76 @@
+/** The `hat` CLI in-process: profile, init, export, info, and clear errors with exit code 2. */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { main } from "../../cli/main.js";
+import { DEMO_SPACE, smallestArch } from "../../runtime/arch.js";
+import { hasShared, sharedData } from "../helpers.js";
+
+async function hat(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "", err = "";
+  const code = await main(argv, { out: (s) => { out += s + "\n"; }, err: (s) => { err += s + "\n"; } });
+  return { code, out, err };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "hat-cli-"));
+const archFile = join(dir, "arch.json");
+writeFileSync(archFile, JSON.stringify(smallestArch(DEMO_SPACE)));
+
+describe("hat CLI", () => {
+  it("profile --json prints one object with the protocol's timings", async () => {
+    const r = await hat("profile", "--arch", archFile, "--vocab", "500", "--runs", "10", "--warmup", "1", "--json");
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out.trim().split("\n").pop()!);
+    expect(j.runs).toBe(10);
+    expect(j.encoder_ms).toBeGreaterThan(0);
+    expect(j.decoder_ms).toBeGreaterThan(j.encoder_ms * 0); // measured, positive
+    expect(j.total_ms).toBeCloseTo(j.encoder_ms + j.decoder_ms, 6);
+    expect(j.beam).toBe(5);
+  });
+
+  it.skipIf(!hasShared)("profile reads HAT's own SubTransformer YAML", async () => {
+    const f = join(sharedData, "hat-configs/wmt14.en-de/HAT_wmt14ende_xeon@137.9ms_bleu@25.8.yml");
+    const r = await hat("profile", "--arch", f, "--vocab", "64", "--runs", "1", "--warmup", "0", "--src-len", "4", "--tgt-len", "2", "--json");
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).params).toBeGreaterThan(1e6);
+  });
+
+  it("init, export and info round-trip a model; the export holds only the SubTransformer's parameters", async () => {
+    const sup = join(dir, "super.hatm"), sub = join(dir, "sub.hatm");
+    expect((await hat("init", "--space", "demo", "--vocab", "300", "--out", sup)).code).toBe(0);
+    const e = await hat("export", "--model", sup, "--arch", archFile, "--out", sub, "--json");
+    expect(e.code, e.err).toBe(0);
+    const info = await hat("info", "--model", sub, "--json");
+    expect(info.code, info.err).toBe(0);
+    const j = JSON.parse(info.out);
+    expect(j.kind).toBe("subtransformer");
+    expect(j.params).toBe(JSON.parse(e.out).params);
+    const supInfo = JSON.parse((await hat("info", "--model", sup, "--json")).out);
+    expect(supInfo.params).toBeGreaterThan(j.params);
+  });
+
+  it("bad input gives one clear line and exit code 2", async () => {
+    const sup = join(dir, "super2.hatm");
+    await hat("init", "--space", "demo", "--vocab", "100", "--out", sup);
+    const bytes = readFileSync(sup);
+    writeFileSync(join(dir, "cut.hatm"), bytes.subarray(0, bytes.length - 100));
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, '{"encoderEmbedDim": 128,');
+    const cases: [string[], RegExp][] = [
+      [["info", "--model", join(dir, "cut.hatm")], /truncated/],
+      [["info", "--model", join(dir, "missing.hatm")], /ENOENT|no such file/],
+      [["profile", "--arch", bad], /bad\.json.*(JSON|malformed)/i],
+      [["profile", "--arch", archFile, "--runs", "zero"], /--runs must be an integer/],
+      [["profile", "--arch", archFile, "--bogus"], /bogus/],
+      [["profile"], /--arch is required/],
+      [["nope"], /unknown command/],
+    ];
+    for (const [argv, re] of cases) {
+      const r = await hat(...argv);
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(r.err).toMatch(re);
+      expect(r.err.trim().split("\n")[0].length).toBeGreaterThan(5);
+    }
+  });
+});
