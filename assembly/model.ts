@@ -180,10 +180,17 @@ function decoderLayer(m: usize, st: usize, i: i32, y: usize, work: usize, B: i32
   const sc = h + f32s(R * maxDecF(m));
   // self-attention: project the new rows straight into the key/value cache
   linear(q, y, ptr(L, D_SELF + A_QW), ptr(L, D_SELF + A_QB), R, Dd, Q, Q);
-  for (let b = 0; b < B; b++) {
-    const yb = y + (<usize>b * T * Dd << 2), row = (<usize>b * sk + <usize>t0 * Q) << 2;
-    linear(kc + row, yb, ptr(L, D_SELF + A_KW), ptr(L, D_SELF + A_KB), T, Dd, Q, Q);
-    linear(vc + row, yb, ptr(L, D_SELF + A_VW), ptr(L, D_SELF + A_VB), T, Dd, Q, Q);
+  if (T == 1) {
+    // one step: row b of the new keys goes to cache row (b, t0), sk apart: one product for all rows
+    const row = <usize>t0 * Q << 2;
+    matmul(kc + row, y, ptr(L, D_SELF + A_KW), ptr(L, D_SELF + A_KB), B, Dd, Q, Dd, Q, sk);
+    matmul(vc + row, y, ptr(L, D_SELF + A_VW), ptr(L, D_SELF + A_VB), B, Dd, Q, Dd, Q, sk);
+  } else {
+    for (let b = 0; b < B; b++) {
+      const yb = y + (<usize>b * T * Dd << 2), row = (<usize>b * sk + <usize>t0 * Q) << 2;
+      linear(kc + row, yb, ptr(L, D_SELF + A_KW), ptr(L, D_SELF + A_KB), T, Dd, Q, Q);
+      linear(vc + row, yb, ptr(L, D_SELF + A_VW), ptr(L, D_SELF + A_VB), T, Dd, Q, Q);
+    }
   }
   attention(a, q, kc, vc, sc, 0, B, T, Tk, fld(L, D_HS), Q, T * Q, sk, T * Q, 1, Tk, causal);
   linear(t, a, ptr(L, D_SELF + A_OW), ptr(L, D_SELF + A_OB), R, Q, Dd, ldD);
