@@ -53,11 +53,22 @@ const PACK_K: i32 = 3072;
  *  build gives each worker its own panel (index by worker id). */
 const PANEL: usize = memory.data(PACK_K * 8 * 4, 16);
 
-/** y = x · W (+ b). Few rows (a decoder step): stream W once, row by row. Many rows: copy each
- *  8-column panel of W contiguous (a strided panel costs a TLB miss per row), then 4x8 tiles. */
+/** Up to this many rows, matmul streams W once (matmulFewRows); above, packed 4x8 tiles. */
+const FEW_ROWS: i32 = 8;
+/** Columns of y per block in matmulFewRows: the M x NB block of y (<= 16 KiB) and the four W
+ *  row segments it meets (8 KiB) stay in L1. */
+const NB: i32 = 512;
+
+/** y = x · W (+ b). One row: gemv. Few rows (a beam-search decoder step): matmulFewRows.
+ *  Many rows: copy each 8-column panel of W contiguous (a strided panel costs a TLB miss per
+ *  row), then 4x8 register tiles. */
 export function matmul(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N: i32, ldx: i32, ldw: i32, ldy: i32): void {
-  if (M <= 2) {
-    for (let m = 0; m < M; m++) gemv(y + (<usize>m * ldy << 2), x + (<usize>m * ldx << 2), w, b, K, N, ldw);
+  if (M <= 1) {
+    if (M == 1) gemv(y, x, w, b, K, N, ldw);
+    return;
+  }
+  if (M <= FEW_ROWS) {
+    matmulFewRows(y, x, w, b, M, K, N, ldx, ldw, ldy);
     return;
   }
   const N8 = N & ~7;
@@ -127,6 +138,104 @@ export function gemv(y: usize, x: usize, w: usize, b: usize, K: i32, N: i32, ldw
       store<f32>(y + o, load<f32>(y + o) + xs * load<f32>(wk + o));
     }
   }
+}
+
+/** y = x · W (+ b) for a few rows. W is streamed from memory once, four rows (k..k+3) at a
+ *  time; the matching block of y (M rows x NB columns) stays in L1 and is updated two rows at a
+ *  time, so each W vector loaded feeds two multiply-adds and each y load/store four. */
+function matmulFewRows(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N: i32, ldx: i32, ldw: i32, ldy: i32): void {
+  const xBytes = <usize>ldx << 2, yBytes = <usize>ldy << 2, wBytes = <usize>ldw << 2;
+  for (let n0 = 0; n0 < N; n0 += NB) {
+    const nb = min(NB, N - n0);
+    const yb = y + (<usize>n0 << 2), wb = w + (<usize>n0 << 2);
+    // y block = bias (or 0)
+    for (let m = 0; m < M; m++) {
+      const ym = yb + <usize>m * yBytes;
+      let n = 0;
+      for (; n + 4 <= nb; n += 4) {
+        v128.store(ym + (<usize>n << 2), b != 0 ? v128.load(b + (<usize>(n0 + n) << 2)) : f32x4.splat(0));
+      }
+      for (; n < nb; n++) store<f32>(ym + (<usize>n << 2), b != 0 ? load<f32>(b + (<usize>(n0 + n) << 2)) : 0);
+    }
+    let k = 0;
+    for (; k + 4 <= K; k += 4) {
+      const w0 = wb + <usize>k * wBytes;
+      let m = 0;
+      for (; m + 2 <= M; m += 2) {
+        const xm = x + ((<usize>m * ldx + k) << 2), ym = yb + <usize>m * yBytes;
+        rows2k4(ym, ym + yBytes, xm, xm + xBytes, w0, wBytes, nb);
+      }
+      if (m < M) rows1k4(yb + <usize>m * yBytes, x + ((<usize>m * ldx + k) << 2), w0, wBytes, nb);
+    }
+    for (; k < K; k++) { // K % 4 leftover rows of W
+      const wk = wb + <usize>k * wBytes;
+      for (let m = 0; m < M; m++) {
+        const ym = yb + <usize>m * yBytes;
+        const xs = load<f32>(x + ((<usize>m * ldx + k) << 2));
+        const xv = f32x4.splat(xs);
+        let n = 0;
+        for (; n + 4 <= nb; n += 4) {
+          const o = <usize>n << 2;
+          v128.store(ym + o, madd(xv, v128.load(wk + o), v128.load(ym + o)));
+        }
+        for (; n < nb; n++) {
+          const o = <usize>n << 2;
+          store<f32>(ym + o, load<f32>(ym + o) + xs * load<f32>(wk + o));
+        }
+      }
+    }
+  }
+}
+
+/** ya[0:nb] += xa[0:4] · W[0:4, 0:nb] and yb likewise: 8 splats of x stay in registers, each of
+ *  the four W vectors per column group is loaded once for both rows. */
+// @ts-ignore: decorator
+@inline function rows2k4(ya: usize, yb: usize, xa: usize, xb: usize, w0: usize, wBytes: usize, nb: i32): void {
+  const a0 = v128.load32_splat(xa), a1 = v128.load32_splat(xa, 4), a2 = v128.load32_splat(xa, 8), a3 = v128.load32_splat(xa, 12);
+  const b0 = v128.load32_splat(xb), b1 = v128.load32_splat(xb, 4), b2 = v128.load32_splat(xb, 8), b3 = v128.load32_splat(xb, 12);
+  const w1 = w0 + wBytes, w2 = w1 + wBytes, w3 = w2 + wBytes;
+  const end = <usize>(nb & ~3) << 2;
+  for (let o: usize = 0; o < end; o += 16) {
+    let p = v128.load(ya + o), q = v128.load(yb + o);
+    let v = v128.load(w0 + o);
+    p = madd(a0, v, p); q = madd(b0, v, q);
+    v = v128.load(w1 + o);
+    p = madd(a1, v, p); q = madd(b1, v, q);
+    v = v128.load(w2 + o);
+    p = madd(a2, v, p); q = madd(b2, v, q);
+    v = v128.load(w3 + o);
+    p = madd(a3, v, p); q = madd(b3, v, q);
+    v128.store(ya + o, p);
+    v128.store(yb + o, q);
+  }
+  for (let o = end; o < (<usize>nb << 2); o += 4) columnK4(ya, xa, w0, wBytes, o);
+  for (let o = end; o < (<usize>nb << 2); o += 4) columnK4(yb, xb, w0, wBytes, o);
+}
+
+/** The one-row version of rows2k4 (odd M). */
+// @ts-ignore: decorator
+@inline function rows1k4(ya: usize, xa: usize, w0: usize, wBytes: usize, nb: i32): void {
+  const a0 = v128.load32_splat(xa), a1 = v128.load32_splat(xa, 4), a2 = v128.load32_splat(xa, 8), a3 = v128.load32_splat(xa, 12);
+  const w1 = w0 + wBytes, w2 = w1 + wBytes, w3 = w2 + wBytes;
+  const end = <usize>(nb & ~3) << 2;
+  for (let o: usize = 0; o < end; o += 16) {
+    let p = v128.load(ya + o);
+    p = madd(a0, v128.load(w0 + o), p);
+    p = madd(a1, v128.load(w1 + o), p);
+    p = madd(a2, v128.load(w2 + o), p);
+    p = madd(a3, v128.load(w3 + o), p);
+    v128.store(ya + o, p);
+  }
+  for (let o = end; o < (<usize>nb << 2); o += 4) columnK4(ya, xa, w0, wBytes, o);
+}
+
+/** One scalar column (byte offset o) of the above: y[o] += x[0:4] · W[0:4, o]. */
+// @ts-ignore: decorator
+@inline function columnK4(ya: usize, xa: usize, w0: usize, wBytes: usize, o: usize): void {
+  const wo = w0 + o;
+  store<f32>(ya + o, load<f32>(ya + o)
+    + load<f32>(xa) * load<f32>(wo) + load<f32>(xa, 4) * load<f32>(wo + wBytes)
+    + load<f32>(xa, 8) * load<f32>(wo + 2 * wBytes) + load<f32>(xa, 12) * load<f32>(wo + 3 * wBytes));
 }
 
 // @ts-ignore: decorator
@@ -207,53 +316,104 @@ function tailColumns(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, n0:
   }
 }
 
-/** y = x · W^T (+ b), W stored [N, K]: dot products along K, four rows of W at a time. */
+/** y = x · W^T (+ b), W stored [N, K]: dot products along K.
+ *  W rows are taken in blocks of 8 that lie N/8 rows apart (rows n, n+Q, ..., n+7Q): reading 8
+ *  distant rows at once keeps 8 hardware-prefetch streams busy (a 64 MiB embedding streamed as
+ *  one sequential run gets about half the memory bandwidth). The block (8 x K) stays in L1 while
+ *  the rows of x pass over it: two rows of x against 4 W rows at a time (each W vector loaded
+ *  feeds two multiply-adds, 8 independent accumulators), an odd last row against all 8. The
+ *  N % 8 rows left over run one at a time. */
 export function matmul_nt(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N: i32, ldx: i32, ldw: i32, ldy: i32): void {
-  const K4 = K & ~3;
-  const wRow = <usize>ldw << 2;
-  let n = 0;
-  for (; n + 4 <= N; n += 4) {
-    const w0 = w + <usize>n * wRow;
-    const w1 = w0 + wRow;
-    const w2 = w1 + wRow;
-    const w3 = w2 + wRow;
-    for (let m = 0; m < M; m++) {
-      const xm = x + (<usize>m * ldx << 2);
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      for (let k = 0; k < K4; k += 4) {
-        const o = <usize>k << 2;
-        const xv = v128.load(xm + o);
-        a0 = madd(xv, v128.load(w0 + o), a0);
-        a1 = madd(xv, v128.load(w1 + o), a1);
-        a2 = madd(xv, v128.load(w2 + o), a2);
-        a3 = madd(xv, v128.load(w3 + o), a3);
-      }
-      // transpose-and-add: lane j of the result is the horizontal sum of a_j
-      const s01 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), v128.shuffle<f32>(a0, a1, 2, 6, 3, 7)); // a0 a1 interleaved
-      const s23 = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), v128.shuffle<f32>(a2, a3, 2, 6, 3, 7));
-      let s = f32x4.add(v128.shuffle<f32>(s01, s23, 0, 1, 4, 5), v128.shuffle<f32>(s01, s23, 2, 3, 6, 7));
-      for (let k = K4; k < K; k++) {
-        const o = <usize>k << 2;
-        const xs = load<f32>(xm + o);
-        s = f32x4.add(s, f32x4.mul(f32x4.splat(xs), f32x4(load<f32>(w0 + o), load<f32>(w1 + o), load<f32>(w2 + o), load<f32>(w3 + o))));
-      }
-      if (b != 0) s = f32x4.add(s, v128.load(b + (<usize>n << 2)));
-      v128.store(y + ((<usize>m * ldy + n) << 2), s);
+  const wRow = <usize>ldw << 2, xRow = <usize>ldx << 2, yRow = <usize>ldy << 2;
+  const Q = N >> 3;
+  const wStep = <usize>Q * wRow, yStep = <usize>Q << 2; // between the 8 rows of a block
+  for (let n = 0; n < Q; n++) {
+    const w0 = w + <usize>n * wRow, w4 = w0 + 4 * wStep;
+    const bn = b + (<usize>n << 2);
+    let m = 0;
+    for (; m + 2 <= M; m += 2) {
+      const xm = x + <usize>m * xRow, ym = y + ((<usize>m * ldy + n) << 2);
+      dot2x4(ym, ym + yRow, yStep, xm, xm + xRow, w0, wStep, K, b, bn);
+      dot2x4(ym + 4 * yStep, ym + yRow + 4 * yStep, yStep, xm, xm + xRow, w4, wStep, K, b, bn + 4 * yStep);
     }
+    if (m < M) dot1x8(y + ((<usize>m * ldy + n) << 2), yStep, x + <usize>m * xRow, w0, wStep, K, b, bn);
   }
-  for (; n < N; n++) {
+  for (let n = Q << 3; n < N; n++) {
     const wn = w + <usize>n * wRow;
     for (let m = 0; m < M; m++) {
-      const xm = x + (<usize>m * ldx << 2);
+      const xm = x + <usize>m * xRow;
       let a = f32x4.splat(0);
-      for (let k = 0; k < K4; k += 4) {
-        const o = <usize>k << 2;
-        a = f32x4.add(a, f32x4.mul(v128.load(xm + o), v128.load(wn + o)));
-      }
+      let k = 0;
+      for (; k + 4 <= K; k += 4) a = madd(v128.load(xm + (<usize>k << 2)), v128.load(wn + (<usize>k << 2)), a);
       let s: f32 = f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
-      for (let k = K4; k < K; k++) s += load<f32>(xm + (<usize>k << 2)) * load<f32>(wn + (<usize>k << 2));
+      for (; k < K; k++) s += load<f32>(xm + (<usize>k << 2)) * load<f32>(wn + (<usize>k << 2));
       if (b != 0) s += load<f32>(b + (<usize>n << 2));
       store<f32>(y + ((<usize>m * ldy + n) << 2), s);
     }
   }
+}
+
+/** Transpose-and-add: lane j of the result is the horizontal sum of a_j. */
+// @ts-ignore: decorator
+@inline function hsum4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  const s01 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), v128.shuffle<f32>(a0, a1, 2, 6, 3, 7));
+  const s23 = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), v128.shuffle<f32>(a2, a3, 2, 6, 3, 7));
+  return f32x4.add(v128.shuffle<f32>(s01, s23, 0, 1, 4, 5), v128.shuffle<f32>(s01, s23, 2, 3, 6, 7));
+}
+
+/** Finish four dot products x · W[j] (W rows wStep bytes apart): add the scalar K % 4 leftover
+ *  and the bias (b != 0: bias of lane j at bn + j·yStep), store lane j at y + j·yStep. */
+// @ts-ignore: decorator
+@inline function finish4(y: usize, yStep: usize, s: v128, x: usize, w0: usize, wStep: usize, K: i32, b: usize, bn: usize): void {
+  for (let k = K & ~3; k < K; k++) {
+    const o = <usize>k << 2;
+    s = f32x4.add(s, f32x4.mul(v128.load32_splat(x + o),
+      f32x4(load<f32>(w0 + o), load<f32>(w0 + wStep + o), load<f32>(w0 + 2 * wStep + o), load<f32>(w0 + 3 * wStep + o))));
+  }
+  if (b != 0) s = f32x4.add(s, f32x4(load<f32>(bn), load<f32>(bn + yStep), load<f32>(bn + 2 * yStep), load<f32>(bn + 3 * yStep)));
+  store<f32>(y, f32x4.extract_lane(s, 0));
+  store<f32>(y + yStep, f32x4.extract_lane(s, 1));
+  store<f32>(y + 2 * yStep, f32x4.extract_lane(s, 2));
+  store<f32>(y + 3 * yStep, f32x4.extract_lane(s, 3));
+}
+
+/** Two rows of x (xa, xb) against four rows of W (wStep bytes apart): 8 accumulators. */
+// @ts-ignore: decorator
+@inline function dot2x4(ya: usize, yb: usize, yStep: usize, xa: usize, xb: usize, w0: usize, wStep: usize, K: i32, b: usize, bn: usize): void {
+  const w1 = w0 + wStep, w2 = w1 + wStep, w3 = w2 + wStep;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  const end = <usize>(K & ~3) << 2;
+  for (let o: usize = 0; o < end; o += 16) {
+    const p = v128.load(xa + o), q = v128.load(xb + o);
+    let v = v128.load(w0 + o);
+    a0 = madd(p, v, a0); c0 = madd(q, v, c0);
+    v = v128.load(w1 + o);
+    a1 = madd(p, v, a1); c1 = madd(q, v, c1);
+    v = v128.load(w2 + o);
+    a2 = madd(p, v, a2); c2 = madd(q, v, c2);
+    v = v128.load(w3 + o);
+    a3 = madd(p, v, a3); c3 = madd(q, v, c3);
+  }
+  finish4(ya, yStep, hsum4(a0, a1, a2, a3), xa, w0, wStep, K, b, bn);
+  finish4(yb, yStep, hsum4(c0, c1, c2, c3), xb, w0, wStep, K, b, bn);
+}
+
+/** One row of x against eight rows of W (wStep bytes apart): 8 accumulators, 8 streams. */
+// @ts-ignore: decorator
+@inline function dot1x8(y: usize, yStep: usize, x: usize, w0: usize, wStep: usize, K: i32, b: usize, bn: usize): void {
+  const w1 = w0 + wStep, w2 = w1 + wStep, w3 = w2 + wStep;
+  const w4 = w3 + wStep, w5 = w4 + wStep, w6 = w5 + wStep, w7 = w6 + wStep;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  const end = <usize>(K & ~3) << 2;
+  for (let o: usize = 0; o < end; o += 16) {
+    const p = v128.load(x + o);
+    a0 = madd(p, v128.load(w0 + o), a0); c0 = madd(p, v128.load(w4 + o), c0);
+    a1 = madd(p, v128.load(w1 + o), a1); c1 = madd(p, v128.load(w5 + o), c1);
+    a2 = madd(p, v128.load(w2 + o), a2); c2 = madd(p, v128.load(w6 + o), c2);
+    a3 = madd(p, v128.load(w3 + o), a3); c3 = madd(p, v128.load(w7 + o), c3);
+  }
+  finish4(y, yStep, hsum4(a0, a1, a2, a3), x, w0, wStep, K, b, bn);
+  finish4(y + 4 * yStep, yStep, hsum4(c0, c1, c2, c3), x, w4, wStep, K, b, bn + 4 * yStep);
 }

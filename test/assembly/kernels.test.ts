@@ -45,6 +45,11 @@ const shapes: [number, number, number, number, number][] = [
   [7, 33, 9, 1, 2],
   [4, 1, 8, 0, 0],
   [13, 96, 128, 32, 64],
+  // few rows (2..8): column blocks of 512 and their boundary, odd rows, K tails
+  [5, 512, 1100, 0, 4],
+  [2, 65, 40, 3, 0],
+  [8, 70, 600, 2, 9],
+  [3, 19, 13, 0, 1],
 ];
 
 describe("matmul kernels (y = x·W and y = x·W^T, leading dimensions)", () => {
@@ -80,20 +85,22 @@ describe("matmul kernels (y = x·W and y = x·W^T, leading dimensions)", () => {
     wasm.release(m0);
   });
 
-  it("writes into an output with a leading dimension and leaves the gaps untouched", () => {
-    const M = 6, K = 16, N = 12, ldy = 20;
-    const X = randArray(M * K, 1), W = randArray(K * N, 2);
-    const m0 = wasm.mark();
-    const py = wasm.alloc(M * ldy * 4);
-    wasm.f32(py, M * ldy).fill(7);
-    x.matmul(py, wasm.putF32(X), wasm.putF32(W), 0, M, K, N, K, N, ldy);
-    const y = wasm.f32(py, M * ldy), ref = refMatmul(X, W, null, M, K, N, K, N, false);
-    for (let m = 0; m < M; m++) {
-      for (let n = 0; n < N; n++) expect(Math.abs(y[m * ldy + n] - ref[m * N + n])).toBeLessThan(1e-4);
-      for (let n = N; n < ldy; n++) expect(y[m * ldy + n]).toBe(7);
-    }
-    wasm.release(m0);
-  });
+  for (const [M, nt] of [[6, false], [3, false], [12, false], [1, true], [5, true], [9, true]] as const) {
+    it(`${nt ? "matmul_nt" : "matmul"} M=${M} writes into an output with a leading dimension and leaves the gaps untouched`, () => {
+      const K = 16, N = 12, ldy = 20;
+      const X = randArray(M * K, 1), W = randArray(K * N, 2);
+      const m0 = wasm.mark();
+      const py = wasm.alloc(M * ldy * 4);
+      wasm.f32(py, M * ldy).fill(7);
+      (nt ? x.matmul_nt : x.matmul)(py, wasm.putF32(X), wasm.putF32(W), 0, M, K, N, K, nt ? K : N, ldy);
+      const y = wasm.f32(py, M * ldy), ref = refMatmul(X, W, null, M, K, N, K, nt ? K : N, nt);
+      for (let m = 0; m < M; m++) {
+        for (let n = 0; n < N; n++) expect(Math.abs(y[m * ldy + n] - ref[m * N + n])).toBeLessThan(1e-4);
+        for (let n = N; n < ldy; n++) expect(y[m * ldy + n]).toBe(7);
+      }
+      wasm.release(m0);
+    });
+  }
 });
 
 describe("layer norm with residual", () => {
