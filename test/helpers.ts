@@ -2,17 +2,9 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-/** mulberry32: small, fast, seeded. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (mulberry32), shared with the runtime. */
+export { mulberry32 as rng } from "../runtime/rng.js";
+import { mulberry32 as rng } from "../runtime/rng.js";
 
 /** n uniform values in [-1, 1) (never all zero). */
 export function randArray(n: number, seed: number, scale = 1): Float32Array {
