@@ -24,3 +24,12 @@ export function spaceArg(v: string): Space {
   const builtin: Record<string, Space> = { demo: DEMO_SPACE, wmt14: HAT_WMT_SPACE, iwslt14: HAT_IWSLT_SPACE };
   return builtin[v] ?? loadSpace(v);
 }
+
+export function numFlag(values: Record<string, unknown>, name: string, dflt: number, min = 0): number {
+  const v = values[name];
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (String(v).trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got '${String(v)}'`);
+  if (n < min) throw new UsageError(`--${name} must be >= ${min}, got ${n}`);
+  return n;
+}

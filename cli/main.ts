@@ -6,6 +6,8 @@
 import { demoCommand } from "./demo.js";
 import { exportCommand, infoCommand, initCommand } from "./model.js";
 import { profileCommand } from "./profile.js";
+import { trainCommand } from "./train.js";
+import { bleuCommand, translateCommand } from "./translate.js";
 
 export interface Io {
   out: (s: string) => void;
@@ -24,6 +26,9 @@ const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<void>;
   init: { run: initCommand, help: "create a SuperTransformer model file with random weights" },
   export: { run: exportCommand, help: "cut a compact SubTransformer model out of a SuperTransformer" },
   info: { run: infoCommand, help: "check and describe a model file" },
+  train: { run: trainCommand, help: "train a SuperTransformer, or one SubTransformer, on a corpus or the demo task" },
+  translate: { run: translateCommand, help: "translate text (a line a sentence) with a model file" },
+  bleu: { run: bleuCommand, help: "corpus BLEU, compatible with sacreBLEU's default" },
   demo: { run: demoCommand, help: "the main job on the built-in demo space (see docs/STATUS.md)" },
 };
 
@@ -33,6 +38,9 @@ function usage(): string {
   lines.push("", "`hat <command> --help` shows a command's options.");
   return lines.join("\n");
 }
+
+/** Errors that mean bad usage or bad input (exit code 2), not a failure of the program (1). */
+const INPUT_ERRORS = new Set(["UsageError", "ArchError", "ModelFormatError", "ModelShapeError", "CorpusError"]);
 
 /** Run the CLI; returns the process exit code. */
 export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n") }): Promise<number> {
@@ -51,7 +59,8 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     return 0;
   } catch (e) {
     const err = e as Error;
-    const usageLike = err instanceof UsageError || err.name === "ArchError" || err.name === "ModelFormatError" || err instanceof RangeError || (err as NodeJS.ErrnoException).code === "ENOENT" || (err as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || (err as { code?: string }).code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE";
+    const code = (err as { code?: string }).code ?? "";
+    const usageLike = INPUT_ERRORS.has(err.name) || err instanceof RangeError || ["ENOENT", "EISDIR", "EACCES"].includes(code) || code.startsWith("ERR_PARSE_ARGS");
     io.err(`hat ${cmd}: ${err.message}`);
     return usageLike ? 2 : 1;
   }

@@ -677,3 +677,17 @@ export const DEMO_SPACE: Space = deepFreeze({
   endeLayerChoices: [1, 2],
   qkvDim: 128,
 });
+
+/** The smallest space holding exactly `arch`: its SuperTransformer is the arch (per-layer FFN
+ *  dims padded to the largest). Used to train one SubTransformer from scratch. */
+export function spaceOfArch(arch: Arch): Space {
+  const uniq = (xs: number[]) => [...new Set(xs)].sort((a, b) => b - a);
+  return validateSpace({
+    encoderEmbedChoices: [arch.encoderEmbedDim], decoderEmbedChoices: [arch.decoderEmbedDim],
+    encoderFfnChoices: uniq(arch.encoderFfnDims), decoderFfnChoices: uniq(arch.decoderFfnDims),
+    encoderLayerChoices: [arch.encoderLayers], decoderLayerChoices: [arch.decoderLayers],
+    encoderHeadChoices: uniq(arch.encoderHeads), decoderSelfHeadChoices: uniq(arch.decoderSelfHeads),
+    decoderCrossHeadChoices: uniq(arch.decoderCrossHeads), endeLayerChoices: uniq(arch.decoderEndeLayers),
+    qkvDim: arch.qkvDim,
+  });
+}

@@ -1,0 +1,138 @@
+/** `hat train`: train a SuperTransformer (or one SubTransformer) on a corpus or the built-in demo task. */
+import { parseArgs } from "node:util";
+import { loadArch, spaceOfArch } from "../runtime/arch.js";
+import { encodeModel, readModelFile, writeModelFile } from "../runtime/format.js";
+import { SPECIALS, type Arch, type Space } from "../runtime/types.js";
+import { sliceSubTensors, type TensorMap } from "../runtime/weights.js";
+import { Bpe } from "../data/bpe.js";
+import { formatProblems, readParallelFiles } from "../data/corpus.js";
+import { demoTask } from "../data/demo-task.js";
+import { train, type Progress } from "../train/trainer.js";
+import type { TokenPair } from "../train/batching.js";
+import { intFlag, numFlag, requireFlag, spaceArg } from "./args.js";
+import { UsageError, type Io } from "./main.js";
+
+const HELP = `usage: hat train (--src FILE --tgt FILE --valid-src FILE --valid-tgt FILE | --demo)
+                 (--space FILE|demo|wmt14|iwslt14 | --arch FILE [--init SUPERNET.hatm])
+                 (--steps N | --minutes M) --out MODEL
+                 [--vocab-size 8000] [--max-tokens 4096] [--lr 0.001] [--warmup 400]
+                 [--schedule cosine|inverse-sqrt] [--sampling uniform|sandwich] [--dropout 0.1]
+                 [--clip-norm 0] [--label-smoothing 0.1] [--valid-every N] [--seed 1] [--backend NAME]
+
+With --space: trains the SuperTransformer, one SubTransformer sampled per update (the sandwich rule
+trains the largest, the smallest and a random one). With --arch: trains that SubTransformer alone,
+from scratch, or fine-tuned from the inherited weights of --init; the output is a compact model.
+Checkpoints go to MODEL.ckpt every minute; running the same command again resumes from it.
+The output model carries its tokenizer (joint BPE trained on the training data).`;
+
+interface Data {
+  train: { src: string[]; tgt: string[] };
+  valid: { src: string[]; tgt: string[] };
+}
+
+function loadData(values: Record<string, unknown>, io: Io): Data {
+  if (values.demo) {
+    const t = demoTask({ seed: intFlag(values, "seed", 1, 0) });
+    io.err(`data: the built-in demo task (${t.train.src.length} training pairs, ${t.valid.src.length} validation)`);
+    return { train: t.train, valid: t.valid };
+  }
+  const read = (s: string, t: string) => {
+    const r = readParallelFiles(requireFlag(values, s), requireFlag(values, t), { onProblem: "return", maxChars: 2000 });
+    if (r.problems.length) io.err(`${r.name}: ${formatProblems(r)} (those lines are left out)`);
+    return { src: r.pairs.map((p) => p.src), tgt: r.pairs.map((p) => p.tgt) };
+  };
+  return { train: read("src", "tgt"), valid: read("valid-src", "valid-tgt") };
+}
+
+function progressLine(p: Progress): string {
+  const pct = p.totalSteps ? Math.min(100, (100 * p.step) / p.totalSteps) : 0;
+  const bar = "#".repeat(Math.round(pct / 5)).padEnd(20, ".");
+  const eta = p.etaSec > 0 ? `${Math.floor(p.etaSec / 60)}m${String(Math.round(p.etaSec % 60)).padStart(2, "0")}s` : "-";
+  return `[${bar}] step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(3)}${p.validLoss !== undefined ? ` valid ${p.validLoss.toFixed(3)}` : ""} lr ${p.lr.toExponential(1)} ${Math.round(p.tokensPerSec)} tok/s ETA ${eta}`;
+}
+
+export async function trainCommand(argv: string[], io: Io): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      src: { type: "string" }, tgt: { type: "string" }, "valid-src": { type: "string" }, "valid-tgt": { type: "string" }, demo: { type: "boolean" },
+      space: { type: "string" }, arch: { type: "string" }, init: { type: "string" }, out: { type: "string" },
+      steps: { type: "string" }, minutes: { type: "string" }, "vocab-size": { type: "string" }, "max-tokens": { type: "string" },
+      lr: { type: "string" }, warmup: { type: "string" }, schedule: { type: "string" }, sampling: { type: "string" },
+      dropout: { type: "string" }, "clip-norm": { type: "string" }, "label-smoothing": { type: "string" }, "valid-every": { type: "string" },
+      seed: { type: "string" }, backend: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) { io.out(HELP); return; }
+  const out = requireFlag(values, "out");
+  if (!values.space === !values.arch) throw new UsageError("give exactly one of --space (SuperTransformer) and --arch (one SubTransformer)");
+  if (values.steps === undefined && values.minutes === undefined) throw new UsageError("give --steps N or --minutes M");
+  if (values.schedule && values.schedule !== "cosine" && values.schedule !== "inverse-sqrt") throw new UsageError(`--schedule must be cosine or inverse-sqrt, got '${values.schedule}'`);
+  if (values.sampling && values.sampling !== "uniform" && values.sampling !== "sandwich") throw new UsageError(`--sampling must be uniform or sandwich, got '${values.sampling}'`);
+
+  // the space, the fixed arch, the starting weights and (when fine-tuning) the tokenizer
+  let space: Space, arch: Arch | undefined, init: TensorMap | undefined, bpe: Bpe | undefined;
+  if (values.init) {
+    const f = await readModelFile(values.init);
+    if (f.header.kind !== "supertransformer" || !f.header.space) throw new UsageError(`--init ${values.init} is not a SuperTransformer`);
+    space = f.header.space;
+    init = new Map([...f.tensors].filter(([n]) => !n.startsWith("adam.")));
+    if (f.header.tokenizer) bpe = Bpe.fromJSON(f.header.tokenizer);
+  }
+  if (values.arch) {
+    arch = loadArch(values.arch, values.init ? space! : undefined);
+    if (!values.init) space = spaceOfArch(arch);
+  } else {
+    if (values.init) throw new UsageError("--init goes with --arch (fine-tuning one SubTransformer)");
+    space = spaceArg(values.space!);
+  }
+
+  const data = loadData(values, io);
+  if (!bpe) {
+    const vocabSize = intFlag(values, "vocab-size", values.demo ? 1000 : 8000, 300);
+    const t0 = performance.now();
+    bpe = Bpe.train([...data.train.src, ...data.train.tgt], { vocabSize });
+    io.err(`tokenizer: joint BPE, ${bpe.vocab().size} tokens (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  const enc = (s: string[], t: string[]): TokenPair[] => s.map((x, i) => ({ src: [...bpe!.encode(x), SPECIALS.eos], tgt: bpe!.encode(t[i]) }));
+  const trainPairs = enc(data.train.src, data.train.tgt), validPairs = enc(data.valid.src, data.valid.tgt);
+  const vocab = bpe.vocab();
+
+  let lastPrint = 0;
+  const r = await train({
+    space: space!, arch, init, sampling: (values.sampling as "uniform" | "sandwich") ?? "uniform",
+    vocab, tokenizer: bpe.toJSON(), train: trainPairs, valid: validPairs,
+    steps: values.steps !== undefined ? intFlag(values, "steps", 0) : undefined,
+    minutes: values.minutes !== undefined ? numFlag(values, "minutes", 0) : undefined,
+    maxTokens: intFlag(values, "max-tokens", 4096),
+    lr: {
+      maxLr: numFlag(values, "lr", 1e-3), warmup: intFlag(values, "warmup", 400, 0),
+      schedule: (values.schedule as "cosine" | "inverse-sqrt") ?? "cosine",
+    },
+    dropout: numFlag(values, "dropout", 0.1), clipNorm: numFlag(values, "clip-norm", 0),
+    labelSmoothing: numFlag(values, "label-smoothing", 0.1),
+    validEvery: values["valid-every"] !== undefined ? intFlag(values, "valid-every", 1) : undefined,
+    seed: intFlag(values, "seed", 1, 0), backend: values.backend, checkpoint: `${out}.ckpt`,
+    onProgress: (p) => {
+      const now = performance.now();
+      if (now - lastPrint > 1000 || p.validLoss !== undefined) {
+        lastPrint = now;
+        process.stderr.write(`\r${progressLine(p)}\x1b[K${p.validLoss !== undefined ? "\n" : ""}`);
+      }
+    },
+    log: (l) => io.err(l),
+  });
+  process.stderr.write("\n");
+
+  // the output: the SuperTransformer, or the compact SubTransformer
+  const positionDims = { encoder: Math.max(...space!.encoderEmbedChoices), decoder: Math.max(...space!.decoderEmbedChoices) };
+  const meta = { trained: { steps: r.steps, seconds: r.seconds, validLoss: r.validLoss, trainLoss: r.trainLoss, backend: r.backend.name, tokensPerSec: r.tokensPerSec } };
+  const bytes = arch
+    ? encodeModel({ kind: "subtransformer", arch, space: space!, positionDims, vocab, tokenizer: bpe.toJSON(), meta }, sliceSubTensors(r.tensors, arch, vocab.size))
+    : encodeModel({ kind: "supertransformer", space: space!, positionDims, vocab, tokenizer: bpe.toJSON(), meta }, r.tensors);
+  await writeModelFile(out, bytes);
+  const summary = { out, steps: r.steps, valid_loss: r.validLoss, train_loss: r.trainLoss, tokens_per_sec: r.tokensPerSec, backend: r.backend.name, seconds: r.seconds };
+  if (values.json) io.out(JSON.stringify(summary));
+  else io.out(`wrote ${out}: ${r.steps} updates in ${r.seconds.toFixed(0)} s on ${r.backend.name} (${Math.round(r.tokensPerSec)} tokens/s), validation loss ${r.validLoss.toFixed(3)}`);
+}

@@ -1,0 +1,52 @@
+/** `hat translate` and `hat bleu`: decode text with a model file; score hypotheses with sacreBLEU's BLEU. */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { largestArch, loadArch } from "../runtime/arch.js";
+import { beamSearch } from "../runtime/decode.js";
+import { HatModel } from "../runtime/model.js";
+import { SPECIALS } from "../runtime/types.js";
+import { Bpe } from "../data/bpe.js";
+import { bleu, formatBleu } from "../data/bleu.js";
+import { readLines } from "../data/corpus.js";
+import { intFlag, numFlag, requireFlag } from "./args.js";
+import { UsageError, type Io } from "./main.js";
+
+export async function translateCommand(argv: string[], io: Io): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { model: { type: "string" }, arch: { type: "string" }, input: { type: "string" }, beam: { type: "string" }, lenpen: { type: "string" }, batch: { type: "string" }, help: { type: "boolean", short: "h" } },
+    strict: true,
+  });
+  if (values.help) {
+    io.out("usage: hat translate --model FILE [--arch FILE] [--input FILE (default stdin)] [--beam 4] [--lenpen 0.6] [--batch 32]\n\nOne sentence a line in, its translation a line out. A SuperTransformer runs --arch (default its largest SubTransformer).");
+    return;
+  }
+  const model = await HatModel.fromFile(requireFlag(values, "model"));
+  if (!model.header.tokenizer) throw new UsageError("this model carries no tokenizer: it was not trained on text");
+  const bpe = Bpe.fromJSON(model.header.tokenizer);
+  const arch = values.arch ? loadArch(values.arch, model.header.space) : model.header.arch ?? largestArch(model.header.space!);
+  const sub = model.subnet(arch);
+  const text = values.input ? readFileSync(values.input, "utf8") : readFileSync(0, "utf8");
+  const lines = text.split(/\r?\n/);
+  if (lines.length && lines[lines.length - 1] === "") lines.pop();
+  const beam = intFlag(values, "beam", 4), lenpen = numFlag(values, "lenpen", 0.6), B = intFlag(values, "batch", 32);
+  for (let i = 0; i < lines.length; i += B) {
+    const chunk = lines.slice(i, i + B);
+    // an empty line translates to an empty line
+    const src = chunk.map((l) => [...bpe.encode(l).slice(0, sub.weights.maxPositions - 1), SPECIALS.eos]);
+    const hyps = beamSearch(sub, src, { beam, lenpen });
+    hyps.forEach((h, j) => io.out(chunk[j].trim() === "" ? "" : bpe.decode(h.tokens)));
+  }
+}
+
+export async function bleuCommand(argv: string[], io: Io): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { ref: { type: "string" }, hyp: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true });
+  if (values.help) {
+    io.out("usage: hat bleu --ref FILE --hyp FILE [--json]\n\nCorpus BLEU as sacreBLEU's default (13a tokenization, exponential smoothing, mixed case).");
+    return;
+  }
+  const refs = readLines(requireFlag(values, "ref")), hyps = readLines(requireFlag(values, "hyp"));
+  const r = bleu(hyps, refs);
+  if (values.json) io.out(JSON.stringify({ bleu: r.score, precisions: r.precisions, bp: r.bp, sys_len: r.sysLen, ref_len: r.refLen }));
+  else io.out(formatBleu(r));
+}

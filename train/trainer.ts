@@ -1,0 +1,239 @@
+/**
+ * The training loop (HAT-NOTES section 2): the SuperTransformer with one SubTransformer sampled
+ * uniformly per update (or the sandwich rule: largest, smallest and a random one per update), or
+ * one fixed SubTransformer trained from scratch or fine-tuned from inherited weights.
+ * Label-smoothed cross-entropy, Adam, cosine-with-warm-up or inverse-sqrt learning rate, dropout
+ * scaled by embed dim, gradient clipping, token-based batching; validation loss computed by the
+ * WASM runtime; checkpoints written atomically so a killed run loses only the steps since the last.
+ */
+import { existsSync } from "node:fs";
+import { largestArch, sampleArch, smallestArch, validateArch } from "../runtime/arch.js";
+import { score } from "../runtime/decode.js";
+import { encodeModel, readModelFile, writeModelFile, type ModelHeader } from "../runtime/format.js";
+import { mulberry32 } from "../runtime/rng.js";
+import type { Arch, Space } from "../runtime/types.js";
+import { loadWasm } from "../runtime/wasm.js";
+import { WasmSubTransformer, WasmWeights } from "../runtime/wasm-model.js";
+import type { TensorMap } from "../runtime/weights.js";
+import { selectBackend, type BackendChoice } from "./backend.js";
+import { BatchStream, type TokenPair } from "./batching.js";
+import { initialTensors } from "./init.js";
+import { Adam, cosineLr, inverseSqrtLr } from "./optim.js";
+import { trainStep } from "./step.js";
+import { SuperTransformer } from "./supertransformer.js";
+
+export interface LrOptions {
+  schedule: "cosine" | "inverse-sqrt";
+  maxLr: number; // peak learning rate
+  warmup: number; // linear warm-up updates (from warmupInitLr)
+  warmupInitLr: number;
+  minLr: number; // cosine floor
+}
+
+export interface TrainOptions {
+  space: Space;
+  /** Train only this SubTransformer (from scratch, or fine-tuning `init`); default: sample per update. */
+  arch?: Arch;
+  sampling?: "uniform" | "sandwich";
+  vocab: ModelHeader["vocab"];
+  tokenizer?: unknown;
+  train: TokenPair[];
+  valid: TokenPair[];
+  /** Stop after this many updates, or after `minutes` of training, whichever comes first. */
+  steps?: number;
+  minutes?: number;
+  maxTokens?: number;
+  lr?: Partial<LrOptions>;
+  labelSmoothing?: number;
+  /** Dropout at the super embed dim (scaled by D / D_max per SubTransformer). */
+  dropout?: number;
+  attentionDropout?: number;
+  activationDropout?: number;
+  clipNorm?: number;
+  seed?: number;
+  /** Starting weights (SuperTransformer shapes): fine-tuning. Default: fresh initialisation. */
+  init?: TensorMap;
+  /** Checkpoint file; resumed from when it exists. */
+  checkpoint?: string;
+  checkpointSeconds?: number;
+  /** Validate every this many updates (and at the end). */
+  validEvery?: number;
+  /** Validation pairs used (the first n): keeps validation fast. */
+  validMax?: number;
+  backend?: string;
+  onProgress?: (p: Progress) => void;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface Progress {
+  step: number;
+  totalSteps: number;
+  loss: number; // label-smoothed, per token, running mean over the last updates
+  lr: number;
+  tokensPerSec: number;
+  elapsedSec: number;
+  etaSec: number;
+  validLoss?: number;
+}
+
+export interface TrainResult {
+  tensors: TensorMap;
+  steps: number;
+  validLoss: number;
+  trainLoss: number;
+  tokensPerSec: number;
+  backend: BackendChoice;
+  seconds: number;
+  resumedFrom?: number;
+}
+
+/** The trainer's own state, kept in a checkpoint's meta. */
+interface TrainerState {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  index: number;
+  elapsedMs: number;
+  tokens: number;
+  adamSteps: Record<string, number>;
+  fingerprint: string;
+}
+
+const DEFAULT_LR: LrOptions = { schedule: "cosine", maxLr: 1e-3, warmup: 400, warmupInitLr: 1e-7, minLr: 1e-7 };
+
+/** What must match for a checkpoint to be resumed. */
+function fingerprint(o: TrainOptions): string {
+  return JSON.stringify({ space: o.space, arch: o.arch ?? null, sampling: o.sampling ?? "uniform", V: o.vocab.size, n: o.train.length, seed: o.seed ?? 1 });
+}
+
+/** Label-smoothed validation loss per token of `arch`, computed by the WASM runtime on `tensors`. */
+export function validationLoss(tensors: TensorMap, vocabSize: number, positionDims: { encoder: number; decoder: number }, arch: Arch, pairs: readonly TokenPair[], labelSmoothing = 0.1, batch = 64): number {
+  const wasm = loadWasm();
+  const model = new WasmSubTransformer(new WasmWeights(wasm, { tensors, vocabSize, positionDims }), arch);
+  let loss = 0, tokens = 0;
+  for (let i = 0; i < pairs.length; i += batch) {
+    const b = pairs.slice(i, i + batch);
+    const r = score(model, b.map((p) => p.src), b.map((p) => p.tgt), labelSmoothing);
+    loss += r.loss;
+    tokens += r.tokens;
+  }
+  return loss / Math.max(1, tokens);
+}
+
+function lrAt(step: number, total: number, lr: LrOptions): number {
+  if (lr.schedule === "inverse-sqrt") return inverseSqrtLr(step, { warmupSteps: lr.warmup, warmupInitLr: lr.warmupInitLr, lr: lr.maxLr });
+  return cosineLr(step, { warmupSteps: lr.warmup, warmupInitLr: lr.warmupInitLr, maxLr: lr.maxLr, minLr: lr.minLr, totalSteps: total });
+}
+
+/** The SubTransformers of update `step`: one uniform sample, or largest + smallest + a sample. */
+function archsFor(o: TrainOptions, step: number): Arch[] {
+  if (o.arch) return [o.arch];
+  const r = mulberry32((o.seed ?? 1) * 7919 + step);
+  if (o.sampling === "sandwich") return [largestArch(o.space), smallestArch(o.space), sampleArch(o.space, r)];
+  return [sampleArch(o.space, r)];
+}
+
+/** Train; resumes from `o.checkpoint` when it exists and belongs to the same run. */
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const log = o.log ?? ((l: string) => process.stderr.write(l + "\n"));
+  if (o.arch) validateArch(o.arch, o.space);
+  if (o.steps === undefined && o.minutes === undefined) throw new RangeError("give steps or minutes");
+  const backend = await selectBackend(o.backend, log);
+  const lr: LrOptions = { ...DEFAULT_LR, ...o.lr };
+  const V = o.vocab.size, seed = o.seed ?? 1, fp = fingerprint(o);
+  const st = new SuperTransformer(o.space, V, { tensors: o.init ?? initialTensors(o.space, V, seed) });
+  const opt = new Adam();
+  const stream = new BatchStream(o.train, o.maxTokens ?? 4096, seed);
+  const validPairs = o.valid.slice(0, o.validMax ?? 500);
+  const validArch = o.arch ?? largestArch(o.space);
+  let state: TrainerState = { step: 0, totalSteps: o.steps ?? 0, epoch: 0, index: 0, elapsedMs: 0, tokens: 0, adamSteps: {}, fingerprint: fp };
+  let resumedFrom: number | undefined;
+
+  if (o.checkpoint && existsSync(o.checkpoint)) {
+    const ck = await readModelFile(o.checkpoint);
+    const saved = ck.header.meta?.trainer as TrainerState | undefined;
+    if (!saved || saved.fingerprint !== fp) {
+      throw new Error(`${o.checkpoint} is a checkpoint of a different run (data, space, arch or seed differ): remove it or choose another output`);
+    }
+    const weights: TensorMap = new Map(), m: TensorMap = new Map(), v: TensorMap = new Map();
+    for (const [name, t] of ck.tensors) {
+      if (name.startsWith("adam.m.")) m.set(name.slice(7), t);
+      else if (name.startsWith("adam.v.")) v.set(name.slice(7), t);
+      else weights.set(name, t);
+    }
+    st.fromTensorMap(weights);
+    opt.loadState({ steps: saved.adamSteps, m, v });
+    state = saved;
+    stream.seek(saved.epoch, saved.index);
+    resumedFrom = saved.step;
+    log(`resumed from ${o.checkpoint} at update ${saved.step}`);
+  }
+
+  const save = async () => {
+    if (!o.checkpoint) return;
+    const adam = opt.state();
+    state.adamSteps = adam.steps;
+    state.epoch = stream.epoch;
+    state.index = stream.index;
+    const tensors: TensorMap = new Map(st.toTensorMap());
+    for (const [name, t] of adam.m) tensors.set(`adam.m.${name}`, t);
+    for (const [name, t] of adam.v) tensors.set(`adam.v.${name}`, t);
+    await writeModelFile(o.checkpoint, encodeModel({
+      kind: "supertransformer", space: o.space, positionDims: st.positionDims, vocab: o.vocab, tokenizer: o.tokenizer,
+      meta: { trainer: state, checkpoint: true },
+    }, tensors));
+  };
+
+  const rates = { dropout: o.dropout ?? 0.1, attention: o.attentionDropout ?? 0, activation: o.activationDropout ?? 0 };
+  const started = performance.now() - state.elapsedMs;
+  const elapsed = () => performance.now() - started;
+  const deadline = o.minutes !== undefined ? o.minutes * 60_000 : Infinity;
+  let lastSave = performance.now(), recent: number[] = [], validLoss = NaN, runTokens = 0;
+  const runStart = performance.now();
+  while (!o.signal?.aborted) {
+    if (o.steps !== undefined && state.step >= o.steps) break;
+    if (elapsed() >= deadline) break;
+    // with a time budget only, size the cosine schedule from the measured speed after 10 updates
+    if (o.steps === undefined && (state.totalSteps === 0 || state.step === 10) && state.step > 0) {
+      state.totalSteps = Math.max(state.step + 1, Math.round((deadline / elapsed()) * state.step));
+    }
+    const total = state.totalSteps || o.steps || 1000;
+    const rate = lrAt(state.step, total, lr);
+    for (const arch of archsFor(o, state.step)) {
+      const batch = stream.next();
+      const r = trainStep(st, opt, arch, batch, { lr: rate, labelSmoothing: o.labelSmoothing ?? 0.1, rates, clipNorm: o.clipNorm ?? 0 });
+      if (!Number.isFinite(r.loss)) throw new Error(`loss is ${r.loss} at update ${state.step}: lower the learning rate`);
+      recent.push(r.loss);
+      state.tokens += r.tokens;
+      runTokens += r.tokens;
+    }
+    if (recent.length > 20) recent = recent.slice(-20);
+    state.step++;
+    state.elapsedMs = elapsed();
+    const validate = o.validEvery !== undefined && state.step % o.validEvery === 0;
+    if (validate) validLoss = validationLoss(st.toTensorMap(), V, st.positionDims, validArch, validPairs, o.labelSmoothing ?? 0.1);
+    const tps = runTokens / ((performance.now() - runStart) / 1000);
+    const totalNow = o.steps ?? state.totalSteps;
+    o.onProgress?.({
+      step: state.step, totalSteps: totalNow, loss: recent.reduce((a, b) => a + b, 0) / recent.length, lr: rate, tokensPerSec: tps,
+      elapsedSec: state.elapsedMs / 1000, etaSec: Math.max(0, ((totalNow - state.step) * state.elapsedMs) / state.step / 1000),
+      validLoss: validate ? validLoss : undefined,
+    });
+    if (o.checkpoint && performance.now() - lastSave > (o.checkpointSeconds ?? 60) * 1000) {
+      await save();
+      lastSave = performance.now();
+    }
+    await new Promise((r) => setImmediate(r)); // let signals and I/O through
+  }
+  validLoss = validationLoss(st.toTensorMap(), V, st.positionDims, validArch, validPairs, o.labelSmoothing ?? 0.1);
+  await save();
+  const tensors = st.toTensorMap();
+  const trainLoss = recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : NaN;
+  st.dispose();
+  opt.dispose();
+  return {
+    tensors, steps: state.step, validLoss, trainLoss, backend, resumedFrom,
+    tokensPerSec: runTokens / Math.max(1e-9, (performance.now() - runStart) / 1000), seconds: state.elapsedMs / 1000,
+  };
+}
