@@ -1,0 +1,81 @@
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { selectBackend } from "../../train/backend.js";
+import { Adam, clipByGlobalNorm, cosineLr, inverseSqrtLr } from "../../train/optim.js";
+
+beforeAll(async () => {
+  await selectBackend("cpu", () => {});
+});
+
+describe("Adam", () => {
+  it("matches the update written out by hand, with a step count per variable", () => {
+    const a = tf.variable(tf.tensor1d([1, -2]), true, "adam-a");
+    const b = tf.variable(tf.tensor1d([3]), true, "adam-b");
+    const vars = new Map([["a", a], ["b", b]]);
+    const opt = new Adam();
+    const lr = 0.1, b1 = 0.9, b2 = 0.98, eps = 1e-8;
+    // step 1: both; step 2: only a (b was not in the sampled SubTransformer)
+    opt.apply(vars, new Map([["a", tf.tensor1d([0.5, -1])], ["b", tf.tensor1d([2])]]), lr);
+    opt.apply(vars, new Map([["a", tf.tensor1d([0.25, 0])]]), lr);
+    const hand = (p: number, gs: number[]) => {
+      let m = 0, v = 0;
+      gs.forEach((g, i) => {
+        const t = i + 1;
+        m = b1 * m + (1 - b1) * g;
+        v = b2 * v + (1 - b2) * g * g;
+        p -= (lr * Math.sqrt(1 - b2 ** t) / (1 - b1 ** t)) * m / (Math.sqrt(v) + eps);
+      });
+      return p;
+    };
+    const got = a.dataSync();
+    expect(got[0]).toBeCloseTo(hand(1, [0.5, 0.25]), 6);
+    expect(got[1]).toBeCloseTo(hand(-2, [-1, 0]), 6);
+    expect(b.dataSync()[0]).toBeCloseTo(hand(3, [2]), 6);
+    expect(opt.state().steps).toEqual({ a: 2, b: 1 });
+  });
+
+  it("state round-trips: a resumed optimiser continues identically", () => {
+    const mk = (n: string) => new Map([["w", tf.variable(tf.tensor1d([0.3, 0.7, -0.2]), true, n)]]);
+    const g = () => new Map([["w", tf.tensor1d([0.1, -0.4, 0.05])]]);
+    const va = mk("resume-a"), vb = mk("resume-b");
+    const A = new Adam();
+    A.apply(va, g(), 0.01);
+    const B = new Adam();
+    B.loadState(A.state());
+    vb.get("w")!.assign(va.get("w")!);
+    A.apply(va, g(), 0.01);
+    B.apply(vb, g(), 0.01);
+    expect(vb.get("w")!.dataSync()).toEqual(va.get("w")!.dataSync());
+  });
+});
+
+describe("clipByGlobalNorm", () => {
+  it("scales every gradient by maxNorm / norm when the global norm is larger", () => {
+    const grads = new Map([["a", tf.tensor1d([3, 0])], ["b", tf.tensor1d([4])]]);
+    const { grads: c, norm } = clipByGlobalNorm(grads, 1);
+    expect(norm).toBeCloseTo(5, 6);
+    expect(Array.from(c.get("a")!.dataSync())).toEqual([expect.closeTo(0.6, 5), 0]);
+    expect(c.get("b")!.dataSync()[0]).toBeCloseTo(0.8, 5);
+    expect(clipByGlobalNorm(grads, 10).grads.get("a")).toBe(grads.get("a"));
+    expect(clipByGlobalNorm(grads, 0).grads.get("b")).toBe(grads.get("b"));
+  });
+});
+
+describe("learning-rate schedules", () => {
+  const cos = { warmupSteps: 100, warmupInitLr: 1e-7, maxLr: 1e-3, minLr: 1e-7, totalSteps: 1100 };
+  it("cosine: linear warm-up from 1e-7, peak, half-way, floor", () => {
+    expect(cosineLr(0, cos)).toBe(1e-7);
+    expect(cosineLr(50, cos)).toBeCloseTo((1e-7 + 1e-3) / 2, 12);
+    expect(cosineLr(100, cos)).toBeCloseTo(1e-3, 12);
+    expect(cosineLr(600, cos)).toBeCloseTo((1e-3 + 1e-7) / 2, 12);
+    expect(cosineLr(1100, cos)).toBeCloseTo(1e-7, 12);
+    expect(cosineLr(5000, cos)).toBeCloseTo(1e-7, 12);
+    for (let s = 101; s < 1100; s += 97) expect(cosineLr(s, cos)).toBeLessThan(cosineLr(s - 1, cos));
+  });
+  it("inverse sqrt: warm-up to lr, then lr·sqrt(warmup / step)", () => {
+    const s = { warmupSteps: 400, warmupInitLr: 1e-7, lr: 5e-4 };
+    expect(inverseSqrtLr(0, s)).toBe(1e-7);
+    expect(inverseSqrtLr(400, s)).toBeCloseTo(5e-4, 12);
+    expect(inverseSqrtLr(1600, s)).toBeCloseTo(2.5e-4, 12);
+  });
+});

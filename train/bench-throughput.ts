@@ -1,0 +1,98 @@
+/**
+ * Training throughput of the tfjs SuperTransformer (not a test): a few Adam updates of one fixed
+ * SubTransformer at the issue's reference size (2 encoder and 2 decoder layers, d = 128, FFN 512,
+ * 4 heads, vocabulary 1000, about 2560 target tokens a batch) on the selected backend; prints
+ * target tokens per second and where the time of one update goes (tf.profile, by kernel).
+ *
+ *   node --import tsx train/bench-throughput.ts [--steps 5] [--tokens 2560] [--profile]
+ *   HAT_BACKEND=cpu node --import tsx train/bench-throughput.ts
+ */
+import * as tf from "@tensorflow/tfjs";
+import { parseArgs } from "node:util";
+import { largestArch } from "../runtime/arch.js";
+import { mulberry32 } from "../runtime/rng.js";
+import type { Space } from "../runtime/types.js";
+import { selectBackend } from "./backend.js";
+import { padBatch, type PaddedBatch } from "./batch.js";
+import { initialTensors } from "./init.js";
+import { Adam } from "./optim.js";
+import { trainStep } from "./step.js";
+import { SuperTransformer } from "./supertransformer.js";
+
+const { values: args } = parseArgs({
+  options: {
+    steps: { type: "string", default: "5" },
+    tokens: { type: "string", default: "2560" },
+    len: { type: "string", default: "32" },
+    profile: { type: "boolean", default: false },
+  },
+});
+const STEPS = Number(args.steps), TOKENS = Number(args.tokens), LEN = Number(args.len);
+
+const SPACE: Space = {
+  encoderEmbedChoices: [128], decoderEmbedChoices: [128],
+  encoderFfnChoices: [512], decoderFfnChoices: [512],
+  encoderLayerChoices: [2], decoderLayerChoices: [2],
+  encoderHeadChoices: [4], decoderSelfHeadChoices: [4], decoderCrossHeadChoices: [4],
+  endeLayerChoices: [1], qkvDim: 128,
+};
+const V = 1000;
+
+/** Random sentence pairs of lengths LEN/2..LEN (targets + eos), about `tokens` target tokens. */
+function randomBatch(seed: number): PaddedBatch {
+  const r = mulberry32(seed), src: number[][] = [], tgt: number[][] = [];
+  let n = 0;
+  while (n < TOKENS) {
+    const ls = Math.floor(LEN / 2 + r() * (LEN / 2 + 1)), lt = Math.floor(LEN / 2 + r() * (LEN / 2));
+    src.push([...Array.from({ length: ls - 1 }, () => 4 + Math.floor(r() * (V - 4))), 2]);
+    tgt.push(Array.from({ length: lt }, () => 4 + Math.floor(r() * (V - 4))));
+    n += lt + 1;
+  }
+  return padBatch(src, tgt);
+}
+
+const choice = await selectBackend();
+const st = new SuperTransformer(SPACE, V, { tensors: initialTensors(SPACE, V, 1) });
+const arch = largestArch(SPACE);
+const opt = new Adam();
+const step = (i: number) => trainStep(st, opt, arch, randomBatch(i), { lr: 5e-4, rates: { dropout: 0.1 }, clipNorm: 1 });
+
+const b0 = randomBatch(0);
+console.log(`batch: ${b0.B} sentences, src ${b0.B}x${b0.S}, tgt ${b0.B}x${b0.T}, ${b0.tokens} target tokens`);
+let t = performance.now();
+step(0); // warm-up: kernel compilation, allocations
+console.log(`warm-up step: ${(performance.now() - t).toFixed(0)} ms`);
+let tokens = 0;
+t = performance.now();
+for (let i = 1; i <= STEPS; i++) {
+  const s0 = performance.now();
+  const r = step(i);
+  tokens += r.tokens;
+  console.log(`step ${i}: loss ${r.loss.toFixed(3)}  ${r.tokens} tokens  ${(performance.now() - s0).toFixed(0)} ms`);
+}
+const secs = (performance.now() - t) / 1000;
+console.log(`${choice.name}: ${(tokens / secs).toFixed(0)} target tokens/s (${STEPS} steps, ${(secs / STEPS * 1000).toFixed(0)} ms/step)`);
+
+if (args.profile) {
+  const prof = await tf.profile(() => { step(STEPS + 1); });
+  const by = new Map<string, { ms: number; n: number }>();
+  let total = 0;
+  const backendName = tf.getBackend();
+  for (const k of prof.kernels) {
+    if (!tf.getKernel(k.name, backendName)) continue; // op-level wrappers (customGrad, fused ops) nest kernels
+    const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+    const e = by.get(k.name) ?? { ms: 0, n: 0 };
+    e.ms += ms; e.n++; total += ms;
+    by.set(k.name, e);
+  }
+  console.log(`kernel time ${total.toFixed(0)} ms in ${prof.kernels.length} kernel calls; top kernels:`);
+  if (process.env.HAT_BENCH_SHAPES) {
+    const slow = prof.kernels.filter((k) => typeof k.kernelTimeMs === "number" && k.kernelTimeMs > 20);
+    for (const k of slow) console.log(`  ${k.name} ${JSON.stringify(k.inputShapes)} ${(k.kernelTimeMs as number).toFixed(0)} ms ${k.extraInfo}`);
+  }
+  for (const [name, e] of [...by].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {
+    console.log(`  ${name.padEnd(22)} ${e.ms.toFixed(0).padStart(6)} ms  ${(100 * e.ms / total).toFixed(1).padStart(5)} %  ${e.n} calls`);
+  }
+}
+st.dispose();
+opt.dispose();
