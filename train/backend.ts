@@ -4,13 +4,13 @@
  * Order of preference: `node-gpu` (@tensorflow/tfjs-node-gpu, libtensorflow with CUDA), `node`
  * (@tensorflow/tfjs-node, libtensorflow on the CPU), `wasm` (@tensorflow/tfjs-backend-wasm, XNNPACK
  * SIMD kernels, plus the `UnsortedSegmentSum` kernel it lacks, see ./segment-sum.ts), `cpu` (plain
- * JavaScript). The two native packages are optionalDependencies: their install downloads
+ * JavaScript, with a linear-time `UnsortedSegmentSum` in place of its quadratic one). The two native packages are optionalDependencies: their install downloads
  * libtensorflow from outside the npm registry, so on most machines they are simply absent.
  * `HAT_BACKEND=<name>` (or the `preferred` argument) forces one backend; if it cannot start, the
  * selection fails rather than silently training elsewhere.
  */
 import * as tf from "@tensorflow/tfjs";
-import { registerWasmSegmentSum } from "./segment-sum.js";
+import { registerSegmentSum } from "./segment-sum.js";
 
 /** The backends the trainer knows, best first. */
 export const BACKEND_ORDER = ["node-gpu", "node", "wasm", "cpu"] as const;
@@ -48,11 +48,12 @@ async function tryBackend(name: BackendName): Promise<string> {
     }
     case "wasm": {
       await import("@tensorflow/tfjs-backend-wasm");
-      registerWasmSegmentSum();
+      registerSegmentSum("wasm");
       if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend failed to initialise");
       return "wasm";
     }
     case "cpu": {
+      registerSegmentSum("cpu");
       if (!(await tf.setBackend("cpu"))) throw new Error("the cpu backend failed to initialise");
       return "cpu";
     }

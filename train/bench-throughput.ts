@@ -14,7 +14,6 @@ import { mulberry32 } from "../runtime/rng.js";
 import type { Space } from "../runtime/types.js";
 import { selectBackend } from "./backend.js";
 import { padBatch, type PaddedBatch } from "./batch.js";
-import { initialTensors } from "./init.js";
 import { Adam } from "./optim.js";
 import { trainStep } from "./step.js";
 import { SuperTransformer } from "./supertransformer.js";
@@ -52,7 +51,7 @@ function randomBatch(seed: number): PaddedBatch {
 }
 
 const choice = await selectBackend();
-const st = new SuperTransformer(SPACE, V, { tensors: initialTensors(SPACE, V, 1) });
+const st = new SuperTransformer(SPACE, V, { seed: 1 });
 const arch = largestArch(SPACE);
 const opt = new Adam();
 const step = (i: number) => trainStep(st, opt, arch, randomBatch(i), { lr: 5e-4, rates: { dropout: 0.1 }, clipNorm: 1 });
@@ -86,6 +85,14 @@ if (args.profile) {
     by.set(k.name, e);
   }
   console.log(`kernel time ${total.toFixed(0)} ms in ${prof.kernels.length} kernel calls; top kernels:`);
+  // the products split: attention's batched [B, H, T, T] ones vs the 2-d (linear layers, logits)
+  let batched = 0, flat = 0;
+  for (const k of prof.kernels) {
+    if (k.name !== "BatchMatMul" || typeof k.kernelTimeMs !== "number") continue;
+    if (k.inputShapes[0] && k.inputShapes[0].length > 2) batched += k.kernelTimeMs;
+    else flat += k.kernelTimeMs;
+  }
+  console.log(`BatchMatMul: ${flat.toFixed(0)} ms in 2-d products, ${batched.toFixed(0)} ms in attention's batched products`);
   if (process.env.HAT_BENCH_SHAPES) {
     const slow = prof.kernels.filter((k) => typeof k.kernelTimeMs === "number" && k.kernelTimeMs > 20);
     for (const k of slow) console.log(`  ${k.name} ${JSON.stringify(k.inputShapes)} ${(k.kernelTimeMs as number).toFixed(0)} ms ${k.extraInfo}`);

@@ -47,7 +47,7 @@ export class Adam {
   private momentsOf(name: string, shape: number[]): Moments {
     let s = this.moments.get(name);
     if (!s) {
-      s = { step: 0, m: tf.variable(tf.zeros(shape), false), v: tf.variable(tf.zeros(shape), false) };
+      s = { step: 0, m: tf.tidy(() => tf.variable(tf.zeros(shape), false)), v: tf.tidy(() => tf.variable(tf.zeros(shape), false)) };
       this.moments.set(name, s);
     }
     return s;
@@ -94,8 +94,8 @@ export class Adam {
       if (!m || !v) throw new Error(`Adam state: moments of ${name} missing`);
       this.moments.set(name, {
         step,
-        m: tf.variable(tf.tensor(m.data, m.shape, "float32"), false),
-        v: tf.variable(tf.tensor(v.data, v.shape, "float32"), false),
+        m: tf.tidy(() => tf.variable(tf.tensor(m.data, m.shape, "float32"), false)),
+        v: tf.tidy(() => tf.variable(tf.tensor(v.data, v.shape, "float32"), false)),
       });
     }
   }

@@ -20,10 +20,11 @@ import type { Arch, Space, SuperDims } from "../runtime/types.js";
 import { SPECIALS } from "../runtime/types.js";
 import { MAX_POSITIONS, sinusoidTable } from "../runtime/wasm-model.js";
 import { formatShape, shapeSize, superTensorShapes, type ShapeMap, type TensorMap } from "../runtime/weights.js";
+import { initialTensors } from "./init.js";
 import { matMulBT } from "./matmul.js";
 import { addNorm, attention, dropout, embed, ffn, MASKED, type VarLookup } from "./layers.js";
 
-/** Dropout probabilities at the SuperTransformer's embed dim; a SubTransformer scales them by D / D_max. */
+/** Dropout probabilities at the SuperTransformer's embed dim; a SubTransformer scales some by D / D_max (scaledRates). */
 export interface DropoutRates {
   /** After the embedding, after each attention block and after each FFN (fairseq's `dropout`). */
   dropout: number;
@@ -43,8 +44,10 @@ export interface ForwardOptions {
 
 /** Options of the constructor. */
 export interface SuperTransformerOptions {
-  /** Initial weights, shapes exactly `superTensorShapes(space, vocabSize)`; default zeros (load later). */
+  /** Initial weights, shapes exactly `superTensorShapes(space, vocabSize)`; default `initialTensors(space, V, seed)`. */
   tensors?: TensorMap;
+  /** Seed of the default initialisation (fairseq's, ./init.ts); default 1. */
+  seed?: number;
   /** Longest sequence the position tables cover (default the runtime's MAX_POSITIONS). */
   maxPositions?: number;
 }
@@ -77,7 +80,7 @@ export class SuperTransformer {
     const id = instances++;
     const vars = new Map<string, tf.Variable>();
     for (const [name, shape] of this.shapes) {
-      vars.set(name, tf.variable(tf.zeros(shape), true, `st${id}/${name}`));
+      vars.set(name, tf.tidy(() => tf.variable(tf.zeros(shape), true, `st${id}/${name}`)));
     }
     this.variables = vars;
     this.v = (name) => {
@@ -88,7 +91,7 @@ export class SuperTransformer {
     const rows = this.maxPositions + 2; // positions start at padding_idx + 1 = 2
     this.posEnc = tf.tensor2d(sinusoidTable(rows, this.positionDims.encoder), [rows, this.positionDims.encoder]);
     this.posDec = tf.tensor2d(sinusoidTable(rows, this.positionDims.decoder), [rows, this.positionDims.decoder]);
-    if (opts.tensors) this.fromTensorMap(opts.tensors);
+    this.fromTensorMap(opts.tensors ?? initialTensors(space, vocabSize, opts.seed ?? 1));
   }
 
   /** The tfjs variable of tensor `name` (docs/runtime.md naming). */
@@ -212,11 +215,14 @@ export class SuperTransformer {
 }
 
 /**
- * HAT's dropout of a SubTransformer: every rate times embedDim / maxEmbedDim (HAT's
- * `calc_dropout`), so smaller SubTransformers get less dropout. Missing rates are 0.
+ * HAT's dropout of a SubTransformer (`calc_dropout` in HAT's transformer_super.py): `dropout` and
+ * `activation` times embedDim / maxEmbedDim, so smaller SubTransformers get less; `attention`
+ * (on the attention probabilities) is not scaled, as in HAT. Missing rates are 0. (HAT's encoder
+ * layers use the unscaled rate for the dropout after self-attention, an inconsistency of its code;
+ * here every `dropout` site uses the scaled rate, as the paper describes.)
  */
 export function scaledRates(rates: Partial<DropoutRates>, ratio: number): DropoutRates {
-  return { dropout: (rates.dropout ?? 0) * ratio, attention: (rates.attention ?? 0) * ratio, activation: (rates.activation ?? 0) * ratio };
+  return { dropout: (rates.dropout ?? 0) * ratio, attention: rates.attention ?? 0, activation: (rates.activation ?? 0) * ratio };
 }
 
 /** Key padding mask of right-padded tokens [B, S]: MASKED where the token is pad -> [B, 1, 1, S]. */

@@ -111,7 +111,9 @@ describe("SuperTransformer training", () => {
     expect(run(false)).toEqual(run(false));
     expect(relErr(run(true), run(false))).toBeGreaterThan(1e-3);
     st.dispose();
-    expect(scaledRates({ dropout: 0.3, attention: 0.1 }, 512 / 640)).toEqual({ dropout: 0.3 * 0.8, attention: 0.1 * 0.8, activation: 0 });
+    // HAT's calc_dropout scales dropout and activation dropout, not attention dropout
+    expect(scaledRates({ dropout: 0.3, attention: 0.1, activation: 0.2 }, 512 / 640)).toEqual({ dropout: 0.3 * 0.8, attention: 0.1, activation: 0.2 * 0.8 });
+    expect(scaledRates({}, 0.5)).toEqual({ dropout: 0, attention: 0, activation: 0 });
   });
 
   it("initial tensors: fairseq's init (zero pad row and biases, unit gains)", () => {
