@@ -12,9 +12,12 @@ import type { TokenPair } from "../train/batching.js";
 import { intFlag, numFlag, requireFlag, spaceArg } from "./args.js";
 import { UsageError, type Io } from "./main.js";
 
+/** Training budget of `--demo` when neither --steps nor --minutes is given. */
+const DEMO_MINUTES = 5;
+
 const HELP = `usage: hat train (--src FILE --tgt FILE --valid-src FILE --valid-tgt FILE | --demo)
                  (--space FILE|demo|wmt14|iwslt14 | --arch FILE [--init SUPERNET.hatm])
-                 (--steps N | --minutes M) --out MODEL
+                 (--steps N | --minutes M; --demo alone: 5 minutes) --out MODEL
                  [--vocab-size 8000] [--max-tokens 4096] [--lr 0.001] [--warmup 400]
                  [--schedule cosine|inverse-sqrt] [--sampling uniform|sandwich] [--dropout 0.1]
                  [--clip-norm 0] [--label-smoothing 0.1] [--valid-every N] [--seed 1] [--backend NAME]
@@ -67,7 +70,10 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
   if (values.help) { io.out(HELP); return; }
   const out = requireFlag(values, "out");
   if (!values.space === !values.arch) throw new UsageError("give exactly one of --space (SuperTransformer) and --arch (one SubTransformer)");
-  if (values.steps === undefined && values.minutes === undefined) throw new UsageError("give --steps N or --minutes M");
+  if (values.steps === undefined && values.minutes === undefined) {
+    if (!values.demo) throw new UsageError("give --steps N or --minutes M");
+    values.minutes = String(DEMO_MINUTES); // the demo task's default budget
+  }
   if (values.schedule && values.schedule !== "cosine" && values.schedule !== "inverse-sqrt") throw new UsageError(`--schedule must be cosine or inverse-sqrt, got '${values.schedule}'`);
   if (values.sampling && values.sampling !== "uniform" && values.sampling !== "sandwich") throw new UsageError(`--sampling must be uniform or sandwich, got '${values.sampling}'`);
 
