@@ -1,0 +1,56 @@
+/** `hat train` -> `hat translate` -> `hat bleu` on the demo task, tiny budget; and bad flags. */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { main } from "../../cli/main.js";
+import { demoTask } from "../../data/demo-task.js";
+
+async function hat(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "", err = "";
+  const code = await main(argv, { out: (s) => { out += s + "\n"; }, err: (s) => { err += s + "\n"; } });
+  return { code, out, err };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "hat-train-cli-"));
+
+describe("hat train / translate / bleu", () => {
+  it("trains on the demo task, the model translates, BLEU is computed", async () => {
+    const model = join(dir, "m.hatm");
+    const t = await hat("train", "--demo", "--space", "demo", "--steps", "2", "--max-tokens", "300", "--vocab-size", "400", "--out", model, "--json");
+    expect(t.code, t.err).toBe(0);
+    const j = JSON.parse(t.out.trim().split("\n").pop()!);
+    expect(j.steps).toBe(2);
+    expect(Number.isFinite(j.valid_loss)).toBe(true);
+    const info = JSON.parse((await hat("info", "--model", model, "--json")).out);
+    expect(info.kind).toBe("supertransformer");
+
+    const test = demoTask({ seed: 1, train: 10, valid: 10, test: 3 }).test;
+    writeFileSync(join(dir, "src.txt"), test.src.join("\n") + "\n");
+    writeFileSync(join(dir, "ref.txt"), test.tgt.join("\n") + "\n");
+    let hyp = "";
+    const code = await main(["translate", "--model", model, "--input", join(dir, "src.txt"), "--beam", "2"], { out: (s) => { hyp += s + "\n"; }, err: () => {} });
+    expect(code).toBe(0);
+    expect(hyp.split("\n").length - 1).toBe(3); // one line out per line in
+    writeFileSync(join(dir, "hyp.txt"), hyp);
+    const b = await hat("bleu", "--ref", join(dir, "ref.txt"), "--hyp", join(dir, "hyp.txt"), "--json");
+    expect(b.code, b.err).toBe(0);
+    expect(JSON.parse(b.out).bleu).toBeGreaterThanOrEqual(0);
+    // the checkpoint sits beside the model
+    expect(readFileSync(model + ".ckpt").subarray(0, 4).toString()).toBe("HATM");
+  });
+
+  it("bad flags are refused with exit code 2", async () => {
+    const out = join(dir, "x.hatm");
+    for (const argv of [
+      ["train", "--demo", "--space", "demo", "--steps", "1", "--schedule", "linear", "--out", out],
+      ["train", "--demo", "--space", "demo", "--arch", "a.json", "--steps", "1", "--out", out],
+      ["train", "--src", "missing.en", "--tgt", "missing.de", "--valid-src", "v.en", "--valid-tgt", "v.de", "--space", "demo", "--steps", "1", "--out", out],
+      ["train", "--demo", "--space", "demo", "--steps", "1"],
+      ["bleu", "--ref", join(dir, "nope.txt"), "--hyp", join(dir, "nope.txt")],
+    ]) {
+      const r = await hat(...argv);
+      expect(r.code, `${argv.join(" ")}: ${r.err}`).toBe(2);
+    }
+  });
+});
