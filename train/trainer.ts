@@ -194,8 +194,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   while (!o.signal?.aborted) {
     if (o.steps !== undefined && state.step >= o.steps) break;
     if (elapsed() >= deadline) break;
-    // with a time budget only, size the cosine schedule from the measured speed after 10 updates
-    if (o.steps === undefined && (state.totalSteps === 0 || state.step === 10) && state.step > 0) {
+    // a time budget sized the schedule: once it has run its course, more updates at the floor learn little
+    if (o.steps === undefined && state.totalSteps > 0 && state.step >= state.totalSteps) break;
+    // with a time budget only, size the cosine schedule from the measured speed; re-estimated
+    // until warm-up ends (after that the schedule's shape depends on it)
+    if (o.steps === undefined && state.step > 0 && (state.totalSteps === 0 || state.step <= Math.max(10, lr.warmup))) {
       state.totalSteps = Math.max(state.step + 1, Math.round((deadline / elapsed()) * state.step));
     }
     const total = state.totalSteps || o.steps || 1000;
