@@ -42,5 +42,5 @@ export async function profileCommand(argv: string[], io: Io): Promise<void> {
   io.out(`encoder  ${r.encoder_ms.toFixed(3)} ms  (std ${r.encoder_std_ms.toFixed(3)})`);
   io.out(`decoder  ${r.decoder_ms.toFixed(3)} ms  (std ${r.decoder_std_ms.toFixed(3)}; ${r.tgt_len} steps, beam ${r.beam})`);
   io.out(`total    ${r.total_ms.toFixed(3)} ms  (trimmed mean of ${r.runs} runs after ${r.warmup} warm-up; src ${r.src_len}, vocab ${r.vocab})`);
-  io.out(`params   ${(r.params / 1e6).toFixed(2)} M; wasm memory ${(r.wasm_memory_bytes / 2 ** 20).toFixed(0)} MiB`);
+  io.out(`params   ${(r.params / 1e6).toFixed(2)} M; wasm memory ${(r.wasm_memory_bytes / 2 ** 20).toFixed(0)} MiB; build ${r.build}`);
 }

@@ -8,7 +8,7 @@
 import type { Arch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import { archTensorShapes, randomTensors } from "./weights.js";
-import { loadWasm, type HatWasm } from "./wasm.js";
+import { loadWasm, wasmBuild, type HatWasm } from "./wasm.js";
 import { WasmSubTransformer, WasmWeights } from "./wasm-model.js";
 
 export interface ProfileOptions {
@@ -42,7 +42,8 @@ export interface ProfileResult {
   params: number;
   /** Linear memory of the wasm instance after the runs. */
   wasm_memory_bytes: number;
-  simd: boolean;
+  /** The wasm build measured: hat.wasm (SIMD) or hat-relaxed.wasm (SIMD with fused multiply-add). */
+  build: string;
 }
 
 /** Mean of the values left after dropping `trim` of them at each end (sorted). */
@@ -110,7 +111,7 @@ export function profileArch(arch: Arch, o: ProfileOptions = {}): ProfileResult {
       encoder_ms, decoder_ms, total_ms: encoder_ms + decoder_ms,
       encoder_std_ms: std(enc), decoder_std_ms: std(dec),
       runs, warmup, trim: 0.1, vocab, src_len: srcLen, tgt_len: tgtLen, beam, params,
-      wasm_memory_bytes: wasm.memoryBytes, simd: true,
+      wasm_memory_bytes: wasm.memoryBytes, build: o.wasm ? "(caller's instance)" : wasmBuild(),
     };
   } finally {
     wasm.release(mark);

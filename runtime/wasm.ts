@@ -3,6 +3,7 @@
  * views, and trap handling. The wasm keeps no state; everything it touches is laid out here.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The module's exports (assembly/index.ts). Pointers are byte offsets into `memory`. */
@@ -49,23 +50,47 @@ export class WasmTrapError extends Error {
 
 const PAGE = 65536;
 
-function defaultWasmPath(): string {
+/**
+ * The build this process runs: `HAT_WASM` if set; else the relaxed-SIMD build (fused multiply-add)
+ * when this engine accepts it (Node 22+, current browsers; Node 20 only with
+ * --experimental-wasm-relaxed-simd), else the baseline SIMD build.
+ */
+function defaultWasm(): { path: string; bytes: Uint8Array<ArrayBuffer> } {
   const env = process.env.HAT_WASM;
-  if (env) return env;
-  for (const rel of ["../build/hat.wasm", "../../build/hat.wasm"]) {
-    const p = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(p)) return p;
+  if (env) return { path: env, bytes: new Uint8Array(readFileSync(env)) };
+  for (const dir of ["../build/", "../../build/"]) {
+    const base = fileURLToPath(new URL(dir, import.meta.url));
+    if (!existsSync(join(base, "hat.wasm"))) continue;
+    const relaxed = join(base, "hat-relaxed.wasm");
+    if (existsSync(relaxed)) {
+      const bytes = new Uint8Array(readFileSync(relaxed));
+      if (WebAssembly.validate(bytes)) return { path: relaxed, bytes };
+    }
+    const path = join(base, "hat.wasm");
+    return { path, bytes: new Uint8Array(readFileSync(path)) };
   }
   throw new Error("build/hat.wasm not found: run `npm run build:wasm` (or set HAT_WASM)");
 }
 
-let cachedModule: WebAssembly.Module | undefined;
+let cached: { module: WebAssembly.Module; path: string } | undefined;
+
+/** File name of the build loadWasm() runs by default (hat.wasm or hat-relaxed.wasm). */
+export function wasmBuild(): string {
+  if (!cached) compileDefault();
+  return basename(cached!.path);
+}
+
+function compileDefault(): WebAssembly.Module {
+  if (!cached) {
+    const { path, bytes } = defaultWasm();
+    cached = { module: new WebAssembly.Module(bytes), path };
+  }
+  return cached.module;
+}
 
 /** Compile (once per process) and instantiate the runtime. Each instance has its own memory. */
 export function loadWasm(bytes?: Uint8Array<ArrayBuffer>): HatWasm {
-  let mod = cachedModule;
-  if (bytes) mod = new WebAssembly.Module(bytes);
-  else if (!mod) mod = cachedModule = new WebAssembly.Module(readFileSync(defaultWasmPath()));
+  const mod = bytes ? new WebAssembly.Module(bytes) : compileDefault();
   const imports = { env: { abort: () => { throw new Error("abort called in wasm"); } } };
   const inst = new WebAssembly.Instance(mod, imports);
   return new HatWasm(inst.exports as unknown as HatExports);
