@@ -1,0 +1,182 @@
+/**
+ * An opt-in replacement of tfjs-backend-wasm's `BatchMatMul` kernel that runs the products on our
+ * own WebAssembly kernels (build/hat.wasm, runtime/wasm.ts: packed 4x8 tiles, 15-23 GFLOP/s on one
+ * thread) instead of tfjs-wasm's (XNNPACK for untransposed 2-d products, a naive loop otherwise).
+ *
+ * Per call: A and B are copied from the tfjs-wasm heap into one persistent HatWasm instance (A
+ * transposed while copying when transposeA; B stays as stored, `matmul_nt` when transposeB), our
+ * matmul runs per batch entry, and the result is copied back into the tfjs output buffer. The
+ * arena grows once to the largest call and is released after each.
+ *
+ * Batch dims: the leading dims of A and B are flattened (as tfjs-wasm does); a batch of 1 on either
+ * side broadcasts. Anything else (other dtypes, other broadcasts) goes to tfjs-wasm's own kernel.
+ *
+ * Enabled by `registerHatMatmul()`, which selectBackend calls when HAT_TRAIN_KERNELS=hat.
+ * HAT_MATMUL_COMPARE=1 additionally times tfjs-wasm's kernel on every call and
+ * `matmulStats()` reports both per shape (for measuring, not for training).
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { loadWasm, type HatWasm } from "../runtime/wasm.js";
+
+type MatMulArgs = {
+  inputs: { a: tf.TensorInfo; b: tf.TensorInfo };
+  attrs: { transposeA: boolean; transposeB: boolean };
+  backend: BackendWasm;
+};
+
+let hat: HatWasm | undefined;
+let calls = 0;
+
+/** How many products our kernel has computed (tests check it is really used). */
+export function hatMatmulCalls(): number {
+  return calls;
+}
+let original: tf.KernelConfig | undefined;
+
+/** Per-shape timings (ms, summed) of our kernel and, with HAT_MATMUL_COMPARE=1, tfjs-wasm's. */
+const stats = new Map<string, { n: number; hat: number; tfjs: number; flops: number }>();
+let collect = false;
+
+/** Which products go to our kernel. */
+export type HatMatmulFilter = (batch: number, M: number, K: number, N: number, transposeA: boolean, transposeB: boolean) => boolean;
+/**
+ * The default: batched products only (attention's [B, H, T, T] ones), which tfjs-wasm runs on a
+ * naive loop at ~1.2 GFLOP/s where ours (copies included) reach 6-12. The 2-d products go to
+ * XNNPACK, which measured within +-20 % of ours shape by shape (bench-throughput, HAT_MATMUL_COMPARE=1).
+ */
+export const batchedOnly: HatMatmulFilter = (batch) => batch > 1;
+/** Every float32 product with a compatible batch. */
+export const allProducts: HatMatmulFilter = () => true;
+let filter: HatMatmulFilter = batchedOnly;
+
+/**
+ * out[i] = opA(a[i]) · opB(b[i]) on our kernels; returns undefined (having done nothing) when the call
+ * is not one we handle.
+ */
+function hatBatchMatMul(args: MatMulArgs): tf.TensorInfo | undefined {
+  const { inputs: { a, b }, attrs: { transposeA, transposeB }, backend } = args;
+  if (a.dtype !== "float32" || b.dtype !== "float32") return undefined;
+  const ar = a.shape.length, br = b.shape.length;
+  if (ar < 2 || br < 2) return undefined;
+  const M = transposeA ? a.shape[ar - 1] : a.shape[ar - 2];
+  const K = transposeA ? a.shape[ar - 2] : a.shape[ar - 1];
+  const Kb = transposeB ? b.shape[br - 1] : b.shape[br - 2];
+  const N = transposeB ? b.shape[br - 2] : b.shape[br - 1];
+  if (K !== Kb) return undefined;
+  const bA = tf.util.sizeFromShape(a.shape.slice(0, -2)), bB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  if (bA !== bB && bA !== 1 && bB !== 1) return undefined;
+  const batch = Math.max(bA, bB);
+  if (!filter(batch, M, K, N, transposeA, transposeB)) return undefined;
+  let outer: number[];
+  try {
+    outer = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  } catch {
+    return undefined;
+  }
+  if (tf.util.sizeFromShape(outer) !== batch) return undefined;
+  const outShape = [...outer, M, N];
+  const out = backend.makeOutput(outShape, "float32");
+  if (batch * M * N === 0) return out;
+  if (K === 0) {
+    backend.typedArrayFromHeap(out).fill(0);
+    return out;
+  }
+
+  calls++;
+  const h = (hat ??= loadWasm());
+  const mark = h.mark();
+  try {
+    const sizeA = bA * M * K, sizeB = bB * K * N, sizeY = batch * M * N;
+    const pA = h.alloc(sizeA * 4), pB = h.alloc(sizeB * 4), pY = h.alloc(sizeY * 4);
+    // Views after all allocs (growth detaches earlier ones); tfjs heap views after makeOutput.
+    const srcA = backend.typedArrayFromHeap(a) as Float32Array, srcB = backend.typedArrayFromHeap(b) as Float32Array;
+    const dA = h.f32(pA, sizeA);
+    if (!transposeA) dA.set(srcA);
+    else {
+      // a[i] is [K, M]; store [M, K].
+      for (let i = 0; i < bA; i++) {
+        const s0 = i * K * M, d0 = i * M * K;
+        for (let k = 0; k < K; k++) {
+          const s = s0 + k * M;
+          for (let m = 0; m < M; m++) dA[d0 + m * K + k] = srcA[s + m];
+        }
+      }
+    }
+    h.f32(pB, sizeB).set(srcB);
+    const mm = transposeB ? h.x.matmul_nt : h.x.matmul;
+    const ldw = transposeB ? K : N;
+    for (let i = 0; i < batch; i++) {
+      const xa = pA + (bA === 1 ? 0 : i * M * K * 4), wb = pB + (bB === 1 ? 0 : i * K * N * 4);
+      mm(pY + i * M * N * 4, xa, wb, 0, M, K, N, K, ldw, N);
+    }
+    backend.typedArrayFromHeap(out).set(h.f32(pY, sizeY));
+  } finally {
+    h.release(mark);
+  }
+  return out;
+}
+
+function kernel(args: MatMulArgs): tf.TensorInfo {
+  if (!collect) return hatBatchMatMul(args) ?? (original!.kernelFunc(args as never) as tf.TensorInfo);
+  const { inputs: { a, b }, attrs: { transposeA, transposeB } } = args;
+  const key = `${a.shape.join("x")}${transposeA ? "ᵀ" : ""} · ${b.shape.join("x")}${transposeB ? "ᵀ" : ""}`;
+  const t0 = performance.now();
+  const ours = hatBatchMatMul(args);
+  const t1 = performance.now();
+  const theirs = original!.kernelFunc(args as never) as tf.TensorInfo;
+  const t2 = performance.now();
+  const ar = a.shape.length;
+  const M = transposeA ? a.shape[ar - 1] : a.shape[ar - 2], K = transposeA ? a.shape[ar - 2] : a.shape[ar - 1];
+  const s = stats.get(key) ?? { n: 0, hat: 0, tfjs: 0, flops: 0 };
+  s.n++;
+  s.hat += ours ? t1 - t0 : NaN;
+  s.tfjs += t2 - t1;
+  s.flops += 2 * tf.util.sizeFromShape(theirs.shape) * K * (M > 0 ? 1 : 0);
+  stats.set(key, s);
+  if (ours) {
+    args.backend.disposeData(theirs.dataId);
+    return ours;
+  }
+  return theirs;
+}
+
+/** One line per operand shape: calls, ms (ours, tfjs-wasm's), GFLOP/s of each; slowest first. */
+export function matmulStats(): string[] {
+  return [...stats.entries()]
+    .sort((x, y) => y[1].tfjs - x[1].tfjs)
+    .map(([k, s]) =>
+      `${k.padEnd(34)} n=${String(s.n).padStart(4)}  hat ${s.hat.toFixed(1).padStart(7)} ms (${(s.flops / s.hat / 1e6).toFixed(1)} GF/s)` +
+      `  tfjs ${s.tfjs.toFixed(1).padStart(7)} ms (${(s.flops / s.tfjs / 1e6).toFixed(1)} GF/s)`);
+}
+
+/**
+ * Replace the wasm backend's BatchMatMul with ours (once; later calls only update `only`). Call
+ * before or after `tf.setBackend("wasm")`; tfjs-wasm's own kernel stays the fallback. `only`
+ * restricts which products we take (default: batchedOnly).
+ */
+export function registerHatMatmul(only?: HatMatmulFilter): void {
+  if (only) filter = only;
+  if (original) return;
+  const cfg = tf.getKernel(tf.BatchMatMul, "wasm");
+  if (!cfg) throw new Error("registerHatMatmul: import @tensorflow/tfjs-backend-wasm first");
+  original = cfg;
+  collect = process.env.HAT_MATMUL_COMPARE === "1";
+  if (collect) process.on("exit", () => { for (const l of matmulStats()) console.error(l); });
+  tf.unregisterKernel(tf.BatchMatMul, "wasm");
+  tf.registerKernel({
+    kernelName: tf.BatchMatMul,
+    backendName: "wasm",
+    setupFunc: cfg.setupFunc, // tfjs-wasm's kernel (the fallback) needs its cwrap
+    kernelFunc: kernel as unknown as tf.KernelFunc,
+  });
+}
+
+/** Put tfjs-wasm's own kernel back (tests). */
+export function unregisterHatMatmul(): void {
+  if (!original) return;
+  tf.unregisterKernel(tf.BatchMatMul, "wasm");
+  tf.registerKernel(original);
+  original = undefined;
+  filter = batchedOnly;
+}
