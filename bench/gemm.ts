@@ -13,17 +13,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { loadWasm, type HatWasm } from "../runtime/wasm.js";
 import { jsMatmul, ortNodeMatmul, ortWebMatmul, randomFloats, relError, REL_TOL } from "./peers.js";
-import { gflops, matmulFlops, median, printTable, type Row } from "./timing.js";
+import { gflops, matmulFlops, median, perCallMs, printTable, type Row } from "./timing.js";
 
 type Impl = { name: string; run: () => void | Promise<void> };
-
-/** Time `fn` for about `ms` milliseconds; ms per call. */
-async function batch(fn: () => void | Promise<void>, ms: number): Promise<number> {
-  let n = 0;
-  const t0 = performance.now();
-  do { await fn(); n++; } while (performance.now() - t0 < ms);
-  return (performance.now() - t0) / n;
-}
 
 export interface GemmResult { shape: string; M: number; K: number; N: number; gflops: Record<string, number>; ratios: Record<string, number>; details: string[] }
 
@@ -50,9 +42,9 @@ export async function gemmShape(shape: string, M: number, K: number, N: number, 
     impls.push({ name: p.name, run: p.prepare(x) });
   }
   const times: Record<string, number[]> = Object.fromEntries(impls.map((i) => [i.name, []]));
-  for (const i of impls) await batch(i.run, 100); // warm-up
+  for (const i of impls) await perCallMs(i.run, 100); // warm-up
   for (let r = 0; r < rounds; r++) {
-    for (const i of impls) times[i.name].push(await batch(i.run, i.name === "scalar" ? 1 : roundMs));
+    for (const i of impls) times[i.name].push(await perCallMs(i.run, i.name === "scalar" ? 1 : roundMs));
   }
   for (const p of peers) await p.release();
   const flops = matmulFlops(M, K, N);

@@ -14,6 +14,8 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadWasm, type HatWasm } from "../runtime/wasm.js";
+import { randomFloats, relError } from "./peers.js";
+import { matmulFlops, median, perCallMs } from "./timing.js";
 
 const oldPath = process.env.OLD_WASM ?? "/tmp/hat-old.wasm";
 const newPath = process.env.NEW_WASM ?? fileURLToPath(new URL("../build/hat.wasm", import.meta.url));
@@ -21,24 +23,6 @@ const ROUNDS = Number(process.env.ROUNDS ?? 11);
 const ROUND_MS = Number(process.env.ROUND_MS ?? 40);
 const ONLY = process.env.ONLY ?? "";
 
-function rand(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    a[i] = (s / 4294967296) * 2 - 1;
-  }
-  return a;
-}
-
-const median = (a: number[]) => { const s = [...a].sort((p, q) => p - q); const h = s.length >> 1; return s.length & 1 ? s[h] : (s[h - 1] + s[h]) / 2; };
-
-function batch(fn: () => void, ms: number): number {
-  let n = 0;
-  const t0 = performance.now();
-  do { fn(); n++; } while (performance.now() - t0 < ms);
-  return (performance.now() - t0) / n;
-}
 
 type Shape = { name: string; nt: boolean; M: number; K: number; N: number };
 const shapes: Shape[] = [];
@@ -54,7 +38,7 @@ console.log("shape                             old ms    new ms   old GF/s  new 
 for (const s of shapes) {
   if (ONLY && !s.name.includes(ONLY)) continue;
   const { M, K, N, nt } = s;
-  const X = rand(M * K, 7 + M), W = rand(K * N, 11), B = rand(N, 13);
+  const X = randomFloats(M * K, 7 + M), W = randomFloats(K * N, 11), B = randomFloats(N, 13);
   const runs = builds.map(([, w]) => {
     const m0 = w.mark();
     const px = w.putF32(X), pw = w.putF32(W), pb = w.putF32(B), py = w.alloc(M * N * 4);
@@ -63,18 +47,16 @@ for (const s of shapes) {
     run();
     return { run, out: () => w.f32(py, M * N).slice(), release: () => w.release(m0) };
   });
-  const a = runs[0].out(), b = runs[1].out();
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) { num = Math.max(num, Math.abs(a[i] - b[i])); den = Math.max(den, Math.abs(a[i])); }
-  if (!(num / den < 1e-5)) throw new Error(`${s.name}: old and new differ (rel ${num / den})`);
-  for (const r of runs) batch(r.run, 100); // warm-up (tier-up, caches, page faults)
+  const err = relError(runs[1].out(), runs[0].out());
+  if (!(err < 1e-5)) throw new Error(`${s.name}: old and new differ (rel ${err})`);
+  for (const r of runs) await perCallMs(r.run, 100); // warm-up (tier-up, caches, page faults)
   const t: number[][] = [[], []];
   for (let r = 0; r < ROUNDS; r++) {
     const order = r & 1 ? [1, 0] : [0, 1];
-    for (const i of order) t[i].push(batch(runs[i].run, ROUND_MS));
+    for (const i of order) t[i].push(await perCallMs(runs[i].run, ROUND_MS));
   }
   for (const r of runs) r.release();
-  const flops = 2 * M * K * N;
+  const flops = matmulFlops(M, K, N);
   const [to, tn] = t.map(median);
   const ratio = median(t[0].map((o, r) => o / t[1][r]));
   const gf = (ms: number) => (flops / ms / 1e6).toFixed(1);

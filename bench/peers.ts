@@ -22,7 +22,6 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { cpus } from "node:os";
 import { matmulModel } from "./onnx-model.js";
-import { gflops, matmulFlops, measureAsync, type MeasureOptions, type Row } from "./timing.js";
 
 const require = createRequire(import.meta.url);
 
@@ -134,25 +133,7 @@ export async function ortWebMatmul(M: number, K: number, N: number, W: Float32Ar
   }
   const numThreads = ort.env.wasm.numThreads;
   const detail = `onnxruntime-web ${ort.env.versions?.web ?? "?"}, ${ortWebWasm}, env.wasm.numThreads=${numThreads}, simd=${ort.env.wasm.simd ?? "default"}`;
-  const mk = (x: Float32Array) => ({ X: new ort.Tensor("float32", x, [M, K]) });
-  return {
-    name: "ort-web wasm (1 thread)",
-    detail,
-    async run(x) {
-      const out = await session.run(mk(x));
-      return out.Y.data as Float32Array;
-    },
-    prepare(x) {
-      const feeds = mk(x);
-      return async () => { await session.run(feeds); };
-    },
-    release: () => session.release(),
-  };
-}
-
-/** Which .wasm onnxruntime-web loaded (valid after the first ortWebMatmul). */
-export function ortWebWasmFile(): string | undefined {
-  return ortWebWasm;
+  return sessionPeer(ort, session, "ort-web wasm (1 thread)", detail, M, K);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,9 +152,18 @@ export async function ortNodeMatmul(M: number, K: number, N: number, W: Float32A
   });
   const lib = join(dirname(require.resolve("onnxruntime-node")), "..", "bin", "napi-v6", process.platform, process.arch);
   const detail = `onnxruntime-node ${ort.env.versions?.node ?? "?"}, CPU EP, intra=1 inter=1, ${lib} on ${cpus()[0]?.model ?? "?"}`;
+  return sessionPeer(ort, session, "ort-node native (1 thread)", detail, M, K);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers
+
+/** A peer over an ONNX session of the one-MatMul model; `ort` is the package that made the session
+ *  (its Tensor class must build the inputs: the two packages have separate copies). */
+function sessionPeer(ort: any, session: any, name: string, detail: string, M: number, K: number): MatmulPeer {
   const mk = (x: Float32Array) => ({ X: new ort.Tensor("float32", x, [M, K]) });
   return {
-    name: "ort-node native (1 thread)",
+    name,
     detail,
     async run(x) {
       const out = await session.run(mk(x));
@@ -186,9 +176,6 @@ export async function ortNodeMatmul(M: number, K: number, N: number, W: Float32A
     release: () => session.release(),
   };
 }
-
-// ---------------------------------------------------------------------------------------------
-// Shared helpers
 
 /** Deterministic pseudo-random floats in [-1, 1), nonzero (xorshift32). */
 export function randomFloats(n: number, seed = 1): Float32Array {
@@ -232,46 +219,3 @@ export function relError(y: ArrayLike<number>, ref: ArrayLike<number>): number {
 }
 
 export const REL_TOL = 1e-4;
-
-export interface PeerRow extends Row {
-  peer: string;
-  shape: string;
-  M: number;
-  K: number;
-  N: number;
-  "ms/call": number;
-  "GFLOP/s": number;
-  relErr: number;
-  batch: number;
-  samples: number;
-}
-
-/**
- * Build both peers for (M,K,N), check them against the JS reference (throws above REL_TOL),
- * and measure GFLOP/s from the median batch. Returns one row per peer; details are in `detail`.
- */
-export async function peerGflops(M: number, K: number, N: number, opts: { W?: Float32Array; x?: Float32Array; measure?: MeasureOptions; shape?: string } = {}): Promise<(PeerRow & { detail: string })[]> {
-  const W = opts.W ?? randomFloats(K * N, 12345);
-  const x = opts.x ?? randomFloats(M * K, 777);
-  const ref = jsMatmul(M, K, N, x, W);
-  const flops = matmulFlops(M, K, N);
-  const shape = opts.shape ?? (M === 1 ? "GEMV" : "GEMM");
-  const rows: (PeerRow & { detail: string })[] = [];
-  for (const make of [ortWebMatmul, ortNodeMatmul]) {
-    const peer = await make(M, K, N, W);
-    try {
-      const y = await peer.run(x);
-      const err = relError(y, ref);
-      if (!(err <= REL_TOL)) throw new Error(`${peer.name}: ${shape} ${M}x${K}x${N} relative error ${err} > ${REL_TOL}`);
-      const r = await measureAsync(peer.prepare(x), opts.measure);
-      rows.push({
-        peer: peer.name, shape, M, K, N,
-        "ms/call": r.medianMs, "GFLOP/s": gflops(flops, r.medianMs), relErr: err,
-        batch: r.batchSize, samples: r.samples.length, detail: peer.detail,
-      });
-    } finally {
-      await peer.release();
-    }
-  }
-  return rows;
-}
