@@ -1,6 +1,7 @@
 /** Shared test helpers: seeded random data and error measures. */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { Space } from "../runtime/types.js";
 
 /** Seeded PRNG (mulberry32), shared with the runtime. */
 export { mulberry32 as rng } from "../runtime/rng.js";
@@ -27,3 +28,12 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 export const sharedData = fileURLToPath(new URL("../../shared/data", import.meta.url));
 export const hasShared = existsSync(sharedData);
+
+/** A tiny design space with heterogeneous choices (De != Dd, 1..3 encoder layers attended). */
+export const TINY_SPACE: Space = {
+  encoderEmbedChoices: [32, 24], decoderEmbedChoices: [36, 28],
+  encoderFfnChoices: [48, 20], decoderFfnChoices: [44, 24],
+  encoderLayerChoices: [3, 2], decoderLayerChoices: [3, 2, 1],
+  encoderHeadChoices: [4, 2], decoderSelfHeadChoices: [4, 2], decoderCrossHeadChoices: [4, 1],
+  endeLayerChoices: [1, 2, 3], qkvDim: 16,
+};

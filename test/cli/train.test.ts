@@ -3,14 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { hat } from "./hat.js";
 import { main } from "../../cli/main.js";
 import { demoTask } from "../../data/demo-task.js";
-
-async function hat(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "", err = "";
-  const code = await main(argv, { out: (s) => { out += s + "\n"; }, err: (s) => { err += s + "\n"; } });
-  return { code, out, err };
-}
 
 const dir = mkdtempSync(join(tmpdir(), "hat-train-cli-"));
 

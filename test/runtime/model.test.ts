@@ -6,23 +6,17 @@
  * Tolerance: max abs error <= 1e-4 x max |reference logit|.
  */
 import { describe, expect, it } from "vitest";
-import type { Arch, Space } from "../../runtime/types.js";
+import type { Arch } from "../../runtime/types.js";
 import { SPECIALS } from "../../runtime/types.js";
 import { randomTensors, sliceSubTensors, superTensorShapes } from "../../runtime/weights.js";
 import { loadWasm } from "../../runtime/wasm.js";
 import { ModelShapeError, WasmSubTransformer, WasmWeights } from "../../runtime/wasm-model.js";
 import { refDecode, refEncode } from "../../runtime/reference.js";
 import { beamSearch, beamSearchNBest, greedy, score } from "../../runtime/decode.js";
-import { relErr, rng } from "../helpers.js";
+import { relErr, rng, TINY_SPACE } from "../helpers.js";
 
 const V = 41;
-const space: Space = {
-  encoderEmbedChoices: [32, 24], decoderEmbedChoices: [36, 28],
-  encoderFfnChoices: [48, 20], decoderFfnChoices: [44, 24],
-  encoderLayerChoices: [3, 2], decoderLayerChoices: [3, 2, 1],
-  encoderHeadChoices: [4, 2], decoderSelfHeadChoices: [4, 2], decoderCrossHeadChoices: [4, 1],
-  endeLayerChoices: [1, 2, 3], qkvDim: 16,
-};
+const space = TINY_SPACE;
 const positionDims = { encoder: 32, decoder: 36 };
 const arch: Arch = {
   encoderEmbedDim: 24, decoderEmbedDim: 28, encoderLayers: 3, decoderLayers: 2,

@@ -3,20 +3,15 @@
  * of a SubTransformer as front slices of its SuperTransformer.
  */
 import { describe, expect, it } from "vitest";
-import type { Arch, Space } from "../../runtime/types.js";
+import type { Arch } from "../../runtime/types.js";
 import {
   archTensorShapes, paramCount, randomTensors, shapeSize, sliceSubTensors, superTensorShapes,
   type TensorMap,
 } from "../../runtime/weights.js";
+import { TINY_SPACE } from "../helpers.js";
 
 const V = 37;
-const space: Space = {
-  encoderEmbedChoices: [32, 24], decoderEmbedChoices: [36, 28],
-  encoderFfnChoices: [48, 20], decoderFfnChoices: [44, 24],
-  encoderLayerChoices: [3, 2], decoderLayerChoices: [3, 2, 1],
-  encoderHeadChoices: [4, 2], decoderSelfHeadChoices: [4, 2], decoderCrossHeadChoices: [4, 1],
-  endeLayerChoices: [1, 2, 3], qkvDim: 16,
-};
+const space = TINY_SPACE;
 const arch: Arch = {
   encoderEmbedDim: 24, decoderEmbedDim: 28, encoderLayers: 2, decoderLayers: 2,
   encoderFfnDims: [48, 20], encoderHeads: [2, 4],
