@@ -170,13 +170,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     log(`resumed from ${o.checkpoint} at update ${saved.step}`);
   }
 
-  const save = async () => {
+  /** Write the checkpoint; `weights` when the caller already exported them. */
+  const save = async (weights: TensorMap = st.toTensorMap()) => {
     if (!o.checkpoint) return;
     const adam = opt.state();
     state.adamSteps = adam.steps;
     state.epoch = stream.epoch;
     state.index = stream.index;
-    const tensors: TensorMap = new Map(st.toTensorMap());
+    const tensors: TensorMap = new Map(weights);
     for (const [name, t] of adam.m) tensors.set(`adam.m.${name}`, t);
     for (const [name, t] of adam.v) tensors.set(`adam.v.${name}`, t);
     await writeModelFile(o.checkpoint, encodeModel({
@@ -229,9 +230,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
     await new Promise((r) => setImmediate(r)); // let signals and I/O through
   }
-  validLoss = validationLoss(st.toTensorMap(), V, st.positionDims, validArch, validPairs, o.labelSmoothing ?? 0.1);
-  await save();
   const tensors = st.toTensorMap();
+  validLoss = validationLoss(tensors, V, st.positionDims, validArch, validPairs, o.labelSmoothing ?? 0.1);
+  await save(tensors);
   const trainLoss = recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : NaN;
   st.dispose();
   opt.dispose();
