@@ -13,9 +13,3 @@ export function relu(x: usize, n: i32): void {
     store<f32>(p, max<f32>(load<f32>(p), 0));
   }
 }
-
-/** Numerically safe exp for f32 (Mathf.exp; -inf -> 0). */
-// @ts-ignore: decorator
-@inline export function expf(x: f32): f32 {
-  return Mathf.exp(x);
-}

@@ -7,7 +7,7 @@ export { add_layernorm, layernorm_naive } from "./norm";
 export { relu } from "./activation";
 export { attention, softmax_row } from "./attention";
 export { embed } from "./embed";
-export { token_nll, log_softmax_rows, argmax_rows, topk_scores, gather_rows } from "./decode";
+export { token_nll, log_softmax_rows, gather_rows } from "./decode";
 export {
   model_desc_ints, enc_layer_offset, dec_layer_offset,
   encode_scratch_bytes, encode,

@@ -23,8 +23,6 @@ export interface HatExports {
   embed(y: number, tokens: number, E: number, ldE: number, P: number, ldP: number, B: number, T: number, t0: number, D: number): void;
   token_nll(nll: number, smooth: number, x: number, targets: number, rows: number, V: number, pad: number): void;
   log_softmax_rows(x: number, rows: number, V: number): void;
-  argmax_rows(out: number, x: number, rows: number, V: number): void;
-  topk_scores(idx: number, val: number, lp: number, base: number, B: number, V: number, k: number): void;
   gather_rows(dst: number, src: number, rows: number, n: number, len: number, stride: number): void;
   model_desc_ints(encLayers: number, decLayers: number): number;
   enc_layer_offset(i: number): number;
