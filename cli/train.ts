@@ -21,6 +21,7 @@ const HELP = `usage: hat train (--src FILE --tgt FILE --valid-src FILE --valid-t
                  [--vocab-size 8000] [--max-tokens 4096] [--lr 0.001] [--warmup 400]
                  [--schedule cosine|inverse-sqrt] [--sampling uniform|sandwich] [--dropout 0.1]
                  [--clip-norm 0] [--label-smoothing 0.1] [--valid-every N] [--seed 1] [--backend NAME]
+                 [--threads N (default: every core on the wasm/cpu backends)]
 
 With --space: trains the SuperTransformer, one SubTransformer sampled per update (the sandwich rule
 trains the largest, the smallest and a random one). With --arch: trains that SubTransformer alone,
@@ -63,7 +64,7 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
       steps: { type: "string" }, minutes: { type: "string" }, "vocab-size": { type: "string" }, "max-tokens": { type: "string" },
       lr: { type: "string" }, warmup: { type: "string" }, schedule: { type: "string" }, sampling: { type: "string" },
       dropout: { type: "string" }, "clip-norm": { type: "string" }, "label-smoothing": { type: "string" }, "valid-every": { type: "string" },
-      seed: { type: "string" }, backend: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      seed: { type: "string" }, backend: { type: "string" }, threads: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
@@ -120,6 +121,7 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
     labelSmoothing: numFlag(values, "label-smoothing", 0.1),
     validEvery: values["valid-every"] !== undefined ? intFlag(values, "valid-every", 1) : undefined,
     seed: intFlag(values, "seed", 1, 0), backend: values.backend, checkpoint: `${out}.ckpt`,
+    threads: values.threads !== undefined ? intFlag(values, "threads", 1, 1) : undefined,
     onProgress: (p) => {
       const now = performance.now();
       if (now - lastPrint > 1000 || p.validLoss !== undefined) {
@@ -133,12 +135,12 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
 
   // the output: the SuperTransformer, or the compact SubTransformer
   const positionDims = { encoder: Math.max(...space!.encoderEmbedChoices), decoder: Math.max(...space!.decoderEmbedChoices) };
-  const meta = { trained: { steps: r.steps, seconds: r.seconds, validLoss: r.validLoss, trainLoss: r.trainLoss, backend: r.backend.name, tokensPerSec: r.tokensPerSec } };
+  const meta = { trained: { steps: r.steps, seconds: r.seconds, validLoss: r.validLoss, trainLoss: r.trainLoss, backend: r.backend.name, threads: r.threads, tokensPerSec: r.tokensPerSec } };
   const bytes = arch
     ? encodeModel({ kind: "subtransformer", arch, space: space!, positionDims, vocab, tokenizer: bpe.toJSON(), meta }, sliceSubTensors(r.tensors, arch, vocab.size))
     : encodeModel({ kind: "supertransformer", space: space!, positionDims, vocab, tokenizer: bpe.toJSON(), meta }, r.tensors);
   await writeModelFile(out, bytes);
-  const summary = { out, steps: r.steps, valid_loss: r.validLoss, train_loss: r.trainLoss, tokens_per_sec: r.tokensPerSec, backend: r.backend.name, seconds: r.seconds };
+  const summary = { out, steps: r.steps, valid_loss: r.validLoss, train_loss: r.trainLoss, tokens_per_sec: r.tokensPerSec, backend: r.backend.name, threads: r.threads, seconds: r.seconds };
   if (values.json) io.out(JSON.stringify(summary));
-  else io.out(`wrote ${out}: ${r.steps} updates in ${r.seconds.toFixed(0)} s on ${r.backend.name} (${Math.round(r.tokensPerSec)} tokens/s), validation loss ${r.validLoss.toFixed(3)}`);
+  else io.out(`wrote ${out}: ${r.steps} updates in ${r.seconds.toFixed(0)} s on ${r.backend.name} x ${r.threads} thread${r.threads > 1 ? "s" : ""} (${Math.round(r.tokensPerSec)} tokens/s), validation loss ${r.validLoss.toFixed(3)}`);
 }

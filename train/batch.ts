@@ -42,3 +42,49 @@ export function padBatch(src: ArrayLike<number>[], tgt: ArrayLike<number>[]): Pa
   }
   return { B, S, T, src: srcArr, prev, target, tokens };
 }
+
+/**
+ * Split a batch into at most `n` shards of consecutive rows with about equal target tokens, each
+ * trimmed to its own longest source and target (the batcher sorts rows by length, so neighbours
+ * are alike). Every shard has at least one row; together they hold the batch's rows in order.
+ */
+export function splitBatch(batch: PaddedBatch, n: number): PaddedBatch[] {
+  const { B, S, T } = batch;
+  const k = Math.max(1, Math.min(n, B));
+  const rowTokens = (b: number) => {
+    let c = 0;
+    for (let t = 0; t < T; t++) if (batch.target[b * T + t] !== SPECIALS.pad) c++;
+    return c;
+  };
+  const tokens = Array.from({ length: B }, (_, b) => rowTokens(b));
+  const shards: PaddedBatch[] = [];
+  let start = 0, done = 0;
+  for (let s = 0; s < k; s++) {
+    const last = s === k - 1;
+    const share = (batch.tokens - done) / (k - s); // this shard's part of what is left
+    const maxEnd = B - (k - s - 1); // leave a row for each later shard
+    let end = start + 1, got = tokens[start];
+    while (end < maxEnd && (last || got + tokens[end] / 2 <= share)) got += tokens[end++];
+    shards.push(sliceRows(batch, start, end, got));
+    done += got;
+    start = end;
+  }
+  return shards;
+}
+
+/** Rows [from, to) of a batch, trimmed to their longest source and target. */
+function sliceRows(batch: PaddedBatch, from: number, to: number, tokens: number): PaddedBatch {
+  const { S, T } = batch, B = to - from;
+  const used = (a: Int32Array, W: number) => {
+    let w = 1;
+    for (let b = from; b < to; b++) for (let i = W - 1; i >= w; i--) if (a[b * W + i] !== SPECIALS.pad) { w = i + 1; break; }
+    return w;
+  };
+  const S2 = used(batch.src, S), T2 = used(batch.target, T);
+  const take = (a: Int32Array, W: number, W2: number) => {
+    const out = new Int32Array(B * W2);
+    for (let b = 0; b < B; b++) out.set(a.subarray((from + b) * W + 0, (from + b) * W + W2), b * W2);
+    return out;
+  };
+  return { B, S: S2, T: T2, src: take(batch.src, S, S2), prev: take(batch.prev, T, T2), target: take(batch.target, T, T2), tokens };
+}

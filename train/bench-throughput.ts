@@ -1,10 +1,11 @@
 /**
  * Training throughput of the tfjs SuperTransformer (not a test): a few Adam updates of one fixed
  * SubTransformer at the issue's reference size (2 encoder and 2 decoder layers, d = 128, FFN 512,
- * 4 heads, vocabulary 1000, about 2560 target tokens a batch) on the selected backend; prints
+ * 4 heads, vocabulary 1000, batches of at most 2560 padded tokens cut from a length-sorted random
+ * corpus as the trainer cuts them) on the selected backend; prints
  * target tokens per second and where the time of one update goes (tf.profile, by kernel).
  *
- *   node --import tsx train/bench-throughput.ts [--steps 5] [--tokens 2560] [--profile]
+ *   node --import tsx train/bench-throughput.ts [--steps 5] [--tokens 2560] [--threads 2] [--profile]
  *   HAT_BACKEND=cpu node --import tsx train/bench-throughput.ts
  */
 import * as tf from "@tensorflow/tfjs";
@@ -13,8 +14,10 @@ import { largestArch } from "../runtime/arch.js";
 import { mulberry32 } from "../runtime/rng.js";
 import type { Space } from "../runtime/types.js";
 import { selectBackend } from "./backend.js";
-import { padBatch, type PaddedBatch } from "./batch.js";
+import type { PaddedBatch } from "./batch.js";
+import { BatchStream, type TokenPair } from "./batching.js";
 import { Adam } from "./optim.js";
+import { DataParallel } from "./data-parallel.js";
 import { trainStep } from "./step.js";
 import { SuperTransformer } from "./supertransformer.js";
 
@@ -24,9 +27,10 @@ const { values: args } = parseArgs({
     tokens: { type: "string", default: "2560" },
     len: { type: "string", default: "32" },
     profile: { type: "boolean", default: false },
+    threads: { type: "string", default: "1" },
   },
 });
-const STEPS = Number(args.steps), TOKENS = Number(args.tokens), LEN = Number(args.len);
+const STEPS = Number(args.steps), TOKENS = Number(args.tokens), LEN = Number(args.len), THREADS = Number(args.threads);
 
 const SPACE: Space = {
   encoderEmbedChoices: [128], decoderEmbedChoices: [128],
@@ -37,43 +41,46 @@ const SPACE: Space = {
 };
 const V = 1000;
 
-/** Random sentence pairs of lengths LEN/2..LEN (targets + eos), about `tokens` target tokens. */
-function randomBatch(seed: number): PaddedBatch {
-  const r = mulberry32(seed), src: number[][] = [], tgt: number[][] = [];
-  let n = 0;
-  while (n < TOKENS) {
+/**
+ * Batches as the trainer makes them (./batching.ts: a corpus sorted by length, cut into batches of
+ * at most `tokens` padded tokens, shuffled): a random corpus of pairs with lengths LEN/2..LEN.
+ */
+function randomCorpus(n: number, seed: number): TokenPair[] {
+  const r = mulberry32(seed), word = () => 4 + Math.floor(r() * (V - 4));
+  return Array.from({ length: n }, () => {
     const ls = Math.floor(LEN / 2 + r() * (LEN / 2 + 1)), lt = Math.floor(LEN / 2 + r() * (LEN / 2));
-    src.push([...Array.from({ length: ls - 1 }, () => 4 + Math.floor(r() * (V - 4))), 2]);
-    tgt.push(Array.from({ length: lt }, () => 4 + Math.floor(r() * (V - 4))));
-    n += lt + 1;
-  }
-  return padBatch(src, tgt);
+    return { src: [...Array.from({ length: ls - 1 }, word), 2], tgt: Array.from({ length: lt }, word) };
+  });
 }
+const stream = new BatchStream(randomCorpus(4000, 7), TOKENS, 1);
+const randomBatch = (_i: number): PaddedBatch => stream.next();
 
 const choice = await selectBackend();
 const st = new SuperTransformer(SPACE, V, { seed: 1 });
 const arch = largestArch(SPACE);
 const opt = new Adam();
-const step = (i: number) => trainStep(st, opt, arch, randomBatch(i), { lr: 5e-4, rates: { dropout: 0.1 }, clipNorm: 1 });
+const stepOptions = { lr: 5e-4, rates: { dropout: 0.1 }, clipNorm: 1 };
+const parallel = THREADS > 1 ? await DataParallel.start(st, THREADS, choice.name) : undefined;
+const step = async (i: number) => parallel ? parallel.step(opt, arch, randomBatch(i), stepOptions) : trainStep(st, opt, arch, randomBatch(i), stepOptions);
 
 const b0 = randomBatch(0);
-console.log(`batch: ${b0.B} sentences, src ${b0.B}x${b0.S}, tgt ${b0.B}x${b0.T}, ${b0.tokens} target tokens`);
+console.log(`first batch: ${b0.B} sentences, src ${b0.B}x${b0.S}, tgt ${b0.B}x${b0.T}, ${b0.tokens} target tokens`);
 let t = performance.now();
-step(0); // warm-up: kernel compilation, allocations
+await step(0); // warm-up: kernel compilation, allocations
 console.log(`warm-up step: ${(performance.now() - t).toFixed(0)} ms`);
 let tokens = 0;
 t = performance.now();
 for (let i = 1; i <= STEPS; i++) {
   const s0 = performance.now();
-  const r = step(i);
+  const r = await step(i);
   tokens += r.tokens;
   console.log(`step ${i}: loss ${r.loss.toFixed(3)}  ${r.tokens} tokens  ${(performance.now() - s0).toFixed(0)} ms`);
 }
 const secs = (performance.now() - t) / 1000;
-console.log(`${choice.name}: ${(tokens / secs).toFixed(0)} target tokens/s (${STEPS} steps, ${(secs / STEPS * 1000).toFixed(0)} ms/step)`);
+console.log(`${choice.name}, ${THREADS} thread${THREADS > 1 ? "s" : ""}: ${(tokens / secs).toFixed(0)} target tokens/s (${STEPS} steps, ${(secs / STEPS * 1000).toFixed(0)} ms/step)`);
 
 if (args.profile) {
-  const prof = await tf.profile(() => { step(STEPS + 1); });
+  const prof = await tf.profile(() => { trainStep(st, opt, arch, randomBatch(STEPS + 1), stepOptions); });
   const by = new Map<string, { ms: number; n: number }>();
   let total = 0;
   const backendName = tf.getBackend();
@@ -101,5 +108,6 @@ if (args.profile) {
     console.log(`  ${name.padEnd(22)} ${e.ms.toFixed(0).padStart(6)} ms  ${(100 * e.ms / total).toFixed(1).padStart(5)} %  ${e.n} calls`);
   }
 }
+await parallel?.close();
 st.dispose();
 opt.dispose();

@@ -2,6 +2,10 @@
  * One training update of a SubTransformer of the SuperTransformer (HAT-NOTES section 2):
  * forward with dropout, label-smoothed loss averaged over the batch's target tokens, gradients
  * (only into the sampled SubTransformer's slices), optional clipping by global norm, Adam.
+ *
+ * The update is two halves so that several threads can share one batch (./data-parallel.ts):
+ * `shardGradients` (the gradients of one shard's summed loss divided by the whole batch's token
+ * count: shards' gradients add up to the batch's) and `applyGradients` (clip, Adam).
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Arch } from "../runtime/types.js";
@@ -29,26 +33,54 @@ export interface StepResult {
   gradNorm: number;
 }
 
-/** One update of `arch` on `batch`. */
-export function trainStep(st: SuperTransformer, opt: Adam, arch: Arch, batch: PaddedBatch, o: StepOptions): StepResult {
+/** Gradients of one shard of a batch, by docs/runtime.md tensor name. */
+export interface ShardGradients {
+  /** d(shard's summed loss / batchTokens)/d(variable), for the variables the SubTransformer uses. */
+  grads: Map<string, tf.Tensor>;
+  /** Summed label-smoothed loss and NLL of the shard's target tokens. */
+  lossSum: number;
+  nllSum: number;
+}
+
+/** Gradients of `shard`'s loss summed over its tokens and divided by `batchTokens`. */
+export function shardGradients(
+  st: SuperTransformer, arch: Arch, shard: PaddedBatch, batchTokens: number,
+  o: { labelSmoothing?: number; rates?: Partial<DropoutRates> },
+): ShardGradients {
   const eps = o.labelSmoothing ?? 0.1;
-  const src = tf.tensor2d(batch.src, [batch.B, batch.S], "int32");
-  const prev = tf.tensor2d(batch.prev, [batch.B, batch.T], "int32");
-  const target = tf.tensor1d(batch.target, "int32");
+  const src = tf.tensor2d(shard.src, [shard.B, shard.S], "int32");
+  const prev = tf.tensor2d(shard.prev, [shard.B, shard.T], "int32");
+  const target = tf.tensor1d(shard.target, "int32");
   let nllSum = 0;
   const { value, grads } = tf.variableGrads(() => {
     const logits = st.forward(arch, src, prev, { training: true, rates: o.rates }); // [B·T, V]
     const l = labelSmoothedLoss(logits, target, eps);
     nllSum = l.nll.dataSync()[0];
-    return tf.div(l.loss, batch.tokens) as tf.Scalar;
+    return tf.div(l.loss, batchTokens) as tf.Scalar;
   }, [...st.variables.values()]);
   tf.dispose([src, prev, target]);
-  // tfjs names gradients by the variables' registered names; Adam works with docs/runtime.md names
+  const lossSum = value.dataSync()[0] * batchTokens;
+  value.dispose();
+  // tfjs names gradients by the variables' registered names; callers work with docs/runtime.md names
   const byName = new Map<string, tf.Tensor>();
-  for (const [name, v] of st.variables) if (grads[v.name]) byName.set(name, grads[v.name]);
-  const clipped = clipByGlobalNorm(byName, o.clipNorm ?? 0);
-  opt.apply(st.variables, clipped.grads, o.lr);
-  const loss = value.dataSync()[0];
-  tf.dispose([value, ...Object.values(grads), ...clipped.grads.values()]);
-  return { loss, nll: nllSum / batch.tokens, tokens: batch.tokens, gradNorm: clipped.norm };
+  for (const [name, v] of st.variables) {
+    const g = grads[v.name];
+    if (g) byName.set(name, g);
+  }
+  return { grads: byName, lossSum, nllSum };
+}
+
+/** Clip `grads` by global norm and take one Adam step; disposes `grads`. Returns the norm before clipping. */
+export function applyGradients(st: SuperTransformer, opt: Adam, grads: Map<string, tf.Tensor>, lr: number, clipNorm = 0): number {
+  const clipped = clipByGlobalNorm(grads, clipNorm);
+  opt.apply(st.variables, clipped.grads, lr);
+  tf.dispose([...grads.values(), ...clipped.grads.values()]);
+  return clipped.norm;
+}
+
+/** One update of `arch` on `batch`, on this thread. */
+export function trainStep(st: SuperTransformer, opt: Adam, arch: Arch, batch: PaddedBatch, o: StepOptions): StepResult {
+  const g = shardGradients(st, arch, batch, batch.tokens, o);
+  const gradNorm = applyGradients(st, opt, g.grads, o.lr, o.clipNorm ?? 0);
+  return { loss: g.lossSum / batch.tokens, nll: g.nllSum / batch.tokens, tokens: batch.tokens, gradNorm };
 }

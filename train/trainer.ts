@@ -7,6 +7,7 @@
  * WASM runtime; checkpoints written atomically so a killed run loses only the steps since the last.
  */
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { largestArch, sampleArch, smallestArch, validateArch } from "../runtime/arch.js";
 import { score } from "../runtime/decode.js";
 import { encodeModel, readModelFile, writeModelFile, type ModelHeader } from "../runtime/format.js";
@@ -17,9 +18,10 @@ import { WasmSubTransformer, WasmWeights } from "../runtime/wasm-model.js";
 import type { TensorMap } from "../runtime/weights.js";
 import { selectBackend, type BackendChoice } from "./backend.js";
 import { BatchStream, type TokenPair } from "./batching.js";
+import { DataParallel } from "./data-parallel.js";
 import { initialTensors } from "./init.js";
 import { Adam, cosineLr, inverseSqrtLr } from "./optim.js";
-import { trainStep } from "./step.js";
+import { trainStep, type StepResult } from "./step.js";
 import { SuperTransformer } from "./supertransformer.js";
 
 export interface LrOptions {
@@ -61,6 +63,11 @@ export interface TrainOptions {
   /** Validation pairs used (the first n): keeps validation fast. */
   validMax?: number;
   backend?: string;
+  /**
+   * Threads that share each batch (./data-parallel.ts). Default: every core on the wasm and cpu
+   * backends (one thread each), 1 on the native ones (libtensorflow has its own threads).
+   */
+  threads?: number;
   onProgress?: (p: Progress) => void;
   log?: (line: string) => void;
   signal?: AbortSignal;
@@ -84,6 +91,7 @@ export interface TrainResult {
   trainLoss: number;
   tokensPerSec: number;
   backend: BackendChoice;
+  threads: number;
   seconds: number;
   resumedFrom?: number;
 }
@@ -186,58 +194,70 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }, tensors));
   };
 
-  const rates = { dropout: o.dropout ?? 0.1, attention: o.attentionDropout ?? 0, activation: o.activationDropout ?? 0 };
-  const started = performance.now() - state.elapsedMs;
-  const elapsed = () => performance.now() - started;
-  const deadline = o.minutes !== undefined ? o.minutes * 60_000 : Infinity;
-  let lastSave = performance.now(), recent: number[] = [], validLoss = NaN, runTokens = 0;
-  const runStart = performance.now();
-  while (!o.signal?.aborted) {
-    if (o.steps !== undefined && state.step >= o.steps) break;
-    if (elapsed() >= deadline) break;
-    // a time budget sized the schedule: once it has run its course, more updates at the floor learn little
-    if (o.steps === undefined && state.totalSteps > 0 && state.step >= state.totalSteps) break;
-    // with a time budget only, size the cosine schedule from the measured speed; re-estimated
-    // until warm-up ends (after that the schedule's shape depends on it)
-    if (o.steps === undefined && state.step > 0 && (state.totalSteps === 0 || state.step <= Math.max(10, lr.warmup))) {
-      state.totalSteps = Math.max(state.step + 1, Math.round((deadline / elapsed()) * state.step));
-    }
-    const total = state.totalSteps || o.steps || 1000;
-    const rate = lrAt(state.step, total, lr);
-    for (const arch of archsFor(o, state.step)) {
-      const batch = stream.next();
-      const r = trainStep(st, opt, arch, batch, { lr: rate, labelSmoothing: o.labelSmoothing ?? 0.1, rates, clipNorm: o.clipNorm ?? 0 });
-      if (!Number.isFinite(r.loss)) throw new Error(`loss is ${r.loss} at update ${state.step}: lower the learning rate`);
-      recent.push(r.loss);
-      state.tokens += r.tokens;
-      runTokens += r.tokens;
-    }
-    if (recent.length > 20) recent = recent.slice(-20);
-    state.step++;
-    state.elapsedMs = elapsed();
-    const validate = o.validEvery !== undefined && state.step % o.validEvery === 0;
-    if (validate) validLoss = validationLoss(st.toTensorMap(), V, st.positionDims, validArch, validPairs, o.labelSmoothing ?? 0.1);
-    const tps = runTokens / ((performance.now() - runStart) / 1000);
-    const totalNow = o.steps ?? state.totalSteps;
-    o.onProgress?.({
-      step: state.step, totalSteps: totalNow, loss: recent.reduce((a, b) => a + b, 0) / recent.length, lr: rate, tokensPerSec: tps,
-      elapsedSec: state.elapsedMs / 1000, etaSec: Math.max(0, ((totalNow - state.step) * state.elapsedMs) / state.step / 1000),
-      validLoss: validate ? validLoss : undefined,
-    });
-    if (o.checkpoint && performance.now() - lastSave > (o.checkpointSeconds ?? 60) * 1000) {
-      await save();
-      lastSave = performance.now();
-    }
-    await new Promise((r) => setImmediate(r)); // let signals and I/O through
+  const threads = o.threads ?? (backend.name === "wasm" || backend.name === "cpu" ? availableParallelism() : 1);
+  if (!(Number.isInteger(threads) && threads >= 1)) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+  const parallel = threads > 1 ? await DataParallel.start(st, threads, backend.name) : undefined;
+  try {
+    return await loop();
+  } finally {
+    await parallel?.close();
+    st.dispose();
+    opt.dispose();
   }
-  const tensors = st.toTensorMap();
-  validLoss = validationLoss(tensors, V, st.positionDims, validArch, validPairs, o.labelSmoothing ?? 0.1);
-  await save(tensors);
-  const trainLoss = recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : NaN;
-  st.dispose();
-  opt.dispose();
-  return {
-    tensors, steps: state.step, validLoss, trainLoss, backend, resumedFrom,
-    tokensPerSec: runTokens / Math.max(1e-9, (performance.now() - runStart) / 1000), seconds: state.elapsedMs / 1000,
-  };
+
+  async function loop(): Promise<TrainResult> {
+    const rates = { dropout: o.dropout ?? 0.1, attention: o.attentionDropout ?? 0, activation: o.activationDropout ?? 0 };
+    const started = performance.now() - state.elapsedMs;
+    const elapsed = () => performance.now() - started;
+    const deadline = o.minutes !== undefined ? o.minutes * 60_000 : Infinity;
+    let lastSave = performance.now(), recent: number[] = [], validLoss = NaN, runTokens = 0;
+    const runStart = performance.now();
+    while (!o.signal?.aborted) {
+      if (o.steps !== undefined && state.step >= o.steps) break;
+      if (elapsed() >= deadline) break;
+      // a time budget sized the schedule: once it has run its course, more updates at the floor learn little
+      if (o.steps === undefined && state.totalSteps > 0 && state.step >= state.totalSteps) break;
+      // with a time budget only, size the cosine schedule from the measured speed; re-estimated
+      // until warm-up ends (after that the schedule's shape depends on it)
+      if (o.steps === undefined && state.step > 0 && (state.totalSteps === 0 || state.step <= Math.max(10, lr.warmup))) {
+        state.totalSteps = Math.max(state.step + 1, Math.round((deadline / elapsed()) * state.step));
+      }
+      const total = state.totalSteps || o.steps || 1000;
+      const rate = lrAt(state.step, total, lr);
+      for (const arch of archsFor(o, state.step)) {
+        const batch = stream.next();
+        const so = { lr: rate, labelSmoothing: o.labelSmoothing ?? 0.1, rates, clipNorm: o.clipNorm ?? 0 };
+        const r: StepResult = parallel ? await parallel.step(opt, arch, batch, so) : trainStep(st, opt, arch, batch, so);
+        if (!Number.isFinite(r.loss)) throw new Error(`loss is ${r.loss} at update ${state.step}: lower the learning rate`);
+        recent.push(r.loss);
+        state.tokens += r.tokens;
+        runTokens += r.tokens;
+      }
+      if (recent.length > 20) recent = recent.slice(-20);
+      state.step++;
+      state.elapsedMs = elapsed();
+      const validate = o.validEvery !== undefined && state.step % o.validEvery === 0;
+      if (validate) validLoss = validationLoss(st.toTensorMap(), V, st.positionDims, validArch, validPairs, o.labelSmoothing ?? 0.1);
+      const tps = runTokens / ((performance.now() - runStart) / 1000);
+      const totalNow = o.steps ?? state.totalSteps;
+      o.onProgress?.({
+        step: state.step, totalSteps: totalNow, loss: recent.reduce((a, b) => a + b, 0) / recent.length, lr: rate, tokensPerSec: tps,
+        elapsedSec: state.elapsedMs / 1000, etaSec: Math.max(0, ((totalNow - state.step) * state.elapsedMs) / state.step / 1000),
+        validLoss: validate ? validLoss : undefined,
+      });
+      if (o.checkpoint && performance.now() - lastSave > (o.checkpointSeconds ?? 60) * 1000) {
+        await save();
+        lastSave = performance.now();
+      }
+      await new Promise((r) => setImmediate(r)); // let signals and I/O through
+    }
+    const tensors = st.toTensorMap();
+    validLoss = validationLoss(tensors, V, st.positionDims, validArch, validPairs, o.labelSmoothing ?? 0.1);
+    await save(tensors);
+    const trainLoss = recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : NaN;
+    return {
+      tensors, steps: state.step, validLoss, trainLoss, backend, threads, resumedFrom,
+      tokensPerSec: runTokens / Math.max(1e-9, (performance.now() - runStart) / 1000), seconds: state.elapsedMs / 1000,
+    };
+  }
 }

@@ -1,0 +1,161 @@
+/**
+ * Data-parallel training on one machine: each update's batch is split into shards
+ * (./batch.ts splitBatch), the main thread computes the first shard's gradients while worker
+ * threads (./grad-worker.ts) compute the others on replicas of the SuperTransformer; the
+ * gradients are summed, clipped and applied by Adam on the main thread, and the weights that
+ * changed travel to the workers with their next request.
+ *
+ * The sum of the shards' gradients is the whole batch's gradient (each shard's loss is divided by
+ * the batch's token count), so an update is the same update as on one thread up to float rounding.
+ * tfjs-backend-wasm runs one thread under Node; this is how training uses the other cores.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { Worker } from "node:worker_threads";
+import { fileURLToPath } from "node:url";
+import type { Arch } from "../runtime/types.js";
+import type { TensorMap } from "../runtime/weights.js";
+import { splitBatch, type PaddedBatch } from "./batch.js";
+import type { Adam } from "./optim.js";
+import { applyGradients, shardGradients, type StepOptions, type StepResult } from "./step.js";
+import type { SuperTransformer } from "./supertransformer.js";
+import type { GradReply, GradRequest, WorkerInit } from "./grad-worker.js";
+
+/**
+ * A worker on the script next to this file: the compiled .js, or (running from source) the .ts
+ * through tsx's loader, registered inside the worker by a small bootstrap.
+ */
+function spawnWorker(init: WorkerInit): Worker {
+  const fromSource = fileURLToPath(import.meta.url).endsWith(".ts");
+  if (!fromSource) return new Worker(new URL("./grad-worker.js", import.meta.url), { workerData: init });
+  const script = new URL("./grad-worker.ts", import.meta.url).href;
+  const bootstrap = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); })`;
+  return new Worker(bootstrap, { eval: true, workerData: init });
+}
+
+interface Pending {
+  resolve: (r: GradReply) => void;
+  reject: (e: Error) => void;
+}
+
+/** One worker thread and its request in flight. */
+class GradWorker {
+  private pending?: Pending;
+  private failed?: Error;
+  /** Names of the variables whose new values this worker has not received yet. */
+  readonly stale = new Set<string>();
+
+  private constructor(private readonly worker: Worker) {
+    worker.on("message", (m: GradReply) => {
+      const p = this.pending;
+      this.pending = undefined;
+      if (!p) return;
+      if ("error" in m) p.reject(new Error(`gradient worker: ${m.error}`));
+      else p.resolve(m);
+    });
+    const fail = (e: Error) => {
+      this.failed = e;
+      this.pending?.reject(e);
+      this.pending = undefined;
+    };
+    worker.on("error", (e) => fail(new Error(`gradient worker failed: ${e.message}`)));
+    worker.on("exit", (code) => fail(new Error(`gradient worker exited (code ${code})`)));
+  }
+
+  static start(init: WorkerInit): Promise<GradWorker> {
+    const w = spawnWorker(init);
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error) => reject(new Error(`gradient worker did not start: ${e.message}`));
+      const onExit = (code: number) => reject(new Error(`gradient worker exited while starting (code ${code})`));
+      w.once("error", onError);
+      w.once("exit", onExit);
+      w.once("message", () => {
+        w.off("error", onError);
+        w.off("exit", onExit);
+        resolve(new GradWorker(w));
+      });
+    });
+  }
+
+  request(req: GradRequest): Promise<GradReply> {
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker.postMessage(req, req.weights.map(([, a]) => a.buffer as ArrayBuffer));
+    });
+  }
+
+  async terminate(): Promise<void> {
+    this.worker.removeAllListeners("exit");
+    await this.worker.terminate();
+  }
+}
+
+/** Updates of one SuperTransformer spread over this thread and `threads - 1` workers. */
+export class DataParallel {
+  private constructor(private readonly st: SuperTransformer, private readonly workers: GradWorker[]) {}
+
+  /** Start `threads - 1` workers holding copies of `st`'s current weights. */
+  static async start(st: SuperTransformer, threads: number, backend: string): Promise<DataParallel> {
+    const tensors: TensorMap = st.toTensorMap();
+    const init: WorkerInit = { space: st.space, vocabSize: st.vocabSize, backend, tensors };
+    const workers = await Promise.all(Array.from({ length: Math.max(0, threads - 1) }, () => GradWorker.start(init)));
+    return new DataParallel(st, workers);
+  }
+
+  get threads(): number {
+    return this.workers.length + 1;
+  }
+
+  /** Weights changed outside `step` (e.g. a checkpoint was loaded): send all of them next time. */
+  invalidate(): void {
+    for (const w of this.workers) for (const name of this.st.variables.keys()) w.stale.add(name);
+  }
+
+  /** One update of `arch` on `batch`: gradients on every thread, summed, clipped, Adam. */
+  async step(opt: Adam, arch: Arch, batch: PaddedBatch, o: StepOptions): Promise<StepResult> {
+    const shards = splitBatch(batch, this.threads);
+    const common = { batchTokens: batch.tokens, labelSmoothing: o.labelSmoothing ?? 0.1, rates: o.rates ?? {} };
+    const replies = shards.slice(1).map((shard, i) => {
+      const w = this.workers[i];
+      const weights: [string, Float32Array][] = [];
+      for (const name of w.stale) weights.push([name, new Float32Array(this.st.variable(name).dataSync() as Float32Array)]);
+      w.stale.clear();
+      return w.request({ id: 0, weights, arch, shard, ...common });
+    });
+    let mine;
+    try {
+      mine = shardGradients(this.st, arch, shards[0], batch.tokens, common);
+    } catch (e) {
+      await Promise.allSettled(replies);
+      throw e;
+    }
+    let lossSum = mine.lossSum, nllSum = mine.nllSum;
+    const grads = mine.grads;
+    try {
+      for (const r of await Promise.all(replies)) {
+        if ("error" in r) throw new Error(r.error);
+        lossSum += r.lossSum;
+        nllSum += r.nllSum;
+        for (const [name, data] of r.grads) {
+          const g = tf.tensor(data, this.st.variable(name).shape, "float32");
+          const have = grads.get(name);
+          if (have) {
+            grads.set(name, tf.add(have, g));
+            tf.dispose([have, g]);
+          } else grads.set(name, g);
+        }
+      }
+    } catch (e) {
+      tf.dispose([...grads.values()]);
+      throw e;
+    }
+    for (const w of this.workers) for (const name of grads.keys()) w.stale.add(name);
+    const gradNorm = applyGradients(this.st, opt, grads, o.lr, o.clipNorm ?? 0);
+    return { loss: lossSum / batch.tokens, nll: nllSum / batch.tokens, tokens: batch.tokens, gradNorm };
+  }
+
+  /** Stop the workers. */
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
