@@ -142,8 +142,12 @@ export interface CosineSchedule {
 export function cosineLr(step: number, s: CosineSchedule): number {
   if (step < s.warmupSteps) return s.warmupInitLr + (step * (s.maxLr - s.warmupInitLr)) / s.warmupSteps;
   const period = Math.max(1, s.totalSteps - s.warmupSteps);
-  const t = Math.min(step - s.warmupSteps, period);
-  return s.minLr + 0.5 * (s.maxLr - s.minLr) * (1 + Math.cos((Math.PI * t) / period));
+  return cosineDecay(Math.min(step - s.warmupSteps, period) / period, s.maxLr, s.minLr);
+}
+
+/** The cosine half-period from maxLr (frac 0) down to minLr (frac 1 and beyond). */
+export function cosineDecay(frac: number, maxLr: number, minLr: number): number {
+  return minLr + 0.5 * (maxLr - minLr) * (1 + Math.cos(Math.PI * Math.min(1, Math.max(0, frac))));
 }
 
 /** Inverse square root schedule with linear warm-up (fairseq's `inverse_sqrt`). */

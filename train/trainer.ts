@@ -20,7 +20,7 @@ import { selectBackend, type BackendChoice } from "./backend.js";
 import { BatchStream, type TokenPair } from "./batching.js";
 import { DataParallel } from "./data-parallel.js";
 import { initialTensors } from "./init.js";
-import { Adam, cosineLr, inverseSqrtLr } from "./optim.js";
+import { Adam, cosineDecay, cosineLr, inverseSqrtLr } from "./optim.js";
 import { trainStep, type StepResult } from "./step.js";
 import { SuperTransformer } from "./supertransformer.js";
 
@@ -106,6 +106,8 @@ interface TrainerState {
   tokens: number;
   adamSteps: Record<string, number>;
   fingerprint: string;
+  /** With a time budget: training time (ms) when warm-up ended, where the cosine decay starts. */
+  warmupEndMs?: number;
 }
 
 const DEFAULT_LR: LrOptions = { schedule: "cosine", maxLr: 1e-3, warmup: 400, warmupInitLr: 1e-7, minLr: 1e-7 };
@@ -215,15 +217,15 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     while (!o.signal?.aborted) {
       if (o.steps !== undefined && state.step >= o.steps) break;
       if (elapsed() >= deadline) break;
-      // a time budget sized the schedule: once it has run its course, more updates at the floor learn little
-      if (o.steps === undefined && state.totalSteps > 0 && state.step >= state.totalSteps) break;
-      // with a time budget only, size the cosine schedule from the measured speed; re-estimated
-      // until warm-up ends (after that the schedule's shape depends on it)
-      if (o.steps === undefined && state.step > 0 && (state.totalSteps === 0 || state.step <= Math.max(10, lr.warmup))) {
-        state.totalSteps = Math.max(state.step + 1, Math.round((deadline / elapsed()) * state.step));
-      }
-      const total = state.totalSteps || o.steps || 1000;
-      const rate = lrAt(state.step, total, lr);
+      // with a time budget only, the cosine decays over the time left after warm-up (so a machine
+      // that slows down still anneals before the deadline); the step count shown is an estimate
+      const byTime = o.steps === undefined && lr.schedule === "cosine";
+      if (o.steps === undefined && state.step > 0) state.totalSteps = Math.max(state.step + 1, Math.round((deadline / elapsed()) * state.step));
+      let rate: number;
+      if (byTime && state.step >= lr.warmup) {
+        state.warmupEndMs ??= elapsed();
+        rate = cosineDecay((elapsed() - state.warmupEndMs) / Math.max(1, deadline - state.warmupEndMs), lr.maxLr, lr.minLr);
+      } else rate = lrAt(state.step, state.totalSteps || o.steps || 1000, lr);
       for (const arch of archsFor(o, state.step)) {
         const batch = stream.next();
         const so = { lr: rate, labelSmoothing: o.labelSmoothing ?? 0.1, rates, clipNorm: o.clipNorm ?? 0 };

@@ -150,7 +150,7 @@ describe("HAT's config form", () => {
     const { "qkv-dim": _, ...noQkv } = hatYaml();
     expect(archFromHatYaml(noQkv).qkvDim).toBe(512);
     const demo = archToHatYaml(smallestArch(DEMO_SPACE)).replace(/^qkv-dim.*$/m, "");
-    expect(parseArchText(demo, "d.yml", DEMO_SPACE).qkvDim).toBe(128);
+    expect(parseArchText(demo, "d.yml", DEMO_SPACE).qkvDim).toBe(DEMO_SPACE.qkvDim);
     expect(parseArchText(demo, "d.yml").qkvDim).toBe(512);
   });
 

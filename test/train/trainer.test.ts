@@ -90,6 +90,18 @@ describe("trainer", () => {
     expect(Array.from(r.tensors.get("dec.1.ffn.fc1.w")!.data)).toEqual(Array.from(init.get("dec.1.ffn.fc1.w")!.data)); // layer not in the arch
   });
 
+  it("a time budget ends on time with the cosine annealed to its floor", async () => {
+    const lrs: number[] = [];
+    const t0 = performance.now();
+    const r = await train({ ...base(), minutes: 0.05, threads: 1, onProgress: (p) => lrs.push(p.lr) });
+    const secs = (performance.now() - t0) / 1000;
+    expect(r.seconds).toBeGreaterThanOrEqual(3);
+    expect(secs).toBeLessThan(20); // 3 s of updates, then validation and the last checkpoint
+    expect(r.steps).toBeGreaterThan(5); // past warm-up
+    expect(Math.max(...lrs)).toBeCloseTo(3e-3, 3);
+    expect(lrs[lrs.length - 1]).toBeLessThan(3e-3 * 0.2); // decayed by time, whatever the speed
+  });
+
   it("refuses a run without a budget and an arch outside the space", async () => {
     await expect(train({ ...base() })).rejects.toThrow(/steps or minutes/);
     await expect(train({ ...base(), steps: 1, arch: { ...smallestArch(space), encoderEmbedDim: 16 } })).rejects.toThrow(/encoderEmbedDim/);
