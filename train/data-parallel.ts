@@ -28,7 +28,8 @@ function spawnWorker(init: WorkerInit): Worker {
   const fromSource = fileURLToPath(import.meta.url).endsWith(".ts");
   if (!fromSource) return new Worker(new URL("./grad-worker.js", import.meta.url), { workerData: init });
   const script = new URL("./grad-worker.ts", import.meta.url).href;
-  const bootstrap = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); })`;
+  const tsx = import.meta.resolve("tsx/esm/api"); // from here: the worker's own cwd may not see tsx
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); })`;
   return new Worker(bootstrap, { eval: true, workerData: init });
 }
 
