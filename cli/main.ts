@@ -5,7 +5,10 @@
  */
 import { demoCommand } from "./demo.js";
 import { exportCommand, infoCommand, initCommand } from "./model.js";
+import { campaignCommand } from "./campaign.js";
+import { predictorCommand } from "./predictor.js";
 import { profileCommand } from "./profile.js";
+import { reportCommand, searchCommand } from "./search.js";
 import { trainCommand } from "./train.js";
 import { bleuCommand, translateCommand } from "./translate.js";
 
@@ -23,12 +26,16 @@ export class UsageError extends Error {
 
 const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<void>; help: string }> = {
   profile: { run: profileCommand, help: "measure an architecture's latency in the wasm runtime (HAT's protocol)" },
+  "profile-campaign": { run: campaignCommand, help: "measure N architectures of a space here into a latency dataset (resumable)" },
+  predictor: { run: predictorCommand, help: "fit, evaluate, apply or verify a latency predictor (predictor fit|eval|predict|verify)" },
   init: { run: initCommand, help: "create a SuperTransformer model file with random weights" },
   export: { run: exportCommand, help: "cut a compact SubTransformer model out of a SuperTransformer" },
   info: { run: infoCommand, help: "check and describe a model file" },
   train: { run: trainCommand, help: "train a SuperTransformer, or one SubTransformer, on a corpus or the demo task" },
   translate: { run: translateCommand, help: "translate text (a line a sentence) with a model file" },
   bleu: { run: bleuCommand, help: "corpus BLEU, compatible with sacreBLEU's default" },
+  search: { run: searchCommand, help: "hardware-aware evolutionary search for a SubTransformer under a latency constraint" },
+  report: { run: reportCommand, help: "the HTML report of a search, from its record (hat search --record)" },
   demo: { run: demoCommand, help: "the main job on the built-in demo space (see docs/STATUS.md)" },
 };
 
@@ -40,7 +47,7 @@ function usage(): string {
 }
 
 /** Errors that mean bad usage or bad input (exit code 2), not a failure of the program (1). */
-const INPUT_ERRORS = new Set(["UsageError", "ArchError", "ModelFormatError", "ModelShapeError", "CorpusError"]);
+const INPUT_ERRORS = new Set(["UsageError", "ArchError", "ModelFormatError", "ModelShapeError", "CorpusError", "SearchInputError", "InfeasibleConstraintError", "LatencyDataError", "PredictorError", "CampaignError"]);
 
 /** Run the CLI; returns the process exit code. */
 export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n") }): Promise<number> {

@@ -1,0 +1,45 @@
+/** `hat profile-campaign`: measure N architectures of a space here and append them to a latency dataset (latency/campaign.ts). */
+import { parseArgs } from "node:util";
+import { runCampaign } from "../latency/campaign.js";
+import { intFlag, requireFlag } from "./args.js";
+import type { Io } from "./main.js";
+import { latencySpaceArg } from "./predictor.js";
+
+const HELP = `usage: hat profile-campaign --space FILE|demo|wmt14|iwslt14|hat-latency --samples N --out CSV
+                          [--runs 300] [--warmup 5] [--vocab 32768] [--src-len 30] [--tgt-len 30]
+                          [--beam 5] [--seed 1] [--rounds 1] [--no-remeasure] [--json]
+
+Measures N architectures of the space (its extremes, then seeded uniform samples) on this machine
+with \`hat profile\`'s protocol, one row appended (and flushed to disk) per architecture, in HAT's
+CSV layout plus the full architecture, device and protocol. Run the same command again after an
+interruption: it measures only what is missing. --rounds K measures every architecture K times, at
+K different moments, and keeps the fastest (for a busy machine: e.g. --rounds 3 --runs 100). At the
+end, warm-up prone and suspicious rows are measured again once and the file is rewritten with one
+row per architecture (docs/latency.md).`;
+
+export async function campaignCommand(argv: string[], io: Io): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      space: { type: "string" }, samples: { type: "string" }, out: { type: "string" }, runs: { type: "string" }, warmup: { type: "string" },
+      vocab: { type: "string" }, "src-len": { type: "string" }, "tgt-len": { type: "string" }, beam: { type: "string" }, seed: { type: "string" }, rounds: { type: "string" },
+      "no-remeasure": { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) { io.out(HELP); return; }
+  const space = latencySpaceArg(requireFlag(values, "space"));
+  requireFlag(values, "samples");
+  const samples = intFlag(values, "samples", 1);
+  const r = await runCampaign({
+    space, samples, out: requireFlag(values, "out"), seed: intFlag(values, "seed", 1, 0),
+    protocol: {
+      runs: intFlag(values, "runs", 300), warmup: intFlag(values, "warmup", 5, 0), vocab: intFlag(values, "vocab", 32768, 8),
+      src_len: intFlag(values, "src-len", 30), tgt_len: intFlag(values, "tgt-len", 30), beam: intFlag(values, "beam", 5),
+    },
+    rounds: intFlag(values, "rounds", 1), remeasure: !values["no-remeasure"],
+    log: (s) => io.err(s),
+  });
+  if (values.json) { io.out(JSON.stringify(r)); return; }
+  io.out(`${r.out}: ${r.measured} of ${r.target} architectures measured${r.complete ? "" : " (incomplete: run the same command again)"}; ${r.newRows} measurements in ${r.seconds.toFixed(0)} s (${r.remeasured} re-measurements)${r.outliers ? `; ${r.outliers}` : ""}`);
+}

@@ -1,0 +1,83 @@
+/**
+ * After the search (HAT-NOTES section 4): the winner exported as a compact standalone model (only
+ * its slices, so its parameter count is the SubTransformer's), fine-tuned from its inherited
+ * weights or trained from scratch with the trainer, scored with BLEU, and its real latency
+ * measured in this machine's wasm runtime with the predictor's protocol.
+ */
+import { archParams, spaceOfArch } from "../runtime/arch.js";
+import { beamSearch } from "../runtime/decode.js";
+import { encodeModel, type DecodedModel } from "../runtime/format.js";
+import { exportSubTransformer, HatModel } from "../runtime/model.js";
+import { profileArch, type ProfileResult } from "../runtime/profile.js";
+import { SPECIALS, type Arch } from "../runtime/types.js";
+import { paramCount, sliceSubTensors, type TensorMap } from "../runtime/weights.js";
+import type { Bpe } from "../data/bpe.js";
+import { bleu, type BleuResult } from "../data/bleu.js";
+import type { TokenPair } from "../train/batching.js";
+import { train, type Progress, type TrainResult } from "../train/trainer.js";
+import type { MeasureProtocol } from "./predictor-file.js";
+
+/** The compact model of `arch` with inherited weights, and its parameter count. */
+export function exportWinner(supernet: DecodedModel, arch: Arch, meta: Record<string, unknown> = {}): { bytes: Uint8Array; params: number } {
+  const bytes = exportSubTransformer({ ...supernet, header: { ...supernet.header, meta: { ...supernet.header.meta, search: meta } } }, arch);
+  return { bytes, params: archParams(arch, supernet.header.vocab.size) };
+}
+
+export interface FinetuneOptions {
+  supernet: DecodedModel;
+  arch: Arch;
+  /** "finetune": from the inherited weights (HAT's cheaper path); "scratch": fresh initialisation. */
+  mode: "finetune" | "scratch";
+  train: TokenPair[];
+  valid: TokenPair[];
+  steps?: number;
+  minutes?: number;
+  maxTokens?: number;
+  lr?: number;
+  warmup?: number;
+  /** Dropout at the super embed dim (the trainer's default 0.1). */
+  dropout?: number;
+  seed?: number;
+  /** Checkpoint (resumed when the same command runs again). */
+  checkpoint?: string;
+  onProgress?: (p: Progress) => void;
+  log?: (line: string) => void;
+}
+
+/** Train the winner; returns the compact model's bytes and the trainer's result. */
+export async function finetuneWinner(o: FinetuneOptions): Promise<{ bytes: Uint8Array; result: TrainResult }> {
+  const h = o.supernet.header;
+  if (!h.space) throw new RangeError("fine-tuning needs the SuperTransformer's space");
+  const init: TensorMap | undefined = o.mode === "finetune" ? new Map([...o.supernet.tensors].filter(([n]) => !n.startsWith("adam."))) : undefined;
+  const space = o.mode === "finetune" ? h.space : spaceOfArch(o.arch);
+  const result = await train({
+    space, arch: o.arch, init, vocab: h.vocab, tokenizer: h.tokenizer, train: o.train, valid: o.valid,
+    steps: o.steps, minutes: o.minutes, maxTokens: o.maxTokens ?? 4096,
+    lr: { maxLr: o.lr ?? 1e-3, warmup: o.warmup ?? 100 }, dropout: o.dropout, seed: o.seed ?? 1, checkpoint: o.checkpoint,
+    onProgress: o.onProgress, log: o.log,
+  });
+  const positionDims = o.mode === "finetune" ? h.positionDims : { encoder: o.arch.encoderEmbedDim, decoder: o.arch.decoderEmbedDim };
+  const tensors = sliceSubTensors(result.tensors, o.arch, h.vocab.size);
+  const bytes = encodeModel({
+    kind: "subtransformer", arch: o.arch, space: h.space, positionDims, vocab: h.vocab, tokenizer: h.tokenizer,
+    meta: { params: paramCount(tensors), trained: { mode: o.mode, steps: result.steps, seconds: result.seconds, validLoss: result.validLoss, backend: result.backend.name } },
+  }, tensors);
+  return { bytes, result };
+}
+
+/** Real latency of `arch` in this process's wasm runtime, HAT's protocol (random weights of its shapes). */
+export function measureWinner(arch: Arch, p: MeasureProtocol, onRun?: (done: number, total: number) => void): ProfileResult {
+  return profileArch(arch, { vocab: p.vocab, srcLen: p.srcLen, tgtLen: p.tgtLen, beam: p.beam, runs: p.runs ?? 300, warmup: p.warmup ?? 5, onRun });
+}
+
+/** Corpus BLEU of a compact model (or a SuperTransformer's `arch`) on sentences, beam search. */
+export function bleuOfModel(model: HatModel, bpe: Bpe, src: readonly string[], refs: readonly string[], o: { arch?: Arch; beam?: number; lenpen?: number; batch?: number } = {}): { result: BleuResult; hyps: string[] } {
+  const sub = model.subnet(o.arch);
+  const B = o.batch ?? 32, hyps: string[] = [];
+  for (let i = 0; i < src.length; i += B) {
+    const chunk = src.slice(i, i + B);
+    const ids = chunk.map((l) => [...bpe.encode(l).slice(0, sub.weights.maxPositions - 1), SPECIALS.eos]);
+    for (const h of beamSearch(sub, ids, { beam: o.beam ?? 4, lenpen: o.lenpen ?? 0.6 })) hyps.push(bpe.decode(h.tokens));
+  }
+  return { result: bleu(hyps, refs), hyps };
+}

@@ -1,0 +1,98 @@
+/**
+ * Latency predictors for the search, from files: the predictor issue's `Predictor`
+ * (latency/predictor.ts) behind the search's small `LatencyModel` interface, with what the
+ * search and its report need besides predictions: the device's name, the space the predictor
+ * was fitted on, its held-out test set and the measurement protocol.
+ */
+import type { Arch, Space } from "../runtime/types.js";
+import { deviceLabel, type DeviceInfo } from "../latency/dataset.js";
+import { Predictor } from "../latency/predictor.js";
+import type { LatencyModel } from "./constraint.js";
+
+/** Bad input to a search: a malformed predictor file, a space mismatch, missing data. CLI exit code 2. */
+export class SearchInputError extends Error {
+  override name = "SearchInputError";
+}
+
+/** The measurement protocol a predictor's latencies follow (runtime/profile.ts options). */
+export interface MeasureProtocol {
+  vocab: number;
+  srcLen: number;
+  tgtLen: number;
+  beam: number;
+  runs?: number;
+  warmup?: number;
+}
+
+/** A predictor ready for the search. */
+export interface LatencySource {
+  path: string;
+  name: string;
+  model: LatencyModel;
+  /** The space the predictor was fitted on, when it says. */
+  space?: Space;
+  testSet?: { measured: number[]; predicted: number[] };
+  protocol?: MeasureProtocol;
+}
+
+/** What the search uses of a Predictor (latency/predictor.ts), so that stand-ins can take its place. */
+export interface PredictorLike {
+  predict(archs: readonly Arch[]): Float64Array;
+  readonly device?: unknown;
+  readonly space?: Space;
+  readonly testSet?: { measured: number[]; predicted: number[] };
+  readonly protocol?: { vocab?: number; src_len?: number; tgt_len?: number; beam?: number; runs?: number; warmup?: number };
+}
+
+/** One line naming a device: a string as it is, a DeviceInfo as "CPU xN (arch platform)". */
+export function deviceName(d: unknown, fallback: string): string {
+  if (typeof d === "string" && d) return d;
+  if (d && typeof d === "object" && "cpu" in d) return deviceLabel(d as DeviceInfo);
+  return fallback;
+}
+
+/** Read a predictor file; every problem with the file is a SearchInputError naming it. */
+export async function loadPredictorFile(path: string): Promise<LatencySource> {
+  try {
+    return fromPredictor(await Predictor.load(path), path);
+  } catch (e) {
+    const err = e as Error;
+    if (err.name === "PredictorError" || err.name === "ArchError") throw new SearchInputError(err.message.startsWith(path) ? err.message : `${path}: ${err.message}`);
+    throw e;
+  }
+}
+
+/** A LatencySource from a Predictor-like object (also what tests build from stand-ins). */
+export function fromPredictor(p: PredictorLike, path = "(in memory)"): LatencySource {
+  const pr = p.protocol;
+  const protocol = pr && pr.vocab && pr.src_len && pr.tgt_len && pr.beam
+    ? { vocab: pr.vocab, srcLen: pr.src_len, tgtLen: pr.tgt_len, beam: pr.beam, runs: pr.runs, warmup: pr.warmup }
+    : undefined;
+  return {
+    path, name: deviceName(p.device, path), model: { predict: (archs) => p.predict(archs) },
+    space: p.space, testSet: p.testSet, protocol,
+  };
+}
+
+const CHOICE_KEYS = [
+  "encoderEmbedChoices", "decoderEmbedChoices", "encoderFfnChoices", "decoderFfnChoices", "encoderLayerChoices",
+  "decoderLayerChoices", "encoderHeadChoices", "decoderSelfHeadChoices", "decoderCrossHeadChoices", "endeLayerChoices",
+] as const;
+
+/**
+ * The SuperTransformer's space must lie inside the predictor's (every choice one the predictor was
+ * fitted on, same qkv-dim): a predictor says nothing reliable about dimensions it never saw.
+ */
+export function checkSpaceCovered(supernet: Space, predictor: Space, what: string): void {
+  if (supernet.qkvDim !== predictor.qkvDim) {
+    throw new SearchInputError(`the SuperTransformer's space differs from the space of ${what}: qkvDim ${supernet.qkvDim} vs ${predictor.qkvDim}`);
+  }
+  for (const k of CHOICE_KEYS) {
+    const missing = supernet[k].filter((v) => !predictor[k].includes(v));
+    if (missing.length > 0) {
+      throw new SearchInputError(
+        `the SuperTransformer's space differs from the space of ${what}: ${k} [${supernet[k].join(", ")}] includes ${missing.join(", ")}, which the predictor was not fitted on ([${predictor[k].join(", ")}])`,
+      );
+    }
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * `hat predictor fit | eval | predict` and `hat profile-campaign` in-process: --json fields, the
+ * predictor file, and bad input refused with exit code 2.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { hat } from "./hat.js";
+import { HAT_WMT_SPACE, largestArch, smallestArch, validateSpace, DEMO_SPACE } from "../../runtime/arch.js";
+import { formatDataset } from "../../latency/dataset.js";
+import { TINY_SPACE } from "../helpers.js";
+import { syntheticRows } from "../latency/synthetic.js";
+
+const dir = mkdtempSync(join(tmpdir(), "hat-predictor-cli-"));
+const data = join(dir, "lat.csv"), model = join(dir, "p.json");
+writeFileSync(data, formatDataset(syntheticRows(300, 2).map(({ arch: _, ...r }) => r))); // HAT's layout: no arch column
+const archFile = join(dir, "arch.json");
+writeFileSync(archFile, JSON.stringify(largestArch(HAT_WMT_SPACE)));
+const last = (out: string) => JSON.parse(out.trim().split("\n").pop()!);
+const fitArgs = ["--epochs", "40", "--patience", "20", "--hidden", "16,16"];
+
+describe("hat predictor", () => {
+  it("fit --json: the test metrics beside linear regression; eval --json; predict", async () => {
+    const f = await hat("predictor", "fit", "--data", data, "--out", model, "--space", "hat-latency", "--device", "synthetic", ...fitArgs, "--json");
+    expect(f.code, f.err).toBe(0);
+    const j = last(f.out);
+    for (const k of ["test_rmse_ms", "test_mape", "test_kendall_tau", "linear_rmse_ms"]) expect(typeof j[k], k).toBe("number");
+    expect(j).toMatchObject({ n_train: 240, n_val: 30, n_test: 30, features: "sums", target: "split" });
+    expect(typeof j.beats_linear).toBe("boolean");
+    expect(f.err).toMatch(/test {2}linear/);
+    expect(JSON.parse(readFileSync(model, "utf8")).device).toBe("synthetic");
+
+    const e = await hat("predictor", "eval", "--model", model, "--data", data, "--json");
+    expect(e.code, e.err).toBe(0);
+    const m = last(e.out);
+    expect(m.n).toBe(300);
+    for (const k of ["rmse_ms", "mape", "kendall_tau"]) expect(Number.isFinite(m[k]), k).toBe(true);
+    expect(m.kendall_tau).toBeGreaterThan(0.9);
+
+    const p = await hat("predictor", "predict", "--model", model, "--arch", archFile);
+    expect(p.code, p.err).toBe(0);
+    expect(p.out).toMatch(/^\d+\.\d+ ms \(encoder \d+\.\d+, decoder \d+\.\d+\) predicted for synthetic/);
+    const pj = last((await hat("predictor", "predict", "--model", model, "--arch", archFile, "--json")).out);
+    expect(pj.total_ms).toBeCloseTo(pj.encoder_ms + pj.decoder_ms, 9);
+  });
+
+  it("bad input exits with code 2 and one clear line", async () => {
+    const write = (name: string, text: string) => { const p = join(dir, name); writeFileSync(p, text); return p; };
+    const csv = readFileSync(data, "utf8");
+    const lines = csv.split("\n");
+    const nan = write("nan.csv", [lines[0], lines[1].replace(/^[^,]+/, "NaN"), ...lines.slice(2)].join("\n"));
+    const cols = write("cols.csv", lines.map((l) => l.split(",").slice(0, 13).join(",")).join("\n"));
+    const truncated = write("trunc.json", readFileSync(model, "utf8").slice(0, 500));
+    const outside = write("demo-arch.json", JSON.stringify(smallestArch(DEMO_SPACE)));
+    const cases: [string[], RegExp][] = [
+      [["predictor", "fit", "--data", nan, "--out", join(dir, "x.json")], /nan.csv:2: column encoder_embed_dim: 'NaN' is not a finite number/],
+      [["predictor", "fit", "--data", cols, "--out", join(dir, "x.json")], /missing column latency_std_decoder/],
+      [["predictor", "fit", "--data", join(dir, "none.csv"), "--out", join(dir, "x.json")], /cannot read/],
+      [["predictor", "fit", "--data", data, "--out", join(dir, "x.json"), "--features", "layers"], /need each row's architecture/],
+      [["predictor", "fit", "--data", data, "--out", join(dir, "x.json"), "--space", "demo"], /not in the given space/],
+      [["predictor", "fit", "--data", data], /--out is required/],
+      [["predictor", "fit", "--out", join(dir, "x.json")], /--data is required/],
+      [["predictor", "fit", "--data", data, "--out", join(dir, "x.json"), "--hidden", "8,x"], /--hidden/],
+      [["predictor", "eval", "--model", truncated, "--data", data], /malformed JSON.*truncated/],
+      [["predictor", "predict", "--model", model, "--arch", outside], /encoderEmbedDim: \d+ is not one of/],
+      [["predictor", "frobnicate"], /unknown subcommand/],
+    ];
+    for (const [argv, re] of cases) {
+      const r = await hat(...argv);
+      expect(r.code, `${argv.join(" ")}: ${r.err}`).toBe(2);
+      expect(r.err).toMatch(re);
+    }
+  });
+});
+
+describe("hat profile-campaign", () => {
+  it("--json: a small campaign in the wasm runtime; running it again measures nothing", async () => {
+    const spaceFile = join(dir, "space.json");
+    writeFileSync(spaceFile, JSON.stringify(validateSpace({ ...TINY_SPACE, endeLayerChoices: [1, 2] })));
+    const out = join(dir, "campaign.csv");
+    const args = ["profile-campaign", "--space", spaceFile, "--samples", "5", "--out", out, "--runs", "2", "--warmup", "0", "--vocab", "64", "--src-len", "4", "--tgt-len", "3", "--beam", "2", "--json"];
+    const r = await hat(...args);
+    expect(r.code, r.err).toBe(0);
+    const j = last(r.out);
+    expect(j).toMatchObject({ measured: 5, target: 5, complete: true });
+    expect(j.remeasured).toBeGreaterThanOrEqual(3); // the process's first 3, and any with an abnormal spread
+    expect(j.newRows).toBe(5 + j.remeasured);
+    expect(readFileSync(out, "utf8").trim().split("\n")).toHaveLength(6);
+    const again = await hat(...args);
+    expect(last(again.out)).toMatchObject({ measured: 5, newRows: 0, complete: true });
+    const bad = await hat("profile-campaign", "--space", spaceFile, "--samples", "0", "--out", out);
+    expect(bad.code).toBe(2);
+    const mixed = await hat(...args.map((a) => (a === "2" ? "3" : a)));
+    expect(mixed.code).toBe(2);
+    expect(mixed.err).toMatch(/use the same options or another --out/);
+  });
+});

@@ -1,0 +1,171 @@
+/**
+ * `hat search` in-process, on a random tiny SuperTransformer carrying a real tokenizer and a real
+ * predictor file (latency/predictor.ts's format: a linear model over HAT's 10 features, growing
+ * with every dimension, so the smallest latency is the smallest SubTransformer's).
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { hat } from "./hat.js";
+import { encodeModel } from "../../runtime/format.js";
+import { archParams, sampleArch, smallestArch, superDims, validateArch } from "../../runtime/arch.js";
+import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
+import { randomSuperTransformer } from "../../runtime/model.js";
+import type { Space } from "../../runtime/types.js";
+import { Bpe } from "../../data/bpe.js";
+import { demoTask } from "../../data/demo-task.js";
+import { Predictor } from "../../latency/predictor.js";
+import { rng, TINY_SPACE } from "../helpers.js";
+
+/** A predictor file: total ms = b + w . (HAT's 10 features). */
+function linearPredictor(space: Space, device: string): Predictor {
+  const w = [0.002, 0.05, 0.0005, 0.01, 0.003, 0.1, 0.001, 0.01, 0.01, 0.02];
+  const zeros = w.map(() => 0), ones = w.map(() => 1);
+  return new Predictor({
+    device, space, protocol: { runs: 3, warmup: 1, vocab: 64, src_len: 4, tgt_len: 3, beam: 2 },
+    features: { kind: "hat", maxEncoderLayers: 0, maxDecoderLayers: 0, mean: zeros, std: ones, min: zeros, max: w.map(() => 1e4) },
+    target: { kind: "total", mean: [0], std: [1] }, sizes: [10, 1],
+    weights: [{ w: Float32Array.from(w), b: Float32Array.from([0.05]) }],
+    testSet: { measured: [1, 2, 3, 4], predicted: [1.1, 1.9, 3.2, 3.9] },
+  });
+}
+
+const space = { ...TINY_SPACE, endeLayerChoices: [1, 2] };
+const dir = mkdtempSync(join(tmpdir(), "hat-search-"));
+const task = demoTask({ seed: 1, train: 300, valid: 40, test: 20 });
+const bpe = Bpe.train([...task.train.src, ...task.train.tgt], { vocabSize: 300 });
+const V = bpe.vocab().size;
+const supernet = join(dir, "super.hatm");
+const d = superDims(space);
+writeFileSync(supernet, encodeModel({
+  kind: "supertransformer", space, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim },
+  vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: {},
+}, randomTensors(superTensorShapes(space, V), 5)));
+const lat = linearPredictor(space, "stand-in cpu");
+const r0 = rng(1);
+const all = Array.from({ length: 1000 }, () => sampleArch(space, r0));
+const sorted = [...lat.predict(all)].sort((a, b) => a - b);
+const limit = sorted[Math.floor(sorted.length / 3)];
+const minMs = lat.predict([smallestArch(space)])[0];
+const pred = join(dir, "pred.json");
+writeFileSync(pred, JSON.stringify(lat.toJSON()));
+const small = ["--generations", "3", "--population", "12", "--parents", "4", "--mutations", "4", "--crossovers", "4", "--valid-max", "20"];
+const base = ["search", "--supernet", supernet, "--predictor", pred, "--demo", ...small];
+const last = (out: string) => JSON.parse(out.trim().split("\n").pop()!);
+
+describe("hat search", () => {
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("--json: the last line has arch, predicted_ms, valid_loss, evaluations; export, measure, report, random baseline", async () => {
+    const out = join(dir, "arch.json"), sub = join(dir, "sub.hatm"), report = join(dir, "r.html"), rec = join(dir, "rec.json");
+    const r = await hat(...base, "--latency-ms", String(limit), "--json", "--out", out, "--export", sub, "--report", report, "--record", rec,
+      "--random-baseline", "--measure");
+    expect(r.code, r.err).toBe(0);
+    const j = last(r.out);
+    const arch = validateArch(j.arch, space);
+    expect(j.predicted_ms).toBeLessThanOrEqual(limit);
+    expect(j.predicted_ms).toBeCloseTo(lat.predict([arch])[0], 9);
+    expect(Number.isFinite(j.valid_loss)).toBe(true);
+    expect(j.evaluations).toBeGreaterThan(12);
+    expect(j.random.evaluations).toBe(j.evaluations);
+    expect(JSON.parse(readFileSync(out, "utf8"))).toEqual(j.arch);
+    // the export holds the SubTransformer's parameters only
+    expect(j.params).toBe(archParams(arch, V));
+    const info = last((await hat("info", "--model", sub, "--json")).out);
+    expect(info.params).toBe(j.params);
+    expect(info.kind).toBe("subtransformer");
+    expect(j.measured_ms).toBeGreaterThan(0);
+    expect(typeof j.over_constraint).toBe("boolean");
+    expect(typeof j.measured_load1).toBe("number");
+    expect(r.err).toMatch(/evolution generation 3\/3: best loss/);
+    const html = readFileSync(report, "utf8");
+    expect(html).toContain("<svg");
+    expect(html).not.toMatch(/https?:\/\//);
+    const record = JSON.parse(readFileSync(rec, "utf8"));
+    expect(record.evolution.evaluations).toBe(j.evaluations);
+    // measured with the predictor's protocol
+    expect(record.winner.measured).toMatchObject({ runs: 3, protocol: { vocab: 64, srcLen: 4, tgtLen: 3, beam: 2 }, device: "stand-in cpu" });
+    expect(record.predictorTests[0].measured).toEqual([1, 2, 3, 4]);
+    // the report again from the record
+    const again = join(dir, "again.html");
+    const rr = await hat("report", "--record", rec, "--out", again);
+    expect(rr.code, rr.err).toBe(0);
+    expect(readFileSync(again, "utf8")).toBe(html); // same record, same page
+    const bogus = join(dir, "bogus.json");
+    writeFileSync(bogus, JSON.stringify({ version: 2 }));
+    const rb = await hat("report", "--record", bogus, "--out", again);
+    expect(rb.code).toBe(2);
+    expect(rb.err).toMatch(/not a search record/);
+  });
+
+  it("is reproducible: the same seed gives the same winner", async () => {
+    const a = last((await hat(...base, "--latency-ms", String(limit), "--seed", "4", "--json")).out);
+    const b = last((await hat(...base, "--latency-ms", String(limit), "--seed", "4", "--json")).out);
+    expect(b.arch).toEqual(a.arch);
+    expect(b.valid_loss).toBe(a.valid_loss);
+    expect(b.evaluations).toBe(a.evaluations);
+  });
+
+  it("--pareto returns the front", async () => {
+    const r = await hat(...base, "--pareto", "--json");
+    expect(r.code, r.err).toBe(0);
+    const j = last(r.out);
+    expect(j.front.length).toBeGreaterThan(1);
+    for (let i = 1; i < j.front.length; i++) {
+      expect(j.front[i].predicted_ms).toBeGreaterThanOrEqual(j.front[i - 1].predicted_ms);
+      expect(j.front[i].valid_loss).toBeLessThan(j.front[i - 1].valid_loss);
+    }
+  });
+
+  it("fine-tunes the winner and scores it with BLEU", async () => {
+    const ft = join(dir, "ft.hatm");
+    const r = await hat(...base, "--latency-ms", String(limit), "--json", "--finetune-steps", "2", "--finetune-out", ft, "--max-tokens", "400", "--bleu", "--bleu-max", "4");
+    expect(r.code, r.err).toBe(0);
+    const j = last(r.out);
+    expect(j.finetuned.steps).toBe(2);
+    expect(Number.isFinite(j.finetuned.valid_loss)).toBe(true);
+    expect(j.bleu).toBeGreaterThanOrEqual(0);
+    expect(existsSync(ft)).toBe(true);
+    expect(last((await hat("info", "--model", ft, "--json")).out).params).toBe(j.params);
+  });
+
+  it("bad input: one clear line and exit code 2", async () => {
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, "{ not json");
+    const other = join(dir, "other.json");
+    writeFileSync(other, JSON.stringify(linearPredictor({ ...space, encoderFfnChoices: [48] }, "x").toJSON()));
+    const notPred = join(dir, "notpred.json");
+    writeFileSync(notPred, JSON.stringify({ format: "something else" }));
+    const sub = join(dir, "plain-sub.hatm");
+    await hat("export", "--model", supernet, "--arch", writeArch(all[0]), "--out", sub);
+    const noTok = join(dir, "notok.hatm");
+    writeFileSync(noTok, randomSuperTransformer(space, 50, 1));
+    const cases: [string[], RegExp][] = [
+      [[...base, "--latency-ms", String(minMs * 0.9)], /infeasible latency constraint.*smallest predicted latency the space reaches, \d/],
+      [["search", "--supernet", supernet, "--predictor", bad, "--demo", "--latency-ms", "1"], /bad\.json: not a predictor file: malformed JSON/],
+      [["search", "--supernet", supernet, "--predictor", notPred, "--demo", "--latency-ms", "1"], /notpred\.json: not a latency predictor/],
+      [["search", "--supernet", supernet, "--predictor", join(dir, "none.json"), "--demo", "--latency-ms", "1"], /none\.json: cannot read/],
+      [["search", "--supernet", supernet, "--predictor", other, "--demo", "--latency-ms", "1"], /space differs.*encoderFfnChoices/],
+      [["search", "--supernet", sub, "--predictor", pred, "--demo", "--latency-ms", "1"], /not a SuperTransformer/],
+      [["search", "--supernet", noTok, "--predictor", pred, "--demo", "--latency-ms", "1"], /no tokenizer/],
+      [["search", "--supernet", supernet, "--predictor", pred, "--demo"], /--latency-ms is required/],
+      [["search", "--supernet", supernet, "--predictor", pred, "--latency-ms", "1"], /--demo or --valid-src/],
+      [["search", "--supernet", supernet, "--predictor", pred, "--demo", "--latency-ms", "0"], /positive number/],
+      [["search", "--supernet", supernet, "--predictor", pred, "--demo", "--pareto", "--export", "x.hatm"], /--export goes with the single-objective/],
+      [["search", "--supernet", supernet, "--predictor", pred, "--demo", "--latency-ms", "1", "--parents", "200"], /--parents/],
+      [["search", "--supernet", join(dir, "missing.hatm"), "--predictor", pred, "--demo", "--latency-ms", "1"], /ENOENT|no such file/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await hat(...args);
+      expect(r.code, `${args.join(" ")}\n${r.err}`).toBe(2);
+      expect(r.err.trim().split("\n").pop()).toMatch(re);
+    }
+  });
+});
+
+function writeArch(a: unknown): string {
+  const f = join(dir, `a${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(f, JSON.stringify(a));
+  return f;
+}
