@@ -10,9 +10,8 @@
  * keep the same one several times among its 25), and an architecture is scored once (cache).
  */
 import { mulberry32 } from "../runtime/rng.js";
-import { drawFeasible } from "./constraint.js";
 import type { Genome } from "./genome.js";
-import { byLoss, Ledger, SearchProblem, type GenerationStats, type SearchResult } from "./problem.js";
+import { byLoss, feasibleFiller, Ledger, SearchProblem, type GenerationStats, type SearchResult } from "./problem.js";
 
 export interface EvolutionOptions {
   generations?: number;
@@ -59,18 +58,13 @@ export function evolutionSearch(problem: SearchProblem, options: EvolutionOption
   const o = resolveEvolution(options);
   const t0 = performance.now();
   const seedGenome = problem.check(o.seed);
-  const { layout, latency } = problem;
+  const { layout } = problem;
   const rng = mulberry32(o.seed);
   const ledger = new Ledger(problem);
   const warnings: string[] = [];
   const history: GenerationStats[] = [];
 
-  const fill = (what: string, n: number, propose: () => Genome): Genome[] => {
-    if (n === 0) return [];
-    const r = drawFeasible(n, propose, layout, latency, o.triesPerCandidate * n);
-    if (r.genomes.length < n) warnings.push(`${what}: only ${r.genomes.length} of ${n} candidates met the constraint in ${r.tries} draws`);
-    return r.genomes;
-  };
+  const fill = feasibleFiller(problem, o.triesPerCandidate, warnings);
 
   let popu = fill("initial population", o.population, () => layout.random(rng));
   if (popu.length < o.population && seedGenome) popu.push(seedGenome); // never start empty: the feasibility check found one

@@ -10,9 +10,8 @@
  * The front returned is the non-dominated set of everything the run evaluated.
  */
 import { mulberry32 } from "../runtime/rng.js";
-import { drawFeasible } from "./constraint.js";
 import type { Genome } from "./genome.js";
-import { byLoss, Ledger, SearchProblem, type Evaluated, type GenerationStats, type SearchResult } from "./problem.js";
+import { byLoss, feasibleFiller, Ledger, SearchProblem, type Evaluated, type GenerationStats, type SearchResult } from "./problem.js";
 import { resolveEvolution, type EvolutionOptions } from "./evolution.js";
 
 /** Objective vector of an evaluated candidate: loss, then latency per device. */
@@ -94,12 +93,7 @@ export function nsga2Search(problem: SearchProblem, options: EvolutionOptions = 
   const warnings: string[] = [];
   const history: GenerationStats[] = [];
 
-  const fill = (what: string, n: number, propose: () => Genome): Genome[] => {
-    if (n === 0) return [];
-    const r = drawFeasible(n, propose, layout, latency, o.triesPerCandidate * n);
-    if (r.genomes.length < n) warnings.push(`${what}: only ${r.genomes.length} of ${n} candidates met the constraint in ${r.tries} draws`);
-    return r.genomes;
-  };
+  const fill = feasibleFiller(problem, o.triesPerCandidate, warnings);
 
   interface Member { g: Genome; e: Evaluated; rank: number; crowd: number }
   /** Distinct members, ranked; the best `n` by (rank, crowding). */

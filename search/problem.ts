@@ -5,7 +5,7 @@
  */
 import { archKey, validateSpace } from "../runtime/arch.js";
 import type { Arch, Space } from "../runtime/types.js";
-import { checkFeasible, LatencyTable, type Device } from "./constraint.js";
+import { checkFeasible, drawFeasible, LatencyTable, type Device } from "./constraint.js";
 import { CachedLoss, type LossFn } from "./fitness.js";
 import { GeneLayout, type Genome } from "./genome.js";
 
@@ -127,4 +127,17 @@ export class Ledger {
 /** Sort by loss; ties broken by key so that results never depend on engine sort details. */
 export function byLoss(a: Evaluated, b: Evaluated): number {
   return a.loss - b.loss || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+}
+
+/**
+ * A bounded filler of feasible candidates: `fill(what, n, propose)` draws up to n genomes that meet
+ * every constraint in at most `triesPerCandidate x n` proposals; a shortfall is a warning, never a hang.
+ */
+export function feasibleFiller(problem: SearchProblem, triesPerCandidate: number, warnings: string[]) {
+  return (what: string, n: number, propose: () => Genome): Genome[] => {
+    if (n === 0) return [];
+    const r = drawFeasible(n, propose, problem.layout, problem.latency, triesPerCandidate * n);
+    if (r.genomes.length < n) warnings.push(`${what}: only ${r.genomes.length} of ${n} candidates met the constraint in ${r.tries} draws`);
+    return r.genomes;
+  };
 }
