@@ -49,7 +49,7 @@ export function padBatch(src: ArrayLike<number>[], tgt: ArrayLike<number>[]): Pa
  * are alike). Every shard has at least one row; together they hold the batch's rows in order.
  */
 export function splitBatch(batch: PaddedBatch, n: number): PaddedBatch[] {
-  const { B, S, T } = batch;
+  const { B, T } = batch;
   const k = Math.max(1, Math.min(n, B));
   const rowTokens = (b: number) => {
     let c = 0;

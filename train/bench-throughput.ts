@@ -53,7 +53,7 @@ function randomCorpus(n: number, seed: number): TokenPair[] {
   });
 }
 const stream = new BatchStream(randomCorpus(4000, 7), TOKENS, 1);
-const randomBatch = (_i: number): PaddedBatch => stream.next();
+const nextBatch = (): PaddedBatch => stream.next();
 
 const choice = await selectBackend();
 const st = new SuperTransformer(SPACE, V, { seed: 1 });
@@ -61,18 +61,18 @@ const arch = largestArch(SPACE);
 const opt = new Adam();
 const stepOptions = { lr: 5e-4, rates: { dropout: 0.1 }, clipNorm: 1 };
 const parallel = THREADS > 1 ? await DataParallel.start(st, THREADS, choice.name) : undefined;
-const step = async (i: number) => parallel ? parallel.step(opt, arch, randomBatch(i), stepOptions) : trainStep(st, opt, arch, randomBatch(i), stepOptions);
+const step = async () => parallel ? parallel.step(opt, arch, nextBatch(), stepOptions) : trainStep(st, opt, arch, nextBatch(), stepOptions);
 
-const b0 = randomBatch(0);
+const b0 = nextBatch();
 console.log(`first batch: ${b0.B} sentences, src ${b0.B}x${b0.S}, tgt ${b0.B}x${b0.T}, ${b0.tokens} target tokens`);
 let t = performance.now();
-await step(0); // warm-up: kernel compilation, allocations
+await step(); // warm-up: kernel compilation, allocations
 console.log(`warm-up step: ${(performance.now() - t).toFixed(0)} ms`);
 let tokens = 0;
 t = performance.now();
 for (let i = 1; i <= STEPS; i++) {
   const s0 = performance.now();
-  const r = await step(i);
+  const r = await step();
   tokens += r.tokens;
   console.log(`step ${i}: loss ${r.loss.toFixed(3)}  ${r.tokens} tokens  ${(performance.now() - s0).toFixed(0)} ms`);
 }
@@ -80,7 +80,7 @@ const secs = (performance.now() - t) / 1000;
 console.log(`${choice.name}, ${THREADS} thread${THREADS > 1 ? "s" : ""}: ${(tokens / secs).toFixed(0)} target tokens/s (${STEPS} steps, ${(secs / STEPS * 1000).toFixed(0)} ms/step)`);
 
 if (args.profile) {
-  const prof = await tf.profile(() => { trainStep(st, opt, arch, randomBatch(STEPS + 1), stepOptions); });
+  const prof = await tf.profile(() => { trainStep(st, opt, arch, nextBatch(), stepOptions); });
   const by = new Map<string, { ms: number; n: number }>();
   let total = 0;
   const backendName = tf.getBackend();

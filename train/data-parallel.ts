@@ -107,11 +107,6 @@ export class DataParallel {
     return this.workers.length + 1;
   }
 
-  /** Weights changed outside `step` (e.g. a checkpoint was loaded): send all of them next time. */
-  invalidate(): void {
-    for (const w of this.workers) for (const name of this.st.variables.keys()) w.stale.add(name);
-  }
-
   /** One update of `arch` on `batch`: gradients on every thread, summed, clipped, Adam. */
   async step(opt: Adam, arch: Arch, batch: PaddedBatch, o: StepOptions): Promise<StepResult> {
     const shards = splitBatch(batch, this.threads);
@@ -121,7 +116,7 @@ export class DataParallel {
       const weights: [string, Float32Array][] = [];
       for (const name of w.stale) weights.push([name, new Float32Array(this.st.variable(name).dataSync() as Float32Array)]);
       w.stale.clear();
-      return w.request({ id: 0, weights, arch, shard, ...common });
+      return w.request({ weights, arch, shard, ...common });
     });
     let mine;
     try {

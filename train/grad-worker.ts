@@ -23,7 +23,6 @@ export interface WorkerInit {
 
 /** One request: new weights (by name), then the gradients of `shard`. */
 export interface GradRequest {
-  id: number;
   weights: [string, Float32Array][];
   arch: Arch;
   shard: PaddedBatch;
@@ -34,8 +33,8 @@ export interface GradRequest {
 
 /** The reply: gradients by name (transferred), or the error that stopped the request. */
 export type GradReply =
-  | { id: number; grads: [string, Float32Array][]; lossSum: number; nllSum: number }
-  | { id: number; error: string };
+  | { grads: [string, Float32Array][]; lossSum: number; nllSum: number }
+  | { error: string };
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -53,9 +52,9 @@ port.on("message", (req: GradRequest) => {
     const grads: [string, Float32Array][] = [];
     for (const [name, t] of g.grads) grads.push([name, new Float32Array(t.dataSync() as Float32Array)]); // a copy: transferable
     tf.dispose([...g.grads.values()]);
-    const reply: GradReply = { id: req.id, grads, lossSum: g.lossSum, nllSum: g.nllSum };
+    const reply: GradReply = { grads, lossSum: g.lossSum, nllSum: g.nllSum };
     port.postMessage(reply, grads.map(([, a]) => a.buffer as ArrayBuffer));
   } catch (e) {
-    port.postMessage({ id: req.id, error: e instanceof Error ? e.stack ?? e.message : String(e) } satisfies GradReply);
+    port.postMessage({ error: e instanceof Error ? e.stack ?? e.message : String(e) } satisfies GradReply);
   }
 });
