@@ -222,3 +222,17 @@ export function score(model: WasmSubTransformer, src: ArrayLike<number>[], tgt: 
     s.release();
   }
 }
+
+/**
+ * Label-smoothed loss per target token over batches of (src, tgt) pairs (tgt without eos): the
+ * validation loss of training and the search's inherited loss.
+ */
+export function corpusLoss(model: WasmSubTransformer, batches: readonly (readonly { src: ArrayLike<number>; tgt: ArrayLike<number> }[])[], labelSmoothing = 0.1): number {
+  let loss = 0, tokens = 0;
+  for (const b of batches) {
+    const r = score(model, b.map((p) => p.src), b.map((p) => p.tgt), labelSmoothing);
+    loss += r.loss;
+    tokens += r.tokens;
+  }
+  return loss / Math.max(1, tokens);
+}

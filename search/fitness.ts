@@ -6,7 +6,7 @@
  * by archKey, so an architecture is scored once whatever the searches ask.
  */
 import { archKey, validateArch } from "../runtime/arch.js";
-import { score } from "../runtime/decode.js";
+import { corpusLoss } from "../runtime/decode.js";
 import type { HatModel } from "../runtime/model.js";
 import type { Arch, Space } from "../runtime/types.js";
 import { WasmSubTransformer } from "../runtime/wasm-model.js";
@@ -78,14 +78,7 @@ export class InheritedLoss {
     const wasm = this.model.weights.wasm;
     const mark = wasm.mark(); // the descriptor and every buffer of the scoring are freed afterwards
     try {
-      const sub = new WasmSubTransformer(this.model.weights, a);
-      let loss = 0, tokens = 0;
-      for (const b of this.batches) {
-        const r = score(sub, b.map((p) => p.src), b.map((p) => p.tgt), this.labelSmoothing);
-        loss += r.loss;
-        tokens += r.tokens;
-      }
-      return loss / tokens;
+      return corpusLoss(new WasmSubTransformer(this.model.weights, a), this.batches, this.labelSmoothing);
     } finally {
       wasm.release(mark);
     }

@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { largestArch, sampleArch, smallestArch, validateArch } from "../runtime/arch.js";
-import { score } from "../runtime/decode.js";
+import { corpusLoss } from "../runtime/decode.js";
 import { encodeModel, readModelFile, writeModelFile, type ModelHeader } from "../runtime/format.js";
 import { mulberry32 } from "../runtime/rng.js";
 import type { Arch, Space } from "../runtime/types.js";
@@ -119,16 +119,10 @@ function fingerprint(o: TrainOptions): string {
 
 /** Label-smoothed validation loss per token of `arch`, computed by the WASM runtime on `tensors`. */
 export function validationLoss(tensors: TensorMap, vocabSize: number, positionDims: { encoder: number; decoder: number }, arch: Arch, pairs: readonly TokenPair[], labelSmoothing = 0.1, batch = 64): number {
-  const wasm = loadWasm();
-  const model = new WasmSubTransformer(new WasmWeights(wasm, { tensors, vocabSize, positionDims }), arch);
-  let loss = 0, tokens = 0;
-  for (let i = 0; i < pairs.length; i += batch) {
-    const b = pairs.slice(i, i + batch);
-    const r = score(model, b.map((p) => p.src), b.map((p) => p.tgt), labelSmoothing);
-    loss += r.loss;
-    tokens += r.tokens;
-  }
-  return loss / Math.max(1, tokens);
+  const model = new WasmSubTransformer(new WasmWeights(loadWasm(), { tensors, vocabSize, positionDims }), arch); // a fresh instance
+  const batches: TokenPair[][] = [];
+  for (let i = 0; i < pairs.length; i += batch) batches.push(pairs.slice(i, i + batch));
+  return corpusLoss(model, batches, labelSmoothing);
 }
 
 function lrAt(step: number, total: number, lr: LrOptions): number {
