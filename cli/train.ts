@@ -7,7 +7,7 @@ import { sliceSubTensors, type TensorMap } from "../runtime/weights.js";
 import { Bpe } from "../data/bpe.js";
 import { formatProblems, readParallelFiles } from "../data/corpus.js";
 import { demoTask } from "../data/demo-task.js";
-import { train, type Progress } from "../train/trainer.js";
+import { train, withoutAdamState, type Progress } from "../train/trainer.js";
 import type { TokenPair } from "../train/batching.js";
 import { intFlag, numFlag, requireFlag, spaceArg } from "./args.js";
 import { UsageError, type Io } from "./main.js";
@@ -92,7 +92,7 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
     const f = await readModelFile(values.init);
     if (f.header.kind !== "supertransformer" || !f.header.space) throw new UsageError(`--init ${values.init} is not a SuperTransformer`);
     space = f.header.space;
-    init = new Map([...f.tensors].filter(([n]) => !n.startsWith("adam.")));
+    init = withoutAdamState(f.tensors);
     if (f.header.tokenizer) bpe = Bpe.fromJSON(f.header.tokenizer);
   }
   if (values.arch) {

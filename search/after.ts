@@ -13,8 +13,7 @@ import { SPECIALS, type Arch } from "../runtime/types.js";
 import { paramCount, sliceSubTensors, type TensorMap } from "../runtime/weights.js";
 import type { Bpe } from "../data/bpe.js";
 import { bleu, type BleuResult } from "../data/bleu.js";
-import type { TokenPair } from "../train/batching.js";
-import { train, type Progress, type TrainResult } from "../train/trainer.js";
+import { train, withoutAdamState, type TrainOptions, type TrainResult } from "../train/trainer.js";
 import type { MeasureProtocol } from "./predictor-file.js";
 
 /** The compact model of `arch` with inherited weights, and its parameter count. */
@@ -23,32 +22,22 @@ export function exportWinner(supernet: DecodedModel, arch: Arch, meta: Record<st
   return { bytes, params: archParams(arch, supernet.header.vocab.size) };
 }
 
-export interface FinetuneOptions {
+/** What fine-tuning takes: the winner, its data and budget as the trainer takes them, and a peak rate. */
+export interface FinetuneOptions extends Pick<TrainOptions, "train" | "valid" | "steps" | "minutes" | "maxTokens" | "dropout" | "seed" | "checkpoint" | "onProgress" | "log"> {
   supernet: DecodedModel;
   arch: Arch;
   /** "finetune": from the inherited weights (HAT's cheaper path); "scratch": fresh initialisation. */
   mode: "finetune" | "scratch";
-  train: TokenPair[];
-  valid: TokenPair[];
-  steps?: number;
-  minutes?: number;
-  maxTokens?: number;
+  /** Peak learning rate (default 1e-3) and its linear warm-up in updates (default 100). */
   lr?: number;
   warmup?: number;
-  /** Dropout at the super embed dim (the trainer's default 0.1). */
-  dropout?: number;
-  seed?: number;
-  /** Checkpoint (resumed when the same command runs again). */
-  checkpoint?: string;
-  onProgress?: (p: Progress) => void;
-  log?: (line: string) => void;
 }
 
 /** Train the winner; returns the compact model's bytes and the trainer's result. */
 export async function finetuneWinner(o: FinetuneOptions): Promise<{ bytes: Uint8Array; result: TrainResult }> {
   const h = o.supernet.header;
   if (!h.space) throw new RangeError("fine-tuning needs the SuperTransformer's space");
-  const init: TensorMap | undefined = o.mode === "finetune" ? new Map([...o.supernet.tensors].filter(([n]) => !n.startsWith("adam."))) : undefined;
+  const init: TensorMap | undefined = o.mode === "finetune" ? withoutAdamState(o.supernet.tensors) : undefined;
   const space = o.mode === "finetune" ? h.space : spaceOfArch(o.arch);
   const result = await train({
     space, arch: o.arch, init, vocab: h.vocab, tokenizer: h.tokenizer, train: o.train, valid: o.valid,

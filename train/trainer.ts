@@ -117,6 +117,11 @@ function fingerprint(o: TrainOptions): string {
   return JSON.stringify({ space: o.space, arch: o.arch ?? null, sampling: o.sampling ?? "uniform", V: o.vocab.size, n: o.train.length, seed: o.seed ?? 1 });
 }
 
+/** A model file's weights: its tensors without the Adam moments (`adam.m.*`, `adam.v.*`) a checkpoint adds. */
+export function withoutAdamState(tensors: TensorMap): TensorMap {
+  return new Map([...tensors].filter(([name]) => !name.startsWith("adam.")));
+}
+
 /** Label-smoothed validation loss per token of `arch`, computed by the WASM runtime on `tensors`. */
 export function validationLoss(tensors: TensorMap, vocabSize: number, positionDims: { encoder: number; decoder: number }, arch: Arch, pairs: readonly TokenPair[], labelSmoothing = 0.1, batch = 64): number {
   const model = new WasmSubTransformer(new WasmWeights(loadWasm(), { tensors, vocabSize, positionDims }), arch); // a fresh instance
