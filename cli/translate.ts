@@ -2,9 +2,8 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { largestArch, loadArch } from "../runtime/arch.js";
-import { beamSearch } from "../runtime/decode.js";
+import { translateLines } from "../runtime/decode.js";
 import { HatModel } from "../runtime/model.js";
-import { SPECIALS } from "../runtime/types.js";
 import { Bpe } from "../data/bpe.js";
 import { bleu, formatBleu } from "../data/bleu.js";
 import { readLines } from "../data/corpus.js";
@@ -29,14 +28,8 @@ export async function translateCommand(argv: string[], io: Io): Promise<void> {
   const text = values.input ? readFileSync(values.input, "utf8") : readFileSync(0, "utf8");
   const lines = text.split(/\r?\n/);
   if (lines.length && lines[lines.length - 1] === "") lines.pop();
-  const beam = intFlag(values, "beam", 4), lenpen = numFlag(values, "lenpen", 0.6), B = intFlag(values, "batch", 32);
-  for (let i = 0; i < lines.length; i += B) {
-    const chunk = lines.slice(i, i + B);
-    // an empty line translates to an empty line
-    const src = chunk.map((l) => [...bpe.encode(l).slice(0, sub.weights.maxPositions - 1), SPECIALS.eos]);
-    const hyps = beamSearch(sub, src, { beam, lenpen });
-    hyps.forEach((h, j) => io.out(chunk[j].trim() === "" ? "" : bpe.decode(h.tokens)));
-  }
+  const opts = { beam: intFlag(values, "beam", 4), lenpen: numFlag(values, "lenpen", 0.6), batch: intFlag(values, "batch", 32) };
+  for (const line of translateLines(sub, bpe, lines, opts)) io.out(line);
 }
 
 export async function bleuCommand(argv: string[], io: Io): Promise<void> {

@@ -236,3 +236,23 @@ export function corpusLoss(model: WasmSubTransformer, batches: readonly (readonl
   }
   return loss / Math.max(1, tokens);
 }
+
+/** What translating text needs of a tokenizer (data/bpe.ts's Bpe). */
+export interface TextTokenizer {
+  encode(text: string): number[];
+  decode(ids: ArrayLike<number>): string;
+}
+
+/**
+ * Translate lines of text with beam search, `batch` sentences at a time: each source is cut to the
+ * positions the model has and ends with eos; an empty (or blank) line translates to an empty line.
+ */
+export function translateLines(model: WasmSubTransformer, tokenizer: TextTokenizer, lines: readonly string[], o: DecodeOptions & { batch?: number } = {}): string[] {
+  const B = o.batch ?? 32, out: string[] = [];
+  for (let i = 0; i < lines.length; i += B) {
+    const chunk = lines.slice(i, i + B);
+    const src = chunk.map((l) => [...tokenizer.encode(l).slice(0, model.weights.maxPositions - 1), SPECIALS.eos]);
+    beamSearch(model, src, o).forEach((h, j) => out.push(chunk[j].trim() === "" ? "" : tokenizer.decode(h.tokens)));
+  }
+  return out;
+}

@@ -5,11 +5,11 @@
  * measured in this machine's wasm runtime with the predictor's protocol.
  */
 import { archParams, spaceOfArch } from "../runtime/arch.js";
-import { beamSearch } from "../runtime/decode.js";
+import { translateLines } from "../runtime/decode.js";
 import { encodeModel, type DecodedModel } from "../runtime/format.js";
 import { exportSubTransformer, HatModel } from "../runtime/model.js";
 import { profileArch, type ProfileResult } from "../runtime/profile.js";
-import { SPECIALS, type Arch } from "../runtime/types.js";
+import type { Arch } from "../runtime/types.js";
 import { paramCount, sliceSubTensors, type TensorMap } from "../runtime/weights.js";
 import type { Bpe } from "../data/bpe.js";
 import { bleu, type BleuResult } from "../data/bleu.js";
@@ -61,12 +61,6 @@ export function measureWinner(arch: Arch, p: MeasureProtocol, onRun?: (done: num
 
 /** Corpus BLEU of a compact model (or a SuperTransformer's `arch`) on sentences, beam search. */
 export function bleuOfModel(model: HatModel, bpe: Bpe, src: readonly string[], refs: readonly string[], o: { arch?: Arch; beam?: number; lenpen?: number; batch?: number } = {}): { result: BleuResult; hyps: string[] } {
-  const sub = model.subnet(o.arch);
-  const B = o.batch ?? 32, hyps: string[] = [];
-  for (let i = 0; i < src.length; i += B) {
-    const chunk = src.slice(i, i + B);
-    const ids = chunk.map((l) => [...bpe.encode(l).slice(0, sub.weights.maxPositions - 1), SPECIALS.eos]);
-    for (const h of beamSearch(sub, ids, { beam: o.beam ?? 4, lenpen: o.lenpen ?? 0.6 })) hyps.push(bpe.decode(h.tokens));
-  }
+  const hyps = translateLines(model.subnet(o.arch), bpe, src, { beam: o.beam ?? 4, lenpen: o.lenpen ?? 0.6, batch: o.batch });
   return { result: bleu(hyps, refs), hyps };
 }
