@@ -9,11 +9,10 @@ import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { readModelFile, writeModelFile } from "../runtime/format.js";
 import { HatModel } from "../runtime/model.js";
-import { SPECIALS, type Arch, type Space } from "../runtime/types.js";
+import type { Arch, Space } from "../runtime/types.js";
 import { Bpe } from "../data/bpe.js";
-import { formatProblems, readParallelFiles } from "../data/corpus.js";
 import { demoTask } from "../data/demo-task.js";
-import type { TokenPair } from "../train/batching.js";
+import { readTexts, tokenizeTexts, type Texts } from "./corpus.js";
 import { bleuOfModel, exportWinner, finetuneWinner, measureWinner } from "../search/after.js";
 import type { Device } from "../search/constraint.js";
 import { evolutionSearch } from "../search/evolution.js";
@@ -75,22 +74,15 @@ const OPTIONS = {
 } as const;
 
 type Values = Record<string, unknown>;
-interface Texts { src: string[]; tgt: string[] }
 
 /** A split of text pairs: the demo task's, or files given by two flags. */
 function texts(values: Values, split: "train" | "valid" | "test", io: Io): Texts {
   const flag = split === "valid" ? "valid" : split;
   if (values[`${flag}-src`] !== undefined || values[`${flag}-tgt`] !== undefined) {
-    const r = readParallelFiles(requireFlag(values, `${flag}-src`), requireFlag(values, `${flag}-tgt`), { onProblem: "return", maxChars: 2000 });
-    if (r.problems.length) io.err(`${r.name}: ${formatProblems(r)} (those lines are left out)`);
-    return { src: r.pairs.map((p) => p.src), tgt: r.pairs.map((p) => p.tgt) };
+    return readTexts(requireFlag(values, `${flag}-src`), requireFlag(values, `${flag}-tgt`), io);
   }
   if (values.demo) return demoTask({ seed: intFlag(values, "demo-seed", 1, 0) })[split];
   throw new UsageError(`give --demo or --${flag}-src/--${flag}-tgt (the ${split} sentences)`);
-}
-
-function tokenize(bpe: Bpe, t: Texts): TokenPair[] {
-  return t.src.map((s, i) => ({ src: [...bpe.encode(s), SPECIALS.eos], tgt: bpe.encode(t.tgt[i]) }));
 }
 
 function progressLine(method: string, total: number, s: GenerationStats, devices: readonly Device[]): string {
@@ -153,7 +145,7 @@ export async function searchCommand(argv: string[], io: Io): Promise<void> {
   const bpe = Bpe.fromJSON(file.header.tokenizer);
   const validMax = intFlag(values, "valid-max", 200);
   const validTexts = texts(values, "valid", io);
-  const validPairs = tokenize(bpe, validTexts).slice(0, validMax);
+  const validPairs = tokenizeTexts(bpe, validTexts).slice(0, validMax);
   if (validPairs.length === 0) throw new SearchInputError("the validation set is empty");
   const model = await HatModel.fromFile(supernetPath);
   log(`search: ${supernetPath} (${(model.params / 1e6).toFixed(2)} M parameters), ${validPairs.length} validation pairs, ${sources.length} device(s): ${sources.map((s, i) => `${s.name}${limits[i] !== undefined ? ` <= ${limits[i]} ms` : ""}`).join(", ")}`);
@@ -240,11 +232,11 @@ export async function searchCommand(argv: string[], io: Io): Promise<void> {
     if (finetune) {
       const out = values["finetune-out"]!;
       const mode = values.scratch ? "scratch" : "finetune";
-      const trainPairs = tokenize(bpe, texts(values, "train", io));
+      const trainPairs = tokenizeTexts(bpe, texts(values, "train", io));
       log(`${mode === "scratch" ? "training the winner from scratch" : "fine-tuning the winner from its inherited weights"} on ${trainPairs.length} pairs`);
       let last = 0;
       const ft = await finetuneWinner({
-        supernet: file, arch: best.arch, mode, train: trainPairs, valid: tokenize(bpe, validTexts),
+        supernet: file, arch: best.arch, mode, train: trainPairs, valid: tokenizeTexts(bpe, validTexts),
         steps: values["finetune-steps"] !== undefined ? intFlag(values, "finetune-steps", 0) : undefined,
         minutes: values["finetune-minutes"] !== undefined ? numFlag(values, "finetune-minutes", 0) : undefined,
         // with --demo, the demo recipe (hat train --demo) at a fine-tuning rate: the default

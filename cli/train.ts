@@ -2,13 +2,12 @@
 import { parseArgs } from "node:util";
 import { loadArch, spaceOfArch } from "../runtime/arch.js";
 import { encodeModel, readModelFile, writeModelFile } from "../runtime/format.js";
-import { SPECIALS, type Arch, type Space } from "../runtime/types.js";
+import type { Arch, Space } from "../runtime/types.js";
 import { sliceSubTensors, type TensorMap } from "../runtime/weights.js";
 import { Bpe } from "../data/bpe.js";
-import { formatProblems, readParallelFiles } from "../data/corpus.js";
 import { demoTask } from "../data/demo-task.js";
+import { readTexts, tokenizeTexts, type Texts } from "./corpus.js";
 import { train, withoutAdamState, type Progress } from "../train/trainer.js";
-import type { TokenPair } from "../train/batching.js";
 import { intFlag, numFlag, requireFlag, spaceArg } from "./args.js";
 import { UsageError, type Io } from "./main.js";
 
@@ -37,8 +36,8 @@ Checkpoints go to MODEL.ckpt every minute; running the same command again resume
 The output model carries its tokenizer (joint BPE trained on the training data).`;
 
 interface Data {
-  train: { src: string[]; tgt: string[] };
-  valid: { src: string[]; tgt: string[] };
+  train: Texts;
+  valid: Texts;
 }
 
 function loadData(values: Record<string, unknown>, io: Io): Data {
@@ -47,11 +46,7 @@ function loadData(values: Record<string, unknown>, io: Io): Data {
     io.err(`data: the built-in demo task (${t.train.src.length} training pairs, ${t.valid.src.length} validation)`);
     return { train: t.train, valid: t.valid };
   }
-  const read = (s: string, t: string) => {
-    const r = readParallelFiles(requireFlag(values, s), requireFlag(values, t), { onProblem: "return", maxChars: 2000 });
-    if (r.problems.length) io.err(`${r.name}: ${formatProblems(r)} (those lines are left out)`);
-    return { src: r.pairs.map((p) => p.src), tgt: r.pairs.map((p) => p.tgt) };
-  };
+  const read = (s: string, t: string) => readTexts(requireFlag(values, s), requireFlag(values, t), io);
   return { train: read("src", "tgt"), valid: read("valid-src", "valid-tgt") };
 }
 
@@ -110,8 +105,7 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
     bpe = Bpe.train([...data.train.src, ...data.train.tgt], { vocabSize });
     io.err(`tokenizer: joint BPE, ${bpe.vocab().size} tokens (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }
-  const enc = (s: string[], t: string[]): TokenPair[] => s.map((x, i) => ({ src: [...bpe!.encode(x), SPECIALS.eos], tgt: bpe!.encode(t[i]) }));
-  const trainPairs = enc(data.train.src, data.train.tgt), validPairs = enc(data.valid.src, data.valid.tgt);
+  const trainPairs = tokenizeTexts(bpe, data.train), validPairs = tokenizeTexts(bpe, data.valid);
   const vocab = bpe.vocab();
 
   let lastPrint = 0;
