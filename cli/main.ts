@@ -3,12 +3,14 @@
  * Every subcommand lives in its own file under cli/; errors become one line on stderr and
  * exit code 2 (bad usage or input) or 1 (runtime failure).
  */
+import { agentCommand } from "./agent.js";
 import { demoCommand } from "./demo.js";
 import { exportCommand, infoCommand, initCommand } from "./model.js";
 import { campaignCommand } from "./campaign.js";
 import { predictorCommand } from "./predictor.js";
 import { profileCommand } from "./profile.js";
 import { reportCommand, searchCommand } from "./search.js";
+import { serveCommand } from "./serve.js";
 import { trainCommand } from "./train.js";
 import { bleuCommand, translateCommand } from "./translate.js";
 
@@ -36,6 +38,8 @@ const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<void>;
   bleu: { run: bleuCommand, help: "corpus BLEU, compatible with sacreBLEU's default" },
   search: { run: searchCommand, help: "hardware-aware evolutionary search for a SubTransformer under a latency constraint" },
   report: { run: reportCommand, help: "the HTML report of a search, from its record (hat search --record)" },
+  serve: { run: serveCommand, help: "the search server: jobs, datasets, campaigns on agents, predictors, searches, deployments (HTTP)" },
+  agent: { run: agentCommand, help: "the edge agent: enrols with a server, profiles architectures, serves deployed models" },
   demo: { run: demoCommand, help: "the main job on the built-in demo space (see docs/STATUS.md)" },
 };
 

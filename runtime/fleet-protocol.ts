@@ -1,0 +1,161 @@
+/**
+ * The wire contract between the server (server/fleet) and an agent (agent/): every message both
+ * sides exchange, as zod schemas. The server validates what agents send with them; the agent
+ * validates what the server replies with them, so a bad or unexpected reply is a logged error,
+ * never a crash. docs/fleet.md walks through the exchange.
+ *
+ * Architectures travel as the project's JSON (runtime/types.ts Arch) and are re-checked with
+ * validateArch on both sides; numbers are milliseconds unless named otherwise.
+ */
+import { z } from "zod";
+
+/** The API's version prefix; every route below is under it. */
+export const API = "/v1";
+
+/** What an agent tells the server about its hardware when it enrols (and on every poll). */
+export const Hardware = z.object({
+  cpu: z.string().max(200), // CPU model as the OS reports it
+  cores: z.number().int().min(1).max(4096),
+  arch: z.string().max(32), // x64, arm64, ...
+  platform: z.string().max(32), // linux, darwin, ...
+  memory_bytes: z.number().int().min(0),
+  wasm_simd: z.boolean(),
+  wasm_relaxed_simd: z.boolean(),
+  node: z.string().max(32),
+  agent_version: z.string().max(32),
+}).strict();
+export type Hardware = z.infer<typeof Hardware>;
+
+/** A device class: the name latency datasets, predictors and deployments are keyed by. */
+export const DeviceClass = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "a device class is 1-64 of a-z 0-9 . _ - starting with a letter or digit");
+
+/** POST /v1/agent/enrol — body; no Authorization header: the one-time enrolment token is in it. */
+export const EnrolRequest = z.object({
+  enrolment_token: z.string().min(1).max(200),
+  name: z.string().min(1).max(100),
+  /** Overrides nothing: used only when the enrolment token names no class. */
+  device_class: DeviceClass.optional(),
+  hardware: Hardware,
+  /** Where the agent serves POST /translate (for users and the demo); optional. */
+  translate_url: z.string().url().max(300).optional(),
+}).strict();
+export type EnrolRequest = z.infer<typeof EnrolRequest>;
+
+export const EnrolResponse = z.object({
+  agent_id: z.string(),
+  /** The agent's own bearer token from now on (revocable); shown once. */
+  token: z.string(),
+  device_class: DeviceClass,
+});
+export type EnrolResponse = z.infer<typeof EnrolResponse>;
+
+/** The measurement protocol of a profiling batch (runtime/profile.ts options, HAT's protocol). */
+export const Protocol = z.object({
+  runs: z.number().int().min(1).max(10000),
+  warmup: z.number().int().min(0).max(1000),
+  vocab: z.number().int().min(8).max(1_000_000),
+  src_len: z.number().int().min(1).max(1024),
+  tgt_len: z.number().int().min(1).max(1024),
+  beam: z.number().int().min(1).max(64),
+}).strict();
+export type Protocol = z.infer<typeof Protocol>;
+
+/** One architecture of a campaign, by its index in the campaign's list (the row's identity). */
+export const LeasedArch = z.object({ index: z.number().int().min(0), arch: z.unknown() });
+
+/** Work: measure these architectures, one at a time, nothing else running. */
+export const ProfileWork = z.object({
+  kind: z.literal("profile"),
+  lease_id: z.string(),
+  campaign_id: z.string(),
+  protocol: Protocol,
+  /** Keep the fastest of this many measurements of each architecture. */
+  rounds: z.number().int().min(1).max(20),
+  archs: z.array(LeasedArch).min(1),
+  /** The lease ends this many seconds after the last heartbeat or rows; then the rest is reassigned. */
+  lease_s: z.number().positive(),
+});
+export type ProfileWork = z.infer<typeof ProfileWork>;
+
+/** Work: run this model (download, check sha256, load, switch, measure, report). */
+export const DeployWork = z.object({
+  kind: z.literal("deploy"),
+  deployment_id: z.string(),
+  model_sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  model_bytes: z.number().int().positive(),
+  /** GET this (same server, agent token) for the model file. */
+  model_url: z.string(),
+  /** The protocol to measure the deployed model's latency with. */
+  protocol: Protocol,
+});
+export type DeployWork = z.infer<typeof DeployWork>;
+
+/** GET /v1/agent/work?wait_s=N — 200 with this, or 204 when nothing came within wait_s. */
+export const Work = z.discriminatedUnion("kind", [ProfileWork, DeployWork]);
+export type Work = z.infer<typeof Work>;
+
+/** One measured architecture (runtime/profile.ts ProfileResult, trimmed to what a row keeps). */
+export const MeasuredRow = z.object({
+  index: z.number().int().min(0),
+  encoder_ms: z.number().nonnegative().finite(),
+  decoder_ms: z.number().nonnegative().finite(),
+  encoder_std_ms: z.number().nonnegative().finite(),
+  decoder_std_ms: z.number().nonnegative().finite(),
+  runs: z.number().int().min(1),
+  build: z.string().max(64),
+  /** 1-minute load average when measured. */
+  load1: z.number().nonnegative().finite().optional(),
+  /** Position of the measurement in the agent's process (0 = first: warm-up prone). */
+  seq: z.number().int().min(0).optional(),
+}).strict();
+export type MeasuredRow = z.infer<typeof MeasuredRow>;
+
+/**
+ * POST /v1/agent/leases/:lease_id/rows — a chunk of rows. The idempotency key names the chunk: a
+ * retry with the same key gets the first reply and stores nothing again (and a row of an index
+ * already stored is never stored twice, whoever sends it).
+ */
+export const RowsRequest = z.object({
+  idempotency_key: z.string().min(8).max(100),
+  rows: z.array(MeasuredRow).min(1).max(1000),
+}).strict();
+export type RowsRequest = z.infer<typeof RowsRequest>;
+
+export const RowsResponse = z.object({
+  stored: z.number().int(), // rows stored by this request (0 on a replay)
+  duplicates: z.number().int(), // rows whose index was already stored
+  /** false when the lease is over (cancelled campaign, or reassigned): stop this batch. */
+  lease_active: z.boolean(),
+});
+export type RowsResponse = z.infer<typeof RowsResponse>;
+
+/** POST /v1/agent/leases/:lease_id/heartbeat — empty body; extends the lease. */
+export const HeartbeatResponse = z.object({ lease_active: z.boolean(), lease_s: z.number() });
+
+/** POST /v1/agent/deployments/:deployment_id — what became of a deployment on this agent. */
+export const DeploymentReport = z.object({
+  state: z.enum(["active", "failed"]),
+  /** Measured latency of the deployed model here, with the work's protocol (when active). */
+  measured_ms: z.number().nonnegative().finite().optional(),
+  encoder_ms: z.number().nonnegative().finite().optional(),
+  decoder_ms: z.number().nonnegative().finite().optional(),
+  error: z.string().max(2000).optional(),
+}).strict();
+export type DeploymentReport = z.infer<typeof DeploymentReport>;
+
+/** The agent's local POST /translate. */
+export const TranslateRequest = z.object({
+  lines: z.array(z.string().max(10_000)).min(1).max(256),
+  beam: z.number().int().min(1).max(16).optional(),
+  lenpen: z.number().min(0).max(5).optional(),
+}).strict();
+export const TranslateResponse = z.object({
+  translations: z.array(z.string()),
+  deployment_id: z.string(),
+  model_sha256: z.string(),
+  ms: z.number(),
+});
+
+/** Every error the server sends: HTTP status + this body. */
+export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+export type ErrorBody = z.infer<typeof ErrorBody>;

@@ -1,0 +1,33 @@
+/** What every sub-app of the server is built from (server/app.ts makes one). */
+import type { MiddlewareHandler } from "hono";
+import type { ArtifactStore } from "./artifacts.js";
+import type { Db } from "./db.js";
+import type { Jobs } from "./jobs/types.js";
+
+export interface ServerConfig {
+  /** Everything the server keeps: state.db, artifacts/, jobs/ (working directories). */
+  dataDir: string;
+  /** sha256 of the admin token. */
+  adminTokenHash: string;
+  /** A profiling lease ends this long after the agent's last heartbeat or rows (default 60 s). */
+  leaseSeconds: number;
+  /** Architectures per profiling lease (default 5). */
+  leaseBatch: number;
+  /** Longest request body accepted (default 64 MiB: datasets are uploaded as JSON). */
+  bodyLimitBytes: number;
+  /** Longest long-poll an agent may ask for (default 30 s). */
+  maxWaitSeconds: number;
+  version: string;
+}
+
+export interface ServerContext {
+  config: ServerConfig;
+  db: Db;
+  artifacts: ArtifactStore;
+  jobs: Jobs;
+  log: (line: string) => void;
+  /** Route guards: the admin token; an agent token; either. */
+  admin: MiddlewareHandler;
+  agent: MiddlewareHandler;
+  anyone: MiddlewareHandler;
+}

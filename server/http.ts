@@ -1,0 +1,67 @@
+/**
+ * HTTP errors and request validation for every sub-app. An ApiError carries a status, a stable
+ * `code` and a message naming the offending field; `onApiError` turns it (and anything else) into
+ * one JSON shape, `{ error: { code, message } }`. Client mistakes are 4xx; only our own bugs are 500.
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { z } from "zod";
+
+export class ApiError extends HTTPException {
+  constructor(status: ContentfulStatusCode, readonly code: string, message: string) {
+    super(status, { message });
+    this.name = "ApiError";
+  }
+}
+
+export const badRequest = (message: string, code = "bad_request") => new ApiError(400, code, message);
+export const notFound = (what: string) => new ApiError(404, "not_found", `${what} not found`);
+export const conflict = (message: string) => new ApiError(409, "conflict", message);
+
+/** "field.sub[2]: message" for the first few zod issues. */
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues.slice(0, 5).map((i) => {
+    const path = i.path.reduce<string>((s, p) => typeof p === "number" ? `${s}[${p}]` : s ? `${s}.${String(p)}` : String(p), "");
+    return `${path || "body"}: ${i.message}`;
+  }).join("; ");
+}
+
+/** Check a value against a schema; a 400 naming the field otherwise. */
+export function check<S extends z.ZodType>(schema: S, value: unknown, where = "body"): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new ApiError(400, "invalid_" + where, describeIssues(r.error.issues));
+  return r.data;
+}
+
+/** The request's JSON body, checked against `schema`: 400 for a body that is not JSON or does not fit. */
+export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/json\b/i.test(type)) throw new ApiError(415, "unsupported_media_type", "send the body as application/json");
+  let value: unknown;
+  try {
+    value = JSON.parse(await c.req.text());
+  } catch (e) {
+    throw badRequest(`the body is not valid JSON (${(e as Error).message})`, "invalid_json");
+  }
+  return check(schema, value);
+}
+
+/** Query parameters checked against `schema` (values are strings; use z.coerce for numbers). */
+export function query<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
+  return check(schema, c.req.query(), "query");
+}
+
+/** The one error handler: ApiError/HTTPException as they are, anything else a logged 500. */
+export function onApiError(log: (s: string) => void) {
+  return (err: Error, c: Context) => {
+    if (err instanceof ApiError) return c.json({ error: { code: err.code, message: err.message } }, err.status);
+    if (err instanceof HTTPException) {
+      const status = err.status;
+      const code = status === 413 ? "body_too_large" : status === 401 ? "unauthorized" : status === 403 ? "forbidden" : "http_error";
+      return c.json({ error: { code, message: err.message || `HTTP ${status}` } }, status as ContentfulStatusCode);
+    }
+    log(`internal error on ${c.req.method} ${c.req.path}: ${err.stack ?? err.message}`);
+    return c.json({ error: { code: "internal", message: "internal server error (logged)" } }, 500);
+  };
+}
