@@ -81,7 +81,7 @@ export function createServer(o: ServerOptions): HatServer {
     const sha = c.req.param("sha256");
     if (!SHA256.test(sha) || !artifacts.has(sha)) throw notFound(`artifact ${sha}`);
     const info = artifacts.info(sha)!;
-    return new Response(artifacts.read(sha), {
+    return new Response(new Uint8Array(artifacts.read(sha)), {
       headers: { "content-type": "application/octet-stream", "content-length": String(info.size), "x-sha256": sha, "content-disposition": `attachment; filename="${info.name.replace(/[^\w.-]/g, "_")}"` },
     });
   });
