@@ -1,0 +1,187 @@
+/**
+ * The agent: serve /translate, enrol (or reuse the identity kept for this server), then long-poll
+ * for work and do it — profiling leases (profiler.ts) and deployments (models.ts) — until stopped.
+ * Network trouble is retried with capped backoff (a restarted server is picked up within
+ * seconds), a bad reply is logged and the agent carries on, 401 stops it (UnauthorizedError).
+ */
+import { hostname } from "node:os";
+import { loadWasm, wasmBuild, type HatWasm } from "../runtime/wasm.js";
+import { AgentClient, backoffDelay, DEFAULT_BACKOFF, HttpError, sleep, StoppedError, UnauthorizedError, type Backoff } from "./client.js";
+import { detectHardware } from "./hardware.js";
+import { errText, type Log } from "./log.js";
+import { Models } from "./models.js";
+import { Profiler } from "./profiler.js";
+import { AgentState, normalizeServer, type Identity } from "./state.js";
+import { listenApp, translateApp, type Listening } from "./translate-server.js";
+
+export interface AgentOptions {
+  /** The server's base URL. */
+  server: string;
+  /** A one-time enrolment token (needed only when no identity for this server is kept, or with `reenrol`). */
+  enrolmentToken?: string;
+  /** Enrol again even when an identity for this server is kept (after a revocation). */
+  reenrol?: boolean;
+  /** Default: the host name. */
+  name?: string;
+  /** Used only when the enrolment token names no class. */
+  deviceClass?: string;
+  stateDir: string;
+  /** Where /translate listens: 127.0.0.1:8787 by default; port 0 = any free port. */
+  host?: string;
+  port?: number;
+  /** The base URL of POST /translate and GET /health told to the server (default: from host and port). */
+  publicUrl?: string;
+  /** Long-poll wait (seconds); 20. */
+  waitS?: number;
+  log: Log;
+  /** The wasm runtime's bytes (the single executable's asset); default: build/hat*.wasm. */
+  wasmBytes?: Uint8Array<ArrayBuffer>;
+  /** The build name recorded in rows (default: the file loaded). */
+  build?: string;
+  backoff?: Backoff;
+  /** Per-request timeout (ms) of short requests. */
+  timeoutMs?: number;
+}
+
+/** What the agent prints once enrolled (the first stdout line of `hat agent`). */
+export interface Enrolled {
+  agent_id: string;
+  device_class: string;
+  translate_url: string;
+}
+
+/** The enrolment was refused (bad, used or expired enrolment token, bad request). */
+export class EnrolmentError extends Error {
+  override name = "EnrolmentError";
+}
+
+export class Agent {
+  readonly state: AgentState;
+  readonly client: AgentClient;
+  readonly models: Models;
+  readonly profiler: Profiler;
+  identity: Identity | undefined;
+  private readonly abort = new AbortController();
+  private readonly log: Log;
+  private listening: Listening | undefined;
+  private busy = false;
+
+  constructor(private readonly o: AgentOptions) {
+    this.log = o.log;
+    this.state = new AgentState(o.stateDir, o.log);
+    this.client = new AgentClient({ server: o.server, log: o.log, backoff: o.backoff, timeoutMs: o.timeoutMs, signal: this.abort.signal });
+    const bytes = o.wasmBytes;
+    const newWasm = (): HatWasm => (bytes ? loadWasm(bytes) : loadWasm());
+    const wasm = newWasm();
+    const build = o.build ?? (bytes ? "hat.wasm" : wasmBuild());
+    const stopped = () => this.abort.signal.aborted;
+    this.profiler = new Profiler({ client: this.client, log: o.log, wasm, build, stopped });
+    this.models = new Models({ state: this.state, client: this.client, log: o.log, newWasm, profileWasm: wasm });
+  }
+
+  get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  get translateUrl(): string | undefined {
+    if (!this.listening) return undefined;
+    if (this.o.publicUrl) return this.o.publicUrl;
+    let host = this.o.host ?? "127.0.0.1";
+    if (host === "0.0.0.0" || host === "::") host = hostname();
+    if (host.includes(":")) host = `[${host}]`;
+    return `http://${host}:${this.listening.port}`;
+  }
+
+  /** Serve /translate (with the last active model), then enrol or reuse the kept identity. */
+  async start(): Promise<Enrolled> {
+    this.models.restore();
+    const app = translateApp({
+      model: () => this.models.current,
+      agentId: () => this.identity?.agent_id,
+      deviceClass: () => this.identity?.device_class,
+      busy: () => this.busy,
+    }, this.log);
+    this.listening = await listenApp(app, this.o.host ?? "127.0.0.1", this.o.port ?? 8787);
+    this.log(`serving POST ${this.translateUrl}/translate and GET ${this.translateUrl}/health`);
+    try {
+      this.identity = await this.enrol();
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+    this.client.token = this.identity.token;
+    return { agent_id: this.identity.agent_id, device_class: this.identity.device_class, translate_url: this.translateUrl! };
+  }
+
+  private async enrol(): Promise<Identity> {
+    const server = normalizeServer(this.o.server), token = this.o.enrolmentToken;
+    const kept = this.state.identityFor(server);
+    if (kept && !this.o.reenrol) {
+      this.log(`agent ${kept.agent_id} (${kept.device_class}) of ${server}, from ${this.state.identityPath}`);
+      return kept;
+    }
+    if (!token) throw new EnrolmentError(`no identity for ${server} in ${this.state.dir}: give an enrolment token (--token T)`);
+    const name = (this.o.name ?? hostname()).slice(0, 100) || "agent";
+    try {
+      const r = await this.client.enrol({
+        enrolment_token: token, name, hardware: detectHardware(),
+        ...(this.o.deviceClass ? { device_class: this.o.deviceClass } : {}),
+        ...(this.translateUrl ? { translate_url: this.translateUrl } : {}),
+      });
+      const id: Identity = { server, agent_id: r.agent_id, token: r.token, device_class: r.device_class, name };
+      this.state.saveIdentity(id);
+      this.log(`enrolled as agent ${id.agent_id} (${id.device_class}); identity kept in ${this.state.identityPath}`);
+      return id;
+    } catch (e) {
+      if (e instanceof UnauthorizedError) throw new EnrolmentError(`enrolment refused: ${e.detail}`);
+      if (e instanceof HttpError) throw new EnrolmentError(`enrolment refused: ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** Poll for work and do it until stop(); rejects with UnauthorizedError when the token is refused. */
+  async run(): Promise<void> {
+    if (!this.identity) await this.start();
+    const waitS = this.o.waitS ?? 20, backoff = this.o.backoff ?? DEFAULT_BACKOFF;
+    let failures = 0;
+    try {
+      while (!this.stopped) {
+        try {
+          const work = await this.client.work(waitS);
+          failures = 0;
+          if (!work) continue;
+          this.busy = true;
+          if (work.kind === "profile") await this.profiler.run(work);
+          else await this.models.deploy(work);
+        } catch (e) {
+          if (e instanceof StoppedError) break;
+          if (e instanceof UnauthorizedError) {
+            this.log(e.message);
+            throw e;
+          }
+          const delay = backoffDelay(failures++, backoff);
+          this.log(`${errText(e)}; polling again in ${(delay / 1000).toFixed(1)} s`);
+          await sleep(delay, this.abort.signal);
+        } finally {
+          this.busy = false;
+        }
+      }
+    } finally {
+      await this.close();
+    }
+    this.log("stopped");
+  }
+
+  /** Stop after the current step (a measurement in progress finishes; nothing is half-written). */
+  stop(): void {
+    if (!this.stopped) this.log("stopping");
+    this.abort.abort();
+  }
+
+  async close(): Promise<void> {
+    const l = this.listening;
+    this.listening = undefined;
+    await l?.close();
+  }
+}
+

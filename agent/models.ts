@@ -1,0 +1,130 @@
+/**
+ * Deployments (DeployWork): download the model with the agent's token, check its size and
+ * sha256, load it into its own wasm instance, check it carries a tokenizer, warm it up on one
+ * line, store it (models/<sha256>.hatm, atomically), then switch to it with a single reference swap
+ * (the old model serves until that moment), measure its latency with the work's protocol and
+ * report. Any failure before the switch reports `failed` and leaves the old model serving.
+ * On start the last active model is reloaded from the state directory.
+ */
+import { Bpe } from "../data/bpe.js";
+import { largestArch, validateSpace } from "../runtime/arch.js";
+import { translateLines } from "../runtime/decode.js";
+import type { DeploymentReport, DeployWork } from "../runtime/fleet-protocol.js";
+import { HatModel } from "../runtime/model.js";
+import { profileArch } from "../runtime/profile.js";
+import type { Arch } from "../runtime/types.js";
+import type { HatWasm } from "../runtime/wasm.js";
+import type { WasmSubTransformer } from "../runtime/wasm-model.js";
+import { AgentClient, StoppedError, UnauthorizedError } from "./client.js";
+import { errText, type Log } from "./log.js";
+import { sha256Hex, type AgentState } from "./state.js";
+
+/** The model serving /translate. */
+export interface Serving {
+  deploymentId: string;
+  sha256: string;
+  arch: Arch;
+  vocabSize: number;
+  sub: WasmSubTransformer;
+  bpe: Bpe;
+}
+
+/** Load `bytes` into a fresh wasm instance and check it can translate (throws otherwise). */
+export function loadServing(bytes: Uint8Array, wasm: HatWasm, deploymentId: string, sha256: string): Serving {
+  const model = HatModel.fromBytes(bytes, wasm);
+  const h = model.header;
+  if (!h.tokenizer) throw new Error("the model carries no tokenizer: it cannot translate text");
+  const bpe = Bpe.fromJSON(h.tokenizer);
+  if (bpe.vocabSize > model.vocabSize) throw new Error(`the tokenizer has ${bpe.vocabSize} tokens, the model only ${model.vocabSize}`);
+  const arch = h.arch ?? largestArch(validateSpace(h.space));
+  const sub = model.subnet(arch);
+  const s: Serving = { deploymentId, sha256, arch, vocabSize: model.vocabSize, sub, bpe };
+  translateLines(sub, bpe, ["warm up"], { beam: 2, maxLen: 8 }); // warm-up: the first decode compiles and allocates
+  return s;
+}
+
+export interface ModelsOptions {
+  state: AgentState;
+  client: AgentClient;
+  log: Log;
+  /** A fresh wasm instance (one per loaded model, so an old model's memory goes with it). */
+  newWasm: () => HatWasm;
+  /** The instance latency measurements run in. */
+  profileWasm: HatWasm;
+}
+
+export class Models {
+  /** The model serving now; replaced by a single assignment. */
+  current: Serving | undefined;
+
+  constructor(private readonly o: ModelsOptions) {}
+
+  /** Serve the last active model kept in the state directory again, if any. */
+  restore(): void {
+    const a = this.o.state.activeModel();
+    if (!a) return;
+    const bytes = this.o.state.readModel(a.model_sha256);
+    if (!bytes) {
+      this.o.log(`the last active model ${a.model_sha256.slice(0, 12)} is not in ${this.o.state.modelsDir}: waiting for a deployment`);
+      return;
+    }
+    try {
+      this.current = loadServing(bytes, this.o.newWasm(), a.deployment_id, a.model_sha256);
+      this.o.log(`serving model ${a.model_sha256.slice(0, 12)} of deployment ${a.deployment_id} again`);
+    } catch (e) {
+      this.o.log(`the last active model ${a.model_sha256.slice(0, 12)} does not load: ${errText(e)}`);
+    }
+  }
+
+  /** Carry out a deployment and report it; returns the report (undefined when the agent stopped). */
+  async deploy(work: DeployWork): Promise<DeploymentReport | undefined> {
+    const { log, client } = this.o;
+    log(`deployment ${work.deployment_id}: model ${work.model_sha256.slice(0, 12)} (${work.model_bytes} bytes)`);
+    let report: DeploymentReport;
+    try {
+      report = await this.install(work);
+    } catch (e) {
+      if (e instanceof StoppedError || e instanceof UnauthorizedError) throw e;
+      report = { state: "failed", error: errText(e).slice(0, 2000) };
+    }
+    log(`deployment ${work.deployment_id}: ${report.state}${report.measured_ms !== undefined ? `, ${report.measured_ms.toFixed(2)} ms` : ""}${report.error ? `: ${report.error}` : ""}`);
+    try {
+      await client.reportDeployment(work.deployment_id, report);
+    } catch (e) {
+      if (e instanceof StoppedError || e instanceof UnauthorizedError) throw e;
+      log(`deployment ${work.deployment_id}: report not accepted: ${errText(e)}`);
+    }
+    return report;
+  }
+
+  private async install(work: DeployWork): Promise<DeploymentReport> {
+    const { state, client, log } = this.o;
+    const sha = work.model_sha256;
+    if (this.current?.sha256 !== sha) {
+      let bytes = state.readModel(sha);
+      const stored = !!bytes;
+      if (!bytes) {
+        bytes = await client.download(work.model_url, work.model_bytes);
+        const got = sha256Hex(bytes);
+        if (bytes.byteLength !== work.model_bytes) throw new Error(`downloaded ${bytes.byteLength} bytes, the deployment says ${work.model_bytes}: the old model keeps serving`);
+        if (got !== sha) throw new Error(`sha256 mismatch: expected ${sha}, got ${got}: the old model keeps serving`);
+      }
+      const next = loadServing(bytes, this.o.newWasm(), work.deployment_id, sha);
+      if (!stored) state.writeModel(sha, bytes); // before the switch, so a restart finds what is serving
+      this.current = next; // the switch
+    } else {
+      this.current = { ...this.current, deploymentId: work.deployment_id };
+    }
+    state.saveActiveModel({ deployment_id: work.deployment_id, model_sha256: sha });
+    state.pruneModels([sha]); // the old model's file is no longer needed: the new one is active
+    log(`deployment ${work.deployment_id}: serving model ${sha.slice(0, 12)}; measuring its latency`);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const p = work.protocol, s = this.current;
+    try {
+      const m = profileArch(s.arch, { vocab: s.vocabSize, srcLen: p.src_len, tgtLen: p.tgt_len, beam: p.beam, runs: p.runs, warmup: p.warmup, wasm: this.o.profileWasm });
+      return { state: "active", measured_ms: m.total_ms, encoder_ms: m.encoder_ms, decoder_ms: m.decoder_ms };
+    } catch (e) {
+      return { state: "active", error: `serving, but the latency measurement failed: ${errText(e)}`.slice(0, 2000) };
+    }
+  }
+}

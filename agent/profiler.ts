@@ -1,0 +1,146 @@
+/**
+ * Profiling leases (ProfileWork): the lease's architectures are measured one at a time with the
+ * lease's protocol (runtime/profile.ts profileArch, HAT's protocol), keeping the fastest of
+ * `rounds` measurements. After each architecture the rows measured since the last send go to the
+ * server as one chunk; the chunk's idempotency key is derived from the lease id and the chunk's
+ * indexes, so a retried chunk carries the same key. profileArch blocks the event loop, so these
+ * posts are also the lease's heartbeat; a heartbeat goes first when the last contact is older
+ * than lease_s / 2. The batch stops when the server says the lease is over.
+ */
+import { loadavg } from "node:os";
+import { validateArch } from "../runtime/arch.js";
+import { MeasuredRow, type ProfileWork } from "../runtime/fleet-protocol.js";
+import { profileArch, type ProfileOptions, type ProfileResult } from "../runtime/profile.js";
+import type { Arch } from "../runtime/types.js";
+import type { HatWasm } from "../runtime/wasm.js";
+import { AgentClient, HttpError, StoppedError, UnauthorizedError } from "./client.js";
+import { errText, type Log } from "./log.js";
+import { sha256Hex } from "./state.js";
+
+/** The idempotency key of a chunk of rows: the same lease and indexes give the same key. */
+export function chunkKey(leaseId: string, indexes: readonly number[]): string {
+  return `rows-${sha256Hex(`${leaseId}:${indexes.join(",")}`).slice(0, 48)}`;
+}
+
+/** Timed runs of the process's one unrecorded warm-up measurement (at most). */
+const WARMUP_RUNS = 20;
+
+export interface ProfilerOptions {
+  client: AgentClient;
+  log: Log;
+  /** The wasm instance measurements run in. */
+  wasm: HatWasm;
+  /** The wasm build's name, recorded in every row (hat.wasm, hat-relaxed.wasm). */
+  build: string;
+  /** True once the agent is stopping. */
+  stopped: () => boolean;
+}
+
+export interface BatchResult {
+  measured: number;
+  /** Rows the server stored (not counting duplicates). */
+  stored: number;
+  /** Rows measured but never confirmed by the server. */
+  unsent: number;
+  /** False when the server ended the lease (or refused its rows). */
+  leaseActive: boolean;
+}
+
+export class Profiler {
+  /** Measurements recorded by this process (a row's `seq`). */
+  private seq = 0;
+  private warmedUp = false;
+
+  constructor(private readonly o: ProfilerOptions) {}
+
+  async run(work: ProfileWork): Promise<BatchResult> {
+    const { client, log, wasm, build, stopped } = this.o;
+    const p = work.protocol;
+    const opts: ProfileOptions = { vocab: p.vocab, srcLen: p.src_len, tgtLen: p.tgt_len, beam: p.beam, runs: p.runs, warmup: p.warmup, wasm };
+    const pending: MeasuredRow[] = [];
+    const res: BatchResult = { measured: 0, stored: 0, unsent: 0, leaseActive: true };
+    let lastContact = performance.now();
+    log(`lease ${work.lease_id} (campaign ${work.campaign_id}): ${work.archs.length} architectures, ${work.rounds} round(s), runs ${p.runs}, lease ${work.lease_s} s`);
+
+    /** Send the pending rows as one chunk; false when the lease is over. */
+    const flush = async (last = false): Promise<boolean> => {
+      const indexes = pending.map((r) => r.index);
+      const key = chunkKey(work.lease_id, indexes);
+      try {
+        const r = await client.rows(work.lease_id, { idempotency_key: key, rows: pending }, last ? { ignoreStop: true, attempts: 2, timeoutMs: 5000 } : {});
+        lastContact = performance.now();
+        pending.length = 0;
+        res.stored += r.stored;
+        if (r.duplicates) log(`lease ${work.lease_id}: ${r.duplicates} row(s) of [${indexes.join(", ")}] were already stored`);
+        return r.lease_active;
+      } catch (e) {
+        if (e instanceof UnauthorizedError || e instanceof StoppedError) throw e;
+        log(`lease ${work.lease_id}: rows [${indexes.join(", ")}] not sent (${errText(e)}); kept for the next chunk`);
+        // a 4xx means the server will not take rows for this lease: stop measuring for it
+        return !(e instanceof HttpError && e.status >= 400 && e.status < 500);
+      }
+    };
+
+    try {
+      for (const { index, arch } of work.archs) {
+        if (stopped()) break;
+        let a: Arch;
+        try {
+          a = validateArch(arch);
+        } catch (e) {
+          log(`lease ${work.lease_id}: architecture ${index} skipped: ${errText(e)}`);
+          continue;
+        }
+        if (performance.now() - lastContact > (work.lease_s * 1000) / 2) {
+          try {
+            const hb = await client.heartbeat(work.lease_id);
+            lastContact = performance.now();
+            if (!hb.lease_active) { res.leaseActive = false; break; }
+          } catch (e) {
+            if (e instanceof UnauthorizedError || e instanceof StoppedError) throw e;
+            log(`lease ${work.lease_id}: heartbeat failed: ${errText(e)}`);
+          }
+        }
+        const row = await this.measure(a, index, work.rounds, opts, build);
+        if (!row) continue;
+        pending.push(row);
+        res.measured++;
+        if (!(await flush())) { res.leaseActive = false; break; }
+      }
+    } catch (e) {
+      if (!(e instanceof StoppedError)) throw e;
+    }
+    if (pending.length && res.leaseActive) await flush(true).catch((e) => log(`lease ${work.lease_id}: last rows not sent: ${errText(e)}`));
+    res.unsent = pending.length;
+    log(`lease ${work.lease_id}: ${res.measured} measured, ${res.stored} stored${res.unsent ? `, ${res.unsent} unsent` : ""}${res.leaseActive ? "" : " (lease over)"}`);
+    return res;
+  }
+
+  /** The fastest of `rounds` measurements as a row (undefined when it failed or the agent stops meanwhile). */
+  private async measure(a: Arch, index: number, rounds: number, opts: ProfileOptions, build: string): Promise<MeasuredRow | undefined> {
+    const { log, stopped } = this.o;
+    try {
+      if (!this.warmedUp) {
+        profileArch(a, { ...opts, runs: Math.min(opts.runs ?? WARMUP_RUNS, WARMUP_RUNS) }); // unrecorded: JIT and clocks settle
+        this.warmedUp = true;
+      }
+      let best: ProfileResult | undefined;
+      for (let r = 0; r < rounds; r++) {
+        await new Promise<void>((resolve) => setImmediate(resolve)); // let signals and /translate in between
+        if (stopped()) return undefined;
+        const m = profileArch(a, opts);
+        if (!best || m.total_ms < best.total_ms) best = m;
+      }
+      const row = MeasuredRow.safeParse({
+        index, encoder_ms: best!.encoder_ms, decoder_ms: best!.decoder_ms, encoder_std_ms: best!.encoder_std_ms,
+        decoder_std_ms: best!.decoder_std_ms, runs: best!.runs, build: build.slice(0, 64), load1: loadavg()[0], seq: this.seq,
+      });
+      if (!row.success) throw new Error(`bad measurement: ${row.error.issues[0]?.message}`);
+      this.seq++;
+      return row.data;
+    } catch (e) {
+      log(`architecture ${index}: measurement failed: ${errText(e)}`);
+      return undefined;
+    }
+  }
+}

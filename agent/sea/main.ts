@@ -1,0 +1,64 @@
+/**
+ * The single executable's entry (`hat-agent`, built by agent/sea/build.ts): the `hat agent`
+ * command with the wasm runtime read from the executable's own asset (hat.wasm), plus
+ * `--version` and `--self-test` (load the runtime, profile a tiny architecture of the demo space,
+ * print one JSON line). Run from the source tree (node --import tsx agent/sea/main.ts) it uses
+ * build/hat*.wasm instead.
+ */
+import * as sea from "node:sea";
+import { agentCommand, AGENT_USAGE } from "../../cli/agent.js";
+import { DEMO_SPACE, smallestArch } from "../../runtime/arch.js";
+import { profileArch } from "../../runtime/profile.js";
+import { loadWasm, wasmBuild } from "../../runtime/wasm.js";
+import { AGENT_VERSION, wasmFeatures } from "../hardware.js";
+
+/** The runtime's bytes and build name: the executable's asset, or the source tree's build (undefined). */
+function runtimeWasm(): { bytes?: Uint8Array<ArrayBuffer>; build: string } {
+  if (sea.isSea()) return { bytes: new Uint8Array(sea.getAsset("hat.wasm")), build: "hat.wasm" };
+  return { build: wasmBuild() };
+}
+
+function selfTest(): Record<string, unknown> {
+  const w = runtimeWasm();
+  const f = wasmFeatures();
+  const arch = smallestArch(DEMO_SPACE);
+  const t0 = performance.now();
+  const m = profileArch(arch, { vocab: 1000, srcLen: 8, tgtLen: 8, beam: 2, runs: 5, warmup: 1, wasm: w.bytes ? loadWasm(w.bytes) : loadWasm() });
+  return {
+    ok: Number.isFinite(m.total_ms) && m.total_ms > 0, version: AGENT_VERSION, node: process.version, platform: process.platform, arch: process.arch,
+    sea: sea.isSea(), build: w.build, wasm_simd: f.simd, wasm_relaxed_simd: f.relaxedSimd,
+    encoder_ms: m.encoder_ms, decoder_ms: m.decoder_ms, total_ms: m.total_ms, params: m.params, runs: m.runs,
+    self_test_ms: performance.now() - t0,
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const io = { out: (s: string) => process.stdout.write(s + "\n"), err: (s: string) => process.stderr.write(s + "\n") };
+  if (argv[0] === "--version" || argv[0] === "-v") {
+    io.out(`hat-agent ${AGENT_VERSION} (node ${process.version}, ${process.platform}-${process.arch})`);
+    return 0;
+  }
+  if (argv[0] === "--help" || argv[0] === "-h") {
+    io.out(AGENT_USAGE.replace(/hat agent/g, "hat-agent") + "\n\nhat-agent --version | --self-test (profile a tiny architecture, print one JSON line)");
+    return 0;
+  }
+  try {
+    if (argv[0] === "--self-test") {
+      const r = selfTest();
+      io.out(JSON.stringify(r));
+      return r.ok ? 0 : 1;
+    }
+    const w = runtimeWasm();
+    await agentCommand(argv, io, { wasmBytes: w.bytes, build: w.build });
+    return 0;
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    io.err(`hat-agent: ${err.message}`);
+    return err.name === "UsageError" || String(err.code ?? "").startsWith("ERR_PARSE_ARGS") ? 2 : 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
+  process.stderr.write(`hat-agent: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

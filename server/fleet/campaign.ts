@@ -1,0 +1,165 @@
+/**
+ * The `campaign` job kind: measure `samples` architectures of a space on the agents of a device
+ * class. It runs on the agents, not on the server's CPU (exclusive: false): run() only puts the
+ * architectures in the database (campaignArchs, one transaction), then watches rows arrive
+ * (work.ts leases them out), reports progress and lease reassignments, and when every index has
+ * a row stores the dataset (rows.ts) as the `dataset` artifact.
+ *
+ * A restarted server calls run() again with `resumed`: the campaign and its rows are in the
+ * database, so it re-attaches (leases of the dead process expire as usual). Cancelling ends the
+ * campaign's leases; a server shutting down (fleet closed) leaves them for the next start.
+ */
+import { z } from "zod";
+import { DeviceClass, Protocol } from "../../runtime/fleet-protocol.js";
+import { DEFAULT_PROTOCOL, campaignArchs } from "../../latency/campaign.js";
+import { ArchError, DEMO_SPACE, HAT_IWSLT_SPACE, HAT_WMT_SPACE, validateSpace } from "../../runtime/arch.js";
+import type { Space } from "../../runtime/types.js";
+import { now } from "../db.js";
+import { badRequest, check } from "../http.js";
+import type { JobControl, JobKind } from "../jobs/types.js";
+import type { Fleet } from "./fleet.js";
+import { campaignDataset } from "./rows.js";
+import type { CampaignRow } from "./store.js";
+
+const SPACES: Record<string, Space> = { demo: DEMO_SPACE, wmt14: HAT_WMT_SPACE, iwslt14: HAT_IWSLT_SPACE };
+
+export const CampaignParams = z.object({
+  device_class: DeviceClass,
+  space: z.union([z.enum(["demo", "wmt14", "iwslt14"]), z.record(z.string(), z.unknown())],
+    { error: 'a space name ("demo", "wmt14" or "iwslt14") or a space object' }),
+  samples: z.number().int().min(1).max(100_000),
+  /** Defaults: HAT's protocol (latency/campaign.ts DEFAULT_PROTOCOL). */
+  protocol: Protocol.partial().optional(),
+  /** Measure each architecture this many times (at different moments), keeping the fastest. */
+  rounds: z.number().int().min(1).max(20).optional(),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+}).strict();
+export type CampaignParams = z.infer<typeof CampaignParams>;
+
+export interface CampaignResult {
+  rows: number;
+  agents: Record<string, number>;
+  leases: number;
+  expired_leases: number;
+  dataset: string; // sha256
+}
+
+function resolveSpace(space: CampaignParams["space"]): Space {
+  if (typeof space === "string") return SPACES[space];
+  try {
+    return validateSpace(space);
+  } catch (e) {
+    if (e instanceof ArchError) throw badRequest(`space: ${e.message}`);
+    throw e;
+  }
+}
+
+/** How often the campaign looks at its rows when nothing woke it. */
+const WATCH_MS = 500;
+
+export function campaignKind(fleet: Fleet): JobKind<CampaignParams> {
+  return {
+    kind: "campaign",
+    summary: "measure a space's architectures on the agents of a device class; artifact `dataset` (HAT's latency CSV)",
+    params: CampaignParams,
+    exclusive: false,
+    prepare(p) {
+      resolveSpace(p.space);
+      const protocol = check(Protocol, { ...DEFAULT_PROTOCOL, ...p.protocol }, "protocol");
+      return { ...p, protocol, rounds: p.rounds ?? 1, seed: p.seed ?? 1 };
+    },
+    run: (p, ctl) => runCampaign(fleet, p, ctl),
+  };
+}
+
+async function runCampaign(fleet: Fleet, p: CampaignParams, ctl: JobControl): Promise<CampaignResult> {
+  const { db } = fleet.ctx;
+  const jobId = ctl.job.id;
+  const get = () => db.prepare(`SELECT * FROM campaigns WHERE job_id = ?`).get(jobId) as CampaignRow | undefined;
+  let campaign = get();
+  if (!campaign) {
+    const space = resolveSpace(p.space);
+    const protocol = Protocol.parse({ ...DEFAULT_PROTOCOL, ...p.protocol });
+    const archs = campaignArchs(space, p.samples, p.seed ?? 1);
+    db.transaction(() => {
+      db.prepare(`INSERT INTO campaigns (job_id, device_class, space, protocol, rounds, size, state, created_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)`)
+        .run(jobId, p.device_class, JSON.stringify(space), JSON.stringify(protocol), p.rounds ?? 1, archs.length, now());
+      const add = db.prepare(`INSERT INTO campaign_archs (job_id, idx, arch, state) VALUES (?, ?, ?, 'pending')`);
+      archs.forEach((a, i) => add.run(jobId, i, JSON.stringify(a)));
+    }).immediate();
+    campaign = get()!;
+    ctl.log(`campaign: ${archs.length} architectures${archs.length < p.samples ? ` (the space has only ${archs.length} distinct ones reachable, of ${p.samples} asked)` : ""} for device class ${p.device_class}, leased ${fleet.ctx.config.leaseBatch} at a time`);
+    fleet.notify();
+  } else {
+    const have = count(fleet, jobId).rows;
+    ctl.log(`campaign: ${ctl.resumed ? "resumed" : "re-attached"}: ${have}/${campaign.size} rows already in the database`);
+  }
+  if (campaign.state === "cancelled" || campaign.state === "failed") throw new Error(`the campaign was ${campaign.state}`);
+  try {
+    if (campaign.state === "running") await watch(fleet, campaign, ctl);
+  } catch (e) {
+    // the runner marks a cancelled job before it aborts; any other abort is the server stopping
+    const stopping = fleet.closed || (ctl.signal.aborted && fleet.ctx.jobs.get(jobId)?.state !== "cancelled");
+    if (!stopping) {
+      fleet.leases.endCampaign(jobId, ctl.signal.aborted ? "cancelled" : "failed");
+      ctl.log(`campaign: ${ctl.signal.aborted ? "cancelled" : "failed"}; its leases ended`);
+    }
+    throw e;
+  }
+
+  db.transaction(() => {
+    db.prepare(`UPDATE leases SET state = 'done' WHERE job_id = ? AND state = 'active'`).run(jobId);
+    db.prepare(`UPDATE campaigns SET state = 'done' WHERE job_id = ?`).run(jobId);
+  }).immediate();
+  const ds = campaignDataset(db, jobId);
+  const art = ctl.artifact("dataset", new TextEncoder().encode(ds.csv), "latency-csv", `campaign-${jobId}.csv`);
+  const c = count(fleet, jobId);
+  ctl.log(`campaign: complete: ${ds.rows.length} rows from ${Object.keys(ds.agents).length} agent(s), ${c.leases} leases (${c.expired} expired); dataset ${art.sha256}`);
+  return { rows: ds.rows.length, agents: ds.agents, leases: c.leases, expired_leases: c.expired, dataset: art.sha256 };
+}
+
+/** Waits until every index has a row: progress when the count changes, a line per lease that ended without news. */
+async function watch(fleet: Fleet, campaign: CampaignRow, ctl: JobControl): Promise<void> {
+  const jobId = campaign.job_id, size = campaign.size;
+  const seen = new Set(expiredLeases(fleet, jobId).map((l) => l.id));
+  let last = -1;
+  let warnedIdle = false;
+  const t0 = Date.now();
+  for (;;) {
+    if (ctl.signal.aborted || fleet.closed) throw new Error(fleet.closed ? "the server is stopping: the campaign resumes on the next start" : "cancelled");
+    fleet.leases.expireStale();
+    for (const l of expiredLeases(fleet, jobId)) {
+      if (seen.has(l.id)) continue;
+      seen.add(l.id);
+      ctl.log(`campaign: lease ${l.id} of agent ${l.agent_id} (${l.name ?? "?"}) ended without news: ${l.unmeasured} of its ${l.given} architectures go to the next agent`);
+    }
+    const c = count(fleet, jobId);
+    if (c.rows !== last) {
+      last = c.rows;
+      ctl.progress(c.rows / size, `${c.rows}/${size} architectures measured on ${c.agents} agent${c.agents === 1 ? "" : "s"}`);
+    }
+    if (c.rows >= size) return;
+    if (!warnedIdle && Date.now() - t0 > 2 * fleet.ctx.config.maxWaitSeconds * 1000 && c.leases === 0) {
+      warnedIdle = true;
+      const n = (fleet.ctx.db.prepare(`SELECT COUNT(*) AS n FROM agents WHERE device_class = ? AND revoked_at IS NULL`).get(campaign.device_class) as { n: number }).n;
+      ctl.log(`campaign: no agent of class ${campaign.device_class} has taken work yet (${n} enrolled); waiting`);
+    }
+    await fleet.sleep(WATCH_MS, ctl.signal);
+  }
+}
+
+function count(fleet: Fleet, jobId: string): { rows: number; agents: number; leases: number; expired: number } {
+  const { db } = fleet.ctx;
+  const r = db.prepare(`SELECT COUNT(*) AS rows, COUNT(DISTINCT agent_id) AS agents FROM latency_rows WHERE job_id = ?`).get(jobId) as { rows: number; agents: number };
+  const l = db.prepare(`SELECT COUNT(*) AS leases, COALESCE(SUM(state = 'expired'), 0) AS expired FROM leases WHERE job_id = ?`).get(jobId) as { leases: number; expired: number };
+  return { ...r, ...l };
+}
+
+function expiredLeases(fleet: Fleet, jobId: string): { id: string; agent_id: string; name: string | null; given: number; unmeasured: number }[] {
+  return fleet.ctx.db.prepare(`SELECT l.id, l.agent_id, g.name,
+      (SELECT COUNT(*) FROM lease_archs la WHERE la.lease_id = l.id) AS given,
+      (SELECT COUNT(*) FROM lease_archs la WHERE la.lease_id = l.id AND NOT EXISTS
+        (SELECT 1 FROM latency_rows r WHERE r.job_id = la.job_id AND r.idx = la.idx AND r.lease_id = l.id)) AS unmeasured
+    FROM leases l LEFT JOIN agents g ON g.id = l.agent_id WHERE l.job_id = ? AND l.state = 'expired' ORDER BY l.created_at`).all(jobId) as
+    { id: string; agent_id: string; name: string | null; given: number; unmeasured: number }[];
+}

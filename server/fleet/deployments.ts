@@ -1,0 +1,192 @@
+/**
+ * Deployments: a model (a job's `model` artifact, or any stored artifact that decodes as a
+ * hat-edge model) pushed to every agent of a device class. The newest deployment of a class is
+ * the one its agents should run: an agent that has not reported on it gets it as DeployWork
+ * before any profiling, and reports `active` (with its measured latency) or `failed`.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { DeploymentReport, DeviceClass, Protocol, type DeployWork } from "../../runtime/fleet-protocol.js";
+import { DEFAULT_PROTOCOL } from "../../latency/campaign.js";
+import { ModelFormatError, readModelFile } from "../../runtime/format.js";
+import { SHA256 } from "../artifacts.js";
+import type { ServerContext } from "../context.js";
+import { now } from "../db.js";
+import { ApiError, badRequest, check, jsonBody, notFound } from "../http.js";
+import { describe } from "../openapi.js";
+import { agentOf, type AgentCaller, type Fleet } from "./fleet.js";
+import { newId, type DeploymentAgentRow, type DeploymentRow } from "./store.js";
+
+export const DeploymentRequest = z.object({
+  device_class: DeviceClass,
+  /** Exactly one: a job whose `model` artifact to deploy, or a stored artifact's sha256. */
+  model: z.object({
+    job: z.string().min(1).max(100).optional(),
+    sha256: z.string().regex(SHA256, "a sha256 is 64 lowercase hex digits").optional(),
+  }).strict(),
+  /** How agents measure the deployed model (default HAT's protocol with the model's vocabulary size). */
+  protocol: Protocol.partial().optional(),
+}).strict();
+
+export const DeploymentAgentView = z.object({
+  agent_id: z.string(),
+  name: z.string(),
+  /** superseded: a newer deployment of the class came before this agent reported on this one. */
+  state: z.enum(["pending", "active", "failed", "superseded"]),
+  measured_ms: z.number().nullable(),
+  encoder_ms: z.number().nullable(),
+  decoder_ms: z.number().nullable(),
+  error: z.string().nullable(),
+  updated_at: z.number().nullable(),
+});
+
+export const DeploymentView = z.object({
+  id: z.string(),
+  device_class: z.string(),
+  model_sha256: z.string(),
+  model_bytes: z.number(),
+  model_kind: z.string(),
+  arch: z.unknown().nullable(),
+  protocol: Protocol,
+  source_job: z.string().nullable(),
+  created_at: z.number(),
+  /** The newest deployment of its class (the one its agents should run). */
+  current: z.boolean(),
+  counts: z.object({ pending: z.number(), active: z.number(), failed: z.number(), superseded: z.number() }),
+  agents: z.array(DeploymentAgentView),
+});
+export type DeploymentView = z.infer<typeof DeploymentView>;
+
+export class Deployments {
+  constructor(private readonly ctx: ServerContext, private readonly notify: () => void) {}
+
+  private newest(deviceClass: string): DeploymentRow | undefined {
+    return this.ctx.db.prepare(`SELECT * FROM deployments WHERE device_class = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`).get(deviceClass) as DeploymentRow | undefined;
+  }
+
+  /** The class's newest deployment when this agent has not reported on it yet (recorded as pending). */
+  pendingFor(agent: AgentCaller): DeployWork | undefined {
+    const db = this.ctx.db;
+    const d = this.newest(agent.deviceClass);
+    if (!d) return undefined;
+    const mine = db.prepare(`SELECT state FROM deployment_agents WHERE deployment_id = ? AND agent_id = ?`).get(d.id, agent.agentId) as { state: string } | undefined;
+    if (mine && mine.state !== "pending") return undefined;
+    if (!mine) {
+      db.prepare(`INSERT OR IGNORE INTO deployment_agents (deployment_id, agent_id, state, updated_at) VALUES (?, ?, 'pending', ?)`).run(d.id, agent.agentId, now());
+    }
+    return {
+      kind: "deploy", deployment_id: d.id, model_sha256: d.model_sha256, model_bytes: d.model_bytes,
+      model_url: `/v1/artifacts/${d.model_sha256}`, protocol: JSON.parse(d.protocol) as Protocol,
+    };
+  }
+
+  /** Checks the request (the model must decode) and stores the deployment. */
+  async create(body: z.infer<typeof DeploymentRequest>): Promise<DeploymentView> {
+    const { db, artifacts, jobs } = this.ctx;
+    const { job: jobId, sha256: given } = body.model;
+    if ((jobId === undefined) === (given === undefined)) throw badRequest("model: give exactly one of model.job (a job id) or model.sha256 (a stored artifact)");
+    let sha: string;
+    if (jobId !== undefined) {
+      const job = jobs.get(jobId);
+      if (!job) throw badRequest(`model.job: no job ${jobId}`);
+      if (job.state !== "done") throw badRequest(`model.job: job ${jobId} (${job.kind}) is ${job.state}, not done`);
+      const a = job.artifacts.model;
+      if (!a) throw badRequest(`model.job: job ${jobId} (${job.kind}) has no model artifact (its artifacts: ${Object.keys(job.artifacts).join(", ") || "none"})`);
+      sha = a;
+    } else sha = given!;
+    if (!artifacts.has(sha)) throw badRequest(`model.sha256: no stored artifact ${sha}`);
+    let header;
+    try {
+      header = (await readModelFile(artifacts.path(sha))).header;
+    } catch (e) {
+      if (e instanceof ModelFormatError) throw badRequest(`model: artifact ${sha} is not a hat-edge model (${e.message.replace(/^.*?: /, "")})`);
+      throw e;
+    }
+    if (header.tokenizer === undefined) throw badRequest(`model: ${sha} carries no tokenizer, so agents could not translate with it (deploy a trained model: a train or search job's)`);
+    const vocab = Math.min(1_000_000, Math.max(8, header.vocab.size));
+    const protocol = check(Protocol, { ...DEFAULT_PROTOCOL, vocab, ...body.protocol }, "protocol");
+    const id = newId("dp");
+    db.prepare(`INSERT INTO deployments (id, device_class, model_sha256, model_bytes, model_kind, arch, protocol, source_job, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(id, body.device_class, sha, artifacts.info(sha)!.size, header.kind, header.arch ? JSON.stringify(header.arch) : null, JSON.stringify(protocol), jobId ?? null, now());
+    this.ctx.log(`fleet: deployment ${id}: model ${sha.slice(0, 12)} (${header.kind}) to class ${body.device_class}`);
+    this.notify();
+    return this.view(id)!;
+  }
+
+  view(id: string): DeploymentView | undefined {
+    const db = this.ctx.db;
+    const d = db.prepare(`SELECT * FROM deployments WHERE id = ?`).get(id) as DeploymentRow | undefined;
+    if (!d) return undefined;
+    const current = this.newest(d.device_class)?.id === d.id;
+    const reports = new Map((db.prepare(`SELECT * FROM deployment_agents WHERE deployment_id = ?`).all(id) as DeploymentAgentRow[]).map((r) => [r.agent_id, r]));
+    // every agent of the class that is not revoked, and any other agent that reported on it
+    const agents = db.prepare(`SELECT id, name, revoked_at FROM agents WHERE device_class = ? OR id IN (SELECT agent_id FROM deployment_agents WHERE deployment_id = ?) ORDER BY created_at, rowid`)
+      .all(d.device_class, id) as { id: string; name: string; revoked_at: number | null }[];
+    const rows = agents.filter((a) => a.revoked_at === null || reports.has(a.id)).map((a) => {
+      const r = reports.get(a.id);
+      const state = r && r.state !== "pending" ? r.state : current ? "pending" : "superseded";
+      return {
+        agent_id: a.id, name: a.name, state, measured_ms: r?.measured_ms ?? null, encoder_ms: r?.encoder_ms ?? null,
+        decoder_ms: r?.decoder_ms ?? null, error: r?.error ?? null, updated_at: r?.updated_at ?? null,
+      } as z.infer<typeof DeploymentAgentView>;
+    });
+    const counts = { pending: 0, active: 0, failed: 0, superseded: 0 };
+    for (const r of rows) counts[r.state]++;
+    return {
+      id: d.id, device_class: d.device_class, model_sha256: d.model_sha256, model_bytes: d.model_bytes, model_kind: d.model_kind,
+      arch: d.arch === null ? null : JSON.parse(d.arch), protocol: JSON.parse(d.protocol) as Protocol, source_job: d.source_job,
+      created_at: d.created_at, current, counts, agents: rows,
+    };
+  }
+
+  list(): DeploymentView[] {
+    const ids = this.ctx.db.prepare(`SELECT id FROM deployments ORDER BY created_at DESC, rowid DESC`).all() as { id: string }[];
+    return ids.map((r) => this.view(r.id)!);
+  }
+
+  /** An agent's report on a deployment of its class. */
+  report(deploymentId: string, agent: AgentCaller, body: DeploymentReport): DeploymentView {
+    const db = this.ctx.db;
+    const d = db.prepare(`SELECT device_class FROM deployments WHERE id = ?`).get(deploymentId) as { device_class: string } | undefined;
+    if (!d) throw notFound(`deployment ${deploymentId}`);
+    if (d.device_class !== agent.deviceClass) throw new ApiError(403, "forbidden", `deployment ${deploymentId} is for class ${d.device_class}, this agent is ${agent.deviceClass}`);
+    db.prepare(`INSERT INTO deployment_agents (deployment_id, agent_id, state, measured_ms, encoder_ms, decoder_ms, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (deployment_id, agent_id) DO UPDATE SET state = excluded.state, measured_ms = excluded.measured_ms, encoder_ms = excluded.encoder_ms,
+      decoder_ms = excluded.decoder_ms, error = excluded.error, updated_at = excluded.updated_at`)
+      .run(deploymentId, agent.agentId, body.state, body.measured_ms ?? null, body.encoder_ms ?? null, body.decoder_ms ?? null,
+        body.error ?? (body.state === "failed" ? "failed (the agent gave no reason)" : null), now());
+    this.ctx.log(`fleet: deployment ${deploymentId} on agent ${agent.agentId}: ${body.state}${body.measured_ms !== undefined ? ` (${body.measured_ms.toFixed(2)} ms)` : ""}${body.error ? `: ${body.error}` : ""}`);
+    return this.view(deploymentId)!;
+  }
+}
+
+export function deploymentsApp(fleet: Fleet): Hono {
+  const { ctx } = fleet;
+  const app = new Hono();
+
+  describe({ method: "post", path: "/v1/deployments", summary: "push a model (a job's model artifact or a stored artifact) to every agent of a device class", auth: "admin",
+    body: DeploymentRequest, ok: { status: 201, description: "the deployment", schema: DeploymentView } });
+  app.post("/deployments", ctx.admin, async (c) => c.json(await fleet.deployments.create(await jsonBody(c, DeploymentRequest)), 201));
+
+  describe({ method: "get", path: "/v1/deployments", summary: "every deployment, newest first, with each agent's state", auth: "admin",
+    ok: { status: 200, description: "{ deployments: [...] }", schema: z.object({ deployments: z.array(DeploymentView) }) } });
+  app.get("/deployments", ctx.admin, (c) => c.json({ deployments: fleet.deployments.list() }));
+
+  describe({ method: "get", path: "/v1/deployments/{id}", summary: "one deployment: per agent pending, active (measured latency) or failed (the error)", auth: "admin",
+    ok: { status: 200, description: "the deployment", schema: DeploymentView } });
+  app.get("/deployments/:id", ctx.admin, (c) => {
+    const v = fleet.deployments.view(c.req.param("id"));
+    if (!v) throw notFound(`deployment ${c.req.param("id")}`);
+    return c.json(v);
+  });
+
+  describe({ method: "post", path: "/v1/agent/deployments/{id}", summary: "an agent reports what became of a deployment (active with its latency, or failed)", auth: "agent",
+    body: DeploymentReport, ok: { status: 200, description: "{ ok: true }" } });
+  app.post("/agent/deployments/:id", ctx.agent, fleet.seen, async (c) => {
+    const body = await jsonBody(c, DeploymentReport);
+    fleet.deployments.report(c.req.param("id"), agentOf(c), body);
+    return c.json({ ok: true });
+  });
+
+  return app;
+}

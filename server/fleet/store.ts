@@ -1,0 +1,136 @@
+/**
+ * The fleet's tables (migrateFleet) and the few row shapes the other fleet files share.
+ *
+ *   enrolment_tokens   one-time tokens (sha256 only), optionally bound to a device class
+ *   agents             enrolled agents: class, hardware, their token's sha256, last poll, revocation
+ *   campaigns          one per `campaign` job: class, space, protocol, rounds, size, state
+ *   campaign_archs     the campaign's architectures by index: pending | leased | done (+ holder)
+ *   leases             a batch of a campaign leased to an agent: active | done | expired | cancelled
+ *   lease_archs        which indexes each lease was given (a late row is checked against these)
+ *   latency_rows       one row per (campaign, index), ever: INSERT OR IGNORE, whoever sends it
+ *   fleet_idempotency  (agent, key) -> the reply of a rows request (a retry gets it back)
+ *   deployments        a model pushed to a device class; deployment_agents: each agent's outcome
+ *
+ * Every *_at column is milliseconds since the epoch (server/db.ts now()).
+ */
+import { randomBytes } from "node:crypto";
+import type { Db } from "../db.js";
+
+export function migrateFleet(db: Db): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS enrolment_tokens (
+      token_hash TEXT PRIMARY KEY, device_class TEXT, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+      used_at INTEGER, agent_id TEXT);
+    CREATE TABLE IF NOT EXISTS agents (
+      id TEXT PRIMARY KEY, name TEXT NOT NULL, device_class TEXT NOT NULL, hardware TEXT NOT NULL,
+      token_hash TEXT NOT NULL UNIQUE, translate_url TEXT, created_at INTEGER NOT NULL,
+      last_seen_at INTEGER, revoked_at INTEGER);
+    CREATE INDEX IF NOT EXISTS agents_class ON agents (device_class);
+    CREATE TABLE IF NOT EXISTS campaigns (
+      job_id TEXT PRIMARY KEY, device_class TEXT NOT NULL, space TEXT NOT NULL, protocol TEXT NOT NULL,
+      rounds INTEGER NOT NULL, size INTEGER NOT NULL, state TEXT NOT NULL, created_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS campaign_archs (
+      job_id TEXT NOT NULL, idx INTEGER NOT NULL, arch TEXT NOT NULL, state TEXT NOT NULL, lease_id TEXT,
+      PRIMARY KEY (job_id, idx));
+    CREATE INDEX IF NOT EXISTS campaign_archs_state ON campaign_archs (job_id, state, idx);
+    CREATE INDEX IF NOT EXISTS campaign_archs_lease ON campaign_archs (lease_id);
+    CREATE TABLE IF NOT EXISTS leases (
+      id TEXT PRIMARY KEY, job_id TEXT NOT NULL, agent_id TEXT NOT NULL, created_at INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL, state TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS leases_state ON leases (state, expires_at);
+    CREATE INDEX IF NOT EXISTS leases_job ON leases (job_id);
+    CREATE INDEX IF NOT EXISTS leases_agent ON leases (agent_id, state);
+    CREATE TABLE IF NOT EXISTS lease_archs (
+      lease_id TEXT NOT NULL, job_id TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (lease_id, idx));
+    CREATE INDEX IF NOT EXISTS lease_archs_idx ON lease_archs (job_id, idx);
+    CREATE TABLE IF NOT EXISTS latency_rows (
+      job_id TEXT NOT NULL, idx INTEGER NOT NULL, agent_id TEXT NOT NULL, lease_id TEXT NOT NULL,
+      encoder_ms REAL NOT NULL, decoder_ms REAL NOT NULL, encoder_std_ms REAL NOT NULL, decoder_std_ms REAL NOT NULL,
+      runs INTEGER NOT NULL, build TEXT NOT NULL, load1 REAL, seq INTEGER, measured_at INTEGER NOT NULL,
+      PRIMARY KEY (job_id, idx));
+    CREATE TABLE IF NOT EXISTS fleet_idempotency (
+      agent_id TEXT NOT NULL, key TEXT NOT NULL, lease_id TEXT NOT NULL, reply TEXT NOT NULL, created_at INTEGER NOT NULL,
+      PRIMARY KEY (agent_id, key));
+    CREATE TABLE IF NOT EXISTS deployments (
+      id TEXT PRIMARY KEY, device_class TEXT NOT NULL, model_sha256 TEXT NOT NULL, model_bytes INTEGER NOT NULL,
+      model_kind TEXT NOT NULL, arch TEXT, protocol TEXT NOT NULL, source_job TEXT, created_at INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS deployments_class ON deployments (device_class, created_at);
+    CREATE TABLE IF NOT EXISTS deployment_agents (
+      deployment_id TEXT NOT NULL, agent_id TEXT NOT NULL, state TEXT NOT NULL, measured_ms REAL, encoder_ms REAL,
+      decoder_ms REAL, error TEXT, updated_at INTEGER NOT NULL, PRIMARY KEY (deployment_id, agent_id));
+  `);
+}
+
+/** A fresh id with a readable prefix: ag_, ls_, dp_ and 16 hex digits. */
+export const newId = (prefix: string): string => `${prefix}_${randomBytes(8).toString("hex")}`;
+
+export interface AgentRow {
+  id: string;
+  name: string;
+  device_class: string;
+  hardware: string; // JSON (fleet-protocol Hardware)
+  token_hash: string;
+  translate_url: string | null;
+  created_at: number;
+  last_seen_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface CampaignRow {
+  job_id: string;
+  device_class: string;
+  space: string; // JSON Space
+  protocol: string; // JSON Protocol
+  rounds: number;
+  size: number; // architectures in the campaign (campaignArchs may give fewer than `samples`)
+  state: "running" | "done" | "cancelled" | "failed";
+  created_at: number;
+}
+
+export interface LeaseRow {
+  id: string;
+  job_id: string;
+  agent_id: string;
+  created_at: number;
+  expires_at: number;
+  state: "active" | "done" | "expired" | "cancelled";
+}
+
+export interface StoredRow {
+  job_id: string;
+  idx: number;
+  agent_id: string;
+  lease_id: string;
+  encoder_ms: number;
+  decoder_ms: number;
+  encoder_std_ms: number;
+  decoder_std_ms: number;
+  runs: number;
+  build: string;
+  load1: number | null;
+  seq: number | null;
+  measured_at: number;
+}
+
+export interface DeploymentRow {
+  id: string;
+  device_class: string;
+  model_sha256: string;
+  model_bytes: number;
+  model_kind: string;
+  arch: string | null; // JSON Arch (a subtransformer), null for a supertransformer
+  protocol: string; // JSON Protocol
+  source_job: string | null;
+  created_at: number;
+}
+
+export interface DeploymentAgentRow {
+  deployment_id: string;
+  agent_id: string;
+  state: "pending" | "active" | "failed";
+  measured_ms: number | null;
+  encoder_ms: number | null;
+  decoder_ms: number | null;
+  error: string | null;
+  updated_at: number;
+}

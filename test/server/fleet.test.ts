@@ -1,0 +1,367 @@
+/**
+ * server/fleet in-process (app.request): enrolment and access, a campaign measured by two fake
+ * agents (idempotent rows, duplicates, an agent going silent and its lease reassigned, the
+ * dataset), the long poll, deployments, and malformed requests.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseDataset } from "../../latency/dataset.js";
+import { smallestArch, DEMO_SPACE } from "../../runtime/arch.js";
+import type { DeployWork, Hardware, ProfileWork } from "../../runtime/fleet-protocol.js";
+import { encodeModel } from "../../runtime/format.js";
+import { createServer, type HatServer } from "../../server/app.js";
+import { hashToken } from "../../server/auth.js";
+
+const ADMIN = "admin";
+const HW: Hardware = {
+  cpu: "Test CPU, 2 cores", cores: 2, arch: "x64", platform: "linux", memory_bytes: 1 << 30,
+  wasm_simd: true, wasm_relaxed_simd: false, node: "20.20.0", agent_version: "0.1.0",
+};
+
+let dir = "";
+let s: HatServer;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "hat-fleet-"));
+  s = createServer({ dataDir: dir, adminTokenHash: hashToken(ADMIN), leaseSeconds: 1, maxWaitSeconds: 2, leaseBatch: 3, log: () => {} });
+});
+
+afterAll(async () => {
+  await s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Reply<T = any> { status: number; body: T; ms: number }
+
+async function call<T = any>(method: string, path: string, o: { token?: string; body?: unknown; raw?: string } = {}): Promise<Reply<T>> {
+  const headers: Record<string, string> = {};
+  if (o.token) headers.authorization = `Bearer ${o.token}`;
+  if (o.body !== undefined || o.raw !== undefined) headers["content-type"] = "application/json";
+  const t0 = Date.now();
+  const res = await s.app.request(path, { method, headers, body: o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body)) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, ms: Date.now() - t0 };
+}
+
+async function enrol(name: string, deviceClass: string): Promise<{ agent_id: string; token: string }> {
+  const t = await call("POST", "/v1/enrolment-tokens", { token: ADMIN, body: { device_class: deviceClass } });
+  expect(t.status).toBe(201);
+  const r = await call("POST", "/v1/agent/enrol", { body: { enrolment_token: t.body.token, name, hardware: HW } });
+  expect(r.status).toBe(200);
+  expect(r.body.device_class).toBe(deviceClass);
+  return r.body;
+}
+
+const row = (index: number, ms = 1 + index / 10) => ({ index, encoder_ms: ms, decoder_ms: 2 * ms, encoder_std_ms: 0.01, decoder_std_ms: 0.02, runs: 8, build: "hat.wasm", seq: index, load1: 0.5 });
+const count = (sql: string, ...args: unknown[]) => (s.ctx.db.prepare(sql).get(...args) as { n: number }).n;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("enrolment and access", () => {
+  it("trades a one-time token for an agent token; a reused, expired or unknown token is 401", async () => {
+    const t = await call("POST", "/v1/enrolment-tokens", { token: ADMIN, body: {} });
+    expect(t.status).toBe(201);
+    expect(t.body.device_class).toBeNull();
+    const body = { enrolment_token: t.body.token, name: "x", hardware: HW };
+    // the token names no class and neither does the body: 400, and the token is not used up
+    const noClass = await call("POST", "/v1/agent/enrol", { body });
+    expect(noClass.status).toBe(400);
+    expect(noClass.body.error.message).toMatch(/device_class/);
+    const ok = await call("POST", "/v1/agent/enrol", { body: { ...body, device_class: "box" } });
+    expect(ok.status).toBe(200);
+    expect(ok.body.token).toMatch(/^hat_agent_/);
+    const again = await call("POST", "/v1/agent/enrol", { body: { ...body, device_class: "box" } });
+    expect(again.status).toBe(401);
+    expect(again.body.error.message).toMatch(/already used/);
+    expect((await call("POST", "/v1/agent/enrol", { body: { ...body, enrolment_token: "nope" } })).status).toBe(401);
+
+    const e = await call("POST", "/v1/enrolment-tokens", { token: ADMIN, body: { device_class: "box", ttl_s: 60 } });
+    s.ctx.db.prepare(`UPDATE enrolment_tokens SET expires_at = 1 WHERE token_hash = ?`).run(hashToken(e.body.token));
+    const expired = await call("POST", "/v1/agent/enrol", { body: { ...body, enrolment_token: e.body.token } });
+    expect(expired.status).toBe(401);
+    expect(expired.body.error.message).toMatch(/expired/);
+  });
+
+  it("the token's class wins over the body's", async () => {
+    const t = await call("POST", "/v1/enrolment-tokens", { token: ADMIN, body: { device_class: "pinned" } });
+    const r = await call("POST", "/v1/agent/enrol", { body: { enrolment_token: t.body.token, name: "y", hardware: HW, device_class: "other" } });
+    expect(r.body.device_class).toBe("pinned");
+  });
+
+  it("no token 401, agent token on an admin route 403, revoked agent 401", async () => {
+    const a = await enrol("rev", "rev-class");
+    expect((await call("GET", "/v1/agents")).status).toBe(401);
+    expect((await call("GET", "/v1/agents", { token: a.token })).status).toBe(403);
+    expect((await call("POST", "/v1/enrolment-tokens", { token: a.token, body: {} })).status).toBe(403);
+    expect((await call("GET", "/v1/agent/work", { token: ADMIN })).status).toBe(403);
+    expect((await call("GET", "/v1/agent/work?wait_s=0", { token: a.token })).status).toBe(204);
+    const listed = await call("GET", "/v1/agents?device_class=rev-class", { token: ADMIN });
+    expect(listed.body.agents).toHaveLength(1);
+    expect(listed.body.agents[0]).toMatchObject({ id: a.agent_id, online: true, revoked: false, hardware: HW });
+    const r = await call("POST", `/v1/agents/${a.agent_id}/revoke`, { token: ADMIN });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ revoked: true, online: false });
+    expect((await call("GET", "/v1/agent/work?wait_s=0", { token: a.token })).status).toBe(401);
+    expect((await call("POST", "/v1/agents/ag_nope/revoke", { token: ADMIN })).status).toBe(404);
+  });
+});
+
+describe("a campaign on two agents", () => {
+  it("leases batches, stores each index once, reassigns a silent agent's lease and completes with the dataset", async () => {
+    const A = await enrol("a", "camp"), B = await enrol("b", "camp");
+    const job = s.ctx.jobs.create("campaign", { device_class: "camp", space: "demo", samples: 7, protocol: { runs: 8, warmup: 1 } });
+    expect(job.params).toMatchObject({ rounds: 1, seed: 1, protocol: { runs: 8, warmup: 1, beam: 5 } });
+
+    const wa = await call<ProfileWork>("GET", "/v1/agent/work?wait_s=2", { token: A.token });
+    expect(wa.status).toBe(200);
+    expect(wa.body).toMatchObject({ kind: "profile", campaign_id: job.id, rounds: 1, lease_s: 1 });
+    expect(wa.body.archs.map((x) => x.index)).toEqual([0, 1, 2]);
+    const wb = await call<ProfileWork>("GET", "/v1/agent/work?wait_s=2", { token: B.token });
+    expect(wb.body.archs.map((x) => x.index)).toEqual([3, 4, 5]);
+    const rowsA = `/v1/agent/leases/${wa.body.lease_id}/rows`, rowsB = `/v1/agent/leases/${wb.body.lease_id}/rows`;
+
+    // rows, a replay of the same chunk, a duplicate index under a new key
+    const first = await call("POST", rowsA, { token: A.token, body: { idempotency_key: "a-chunk-1", rows: [row(0)] } });
+    expect(first.body).toEqual({ stored: 1, duplicates: 0, lease_active: true });
+    const replay = await call("POST", rowsA, { token: A.token, body: { idempotency_key: "a-chunk-1", rows: [row(0, 99)] } });
+    expect(replay.body).toEqual(first.body);
+    const dup = await call("POST", rowsA, { token: A.token, body: { idempotency_key: "a-chunk-2", rows: [row(0, 98)] } });
+    expect(dup.body).toEqual({ stored: 0, duplicates: 1, lease_active: true });
+    expect(count(`SELECT COUNT(*) AS n FROM latency_rows WHERE job_id = ?`, job.id)).toBe(1);
+    expect((s.ctx.db.prepare(`SELECT encoder_ms FROM latency_rows WHERE job_id = ? AND idx = 0`).get(job.id) as { encoder_ms: number }).encoder_ms).toBe(1);
+
+    // out of lease, someone else's lease, unknown lease: refused, nothing stored
+    const out = await call("POST", rowsA, { token: A.token, body: { idempotency_key: "a-chunk-3", rows: [row(1), row(5)] } });
+    expect(out.status).toBe(400);
+    expect(out.body.error.message).toMatch(/rows\[1\]\.index: 5/);
+    expect((await call("POST", rowsB, { token: A.token, body: { idempotency_key: "a-chunk-4", rows: [row(3)] } })).status).toBe(403);
+    expect((await call("POST", "/v1/agent/leases/ls_nope/rows", { token: A.token, body: { idempotency_key: "a-chunk-5", rows: [row(3)] } })).status).toBe(404);
+    expect((await call("POST", `/v1/agent/leases/${wb.body.lease_id}/heartbeat`, { token: A.token, body: {} })).status).toBe(403);
+    expect(count(`SELECT COUNT(*) AS n FROM latency_rows WHERE job_id = ?`, job.id)).toBe(1);
+    expect(count(`SELECT COUNT(*) AS n FROM fleet_idempotency WHERE key IN ('a-chunk-3', 'a-chunk-4', 'a-chunk-5')`)).toBe(0);
+
+    // A keeps its lease alive with a heartbeat; B goes silent and its lease expires
+    await sleep(600);
+    expect((await call("POST", `/v1/agent/leases/${wa.body.lease_id}/heartbeat`, { token: A.token, body: {} })).body).toEqual({ lease_active: true, lease_s: 1 });
+    await sleep(600);
+    const done = await call("POST", rowsA, { token: A.token, body: { idempotency_key: "a-chunk-6", rows: [row(1), row(2)] } });
+    expect(done.body).toEqual({ stored: 2, duplicates: 0, lease_active: false }); // all its archs stored: the lease is done
+    const beat = await call("POST", `/v1/agent/leases/${wb.body.lease_id}/heartbeat`, { token: B.token, body: {} });
+    expect(beat.body).toEqual({ lease_active: false, lease_s: 1 });
+
+    // A gets B's unmeasured archs
+    const wa2 = await call<ProfileWork>("GET", "/v1/agent/work?wait_s=2", { token: A.token });
+    expect(wa2.body.archs.map((x) => x.index)).toEqual([3, 4, 5]);
+    // B's late row of an index nobody stored yet is kept; then A's copy of it is a duplicate
+    const late = await call("POST", rowsB, { token: B.token, body: { idempotency_key: "b-chunk-1", rows: [row(3)] } });
+    expect(late.body).toEqual({ stored: 1, duplicates: 0, lease_active: false });
+    const rest = await call("POST", `/v1/agent/leases/${wa2.body.lease_id}/rows`, { token: A.token, body: { idempotency_key: "a-chunk-7", rows: [row(3), row(4), row(5)] } });
+    expect(rest.body).toEqual({ stored: 2, duplicates: 1, lease_active: false });
+
+    // B comes back (a restart): the last architecture
+    const wb2 = await call<ProfileWork>("GET", "/v1/agent/work?wait_s=2", { token: B.token });
+    expect(wb2.body.archs.map((x) => x.index)).toEqual([6]);
+    expect((await call("POST", `/v1/agent/leases/${wb2.body.lease_id}/rows`, { token: B.token, body: { idempotency_key: "b-chunk-2", rows: [row(6)] } })).body.stored).toBe(1);
+
+    const settled = await s.ctx.jobs.settled(job.id);
+    expect(settled.state, settled.error ?? "").toBe("done");
+    expect(settled.result).toMatchObject({ rows: 7, agents: { [A.agent_id]: 5, [B.agent_id]: 2 }, leases: 4, expired_leases: 1 });
+    const csv = s.ctx.artifacts.read(settled.artifacts.dataset).toString("utf8");
+    const ds = parseDataset(csv, "campaign.csv");
+    expect(ds.rows.map((r) => r.sample)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(ds.rows[0]).toMatchObject({ encoder_ms: 1, decoder_ms: 2, build: "hat.wasm", seq: 0, protocol: { runs: 8, warmup: 1, vocab: 32768 } });
+    expect(ds.rows[0].device).toEqual({ cpu: "Test CPU 2 cores", cores: 2, arch: "x64", platform: "linux" });
+    expect(ds.rows.every((r) => r.arch !== undefined)).toBe(true);
+    // nothing left to lease
+    expect((await call("GET", "/v1/agent/work?wait_s=0", { token: A.token })).status).toBe(204);
+  });
+
+  it("a cancelled campaign ends its leases", async () => {
+    const A = await enrol("c", "cancel-class");
+    const job = s.ctx.jobs.create("campaign", { device_class: "cancel-class", space: "demo", samples: 4 });
+    const w = await call<ProfileWork>("GET", "/v1/agent/work?wait_s=2", { token: A.token });
+    expect(w.status).toBe(200);
+    s.ctx.jobs.cancel(job.id);
+    expect((await s.ctx.jobs.settled(job.id)).state).toBe("cancelled");
+    await sleep(50);
+    expect((await call("POST", `/v1/agent/leases/${w.body.lease_id}/heartbeat`, { token: A.token, body: {} })).body.lease_active).toBe(false);
+    const r = await call("POST", `/v1/agent/leases/${w.body.lease_id}/rows`, { token: A.token, body: { idempotency_key: "c-chunk-1", rows: [row(w.body.archs[0].index)] } });
+    expect(r.body).toEqual({ stored: 0, duplicates: 0, lease_active: false });
+  });
+
+  it("refuses bad campaign params with a 400 naming the field", () => {
+    expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "nope", samples: 3 })).toThrow(/space/);
+    expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: { qkvDim: 1 }, samples: 3 })).toThrow(/space/);
+    expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "demo", samples: 0 })).toThrow(/samples/);
+    expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "demo", samples: 3, protocol: { runs: -1 } })).toThrow(/protocol\.runs/);
+  });
+});
+
+describe("a server restart mid-campaign", () => {
+  it("keeps the rows, resumes the job, and an agent that restarted gets its unmeasured archs again", async () => {
+    const d2 = mkdtempSync(join(tmpdir(), "hat-fleet-restart-"));
+    const opts = { dataDir: d2, adminTokenHash: hashToken(ADMIN), leaseSeconds: 30, maxWaitSeconds: 1, log: () => {} };
+    let s2 = createServer(opts);
+    const req = async (srv: HatServer, method: string, path: string, token: string, body?: unknown) => {
+      const res = await srv.app.request(path, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: res.status, body: res.status === 204 ? undefined : await res.json() as any };
+    };
+    try {
+      const t = await req(s2, "POST", "/v1/enrolment-tokens", ADMIN, { device_class: "rs" });
+      const A = (await req(s2, "POST", "/v1/agent/enrol", "", { enrolment_token: t.body.token, name: "r", hardware: HW })).body as { token: string };
+      const job = s2.ctx.jobs.create("campaign", { device_class: "rs", space: "demo", samples: 3 });
+      const w = await req(s2, "GET", "/v1/agent/work?wait_s=1", A.token);
+      expect(w.body.archs).toHaveLength(3);
+      expect((await req(s2, "POST", `/v1/agent/leases/${w.body.lease_id}/rows`, A.token, { idempotency_key: "r-chunk-1", rows: [row(0)] })).body.stored).toBe(1);
+      await s2.close();
+
+      s2 = createServer(opts);
+      // the rows of the lease still count after the restart; the agent then restarts too and asks for work
+      expect((await req(s2, "POST", `/v1/agent/leases/${w.body.lease_id}/rows`, A.token, { idempotency_key: "r-chunk-2", rows: [row(1)] })).body).toEqual({ stored: 1, duplicates: 0, lease_active: true });
+      const w2 = await req(s2, "GET", "/v1/agent/work?wait_s=1", A.token);
+      expect(w2.body.archs.map((a: { index: number }) => a.index)).toEqual([2]);
+      expect((await req(s2, "POST", `/v1/agent/leases/${w.body.lease_id}/heartbeat`, A.token, {})).body.lease_active).toBe(false);
+      expect((await req(s2, "POST", `/v1/agent/leases/${w2.body.lease_id}/rows`, A.token, { idempotency_key: "r-chunk-3", rows: [row(2)] })).body.stored).toBe(1);
+      const done = await s2.ctx.jobs.settled(job.id);
+      expect(done.state, done.error ?? "").toBe("done");
+      expect(done.attempts).toBe(2);
+      expect(done.result).toMatchObject({ rows: 3, leases: 2, expired_leases: 1 });
+    } finally {
+      await s2.close();
+      rmSync(d2, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the long poll", () => {
+  it("answers 204 after wait_s, and at once when work appears", async () => {
+    const A = await enrol("poll", "poll-class");
+    const idle = await call("GET", "/v1/agent/work?wait_s=1", { token: A.token });
+    expect(idle.status).toBe(204);
+    expect(idle.ms).toBeGreaterThanOrEqual(950);
+    const capped = await call("GET", "/v1/agent/work?wait_s=60", { token: A.token }); // capped at maxWaitSeconds (2)
+    expect(capped.status).toBe(204);
+    expect(capped.ms).toBeLessThan(3500);
+
+    const pending = call<ProfileWork>("GET", "/v1/agent/work?wait_s=2", { token: A.token });
+    await sleep(300);
+    const job = s.ctx.jobs.create("campaign", { device_class: "poll-class", space: "demo", samples: 2 });
+    const got = await pending;
+    expect(got.status).toBe(200);
+    expect(got.body.campaign_id).toBe(job.id);
+    expect(got.ms).toBeLessThan(1500);
+    s.ctx.jobs.cancel(job.id);
+    await s.ctx.jobs.settled(job.id);
+  });
+
+  it("stops waiting when the client goes away", async () => {
+    const A = await enrol("gone", "gone-class");
+    const ac = new AbortController();
+    const t0 = Date.now();
+    const res = Promise.resolve(s.app.request("/v1/agent/work?wait_s=2", { headers: { authorization: `Bearer ${A.token}` }, signal: ac.signal }));
+    setTimeout(() => ac.abort(), 200);
+    const r = await res.catch(() => undefined);
+    if (r) expect(r.status).toBe(204);
+    expect(Date.now() - t0).toBeLessThan(1500);
+  });
+});
+
+describe("deployments", () => {
+  const arch = smallestArch(DEMO_SPACE);
+  const model = encodeModel({ kind: "subtransformer", arch, space: DEMO_SPACE, positionDims: { encoder: 64, decoder: 64 }, vocab: { size: 300, pad: 0, bos: 1, eos: 2, unk: 3 }, tokenizer: { fake: true } },
+    new Map([["x", { shape: [2], data: new Float32Array([1, 2]) }]]));
+
+  it("pending -> DeployWork -> reported active -> shown per agent", async () => {
+    const A = await enrol("d1", "dep-class"), B = await enrol("d2", "dep-class");
+    const sha = s.ctx.artifacts.put(model, "model", "m.hatm").sha256;
+    const d = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-class", model: { sha256: sha }, protocol: { runs: 5 } } });
+    expect(d.status).toBe(201);
+    expect(d.body).toMatchObject({ device_class: "dep-class", model_sha256: sha, model_kind: "subtransformer", arch, current: true, protocol: { runs: 5, vocab: 300 } });
+    expect(d.body.agents.map((a: { state: string }) => a.state)).toEqual(["pending", "pending"]);
+
+    const w = await call<DeployWork>("GET", "/v1/agent/work?wait_s=0", { token: A.token });
+    expect(w.body).toEqual({ kind: "deploy", deployment_id: d.body.id, model_sha256: sha, model_bytes: model.length, model_url: `/v1/artifacts/${sha}`, protocol: d.body.protocol });
+    const dl = await s.app.request(w.body.model_url, { headers: { authorization: `Bearer ${A.token}` } });
+    expect(dl.status).toBe(200);
+    expect(new Uint8Array(await dl.arrayBuffer())).toEqual(model);
+    expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: A.token, body: { state: "active", measured_ms: 12.5, encoder_ms: 2.5, decoder_ms: 10 } })).status).toBe(200);
+    expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: B.token, body: { state: "failed", error: "out of memory" } })).status).toBe(200);
+    expect((await call("GET", "/v1/agent/work?wait_s=0", { token: A.token })).status).toBe(204); // reported: no more deploy work
+
+    const g = await call("GET", `/v1/deployments/${d.body.id}`, { token: ADMIN });
+    expect(g.body.agents).toEqual([
+      expect.objectContaining({ agent_id: A.agent_id, state: "active", measured_ms: 12.5, encoder_ms: 2.5, decoder_ms: 10 }),
+      expect.objectContaining({ agent_id: B.agent_id, state: "failed", error: "out of memory" }),
+    ]);
+    expect(g.body.counts).toEqual({ pending: 0, active: 1, failed: 1, superseded: 0 });
+    const agents = await call("GET", "/v1/agents?device_class=dep-class", { token: ADMIN });
+    expect(agents.body.agents[0].deployment).toEqual({ id: d.body.id, model_sha256: sha, measured_ms: 12.5 });
+    const list = await call("GET", "/v1/deployments", { token: ADMIN });
+    expect(list.body.deployments.map((x: { id: string }) => x.id)).toContain(d.body.id);
+  });
+
+  it("refuses what is not a model, unknown jobs and artifacts, reports for another class", async () => {
+    const before = count(`SELECT COUNT(*) AS n FROM deployments`);
+    const notModel = s.ctx.artifacts.put(new TextEncoder().encode("hello"), "text", "x.txt").sha256;
+    const noTokenizer = s.ctx.artifacts.put(encodeModel({ kind: "subtransformer", arch, positionDims: { encoder: 64, decoder: 64 }, vocab: { size: 300, pad: 0, bos: 1, eos: 2, unk: 3 } },
+      new Map([["x", { shape: [2], data: new Float32Array([1, 2]) }]])), "model", "n.hatm").sha256;
+    const bad = [
+      { device_class: "dep-class", model: { sha256: noTokenizer } },
+      { device_class: "dep-class", model: { sha256: notModel } },
+      { device_class: "dep-class", model: { sha256: "0".repeat(64) } },
+      { device_class: "dep-class", model: { sha256: "00" } },
+      { device_class: "dep-class", model: { job: "job_nope" } },
+      { device_class: "dep-class", model: {} },
+      { device_class: "dep-class", model: { job: "j", sha256: notModel } },
+      { device_class: "NOT OK", model: { sha256: notModel } },
+      { device_class: "dep-class", model: { sha256: notModel }, extra: 1 },
+    ];
+    for (const body of bad) {
+      const r = await call("POST", "/v1/deployments", { token: ADMIN, body });
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error.message).toMatch(/model|device_class|extra/);
+    }
+    expect((await call("POST", "/v1/deployments", { token: ADMIN, body: bad[1] })).body.error.message).toMatch(/not a hat-edge model/);
+    expect((await call("POST", "/v1/deployments", { token: ADMIN, body: bad[0] })).body.error.message).toMatch(/tokenizer/);
+    expect(count(`SELECT COUNT(*) AS n FROM deployments`)).toBe(before);
+    const other = await enrol("o", "other-class");
+    const dep = (s.ctx.db.prepare(`SELECT id FROM deployments LIMIT 1`).get() as { id: string }).id;
+    expect((await call("POST", `/v1/agent/deployments/${dep}`, { token: other.token, body: { state: "active", measured_ms: 1 } })).status).toBe(403);
+    expect((await call("POST", `/v1/agent/deployments/dp_nope`, { token: other.token, body: { state: "active" } })).status).toBe(404);
+    expect((await call("GET", `/v1/deployments/dp_nope`, { token: ADMIN })).status).toBe(404);
+  });
+});
+
+describe("malformed requests", () => {
+  it("are 4xx with the field named, never 5xx", async () => {
+    const A = await enrol("m", "mal-class");
+    const cases: [string, string, { token?: string; body?: unknown; raw?: string }, number, RegExp?][] = [
+      ["POST", "/v1/agent/enrol", { raw: "{not json" }, 400, /JSON/],
+      ["POST", "/v1/agent/enrol", { body: { enrolment_token: 5, name: "x", hardware: HW } }, 400, /enrolment_token/],
+      ["POST", "/v1/agent/enrol", { body: { enrolment_token: "t", name: "x", hardware: { ...HW, cores: "two" } } }, 400, /hardware\.cores/],
+      ["POST", "/v1/enrolment-tokens", { token: ADMIN, body: { ttl_s: -5 } }, 400, /ttl_s/],
+      ["POST", "/v1/enrolment-tokens", { token: ADMIN, body: { device_class: "Bad Class" } }, 400, /device_class/],
+      ["GET", "/v1/agent/work?wait_s=abc", { token: A.token }, 400, /wait_s/],
+      ["POST", "/v1/agent/leases/ls_nope/rows", { token: A.token, body: { idempotency_key: "short", rows: [] } }, 400, /idempotency_key|rows/],
+      ["POST", "/v1/agent/leases/ls_nope/rows", { token: A.token, body: { idempotency_key: "long-enough", rows: [{ ...row(0), encoder_ms: -1 }] } }, 400, /rows\[0\]\.encoder_ms/],
+      ["POST", "/v1/agent/leases/ls_nope/rows", { token: A.token, raw: "[]" }, 400],
+      ["POST", "/v1/agent/leases/ls_nope/heartbeat", { token: A.token, body: {} }, 404],
+      ["POST", "/v1/agent/deployments/dp_nope", { token: A.token, body: { state: "sideways" } }, 400, /state/],
+      ["POST", "/v1/agents/ag_nope/revoke", { token: ADMIN }, 404],
+      ["GET", "/v1/agents/ag_nope", { token: ADMIN }, 404],
+    ];
+    for (const [method, path, o, status, msg] of cases) {
+      const r = await call(method, path, o);
+      expect(r.status, `${method} ${path} ${JSON.stringify(o)}: ${JSON.stringify(r.body)}`).toBe(status);
+      if (msg) expect(r.body.error.message).toMatch(msg);
+    }
+  });
+
+  it("describes its routes in the OpenAPI document", async () => {
+    const doc = await call("GET", "/openapi.json");
+    for (const p of ["/v1/agent/enrol", "/v1/agent/work", "/v1/agent/leases/{id}/rows", "/v1/deployments/{id}", "/v1/enrolment-tokens", "/v1/agents/{id}/revoke"]) {
+      expect(doc.body.paths[p], p).toBeDefined();
+    }
+  });
+});
