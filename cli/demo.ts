@@ -1,76 +1,232 @@
 /**
- * `hat demo`: the main job, as far as the project goes today (docs/STATUS.md). On the built-in
- * demo design space it creates a SuperTransformer (random weights: training arrives with the
- * training issue), measures the latency of SubTransformers of the space in this machine's wasm
- * runtime with HAT's protocol, exports the fastest as a compact model, and checks that the
- * compact model decodes exactly like its slice of the SuperTransformer.
+ * `hat demo`: the main job, end to end, the way a user runs it — over the server's HTTP API.
+ * It starts a server (in this process) and a local agent (a child process), then:
+ *   1. uploads the built-in demo task as a dataset,
+ *   2. trains the SuperTransformer of the demo space (a job on the server),
+ *   3. profiles a latency campaign on the agent (its device class),
+ *   4. fits the latency predictor on that campaign,
+ *   5. searches under a latency constraint (evolution against random search), fine-tunes the
+ *      winner and scores its BLEU on the demo test set,
+ *   6. deploys the winner to the agent, which measures its real latency,
+ *   7. translates a few sentences through the agent's POST /translate,
+ *   8. writes the HTML report (with the agent's measured latency).
+ * With --server/--admin-token it drives an existing server and its fleet instead.
  */
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { spawn, type ChildProcess } from "node:child_process";
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { archParams, DEMO_SPACE, hatFeatures, largestArch, sampleArch, smallestArch } from "../runtime/arch.js";
-import { beamSearch } from "../runtime/decode.js";
-import { exportSubTransformer, HatModel, randomSuperTransformer, writeModelFile } from "../runtime/model.js";
-import { decodeModel } from "../runtime/format.js";
-import { profileArch } from "../runtime/profile.js";
-import { mulberry32 } from "../runtime/rng.js";
-import { SPECIALS, type Arch } from "../runtime/types.js";
-import { loadWasm } from "../runtime/wasm.js";
-import { intFlag } from "./args.js";
-import type { Io } from "./main.js";
+import { demoTask } from "../data/demo-task.js";
+import { Predictor } from "../latency/predictor.js";
+import { DEMO_SPACE, largestArch, smallestArch } from "../runtime/arch.js";
+import type { Arch } from "../runtime/types.js";
+import { hashToken, newToken } from "../server/auth.js";
+import { listen } from "../server/app.js";
+import { HatClient, type SseEvent } from "../server/client.js";
+import type { JobRecord } from "../server/jobs/types.js";
+import { renderReport, type SearchRecord } from "../search/report.js";
+import { intFlag, numFlag } from "./args.js";
+import { UsageError, type Io } from "./main.js";
+import { hatCommandLine } from "./self.js";
+
+const HELP = `usage: hat demo [--out DIR (hat-demo)] [--json]
+                [--minutes 3.5] [--samples 150] [--runs 40] [--latency-ms X] [--generations 20]
+                [--finetune-minutes 1] [--seed 1] [--verbose]
+                [--server URL --admin-token T --device-class C [--translate-url URL]] [--dataset ID]
+
+The whole pipeline on the built-in demo task, through the server's HTTP API: server + local agent,
+SuperTransformer training, a latency campaign on the agent, the predictor, the search (evolution
+and random search at equal budget), fine-tuning, deployment to the agent, translation through it,
+and the HTML report. About 9 minutes on 2 cores.
+  --latency-ms      the constraint (default: halfway between the predicted latencies of the
+                    smallest and the largest SubTransformer)
+  --server ...      use a running server and its agents of --device-class (nothing is started)
+  --dataset ID      a dataset already on the server instead of the built-in demo task
+With --json the last line is one object: constraint_ms, winner_arch, predicted_ms, measured_ms,
+evolution_best_loss, random_best_loss, bleu, report, and more.`;
+
+const OPTIONS = {
+  out: { type: "string" }, json: { type: "boolean" }, minutes: { type: "string" }, samples: { type: "string" }, runs: { type: "string" },
+  "latency-ms": { type: "string" }, generations: { type: "string" }, "finetune-minutes": { type: "string" }, seed: { type: "string" },
+  verbose: { type: "boolean" }, server: { type: "string" }, "admin-token": { type: "string" }, "device-class": { type: "string" },
+  "translate-url": { type: "string" }, dataset: { type: "string" }, help: { type: "boolean", short: "h" },
+} as const;
+
+interface AgentProcess {
+  child: ChildProcess;
+  info: { agent_id: string; device_class: string; translate_url: string };
+}
+
+/** Start `hat agent` as a child process; resolves with its first stdout line (its identity). */
+async function startAgent(server: string, token: string, deviceClass: string, stateDir: string, logFile: string): Promise<AgentProcess> {
+  const [cmd, ...args] = hatCommandLine();
+  const child = spawn(cmd, [...args, "agent", "--server", server, "--token", token, "--class", deviceClass, "--name", `${hostname()}-demo`,
+    "--state", stateDir, "--port", "0", "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+  child.stderr!.on("data", (d: Buffer) => appendFileSync(logFile, d));
+  const lines = createInterface({ input: child.stdout! });
+  const info = await new Promise<AgentProcess["info"]>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the agent did not enrol within 60 s (its log: ${logFile})`)), 60_000);
+    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`the agent exited with code ${code} before enrolling (its log: ${logFile})`)); });
+    lines.once("line", (line) => {
+      clearTimeout(timer);
+      try { resolve(JSON.parse(line)); } catch { reject(new Error(`the agent printed '${line}' instead of its identity`)); }
+    });
+  });
+  lines.on("line", (l) => appendFileSync(logFile, l + "\n"));
+  return { child, info };
+}
 
 export async function demoCommand(argv: string[], io: Io): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { out: { type: "string" }, samples: { type: "string" }, runs: { type: "string" }, seed: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true });
-  if (values.help) {
-    io.out("usage: hat demo [--out DIR (demo-out)] [--samples 6] [--runs 40] [--seed 1] [--json]");
-    return;
-  }
-  const out = values.out ?? "demo-out", seed = intFlag(values, "seed", 1, 0), runs = intFlag(values, "runs", 40), samples = intFlag(values, "samples", 6);
-  const log = (s: string) => (values.json ? process.stderr.write(s + "\n") : io.out(s));
+  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
+  if (values.help) { io.out(HELP); return; }
+  const out = resolve(values.out ?? "hat-demo");
+  const minutes = numFlag(values, "minutes", 3.5, 0.05), samples = intFlag(values, "samples", 150, 10), runs = intFlag(values, "runs", 40);
+  const generations = intFlag(values, "generations", 20), finetuneMinutes = numFlag(values, "finetune-minutes", 1, 0), seed = intFlag(values, "seed", 1, 0);
+  const external = values.server !== undefined;
+  if (external && (!values["admin-token"] || !values["device-class"])) throw new UsageError("--server needs --admin-token and --device-class (the agents to use)");
   const t0 = performance.now();
+  const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s`;
+  const say = (s: string) => (values.json ? io.err : io.out)(`[${elapsed()}] ${s}`);
   mkdirSync(out, { recursive: true });
-  const V = 1000;
 
-  log(`[1/4] SuperTransformer over the demo space (vocabulary ${V}, random weights, seed ${seed})`);
-  const superBytes = randomSuperTransformer(DEMO_SPACE, V, seed);
-  const superPath = join(out, "supernet.hatm");
-  await writeModelFile(superPath, superBytes);
-  const wasm = loadWasm();
-  const supernet = HatModel.fromBytes(superBytes, wasm);
-  log(`      ${superPath}: ${(supernet.params / 1e6).toFixed(2)} M parameters`);
-
-  log(`[2/4] latency of ${samples} SubTransformers in this machine's wasm runtime (HAT's protocol, ${runs} runs each)`);
-  const rng = mulberry32(seed);
-  const archs: Arch[] = [smallestArch(DEMO_SPACE), largestArch(DEMO_SPACE)];
-  while (archs.length < samples) archs.push(sampleArch(DEMO_SPACE, rng));
-  const measured = archs.map((arch) => {
-    const r = profileArch(arch, { vocab: V, runs, warmup: 5, seed, wasm });
-    log(`      ${r.total_ms.toFixed(2).padStart(7)} ms (enc ${r.encoder_ms.toFixed(2)}, dec ${r.decoder_ms.toFixed(2)})  features ${hatFeatures(arch).map((f) => +f.toFixed(2)).join(",")}`);
-    return { arch, ms: r.total_ms, encoder_ms: r.encoder_ms, decoder_ms: r.decoder_ms };
-  });
-  const fastest = measured.reduce((a, b) => (b.ms < a.ms ? b : a));
-
-  log("[3/4] export the fastest as a compact SubTransformer");
-  const subBytes = exportSubTransformer(decodeModel(superBytes), fastest.arch);
-  const subPath = join(out, "subtransformer.hatm");
-  await writeModelFile(subPath, subBytes);
-  const sub = HatModel.fromBytes(subBytes, wasm);
-  log(`      ${subPath}: ${(sub.params / 1e6).toFixed(2)} M parameters (SuperTransformer: ${(supernet.params / 1e6).toFixed(2)} M)`);
-
-  log("[4/4] beam search (beam 4, at least 5 tokens) with the compact model and with its slice of the SuperTransformer\n      (random weights: the output ids mean nothing yet; they must be the same for both)");
-  const r2 = mulberry32(seed + 1);
-  const src = Array.from({ length: 4 }, () => [...Array.from({ length: 6 + Math.floor(r2() * 10) }, () => 4 + Math.floor(r2() * (V - 4))), SPECIALS.eos]);
-  const a = beamSearch(sub.subnet(), src, { beam: 4, lenpen: 0.6, maxLen: 20, minLen: 5 });
-  const b = beamSearch(supernet.subnet(fastest.arch), src, { beam: 4, lenpen: 0.6, maxLen: 20, minLen: 5 });
-  const same = a.every((h, i) => h.tokens.join() === b[i].tokens.join());
-  a.forEach((h, i) => log(`      src ${src[i].length} tokens -> ${h.tokens.length} tokens [${h.tokens.slice(0, 8).join(" ")}${h.tokens.length > 8 ? " ..." : ""}]`));
-  log(`      compact == sliced: ${same ? "yes" : "NO"}`);
-  if (!same) throw new Error("the compact model decodes differently from its slice of the SuperTransformer");
-  const summary = {
-    supernet: superPath, subtransformer: subPath, fastest_arch: fastest.arch, fastest_ms: fastest.ms,
-    latencies_ms: measured.map((m) => m.ms), sub_params: archParams(fastest.arch, V), super_params: supernet.params,
-    compact_equals_sliced: same, wasm_memory_bytes: wasm.memoryBytes, wall_s: (performance.now() - t0) / 1000,
+  // ---- the server and a local agent (or a running fleet)
+  let url: string, adminToken: string, deviceClass: string, translateUrl: string | undefined = values["translate-url"];
+  let closeServer = async () => {};
+  let agent: AgentProcess | undefined;
+  if (external) {
+    url = values.server!.replace(/\/$/, "");
+    adminToken = values["admin-token"]!;
+    deviceClass = values["device-class"]!;
+  } else {
+    adminToken = newToken("admin");
+    const serverLog = join(out, "server.log");
+    const server = await listen({ dataDir: join(out, "server"), adminTokenHash: hashToken(adminToken), port: 0, leaseSeconds: 60, log: (l) => appendFileSync(serverLog, `${new Date().toISOString()} ${l}\n`) });
+    url = server.url;
+    closeServer = () => server.close();
+    writeFileSync(join(out, "admin-token"), adminToken + "\n", { mode: 0o600 });
+    say(`server on ${url} (data ${join(out, "server")}, log ${serverLog}, admin token in ${join(out, "admin-token")})`);
+    deviceClass = `local-${process.arch}`;
+  }
+  const api = new HatClient(url, adminToken);
+  const follow = async (job: JobRecord, what: string): Promise<JobRecord> => {
+    say(`${what}: job ${job.id}`);
+    let lastPrint = 0, lastMessage = "";
+    const done = await api.follow(job.id, (e: SseEvent) => {
+      const d = e.data as { message?: string; line?: string; state?: string } | string;
+      const text = typeof d === "string" ? d : d.message ?? d.line ?? (d.state ? `state ${d.state}` : "");
+      if (values.verbose && text) { say(`  ${text}`); return; }
+      if (e.event === "progress" && text && text !== lastMessage && performance.now() - lastPrint > 10_000) {
+        say(`  ${text}`);
+        lastPrint = performance.now();
+        lastMessage = text;
+      }
+    });
+    if (done.state !== "done") throw new Error(`${what} ${done.state}: ${done.error ?? "no reason given"}`);
+    return done;
   };
-  log(`done in ${summary.wall_s.toFixed(1)} s`);
-  if (values.json) io.out(JSON.stringify(summary));
+
+  try {
+    if (!external) {
+      const enrol = await api.post<{ token: string }>("/v1/enrolment-tokens", { device_class: deviceClass });
+      agent = await startAgent(url, enrol.token, deviceClass, join(out, "agent"), join(out, "agent.log"));
+      translateUrl = agent.info.translate_url;
+      say(`agent ${agent.info.agent_id} enrolled as device class '${deviceClass}', serving ${translateUrl}/translate (log ${join(out, "agent.log")})`);
+    }
+
+    // ---- 1. data
+    const dataset = values.dataset
+      ? await api.get<{ id: string; name: string }>(`/v1/datasets/${values.dataset}`)
+      : await api.post<{ id: string; name: string }>("/v1/datasets", { name: "demo task", builtin: "demo", seed });
+    say(`[1/8] dataset ${dataset.id} (${dataset.name})`);
+
+    // ---- 2. the SuperTransformer (the demo recipe: small batches, a high rate, no dropout)
+    const train = await follow(await api.job("train", { dataset: dataset.id, space: "demo", minutes, vocab_size: 1000, max_tokens: 1024, lr: 0.005, warmup: 100, dropout: 0, seed }),
+      `[2/8] training the SuperTransformer for ${minutes} min`);
+    const tr = train.result as { steps?: number; valid_loss?: number; tokens_per_sec?: number };
+    say(`      ${tr.steps} updates, validation loss ${tr.valid_loss?.toFixed(3)}, ${Math.round(tr.tokens_per_sec ?? 0)} tokens/s`);
+
+    // ---- 3. latency campaign on the agents of the class
+    const protocol = { runs, warmup: 5, vocab: 1000, src_len: 30, tgt_len: 30, beam: 5 };
+    const campaign = await follow(await api.job("campaign", { device_class: deviceClass, space: "demo", samples, protocol, seed }),
+      `[3/8] latency campaign: ${samples} architectures on '${deviceClass}' agents (${runs} runs each)`);
+    say(`      ${(campaign.result as { rows?: number }).rows} rows`);
+
+    // ---- 4. predictor
+    const fit = await follow(await api.job("predictor", { campaign: campaign.id, seed }), "[4/8] fitting the latency predictor");
+    const fr = fit.result as { test_rmse_ms?: number; test_mape?: number; test_kendall_tau?: number; linear_rmse_ms?: number };
+    say(`      held-out RMSE ${fr.test_rmse_ms?.toFixed(3)} ms, MAPE ${((fr.test_mape ?? 0) * 100).toFixed(1)} %, Kendall tau ${fr.test_kendall_tau?.toFixed(2)} (linear ${fr.linear_rmse_ms?.toFixed(3)} ms)`);
+    const predictor = Predictor.fromJSON(JSON.parse(Buffer.from(await api.download(fit.artifacts.predictor)).toString("utf8")));
+    const [lo, hi] = predictor.predict([smallestArch(DEMO_SPACE), largestArch(DEMO_SPACE)]);
+    const constraint = values["latency-ms"] !== undefined ? numFlag(values, "latency-ms", 1, 0) : Math.round((lo + (hi - lo) / 2) * 100) / 100;
+    say(`      predicted: smallest SubTransformer ${lo.toFixed(2)} ms, largest ${hi.toFixed(2)} ms; constraint ${constraint} ms`);
+
+    // ---- 5. search + fine-tune + BLEU
+    const search = await follow(await api.job("search", {
+      supernet: train.id, predictor: fit.id, latency_ms: constraint, dataset: dataset.id, generations, seed, random_baseline: true,
+      ...(finetuneMinutes > 0 ? { finetune_minutes: finetuneMinutes, lr: 0.0005, max_tokens: 1024, dropout: 0 } : {}), bleu: true,
+    }), `[5/8] evolutionary search under ${constraint} ms (${generations} generations; random search at the same budget)`);
+    const sr = search.result as { arch: Arch; predicted_ms: number; valid_loss: number; evaluations: number; random?: { valid_loss: number }; bleu?: number; params?: number; finetuned?: { valid_loss: number } };
+    say(`      winner: loss ${sr.valid_loss.toFixed(4)} (random search ${sr.random?.valid_loss.toFixed(4)}) at ${sr.predicted_ms.toFixed(2)} ms predicted, ${sr.params ?? "?"} parameters${sr.finetuned ? `; fine-tuned validation loss ${sr.finetuned.valid_loss.toFixed(3)}` : ""}; BLEU ${sr.bleu?.toFixed(2)}`);
+
+    // ---- 6. deploy to the class; each agent measures it
+    const dep = await api.post<{ id: string }>("/v1/deployments", { device_class: deviceClass, model: { job: search.id }, protocol: { ...protocol, runs: Math.max(runs, 100) } });
+    say(`[6/8] deployment ${dep.id} of the winner to '${deviceClass}'`);
+    type DepAgent = { agent_id: string; state: string; measured_ms?: number; error?: string };
+    let agents: DepAgent[] = [];
+    for (const deadline = Date.now() + 180_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 500))) {
+      agents = (await api.get<{ agents: DepAgent[] }>(`/v1/deployments/${dep.id}`)).agents;
+      if (agents.length > 0 && agents.every((a) => a.state !== "pending")) break;
+    }
+    for (const a of agents) say(`      agent ${a.agent_id}: ${a.state}${a.measured_ms !== undefined ? `, measured ${a.measured_ms.toFixed(2)} ms` : ""}${a.error ? ` (${a.error})` : ""}`);
+    const active = agents.filter((a) => a.state === "active" && a.measured_ms !== undefined);
+    if (active.length === 0) throw new Error(`the deployment reached no agent (states: ${agents.map((a) => a.state).join(", ") || "none"})`);
+    const measured = active.map((a) => a.measured_ms!).sort((a, b) => a - b)[Math.floor(active.length / 2)];
+
+    // ---- 7. translate through the agent
+    let translations: { src: string; hyp: string; ref: string }[] = [];
+    if (translateUrl) {
+      const test = demoTask({ seed }).test;
+      const src = test.src.slice(0, 5), ref = test.tgt.slice(0, 5);
+      const res = await fetch(`${translateUrl}/translate`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ lines: src }), signal: AbortSignal.timeout(60_000) });
+      const body = await res.json() as { translations?: string[]; ms?: number; error?: { message: string } };
+      if (!res.ok || !body.translations) throw new Error(`the agent's /translate answered HTTP ${res.status}: ${body.error?.message ?? JSON.stringify(body)}`);
+      translations = src.map((s, i) => ({ src: s, hyp: body.translations![i], ref: ref[i] }));
+      say(`[7/8] translated through ${translateUrl}/translate in ${body.ms?.toFixed(0)} ms:`);
+      for (const t of translations) say(`      ${t.src}\n${" ".repeat(14)}=> ${t.hyp}\n${" ".repeat(14)}   (reference: ${t.ref})`);
+    } else {
+      say("[7/8] no agent translate URL given (--translate-url): skipped");
+    }
+
+    // ---- 8. the report, with the agent's measurement
+    const record = JSON.parse(Buffer.from(await api.download(search.artifacts.record)).toString("utf8")) as SearchRecord;
+    if (record.winner) {
+      record.winner.measured = {
+        device: `agent(s) of '${deviceClass}' (median of ${active.length})`, totalMs: measured, encoderMs: NaN, decoderMs: NaN, runs: Math.max(runs, 100), build: "hat.wasm (agent)",
+        protocol: { vocab: protocol.vocab, srcLen: protocol.src_len, tgtLen: protocol.tgt_len, beam: protocol.beam }, overConstraint: measured > constraint,
+      };
+    }
+    const report = join(out, "report.html");
+    writeFileSync(report, renderReport(record));
+    writeFileSync(join(out, "search.json"), JSON.stringify(record, null, 2) + "\n");
+    writeFileSync(join(out, "winner.hatm"), await api.download(search.artifacts.model));
+    say(`[8/8] report ${report}; the winner model ${join(out, "winner.hatm")}`);
+    say(`done in ${elapsed().trim()}: predicted ${sr.predicted_ms.toFixed(2)} ms, measured ${measured.toFixed(2)} ms on the agent (constraint ${constraint} ms${measured > constraint ? ": OVER" : ""}), BLEU ${sr.bleu?.toFixed(2)}`);
+    if (values.json) {
+      io.out(JSON.stringify({
+        constraint_ms: constraint, winner_arch: sr.arch, predicted_ms: sr.predicted_ms, measured_ms: measured, over_constraint: measured > constraint,
+        evolution_best_loss: sr.valid_loss, random_best_loss: sr.random?.valid_loss ?? null, bleu: sr.bleu ?? null, report,
+        params: sr.params ?? null, evaluations: sr.evaluations, train_updates: tr.steps, train_valid_loss: tr.valid_loss,
+        campaign_rows: (campaign.result as { rows?: number }).rows, predictor_test_rmse_ms: fr.test_rmse_ms, device_class: deviceClass,
+        translations, seconds: Math.round((performance.now() - t0) / 1000), server: url,
+      }));
+    }
+  } finally {
+    if (agent) {
+      agent.child.kill("SIGTERM");
+      await new Promise((r) => { agent!.child.once("exit", r); setTimeout(r, 5000); });
+    }
+    await closeServer();
+  }
 }

@@ -1,0 +1,229 @@
+/**
+ * End to end on 127.0.0.1: a real server (`hat serve`) and two real agents (`hat agent`), each its
+ * own process. Over HTTP: a dataset, a SuperTransformer trained for a few steps, a latency campaign
+ * during which one agent is killed (its work completes on the other) and the server is killed and
+ * restarted (the job resumes), a predictor, a search, a deployment reaching both agents, and
+ * translation through each. Then a few hundred malformed or unauthorised requests: all 4xx,
+ * nothing stored.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer as netServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hatCommandLine } from "../../cli/self.js";
+import { demoTask } from "../../data/demo-task.js";
+import { parseDataset } from "../../latency/dataset.js";
+import { ApiCallError, HatClient } from "../../server/client.js";
+import type { JobRecord } from "../../server/jobs/types.js";
+
+const dir = mkdtempSync(join(tmpdir(), "hat-e2e-"));
+const ADMIN = "hat_admin_e2e-test-token";
+const CLASS = "e2e-box";
+const procs = new Set<ChildProcess>();
+const logs = new Map<ChildProcess, string[]>();
+
+function hat(args: string[]): { child: ChildProcess; firstLine: Promise<string> } {
+  const [cmd, ...pre] = hatCommandLine();
+  const child = spawn(cmd, [...pre, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HAT_ADMIN_TOKEN: "" } });
+  procs.add(child);
+  const log: string[] = [];
+  logs.set(child, log);
+  child.stderr!.on("data", (d: Buffer) => { log.push(d.toString()); if (log.length > 400) log.splice(0, 200); });
+  child.once("exit", () => procs.delete(child));
+  const lines = createInterface({ input: child.stdout! });
+  const firstLine = new Promise<string>((resolve, reject) => {
+    lines.once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`hat ${args[0]} exited (${code}) before printing:\n${log.join("").slice(-3000)}`)));
+  });
+  lines.on("line", (l) => log.push(l + "\n"));
+  return { child, firstLine };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = netServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const kill = (c: ChildProcess, signal: NodeJS.Signals = "SIGKILL") => new Promise<void>((resolve) => {
+  if (c.exitCode !== null || c.signalCode !== null) return resolve();
+  c.once("exit", () => resolve());
+  c.kill(signal);
+});
+
+async function until<T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+let port = 0;
+let server: ChildProcess;
+let api: HatClient;
+const serverArgs = () => ["serve", "--data", join(dir, "server"), "--host", "127.0.0.1", "--port", String(port), "--admin-token", ADMIN, "--lease-s", "3", "--lease-batch", "3", "--json"];
+
+async function startServer(): Promise<void> {
+  const s = hat(serverArgs());
+  server = s.child;
+  await s.firstLine;
+  await until("the server's health", async () => (await fetch(`${api.url}/v1/health`)).ok);
+}
+
+interface Agent { child: ChildProcess; info: { agent_id: string; device_class: string; translate_url: string }; state: string }
+
+async function startAgent(name: string, token: string): Promise<Agent> {
+  const state = join(dir, `agent-${name}`);
+  const a = hat(["agent", "--server", api.url, "--token", token, "--name", name, "--state", state, "--port", "0", "--wait-s", "2", "--json"]);
+  return { child: a.child, info: JSON.parse(await a.firstLine), state };
+}
+
+const task = demoTask({ seed: 3, train: 300, valid: 30, test: 10 });
+const lines = (xs: string[]) => xs.join("\n") + "\n";
+
+beforeAll(async () => {
+  port = await freePort();
+  api = new HatClient(`http://127.0.0.1:${port}`, ADMIN);
+  await startServer();
+});
+
+afterAll(async () => {
+  await Promise.all([...procs].map((p) => kill(p)));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("server + two agents on 127.0.0.1", () => {
+  let agents: Agent[] = [];
+  let dataset = "", trainJob: JobRecord, campaignJob: JobRecord, predictorJob: JobRecord, searchJob: JobRecord;
+  const SAMPLES = 24;
+
+  it("enrols two agents with one-time tokens", async () => {
+    for (const name of ["a", "b"]) {
+      const { token } = await api.post<{ token: string }>("/v1/enrolment-tokens", { device_class: CLASS });
+      agents.push(await startAgent(name, token));
+    }
+    expect(agents.map((a) => a.info.device_class)).toEqual([CLASS, CLASS]);
+    const listed = await api.get<{ id: string }[] | { agents: { id: string }[] }>("/v1/agents");
+    const ids = (Array.isArray(listed) ? listed : listed.agents).map((a) => a.id);
+    expect(ids).toEqual(expect.arrayContaining(agents.map((a) => a.info.agent_id)));
+  });
+
+  it("trains a SuperTransformer over HTTP", async () => {
+    const ds = await api.post<{ id: string }>("/v1/datasets", {
+      name: "e2e", splits: { train: { src: lines(task.train.src), tgt: lines(task.train.tgt) }, valid: { src: lines(task.valid.src), tgt: lines(task.valid.tgt) }, test: { src: lines(task.test.src), tgt: lines(task.test.tgt) } },
+    });
+    dataset = ds.id;
+    const job = await api.job("train", { dataset, space: "demo", steps: 3, vocab_size: 300, max_tokens: 512, threads: 1 });
+    trainJob = await api.follow(job.id, () => {}, { timeoutMs: 240_000 });
+    expect(trainJob.state, trainJob.error ?? "").toBe("done");
+    expect(trainJob.artifacts.model).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("runs a campaign through an agent killed mid-campaign and a server restarted mid-job: every row once", async () => {
+    const job = await api.job("campaign", { device_class: CLASS, space: "demo", samples: SAMPLES, protocol: { runs: 8, warmup: 1, vocab: 300, src_len: 12, tgt_len: 12, beam: 2 } });
+    // kill agent a once it has reported something
+    await until("the first rows", async () => ((await api.get<JobRecord>(`/v1/jobs/${job.id}`)).progress ?? 0) > 0);
+    await kill(agents[0].child);
+    // then the server, mid-job, and bring it back on the same port and data
+    await until("more rows", async () => ((await api.get<JobRecord>(`/v1/jobs/${job.id}`)).progress ?? 0) >= 6 / SAMPLES);
+    await kill(server);
+    await new Promise((r) => setTimeout(r, 500));
+    await startServer();
+    campaignJob = await api.follow(job.id, () => {}, { timeoutMs: 240_000 });
+    expect(campaignJob.state, campaignJob.error ?? "").toBe("done");
+    const csv = Buffer.from(await api.download(campaignJob.artifacts.dataset)).toString("utf8");
+    const rows = parseDataset(csv, "campaign.csv").rows;
+    const indexes = rows.map((r) => r.sample).sort((a, b) => a! - b!);
+    expect(indexes).toEqual(Array.from({ length: SAMPLES }, (_, i) => i)); // none lost, none twice
+  });
+
+  it("fits a predictor and searches over HTTP", async () => {
+    predictorJob = await api.follow((await api.job("predictor", { campaign: campaignJob.id })).id, () => {}, { timeoutMs: 240_000 });
+    expect(predictorJob.state, predictorJob.error ?? "").toBe("done");
+    const events: string[] = [];
+    const job = await api.job("search", {
+      supernet: trainJob.id, predictor: predictorJob.id, latency_ms: 1000, dataset, generations: 2, population: 8, parents: 3, mutations: 3, crossovers: 2,
+      random_baseline: true, finetune_steps: 2, max_tokens: 512, bleu: true, valid_max: 10,
+    });
+    searchJob = await api.follow(job.id, (e) => events.push(e.event), { timeoutMs: 300_000 });
+    expect(searchJob.state, searchJob.error ?? "").toBe("done");
+    expect(events).toContain("state");
+    const r = searchJob.result as { arch: unknown; predicted_ms: number; valid_loss: number; random?: { valid_loss: number }; bleu?: number };
+    expect(r.valid_loss).toBeGreaterThan(0);
+    expect(r.random?.valid_loss).toBeGreaterThan(0);
+    expect(typeof r.bleu).toBe("number");
+    for (const role of ["model", "report", "record"]) expect(searchJob.artifacts[role]).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("deploys the winner to both agents (the killed one restarted with its identity) and translates through each", async () => {
+    agents[0] = await startAgent("a", "already-enrolled-token-is-not-used");
+    expect(agents[0].info.agent_id).not.toBe(agents[1].info.agent_id);
+    const dep = await api.post<{ id: string }>("/v1/deployments", { device_class: CLASS, model: { job: searchJob.id }, protocol: { runs: 5, warmup: 1, vocab: 300, src_len: 12, tgt_len: 12, beam: 2 } });
+    type DepAgent = { agent_id: string; state: string; measured_ms?: number; error?: string };
+    const states = await until("both agents to report", async () => {
+      const d = await api.get<{ agents: DepAgent[] }>(`/v1/deployments/${dep.id}`);
+      return d.agents.length === 2 && d.agents.every((a) => a.state !== "pending") ? d.agents : undefined;
+    }, 120_000);
+    for (const s of states) {
+      expect(s.state, s.error).toBe("active");
+      expect(s.measured_ms).toBeGreaterThan(0);
+    }
+    for (const a of agents) {
+      const res = await fetch(`${a.info.translate_url}/translate`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ lines: task.test.src.slice(0, 3) }) });
+      expect(res.status).toBe(200);
+      const body = await res.json() as { translations: string[]; deployment_id: string };
+      expect(body.translations).toHaveLength(3);
+      expect(body.deployment_id).toBe(dep.id);
+    }
+  });
+
+  it("answers a few hundred malformed or unauthorised requests with 4xx and stores nothing", async () => {
+    const counts = async () => ({
+      datasets: JSON.stringify(await api.get("/v1/datasets")).length,
+      jobs: JSON.stringify((await api.get<JobRecord[] | { jobs: JobRecord[] }>("/v1/jobs"))).match(/"id"/g)?.length,
+      agents: JSON.stringify(await api.get("/v1/agents")).match(/"id"/g)?.length,
+      deployments: JSON.stringify(await api.get("/v1/deployments")).match(/"id"/g)?.length,
+    });
+    const before = await counts();
+    // a real agent's own token (from its state directory): valid, but not for admin routes
+    const agentToken = (JSON.parse(readFileSync(join(agents[1].state, "agent.json"), "utf8")) as { token: string }).token;
+    const bodies: unknown[] = ["{not json", "[]", "null", "42", '"x"', "{}", '{"name": 5}', '{"device_class": "NOT OK!"}', '{"samples": -1}', '{"dataset": "ds_nope", "space": "demo", "steps": 1}',
+      '{"latency_ms": "fast"}', '{"model": {"job": "job_nope"}, "device_class": "x"}', '{"model": {"sha256": "00"}, "device_class": "x"}', JSON.stringify({ a: "x".repeat(5000) })];
+    const posts = ["/v1/datasets", "/v1/jobs/train", "/v1/jobs/campaign", "/v1/jobs/predictor", "/v1/jobs/search", "/v1/jobs/nope", "/v1/deployments", "/v1/enrolment-tokens",
+      "/v1/agent/enrol", "/v1/agent/leases/lease_nope/rows", "/v1/agent/leases/lease_nope/heartbeat", "/v1/agent/deployments/dep_nope", "/v1/jobs/job_nope/cancel", "/v1/agents/agent_nope/revoke"];
+    const gets = ["/v1/jobs/job_nope", "/v1/jobs/job_nope/events", "/v1/datasets/ds_nope", "/v1/deployments/dep_nope", "/v1/artifacts/" + "0".repeat(64), "/v1/artifacts/xyz", "/v1/nope",
+      "/v1/jobs?state=sideways", "/v1/agent/work?wait_s=-3"];
+    const auths: (string | undefined)[] = [undefined, "Bearer wrong", "Bearer hat_agent_not-a-real-one", `Bearer ${agentToken}`, "Basic abc", `Bearer ${ADMIN}`];
+    let n = 0;
+    const bad: string[] = [];
+    for (const auth of auths) {
+      for (const path of posts) {
+        for (const body of bodies) {
+          if (auth === `Bearer ${ADMIN}` && path === "/v1/enrolment-tokens" && body === "{}") continue; // a valid request
+          const res = await fetch(api.url + path, { method: "POST", headers: { "content-type": "application/json", ...(auth ? { authorization: auth } : {}) }, body: body as string });
+          n++;
+          if (res.status < 400 || res.status >= 500) bad.push(`POST ${path} auth=${auth} body=${String(body).slice(0, 40)} -> ${res.status} ${await res.text()}`);
+        }
+      }
+      for (const path of gets) {
+        const res = await fetch(api.url + path, { headers: auth ? { authorization: auth } : {}, signal: AbortSignal.timeout(10_000) });
+        n++;
+        if (res.status < 400 || res.status >= 500) bad.push(`GET ${path} auth=${auth} -> ${res.status}`);
+        await res.body?.cancel();
+      }
+    }
+    expect(n).toBeGreaterThan(300);
+    expect(bad).toEqual([]);
+    expect(await counts()).toEqual(before);
+    await expect(api.get("/v1/jobs/job_nope")).rejects.toBeInstanceOf(ApiCallError);
+  });
+});
