@@ -1,6 +1,100 @@
-/** `hat serve`: the search server (server/app.ts). Being written (issue 6). */
-import type { Io } from "./main.js";
+/**
+ * `hat serve`: the search server (server/app.ts) on a data directory. One line on stdout says
+ * where it listens (with --json, one object); the log goes to stderr. SIGINT/SIGTERM close it:
+ * running jobs' children are killed and the jobs stay `running`, so the next start resumes them.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer as createNetServer } from "node:net";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { listen } from "../server/app.js";
+import { hashToken, newToken } from "../server/auth.js";
+import { intFlag } from "./args.js";
+import { UsageError, type Io } from "./main.js";
 
-export async function serveCommand(_argv: string[], _io: Io): Promise<void> {
-  throw new Error("hat serve: not written yet");
+const HELP = `usage: hat serve --data DIR [--host 127.0.0.1] [--port 8080] [--admin-token TOKEN]
+                 [--lease-s 60] [--lease-batch 5] [--json]
+
+The search server: datasets, training, latency campaigns on edge agents, predictors, searches
+and deployments over HTTP (JSON). GET /openapi.json describes every route; docs/fleet.md walks
+through them.
+  --data DIR        everything the server keeps: state.db, artifacts/, jobs/ (created if missing)
+  --port N          0: any free port (the line printed says which)
+  --admin-token T   the admin token; else $HAT_ADMIN_TOKEN; else one generated on the first start
+                    into DIR/admin-token (mode 600) and reused
+  --lease-s S       a profiling lease ends S seconds after its agent's last news
+  --lease-batch N   architectures per profiling lease
+  --json            print {"url", "admin_token_file"} instead of the plain line
+Stop it with Ctrl-C (SIGINT) or SIGTERM.`;
+
+/** The admin token: the flag, the environment, or the data directory's file (made once, mode 600). */
+function adminToken(dataDir: string, flag: string | undefined): { token: string; file: string | null } {
+  if (flag !== undefined) {
+    if (flag.trim().length < 8) throw new UsageError("--admin-token must be at least 8 characters");
+    return { token: flag.trim(), file: null };
+  }
+  const env = process.env.HAT_ADMIN_TOKEN?.trim();
+  if (env) return { token: env, file: null };
+  const file = join(dataDir, "admin-token");
+  if (existsSync(file)) {
+    const token = readFileSync(file, "utf8").trim();
+    if (!token) throw new UsageError(`${file} is empty: delete it to have a new token generated`);
+    return { token, file };
+  }
+  const token = newToken("admin");
+  writeFileSync(file, token + "\n", { mode: 0o600, flag: "wx" });
+  chmodSync(file, 0o600); // the umask may have taken bits away, never added: this is belt and braces
+  return { token, file };
+}
+
+/**
+ * A clear message for a port in use or a host we cannot bind, before the server opens its
+ * database (server/app.ts `listen` does not report a failed bind; it would crash the process).
+ */
+function checkPortFree(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once("error", (e: NodeJS.ErrnoException) =>
+      reject(new Error(e.code === "EADDRINUSE" ? `port ${port} on ${host} is in use (--port 0 takes any free one)` : `cannot listen on ${host}:${port}: ${e.message}`)));
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
+export async function serveCommand(argv: string[], io: Io): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      data: { type: "string" }, host: { type: "string" }, port: { type: "string" }, "admin-token": { type: "string" },
+      "lease-s": { type: "string" }, "lease-batch": { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) { io.out(HELP); return; }
+  if (!values.data) throw new UsageError("--data DIR is required (where the server keeps its state)");
+  const dataDir = resolve(values.data); // absolute: jobs run the CLI in their own directories
+  const port = intFlag(values, "port", 8080, 0);
+  if (port > 65535) throw new UsageError(`--port must be <= 65535, got ${port}`);
+  const leaseSeconds = intFlag(values, "lease-s", 60, 1), leaseBatch = intFlag(values, "lease-batch", 5, 1);
+  const host = values.host ?? "127.0.0.1";
+
+  mkdirSync(dataDir, { recursive: true });
+  const { token, file } = adminToken(dataDir, values["admin-token"]);
+  if (port !== 0) await checkPortFree(host, port);
+  const log = (s: string) => io.err(`${new Date().toISOString()} ${s}`);
+  const server = await listen({ dataDir, adminTokenHash: hashToken(token), host, port, leaseSeconds, leaseBatch, log });
+  if (values.json) io.out(JSON.stringify({ url: server.url, admin_token_file: file }));
+  else io.out(`hat serve: listening on ${server.url} (data ${dataDir}${file ? `, admin token in ${file}` : ""})`);
+
+  const signal = await new Promise<NodeJS.Signals>((done) => {
+    const on = (s: NodeJS.Signals) => {
+      process.off("SIGINT", on);
+      process.off("SIGTERM", on);
+      done(s);
+    };
+    process.on("SIGINT", on);
+    process.on("SIGTERM", on);
+  });
+  log(`${signal}: closing (running jobs resume on the next start)`);
+  await server.close();
+  log("closed");
 }

@@ -1,9 +1,147 @@
-/** STUB (being written): /v1/datasets. */
+/**
+ * /v1/datasets: parallel text for training and search. A dataset is a name and its splits (train,
+ * valid, optional test), each side of each split one text artifact (a sentence a line), so jobs
+ * hand plain files to the `hat` CLI. Uploaded as JSON, or the built-in demo task (data/demo-task.ts).
+ */
+import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
 import { Hono } from "hono";
+import { z } from "zod";
+import { demoTask } from "../data/demo-task.js";
 import type { ServerContext } from "./context.js";
-import type { Db } from "./db.js";
+import { now, type Db } from "./db.js";
+import { badRequest, check, jsonBody, notFound } from "./http.js";
+import { describe } from "./openapi.js";
 
-export function migrateDatasets(_db: Db): void {}
-export function datasetsApp(_ctx: ServerContext): Hono {
-  return new Hono();
+export const SPLITS = ["train", "valid", "test"] as const;
+export type SplitName = (typeof SPLITS)[number];
+
+export interface SplitInfo {
+  src_sha256: string;
+  tgt_sha256: string;
+  lines: number;
+}
+
+export interface Dataset {
+  id: string;
+  name: string;
+  splits: { train: SplitInfo; valid: SplitInfo; test?: SplitInfo };
+  created_at: number;
+}
+
+export function migrateDatasets(db: Db): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS datasets (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, splits TEXT NOT NULL, created_at INTEGER NOT NULL)`);
+}
+
+const text = z.string().min(1, "must not be empty");
+const split = z.strictObject({ src: text, tgt: text });
+const name = z.string().trim().min(1).max(200);
+
+const BuiltinBody = z.strictObject({ name, builtin: z.literal("demo"), seed: z.number().int().min(0).max(2 ** 31 - 1).optional() });
+const UploadBody = z.strictObject({ name, splits: z.strictObject({ train: split, valid: split, test: split.optional() }) });
+/** The body (for the document); requests are checked against the one alternative they mean, for errors that name the field. */
+export const DatasetBody = z.union([BuiltinBody, UploadBody]);
+
+const SplitSchema = z.object({ src_sha256: z.string(), tgt_sha256: z.string(), lines: z.number() });
+const DatasetSchema = z.object({
+  id: z.string(), name: z.string(), created_at: z.number(),
+  splits: z.object({ train: SplitSchema, valid: SplitSchema, test: SplitSchema.optional() }),
+});
+
+/** A text's lines: one trailing newline is not an empty last sentence; CRLF is read as LF. */
+function linesOf(t: string): string[] {
+  return t.replace(/\r\n/g, "\n").replace(/\n$/, "").split("\n");
+}
+
+/** The parallel lines of each split, checked (equal counts, no empty side) before anything is stored. */
+function splitsOf(body: z.infer<typeof DatasetBody>): Partial<Record<SplitName, { src: string[]; tgt: string[] }>> {
+  if ("builtin" in body) {
+    const t = demoTask({ seed: body.seed ?? 1 });
+    return { train: t.train, valid: t.valid, test: t.test };
+  }
+  const out: Partial<Record<SplitName, { src: string[]; tgt: string[] }>> = {};
+  for (const s of SPLITS) {
+    const p = body.splits[s];
+    if (!p) continue;
+    const src = linesOf(p.src), tgt = linesOf(p.tgt);
+    if (src.length !== tgt.length) throw badRequest(`splits.${s}: src has ${src.length} lines, tgt has ${tgt.length} (a sentence a line, the same count on both sides)`, "invalid_body");
+    if (src.every((l) => l.trim() === "")) throw badRequest(`splits.${s}: no sentences`, "invalid_body");
+    out[s] = { src, tgt };
+  }
+  return out;
+}
+
+const rowToDataset = (r: { id: string; name: string; splits: string; created_at: number }): Dataset =>
+  ({ id: r.id, name: r.name, splits: JSON.parse(r.splits), created_at: r.created_at });
+
+export function getDataset(ctx: ServerContext, id: string): Dataset | undefined {
+  const r = ctx.db.prepare(`SELECT * FROM datasets WHERE id = ?`).get(id) as Parameters<typeof rowToDataset>[0] | undefined;
+  return r && rowToDataset(r);
+}
+
+export interface SplitFiles {
+  src: string;
+  tgt: string;
+  lines: number;
+}
+
+/**
+ * The files of a dataset's splits (absolute paths: jobs run the CLI in their own directory). A 400
+ * naming `field` when the id is unknown or a file went missing: job kinds call it in `prepare`.
+ */
+export function datasetFiles(ctx: ServerContext, id: string, field = "dataset"): { train: SplitFiles; valid: SplitFiles; test?: SplitFiles } {
+  const d = typeof id === "string" ? getDataset(ctx, id) : undefined;
+  if (!d) throw badRequest(`${field}: no dataset ${JSON.stringify(id)}`, "unknown_dataset");
+  const files = (s: SplitInfo, split: string): SplitFiles => {
+    for (const sha of [s.src_sha256, s.tgt_sha256]) {
+      if (!ctx.artifacts.has(sha)) throw badRequest(`${field}: the ${split} text ${sha} of dataset ${id} is missing from the artifact store`, "missing_artifact");
+    }
+    return { src: resolve(ctx.artifacts.path(s.src_sha256)), tgt: resolve(ctx.artifacts.path(s.tgt_sha256)), lines: s.lines };
+  };
+  return {
+    train: files(d.splits.train, "train"), valid: files(d.splits.valid, "valid"),
+    ...(d.splits.test ? { test: files(d.splits.test, "test") } : {}),
+  };
+}
+
+export function datasetsApp(ctx: ServerContext): Hono {
+  const app = new Hono();
+  app.use("*", ctx.admin);
+
+  describe({
+    method: "post", path: "/v1/datasets", auth: "admin", body: DatasetBody,
+    summary: "add a dataset: uploaded parallel texts (a sentence a line) or the built-in demo task",
+    ok: { status: 201, description: "the dataset with each split's sha256s and line count", schema: DatasetSchema },
+  });
+  app.post("/", async (c) => {
+    const raw = await jsonBody(c, z.unknown());
+    const builtin = typeof raw === "object" && raw !== null && "builtin" in raw;
+    const body: z.infer<typeof DatasetBody> = builtin ? check(BuiltinBody, raw) : check(UploadBody, raw);
+    const parts = splitsOf(body); // every check before the first write: a rejected upload stores nothing
+    const splits: Record<string, SplitInfo> = {};
+    for (const [s, p] of Object.entries(parts)) {
+      const put = (lines: string[], side: string) =>
+        ctx.artifacts.put(Buffer.from(lines.join("\n") + "\n", "utf8"), "text", `${body.name}.${s}.${side}`).sha256;
+      splits[s] = { src_sha256: put(p.src, "src"), tgt_sha256: put(p.tgt, "tgt"), lines: p.src.length };
+    }
+    const d: Dataset = { id: `ds_${randomBytes(6).toString("hex")}`, name: body.name, splits: splits as Dataset["splits"], created_at: now() };
+    ctx.db.prepare(`INSERT INTO datasets (id, name, splits, created_at) VALUES (?, ?, ?, ?)`).run(d.id, d.name, JSON.stringify(d.splits), d.created_at);
+    ctx.log(`dataset ${d.id} (${d.name}): ${Object.entries(splits).map(([s, i]) => `${s} ${i.lines}`).join(", ")} lines`);
+    return c.json(d, 201);
+  });
+
+  describe({ method: "get", path: "/v1/datasets", auth: "admin", summary: "the datasets, newest first", ok: { status: 200, description: "{ datasets: [...] }" } });
+  app.get("/", (c) => {
+    const rows = ctx.db.prepare(`SELECT * FROM datasets ORDER BY created_at DESC, rowid DESC`).all() as Parameters<typeof rowToDataset>[0][];
+    return c.json({ datasets: rows.map(rowToDataset) });
+  });
+
+  describe({ method: "get", path: "/v1/datasets/{id}", auth: "admin", summary: "one dataset", ok: { status: 200, description: "the dataset", schema: DatasetSchema } });
+  app.get("/:id", (c) => {
+    const d = getDataset(ctx, c.req.param("id"));
+    if (!d) throw notFound(`dataset ${c.req.param("id")}`);
+    return c.json(d);
+  });
+  return app;
 }

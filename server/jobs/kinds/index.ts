@@ -1,4 +1,11 @@
-/** STUB (being written): registers the train, predictor and search job kinds. */
+/** The job kinds of server/jobs (the campaign kind is server/fleet's): each wraps a `hat` command. */
 import type { ServerContext } from "../../context.js";
+import { predictorKind } from "./predictor.js";
+import { searchKind } from "./search.js";
+import { trainKind } from "./train.js";
 
-export function registerKinds(_ctx: ServerContext): void {}
+export function registerKinds(ctx: ServerContext): void {
+  ctx.jobs.register(trainKind(ctx));
+  ctx.jobs.register(predictorKind(ctx));
+  ctx.jobs.register(searchKind(ctx));
+}

@@ -1,0 +1,70 @@
+/**
+ * The `predictor` job: `hat predictor fit` on a campaign's latency dataset (or on latency CSVs
+ * already stored as artifacts). Starts over after a restart (a fit takes minutes).
+ */
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { FEATURE_KINDS } from "../../../latency/features.js";
+import { SHA256 } from "../../artifacts.js";
+import type { ServerContext } from "../../context.js";
+import { badRequest } from "../../http.js";
+import type { JobKind } from "../types.js";
+import { doneJob, flags, hatJson } from "./common.js";
+
+// what `hat predictor fit --features` takes
+const FEATURES = [...FEATURE_KINDS, "auto"] as unknown as [string, ...string[]];
+/** The space names `hat predictor fit --space` knows. */
+const SPACE_NAMES = ["demo", "wmt14", "iwslt14", "hat-latency"];
+
+export const PredictorParams = z.strictObject({
+  campaign: z.string().min(1).optional().describe("a done campaign job: its `dataset` artifact"),
+  data: z.array(z.string().regex(SHA256, "a sha256 (64 lowercase hex digits)")).min(1).max(100).optional().describe("latency CSVs stored as artifacts"),
+  features: z.enum(FEATURES).optional(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+}).refine((p) => (p.campaign === undefined) !== (p.data === undefined), { message: "give exactly one of campaign and data", path: ["campaign"] });
+export type PredictorParams = z.infer<typeof PredictorParams>;
+
+export function predictorKind(ctx: ServerContext): JobKind<PredictorParams> {
+  const inputs = (p: PredictorParams): { files: string[]; space?: unknown } => {
+    if (p.campaign !== undefined) {
+      const c = doneJob(ctx, p.campaign, "campaign", "campaign", "dataset");
+      return { files: [c.file], space: (c.job.params as { space?: unknown } | null)?.space };
+    }
+    return {
+      files: p.data!.map((sha, i) => {
+        if (!ctx.artifacts.has(sha)) throw badRequest(`data[${i}]: no artifact ${sha}`, "missing_artifact");
+        return resolve(ctx.artifacts.path(sha));
+      }),
+    };
+  };
+  return {
+    kind: "predictor",
+    summary: "fit a latency predictor on a campaign's dataset (hat predictor fit); artifact `predictor`",
+    params: PredictorParams,
+    exclusive: true,
+    prepare(p) {
+      inputs(p);
+      return p;
+    },
+    async run(p, ctl) {
+      if (ctl.resumed) ctl.log("a fit is not resumable: it starts over");
+      const { files, space } = inputs(p);
+      // the campaign's space bounds the predictor: predictions outside it are refused later
+      let spaceArg: string | undefined;
+      if (typeof space === "string" && SPACE_NAMES.includes(space)) spaceArg = space;
+      else if (space && typeof space === "object") {
+        spaceArg = join(ctl.dir, "space.json");
+        writeFileSync(spaceArg, JSON.stringify(space) + "\n");
+      }
+      const out = join(ctl.dir, "predictor.json");
+      const report = await hatJson(ctl, [
+        "predictor", "fit", ...files.flatMap((f) => ["--data", f]), "--out", out,
+        ...flags({ space: spaceArg, features: p.features, seed: p.seed }),
+      ]);
+      const predictor = ctl.artifact("predictor", out, "predictor", "predictor.json");
+      delete report.out;
+      return { ...report, predictor_sha256: predictor.sha256 };
+    },
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * The `search` job: `hat search` on a trained SuperTransformer (a train job) with a latency
+ * predictor (a predictor job), then the winner exported, optionally fine-tuned, scored with BLEU
+ * on the dataset's test split, and the HTML report. Starts over after a restart.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import type { ServerContext } from "../../context.js";
+import { datasetFiles } from "../../datasets.js";
+import { badRequest } from "../../http.js";
+import type { JobKind } from "../types.js";
+import { doneJob, flags, hatJson } from "./common.js";
+
+const int = (min: number) => z.number().int().min(min).max(1_000_000);
+
+export const SearchParams = z.strictObject({
+  supernet: z.string().min(1).describe("a done train job"),
+  predictor: z.string().min(1).describe("a done predictor job"),
+  latency_ms: z.number().positive(),
+  dataset: z.string().min(1).describe("valid split: fitness; train: fine-tuning; test: BLEU"),
+  generations: int(1).optional(), population: int(1).optional(), parents: int(1).optional(),
+  mutations: int(0).optional(), crossovers: int(0).optional(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  random_baseline: z.boolean().optional().describe("default true"),
+  finetune_minutes: z.number().positive().max(7 * 24 * 60).optional(),
+  finetune_steps: z.number().int().positive().optional(),
+  lr: z.number().positive().max(1).optional(),
+  max_tokens: z.number().int().positive().optional(),
+  dropout: z.number().min(0).lt(1).optional(),
+  warmup: z.number().int().min(0).optional(),
+  bleu: z.boolean().optional().describe("default true when the dataset has a test split"),
+  bleu_max: int(1).optional(),
+  valid_max: int(1).optional(),
+})
+  .refine((p) => p.finetune_minutes === undefined || p.finetune_steps === undefined, { message: "give finetune_minutes or finetune_steps, not both", path: ["finetune_minutes"] })
+  .refine((p) => p.parents === undefined || p.population === undefined || p.parents <= p.population, { message: "cannot exceed population", path: ["parents"] });
+export type SearchParams = z.infer<typeof SearchParams>;
+
+export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
+  const inputs = (p: SearchParams) => {
+    const supernet = doneJob(ctx, p.supernet, "supernet", "train", "model");
+    const predictor = doneJob(ctx, p.predictor, "predictor", "predictor", "predictor");
+    const data = datasetFiles(ctx, p.dataset);
+    if (p.bleu === true && !data.test) throw badRequest(`bleu: dataset ${p.dataset} has no test split to score`, "invalid_body");
+    return { supernet, predictor, data };
+  };
+  return {
+    kind: "search",
+    summary: "hardware-aware evolutionary search under a latency constraint, then export, fine-tune, BLEU and report (hat search); artifacts `model`, `arch`, `record`, `report`",
+    params: SearchParams,
+    exclusive: true,
+    prepare(p) {
+      inputs(p);
+      return p;
+    },
+    async run(p, ctl) {
+      if (ctl.resumed) ctl.log("a search is not resumable: it starts over");
+      const { supernet, predictor, data } = inputs(p);
+      const finetune = p.finetune_minutes !== undefined || p.finetune_steps !== undefined;
+      const bleu = p.bleu !== false && data.test !== undefined;
+      const file = (name: string) => join(ctl.dir, name);
+      const summary = await hatJson(ctl, [
+        "search", "--supernet", supernet.file, "--predictor", predictor.file, "--latency-ms", String(p.latency_ms),
+        "--valid-src", data.valid.src, "--valid-tgt", data.valid.tgt,
+        ...flags({
+          generations: p.generations, population: p.population, parents: p.parents, mutations: p.mutations,
+          crossovers: p.crossovers, seed: p.seed, "valid-max": p.valid_max,
+        }),
+        ...(p.random_baseline !== false ? ["--random-baseline"] : []),
+        "--export", file("winner.hatm"),
+        ...(finetune ? [
+          "--train-src", data.train.src, "--train-tgt", data.train.tgt, "--finetune-out", file("finetuned.hatm"),
+          ...flags({
+            "finetune-minutes": p.finetune_minutes, "finetune-steps": p.finetune_steps, lr: p.lr,
+            "max-tokens": p.max_tokens, dropout: p.dropout, warmup: p.warmup,
+          }),
+        ] : []),
+        ...(bleu ? ["--test-src", data.test!.src, "--test-tgt", data.test!.tgt, "--bleu", ...flags({ "bleu-max": p.bleu_max })] : []),
+        "--out", file("arch.json"), "--record", file("search.json"), "--report", file("report.html"),
+      ]);
+      const model = finetune && existsSync(file("finetuned.hatm"))
+        ? ctl.artifact("model", file("finetuned.hatm"), "model", "finetuned.hatm")
+        : ctl.artifact("model", file("winner.hatm"), "model", "winner.hatm");
+      const arch = ctl.artifact("arch", file("arch.json"), "arch", "arch.json");
+      const record = ctl.artifact("record", file("search.json"), "record", "search.json");
+      const report = ctl.artifact("report", file("report.html"), "report", "report.html");
+      // paths in the job's directory mean nothing once it ends: the artifacts replace them
+      delete summary.exported;
+      if (summary.finetuned && typeof summary.finetuned === "object") delete (summary.finetuned as Record<string, unknown>).path;
+      return {
+        ...summary,
+        model_sha256: model.sha256, model_kind: model.name === "finetuned.hatm" ? "finetuned" : "inherited",
+        arch_sha256: arch.sha256, record_sha256: record.sha256, report_sha256: report.sha256,
+      };
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * The `train` job: `hat train` of a SuperTransformer on a dataset. The CLI checkpoints to
+ * OUT.ckpt every minute and resumes from it when run again with the same arguments, so a
+ * restarted server resumes the job simply by running the same command in the same directory.
+ */
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { parseSpaceText } from "../../../runtime/arch.js";
+import type { ServerContext } from "../../context.js";
+import { datasetFiles } from "../../datasets.js";
+import { badRequest } from "../../http.js";
+import type { JobKind } from "../types.js";
+import { flags, hatJson } from "./common.js";
+
+export const BUILTIN_SPACES = ["demo", "wmt14", "iwslt14"] as const;
+
+export const TrainParams = z.strictObject({
+  dataset: z.string().min(1).describe("a dataset id (POST /v1/datasets)"),
+  space: z.union([z.enum(BUILTIN_SPACES), z.record(z.string(), z.unknown())]).describe("a built-in space or a space object (project JSON or HAT's form)"),
+  minutes: z.number().positive().max(7 * 24 * 60).optional(),
+  steps: z.number().int().positive().optional(),
+  vocab_size: z.number().int().min(300).max(1_000_000).optional(),
+  max_tokens: z.number().int().positive().optional(),
+  lr: z.number().positive().max(1).optional(),
+  warmup: z.number().int().min(0).optional(),
+  dropout: z.number().min(0).lt(1).optional(),
+  sampling: z.enum(["uniform", "sandwich"]).optional(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  threads: z.number().int().min(1).max(1024).optional(),
+}).refine((p) => (p.minutes === undefined) !== (p.steps === undefined), { message: "give exactly one of minutes and steps", path: ["minutes"] });
+export type TrainParams = z.infer<typeof TrainParams>;
+
+export function trainKind(ctx: ServerContext): JobKind<TrainParams> {
+  return {
+    kind: "train",
+    summary: "train a SuperTransformer on a dataset (hat train); artifact `model`",
+    params: TrainParams,
+    exclusive: true,
+    prepare(p) {
+      datasetFiles(ctx, p.dataset);
+      if (typeof p.space === "object") {
+        try {
+          parseSpaceText(JSON.stringify(p.space));
+        } catch (e) {
+          throw badRequest(`space: ${(e as Error).message}`, "invalid_body");
+        }
+      }
+      return p;
+    },
+    async run(p, ctl) {
+      const d = datasetFiles(ctx, p.dataset);
+      let space: string = p.space as string;
+      if (typeof p.space === "object") {
+        space = join(ctl.dir, "space.json");
+        writeFileSync(space, JSON.stringify(p.space, null, 2) + "\n");
+      }
+      const out = join(ctl.dir, "supernet.hatm");
+      if (existsSync(`${out}.ckpt`)) ctl.log("resumed from checkpoint supernet.hatm.ckpt");
+      else if (ctl.resumed) ctl.log("no checkpoint was written before the restart: training starts over");
+      const summary = await hatJson(ctl, [
+        "train", "--src", d.train.src, "--tgt", d.train.tgt, "--valid-src", d.valid.src, "--valid-tgt", d.valid.tgt,
+        "--space", space, "--out", out,
+        ...flags({
+          minutes: p.minutes, steps: p.steps, "vocab-size": p.vocab_size, "max-tokens": p.max_tokens, lr: p.lr, warmup: p.warmup,
+          dropout: p.dropout, sampling: p.sampling, seed: p.seed, threads: p.threads,
+        }),
+      ]);
+      const model = ctl.artifact("model", out, "model", "supernet.hatm");
+      delete summary.out; // a path in the job's directory, gone when it ends
+      return { ...summary, model_sha256: model.sha256 };
+    },
+  };
+}

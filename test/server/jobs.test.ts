@@ -1,0 +1,381 @@
+/**
+ * server/jobs in-process (app.request): the runner's mechanics with quick fake kinds (exclusive
+ * queue order, progress coalescing, failures, cancel, SSE with Last-Event-ID, a restart resuming
+ * a job), real `hat` children (a failing one, one killed by cancel, and train -> predictor ->
+ * search on a tiny dataset), and rejected requests storing nothing.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { demoTask } from "../../data/demo-task.js";
+import { formatDataset } from "../../latency/dataset.js";
+import { DEMO_SPACE } from "../../runtime/arch.js";
+import { createServer, type HatServer } from "../../server/app.js";
+import { hashToken } from "../../server/auth.js";
+import { hatJson } from "../../server/jobs/kinds/common.js";
+import type { JobRecord } from "../../server/jobs/types.js";
+import { syntheticRows } from "../latency/synthetic.js";
+
+const ADMIN = "t";
+let root = "";
+const servers: HatServer[] = [];
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), "hat-jobs-"));
+});
+
+afterAll(async () => {
+  for (const s of servers) await s.close().catch(() => {});
+  rmSync(root, { recursive: true, force: true });
+});
+
+let n = 0;
+function server(dir = join(root, `s${n++}`)): HatServer {
+  const s = createServer({ dataDir: dir, adminTokenHash: hashToken(ADMIN), log: () => {} });
+  servers.push(s);
+  return s;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Reply = { status: number; body: any };
+async function call(s: HatServer, method: string, path: string, o: { token?: string | null; body?: unknown; raw?: string; type?: string } = {}): Promise<Reply> {
+  const headers: Record<string, string> = {};
+  if (o.token !== null) headers.authorization = `Bearer ${o.token ?? ADMIN}`;
+  if (o.body !== undefined || o.raw !== undefined) headers["content-type"] = o.type ?? "application/json";
+  const res = await s.app.request(path, { method, headers, body: o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body)) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve, reject) => {
+  const onAbort = () => { clearTimeout(t); reject(new Error("aborted")); };
+  const t = setTimeout(() => { signal?.removeEventListener("abort", onAbort); resolve(); }, ms);
+  signal?.addEventListener("abort", onAbort, { once: true });
+});
+
+/** Wait until `f()` is true (polling), failing after `ms`: no test hangs. */
+async function until(f: () => boolean, ms = 10_000, what = "a condition"): Promise<void> {
+  const end = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** settled() with a timeout. */
+function settled(s: HatServer, id: string, ms = 30_000): Promise<JobRecord> {
+  return Promise.race([s.runner.settled(id), sleep(ms).then(() => { throw new Error(`job ${id} did not settle in ${ms} ms`); })]);
+}
+
+// ---- fake kinds: "fake" (exclusive) and "free" (not), driven by their params
+
+const gates = new Map<string, () => void>();
+const open = (name: string) => { gates.get(name)?.(); gates.delete(name); };
+const FakeParams = z.strictObject({
+  name: z.string(), ms: z.number().optional(), fail: z.string().optional(), lines: z.number().optional(),
+  gate: z.boolean().optional(), progress_ms: z.number().optional(), child: z.enum(["bad", "serve"]).optional(),
+});
+
+function fakeKinds(s: HatServer, trace: string[]): void {
+  for (const [kind, exclusive] of [["fake", true], ["free", false]] as const) {
+    s.runner.register<z.infer<typeof FakeParams>>({
+      kind, exclusive, summary: "a test kind", params: FakeParams,
+      async run(p, ctl) {
+        trace.push(`start ${p.name}${ctl.resumed ? " resumed" : ""}`);
+        for (let i = 0; i < (p.lines ?? 0); i++) ctl.log(`line ${i}`);
+        if (p.child === "bad") await hatJson(ctl, ["predictor", "fit", "--data", join(ctl.dir, "missing.csv"), "--out", "p.json"]);
+        if (p.child === "serve") {
+          const r = await ctl.hat(["serve", "--data", join(ctl.dir, "d"), "--port", "0"]);
+          trace.push(`child ${p.name} exited ${r.code}`);
+          throw new Error("the child ended");
+        }
+        if (p.gate) {
+          await new Promise<void>((resolve, reject) => {
+            gates.set(p.name, resolve);
+            ctl.signal.addEventListener("abort", () => reject(new Error("aborted")), { once: true });
+          });
+        }
+        if (p.progress_ms) {
+          for (let i = 0, t0 = Date.now(); Date.now() - t0 < p.progress_ms; i++) {
+            ctl.progress(Math.min(1, (Date.now() - t0) / p.progress_ms), `step ${i}`);
+            await sleep(2, ctl.signal);
+          }
+        }
+        await sleep(p.ms ?? 0, ctl.signal);
+        trace.push(`end ${p.name}`);
+        if (p.fail) throw new Error(p.fail);
+        return { name: p.name, resumed: ctl.resumed };
+      },
+    });
+  }
+}
+
+const post = async (s: HatServer, kind: string, body: unknown): Promise<JobRecord> => {
+  const r = await call(s, "POST", `/v1/jobs/${kind}`, { body });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return r.body;
+};
+
+/** The events of an SSE body until it ends (or `stopWhen` says so: then the reader is cancelled). */
+async function readSse(res: Response, stopWhen?: (evs: { id: number; event: string; data: any }[]) => boolean, ms = 20_000) {
+  const reader = res.body!.getReader();
+  const dec = new TextDecoder();
+  let buf = "";
+  const evs: { id: number; event: string; data: any }[] = [];
+  const end = Date.now() + ms;
+  for (;;) {
+    const r = await Promise.race([reader.read(), sleep(Math.max(1, end - Date.now())).then(() => "timeout" as const)]);
+    if (r === "timeout") throw new Error("the event stream did not end in time");
+    if (r.done) break;
+    buf += dec.decode(r.value, { stream: true });
+    let i;
+    while ((i = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const f: Record<string, string> = {};
+      for (const line of block.split("\n")) {
+        const m = /^(\w+): ?(.*)$/.exec(line);
+        if (m) f[m[1]] = m[2];
+      }
+      if (f.data !== undefined) evs.push({ id: Number(f.id), event: f.event, data: JSON.parse(f.data) });
+    }
+    if (stopWhen?.(evs)) {
+      await reader.cancel();
+      break;
+    }
+  }
+  return evs;
+}
+
+describe("the job runner", () => {
+  it("runs exclusive kinds one at a time in order, the others at once", async () => {
+    const s = server(), trace: string[] = [];
+    fakeKinds(s, trace);
+    const a = await post(s, "fake", { name: "A", ms: 300 });
+    const b = await post(s, "fake", { name: "B", ms: 30 });
+    const c = await post(s, "free", { name: "C", ms: 30 });
+    expect([a.state, b.state, c.state]).toEqual(["running", "queued", "running"]);
+    const done = await Promise.all([a, b, c].map((j) => settled(s, j.id)));
+    expect(done.map((j) => j.state)).toEqual(["done", "done", "done"]);
+    expect(trace.indexOf("start B")).toBeGreaterThan(trace.indexOf("end A"));
+    expect(trace.indexOf("end C")).toBeLessThan(trace.indexOf("end A"));
+    expect(done[0]).toMatchObject({ result: { name: "A", resumed: false }, attempts: 1, error: null });
+    expect(done[0].started_at).toBeGreaterThanOrEqual(done[0].created_at);
+    expect(done[0].finished_at).toBeGreaterThanOrEqual(done[0].started_at!);
+    const list = await call(s, "GET", "/v1/jobs?kind=fake&state=done");
+    expect(list.body.jobs.map((j: JobRecord) => j.id)).toEqual([b.id, a.id]); // newest first
+    expect(existsSync(join(s.runner.dir, a.id))).toBe(false); // a done job's directory is removed
+  });
+
+  it("coalesces progress to about one stored event a second", async () => {
+    const s = server(), trace: string[] = [];
+    fakeKinds(s, trace);
+    const j = await post(s, "free", { name: "P", progress_ms: 1500 });
+    const done = await settled(s, j.id);
+    const progress = s.runner.events(j.id).filter((e) => e.type === "progress");
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(progress.length).toBeLessThanOrEqual(4);
+    expect(done.progress).toBeGreaterThan(0.9);
+    expect(done.message).toMatch(/^step \d+$/);
+  });
+
+  it("fails a job with the reason: a thrown error, or a child's exit code and last stderr lines", async () => {
+    const s = server(), trace: string[] = [];
+    fakeKinds(s, trace);
+    const a = await settled(s, (await post(s, "free", { name: "F", fail: "the disk is full" })).id);
+    expect(a).toMatchObject({ state: "failed", error: "the disk is full", result: null });
+    const b = await settled(s, (await post(s, "free", { name: "G", child: "bad" })).id);
+    expect(b.state).toBe("failed");
+    expect(b.error).toMatch(/^hat predictor fit exited with code 2:/);
+    expect(b.error).toMatch(/missing\.csv/);
+    const last = s.runner.events(b.id).at(-1)!;
+    expect(last).toMatchObject({ type: "state", data: { state: "failed" } });
+  });
+
+  it("cancels queued and running jobs (killing a child), 409 once finished", async () => {
+    const s = server(), trace: string[] = [];
+    fakeKinds(s, trace);
+    const run = await post(s, "fake", { name: "R", child: "serve" });
+    const queued = await post(s, "fake", { name: "Q", ms: 10 });
+    await until(() => s.runner.events(run.id).some((e) => /listening on/.test(String(e.data.line))), 20_000, "the child server");
+    const q = await call(s, "POST", `/v1/jobs/${queued.id}/cancel`);
+    expect(q.body.state).toBe("cancelled");
+    const r = await call(s, "POST", `/v1/jobs/${run.id}/cancel`);
+    expect(r.status).toBe(200);
+    expect(r.body.state).toBe("cancelled");
+    expect((await settled(s, run.id)).state).toBe("cancelled");
+    await until(() => trace.includes("child R exited 0"), 10_000, "the child to exit"); // SIGTERM: it closed cleanly
+    expect(trace).not.toContain("start Q");
+    expect((await call(s, "POST", `/v1/jobs/${run.id}/cancel`)).status).toBe(409);
+    expect((await call(s, "POST", "/v1/jobs/job_nope/cancel")).status).toBe(404);
+    expect(s.runner.get(run.id)!.state).toBe("cancelled"); // the child's end did not overwrite it
+    expect(s.runner.events(run.id).at(-1)).toMatchObject({ type: "state", data: { state: "cancelled" } });
+  });
+
+  it("streams events as SSE: stored, then live, ends with the final state; Last-Event-ID replays; no listener leaks", async () => {
+    const s = server(), trace: string[] = [];
+    fakeKinds(s, trace);
+    const j = await post(s, "fake", { name: "S", lines: 3, gate: true });
+    const res = await s.app.request(`/v1/jobs/${j.id}/events`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/text\/event-stream/);
+    const reading = readSse(res);
+    await until(() => gates.has("S"), 5000, "the job to wait");
+    open("S");
+    const evs = await reading;
+    expect(evs.map((e) => e.id)).toEqual(evs.map((_, i) => i + 1));
+    expect(evs[0]).toMatchObject({ event: "state", data: { state: "queued" } });
+    expect(evs.filter((e) => e.event === "log").map((e) => e.data.line)).toEqual(["line 0", "line 1", "line 2"]);
+    expect(evs.at(-1)).toMatchObject({ event: "state", data: { state: "done" } });
+
+    const replay = await readSse(await s.app.request(`/v1/jobs/${j.id}/events`, { headers: { authorization: `Bearer ${ADMIN}`, "last-event-id": "3" } }));
+    expect(replay.map((e) => e.id)).toEqual(evs.slice(3).map((e) => e.id));
+    const after = await readSse(await s.app.request(`/v1/jobs/${j.id}/events?after=${evs.length - 1}`, { headers: { authorization: `Bearer ${ADMIN}` } }));
+    expect(after.map((e) => e.event)).toEqual(["state"]);
+    expect((await call(s, "GET", `/v1/jobs/${j.id}/events`, { token: null })).status).toBe(401);
+    expect((await call(s, "GET", "/v1/jobs/job_nope/events")).status).toBe(404);
+    const bad = await s.app.request(`/v1/jobs/${j.id}/events`, { headers: { authorization: `Bearer ${ADMIN}`, "last-event-id": "x" } });
+    expect(bad.status).toBe(400);
+
+    // a client that goes away while the job runs leaves no listener behind
+    const k = await post(s, "fake", { name: "T", gate: true });
+    const live = await s.app.request(`/v1/jobs/${k.id}/events`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    await readSse(live, (e) => e.some((x) => x.data.state === "running"));
+    await until(() => s.runner.listenerCount() === 0, 5000, "the listener to go");
+    open("T");
+    expect((await settled(s, k.id)).state).toBe("done");
+    expect(s.runner.listenerCount()).toBe(0);
+  });
+
+  it("stop() kills a job's child and leaves the job running for the next start", async () => {
+    const dir = join(root, "stop");
+    const trace: string[] = [];
+    const s1 = server(dir);
+    fakeKinds(s1, trace);
+    const j = await post(s1, "fake", { name: "K", child: "serve" });
+    await until(() => s1.runner.events(j.id).some((e) => /listening on/.test(String(e.data.line))), 20_000, "the child server");
+    await s1.close(); // returns once the child has exited
+    expect(trace).toContain("child K exited 0");
+    const s2 = server(dir); // the fake kind is not registered here: the job just waits
+    expect(s2.runner.get(j.id)).toMatchObject({ state: "running", attempts: 1, error: null });
+    await s2.close();
+  });
+
+  it("resumes a running job after a restart and keeps its events", async () => {
+    const dir = join(root, "restart");
+    const trace: string[] = [];
+    const s1 = server(dir);
+    fakeKinds(s1, trace);
+    const x = await post(s1, "fake", { name: "X", gate: true, lines: 2 });
+    const y = await post(s1, "fake", { name: "Y", ms: 10 });
+    await until(() => gates.has("X"), 5000, "X to run");
+    await s1.close();
+    gates.delete("X");
+    trace.length = 0;
+
+    const s2 = server(dir);
+    expect(s2.runner.get(x.id)!.state).toBe("running"); // stop() left it so
+    expect(s2.runner.get(y.id)!.state).toBe("queued");
+    fakeKinds(s2, trace); // registering the kind starts its waiting jobs
+    await until(() => gates.has("X"), 5000, "X to resume");
+    expect(trace).toEqual(["start X resumed"]);
+    open("X");
+    const done = await settled(s2, x.id);
+    expect(done).toMatchObject({ state: "done", attempts: 2, result: { name: "X", resumed: true } });
+    expect((await settled(s2, y.id)).state).toBe("done");
+    expect(trace.indexOf("start Y")).toBeGreaterThan(trace.indexOf("end X"));
+    const evs = s2.runner.events(x.id);
+    expect(evs.map((e) => e.seq)).toEqual(evs.map((_, i) => i + 1));
+    expect(evs.filter((e) => e.type === "log" && e.data.line === "line 0")).toHaveLength(2); // one per run
+    expect(evs.some((e) => /server restarted/.test(String(e.data.line)))).toBe(true);
+    expect(evs.filter((e) => e.type === "state").map((e) => e.data.state)).toEqual(["queued", "running", "running", "done"]);
+  });
+});
+
+describe("/v1/jobs: the train, predictor and search kinds", () => {
+  let s: HatServer;
+  let ds = "";
+
+  beforeAll(async () => {
+    s = server();
+    const t = demoTask({ seed: 1, train: 200, valid: 20, test: 20 });
+    const split = (x: { src: string[]; tgt: string[] }) => ({ src: x.src.join("\n"), tgt: x.tgt.join("\n") });
+    const r = await call(s, "POST", "/v1/datasets", { body: { name: "tiny", splits: { train: split(t.train), valid: split(t.valid), test: split(t.test) } } });
+    expect(r.status).toBe(201);
+    ds = r.body.id;
+  });
+
+  const count = () => (s.ctx.db.prepare(`SELECT COUNT(*) AS n FROM jobs`).get() as { n: number }).n;
+
+  it("rejects bad requests with the field named, storing nothing", async () => {
+    const before = count();
+    const z64 = "0".repeat(64);
+    const bad: [string, unknown, number, RegExp][] = [
+      ["train", { dataset: 1, space: "demo", steps: 2 }, 400, /dataset/],
+      ["train", { dataset: ds, space: "demo", steps: 2, minutes: 1 }, 400, /minutes: give exactly one/],
+      ["train", { dataset: ds, space: "demo" }, 400, /minutes/],
+      ["train", { dataset: ds, space: "mars", steps: 2 }, 400, /space/],
+      ["train", { dataset: ds, space: { encoderEmbedChoices: "x" }, steps: 2 }, 400, /^space: /],
+      ["train", { dataset: "ds_nope", space: "demo", steps: 2 }, 400, /^dataset: no dataset/],
+      ["train", { dataset: ds, space: "demo", steps: 2.5 }, 400, /steps/],
+      ["train", { dataset: ds, space: "demo", steps: 2, colour: "red" }, 400, /colour/],
+      ["predictor", {}, 400, /campaign/],
+      ["predictor", { data: ["abc"] }, 400, /data\[0\]/],
+      ["predictor", { data: [z64] }, 400, /^data\[0\]: no artifact/],
+      ["predictor", { campaign: "job_nope" }, 400, /^campaign: no job/],
+      ["predictor", { data: [z64], features: "all" }, 400, /features/],
+      ["search", { supernet: "job_nope", predictor: "job_nope", latency_ms: 10, dataset: ds }, 400, /^supernet: no job/],
+      ["search", { supernet: "a", predictor: "b", latency_ms: -1, dataset: ds }, 400, /latency_ms/],
+      ["search", { supernet: "a", predictor: "b", latency_ms: 5, dataset: ds, finetune_steps: 1, finetune_minutes: 1 }, 400, /finetune_minutes/],
+      ["nope", {}, 404, /no job kind 'nope' \(known: .*train.*predictor.*search/],
+    ];
+    for (const [kind, body, status, message] of bad) {
+      const r = await call(s, "POST", `/v1/jobs/${kind}`, { body });
+      expect(r.status, `${kind} ${JSON.stringify(body)}: ${JSON.stringify(r.body)}`).toBe(status);
+      expect(r.body.error.message).toMatch(message);
+    }
+    expect((await call(s, "POST", "/v1/jobs/train", { raw: "{oops" })).body.error.code).toBe("invalid_json");
+    expect((await call(s, "POST", "/v1/jobs/train", { raw: "{}", type: "text/plain" })).status).toBe(415);
+    expect((await call(s, "POST", "/v1/jobs/train", { token: null, body: { dataset: ds, space: "demo", steps: 2 } })).status).toBe(401);
+    expect((await call(s, "POST", "/v1/jobs/train", { token: "nope", body: { dataset: ds, space: "demo", steps: 2 } })).status).toBe(401);
+    expect((await call(s, "GET", "/v1/jobs?state=bogus")).body.error.message).toMatch(/state/);
+    expect((await call(s, "GET", "/v1/jobs/job_nope")).status).toBe(404);
+    expect((await call(s, "GET", "/v1/jobs", { token: null })).status).toBe(401);
+    expect(count()).toBe(before);
+  });
+
+  it("trains, fits a predictor and searches through the hat CLI", async () => {
+    const train = await post(s, "train", { dataset: ds, space: "demo", steps: 2, vocab_size: 300, max_tokens: 256, threads: 1, seed: 1 });
+    const t = await settled(s, train.id, 60_000);
+    expect(t.state, t.error ?? "").toBe("done");
+    expect(t.result).toMatchObject({ steps: 2, model_sha256: t.artifacts.model });
+    expect((t.result as Record<string, unknown>).out).toBeUndefined();
+    expect(s.ctx.artifacts.has(t.artifacts.model)).toBe(true);
+    expect(s.runner.events(train.id).some((e) => e.type === "log" && /tokenizer/.test(String(e.data.line)))).toBe(true);
+
+    const csv = s.ctx.artifacts.put(Buffer.from(formatDataset(syntheticRows(80, 1, 0.003, DEMO_SPACE))), "dataset", "lat.csv");
+    const fit = await settled(s, (await post(s, "predictor", { data: [csv.sha256], seed: 1 })).id, 60_000);
+    expect(fit.state, fit.error ?? "").toBe("done");
+    expect(fit.result).toMatchObject({ n_rows: 80, predictor_sha256: fit.artifacts.predictor });
+
+    // a reference to the wrong kind of job names the field
+    const wrong = await call(s, "POST", "/v1/jobs/search", { body: { supernet: fit.id, predictor: fit.id, latency_ms: 20, dataset: ds } });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error.message).toMatch(/^supernet: .* a predictor job, not a train job/);
+
+    const search = await post(s, "search", {
+      supernet: t.id, predictor: fit.id, latency_ms: 20, dataset: ds, generations: 2, population: 6, parents: 2,
+      mutations: 2, crossovers: 2, finetune_steps: 2, max_tokens: 256, bleu_max: 5, valid_max: 20,
+    });
+    const r = await settled(s, search.id, 90_000);
+    expect(r.state, r.error ?? "").toBe("done");
+    expect(Object.keys(r.artifacts).sort()).toEqual(["arch", "model", "record", "report"]);
+    expect(r.result).toMatchObject({ model_kind: "finetuned", model_sha256: r.artifacts.model, report_sha256: r.artifacts.report });
+    const result = r.result as Record<string, unknown>;
+    expect(typeof result.bleu).toBe("number");
+    expect(result.random).toBeDefined();
+    expect(s.ctx.artifacts.read(r.artifacts.report).toString("utf8")).toMatch(/<html/i);
+  });
+});
