@@ -27,12 +27,13 @@ const HELP = `usage: hat train (--src FILE --tgt FILE --valid-src FILE --valid-t
                  (--demo changes the defaults to --vocab-size 1000 --max-tokens 1024 --lr 0.005
                   --warmup 100 --dropout 0)
                  [--clip-norm 0] [--label-smoothing 0.1] [--valid-every N] [--seed 1] [--backend NAME]
-                 [--threads N (default: every core on the wasm/cpu backends)]
+                 [--threads N (default: every core on the wasm/cpu backends)] [--checkpoint-seconds 60]
 
 With --space: trains the SuperTransformer, one SubTransformer sampled per update (the sandwich rule
 trains the largest, the smallest and a random one). With --arch: trains that SubTransformer alone,
 from scratch, or fine-tuned from the inherited weights of --init; the output is a compact model.
-Checkpoints go to MODEL.ckpt every minute; running the same command again resumes from it.
+Checkpoints go to MODEL.ckpt every minute (--checkpoint-seconds); running the same command again
+resumes from it.
 The output model carries its tokenizer (joint BPE trained on the training data).`;
 
 interface Data {
@@ -66,7 +67,8 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
       steps: { type: "string" }, minutes: { type: "string" }, "vocab-size": { type: "string" }, "max-tokens": { type: "string" },
       lr: { type: "string" }, warmup: { type: "string" }, schedule: { type: "string" }, sampling: { type: "string" },
       dropout: { type: "string" }, "clip-norm": { type: "string" }, "label-smoothing": { type: "string" }, "valid-every": { type: "string" },
-      seed: { type: "string" }, backend: { type: "string" }, threads: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      seed: { type: "string" }, backend: { type: "string" }, threads: { type: "string" }, "checkpoint-seconds": { type: "string" },
+      json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
@@ -123,6 +125,7 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
     labelSmoothing: numFlag(values, "label-smoothing", 0.1),
     validEvery: values["valid-every"] !== undefined ? intFlag(values, "valid-every", 1) : undefined,
     seed: intFlag(values, "seed", 1, 0), backend: values.backend, checkpoint: `${out}.ckpt`,
+    checkpointSeconds: numFlag(values, "checkpoint-seconds", 60, 1),
     threads: values.threads !== undefined ? intFlag(values, "threads", 1, 1) : undefined,
     onProgress: (p) => {
       const now = performance.now();

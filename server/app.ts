@@ -105,9 +105,17 @@ export function createServer(o: ServerOptions): HatServer {
 export async function listen(o: ServerOptions & { host?: string; port?: number }): Promise<HatServer & { url: string; server: ServerType }> {
   const s = createServer(o);
   const host = o.host ?? "127.0.0.1";
-  const { server, port } = await new Promise<{ server: ServerType; port: number }>((resolve) => {
-    const server = serve({ fetch: s.app.fetch, hostname: host, port: o.port ?? 8080 }, (info) => resolve({ server, port: info.port }));
-  });
+  let bound: { server: ServerType; port: number };
+  try {
+    bound = await new Promise<{ server: ServerType; port: number }>((resolve, reject) => {
+      const server = serve({ fetch: s.app.fetch, hostname: host, port: o.port ?? 8080 }, (info) => resolve({ server, port: info.port }));
+      server.once("error", reject); // EADDRINUSE, EACCES: a clear error, not an uncaught event
+    });
+  } catch (e) {
+    await s.close();
+    throw e;
+  }
+  const { server, port } = bound;
   return {
     ...s, server, url: `http://${host}:${port}`,
     async close() {

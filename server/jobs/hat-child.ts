@@ -5,9 +5,10 @@
  * progress line (the CLI redraws its progress bar that way).
  */
 import { spawn } from "node:child_process";
-import { createRequire } from "node:module";
+import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { StringDecoder } from "node:string_decoder";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { hatCommandLine } from "../../cli/self.js";
 
 /** How long a child has after SIGTERM before SIGKILL. */
 export const KILL_GRACE_MS = 5000;
@@ -16,18 +17,41 @@ const TAIL_LINES = 12;
 /** A line longer than this is cut (a runaway line must not fill the events table). */
 const MAX_LINE = 4000;
 
+/** The running child's pid, in the job's directory. */
+const PIDFILE = "child.pid";
+
 /**
- * The command that runs cli/entry: from the TypeScript sources through tsx's loader when this
- * module is itself a .ts file (vitest, tsx), else the compiled dist/cli/entry.js beside us.
- * Absolute paths only: the child's cwd is the job's directory.
+ * A server killed with SIGKILL leaves its job's child running (a child busy in a long synchronous
+ * stretch never sees its IPC channel close). Before a job's child is started again, the one a
+ * previous process left in that directory is killed — only after /proc confirms that the pid is
+ * still a process working in that directory, so a reused pid is never hit.
  */
-export function hatCommand(): { command: string; args: string[] } {
-  const here = import.meta.url;
-  if (here.endsWith(".ts")) {
-    const loader = pathToFileURL(createRequire(here).resolve("tsx/esm")).href;
-    return { command: process.execPath, args: ["--import", loader, fileURLToPath(new URL("../../cli/entry.ts", here))] };
+function killLeftover(cwd: string): void {
+  const file = join(cwd, PIDFILE);
+  if (!existsSync(file)) return;
+  const pid = Number(readFileSync(file, "utf8"));
+  rmSync(file, { force: true });
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  let sameDir = false;
+  try {
+    sameDir = resolve(readlinkSync(`/proc/${pid}/cwd`)) === resolve(cwd);
+  } catch {
+    return; // gone (or no /proc to confirm it is ours: leave it)
   }
-  return { command: process.execPath, args: [fileURLToPath(new URL("../../cli/entry.js", here))] };
+  if (!sameDir) return;
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    return;
+  }
+  for (const until = Date.now() + 5000; Date.now() < until;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return; // it is gone
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
 }
 
 // eslint-disable-next-line no-control-regex
@@ -76,8 +100,10 @@ export interface HatRun {
 /** Runs `hat <argv>`; resolves when the child has exited (also after an abort killed it). */
 export function runHat(argv: readonly string[], o: HatRunOptions): Promise<HatRun> {
   if (o.signal.aborted) return Promise.reject(new Error("aborted before the child started"));
-  const { command, args } = hatCommand();
-  const child = spawn(command, [...args, ...argv], { cwd: o.cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+  killLeftover(o.cwd);
+  const [command, ...args] = hatCommandLine();
+  // the IPC channel is how the child learns that the server died (cli/entry.ts exits on 'disconnect')
+  const child = spawn(command, [...args, ...argv], { cwd: o.cwd, stdio: ["ignore", "pipe", "pipe", "ipc"], env: { ...process.env, NO_COLOR: "1" } });
   let lastOut = "";
   const tail: string[] = [];
   const out = lineSplitter((line, progress) => {
@@ -91,8 +117,9 @@ export function runHat(argv: readonly string[], o: HatRunOptions): Promise<HatRu
     }
     o.onLine("stderr", line, progress);
   });
-  child.stdout.on("data", (b: Buffer) => out.write(b));
-  child.stderr.on("data", (b: Buffer) => err.write(b));
+  child.stdout!.on("data", (b: Buffer) => out.write(b));
+  child.stderr!.on("data", (b: Buffer) => err.write(b));
+  if (child.pid !== undefined) writeFileSync(join(o.cwd, PIDFILE), String(child.pid));
 
   let killTimer: NodeJS.Timeout | undefined;
   const onAbort = () => {
@@ -117,6 +144,7 @@ export function runHat(argv: readonly string[], o: HatRunOptions): Promise<HatRu
       if (done) return;
       done = true;
       finish();
+      rmSync(join(o.cwd, PIDFILE), { force: true });
       out.end();
       err.end();
       let json: unknown = null;

@@ -7,11 +7,12 @@
  * nothing stored.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer as netServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hatCommandLine } from "../../cli/self.js";
 import { demoTask } from "../../data/demo-task.js";
@@ -129,9 +130,13 @@ describe("server + two agents on 127.0.0.1", () => {
   });
 
   it("runs a campaign through an agent killed mid-campaign and a server restarted mid-job: every row once", async () => {
-    const job = await api.job("campaign", { device_class: CLASS, space: "demo", samples: SAMPLES, protocol: { runs: 8, warmup: 1, vocab: 300, src_len: 12, tgt_len: 12, beam: 2 } });
-    // kill agent a once it has reported something
-    await until("the first rows", async () => ((await api.get<JobRecord>(`/v1/jobs/${job.id}`)).progress ?? 0) > 0);
+    const job = await api.job("campaign", { device_class: CLASS, space: "demo", samples: SAMPLES, protocol: { runs: 20, warmup: 1, vocab: 300, src_len: 16, tgt_len: 16, beam: 2 } });
+    // kill agent a in the middle of a batch: it holds a lease with some rows stored and some not
+    const db = new Database(join(dir, "server", "state.db"), { readonly: true, fileMustExist: true });
+    const midBatch = db.prepare(`SELECT l.id FROM leases l WHERE l.agent_id = ? AND l.state = 'active'
+      AND EXISTS (SELECT 1 FROM latency_rows r WHERE r.lease_id = l.id)
+      AND EXISTS (SELECT 1 FROM lease_archs la WHERE la.lease_id = l.id AND NOT EXISTS (SELECT 1 FROM latency_rows r WHERE r.job_id = la.job_id AND r.idx = la.idx))`);
+    const lease = await until("agent a mid-batch", async () => (midBatch.get(agents[0].info.agent_id) as { id: string } | undefined)?.id, 60_000);
     await kill(agents[0].child);
     // then the server, mid-job, and bring it back on the same port and data
     await until("more rows", async () => ((await api.get<JobRecord>(`/v1/jobs/${job.id}`)).progress ?? 0) >= 6 / SAMPLES);
@@ -144,6 +149,27 @@ describe("server + two agents on 127.0.0.1", () => {
     const rows = parseDataset(csv, "campaign.csv").rows;
     const indexes = rows.map((r) => r.sample).sort((a, b) => a! - b!);
     expect(indexes).toEqual(Array.from({ length: SAMPLES }, (_, i) => i)); // none lost, none twice
+    // the killed agent's lease expired and its unmeasured architectures were measured by agent b
+    expect((db.prepare(`SELECT state FROM leases WHERE id = ?`).get(lease) as { state: string }).state).toBe("expired");
+    const finishedByB = db.prepare(`SELECT COUNT(*) AS n FROM lease_archs la JOIN latency_rows r ON r.job_id = la.job_id AND r.idx = la.idx WHERE la.lease_id = ? AND r.agent_id = ?`)
+      .get(lease, agents[1].info.agent_id) as { n: number };
+    expect(finishedByB.n).toBeGreaterThan(0);
+    db.close();
+    expect(campaignJob.attempts).toBe(2); // resumed once after the restart
+  });
+
+  it("restarts the server mid-training: the job resumes from its checkpoint", async () => {
+    const job = await api.job("train", { dataset, space: "demo", steps: 60, vocab_size: 300, max_tokens: 512, threads: 1, checkpoint_seconds: 1, seed: 2 });
+    const ckpt = join(dir, "server", "jobs", job.id, "supernet.hatm.ckpt");
+    await until("the first checkpoint", async () => existsSync(ckpt), 120_000);
+    await kill(server);
+    await startServer();
+    const lines: string[] = [];
+    const done = await api.follow(job.id, (e) => lines.push(JSON.stringify(e.data)), { timeoutMs: 240_000 });
+    expect(done.state, done.error ?? "").toBe("done");
+    expect(done.attempts).toBe(2);
+    expect(lines.join("\n")).toMatch(/resumed from .*supernet\.hatm\.ckpt at update [1-9]/);
+    expect((done.result as { steps: number }).steps).toBe(60);
   });
 
   it("fits a predictor and searches over HTTP", async () => {

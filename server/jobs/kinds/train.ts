@@ -1,6 +1,6 @@
 /**
  * The `train` job: `hat train` of a SuperTransformer on a dataset. The CLI checkpoints to
- * OUT.ckpt every minute and resumes from it when run again with the same arguments, so a
+ * OUT.ckpt every minute (checkpoint_seconds) and resumes from it when run again with the same arguments, so a
  * restarted server resumes the job simply by running the same command in the same directory.
  */
 import { existsSync, writeFileSync } from "node:fs";
@@ -28,6 +28,7 @@ export const TrainParams = z.strictObject({
   sampling: z.enum(["uniform", "sandwich"]).optional(),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
   threads: z.number().int().min(1).max(1024).optional(),
+  checkpoint_seconds: z.number().min(1).max(86_400).optional().describe("seconds between checkpoints (default 60): what a restarted server resumes from"),
 }).refine((p) => (p.minutes === undefined) !== (p.steps === undefined), { message: "give exactly one of minutes and steps", path: ["minutes"] });
 export type TrainParams = z.infer<typeof TrainParams>;
 
@@ -63,7 +64,7 @@ export function trainKind(ctx: ServerContext): JobKind<TrainParams> {
         "--space", space, "--out", out,
         ...flags({
           minutes: p.minutes, steps: p.steps, "vocab-size": p.vocab_size, "max-tokens": p.max_tokens, lr: p.lr, warmup: p.warmup,
-          dropout: p.dropout, sampling: p.sampling, seed: p.seed, threads: p.threads,
+          dropout: p.dropout, sampling: p.sampling, seed: p.seed, threads: p.threads, "checkpoint-seconds": p.checkpoint_seconds,
         }),
       ]);
       const model = ctl.artifact("model", out, "model", "supernet.hatm");
