@@ -156,7 +156,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     // ---- 4. predictor
     const fit = await follow(await api.job("predictor", { campaign: campaign.id, seed }), "[4/8] fitting the latency predictor");
     const fr = fit.result as { test_rmse_ms?: number; test_mape?: number; test_kendall_tau?: number; linear_rmse_ms?: number };
-    say(`      held-out RMSE ${fr.test_rmse_ms?.toFixed(3)} ms, MAPE ${((fr.test_mape ?? 0) * 100).toFixed(1)} %, Kendall tau ${fr.test_kendall_tau?.toFixed(2)} (linear ${fr.linear_rmse_ms?.toFixed(3)} ms)`);
+    say(`      held-out RMSE ${fr.test_rmse_ms?.toFixed(3)} ms, MAPE ${(fr.test_mape ?? 0).toFixed(1)} %, Kendall tau ${fr.test_kendall_tau?.toFixed(2)} (linear ${fr.linear_rmse_ms?.toFixed(3)} ms)`);
     const predictor = Predictor.fromJSON(JSON.parse(Buffer.from(await api.download(fit.artifacts.predictor)).toString("utf8")));
     const [lo, hi] = predictor.predict([smallestArch(DEMO_SPACE), largestArch(DEMO_SPACE)]);
     const constraint = values["latency-ms"] !== undefined ? numFlag(values, "latency-ms", 1, 0) : Math.round((lo + (hi - lo) / 2) * 100) / 100;

@@ -20,6 +20,7 @@ import type { JobControl, JobKind } from "../jobs/types.js";
 import type { Fleet } from "./fleet.js";
 import { campaignDataset } from "./rows.js";
 import type { CampaignRow } from "./store.js";
+import { MAX_LEASES } from "./work.js";
 
 const SPACES: Record<string, Space> = { demo: DEMO_SPACE, wmt14: HAT_WMT_SPACE, iwslt14: HAT_IWSLT_SPACE };
 
@@ -42,6 +43,8 @@ export interface CampaignResult {
   leases: number;
   expired_leases: number;
   dataset: string; // sha256
+  /** Architectures given up after MAX_LEASES leases without a row (not in the dataset). */
+  failed_indexes: number[];
 }
 
 function resolveSpace(space: CampaignParams["space"]): Space {
@@ -115,7 +118,7 @@ async function runCampaign(fleet: Fleet, p: CampaignParams, ctl: JobControl): Pr
   const art = ctl.artifact("dataset", new TextEncoder().encode(ds.csv), "latency-csv", `campaign-${jobId}.csv`);
   const c = count(fleet, jobId);
   ctl.log(`campaign: complete: ${ds.rows.length} rows from ${Object.keys(ds.agents).length} agent(s), ${c.leases} leases (${c.expired} expired); dataset ${art.sha256}`);
-  return { rows: ds.rows.length, agents: ds.agents, leases: c.leases, expired_leases: c.expired, dataset: art.sha256 };
+  return { rows: ds.rows.length, agents: ds.agents, leases: c.leases, expired_leases: c.expired, failed_indexes: failedIndexes(fleet, jobId), dataset: art.sha256 };
 }
 
 /** Waits until every index has a row: progress when the count changes, a line per lease that ended without news. */
@@ -138,7 +141,10 @@ async function watch(fleet: Fleet, campaign: CampaignRow, ctl: JobControl): Prom
       last = c.rows;
       ctl.progress(c.rows / size, `${c.rows}/${size} architectures measured on ${c.agents} agent${c.agents === 1 ? "" : "s"}`);
     }
-    if (c.rows >= size) return;
+    if (c.rows + c.failed >= size) {
+      if (c.failed) ctl.log(`campaign: ${c.failed} architecture(s) given up after ${MAX_LEASES} leases each without a row (indexes ${failedIndexes(fleet, jobId).join(", ")})`);
+      return;
+    }
     if (!warnedIdle && Date.now() - t0 > 2 * fleet.ctx.config.maxWaitSeconds * 1000 && c.leases === 0) {
       warnedIdle = true;
       const n = (fleet.ctx.db.prepare(`SELECT COUNT(*) AS n FROM agents WHERE device_class = ? AND revoked_at IS NULL`).get(campaign.device_class) as { n: number }).n;
@@ -148,11 +154,19 @@ async function watch(fleet: Fleet, campaign: CampaignRow, ctl: JobControl): Prom
   }
 }
 
-function count(fleet: Fleet, jobId: string): { rows: number; agents: number; leases: number; expired: number } {
+function count(fleet: Fleet, jobId: string): { rows: number; agents: number; leases: number; expired: number; failed: number } {
   const { db } = fleet.ctx;
   const r = db.prepare(`SELECT COUNT(*) AS rows, COUNT(DISTINCT agent_id) AS agents FROM latency_rows WHERE job_id = ?`).get(jobId) as { rows: number; agents: number };
   const l = db.prepare(`SELECT COUNT(*) AS leases, COALESCE(SUM(state = 'expired'), 0) AS expired FROM leases WHERE job_id = ?`).get(jobId) as { leases: number; expired: number };
-  return { ...r, ...l };
+  const f = db.prepare(`SELECT COUNT(*) AS failed FROM campaign_archs a WHERE a.job_id = ? AND a.state = 'failed'
+    AND NOT EXISTS (SELECT 1 FROM latency_rows r WHERE r.job_id = a.job_id AND r.idx = a.idx)`).get(jobId) as { failed: number };
+  return { ...r, ...l, ...f };
+}
+
+/** Indexes given up without a row. */
+function failedIndexes(fleet: Fleet, jobId: string): number[] {
+  return (fleet.ctx.db.prepare(`SELECT idx FROM campaign_archs a WHERE a.job_id = ? AND a.state = 'failed'
+    AND NOT EXISTS (SELECT 1 FROM latency_rows r WHERE r.job_id = a.job_id AND r.idx = a.idx) ORDER BY idx`).all(jobId) as { idx: number }[]).map((r) => r.idx);
 }
 
 function expiredLeases(fleet: Fleet, jobId: string): { id: string; agent_id: string; name: string | null; given: number; unmeasured: number }[] {

@@ -6,7 +6,7 @@
  * rows; then it expires and its architectures without a stored row go back to `pending` for the
  * next agent that asks. An agent asking for work while it holds an active lease has restarted:
  * that lease ends the same way first. Rows are stored once per (campaign, index), whoever sends
- * them (a late row of an expired lease counts if the index is still missing); a rows request is
+ * them (a late row of an expired lease counts if the index is still missing, even one given up); a rows request is
  * idempotent by its key. Every change that could unblock a waiter calls `notify`.
  */
 import { Hono } from "hono";
@@ -27,6 +27,9 @@ export const WorkQuery = z.object({
   wait_s: z.coerce.number().min(0).max(3600).optional(),
 });
 
+/** Leases an architecture may go through without a row before it is given up. */
+export const MAX_LEASES = 3;
+
 /** How often a waiting long poll looks again when nothing notified it (leases expire by time). */
 const POLL_MS = 200;
 
@@ -37,9 +40,16 @@ export class LeaseBook {
     return this.config.leaseSeconds * 1000;
   }
 
-  /** Ends a lease: its architectures without a row go back to pending. */
+  /**
+   * Ends a lease: its architectures without a row go back to pending — unless MAX_LEASES leases
+   * have now held one without a row coming back (it fails to measure, or kills its agents): then it
+   * is given up ('failed'), so one bad architecture cannot keep a campaign from finishing.
+   */
   private end(leaseId: string, state: "expired" | "cancelled"): void {
-    this.db.prepare(`UPDATE campaign_archs SET state = 'pending', lease_id = NULL WHERE lease_id = ? AND state = 'leased'`).run(leaseId);
+    this.db.prepare(`UPDATE campaign_archs SET lease_id = NULL, state = CASE
+        WHEN ? = 'expired' AND (SELECT COUNT(*) FROM lease_archs la WHERE la.job_id = campaign_archs.job_id AND la.idx = campaign_archs.idx) >= ? THEN 'failed'
+        ELSE 'pending' END
+      WHERE lease_id = ? AND state = 'leased'`).run(state, MAX_LEASES, leaseId);
     this.db.prepare(`UPDATE leases SET state = ? WHERE id = ? AND state = 'active'`).run(state, leaseId);
   }
 

@@ -107,6 +107,25 @@ describe("enrolment and access", () => {
   });
 });
 
+describe("an architecture no agent can measure", () => {
+  it("is given up after three leases without a row, and the campaign completes without it", async () => {
+    const A = await enrol("flaky", "flaky-class");
+    const job = s.ctx.jobs.create("campaign", { device_class: "flaky-class", space: "demo", samples: 4, protocol: { runs: 8, warmup: 1 } });
+    const leased: number[][] = [];
+    for (let i = 0; i < 6 && s.ctx.jobs.get(job.id)!.state === "running"; i++) {
+      const w = await call<ProfileWork>("GET", "/v1/agent/work?wait_s=2", { token: A.token });
+      if (w.status !== 200) break;
+      leased.push(w.body.archs.map((x) => x.index));
+      const rows = w.body.archs.filter((x) => x.index !== 0).map((x) => row(x.index)); // index 0 always "fails"
+      if (rows.length) expect((await call("POST", `/v1/agent/leases/${w.body.lease_id}/rows`, { token: A.token, body: { idempotency_key: `flaky-${i}-key`, rows } })).status).toBe(200);
+    }
+    const done = await s.ctx.jobs.settled(job.id);
+    expect(done.state).toBe("done");
+    expect(leased.filter((l) => l.includes(0))).toHaveLength(3);
+    expect(done.result).toMatchObject({ rows: 3, failed_indexes: [0] });
+  });
+});
+
 describe("a campaign on two agents", () => {
   it("leases batches, stores each index once, reassigns a silent agent's lease and completes with the dataset", async () => {
     const A = await enrol("a", "camp"), B = await enrol("b", "camp");
