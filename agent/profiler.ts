@@ -22,8 +22,9 @@ export function chunkKey(leaseId: string, indexes: readonly number[]): string {
   return `rows-${sha256Hex(`${leaseId}:${indexes.join(",")}`).slice(0, 48)}`;
 }
 
-/** Timed runs of the process's one unrecorded warm-up measurement (at most). */
+/** The process's unrecorded warm-up: measurements of at most this many runs, for at least WARMUP_MS. */
 const WARMUP_RUNS = 20;
+const WARMUP_MS = 2000;
 
 export interface ProfilerOptions {
   client: AgentClient;
@@ -34,6 +35,8 @@ export interface ProfilerOptions {
   build: string;
   /** True once the agent is stopping. */
   stopped: () => boolean;
+  /** Length of the unrecorded warm-up before the process's first measurement (default 2000 ms; keep it under lease_s). */
+  warmupMs?: number;
 }
 
 export interface BatchResult {
@@ -101,6 +104,11 @@ export class Profiler {
             log(`lease ${work.lease_id}: heartbeat failed: ${errText(e)}`);
           }
         }
+        if (!this.warmedUp) {
+          this.warmUp(a, opts);
+          if (!(await this.heartbeatOk(work))) { res.leaseActive = false; break; }
+          lastContact = performance.now();
+        }
         const row = await this.measure(a, index, work.rounds, opts, build);
         if (!row) continue;
         pending.push(row);
@@ -116,14 +124,37 @@ export class Profiler {
     return res;
   }
 
+  /**
+   * The process's one unrecorded warm-up, for at least warmupMs: the engine tiers the wasm up to
+   * optimised code and the CPU's clocks settle (a demo campaign's first ~20 rows measured up to 2x
+   * slow without it). Blocks like a measurement; a heartbeat follows it.
+   */
+  private warmUp(a: Arch, opts: ProfileOptions): void {
+    const t0 = performance.now();
+    try {
+      do profileArch(a, { ...opts, runs: Math.min(opts.runs ?? WARMUP_RUNS, WARMUP_RUNS) });
+      while (performance.now() - t0 < (this.o.warmupMs ?? WARMUP_MS));
+    } catch (e) {
+      this.o.log(`warm-up failed: ${errText(e)}`);
+    }
+    this.warmedUp = true;
+  }
+
+  /** A heartbeat; false when the server says the lease is over (errors other than 401/stop: assume it is not). */
+  private async heartbeatOk(work: ProfileWork): Promise<boolean> {
+    try {
+      return (await this.o.client.heartbeat(work.lease_id)).lease_active;
+    } catch (e) {
+      if (e instanceof UnauthorizedError || e instanceof StoppedError) throw e;
+      this.o.log(`lease ${work.lease_id}: heartbeat failed: ${errText(e)}`);
+      return true;
+    }
+  }
+
   /** The fastest of `rounds` measurements as a row (undefined when it failed or the agent stops meanwhile). */
   private async measure(a: Arch, index: number, rounds: number, opts: ProfileOptions, build: string): Promise<MeasuredRow | undefined> {
     const { log, stopped } = this.o;
     try {
-      if (!this.warmedUp) {
-        profileArch(a, { ...opts, runs: Math.min(opts.runs ?? WARMUP_RUNS, WARMUP_RUNS) }); // unrecorded: JIT and clocks settle
-        this.warmedUp = true;
-      }
       let best: ProfileResult | undefined;
       for (let r = 0; r < rounds; r++) {
         await new Promise<void>((resolve) => setImmediate(resolve)); // let signals and /translate in between

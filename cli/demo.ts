@@ -32,14 +32,16 @@ import { UsageError, type Io } from "./main.js";
 import { hatCommandLine } from "./self.js";
 
 const HELP = `usage: hat demo [--out DIR (hat-demo)] [--json]
-                [--minutes 3.5] [--samples 150] [--runs 40] [--latency-ms X] [--generations 20]
-                [--finetune-minutes 1] [--seed 1] [--verbose]
+                [--minutes 3.5] [--samples 120] [--runs 50] [--rounds 2] [--latency-ms X]
+                [--generations 20] [--valid-max 100] [--finetune-minutes 1] [--seed 1] [--verbose]
                 [--server URL --admin-token T --device-class C [--translate-url URL]] [--dataset ID]
 
 The whole pipeline on the built-in demo task, through the server's HTTP API: server + local agent,
 SuperTransformer training, a latency campaign on the agent, the predictor, the search (evolution
 and random search at equal budget), fine-tuning, deployment to the agent, translation through it,
 and the HTML report. About 9 minutes on 2 cores.
+  --samples/--runs/--rounds   the campaign: architectures, timed runs, keep the fastest of rounds
+  --valid-max       validation pairs of the search's inherited loss
   --latency-ms      the constraint (default: halfway between the predicted latencies of the
                     smallest and the largest SubTransformer)
   --server ...      use a running server and its agents of --device-class (nothing is started)
@@ -49,7 +51,7 @@ evolution_best_loss, random_best_loss, bleu, report, and more.`;
 
 const OPTIONS = {
   out: { type: "string" }, json: { type: "boolean" }, minutes: { type: "string" }, samples: { type: "string" }, runs: { type: "string" },
-  "latency-ms": { type: "string" }, generations: { type: "string" }, "finetune-minutes": { type: "string" }, seed: { type: "string" },
+  "latency-ms": { type: "string" }, generations: { type: "string" }, rounds: { type: "string" }, "valid-max": { type: "string" }, "finetune-minutes": { type: "string" }, seed: { type: "string" },
   verbose: { type: "boolean" }, server: { type: "string" }, "admin-token": { type: "string" }, "device-class": { type: "string" },
   "translate-url": { type: "string" }, dataset: { type: "string" }, help: { type: "boolean", short: "h" },
 } as const;
@@ -82,8 +84,8 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
   const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
   if (values.help) { io.out(HELP); return; }
   const out = resolve(values.out ?? "hat-demo");
-  const minutes = numFlag(values, "minutes", 3.5, 0.05), samples = intFlag(values, "samples", 150, 10), runs = intFlag(values, "runs", 40);
-  const generations = intFlag(values, "generations", 20), finetuneMinutes = numFlag(values, "finetune-minutes", 1, 0), seed = intFlag(values, "seed", 1, 0);
+  const minutes = numFlag(values, "minutes", 3.5, 0.05), samples = intFlag(values, "samples", 120, 20), runs = intFlag(values, "runs", 50), rounds = intFlag(values, "rounds", 2);
+  const generations = intFlag(values, "generations", 20), validMax = intFlag(values, "valid-max", 100), finetuneMinutes = numFlag(values, "finetune-minutes", 1, 0), seed = intFlag(values, "seed", 1, 0);
   const external = values.server !== undefined;
   if (external && (!values["admin-token"] || !values["device-class"])) throw new UsageError("--server needs --admin-token and --device-class (the agents to use)");
   const t0 = performance.now();
@@ -149,8 +151,8 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
 
     // ---- 3. latency campaign on the agents of the class
     const protocol = { runs, warmup: 5, vocab: 1000, src_len: 30, tgt_len: 30, beam: 5 };
-    const campaign = await follow(await api.job("campaign", { device_class: deviceClass, space: "demo", samples, protocol, seed }),
-      `[3/8] latency campaign: ${samples} architectures on '${deviceClass}' agents (${runs} runs each)`);
+    const campaign = await follow(await api.job("campaign", { device_class: deviceClass, space: "demo", samples, protocol, rounds, seed }),
+      `[3/8] latency campaign: ${samples} architectures on '${deviceClass}' agents (the fastest of ${rounds} x ${runs} runs each)`);
     say(`      ${(campaign.result as { rows?: number }).rows} rows`);
 
     // ---- 4. predictor
@@ -164,7 +166,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
 
     // ---- 5. search + fine-tune + BLEU
     const search = await follow(await api.job("search", {
-      supernet: train.id, predictor: fit.id, latency_ms: constraint, dataset: dataset.id, generations, seed, random_baseline: true,
+      supernet: train.id, predictor: fit.id, latency_ms: constraint, dataset: dataset.id, generations, valid_max: validMax, seed, random_baseline: true,
       ...(finetuneMinutes > 0 ? { finetune_minutes: finetuneMinutes, lr: 0.0005, max_tokens: 1024, dropout: 0 } : {}), bleu: true,
     }), `[5/8] evolutionary search under ${constraint} ms (${generations} generations; random search at the same budget)`);
     const sr = search.result as { arch: Arch; predicted_ms: number; valid_loss: number; evaluations: number; random?: { valid_loss: number }; bleu?: number; params?: number; finetuned?: { valid_loss: number } };

@@ -1,10 +1,13 @@
 /**
  * /v1/datasets: parallel text for training and search. A dataset is a name and its splits (train,
  * valid, optional test), each side of each split one text artifact (a sentence a line), so jobs
- * hand plain files to the `hat` CLI. Uploaded as JSON, or the built-in demo task (data/demo-task.ts).
+ * hand plain files to the `hat` CLI. Uploaded as JSON (up to the body limit), read from files on the
+ * server's disk (a real corpus: `files` with absolute paths; only the admin can ask), or the
+ * built-in demo task (data/demo-task.ts).
  */
 import { randomBytes } from "node:crypto";
-import { resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
 import { Hono } from "hono";
 import { z } from "zod";
 import { demoTask } from "../data/demo-task.js";
@@ -40,8 +43,11 @@ const name = z.string().trim().min(1).max(200);
 
 const BuiltinBody = z.strictObject({ name, builtin: z.literal("demo"), seed: z.number().int().min(0).max(2 ** 31 - 1).optional() });
 const UploadBody = z.strictObject({ name, splits: z.strictObject({ train: split, valid: split, test: split.optional() }) });
+const path = z.string().min(1).max(4096).refine((p) => isAbsolute(p), "must be an absolute path on the server");
+const filePair = z.strictObject({ src: path, tgt: path });
+const FilesBody = z.strictObject({ name, files: z.strictObject({ train: filePair, valid: filePair, test: filePair.optional() }) });
 /** The body (for the document); requests are checked against the one alternative they mean, for errors that name the field. */
-export const DatasetBody = z.union([BuiltinBody, UploadBody]);
+export const DatasetBody = z.union([BuiltinBody, UploadBody, FilesBody]);
 
 const SplitSchema = z.object({ src_sha256: z.string(), tgt_sha256: z.string(), lines: z.number() });
 const DatasetSchema = z.object({
@@ -60,13 +66,21 @@ function splitsOf(body: z.infer<typeof DatasetBody>): Partial<Record<SplitName, 
     const t = demoTask({ seed: body.seed ?? 1 });
     return { train: t.train, valid: t.valid, test: t.test };
   }
+  const field = "files" in body ? "files" : "splits";
+  const read = (file: string, at: string): string => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch (e) {
+      throw badRequest(`${at}: cannot read ${file} on the server (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, "invalid_body");
+    }
+  };
   const out: Partial<Record<SplitName, { src: string[]; tgt: string[] }>> = {};
   for (const s of SPLITS) {
-    const p = body.splits[s];
+    const p = "files" in body ? body.files[s] && { src: read(body.files[s]!.src, `files.${s}.src`), tgt: read(body.files[s]!.tgt, `files.${s}.tgt`) } : body.splits[s];
     if (!p) continue;
     const src = linesOf(p.src), tgt = linesOf(p.tgt);
-    if (src.length !== tgt.length) throw badRequest(`splits.${s}: src has ${src.length} lines, tgt has ${tgt.length} (a sentence a line, the same count on both sides)`, "invalid_body");
-    if (src.every((l) => l.trim() === "")) throw badRequest(`splits.${s}: no sentences`, "invalid_body");
+    if (src.length !== tgt.length) throw badRequest(`${field}.${s}: src has ${src.length} lines, tgt has ${tgt.length} (a sentence a line, the same count on both sides)`, "invalid_body");
+    if (src.every((l) => l.trim() === "")) throw badRequest(`${field}.${s}: no sentences`, "invalid_body");
     out[s] = { src, tgt };
   }
   return out;
@@ -111,13 +125,13 @@ export function datasetsApp(ctx: ServerContext): Hono {
 
   describe({
     method: "post", path: "/v1/datasets", auth: "admin", body: DatasetBody,
-    summary: "add a dataset: uploaded parallel texts (a sentence a line) or the built-in demo task",
+    summary: "add a dataset: parallel texts (a sentence a line) uploaded, or read from absolute paths on the server (files), or the built-in demo task",
     ok: { status: 201, description: "the dataset with each split's sha256s and line count", schema: DatasetSchema },
   });
   app.post("/", async (c) => {
     const raw = await jsonBody(c, z.unknown());
-    const builtin = typeof raw === "object" && raw !== null && "builtin" in raw;
-    const body: z.infer<typeof DatasetBody> = builtin ? check(BuiltinBody, raw) : check(UploadBody, raw);
+    const has = (k: string) => typeof raw === "object" && raw !== null && k in raw;
+    const body: z.infer<typeof DatasetBody> = has("builtin") ? check(BuiltinBody, raw) : has("files") ? check(FilesBody, raw) : check(UploadBody, raw);
     const parts = splitsOf(body); // every check before the first write: a rejected upload stores nothing
     const splits: Record<string, SplitInfo> = {};
     for (const [s, p] of Object.entries(parts)) {

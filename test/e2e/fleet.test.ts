@@ -58,13 +58,13 @@ const kill = (c: ChildProcess, signal: NodeJS.Signals = "SIGKILL") => new Promis
   c.kill(signal);
 });
 
-async function until<T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
+async function until<T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs = 120_000, everyMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await f().catch(() => undefined);
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
@@ -130,13 +130,13 @@ describe("server + two agents on 127.0.0.1", () => {
   });
 
   it("runs a campaign through an agent killed mid-campaign and a server restarted mid-job: every row once", async () => {
-    const job = await api.job("campaign", { device_class: CLASS, space: "demo", samples: SAMPLES, protocol: { runs: 20, warmup: 1, vocab: 300, src_len: 16, tgt_len: 16, beam: 2 } });
+    const job = await api.job("campaign", { device_class: CLASS, space: "demo", samples: SAMPLES, protocol: { runs: 30, warmup: 1, vocab: 300, src_len: 30, tgt_len: 30, beam: 4 } }); // ~0.1-0.3 s an architecture
     // kill agent a in the middle of a batch: it holds a lease with some rows stored and some not
     const db = new Database(join(dir, "server", "state.db"), { readonly: true, fileMustExist: true });
     const midBatch = db.prepare(`SELECT l.id FROM leases l WHERE l.agent_id = ? AND l.state = 'active'
       AND EXISTS (SELECT 1 FROM latency_rows r WHERE r.lease_id = l.id)
       AND EXISTS (SELECT 1 FROM lease_archs la WHERE la.lease_id = l.id AND NOT EXISTS (SELECT 1 FROM latency_rows r WHERE r.job_id = la.job_id AND r.idx = la.idx))`);
-    const lease = await until("agent a mid-batch", async () => (midBatch.get(agents[0].info.agent_id) as { id: string } | undefined)?.id, 60_000);
+    const lease = await until("agent a mid-batch", async () => (midBatch.get(agents[0].info.agent_id) as { id: string } | undefined)?.id, 60_000, 10);
     await kill(agents[0].child);
     // then the server, mid-job, and bring it back on the same port and data
     await until("more rows", async () => ((await api.get<JobRecord>(`/v1/jobs/${job.id}`)).progress ?? 0) >= 6 / SAMPLES);

@@ -3,7 +3,7 @@
  * trailing newline), rejected uploads storing nothing, access, and datasetFiles for job kinds.
  */
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -115,5 +115,29 @@ describe("/v1/datasets", () => {
     const doc = (await call("GET", "/openapi.json", { token: null })).body;
     expect(doc.paths["/v1/datasets"].post.requestBody).toBeDefined();
     expect(doc.paths["/v1/datasets/{id}"].get).toBeDefined();
+  });
+});
+
+describe("datasets from files on the server", () => {
+  it("reads absolute paths (a real corpus), refusing relative or unreadable ones with the field", async () => {
+    const w = (n: string, t: string) => { const p = join(dir, n); writeFileSync(p, t); return p; };
+    const files = {
+      train: { src: w("tr.en", "a b\nc d\n"), tgt: w("tr.de", "x y\nz w\n") },
+      valid: { src: w("va.en", "a\n"), tgt: w("va.de", "x\n") },
+    };
+    const ok = await call("POST", "/v1/datasets", { body: { name: "files", files } });
+    expect(ok.status).toBe(201);
+    expect(ok.body.splits.train.lines).toBe(2);
+    expect(readFileSync(datasetFiles(s.ctx, ok.body.id).train.tgt, "utf8")).toBe("x y\nz w\n");
+    const before = (await call("GET", "/v1/datasets")).body.datasets.length;
+    const rel = await call("POST", "/v1/datasets", { body: { name: "r", files: { ...files, valid: { src: "va.en", tgt: files.valid.tgt } } } });
+    expect(rel.status).toBe(400);
+    expect(rel.body.error.message).toMatch(/files\.valid\.src: must be an absolute path/);
+    const gone = await call("POST", "/v1/datasets", { body: { name: "g", files: { ...files, train: { src: join(dir, "nope.en"), tgt: files.train.tgt } } } });
+    expect(gone.status).toBe(400);
+    expect(gone.body.error.message).toMatch(/files\.train\.src: cannot read .*nope\.en.*ENOENT/);
+    const uneven = await call("POST", "/v1/datasets", { body: { name: "u", files: { ...files, valid: { src: files.train.src, tgt: files.valid.tgt } } } });
+    expect(uneven.body.error.message).toMatch(/files\.valid: src has 2 lines, tgt has 1/);
+    expect((await call("GET", "/v1/datasets")).body.datasets.length).toBe(before);
   });
 });
