@@ -43,6 +43,10 @@ export function loadServing(bytes: Uint8Array, wasm: HatWasm, deploymentId: stri
   return s;
 }
 
+/** The deployed model's latency: an unrecorded warm-up this long, then the fastest of this many measurements. */
+const MEASURE_WARMUP_MS = 1500;
+const MEASURE_ROUNDS = 2;
+
 export interface ModelsOptions {
   state: AgentState;
   client: AgentClient;
@@ -121,7 +125,18 @@ export class Models {
     await new Promise<void>((resolve) => setImmediate(resolve));
     const p = work.protocol, s = this.current;
     try {
-      const m = profileArch(s.arch, { vocab: s.vocabSize, srcLen: p.src_len, tgtLen: p.tgt_len, beam: p.beam, runs: p.runs, warmup: p.warmup, wasm: this.o.profileWasm });
+      const opts = { vocab: s.vocabSize, srcLen: p.src_len, tgtLen: p.tgt_len, beam: p.beam, runs: p.runs, warmup: p.warmup, wasm: this.o.profileWasm };
+      // as a campaign's rows: an unrecorded warm-up first (right after loading and switching, the
+      // first runs measured 2x slow: 6.1 ms against 3.0 ms a minute later), then the fastest of rounds
+      const t0 = performance.now();
+      const first = profileArch(s.arch, { ...opts, runs: Math.min(p.runs, 20) }).total_ms;
+      while (performance.now() - t0 < MEASURE_WARMUP_MS) profileArch(s.arch, { ...opts, runs: Math.min(p.runs, 20) });
+      let m = profileArch(s.arch, opts);
+      for (let r = 1; r < MEASURE_ROUNDS; r++) {
+        const next = profileArch(s.arch, opts);
+        if (next.total_ms < m.total_ms) m = next;
+      }
+      this.o.log(`deployment ${work.deployment_id}: warm-up measured ${first.toFixed(2)} ms, then the fastest of ${MEASURE_ROUNDS}: ${m.total_ms.toFixed(2)} ms`);
       return { state: "active", measured_ms: m.total_ms, encoder_ms: m.encoder_ms, decoder_ms: m.decoder_ms };
     } catch (e) {
       return { state: "active", error: `serving, but the latency measurement failed: ${errText(e)}`.slice(0, 2000) };

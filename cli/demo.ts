@@ -13,7 +13,7 @@
  * With --server/--admin-token it drives an existing server and its fleet instead.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -102,6 +102,9 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     adminToken = values["admin-token"]!;
     deviceClass = values["device-class"]!;
   } else {
+    // a fresh server and agent each run: a previous run's jobs would resume and queue before ours
+    rmSync(join(out, "server"), { recursive: true, force: true });
+    rmSync(join(out, "agent"), { recursive: true, force: true });
     adminToken = newToken("admin");
     const serverLog = join(out, "server.log");
     const server = await listen({ dataDir: join(out, "server"), adminTokenHash: hashToken(adminToken), port: 0, leaseSeconds: 60, log: (l) => appendFileSync(serverLog, `${new Date().toISOString()} ${l}\n`) });
@@ -179,6 +182,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     let agents: DepAgent[] = [];
     for (const deadline = Date.now() + 180_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 500))) {
       agents = (await api.get<{ agents: DepAgent[] }>(`/v1/deployments/${dep.id}`)).agents;
+      if (agent) agents = agents.filter((a) => a.agent_id === agent!.info.agent_id); // ours; a fleet's: all of the class
       if (agents.length > 0 && agents.every((a) => a.state !== "pending")) break;
     }
     for (const a of agents) say(`      agent ${a.agent_id}: ${a.state}${a.measured_ms !== undefined ? `, measured ${a.measured_ms.toFixed(2)} ms` : ""}${a.error ? ` (${a.error})` : ""}`);

@@ -7,6 +7,7 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { decodeModel } from "../../runtime/format.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { demoTask } from "../../data/demo-task.js";
@@ -377,5 +378,21 @@ describe("/v1/jobs: the train, predictor and search kinds", () => {
     expect(typeof result.bleu).toBe("number");
     expect(result.random).toBeDefined();
     expect(s.ctx.artifacts.read(r.artifacts.report).toString("utf8")).toMatch(/<html/i);
+
+    // one SubTransformer of the supernet: exported, and fine-tuned from its inherited weights
+    const arch = JSON.parse(s.ctx.artifacts.read(r.artifacts.arch).toString("utf8"));
+    const bad = await call(s, "POST", "/v1/jobs/export", { body: { supernet: t.id, arch: { ...arch, encoderLayers: 0 } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/^arch: /);
+    const exp = await settled(s, (await post(s, "export", { supernet: t.id, arch })).id, 60_000);
+    expect(exp.state, exp.error ?? "").toBe("done");
+    const exported = decodeModel(s.ctx.artifacts.read(exp.artifacts.model));
+    expect(exported.header.kind).toBe("subtransformer");
+    expect(exported.header.arch).toEqual(arch);
+    expect(exported.header.tokenizer).toBeDefined();
+    const ft = await settled(s, (await post(s, "finetune", { supernet: t.id, arch, dataset: ds, steps: 2, max_tokens: 256, threads: 1 })).id, 60_000);
+    expect(ft.state, ft.error ?? "").toBe("done");
+    expect(ft.result).toMatchObject({ steps: 2, mode: "finetune", model_sha256: ft.artifacts.model });
+    expect(decodeModel(s.ctx.artifacts.read(ft.artifacts.model)).header.arch).toEqual(arch);
   });
 });

@@ -2,10 +2,13 @@
 import type { ServerContext } from "../../context.js";
 import { predictorKind } from "./predictor.js";
 import { searchKind } from "./search.js";
+import { exportKind, finetuneKind } from "./subnet.js";
 import { trainKind } from "./train.js";
 
 export function registerKinds(ctx: ServerContext): void {
   ctx.jobs.register(trainKind(ctx));
   ctx.jobs.register(predictorKind(ctx));
   ctx.jobs.register(searchKind(ctx));
+  ctx.jobs.register(exportKind(ctx));
+  ctx.jobs.register(finetuneKind(ctx));
 }

@@ -1,0 +1,106 @@
+/**
+ * Jobs on one SubTransformer of a trained SuperTransformer (a train job):
+ *   export   — `hat export`: its compact model with the inherited weights (only its slices);
+ *   finetune — `hat train --arch [--init]`: trained further from the inherited weights (or from
+ *              scratch with `scratch: true`) on a dataset; checkpoints like `train`, so a restarted
+ *              server resumes it.
+ * Both leave the artifact `model`, deployable with POST /v1/deployments {model: {job}}.
+ */
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { validateArch } from "../../../runtime/arch.js";
+import type { ServerContext } from "../../context.js";
+import { datasetFiles } from "../../datasets.js";
+import { badRequest } from "../../http.js";
+import type { JobControl, JobKind } from "../types.js";
+import { doneJob, flags, hatJson } from "./common.js";
+
+const archField = z.record(z.string(), z.unknown()).describe("a SubTransformer of the supernet's space (the project's arch JSON)");
+
+function checkArch(arch: unknown): void {
+  try {
+    validateArch(arch);
+  } catch (e) {
+    throw badRequest(`arch: ${(e as Error).message}`, "invalid_body");
+  }
+}
+
+function writeArch(ctl: JobControl, arch: unknown): string {
+  const file = join(ctl.dir, "arch.json");
+  writeFileSync(file, JSON.stringify(arch, null, 2) + "\n");
+  return file;
+}
+
+export const ExportParams = z.strictObject({ supernet: z.string().min(1).describe("a done train job"), arch: archField });
+export type ExportParams = z.infer<typeof ExportParams>;
+
+export function exportKind(ctx: ServerContext): JobKind<ExportParams> {
+  return {
+    kind: "export",
+    summary: "a SubTransformer of a trained SuperTransformer as a compact model (hat export); artifact `model`",
+    params: ExportParams,
+    exclusive: false, // seconds of I/O
+    prepare(p) {
+      doneJob(ctx, p.supernet, "supernet", "train", "model");
+      checkArch(p.arch);
+      return p;
+    },
+    async run(p, ctl) {
+      const supernet = doneJob(ctx, p.supernet, "supernet", "train", "model");
+      const out = join(ctl.dir, "subtransformer.hatm");
+      const summary = await hatJson(ctl, ["export", "--model", supernet.file, "--arch", writeArch(ctl, p.arch), "--out", out]);
+      const model = ctl.artifact("model", out, "model", "subtransformer.hatm");
+      return { bytes: summary.bytes, params: summary.params, model_sha256: model.sha256 };
+    },
+  };
+}
+
+export const FinetuneParams = z.strictObject({
+  supernet: z.string().min(1).describe("a done train job: the inherited weights and the tokenizer"),
+  arch: archField,
+  dataset: z.string().min(1),
+  minutes: z.number().positive().max(7 * 24 * 60).optional(),
+  steps: z.number().int().positive().optional(),
+  scratch: z.boolean().optional().describe("train from random weights instead of the inherited ones"),
+  max_tokens: z.number().int().positive().optional(),
+  lr: z.number().positive().max(1).optional(),
+  warmup: z.number().int().min(0).optional(),
+  dropout: z.number().min(0).lt(1).optional(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  threads: z.number().int().min(1).max(1024).optional(),
+  checkpoint_seconds: z.number().min(1).max(86_400).optional(),
+}).refine((p) => (p.minutes === undefined) !== (p.steps === undefined), { message: "give exactly one of minutes and steps", path: ["minutes"] });
+export type FinetuneParams = z.infer<typeof FinetuneParams>;
+
+export function finetuneKind(ctx: ServerContext): JobKind<FinetuneParams> {
+  return {
+    kind: "finetune",
+    summary: "train one SubTransformer from its inherited weights (or from scratch) on a dataset (hat train --arch); artifact `model`",
+    params: FinetuneParams,
+    exclusive: true,
+    prepare(p) {
+      doneJob(ctx, p.supernet, "supernet", "train", "model");
+      datasetFiles(ctx, p.dataset);
+      checkArch(p.arch);
+      return p;
+    },
+    async run(p, ctl) {
+      const supernet = doneJob(ctx, p.supernet, "supernet", "train", "model");
+      const d = datasetFiles(ctx, p.dataset);
+      const out = join(ctl.dir, "finetuned.hatm");
+      if (existsSync(`${out}.ckpt`)) ctl.log("resumed from checkpoint finetuned.hatm.ckpt");
+      const summary = await hatJson(ctl, [
+        "train", "--arch", writeArch(ctl, p.arch), ...(p.scratch ? [] : ["--init", supernet.file]),
+        "--src", d.train.src, "--tgt", d.train.tgt, "--valid-src", d.valid.src, "--valid-tgt", d.valid.tgt, "--out", out,
+        ...flags({
+          minutes: p.minutes, steps: p.steps, "max-tokens": p.max_tokens, lr: p.lr, warmup: p.warmup, dropout: p.dropout,
+          seed: p.seed, threads: p.threads, "checkpoint-seconds": p.checkpoint_seconds,
+        }),
+      ]);
+      const model = ctl.artifact("model", out, "model", "finetuned.hatm");
+      delete summary.out;
+      return { ...summary, mode: p.scratch ? "scratch" : "finetune", model_sha256: model.sha256 };
+    },
+  };
+}
