@@ -1,8 +1,8 @@
 /**
  * Profiling leases (ProfileWork): the lease's architectures are measured one at a time with the
  * lease's protocol (runtime/profile.ts profileArch, HAT's protocol), keeping the fastest of
- * `rounds` measurements. After each architecture the rows measured since the last send go to the
- * server as one chunk; the chunk's idempotency key is derived from the lease id and the chunk's
+ * `rounds` measurements, the rounds interleaved across the batch. After each architecture's last
+ * round the rows measured since the last send go to the server as one chunk; the chunk's idempotency key is derived from the lease id and the chunk's
  * indexes, so a retried chunk carries the same key. profileArch blocks the event loop, so these
  * posts are also the lease's heartbeat; a heartbeat goes first when the last contact is older
  * than lease_s / 2. The batch stops when the server says the lease is over.
@@ -84,36 +84,44 @@ export class Profiler {
       }
     };
 
+    // the lease's valid architectures; an invalid one is skipped (the server gives it up after its leases)
+    const archs: { index: number; a: Arch }[] = [];
+    for (const { index, arch } of work.archs) {
+      try {
+        archs.push({ index, a: validateArch(arch) });
+      } catch (e) {
+        log(`lease ${work.lease_id}: architecture ${index} skipped: ${errText(e)}`);
+      }
+    }
+    const best = new Map<number, ProfileResult>();
     try {
-      for (const { index, arch } of work.archs) {
-        if (stopped()) break;
-        let a: Arch;
-        try {
-          a = validateArch(arch);
-        } catch (e) {
-          log(`lease ${work.lease_id}: architecture ${index} skipped: ${errText(e)}`);
-          continue;
-        }
-        if (performance.now() - lastContact > (work.lease_s * 1000) / 2) {
-          try {
-            const hb = await client.heartbeat(work.lease_id);
+      // Rounds go across the batch (round 1 of every architecture, then round 2, ...), so a burst
+      // of load on the machine lasting a few seconds spoils one round of an architecture, not all
+      // of them; a row is sent as soon as its architecture's last round is measured.
+      rounds: for (let round = 0; round < work.rounds; round++) {
+        for (const { index, a } of archs) {
+          if (stopped()) break rounds;
+          if (round > 0 && !best.has(index)) continue; // its first round failed
+          if (performance.now() - lastContact > (work.lease_s * 1000) / 2) {
+            if (!(await this.heartbeatOk(work))) { res.leaseActive = false; break rounds; }
             lastContact = performance.now();
-            if (!hb.lease_active) { res.leaseActive = false; break; }
-          } catch (e) {
-            if (e instanceof UnauthorizedError || e instanceof StoppedError) throw e;
-            log(`lease ${work.lease_id}: heartbeat failed: ${errText(e)}`);
           }
+          if (!this.warmedUp) {
+            this.warmUp(a, opts);
+            if (!(await this.heartbeatOk(work))) { res.leaseActive = false; break rounds; }
+            lastContact = performance.now();
+          }
+          const m = await this.measureOnce(a, index, opts);
+          if (!m) { best.delete(index); continue; }
+          const prev = best.get(index);
+          if (!prev || m.total_ms < prev.total_ms) best.set(index, m);
+          if (round < work.rounds - 1) continue;
+          const row = this.rowOf(index, best.get(index)!, build);
+          if (!row) continue;
+          pending.push(row);
+          res.measured++;
+          if (!(await flush())) { res.leaseActive = false; break rounds; }
         }
-        if (!this.warmedUp) {
-          this.warmUp(a, opts);
-          if (!(await this.heartbeatOk(work))) { res.leaseActive = false; break; }
-          lastContact = performance.now();
-        }
-        const row = await this.measure(a, index, work.rounds, opts, build);
-        if (!row) continue;
-        pending.push(row);
-        res.measured++;
-        if (!(await flush())) { res.leaseActive = false; break; }
       }
     } catch (e) {
       if (!(e instanceof StoppedError)) throw e;
@@ -151,27 +159,30 @@ export class Profiler {
     }
   }
 
-  /** The fastest of `rounds` measurements as a row (undefined when it failed or the agent stops meanwhile). */
-  private async measure(a: Arch, index: number, rounds: number, opts: ProfileOptions, build: string): Promise<MeasuredRow | undefined> {
-    const { log, stopped } = this.o;
+  /** One measurement (undefined when it failed or the agent stops meanwhile). */
+  private async measureOnce(a: Arch, index: number, opts: ProfileOptions): Promise<ProfileResult | undefined> {
+    await new Promise<void>((resolve) => setImmediate(resolve)); // let signals and /translate in between
+    if (this.o.stopped()) return undefined;
     try {
-      let best: ProfileResult | undefined;
-      for (let r = 0; r < rounds; r++) {
-        await new Promise<void>((resolve) => setImmediate(resolve)); // let signals and /translate in between
-        if (stopped()) return undefined;
-        const m = profileArch(a, opts);
-        if (!best || m.total_ms < best.total_ms) best = m;
-      }
-      const row = MeasuredRow.safeParse({
-        index, encoder_ms: best!.encoder_ms, decoder_ms: best!.decoder_ms, encoder_std_ms: best!.encoder_std_ms,
-        decoder_std_ms: best!.decoder_std_ms, runs: best!.runs, build: build.slice(0, 64), load1: loadavg()[0], seq: this.seq,
-      });
-      if (!row.success) throw new Error(`bad measurement: ${row.error.issues[0]?.message}`);
-      this.seq++;
-      return row.data;
+      return profileArch(a, opts);
     } catch (e) {
-      log(`architecture ${index}: measurement failed: ${errText(e)}`);
+      this.o.log(`architecture ${index}: measurement failed: ${errText(e)}`);
       return undefined;
     }
   }
+
+  /** The row of an architecture's fastest measurement (checked against the contract). */
+  private rowOf(index: number, best: ProfileResult, build: string): MeasuredRow | undefined {
+    const row = MeasuredRow.safeParse({
+      index, encoder_ms: best.encoder_ms, decoder_ms: best.decoder_ms, encoder_std_ms: best.encoder_std_ms,
+      decoder_std_ms: best.decoder_std_ms, runs: best.runs, build: build.slice(0, 64), load1: loadavg()[0], seq: this.seq,
+    });
+    if (!row.success) {
+      this.o.log(`architecture ${index}: bad measurement: ${row.error.issues[0]?.message}`);
+      return undefined;
+    }
+    this.seq++;
+    return row.data;
+  }
+
 }

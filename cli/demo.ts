@@ -32,7 +32,7 @@ import { UsageError, type Io } from "./main.js";
 import { hatCommandLine } from "./self.js";
 
 const HELP = `usage: hat demo [--out DIR (hat-demo)] [--json]
-                [--minutes 3.5] [--samples 120] [--runs 50] [--rounds 2] [--latency-ms X]
+                [--minutes 3.5] [--samples 120] [--runs 30] [--rounds 3] [--latency-ms X]
                 [--generations 20] [--valid-max 100] [--finetune-minutes 1] [--seed 1] [--verbose]
                 [--server URL --admin-token T --device-class C [--translate-url URL]] [--dataset ID]
 
@@ -84,7 +84,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
   const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
   if (values.help) { io.out(HELP); return; }
   const out = resolve(values.out ?? "hat-demo");
-  const minutes = numFlag(values, "minutes", 3.5, 0.05), samples = intFlag(values, "samples", 120, 20), runs = intFlag(values, "runs", 50), rounds = intFlag(values, "rounds", 2);
+  const minutes = numFlag(values, "minutes", 3.5, 0.05), samples = intFlag(values, "samples", 120, 20), runs = intFlag(values, "runs", 30), rounds = intFlag(values, "rounds", 3);
   const generations = intFlag(values, "generations", 20), validMax = intFlag(values, "valid-max", 100), finetuneMinutes = numFlag(values, "finetune-minutes", 1, 0), seed = intFlag(values, "seed", 1, 0);
   const external = values.server !== undefined;
   if (external && (!values["admin-token"] || !values["device-class"])) throw new UsageError("--server needs --admin-token and --device-class (the agents to use)");

@@ -152,10 +152,12 @@ describe("agent", () => {
     await until(() => logs.some((l) => /lease L2: .*lease over/.test(l)), 30_000, "lease L2 over");
     expect(s.rowPosts.filter((p) => p.lease === "L2").map((p) => p.indexes)).toEqual([[20]]);
 
-    // a short lease: a heartbeat before each architecture once the last contact is older than lease_s / 2
+    // a short lease: a heartbeat before each measurement (2 rounds x 2 architectures, the rounds
+    // interleaved: 30, 31, 30, 31) once the last contact is older than lease_s / 2
     s.push({ ...work, lease_id: "L3", lease_s: 1e-6, archs: [30, 31].map((index) => ({ index, arch: smallestArch(space) })) });
     await until(() => logs.some((l) => /lease L3: 2 measured/.test(l)), 30_000, "lease L3 done");
-    expect(s.heartbeats.filter((h) => h === "L3").length).toBe(2);
+    expect(s.heartbeats.filter((h) => h === "L3").length).toBe(4);
+    expect(s.rowPosts.filter((p) => p.lease === "L3").map((p) => p.indexes)).toEqual([[30], [31]]);
     // a heartbeat saying the lease is over stops the batch before anything is measured
     s.endedLeases.add("L4");
     s.push({ ...work, lease_id: "L4", lease_s: 1e-6, archs: [{ index: 40, arch: smallestArch(space) }] });
