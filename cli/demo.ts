@@ -178,17 +178,17 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     // ---- 6. deploy to the class; each agent measures it
     const dep = await api.post<{ id: string }>("/v1/deployments", { device_class: deviceClass, model: { job: search.id }, protocol: { ...protocol, runs: Math.max(runs, 100) } });
     say(`[6/8] deployment ${dep.id} of the winner to '${deviceClass}'`);
-    type DepAgent = { agent_id: string; state: string; measured_ms?: number; error?: string };
+    type DepAgent = { agent_id: string; state: string; measured_ms: number | null; encoder_ms: number | null; decoder_ms: number | null; error: string | null };
     let agents: DepAgent[] = [];
     for (const deadline = Date.now() + 180_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 500))) {
       agents = (await api.get<{ agents: DepAgent[] }>(`/v1/deployments/${dep.id}`)).agents;
       if (agent) agents = agents.filter((a) => a.agent_id === agent!.info.agent_id); // ours; a fleet's: all of the class
       if (agents.length > 0 && agents.every((a) => a.state !== "pending")) break;
     }
-    for (const a of agents) say(`      agent ${a.agent_id}: ${a.state}${a.measured_ms !== undefined ? `, measured ${a.measured_ms.toFixed(2)} ms` : ""}${a.error ? ` (${a.error})` : ""}`);
-    const active = agents.filter((a) => a.state === "active" && a.measured_ms !== undefined);
+    for (const a of agents) say(`      agent ${a.agent_id}: ${a.state}${typeof a.measured_ms === "number" ? `, measured ${a.measured_ms.toFixed(2)} ms` : ""}${a.error ? ` (${a.error})` : ""}`);
+    const active = agents.filter((a) => a.state === "active" && typeof a.measured_ms === "number").sort((a, b) => a.measured_ms! - b.measured_ms!);
     if (active.length === 0) throw new Error(`the deployment reached no agent (states: ${agents.map((a) => a.state).join(", ") || "none"})`);
-    const measured = active.map((a) => a.measured_ms!).sort((a, b) => a - b)[Math.floor(active.length / 2)];
+    const median = active[Math.floor(active.length / 2)], measured = median.measured_ms!;
 
     // ---- 7. translate through the agent
     let translations: { src: string; hyp: string; ref: string }[] = [];
@@ -209,7 +209,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     const record = JSON.parse(Buffer.from(await api.download(search.artifacts.record)).toString("utf8")) as SearchRecord;
     if (record.winner) {
       record.winner.measured = {
-        device: `agent(s) of '${deviceClass}' (median of ${active.length})`, totalMs: measured, encoderMs: NaN, decoderMs: NaN, runs: Math.max(runs, 100), build: "hat.wasm (agent)",
+        device: `agent(s) of '${deviceClass}' (median of ${active.length})`, totalMs: measured, encoderMs: median.encoder_ms ?? NaN, decoderMs: median.decoder_ms ?? NaN, runs: Math.max(runs, 100), build: "hat.wasm (agent)",
         protocol: { vocab: protocol.vocab, srcLen: protocol.src_len, tgtLen: protocol.tgt_len, beam: protocol.beam }, overConstraint: measured > constraint,
       };
     }
