@@ -12,7 +12,7 @@ import { z } from "zod";
 /** The API's version prefix; every route below is under it. */
 export const API = "/v1";
 
-/** What an agent tells the server about its hardware when it enrols (and on every poll). */
+/** What an agent tells the server about its hardware when it enrols. */
 export const Hardware = z.object({
   cpu: z.string().max(200), // CPU model as the OS reports it
   cores: z.number().int().min(1).max(4096),
