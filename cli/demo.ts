@@ -209,15 +209,22 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     const record = JSON.parse(Buffer.from(await api.download(search.artifacts.record)).toString("utf8")) as SearchRecord;
     if (record.winner) {
       record.winner.measured = {
-        device: `agent(s) of '${deviceClass}' (median of ${active.length})`, totalMs: measured, encoderMs: median.encoder_ms ?? NaN, decoderMs: median.decoder_ms ?? NaN, runs: Math.max(runs, 100), build: "hat.wasm (agent)",
+        // the predictor's device name, so the report plots the measurement beside the prediction
+        device: record.devices[0]?.name ?? deviceClass, totalMs: measured, encoderMs: median.encoder_ms ?? NaN, decoderMs: median.decoder_ms ?? NaN, runs: Math.max(runs, 100), build: `hat.wasm on the '${deviceClass}' agent${active.length > 1 ? `s (median of ${active.length})` : ` ${median.agent_id}`}`,
         protocol: { vocab: protocol.vocab, srcLen: protocol.src_len, tgtLen: protocol.tgt_len, beam: protocol.beam }, overConstraint: measured > constraint,
       };
     }
+    // paths inside the server's job directories mean nothing here: name the jobs and this copy
+    record.supernet = `train job ${train.id} (artifact ${train.artifacts.model})`;
+    const winnerFile = join(out, "winner.hatm");
+    if (record.winner?.finetuned) record.winner.finetuned.path = winnerFile;
+    else if (record.winner?.exported) record.winner.exported.path = winnerFile;
+    if (record.winner?.finetuned && record.winner.exported) record.winner.exported.path = `search job ${search.id} (before fine-tuning)`;
     const report = join(out, "report.html");
     writeFileSync(report, renderReport(record));
     writeFileSync(join(out, "search.json"), JSON.stringify(record, null, 2) + "\n");
-    writeFileSync(join(out, "winner.hatm"), await api.download(search.artifacts.model));
-    say(`[8/8] report ${report}; the winner model ${join(out, "winner.hatm")}`);
+    writeFileSync(winnerFile, await api.download(search.artifacts.model));
+    say(`[8/8] report ${report}; the winner model ${winnerFile}`);
     say(`done in ${elapsed().trim()}: predicted ${sr.predicted_ms.toFixed(2)} ms, measured ${measured.toFixed(2)} ms on the agent (constraint ${constraint} ms${measured > constraint ? ": OVER" : ""}), BLEU ${sr.bleu?.toFixed(2)}`);
     if (values.json) {
       io.out(JSON.stringify({
