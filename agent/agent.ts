@@ -4,6 +4,7 @@
  * Network trouble is retried with capped backoff (a restarted server is picked up within
  * seconds), a bad reply is logged and the agent carries on, 401 stops it (UnauthorizedError).
  */
+import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { loadWasm, wasmBuild, type HatWasm } from "../runtime/wasm.js";
 import { AgentClient, backoffDelay, DEFAULT_BACKOFF, HttpError, sleep, StoppedError, UnauthorizedError, type Backoff } from "./client.js";
@@ -124,7 +125,7 @@ export class Agent {
     const name = (this.o.name ?? hostname()).slice(0, 100) || "agent";
     try {
       const r = await this.client.enrol({
-        enrolment_token: token, name, hardware: detectHardware(),
+        enrolment_token: token, name, hardware: detectHardware(), request_id: randomUUID(), // retries resend it: a lost reply is not a burnt token
         ...(this.o.deviceClass ? { device_class: this.o.deviceClass } : {}),
         ...(this.translateUrl ? { translate_url: this.translateUrl } : {}),
       });

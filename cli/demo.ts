@@ -69,11 +69,12 @@ async function startAgent(server: string, token: string, deviceClass: string, st
   child.stderr!.on("data", (d: Buffer) => appendFileSync(logFile, d));
   const lines = createInterface({ input: child.stdout! });
   const info = await new Promise<AgentProcess["info"]>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the agent did not enrol within 60 s (its log: ${logFile})`)), 60_000);
+    const fail = (message: string) => { child.kill("SIGKILL"); reject(new Error(message)); }; // never leave it behind
+    const timer = setTimeout(() => fail(`the agent did not enrol within 60 s (its log: ${logFile})`), 60_000);
     child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`the agent exited with code ${code} before enrolling (its log: ${logFile})`)); });
     lines.once("line", (line) => {
       clearTimeout(timer);
-      try { resolve(JSON.parse(line)); } catch { reject(new Error(`the agent printed '${line}' instead of its identity`)); }
+      try { resolve(JSON.parse(line)); } catch { fail(`the agent printed '${line}' instead of its identity`); }
     });
   });
   lines.on("line", (l) => appendFileSync(logFile, l + "\n"));

@@ -51,7 +51,7 @@ function usage(): string {
 }
 
 /** Errors that mean bad usage or bad input (exit code 2), not a failure of the program (1). */
-const INPUT_ERRORS = new Set(["UsageError", "ArchError", "ModelFormatError", "ModelShapeError", "CorpusError", "SearchInputError", "InfeasibleConstraintError", "LatencyDataError", "PredictorError", "CampaignError"]);
+const INPUT_ERRORS = new Set(["UsageError", "ArchError", "ModelFormatError", "ModelShapeError", "CorpusError", "SearchInputError", "InfeasibleConstraintError", "LatencyDataError", "PredictorError", "CampaignError", "DataDirInUseError"]);
 
 /** Run the CLI; returns the process exit code. */
 export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n") }): Promise<number> {

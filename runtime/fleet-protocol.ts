@@ -38,6 +38,11 @@ export const EnrolRequest = z.object({
   hardware: Hardware,
   /** Where the agent serves POST /translate (for users and the demo); optional. */
   translate_url: z.string().url().max(300).optional(),
+  /**
+   * Random, chosen by the agent for this enrolment and sent again on retries: a retry whose first
+   * reply was lost gets the same agent (with a fresh token) instead of "token already used".
+   */
+  request_id: z.string().min(8).max(100).optional(),
 }).strict();
 export type EnrolRequest = z.infer<typeof EnrolRequest>;
 

@@ -3,8 +3,9 @@
  * and sha256-addressed artifacts under the data directory; long work runs as jobs (server/jobs);
  * agents, campaigns and deployments are server/fleet. docs/fleet.md describes the API.
  */
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { serve, type ServerType } from "@hono/node-server";
@@ -19,6 +20,43 @@ import { jobsApp } from "./jobs/routes.js";
 import { JobRunner, migrateJobs } from "./jobs/runner.js";
 import { registerKinds } from "./jobs/kinds/index.js";
 import { describe, openApiDocument } from "./openapi.js";
+
+/** Longest body on the agents' routes (enrolment included, which needs no token). */
+const AGENT_BODY_LIMIT = 1024 * 1024;
+
+export class DataDirInUseError extends Error {
+  constructor(dir: string, pid: number) {
+    super(`${dir} is in use by another hat server (pid ${pid}); stop it or choose another --data`);
+    this.name = "DataDirInUseError";
+  }
+}
+
+/**
+ * One server per data directory: two would both resume the same jobs and kill each other's
+ * children. DIR/server.lock holds the pid; a lock whose process is gone is taken over.
+ */
+function lockDataDir(dir: string): () => void {
+  const file = join(dir, "server.lock");
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(file, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(file, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw e;
+      const pid = Number(readFileSync(file, "utf8"));
+      let alive = false;
+      try {
+        alive = Number.isInteger(pid) && pid > 0 && pid !== process.pid && (process.kill(pid, 0), true);
+      } catch {
+        alive = false;
+      }
+      if (alive) throw new DataDirInUseError(dir, pid);
+      rmSync(file, { force: true }); // stale: its server died
+    }
+  }
+}
 
 export interface ServerOptions extends Partial<Omit<ServerConfig, "dataDir" | "adminTokenHash">> {
   dataDir: string;
@@ -44,6 +82,7 @@ export function createServer(o: ServerOptions): HatServer {
   };
   const log = o.log ?? ((s: string) => process.stderr.write(`${new Date().toISOString()} ${s}\n`));
   mkdirSync(config.dataDir, { recursive: true });
+  const unlock = lockDataDir(config.dataDir);
   const db: Db = openDb(join(config.dataDir, "state.db"), [migrateArtifacts, migrateDatasets, migrateJobs, migrateFleet]);
   const artifacts = new ArtifactStore(join(config.dataDir, "artifacts"), db);
 
@@ -66,10 +105,13 @@ export function createServer(o: ServerOptions): HatServer {
   const app = new Hono();
   app.onError(onApiError(log));
   app.notFound((c) => c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
-  app.use("*", bodyLimit({
-    maxSize: config.bodyLimitBytes,
-    onError: () => { throw new ApiError(413, "body_too_large", `the body is over ${config.bodyLimitBytes} bytes`); },
-  }));
+  const limit = (maxSize: number) => bodyLimit({
+    maxSize,
+    onError: () => { throw new ApiError(413, "body_too_large", `the body is over ${maxSize} bytes`); },
+  });
+  // agents' messages are small, and enrolment needs no token: 1 MiB there; datasets need the big one
+  app.use("/v1/agent/*", limit(Math.min(config.bodyLimitBytes, AGENT_BODY_LIMIT)));
+  app.use("*", limit(config.bodyLimitBytes));
 
   describe({ method: "get", path: "/v1/health", summary: "liveness and version", auth: "none" });
   app.get("/v1/health", (c) => c.json({ ok: true, version: config.version }));
@@ -81,7 +123,8 @@ export function createServer(o: ServerOptions): HatServer {
     const sha = c.req.param("sha256");
     if (!SHA256.test(sha) || !artifacts.has(sha)) throw notFound(`artifact ${sha}`);
     const info = artifacts.info(sha)!;
-    return new Response(new Uint8Array(artifacts.read(sha)), {
+    // streamed: a deployment's many concurrent downloads must not each hold the file in memory
+    return new Response(Readable.toWeb(artifacts.stream(sha)) as ReadableStream, {
       headers: { "content-type": "application/octet-stream", "content-length": String(info.size), "x-sha256": sha, "content-disposition": `attachment; filename="${info.name.replace(/[^\w.-]/g, "_")}"` },
     });
   });
@@ -97,6 +140,7 @@ export function createServer(o: ServerOptions): HatServer {
       fleet.close();
       await runner.stop();
       db.close();
+      unlock();
     },
   };
 }

@@ -6,15 +6,18 @@
  * built-in demo task (data/demo-task.ts).
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { Hono } from "hono";
 import { z } from "zod";
 import { demoTask } from "../data/demo-task.js";
 import type { ServerContext } from "./context.js";
 import { now, type Db } from "./db.js";
-import { badRequest, check, jsonBody, notFound } from "./http.js";
+import { ApiError, badRequest, check, jsonBody, notFound } from "./http.js";
 import { describe } from "./openapi.js";
+
+/** A side of a split read from the server's disk: at most this (a JS string holds ~512 MiB). */
+const MAX_FILE_BYTES = 400 * 1024 * 1024;
 
 export const SPLITS = ["train", "valid", "test"] as const;
 export type SplitName = (typeof SPLITS)[number];
@@ -69,8 +72,12 @@ function splitsOf(body: z.infer<typeof DatasetBody>): Partial<Record<SplitName, 
   const field = "files" in body ? "files" : "splits";
   const read = (file: string, at: string): string => {
     try {
+      const st = statSync(file);
+      if (!st.isFile()) throw badRequest(`${at}: ${file} is not a regular file`, "invalid_body");
+      if (st.size > MAX_FILE_BYTES) throw badRequest(`${at}: ${file} has ${st.size} bytes, more than ${MAX_FILE_BYTES}`, "invalid_body");
       return readFileSync(file, "utf8");
     } catch (e) {
+      if (e instanceof ApiError) throw e;
       throw badRequest(`${at}: cannot read ${file} on the server (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, "invalid_body");
     }
   };

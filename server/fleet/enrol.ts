@@ -90,14 +90,23 @@ export function agentsApp(fleet: Fleet): Hono {
     const reply = db.transaction((): EnrolResponse => {
       const t = now();
       const et = db.prepare(`SELECT * FROM enrolment_tokens WHERE token_hash = ?`).get(tokenHash) as
-        { device_class: string | null; expires_at: number; used_at: number | null } | undefined;
+        { device_class: string | null; expires_at: number; used_at: number | null; agent_id: string | null; request_hash: string | null } | undefined;
       if (!et) throw new ApiError(401, "unauthorized", "enrolment_token: unknown enrolment token (ask the admin for one: POST /v1/enrolment-tokens)");
+      if (et.used_at !== null && body.request_id && et.request_hash === hashToken(body.request_id) && et.agent_id) {
+        // a retry of the enrolment that used this token (its reply was lost): the same agent, a fresh token
+        const a = db.prepare(`SELECT device_class, revoked_at FROM agents WHERE id = ?`).get(et.agent_id) as { device_class: string; revoked_at: number | null } | undefined;
+        if (a && a.revoked_at === null) {
+          const token = newToken("agent");
+          db.prepare(`UPDATE agents SET token_hash = ?, last_seen_at = ? WHERE id = ?`).run(hashToken(token), t, et.agent_id);
+          return { agent_id: et.agent_id, token, device_class: a.device_class };
+        }
+      }
       if (et.used_at !== null) throw new ApiError(401, "unauthorized", `enrolment_token: this enrolment token was already used (at ${new Date(et.used_at).toISOString()}); each token enrols one agent`);
       if (et.expires_at <= t) throw new ApiError(401, "unauthorized", `enrolment_token: this enrolment token expired at ${new Date(et.expires_at).toISOString()}`);
       const deviceClass = et.device_class ?? body.device_class;
       if (!deviceClass) throw badRequest("device_class: the enrolment token names no device class, so the agent must send one");
       const id = newId("ag"), token = newToken("agent");
-      db.prepare(`UPDATE enrolment_tokens SET used_at = ?, agent_id = ? WHERE token_hash = ?`).run(t, id, tokenHash);
+      db.prepare(`UPDATE enrolment_tokens SET used_at = ?, agent_id = ?, request_hash = ? WHERE token_hash = ?`).run(t, id, body.request_id ? hashToken(body.request_id) : null, tokenHash);
       db.prepare(`INSERT INTO agents (id, name, device_class, hardware, token_hash, translate_url, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
         .run(id, body.name, deviceClass, JSON.stringify(body.hardware), hashToken(token), body.translate_url ?? null, t, t);
       return { agent_id: id, token, device_class: deviceClass };

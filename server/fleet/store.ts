@@ -20,7 +20,7 @@ export function migrateFleet(db: Db): void {
   db.exec(`
     CREATE TABLE IF NOT EXISTS enrolment_tokens (
       token_hash TEXT PRIMARY KEY, device_class TEXT, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
-      used_at INTEGER, agent_id TEXT);
+      used_at INTEGER, agent_id TEXT, request_hash TEXT);
     CREATE TABLE IF NOT EXISTS agents (
       id TEXT PRIMARY KEY, name TEXT NOT NULL, device_class TEXT NOT NULL, hardware TEXT NOT NULL,
       token_hash TEXT NOT NULL UNIQUE, translate_url TEXT, created_at INTEGER NOT NULL,
@@ -59,6 +59,9 @@ export function migrateFleet(db: Db): void {
       deployment_id TEXT NOT NULL, agent_id TEXT NOT NULL, state TEXT NOT NULL, measured_ms REAL, encoder_ms REAL,
       decoder_ms REAL, error TEXT, updated_at INTEGER NOT NULL, PRIMARY KEY (deployment_id, agent_id));
   `);
+  // a data directory from before enrolment retries were idempotent
+  const cols = (db.prepare(`PRAGMA table_info(enrolment_tokens)`).all() as { name: string }[]).map((c) => c.name);
+  if (!cols.includes("request_hash")) db.exec(`ALTER TABLE enrolment_tokens ADD COLUMN request_hash TEXT`);
 }
 
 /** A fresh id with a readable prefix: ag_, ls_, dp_ and 16 hex digits. */

@@ -27,7 +27,7 @@ export const WorkQuery = z.object({
   wait_s: z.coerce.number().min(0).max(3600).optional(),
 });
 
-/** Leases an architecture may go through without a row before it is given up. */
+/** Lone leases (after its first expiry) an architecture may go through without a row before it is given up. */
 export const MAX_LEASES = 3;
 
 /** How often a waiting long poll looks again when nothing notified it (leases expire by time). */
@@ -41,15 +41,20 @@ export class LeaseBook {
   }
 
   /**
-   * Ends a lease: its architectures without a row go back to pending — unless MAX_LEASES leases
-   * have now held one without a row coming back (it fails to measure, or kills its agents): then it
-   * is given up ('failed'), so one bad architecture cannot keep a campaign from finishing.
+   * Ends a lease: its architectures without a row go back to pending. An architecture that came
+   * back from an expired lease is a suspect: it is leased alone from then on (see `lease`), so a
+   * lease that expires again names the culprit exactly; after MAX_LEASES such lone leases without
+   * a row (it fails to measure, or kills its agents) it is given up ('failed'), so one bad
+   * architecture cannot keep a campaign from finishing — and its batch-mates are not blamed.
    */
   private end(leaseId: string, state: "expired" | "cancelled"): void {
+    const alone = (this.db.prepare(`SELECT COUNT(*) AS n FROM lease_archs WHERE lease_id = ?`).get(leaseId) as { n: number }).n === 1;
     this.db.prepare(`UPDATE campaign_archs SET lease_id = NULL, state = CASE
-        WHEN ? = 'expired' AND (SELECT COUNT(*) FROM lease_archs la WHERE la.job_id = campaign_archs.job_id AND la.idx = campaign_archs.idx) >= ? THEN 'failed'
+        WHEN ? AND (SELECT COUNT(*) FROM lease_archs la JOIN leases l ON l.id = la.lease_id
+                    WHERE la.job_id = campaign_archs.job_id AND la.idx = campaign_archs.idx AND l.state = 'expired'
+                      AND (SELECT COUNT(*) FROM lease_archs x WHERE x.lease_id = l.id) = 1) + 1 >= ? THEN 'failed'
         ELSE 'pending' END
-      WHERE lease_id = ? AND state = 'leased'`).run(state, MAX_LEASES, leaseId);
+      WHERE lease_id = ? AND state = 'leased'`).run(state === "expired" && alone ? 1 : 0, MAX_LEASES, leaseId);
     this.db.prepare(`UPDATE leases SET state = ? WHERE id = ? AND state = 'active'`).run(state, leaseId);
   }
 
@@ -78,7 +83,11 @@ export class LeaseBook {
         AND EXISTS (SELECT 1 FROM campaign_archs a WHERE a.job_id = c.job_id AND a.state = 'pending')
         ORDER BY c.created_at, c.rowid LIMIT 1`).get(agent.deviceClass) as CampaignRow | undefined;
       if (!campaign) return undefined;
-      const archs = this.db.prepare(`SELECT idx, arch FROM campaign_archs WHERE job_id = ? AND state = 'pending' ORDER BY idx LIMIT ?`)
+      // a suspect (back from an expired lease) goes alone, so its next failure blames only it
+      const suspect = this.db.prepare(`SELECT idx, arch FROM campaign_archs a WHERE a.job_id = ? AND a.state = 'pending'
+        AND EXISTS (SELECT 1 FROM lease_archs la JOIN leases l ON l.id = la.lease_id WHERE la.job_id = a.job_id AND la.idx = a.idx AND l.state = 'expired')
+        ORDER BY idx LIMIT 1`).all(campaign.job_id) as { idx: number; arch: string }[];
+      const archs = suspect.length ? suspect : this.db.prepare(`SELECT idx, arch FROM campaign_archs WHERE job_id = ? AND state = 'pending' ORDER BY idx LIMIT ?`)
         .all(campaign.job_id, this.config.leaseBatch) as { idx: number; arch: string }[];
       const id = newId("ls"), t = now();
       this.db.prepare(`INSERT INTO leases (id, job_id, agent_id, created_at, expires_at, state) VALUES (?, ?, ?, ?, ?, 'active')`)

@@ -250,10 +250,13 @@ export class JobRunner implements Jobs {
     this.append(id, "state", { state: "running", attempt: job.attempts, resumed });
     if (resumed) this.append(id, "log", { line: `the server restarted while this job ran: running it again (attempt ${job.attempts})` });
     this.ctx.log(`job ${id} (${kind.kind}) ${resumed ? "resumed" : "started"}`);
-    a.done = this.execute(a, job, resumed).finally(() => {
-      this.active.delete(id);
-      this.pump();
-    });
+    a.done = this.execute(a, job, resumed)
+      // a failure to record the end (the disk full, say) is logged, never an unhandled rejection
+      .catch((e) => this.ctx.log(`job ${id}: could not record its end: ${(e as Error).stack ?? e}`))
+      .finally(() => {
+        this.active.delete(id);
+        this.pump();
+      });
   }
 
   private async execute(a: Active, job: JobRecord, resumed: boolean): Promise<void> {

@@ -72,6 +72,18 @@ describe("hat serve", () => {
     expect(readFileSync(join(data, "admin-token"), "utf8").trim()).toBe(token);
   });
 
+  it("refuses a data directory another live server holds; takes over a dead one's lock", async () => {
+    const data = join(dir, "locked");
+    const a = await serve(["--data", data, "--port", "0", "--json"]);
+    await expect(serve(["--data", data, "--port", "0", "--json"])).rejects.toThrow(/exited with 2: .*in use by another hat server \(pid \d+\)/s);
+    a.child.kill("SIGKILL"); // no clean close: its lock stays behind
+    await exited(a.child);
+    const b = await serve(["--data", data, "--port", "0", "--json"]);
+    expect((await (await fetch(`${b.first.url}/v1/health`)).json()).ok).toBe(true);
+    b.child.kill("SIGTERM");
+    expect(await exited(b.child)).toBe(0);
+  });
+
   it("says what is wrong with its flags", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", "cli/entry.ts", "serve", "--port", "0"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     children.push(child);
