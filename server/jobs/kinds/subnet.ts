@@ -14,7 +14,8 @@ import type { ServerContext } from "../../context.js";
 import { datasetFiles } from "../../datasets.js";
 import { badRequest } from "../../http.js";
 import type { JobControl, JobKind } from "../types.js";
-import { doneJob, flags, hatJson } from "./common.js";
+import { doneJob, hatJson } from "./common.js";
+import { oneBudget, TRAINING_OPTIONS, trainingFlags } from "./train.js";
 
 const archField = z.record(z.string(), z.unknown()).describe("a SubTransformer of the supernet's space (the project's arch JSON)");
 
@@ -60,17 +61,9 @@ export const FinetuneParams = z.strictObject({
   supernet: z.string().min(1).describe("a done train job: the inherited weights and the tokenizer"),
   arch: archField,
   dataset: z.string().min(1),
-  minutes: z.number().positive().max(7 * 24 * 60).optional(),
-  steps: z.number().int().positive().optional(),
   scratch: z.boolean().optional().describe("train from random weights instead of the inherited ones"),
-  max_tokens: z.number().int().positive().optional(),
-  lr: z.number().positive().max(1).optional(),
-  warmup: z.number().int().min(0).optional(),
-  dropout: z.number().min(0).lt(1).optional(),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
-  threads: z.number().int().min(1).max(1024).optional(),
-  checkpoint_seconds: z.number().min(1).max(86_400).optional(),
-}).refine((p) => (p.minutes === undefined) !== (p.steps === undefined), { message: "give exactly one of minutes and steps", path: ["minutes"] });
+  ...TRAINING_OPTIONS,
+}).refine(...oneBudget);
 export type FinetuneParams = z.infer<typeof FinetuneParams>;
 
 export function finetuneKind(ctx: ServerContext): JobKind<FinetuneParams> {
@@ -93,10 +86,7 @@ export function finetuneKind(ctx: ServerContext): JobKind<FinetuneParams> {
       const summary = await hatJson(ctl, [
         "train", "--arch", writeArch(ctl, p.arch), ...(p.scratch ? [] : ["--init", supernet.file]),
         "--src", d.train.src, "--tgt", d.train.tgt, "--valid-src", d.valid.src, "--valid-tgt", d.valid.tgt, "--out", out,
-        ...flags({
-          minutes: p.minutes, steps: p.steps, "max-tokens": p.max_tokens, lr: p.lr, warmup: p.warmup, dropout: p.dropout,
-          seed: p.seed, threads: p.threads, "checkpoint-seconds": p.checkpoint_seconds,
-        }),
+        ...trainingFlags(p),
       ]);
       const model = ctl.artifact("model", out, "model", "finetuned.hatm");
       delete summary.out;

@@ -15,21 +15,38 @@ import { flags, hatJson } from "./common.js";
 
 export const BUILTIN_SPACES = ["demo", "wmt14", "iwslt14"] as const;
 
-export const TrainParams = z.strictObject({
-  dataset: z.string().min(1).describe("a dataset id (POST /v1/datasets)"),
-  space: z.union([z.enum(BUILTIN_SPACES), z.record(z.string(), z.unknown())]).describe("a built-in space or a space object (project JSON or HAT's form)"),
+/** The `hat train` options a training job (train, finetune) takes, and their flags. */
+export const TRAINING_OPTIONS = {
   minutes: z.number().positive().max(7 * 24 * 60).optional(),
   steps: z.number().int().positive().optional(),
-  vocab_size: z.number().int().min(300).max(1_000_000).optional(),
   max_tokens: z.number().int().positive().optional(),
   lr: z.number().positive().max(1).optional(),
   warmup: z.number().int().min(0).optional(),
   dropout: z.number().min(0).lt(1).optional(),
-  sampling: z.enum(["uniform", "sandwich"]).optional(),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
   threads: z.number().int().min(1).max(1024).optional(),
   checkpoint_seconds: z.number().min(1).max(86_400).optional().describe("seconds between checkpoints (default 60): what a restarted server resumes from"),
-}).refine((p) => (p.minutes === undefined) !== (p.steps === undefined), { message: "give exactly one of minutes and steps", path: ["minutes"] });
+};
+type TrainingOptions = { [K in keyof typeof TRAINING_OPTIONS]?: z.infer<(typeof TRAINING_OPTIONS)[K]> };
+
+/** refine() arguments: a training job runs for minutes or for steps. */
+export const oneBudget: [(p: { minutes?: number; steps?: number }) => boolean, { message: string; path: string[] }] =
+  [(p) => (p.minutes === undefined) !== (p.steps === undefined), { message: "give exactly one of minutes and steps", path: ["minutes"] }];
+
+export function trainingFlags(p: TrainingOptions): string[] {
+  return flags({
+    minutes: p.minutes, steps: p.steps, "max-tokens": p.max_tokens, lr: p.lr, warmup: p.warmup, dropout: p.dropout,
+    seed: p.seed, threads: p.threads, "checkpoint-seconds": p.checkpoint_seconds,
+  });
+}
+
+export const TrainParams = z.strictObject({
+  dataset: z.string().min(1).describe("a dataset id (POST /v1/datasets)"),
+  space: z.union([z.enum(BUILTIN_SPACES), z.record(z.string(), z.unknown())]).describe("a built-in space or a space object (project JSON or HAT's form)"),
+  vocab_size: z.number().int().min(300).max(1_000_000).optional(),
+  sampling: z.enum(["uniform", "sandwich"]).optional(),
+  ...TRAINING_OPTIONS,
+}).refine(...oneBudget);
 export type TrainParams = z.infer<typeof TrainParams>;
 
 export function trainKind(ctx: ServerContext): JobKind<TrainParams> {
@@ -62,10 +79,7 @@ export function trainKind(ctx: ServerContext): JobKind<TrainParams> {
       const summary = await hatJson(ctl, [
         "train", "--src", d.train.src, "--tgt", d.train.tgt, "--valid-src", d.valid.src, "--valid-tgt", d.valid.tgt,
         "--space", space, "--out", out,
-        ...flags({
-          minutes: p.minutes, steps: p.steps, "vocab-size": p.vocab_size, "max-tokens": p.max_tokens, lr: p.lr, warmup: p.warmup,
-          dropout: p.dropout, sampling: p.sampling, seed: p.seed, threads: p.threads, "checkpoint-seconds": p.checkpoint_seconds,
-        }),
+        ...flags({ "vocab-size": p.vocab_size, sampling: p.sampling }), ...trainingFlags(p),
       ]);
       const model = ctl.artifact("model", out, "model", "supernet.hatm");
       delete summary.out; // a path in the job's directory, gone when it ends
