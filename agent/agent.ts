@@ -119,6 +119,12 @@ export class Agent {
     const kept = this.state.identityFor(server);
     if (kept && !this.o.reenrol) {
       this.log(`agent ${kept.agent_id} (${kept.device_class}) of ${server}, from ${this.state.identityPath}`);
+      // tell the server where this restart serves /translate and on what hardware; in the
+      // background (the server may be down), a failure only logged
+      const client = new AgentClient({ server: this.o.server, token: kept.token, log: this.log, backoff: this.o.backoff, timeoutMs: this.o.timeoutMs, signal: this.abort.signal });
+      client.hello({ hardware: detectHardware(), ...(this.translateUrl ? { translate_url: this.translateUrl } : {}) })
+        .then(() => this.log(`told the server this agent's translate URL (${this.translateUrl}) and hardware`))
+        .catch((e) => this.log(`could not tell the server this agent's translate URL and hardware: ${errText(e)}`));
       return kept;
     }
     if (!token) throw new EnrolmentError(`no identity for ${server} in ${this.state.dir}: give an enrolment token (--token T)`);

@@ -6,9 +6,9 @@
  * never a crash. 401 is an UnauthorizedError (the token was revoked or is unknown: the agent
  * stops); any other 4xx is an HttpError.
  */
-import type { z } from "zod";
+import { z } from "zod";
 import {
-  API, DeploymentReport, EnrolRequest, EnrolResponse, ErrorBody, HeartbeatResponse, RowsRequest, RowsResponse, Work,
+  API, DeploymentReport, EnrolRequest, EnrolResponse, ErrorBody, HeartbeatResponse, HelloRequest, RowsRequest, RowsResponse, Work,
 } from "../runtime/fleet-protocol.js";
 import { errText, type Log } from "./log.js";
 
@@ -116,6 +116,11 @@ export class AgentClient {
   /** POST /v1/agent/enrol (no Authorization: the enrolment token is in the body). */
   async enrol(req: EnrolRequest): Promise<EnrolResponse> {
     return (await this.json({ method: "POST", path: `${API}/agent/enrol`, body: EnrolRequest.parse(req), noAuth: true }, EnrolResponse))!;
+  }
+
+  /** POST /v1/agent/hello: a restarted agent's hardware and translate URL (a few attempts only). */
+  async hello(req: HelloRequest): Promise<void> {
+    await this.json({ method: "POST", path: `${API}/agent/hello`, body: HelloRequest.parse(req), attempts: 5 }, z.object({ id: z.string() }).passthrough());
   }
 
   /** GET /v1/agent/work?wait_s=N (long poll): the work, or undefined when none came (204). */

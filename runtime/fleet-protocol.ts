@@ -46,6 +46,16 @@ export const EnrolRequest = z.object({
 }).strict();
 export type EnrolRequest = z.infer<typeof EnrolRequest>;
 
+/**
+ * POST /v1/agent/hello — an agent that restarted with its kept identity says where it is now:
+ * its hardware (the machine may have changed) and its translate URL (a new port).
+ */
+export const HelloRequest = z.object({
+  hardware: Hardware,
+  translate_url: z.string().url().max(300).optional(),
+}).strict();
+export type HelloRequest = z.infer<typeof HelloRequest>;
+
 export const EnrolResponse = z.object({
   agent_id: z.string(),
   /** The agent's own bearer token from now on (revocable); shown once. */

@@ -6,12 +6,12 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { DeviceClass, EnrolRequest, EnrolResponse, Hardware } from "../../runtime/fleet-protocol.js";
+import { DeviceClass, EnrolRequest, EnrolResponse, Hardware, HelloRequest } from "../../runtime/fleet-protocol.js";
 import { hashToken, newToken } from "../auth.js";
 import { now } from "../db.js";
 import { ApiError, badRequest, jsonBody, notFound, query } from "../http.js";
 import { describe } from "../openapi.js";
-import type { Fleet } from "./fleet.js";
+import { agentOf, type Fleet } from "./fleet.js";
 import { newId, type AgentRow } from "./store.js";
 
 export const EnrolmentTokenRequest = z.object({
@@ -149,6 +149,15 @@ export function agentsApp(fleet: Fleet): Hono {
     ctx.log(`fleet: agent ${id} (${a.name}) revoked`);
     fleet.notify();
     return c.json(view(a));
+  });
+
+  describe({ method: "post", path: "/v1/agent/hello", summary: "a restarted agent's current hardware and translate URL", auth: "agent",
+    body: HelloRequest, ok: { status: 200, description: "the agent as the server now sees it", schema: AgentView } });
+  app.post("/agent/hello", ctx.agent, fleet.seen, async (c) => {
+    const body = await jsonBody(c, HelloRequest);
+    const id = agentOf(c).agentId;
+    db.prepare(`UPDATE agents SET hardware = ?, translate_url = COALESCE(?, translate_url) WHERE id = ?`).run(JSON.stringify(body.hardware), body.translate_url ?? null, id);
+    return c.json(view(db.prepare(`SELECT * FROM agents WHERE id = ?`).get(id) as AgentRow));
   });
 
   return app;

@@ -193,6 +193,11 @@ describe("server + two agents on 127.0.0.1", () => {
   it("deploys the winner to both agents (the killed one restarted with its identity) and translates through each", async () => {
     agents[0] = await startAgent("a", "already-enrolled-token-is-not-used");
     expect(agents[0].info.agent_id).not.toBe(agents[1].info.agent_id);
+    // it came back on another port (--port 0) and told the server so
+    await until("agent a's new translate URL on the server", async () => {
+      const { agents: listed } = await api.get<{ agents: { id: string; translate_url: string | null }[] }>("/v1/agents");
+      return listed.find((x) => x.id === agents[0].info.agent_id)?.translate_url === agents[0].info.translate_url;
+    }, 30_000);
     const dep = await api.post<{ id: string }>("/v1/deployments", { device_class: CLASS, model: { job: searchJob.id }, protocol: { runs: 5, warmup: 1, vocab: 300, src_len: 12, tgt_len: 12, beam: 2 } });
     type DepAgent = { agent_id: string; state: string; measured_ms?: number; error?: string };
     const states = await until("both agents to report", async () => {
@@ -225,7 +230,7 @@ describe("server + two agents on 127.0.0.1", () => {
     const bodies: unknown[] = ["{not json", "[]", "null", "42", '"x"', "{}", '{"name": 5}', '{"device_class": "NOT OK!"}', '{"samples": -1}', '{"dataset": "ds_nope", "space": "demo", "steps": 1}',
       '{"latency_ms": "fast"}', '{"model": {"job": "job_nope"}, "device_class": "x"}', '{"model": {"sha256": "00"}, "device_class": "x"}', JSON.stringify({ a: "x".repeat(5000) })];
     const posts = ["/v1/datasets", "/v1/jobs/train", "/v1/jobs/campaign", "/v1/jobs/predictor", "/v1/jobs/search", "/v1/jobs/nope", "/v1/deployments", "/v1/enrolment-tokens",
-      "/v1/agent/enrol", "/v1/agent/leases/lease_nope/rows", "/v1/agent/leases/lease_nope/heartbeat", "/v1/agent/deployments/dep_nope", "/v1/jobs/job_nope/cancel", "/v1/agents/agent_nope/revoke"];
+      "/v1/agent/enrol", "/v1/agent/hello", "/v1/agent/leases/lease_nope/rows", "/v1/agent/leases/lease_nope/heartbeat", "/v1/agent/deployments/dep_nope", "/v1/jobs/job_nope/cancel", "/v1/agents/agent_nope/revoke"];
     const gets = ["/v1/jobs/job_nope", "/v1/jobs/job_nope/events", "/v1/datasets/ds_nope", "/v1/deployments/dep_nope", "/v1/artifacts/" + "0".repeat(64), "/v1/artifacts/xyz", "/v1/nope",
       "/v1/jobs?state=sideways", "/v1/agent/work?wait_s=-3"];
     const auths: (string | undefined)[] = [undefined, "Bearer wrong", "Bearer hat_agent_not-a-real-one", `Bearer ${agentToken}`, "Basic abc", `Bearer ${ADMIN}`];

@@ -98,6 +98,16 @@ describe("enrolment and access", () => {
     expect(count(`SELECT COUNT(*) AS n FROM agents WHERE device_class = 'retry'`)).toBe(1);
   });
 
+  it("hello: a restarted agent updates its hardware and translate URL; not for the admin token", async () => {
+    const a = await enrol("hello", "hello-class");
+    const hello = { hardware: { ...HW, cores: 8 }, translate_url: "http://10.0.0.7:9999" };
+    const r = await call("POST", "/v1/agent/hello", { token: a.token, body: hello });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ id: a.agent_id, translate_url: "http://10.0.0.7:9999", hardware: { cores: 8 } });
+    expect((await call("POST", "/v1/agent/hello", { token: ADMIN, body: hello })).status).toBe(403);
+    expect((await call("POST", "/v1/agent/hello", { token: a.token, body: { ...hello, translate_url: "not a url" } })).status).toBe(400);
+  });
+
   it("the token's class wins over the body's", async () => {
     const t = await call("POST", "/v1/enrolment-tokens", { token: ADMIN, body: { device_class: "pinned" } });
     const r = await call("POST", "/v1/agent/enrol", { body: { enrolment_token: t.body.token, name: "y", hardware: HW, device_class: "other" } });
