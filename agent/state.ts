@@ -6,11 +6,12 @@
  * Every file is written atomically (a temporary file, fsync, rename), so a killed agent leaves
  * either the old file or the new one.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
+import { writeFileAtomic } from "../runtime/files.js";
 import { DeviceClass } from "../runtime/fleet-protocol.js";
 import type { Log } from "./log.js";
 
@@ -33,23 +34,6 @@ export const normalizeServer = (url: string): string => url.replace(/\/+$/, "");
 
 export const sha256Hex = (data: Uint8Array | string): string => createHash("sha256").update(data).digest("hex");
 
-/** Write `data` to `path` atomically (tmp + fsync + rename) with `mode`. */
-export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 0o600): void {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  const fd = openSync(tmp, "w", mode);
-  try {
-    const buf = typeof data === "string" ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < buf.byteLength) off += writeSync(fd, buf, off, buf.byteLength - off);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-}
 
 export class AgentState {
   readonly modelsDir: string;

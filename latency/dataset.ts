@@ -14,9 +14,10 @@
  *
  * Every problem with a file is a LatencyDataError naming the file, line and column.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { arch as osArch, cpus, platform } from "node:os";
 import { ArchError, archKey, hatFeatures, validateArch } from "../runtime/arch.js";
+import { writeFileAtomic } from "../runtime/files.js";
 import { HAT_FEATURE_NAMES, type Arch } from "../runtime/types.js";
 
 export class LatencyDataError extends Error {
@@ -390,19 +391,7 @@ export function formatDataset(rows: readonly LatencyRow[]): string {
 
 /** Write a dataset atomically: a temporary file, flushed to disk, renamed over `path`. */
 export function writeDataset(path: string, rows: readonly LatencyRow[]): void {
-  writeFileDurable(path, formatDataset(rows));
-}
-
-export function writeFileDurable(path: string, text: string): void {
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, "w");
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileAtomic(path, formatDataset(rows));
 }
 
 /**

@@ -4,9 +4,10 @@
  * leaves a half file under a hash; reading checks the size. The `artifacts` table records kind,
  * name and size of each.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomic } from "../runtime/files.js";
 import type { Db } from "./db.js";
 import { now } from "./db.js";
 
@@ -36,15 +37,7 @@ export class ArtifactStore {
     const path = this.path(sha256);
     if (!existsSync(path) || statSync(path).size !== bytes.length) {
       mkdirSync(join(this.dir, sha256.slice(0, 2)), { recursive: true });
-      const tmp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
-      const fd = openSync(tmp, "w");
-      try {
-        for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, path);
+      writeFileAtomic(path, bytes);
     }
     this.db.prepare(`INSERT OR IGNORE INTO artifacts (sha256, kind, name, size, created_at) VALUES (?, ?, ?, ?, ?)`)
       .run(sha256, kind, name, bytes.length, now());
