@@ -1,5 +1,5 @@
 /** Small helpers over node:util parseArgs: typed integer flags with clear errors. */
-import { DEMO_SPACE, HAT_IWSLT_SPACE, HAT_WMT_SPACE, loadSpace } from "../runtime/arch.js";
+import { BUILTIN_SPACES, loadSpace } from "../runtime/arch.js";
 import type { Space } from "../runtime/types.js";
 import { UsageError } from "./main.js";
 
@@ -21,8 +21,7 @@ export function requireFlag(values: Record<string, unknown>, name: string): stri
 
 /** A space file, or one of the built-in names: demo, wmt14 (HAT's space0.yml), iwslt14 (space1.yml). */
 export function spaceArg(v: string): Space {
-  const builtin: Record<string, Space> = { demo: DEMO_SPACE, wmt14: HAT_WMT_SPACE, iwslt14: HAT_IWSLT_SPACE };
-  return builtin[v] ?? loadSpace(v);
+  return Object.hasOwn(BUILTIN_SPACES, v) ? BUILTIN_SPACES[v as keyof typeof BUILTIN_SPACES] : loadSpace(v);
 }
 
 export function numFlag(values: Record<string, unknown>, name: string, dflt: number, min = 0): number {

@@ -684,6 +684,11 @@ export const DEMO_SPACE: Space = deepFreeze({
   qkvDim: 64,
 });
 
+/** The spaces known by name (the CLI's `--space NAME`, the server's `space: "NAME"`). */
+export const BUILTIN_SPACES = { demo: DEMO_SPACE, wmt14: HAT_WMT_SPACE, iwslt14: HAT_IWSLT_SPACE } as const;
+export type BuiltinSpaceName = keyof typeof BUILTIN_SPACES;
+export const BUILTIN_SPACE_NAMES = Object.keys(BUILTIN_SPACES) as [BuiltinSpaceName, ...BuiltinSpaceName[]];
+
 /** The smallest space holding exactly `arch`: its SuperTransformer is the arch (per-layer FFN
  *  dims padded to the largest). Used to train one SubTransformer from scratch. */
 export function spaceOfArch(arch: Arch): Space {

@@ -12,7 +12,7 @@
 import { z } from "zod";
 import { DeviceClass, Protocol } from "../../runtime/fleet-protocol.js";
 import { DEFAULT_PROTOCOL, campaignArchs } from "../../latency/campaign.js";
-import { ArchError, DEMO_SPACE, HAT_IWSLT_SPACE, HAT_WMT_SPACE, validateSpace } from "../../runtime/arch.js";
+import { ArchError, BUILTIN_SPACE_NAMES, BUILTIN_SPACES, validateSpace } from "../../runtime/arch.js";
 import type { Space } from "../../runtime/types.js";
 import { now } from "../db.js";
 import { badRequest, check } from "../http.js";
@@ -22,12 +22,10 @@ import { campaignDataset } from "./rows.js";
 import type { CampaignRow } from "./store.js";
 import { MAX_LEASES } from "./work.js";
 
-const SPACES: Record<string, Space> = { demo: DEMO_SPACE, wmt14: HAT_WMT_SPACE, iwslt14: HAT_IWSLT_SPACE };
-
 export const CampaignParams = z.object({
   device_class: DeviceClass,
-  space: z.union([z.enum(["demo", "wmt14", "iwslt14"]), z.record(z.string(), z.unknown())],
-    { error: 'a space name ("demo", "wmt14" or "iwslt14") or a space object' }),
+  space: z.union([z.enum(BUILTIN_SPACE_NAMES), z.record(z.string(), z.unknown())],
+    { error: `a space name (${BUILTIN_SPACE_NAMES.map((n) => `"${n}"`).join(", ").replace(/, ([^,]*)$/, " or $1")}) or a space object` }),
   samples: z.number().int().min(1).max(100_000),
   /** Defaults: HAT's protocol (latency/campaign.ts DEFAULT_PROTOCOL). */
   protocol: Protocol.partial().optional(),
@@ -48,7 +46,7 @@ export interface CampaignResult {
 }
 
 function resolveSpace(space: CampaignParams["space"]): Space {
-  if (typeof space === "string") return SPACES[space];
+  if (typeof space === "string") return BUILTIN_SPACES[space];
   try {
     return validateSpace(space);
   } catch (e) {

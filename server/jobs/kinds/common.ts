@@ -1,5 +1,6 @@
 /** What the job kinds that wrap a `hat` command share: running it, and checking referenced jobs. */
-import { resolve } from "node:path";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { ServerContext } from "../../context.js";
 import { badRequest } from "../../http.js";
 import type { JobControl, JobRecord } from "../types.js";
@@ -34,4 +35,16 @@ export function doneJob(ctx: ServerContext, id: string, field: string, kind: str
 /** `--flag value` pairs for the options that are set (numbers as the CLI parses them). */
 export function flags(pairs: Record<string, string | number | undefined>): string[] {
   return Object.entries(pairs).flatMap(([k, v]) => (v === undefined ? [] : [`--${k}`, String(v)]));
+}
+
+/** A JSON file in the job's directory (what the CLI reads an arch or a space from); its path. */
+export function jobJson(ctl: JobControl, name: string, value: unknown): string {
+  const file = join(ctl.dir, name);
+  writeFileSync(file, JSON.stringify(value, null, 2) + "\n");
+  return file;
+}
+
+/** `--space` for a space param: a built-in name as it is, a space object as a file in the job's directory. */
+export function spaceFlag(ctl: JobControl, space: string | object): string {
+  return typeof space === "string" ? space : jobJson(ctl, "space.json", space);
 }

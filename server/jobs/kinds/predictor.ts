@@ -2,7 +2,6 @@
  * The `predictor` job: `hat predictor fit` on a campaign's latency dataset (or on latency CSVs
  * already stored as artifacts). Starts over after a restart (a fit takes minutes).
  */
-import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { FEATURE_KINDS } from "../../../latency/features.js";
@@ -10,12 +9,10 @@ import { SHA256 } from "../../artifacts.js";
 import type { ServerContext } from "../../context.js";
 import { badRequest } from "../../http.js";
 import type { JobKind } from "../types.js";
-import { doneJob, flags, hatJson } from "./common.js";
+import { doneJob, flags, hatJson, spaceFlag } from "./common.js";
 
 // what `hat predictor fit --features` takes
 const FEATURES = [...FEATURE_KINDS, "auto"] as unknown as [string, ...string[]];
-/** The space names `hat predictor fit --space` knows. */
-const SPACE_NAMES = ["demo", "wmt14", "iwslt14", "hat-latency"];
 
 export const PredictorParams = z.strictObject({
   campaign: z.string().min(1).optional().describe("a done campaign job: its `dataset` artifact"),
@@ -50,13 +47,9 @@ export function predictorKind(ctx: ServerContext): JobKind<PredictorParams> {
     async run(p, ctl) {
       if (ctl.resumed) ctl.log("a fit is not resumable: it starts over");
       const { files, space } = inputs(p);
-      // the campaign's space bounds the predictor: predictions outside it are refused later
-      let spaceArg: string | undefined;
-      if (typeof space === "string" && SPACE_NAMES.includes(space)) spaceArg = space;
-      else if (space && typeof space === "object") {
-        spaceArg = join(ctl.dir, "space.json");
-        writeFileSync(spaceArg, JSON.stringify(space) + "\n");
-      }
+      // the campaign's space (a built-in name or an object: its schema) bounds the predictor:
+      // predictions outside it are refused later
+      const spaceArg = space !== undefined && space !== null ? spaceFlag(ctl, space as string | object) : undefined;
       const out = join(ctl.dir, "predictor.json");
       const report = await hatJson(ctl, [
         "predictor", "fit", ...files.flatMap((f) => ["--data", f]), "--out", out,

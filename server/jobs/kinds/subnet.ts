@@ -6,15 +6,15 @@
  *              server resumes it.
  * Both leave the artifact `model`, deployable with POST /v1/deployments {model: {job}}.
  */
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { validateArch } from "../../../runtime/arch.js";
 import type { ServerContext } from "../../context.js";
 import { datasetFiles } from "../../datasets.js";
 import { badRequest } from "../../http.js";
-import type { JobControl, JobKind } from "../types.js";
-import { doneJob, hatJson } from "./common.js";
+import type { JobKind } from "../types.js";
+import { doneJob, hatJson, jobJson } from "./common.js";
 import { oneBudget, TRAINING_OPTIONS, trainingFlags } from "./train.js";
 
 const archField = z.record(z.string(), z.unknown()).describe("a SubTransformer of the supernet's space (the project's arch JSON)");
@@ -25,12 +25,6 @@ function checkArch(arch: unknown): void {
   } catch (e) {
     throw badRequest(`arch: ${(e as Error).message}`, "invalid_body");
   }
-}
-
-function writeArch(ctl: JobControl, arch: unknown): string {
-  const file = join(ctl.dir, "arch.json");
-  writeFileSync(file, JSON.stringify(arch, null, 2) + "\n");
-  return file;
 }
 
 export const ExportParams = z.strictObject({ supernet: z.string().min(1).describe("a done train job"), arch: archField });
@@ -50,7 +44,7 @@ export function exportKind(ctx: ServerContext): JobKind<ExportParams> {
     async run(p, ctl) {
       const supernet = doneJob(ctx, p.supernet, "supernet", "train", "model");
       const out = join(ctl.dir, "subtransformer.hatm");
-      const summary = await hatJson(ctl, ["export", "--model", supernet.file, "--arch", writeArch(ctl, p.arch), "--out", out]);
+      const summary = await hatJson(ctl, ["export", "--model", supernet.file, "--arch", jobJson(ctl, "arch.json", p.arch), "--out", out]);
       const model = ctl.artifact("model", out, "model", "subtransformer.hatm");
       return { bytes: summary.bytes, params: summary.params, model_sha256: model.sha256 };
     },
@@ -84,7 +78,7 @@ export function finetuneKind(ctx: ServerContext): JobKind<FinetuneParams> {
       const out = join(ctl.dir, "finetuned.hatm");
       if (existsSync(`${out}.ckpt`)) ctl.log("resumed from checkpoint finetuned.hatm.ckpt");
       const summary = await hatJson(ctl, [
-        "train", "--arch", writeArch(ctl, p.arch), ...(p.scratch ? [] : ["--init", supernet.file]),
+        "train", "--arch", jobJson(ctl, "arch.json", p.arch), ...(p.scratch ? [] : ["--init", supernet.file]),
         "--src", d.train.src, "--tgt", d.train.tgt, "--valid-src", d.valid.src, "--valid-tgt", d.valid.tgt, "--out", out,
         ...trainingFlags(p),
       ]);

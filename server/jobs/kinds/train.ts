@@ -3,17 +3,15 @@
  * OUT.ckpt every minute (checkpoint_seconds) and resumes from it when run again with the same arguments, so a
  * restarted server resumes the job simply by running the same command in the same directory.
  */
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { parseSpaceText } from "../../../runtime/arch.js";
+import { BUILTIN_SPACE_NAMES, parseSpaceText } from "../../../runtime/arch.js";
 import type { ServerContext } from "../../context.js";
 import { datasetFiles } from "../../datasets.js";
 import { badRequest } from "../../http.js";
 import type { JobKind } from "../types.js";
-import { flags, hatJson } from "./common.js";
-
-export const BUILTIN_SPACES = ["demo", "wmt14", "iwslt14"] as const;
+import { flags, hatJson, spaceFlag } from "./common.js";
 
 /** The `hat train` options a training job (train, finetune) takes, and their flags. */
 export const TRAINING_OPTIONS = {
@@ -42,7 +40,7 @@ export function trainingFlags(p: TrainingOptions): string[] {
 
 export const TrainParams = z.strictObject({
   dataset: z.string().min(1).describe("a dataset id (POST /v1/datasets)"),
-  space: z.union([z.enum(BUILTIN_SPACES), z.record(z.string(), z.unknown())]).describe("a built-in space or a space object (project JSON or HAT's form)"),
+  space: z.union([z.enum(BUILTIN_SPACE_NAMES), z.record(z.string(), z.unknown())]).describe("a built-in space or a space object (project JSON or HAT's form)"),
   vocab_size: z.number().int().min(300).max(1_000_000).optional(),
   sampling: z.enum(["uniform", "sandwich"]).optional(),
   ...TRAINING_OPTIONS,
@@ -68,17 +66,12 @@ export function trainKind(ctx: ServerContext): JobKind<TrainParams> {
     },
     async run(p, ctl) {
       const d = datasetFiles(ctx, p.dataset);
-      let space: string = p.space as string;
-      if (typeof p.space === "object") {
-        space = join(ctl.dir, "space.json");
-        writeFileSync(space, JSON.stringify(p.space, null, 2) + "\n");
-      }
       const out = join(ctl.dir, "supernet.hatm");
       if (existsSync(`${out}.ckpt`)) ctl.log("resumed from checkpoint supernet.hatm.ckpt");
       else if (ctl.resumed) ctl.log("no checkpoint was written before the restart: training starts over");
       const summary = await hatJson(ctl, [
         "train", "--src", d.train.src, "--tgt", d.train.tgt, "--valid-src", d.valid.src, "--valid-tgt", d.valid.tgt,
-        "--space", space, "--out", out,
+        "--space", spaceFlag(ctl, p.space), "--out", out,
         ...flags({ "vocab-size": p.vocab_size, sampling: p.sampling }), ...trainingFlags(p),
       ]);
       const model = ctl.artifact("model", out, "model", "supernet.hatm");
