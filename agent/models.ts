@@ -11,12 +11,12 @@ import { largestArch, validateSpace } from "../runtime/arch.js";
 import { translateLines } from "../runtime/decode.js";
 import type { DeploymentReport, DeployWork } from "../runtime/fleet-protocol.js";
 import { HatModel } from "../runtime/model.js";
-import { profileArch } from "../runtime/profile.js";
 import type { Arch } from "../runtime/types.js";
 import type { HatWasm } from "../runtime/wasm.js";
 import type { WasmSubTransformer } from "../runtime/wasm-model.js";
 import { AgentClient, StoppedError, UnauthorizedError } from "./client.js";
 import { errText, type Log } from "./log.js";
+import { fastestOf, warmUpOn } from "./profiler.js";
 import { sha256Hex, type AgentState } from "./state.js";
 
 /** The model serving /translate. */
@@ -128,14 +128,8 @@ export class Models {
       const opts = { vocab: s.vocabSize, srcLen: p.src_len, tgtLen: p.tgt_len, beam: p.beam, runs: p.runs, warmup: p.warmup, wasm: this.o.profileWasm };
       // as a campaign's rows: an unrecorded warm-up first (right after loading and switching, the
       // first runs measured 2x slow: 6.1 ms against 3.0 ms a minute later), then the fastest of rounds
-      const t0 = performance.now();
-      const first = profileArch(s.arch, { ...opts, runs: Math.min(p.runs, 20) }).total_ms;
-      while (performance.now() - t0 < MEASURE_WARMUP_MS) profileArch(s.arch, { ...opts, runs: Math.min(p.runs, 20) });
-      let m = profileArch(s.arch, opts);
-      for (let r = 1; r < MEASURE_ROUNDS; r++) {
-        const next = profileArch(s.arch, opts);
-        if (next.total_ms < m.total_ms) m = next;
-      }
+      const first = warmUpOn(s.arch, opts, MEASURE_WARMUP_MS);
+      const m = fastestOf(s.arch, opts, MEASURE_ROUNDS);
       this.o.log(`deployment ${work.deployment_id}: warm-up measured ${first.toFixed(2)} ms, then the fastest of ${MEASURE_ROUNDS}: ${m.total_ms.toFixed(2)} ms`);
       return { state: "active", measured_ms: m.total_ms, encoder_ms: m.encoder_ms, decoder_ms: m.decoder_ms };
     } catch (e) {
