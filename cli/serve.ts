@@ -4,7 +4,6 @@
  * running jobs' children are killed and the jobs stay `running`, so the next start resumes them.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer as createNetServer } from "node:net";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { listen } from "../server/app.js";
@@ -47,19 +46,6 @@ function adminToken(dataDir: string, flag: string | undefined): { token: string;
   return { token, file };
 }
 
-/**
- * A clear message for a port in use or a host we cannot bind, before the server opens its
- * database (server/app.ts `listen` does not report a failed bind; it would crash the process).
- */
-function checkPortFree(host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once("error", (e: NodeJS.ErrnoException) =>
-      reject(new Error(e.code === "EADDRINUSE" ? `port ${port} on ${host} is in use (--port 0 takes any free one)` : `cannot listen on ${host}:${port}: ${e.message}`)));
-    probe.listen(port, host, () => probe.close(() => resolve()));
-  });
-}
-
 export async function serveCommand(argv: string[], io: Io): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -79,7 +65,6 @@ export async function serveCommand(argv: string[], io: Io): Promise<void> {
 
   mkdirSync(dataDir, { recursive: true });
   const { token, file } = adminToken(dataDir, values["admin-token"]);
-  if (port !== 0) await checkPortFree(host, port);
   const log = (s: string) => io.err(`${new Date().toISOString()} ${s}`);
   const server = await listen({ dataDir, adminTokenHash: hashToken(token), host, port, leaseSeconds, leaseBatch, log });
   if (values.json) io.out(JSON.stringify({ url: server.url, admin_token_file: file }));

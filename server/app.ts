@@ -62,6 +62,8 @@ export interface ServerOptions extends Partial<Omit<ServerConfig, "dataDir" | "a
   dataDir: string;
   adminTokenHash: string;
   log?: (line: string) => void;
+  /** Leave the jobs a previous process left running alone until `runner.start()` (listen binds first). */
+  deferJobs?: boolean;
 }
 
 export interface HatServer {
@@ -133,7 +135,7 @@ export function createServer(o: ServerOptions): HatServer {
   app.route("/v1/jobs", jobsApp(ctx));
   app.route("/v1", fleet.app());
 
-  runner.start(); // resumes jobs a previous process left running
+  if (!o.deferJobs) runner.start(); // resumes jobs a previous process left running
   return {
     app, ctx, fleet, runner,
     async close() {
@@ -147,18 +149,22 @@ export function createServer(o: ServerOptions): HatServer {
 
 /** createServer, listening on host:port (port 0: any free port). */
 export async function listen(o: ServerOptions & { host?: string; port?: number }): Promise<HatServer & { url: string; server: ServerType }> {
-  const s = createServer(o);
-  const host = o.host ?? "127.0.0.1";
+  // bind before any job resumes: a port in use must not start (and then kill) a previous run's jobs
+  const s = createServer({ ...o, deferJobs: true });
+  const host = o.host ?? "127.0.0.1", wanted = o.port ?? 8080;
   let bound: { server: ServerType; port: number };
   try {
     bound = await new Promise<{ server: ServerType; port: number }>((resolve, reject) => {
-      const server = serve({ fetch: s.app.fetch, hostname: host, port: o.port ?? 8080 }, (info) => resolve({ server, port: info.port }));
-      server.once("error", reject); // EADDRINUSE, EACCES: a clear error, not an uncaught event
+      const server = serve({ fetch: s.app.fetch, hostname: host, port: wanted }, (info) => resolve({ server, port: info.port }));
+      server.once("error", (e: NodeJS.ErrnoException) => reject(new Error(e.code === "EADDRINUSE"
+        ? `port ${wanted} on ${host} is in use (--port 0 takes any free one)`
+        : `cannot listen on ${host}:${wanted}: ${e.message}`)));
     });
   } catch (e) {
     await s.close();
     throw e;
   }
+  if (!o.deferJobs) s.runner.start();
   const { server, port } = bound;
   return {
     ...s, server, url: `http://${host}:${port}`,
