@@ -215,7 +215,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const runStart = performance.now();
     while (!o.signal?.aborted) {
       if (o.steps !== undefined && state.step >= o.steps) break;
-      if (elapsed() >= deadline) break;
+      const now = elapsed();
+      if (now >= deadline) {
+        state.elapsedMs = now; // the run's time is the time it ran to, not the last update's end
+        break;
+      }
       // with a time budget only, the cosine decays over the time left after warm-up (so a machine
       // that slows down still anneals before the deadline); the step count shown is an estimate
       const byTime = o.steps === undefined && lr.schedule === "cosine";
