@@ -1,7 +1,7 @@
 /** Small helpers over node:util parseArgs: typed integer flags with clear errors. */
 import { BUILTIN_SPACES, loadSpace } from "../runtime/arch.js";
 import type { Space } from "../runtime/types.js";
-import { UsageError } from "./main.js";
+import { UsageError } from "./io.js";
 
 export function intFlag(values: Record<string, unknown>, name: string, dflt: number, min = 1): number {
   const v = values[name];

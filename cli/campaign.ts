@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { runCampaign } from "../latency/campaign.js";
 import { intFlag, requireFlag } from "./args.js";
-import type { Io } from "./main.js";
+import type { Io } from "./io.js";
 import { latencySpaceArg } from "./predictor.js";
 
 const HELP = `usage: hat profile-campaign --space FILE|demo|wmt14|iwslt14|hat-latency --samples N --out CSV

@@ -3,7 +3,7 @@ import type { Bpe } from "../data/bpe.js";
 import { formatProblems, readParallelFiles } from "../data/corpus.js";
 import { SPECIALS } from "../runtime/types.js";
 import type { TokenPair } from "../train/batching.js";
-import type { Io } from "./main.js";
+import type { Io } from "./io.js";
 
 /** Sentences of one split, aligned. */
 export interface Texts {

@@ -28,7 +28,7 @@ import { HatClient, type SseEvent } from "../server/client.js";
 import type { JobRecord } from "../server/jobs/types.js";
 import { renderReport, type SearchRecord } from "../search/report.js";
 import { intFlag, numFlag } from "./args.js";
-import { UsageError, type Io } from "./main.js";
+import { UsageError, type Io } from "./io.js";
 import { hatCommandLine } from "./self.js";
 
 const HELP = `usage: hat demo [--out DIR (hat-demo)] [--json]

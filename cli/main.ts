@@ -3,7 +3,7 @@
  * Every subcommand lives in its own file under cli/; errors become one line on stderr and
  * exit code 2 (bad usage or input) or 1 (runtime failure).
  */
-import { agentCommand } from "./agent.js";
+import { agentCommand } from "../agent/command.js";
 import { demoCommand } from "./demo.js";
 import { exportCommand, infoCommand, initCommand } from "./model.js";
 import { campaignCommand } from "./campaign.js";
@@ -13,18 +13,8 @@ import { reportCommand, searchCommand } from "./search.js";
 import { serveCommand } from "./serve.js";
 import { trainCommand } from "./train.js";
 import { bleuCommand, translateCommand } from "./translate.js";
-
-export interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
-
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+import { isInputError } from "../runtime/errors.js";
+import type { Io } from "./io.js";
 
 const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<void>; help: string }> = {
   profile: { run: profileCommand, help: "measure an architecture's latency in the wasm runtime (HAT's protocol)" },
@@ -50,9 +40,6 @@ function usage(): string {
   return lines.join("\n");
 }
 
-/** Errors that mean bad usage or bad input (exit code 2), not a failure of the program (1). */
-const INPUT_ERRORS = new Set(["UsageError", "ArchError", "ModelFormatError", "ModelShapeError", "CorpusError", "SearchInputError", "InfeasibleConstraintError", "LatencyDataError", "PredictorError", "CampaignError", "DataDirInUseError"]);
-
 /** Run the CLI; returns the process exit code. */
 export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n") }): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -69,10 +56,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     await c.run(rest, io);
     return 0;
   } catch (e) {
-    const err = e as Error;
-    const code = (err as { code?: string }).code ?? "";
-    const usageLike = INPUT_ERRORS.has(err.name) || err instanceof RangeError || ["ENOENT", "EISDIR", "EACCES"].includes(code) || code.startsWith("ERR_PARSE_ARGS");
-    io.err(`hat ${cmd}: ${err.message}`);
-    return usageLike ? 2 : 1;
+    io.err(`hat ${cmd}: ${(e as Error).message}`);
+    return isInputError(e) ? 2 : 1; // bad usage or input, else a failure of the program
   }
 }

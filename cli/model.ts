@@ -4,7 +4,7 @@ import { statSync } from "node:fs";
 import { archParams, hatFeatures, loadArch } from "../runtime/arch.js";
 import { exportSubTransformer, HatModel, randomSuperTransformer, readModelFile, writeModelFile } from "../runtime/model.js";
 import { intFlag, requireFlag, spaceArg } from "./args.js";
-import type { Io } from "./main.js";
+import type { Io } from "./io.js";
 
 export async function initCommand(argv: string[], io: Io): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { space: { type: "string" }, vocab: { type: "string" }, seed: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true });

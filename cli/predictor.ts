@@ -10,7 +10,7 @@ import { formatMetrics, metrics } from "../latency/metrics.js";
 import { Predictor } from "../latency/predictor.js";
 import { verifyPredictor } from "../latency/verify.js";
 import { intFlag, numFlag, requireFlag, spaceArg } from "./args.js";
-import { UsageError, type Io } from "./main.js";
+import { UsageError, type Io } from "./io.js";
 
 const HELP = `usage: hat predictor fit --data CSV [--data CSV ...] --out FILE [--space FILE|NAME]
                          [--features sums|hat|layers] [--target split|total] [--hidden 64,64]

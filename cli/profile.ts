@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { loadArch } from "../runtime/arch.js";
 import { profileArch } from "../runtime/profile.js";
 import { intFlag, requireFlag } from "./args.js";
-import type { Io } from "./main.js";
+import type { Io } from "./io.js";
 
 const HELP = `usage: hat profile --arch FILE [--vocab 32768] [--src-len 30] [--tgt-len 30] [--beam 5]
                    [--runs 300] [--warmup 5] [--seed 1] [--json]

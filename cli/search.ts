@@ -23,7 +23,7 @@ import { SearchProblem, type GenerationStats, type SearchResult } from "../searc
 import { randomSearch } from "../search/random.js";
 import { renderReport, runRecord, type SearchRecord, type WinnerRecord } from "../search/report.js";
 import { intFlag, numFlag, requireFlag } from "./args.js";
-import { UsageError, type Io } from "./main.js";
+import { UsageError, type Io } from "./io.js";
 
 const HELP = `usage: hat search --supernet MODEL --predictor FILE [--predictor FILE ...] --latency-ms X [--latency-ms Y ...]
                   (--demo [--demo-seed 1] | --valid-src FILE --valid-tgt FILE) [--valid-max 200]

@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { listen } from "../server/app.js";
 import { hashToken, newToken } from "../server/auth.js";
 import { intFlag } from "./args.js";
-import { UsageError, type Io } from "./main.js";
+import { UsageError, type Io } from "./io.js";
 
 const HELP = `usage: hat serve --data DIR [--host 127.0.0.1] [--port 8080] [--admin-token TOKEN]
                  [--lease-s 60] [--lease-batch 5] [--json]

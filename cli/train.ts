@@ -9,7 +9,7 @@ import { demoTask } from "../data/demo-task.js";
 import { readTexts, tokenizeTexts, type Texts } from "./corpus.js";
 import { train, withoutAdamState, type Progress } from "../train/trainer.js";
 import { intFlag, numFlag, requireFlag, spaceArg } from "./args.js";
-import { UsageError, type Io } from "./main.js";
+import { UsageError, type Io } from "./io.js";
 
 /** Training budget of `--demo` when neither --steps nor --minutes is given. */
 const DEMO_MINUTES = 5;

@@ -8,7 +8,7 @@ import { Bpe } from "../data/bpe.js";
 import { bleu, formatBleu } from "../data/bleu.js";
 import { readLines } from "../data/corpus.js";
 import { intFlag, numFlag, requireFlag } from "./args.js";
-import { UsageError, type Io } from "./main.js";
+import { UsageError, type Io } from "./io.js";
 
 export async function translateCommand(argv: string[], io: Io): Promise<void> {
   const { values } = parseArgs({

@@ -15,6 +15,7 @@
  * included, is kept byte for byte.
  */
 import { readFileSync } from "node:fs";
+import { InputError } from "../runtime/errors.js";
 
 /** What is wrong with a line. */
 export type ProblemKind = "bad-utf8" | "empty" | "too-long" | "bad-tsv";
@@ -65,7 +66,7 @@ export interface CorpusOptions {
 }
 
 /** An unreadable or unacceptable corpus: different line counts, or problems under `onProblem: "fail"`. */
-export class CorpusError extends Error {
+export class CorpusError extends InputError {
   override name = "CorpusError";
 }
 

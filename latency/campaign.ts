@@ -41,8 +41,9 @@ import {
   type DeviceInfo, type LatencyRow, type Protocol,
 } from "./dataset.js";
 import { findOutliers } from "./outliers.js";
+import { InputError } from "../runtime/errors.js";
 
-export class CampaignError extends Error {
+export class CampaignError extends InputError {
   override name = "CampaignError";
 }
 

@@ -19,8 +19,9 @@ import { arch as osArch, cpus, platform } from "node:os";
 import { ArchError, archKey, hatFeatures, validateArch } from "../runtime/arch.js";
 import { writeFileAtomic } from "../runtime/files.js";
 import { HAT_FEATURE_NAMES, type Arch } from "../runtime/types.js";
+import { InputError } from "../runtime/errors.js";
 
-export class LatencyDataError extends Error {
+export class LatencyDataError extends InputError {
   override name = "LatencyDataError";
 }
 

@@ -29,8 +29,9 @@ import { validateSpace, ArchError } from "../runtime/arch.js";
 import type { Arch, Space } from "../runtime/types.js";
 import type { DeviceInfo, LatencyRow, Protocol } from "./dataset.js";
 import { checkInSpace, encodeArch, encodeRow, featureCount, featureNames, FEATURE_KINDS, type FeatureKind, type FeatureSpec } from "./features.js";
+import { InputError } from "../runtime/errors.js";
 
-export class PredictorError extends Error {
+export class PredictorError extends InputError {
   override name = "PredictorError";
 }
 

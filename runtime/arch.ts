@@ -15,12 +15,13 @@ import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { parseDocument } from "yaml";
 import type { Arch, Space, SuperDims } from "./types.js";
+import { InputError } from "./errors.js";
 
 // ---------------------------------------------------------------------------------------------
 // Errors
 
 /** An invalid architecture or space. `field` names the offending field ("" for the whole input). */
-export class ArchError extends Error {
+export class ArchError extends InputError {
   override name = "ArchError";
   constructor(
     readonly field: string,

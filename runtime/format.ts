@@ -23,6 +23,7 @@ import { basename, dirname, join } from "node:path";
 import { crc32 } from "./crc32.js";
 import type { Arch, Space } from "./types.js";
 import { archTensorShapes, formatShape, shapeSize, type TensorMap } from "./weights.js";
+import { InputError } from "./errors.js";
 
 /** Magic at byte 0. */
 export const MODEL_MAGIC = "HATM";
@@ -57,7 +58,7 @@ export type ModelFormatErrorCode =
   | "arch-mismatch"; // vocabulary or position tables do not fit the architecture
 
 /** A model file that cannot be used, with a machine-readable `code`. */
-export class ModelFormatError extends Error {
+export class ModelFormatError extends InputError {
   readonly code: ModelFormatErrorCode;
   constructor(code: ModelFormatErrorCode, message: string) {
     super(message);

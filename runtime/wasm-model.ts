@@ -10,6 +10,7 @@ import type { Arch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import type { TensorMap } from "./weights.js";
 import { HatWasm } from "./wasm.js";
+import { InputError } from "./errors.js";
 
 /** What the runtime needs from a model file. */
 export interface ModelWeights {
@@ -43,7 +44,7 @@ export function sinusoidTable(n: number, dim: number): Float32Array {
   return out;
 }
 
-export class ModelShapeError extends Error {
+export class ModelShapeError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = "ModelShapeError";

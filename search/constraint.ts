@@ -9,6 +9,7 @@ import { archKey, smallestArch } from "../runtime/arch.js";
 import { mulberry32 } from "../runtime/rng.js";
 import type { Arch } from "../runtime/types.js";
 import { GeneLayout, type Genome } from "./genome.js";
+import { InputError } from "../runtime/errors.js";
 
 /** What the search needs from a latency predictor: total ms (encoder + decoder) per architecture. */
 export interface LatencyModel {
@@ -24,7 +25,7 @@ export interface Device {
 }
 
 /** A constraint no SubTransformer of the space meets. */
-export class InfeasibleConstraintError extends Error {
+export class InfeasibleConstraintError extends InputError {
   override name = "InfeasibleConstraintError";
   constructor(
     message: string,

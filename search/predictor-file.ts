@@ -8,9 +8,10 @@ import type { Arch, Space } from "../runtime/types.js";
 import { deviceLabel, type DeviceInfo } from "../latency/dataset.js";
 import { Predictor } from "../latency/predictor.js";
 import type { LatencyModel } from "./constraint.js";
+import { InputError } from "../runtime/errors.js";
 
 /** Bad input to a search: a malformed predictor file, a space mismatch, missing data. CLI exit code 2. */
-export class SearchInputError extends Error {
+export class SearchInputError extends InputError {
   override name = "SearchInputError";
 }
 

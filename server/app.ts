@@ -20,11 +20,12 @@ import { jobsApp } from "./jobs/routes.js";
 import { JobRunner, migrateJobs } from "./jobs/runner.js";
 import { registerKinds } from "./jobs/kinds/index.js";
 import { describe, openApiDocument } from "./openapi.js";
+import { InputError } from "../runtime/errors.js";
 
 /** Longest body on the agents' routes (enrolment included, which needs no token). */
 const AGENT_BODY_LIMIT = 1024 * 1024;
 
-export class DataDirInUseError extends Error {
+export class DataDirInUseError extends InputError {
   constructor(dir: string, pid: number) {
     super(`${dir} is in use by another hat server (pid ${pid}); stop it or choose another --data`);
     this.name = "DataDirInUseError";
