@@ -6,7 +6,8 @@
  * build/hat*.wasm instead.
  */
 import * as sea from "node:sea";
-import { agentCommand, AGENT_USAGE } from "../../cli/agent.js";
+import { isInputError } from "../../runtime/errors.js";
+import { agentCommand, AGENT_USAGE } from "../command.js";
 import { DEMO_SPACE, smallestArch } from "../../runtime/arch.js";
 import { profileArch } from "../../runtime/profile.js";
 import { loadWasm, wasmBuild } from "../../runtime/wasm.js";
@@ -52,9 +53,8 @@ async function main(argv: string[]): Promise<number> {
     await agentCommand(argv, io, { wasmBytes: w.bytes, build: w.build });
     return 0;
   } catch (e) {
-    const err = e as Error & { code?: string };
-    io.err(`hat-agent: ${err.message}`);
-    return err.name === "UsageError" || String(err.code ?? "").startsWith("ERR_PARSE_ARGS") ? 2 : 1;
+    io.err(`hat-agent: ${(e as Error).message}`);
+    return isInputError(e) ? 2 : 1;
   }
 }
 

@@ -12,7 +12,7 @@ import { Agent, type AgentOptions } from "../../agent/agent.js";
 import { UnauthorizedError } from "../../agent/client.js";
 import { chunkKey } from "../../agent/profiler.js";
 import { sha256Hex } from "../../agent/state.js";
-import { agentCommand } from "../../cli/agent.js";
+import { agentCommand } from "../../agent/command.js";
 import { Bpe } from "../../data/bpe.js";
 import { DEMO_SPACE, sampleArch, smallestArch, superDims } from "../../runtime/arch.js";
 import { encodeModel } from "../../runtime/format.js";

@@ -5,20 +5,26 @@
  * (translate_url: the base URL, http://host:port, of POST /translate and GET /health);
  * logs are timestamped lines on stderr. SIGINT/SIGTERM stop it cleanly.
  *
- * Imports nothing from cli/main.ts but its Io type, so the single executable (agent/sea) bundles
- * the agent without the rest of the CLI (training pulls in tfjs).
+ * It lives in agent/, not cli/, so the single executable (agent/sea) bundles the agent without the
+ * rest of the CLI (training pulls in tfjs); cli/main.ts lists it as `hat agent`.
  */
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import { Agent } from "../agent/agent.js";
-import { StoppedError } from "../agent/client.js";
-import { timestampedLog } from "../agent/log.js";
-import { defaultStateDir } from "../agent/state.js";
+import { Agent } from "./agent.js";
+import { StoppedError } from "./client.js";
+import { timestampedLog } from "./log.js";
+import { defaultStateDir } from "./state.js";
 import { DeviceClass } from "../runtime/fleet-protocol.js";
-import type { Io } from "./main.js";
+import { InputError } from "../runtime/errors.js";
 
-/** Bad usage (exit code 2: cli/main.ts goes by the name). */
-class AgentUsageError extends Error {
+/** Where the command writes: its first JSON line on `out`, logs on `err`. */
+export interface AgentIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+/** Bad usage (exit code 2). */
+class AgentUsageError extends InputError {
   override name = "UsageError";
 }
 
@@ -54,7 +60,7 @@ function intArg(v: string | undefined, name: string, dflt: number, min: number, 
   return Number(v);
 }
 
-export async function agentCommand(argv: string[], io: Io, extras: AgentCommandExtras = {}): Promise<void> {
+export async function agentCommand(argv: string[], io: AgentIo, extras: AgentCommandExtras = {}): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
