@@ -17,10 +17,10 @@ import type { Space } from "../../runtime/types.js";
 import { now } from "../db.js";
 import { badRequest, check } from "../http.js";
 import type { JobControl, JobKind } from "../jobs/types.js";
-import type { Fleet } from "./fleet.js";
+import type { FleetCore } from "./core.js";
 import { campaignDataset } from "./rows.js";
 import type { CampaignRow } from "./store.js";
-import { MAX_LEASES } from "./work.js";
+import { MAX_LEASES, type LeaseBook } from "./work.js";
 
 export const CampaignParams = z.object({
   device_class: DeviceClass,
@@ -58,7 +58,7 @@ function resolveSpace(space: CampaignParams["space"]): Space {
 /** How often the campaign looks at its rows when nothing woke it. */
 const WATCH_MS = 500;
 
-export function campaignKind(fleet: Fleet): JobKind<CampaignParams> {
+export function campaignKind(fleet: FleetCore, leases: LeaseBook): JobKind<CampaignParams> {
   return {
     kind: "campaign",
     summary: "measure a space's architectures on the agents of a device class; artifact `dataset` (HAT's latency CSV)",
@@ -69,11 +69,11 @@ export function campaignKind(fleet: Fleet): JobKind<CampaignParams> {
       const protocol = check(Protocol, { ...DEFAULT_PROTOCOL, ...p.protocol }, "protocol");
       return { ...p, protocol, rounds: p.rounds ?? 1, seed: p.seed ?? 1 };
     },
-    run: (p, ctl) => runCampaign(fleet, p, ctl),
+    run: (p, ctl) => runCampaign(fleet, leases, p, ctl),
   };
 }
 
-async function runCampaign(fleet: Fleet, p: CampaignParams, ctl: JobControl): Promise<CampaignResult> {
+async function runCampaign(fleet: FleetCore, leases: LeaseBook, p: CampaignParams, ctl: JobControl): Promise<CampaignResult> {
   const { db } = fleet.ctx;
   const jobId = ctl.job.id;
   const get = () => db.prepare(`SELECT * FROM campaigns WHERE job_id = ?`).get(jobId) as CampaignRow | undefined;
@@ -97,12 +97,12 @@ async function runCampaign(fleet: Fleet, p: CampaignParams, ctl: JobControl): Pr
   }
   if (campaign.state === "cancelled" || campaign.state === "failed") throw new Error(`the campaign was ${campaign.state}`);
   try {
-    if (campaign.state === "running") await watch(fleet, campaign, ctl);
+    if (campaign.state === "running") await watch(fleet, leases, campaign, ctl);
   } catch (e) {
     // the runner marks a cancelled job before it aborts; any other abort is the server stopping
     const stopping = fleet.closed || (ctl.signal.aborted && fleet.ctx.jobs.get(jobId)?.state !== "cancelled");
     if (!stopping) {
-      fleet.leases.endCampaign(jobId, ctl.signal.aborted ? "cancelled" : "failed");
+      leases.endCampaign(jobId, ctl.signal.aborted ? "cancelled" : "failed");
       ctl.log(`campaign: ${ctl.signal.aborted ? "cancelled" : "failed"}; its leases ended`);
     }
     throw e;
@@ -120,7 +120,7 @@ async function runCampaign(fleet: Fleet, p: CampaignParams, ctl: JobControl): Pr
 }
 
 /** Waits until every index has a row: progress when the count changes, a line per lease that ended without news. */
-async function watch(fleet: Fleet, campaign: CampaignRow, ctl: JobControl): Promise<void> {
+async function watch(fleet: FleetCore, leases: LeaseBook, campaign: CampaignRow, ctl: JobControl): Promise<void> {
   const jobId = campaign.job_id, size = campaign.size;
   const seen = new Set(expiredLeases(fleet, jobId).map((l) => l.id));
   let last = -1;
@@ -128,7 +128,7 @@ async function watch(fleet: Fleet, campaign: CampaignRow, ctl: JobControl): Prom
   const t0 = Date.now();
   for (;;) {
     if (ctl.signal.aborted || fleet.closed) throw new Error(fleet.closed ? "the server is stopping: the campaign resumes on the next start" : "cancelled");
-    fleet.leases.expireStale();
+    leases.expireStale();
     for (const l of expiredLeases(fleet, jobId)) {
       if (seen.has(l.id)) continue;
       seen.add(l.id);
@@ -152,7 +152,7 @@ async function watch(fleet: Fleet, campaign: CampaignRow, ctl: JobControl): Prom
   }
 }
 
-function count(fleet: Fleet, jobId: string): { rows: number; agents: number; leases: number; expired: number; failed: number } {
+function count(fleet: FleetCore, jobId: string): { rows: number; agents: number; leases: number; expired: number; failed: number } {
   const { db } = fleet.ctx;
   const r = db.prepare(`SELECT COUNT(*) AS rows, COUNT(DISTINCT agent_id) AS agents FROM latency_rows WHERE job_id = ?`).get(jobId) as { rows: number; agents: number };
   const l = db.prepare(`SELECT COUNT(*) AS leases, COALESCE(SUM(state = 'expired'), 0) AS expired FROM leases WHERE job_id = ?`).get(jobId) as { leases: number; expired: number };
@@ -162,12 +162,12 @@ function count(fleet: Fleet, jobId: string): { rows: number; agents: number; lea
 }
 
 /** Indexes given up without a row. */
-function failedIndexes(fleet: Fleet, jobId: string): number[] {
+function failedIndexes(fleet: FleetCore, jobId: string): number[] {
   return (fleet.ctx.db.prepare(`SELECT idx FROM campaign_archs a WHERE a.job_id = ? AND a.state = 'failed'
     AND NOT EXISTS (SELECT 1 FROM latency_rows r WHERE r.job_id = a.job_id AND r.idx = a.idx) ORDER BY idx`).all(jobId) as { idx: number }[]).map((r) => r.idx);
 }
 
-function expiredLeases(fleet: Fleet, jobId: string): { id: string; agent_id: string; name: string | null; given: number; unmeasured: number }[] {
+function expiredLeases(fleet: FleetCore, jobId: string): { id: string; agent_id: string; name: string | null; given: number; unmeasured: number }[] {
   return fleet.ctx.db.prepare(`SELECT l.id, l.agent_id, g.name,
       (SELECT COUNT(*) FROM lease_archs la WHERE la.lease_id = l.id) AS given,
       (SELECT COUNT(*) FROM lease_archs la WHERE la.lease_id = l.id AND NOT EXISTS

@@ -14,7 +14,7 @@ import type { ServerContext } from "../context.js";
 import { now } from "../db.js";
 import { ApiError, badRequest, check, jsonBody, notFound } from "../http.js";
 import { describe } from "../openapi.js";
-import { agentOf, type AgentCaller, type Fleet } from "./fleet.js";
+import { agentOf, type AgentCaller, type FleetCore } from "./core.js";
 import { newId, type DeploymentAgentRow, type DeploymentRow } from "./store.js";
 
 export const DeploymentRequest = z.object({
@@ -160,22 +160,22 @@ export class Deployments {
   }
 }
 
-export function deploymentsApp(fleet: Fleet): Hono {
+export function deploymentsApp(fleet: FleetCore, deployments: Deployments): Hono {
   const { ctx } = fleet;
   const app = new Hono();
 
   describe({ method: "post", path: "/v1/deployments", summary: "push a model (a job's model artifact or a stored artifact) to every agent of a device class", auth: "admin",
     body: DeploymentRequest, ok: { status: 201, description: "the deployment", schema: DeploymentView } });
-  app.post("/deployments", ctx.admin, async (c) => c.json(await fleet.deployments.create(await jsonBody(c, DeploymentRequest)), 201));
+  app.post("/deployments", ctx.admin, async (c) => c.json(await deployments.create(await jsonBody(c, DeploymentRequest)), 201));
 
   describe({ method: "get", path: "/v1/deployments", summary: "every deployment, newest first, with each agent's state", auth: "admin",
     ok: { status: 200, description: "{ deployments: [...] }", schema: z.object({ deployments: z.array(DeploymentView) }) } });
-  app.get("/deployments", ctx.admin, (c) => c.json({ deployments: fleet.deployments.list() }));
+  app.get("/deployments", ctx.admin, (c) => c.json({ deployments: deployments.list() }));
 
   describe({ method: "get", path: "/v1/deployments/{id}", summary: "one deployment: per agent pending, active (measured latency) or failed (the error)", auth: "admin",
     ok: { status: 200, description: "the deployment", schema: DeploymentView } });
   app.get("/deployments/:id", ctx.admin, (c) => {
-    const v = fleet.deployments.view(c.req.param("id"));
+    const v = deployments.view(c.req.param("id"));
     if (!v) throw notFound(`deployment ${c.req.param("id")}`);
     return c.json(v);
   });
@@ -184,7 +184,7 @@ export function deploymentsApp(fleet: Fleet): Hono {
     body: DeploymentReport, ok: { status: 200, description: "{ ok: true }" } });
   app.post("/agent/deployments/:id", ctx.agent, fleet.seen, async (c) => {
     const body = await jsonBody(c, DeploymentReport);
-    fleet.deployments.report(c.req.param("id"), agentOf(c), body);
+    deployments.report(c.req.param("id"), agentOf(c), body);
     return c.json({ ok: true });
   });
 

@@ -11,7 +11,8 @@ import { hashToken, newToken } from "../auth.js";
 import { now } from "../db.js";
 import { ApiError, badRequest, jsonBody, notFound, query } from "../http.js";
 import { describe } from "../openapi.js";
-import { agentOf, type Fleet } from "./fleet.js";
+import { agentOf, type FleetCore } from "./core.js";
+import type { LeaseBook } from "./work.js";
 import { newId, type AgentRow } from "./store.js";
 
 export const EnrolmentTokenRequest = z.object({
@@ -49,7 +50,7 @@ export const AgentView = z.object({
 });
 export type AgentView = z.infer<typeof AgentView>;
 
-export function agentsApp(fleet: Fleet): Hono {
+export function agentsApp(fleet: FleetCore, leases: LeaseBook): Hono {
   const { ctx } = fleet;
   const { db, config } = ctx;
   const app = new Hono();
@@ -142,7 +143,7 @@ export function agentsApp(fleet: Fleet): Hono {
       if (!row) throw notFound(`agent ${id}`);
       if (row.revoked_at === null) {
         db.prepare(`UPDATE agents SET revoked_at = ? WHERE id = ?`).run(now(), id);
-        fleet.leases.releaseAgent(id);
+        leases.releaseAgent(id);
       }
       return db.prepare(`SELECT * FROM agents WHERE id = ?`).get(id) as AgentRow;
     }).immediate();

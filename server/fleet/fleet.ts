@@ -1,109 +1,58 @@
 /**
  * The fleet: agents and their enrolment, profiling campaigns leased to agents in batches, and
  * deployments of models to a device class. docs/fleet.md walks through it; runtime/fleet-protocol.ts
- * is the wire contract with agents. This file composes the parts:
+ * is the wire contract with agents. This file composes the parts (each imports core.ts, none this
+ * file):
  *
+ *   core.ts         the server's context, the calling agent, waiting and waking (notify)
  *   store.ts        the tables (migrateFleet) and row shapes
  *   enrol.ts        enrolment tokens, POST /v1/agent/enrol, GET /v1/agents, revoke
  *   work.ts         GET /v1/agent/work (long poll), rows and heartbeats: the lease book
  *   rows.ts         stored rows -> the campaign's latency dataset (HAT's CSV)
  *   campaign.ts     the `campaign` JobKind (runs on agents, not on the server's CPU)
  *   deployments.ts  POST/GET /v1/deployments and the agents' reports
- *
- * Waiting (long polls, a campaign waiting for rows) sleeps in short steps and is woken early by
- * `notify()` whenever something an agent or a campaign waits for changes in this process.
  */
-import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { Hono } from "hono";
 import type { ServerContext } from "../context.js";
-import { now } from "../db.js";
 import { campaignKind } from "./campaign.js";
+import { FleetCore, type AgentCaller } from "./core.js";
 import { deploymentsApp, Deployments } from "./deployments.js";
 import { agentsApp } from "./enrol.js";
 import { LeaseBook, workApp } from "./work.js";
 
 export { migrateFleet } from "./store.js";
 
-/** The calling agent (routes behind ctx.agent). */
-export interface AgentCaller {
-  agentId: string;
-  deviceClass: string;
-}
-
-export function agentOf(c: Context): AgentCaller {
-  const caller = c.var.caller;
-  if (caller?.role !== "agent") throw new Error("agentOf on a route without the agent guard");
-  return { agentId: caller.agentId, deviceClass: caller.deviceClass };
-}
-
 export class Fleet {
+  readonly core: FleetCore;
   readonly leases: LeaseBook;
   readonly deployments: Deployments;
-  private closedFlag = false;
-  private readonly waiters = new Set<() => void>();
 
   constructor(readonly ctx: ServerContext) {
-    this.leases = new LeaseBook(ctx.db, ctx.config, () => this.notify());
-    this.deployments = new Deployments(ctx, () => this.notify());
-  }
-
-  get closed(): boolean {
-    return this.closedFlag;
+    const core = new FleetCore(ctx);
+    this.core = core;
+    this.leases = new LeaseBook(ctx.db, ctx.config, () => core.notify());
+    this.deployments = new Deployments(ctx, () => core.notify());
   }
 
   /** The agent holding this token (sha256), unless unknown or revoked: server/auth.ts asks. */
   agentByTokenHash(hash: string): AgentCaller | undefined {
-    const a = this.ctx.db.prepare(`SELECT id, device_class FROM agents WHERE token_hash = ? AND revoked_at IS NULL`)
-      .get(hash) as { id: string; device_class: string } | undefined;
-    return a && { agentId: a.id, deviceClass: a.device_class };
+    return this.core.agentByTokenHash(hash);
   }
-
-  isRevoked(agentId: string): boolean {
-    const a = this.ctx.db.prepare(`SELECT revoked_at FROM agents WHERE id = ?`).get(agentId) as { revoked_at: number | null } | undefined;
-    return !a || a.revoked_at !== null;
-  }
-
-  /** Marks the calling agent as seen now (every agent route; GET /v1/agents says who is online). */
-  readonly seen: MiddlewareHandler = async (c, next) => {
-    this.ctx.db.prepare(`UPDATE agents SET last_seen_at = ? WHERE id = ?`).run(now(), agentOf(c).agentId);
-    await next();
-  };
 
   registerKinds(): void {
-    this.ctx.jobs.register(campaignKind(this));
+    this.ctx.jobs.register(campaignKind(this.core, this.leases));
   }
 
   app(): Hono {
     const app = new Hono();
-    app.route("/", agentsApp(this));
-    app.route("/", workApp(this));
-    app.route("/", deploymentsApp(this));
+    app.route("/", agentsApp(this.core, this.leases));
+    app.route("/", workApp(this.core, this.leases, this.deployments));
+    app.route("/", deploymentsApp(this.core, this.deployments));
     return app;
-  }
-
-  /** Wakes every sleeper: something they wait for may have changed. */
-  notify(): void {
-    for (const wake of [...this.waiters]) wake();
-  }
-
-  /** Sleeps up to `ms`; returns early on notify(), on abort of `signal` and on close(). */
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
-      if (this.closedFlag || signal?.aborted) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        signal?.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.waiters.add(done);
-      signal?.addEventListener("abort", done, { once: true });
-    });
   }
 
   /** Ends every wait (long polls answer 204); campaigns see `closed` and leave their leases as they are. */
   close(): void {
-    this.closedFlag = true;
-    this.notify();
+    this.core.close();
   }
 }

@@ -19,7 +19,8 @@ import type { ServerConfig } from "../context.js";
 import { now, type Db } from "../db.js";
 import { ApiError, badRequest, jsonBody, notFound, query } from "../http.js";
 import { describe } from "../openapi.js";
-import { agentOf, type AgentCaller, type Fleet } from "./fleet.js";
+import { agentOf, type AgentCaller, type FleetCore } from "./core.js";
+import type { Deployments } from "./deployments.js";
 import { newId, type CampaignRow, type LeaseRow } from "./store.js";
 
 export const WorkQuery = z.object({
@@ -188,7 +189,7 @@ export class LeaseBook {
   }
 }
 
-export function workApp(fleet: Fleet): Hono {
+export function workApp(fleet: FleetCore, leases: LeaseBook, deployments: Deployments): Hono {
   const { ctx } = fleet;
   const app = new Hono();
 
@@ -200,13 +201,13 @@ export function workApp(fleet: Fleet): Hono {
     const waitS = Math.min(q.wait_s ?? ctx.config.maxWaitSeconds, ctx.config.maxWaitSeconds);
     const deadline = Date.now() + waitS * 1000;
     const signal = c.req.raw.signal;
-    const released = fleet.leases.releaseAgent(agent.agentId);
+    const released = leases.releaseAgent(agent.agentId);
     if (released) ctx.log(`fleet: agent ${agent.agentId} asked for work while holding ${released} lease(s) (it restarted): their rest goes back to the queue`);
     for (;;) {
       if (signal.aborted || fleet.closed) return c.body(null, 204);
       if (fleet.isRevoked(agent.agentId)) throw new ApiError(401, "unauthorized", "the token is not valid (unknown or revoked)");
-      fleet.leases.expireStale();
-      const work = fleet.deployments.pendingFor(agent) ?? fleet.leases.lease(agent);
+      leases.expireStale();
+      const work = deployments.pendingFor(agent) ?? leases.lease(agent);
       if (work) return c.json(work);
       const left = deadline - Date.now();
       if (left <= 0) return c.body(null, 204);
@@ -218,12 +219,12 @@ export function workApp(fleet: Fleet): Hono {
     body: RowsRequest, ok: { status: 200, description: "rows stored and duplicates; whether the lease is still active", schema: RowsResponse } });
   app.post("/agent/leases/:id/rows", ctx.agent, fleet.seen, async (c) => {
     const body = await jsonBody(c, RowsRequest);
-    return c.json(fleet.leases.rows(c.req.param("id"), agentOf(c).agentId, body));
+    return c.json(leases.rows(c.req.param("id"), agentOf(c).agentId, body));
   });
 
   describe({ method: "post", path: "/v1/agent/leases/{id}/heartbeat", summary: "extend a lease while measuring", auth: "agent",
     ok: { status: 200, description: "whether the lease is still active, and its length", schema: HeartbeatResponse } });
-  app.post("/agent/leases/:id/heartbeat", ctx.agent, fleet.seen, (c) => c.json(fleet.leases.heartbeat(c.req.param("id"), agentOf(c).agentId)));
+  app.post("/agent/leases/:id/heartbeat", ctx.agent, fleet.seen, (c) => c.json(leases.heartbeat(c.req.param("id"), agentOf(c).agentId)));
 
   return app;
 }

@@ -1,0 +1,77 @@
+/**
+ * What every part of the fleet shares (docs of the parts in fleet.ts): the server's context, who is
+ * calling, and waiting. Waiting (long polls, a campaign waiting for rows) sleeps in short steps and
+ * is woken early by `notify()` whenever something an agent or a campaign waits for changes in this
+ * process. The parts import this file, never fleet.ts, which composes them.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import type { ServerContext } from "../context.js";
+import { now } from "../db.js";
+
+/** The calling agent (routes behind ctx.agent). */
+export interface AgentCaller {
+  agentId: string;
+  deviceClass: string;
+}
+
+export function agentOf(c: Context): AgentCaller {
+  const caller = c.var.caller;
+  if (caller?.role !== "agent") throw new Error("agentOf on a route without the agent guard");
+  return { agentId: caller.agentId, deviceClass: caller.deviceClass };
+}
+
+export class FleetCore {
+  private closedFlag = false;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(readonly ctx: ServerContext) {}
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** The agent holding this token (sha256), unless unknown or revoked: server/auth.ts asks. */
+  agentByTokenHash(hash: string): AgentCaller | undefined {
+    const a = this.ctx.db.prepare(`SELECT id, device_class FROM agents WHERE token_hash = ? AND revoked_at IS NULL`)
+      .get(hash) as { id: string; device_class: string } | undefined;
+    return a && { agentId: a.id, deviceClass: a.device_class };
+  }
+
+  isRevoked(agentId: string): boolean {
+    const a = this.ctx.db.prepare(`SELECT revoked_at FROM agents WHERE id = ?`).get(agentId) as { revoked_at: number | null } | undefined;
+    return !a || a.revoked_at !== null;
+  }
+
+  /** Marks the calling agent as seen now (every agent route; GET /v1/agents says who is online). */
+  readonly seen: MiddlewareHandler = async (c, next) => {
+    this.ctx.db.prepare(`UPDATE agents SET last_seen_at = ? WHERE id = ?`).run(now(), agentOf(c).agentId);
+    await next();
+  };
+
+  /** Wakes every sleeper: something they wait for may have changed. */
+  notify(): void {
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  /** Sleeps up to `ms`; returns early on notify(), on abort of `signal` and on close(). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.closedFlag || signal?.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  /** Ends every wait (long polls answer 204); campaigns see `closed` and leave their leases as they are. */
+  close(): void {
+    this.closedFlag = true;
+    this.notify();
+  }
+}
