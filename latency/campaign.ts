@@ -1,6 +1,6 @@
 /**
  * A profiling campaign: measure N architectures of a space on this machine with the runtime's
- * protocol (runtime/profile.ts, HAT-NOTES section 3) and append them to a latency dataset.
+ * protocol (runtime/profile.ts, docs/method.md §4) and append them to a latency dataset.
  *
  *   - The architectures: the space's extremes (smallest, largest, smallest encoder with largest
  *     decoder and the reverse: the range is covered), then uniform samples (sampleArch) from a

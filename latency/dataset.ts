@@ -1,6 +1,6 @@
 /**
  * Latency datasets: one row per measured SubTransformer, read from and written to HAT's CSV
- * layout (HAT-NOTES section 3) so HAT's published datasets load as they are and ours load in HAT.
+ * layout (docs/method.md §5) so HAT's published datasets load as they are and ours load in HAT.
  *
  * Columns, in order:
  *   - HAT's 14: the 10 features (HAT_FEATURE_NAMES), `latency_mean_encoder`, `latency_mean_decoder`,

@@ -1,7 +1,7 @@
 /**
  * What a latency predictor sees of an architecture.
  *
- *   - "hat": HAT's 10 features (HAT-NOTES section 3): embed dims, layer counts and per-layer
+ *   - "hat": HAT's 10 features (docs/method.md §5): embed dims, layer counts and per-layer
  *     averages.
  *   - "sums": the 10, then 12 per-stack sums computed from them. Latency is a sum over layers, and
  *     an average divided by the layer count hides it: `layers x average` is the stack's total (FFN

@@ -1,5 +1,5 @@
 /**
- * Fitting a latency predictor (HAT-NOTES section 3) with TensorFlow.js, and the report that
+ * Fitting a latency predictor (docs/method.md §5) with TensorFlow.js, and the report that
  * comes with it:
  *   - a seeded 8:1:1 split of the rows (train, validation, test), made before outliers are
  *     dropped, so a test row is a test row whatever the outlier rule says;
@@ -29,7 +29,7 @@ import { findOutliers } from "./outliers.js";
 import { Predictor, type TargetKind } from "./predictor.js";
 
 export interface FitOptions {
-  /** "auto": the per-layer encoding when every row has its architecture, else HAT's 10 features. */
+  /** Default (and "auto"): "sums", HAT's 10 features and the per-stack sums computed from them. */
   features?: FeatureKind | "auto";
   /** "split": predict encoder and decoder latency (two outputs) and sum them; "total": one output. */
   target?: TargetKind;

@@ -1,5 +1,5 @@
 /**
- * The baseline every latency predictor must beat (HAT-NOTES section 3: plain linear regression
+ * The baseline every latency predictor must beat (docs/method.md §5: plain linear regression
  * on the same features is already within 5-11 %): ordinary least squares with an intercept,
  * solved from the normal equations on standardised features with a tiny ridge (so constant
  * features, such as HAT's fixed encoder layer count, do not make the system singular).

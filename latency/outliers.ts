@@ -1,7 +1,7 @@
 /**
  * Measurements to leave out of a latency dataset: the warm-up period at the start of a
- * measurement session, and isolated spikes (HAT-NOTES section 3: "the first rows of HAT's Pi
- * dataset show warm-up outliers"). docs/latency.md shows what this finds in HAT's datasets.
+ * measurement session, and isolated spikes (docs/method.md §5: the first rows of HAT's Raspberry
+ * Pi dataset are warm-up outliers). docs/latency.md shows what this finds in HAT's datasets.
  *
  * The rule, for rows in measurement order (HAT's files and our campaigns are):
  *   1. Reference: for the encoder and the decoder latency apart, a least-squares fit on the

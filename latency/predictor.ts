@@ -1,5 +1,5 @@
 /**
- * A fitted latency predictor: HAT's MLP (HAT-NOTES section 3) over normalised architecture
+ * A fitted latency predictor: HAT's MLP (docs/method.md §5) over normalised architecture
  * features, beside a linear skip path (least squares), with its normalisation, the device its data
  * was measured on and the space it was fitted for, saved as one small JSON file.
  *

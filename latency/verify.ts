@@ -1,5 +1,5 @@
 /**
- * The held-out check a predictor owes its users (HAT-NOTES section 7: searched models came out
+ * The held-out check a predictor owes its users (docs/method.md §5: searched models came out
  * slower than their constraint, and nobody had checked the predictor): fresh random architectures
  * of the predictor's space, none of them in its training data, measured here with the protocol
  * the predictor's data was measured with, against the predictions.

@@ -1,6 +1,6 @@
 /**
  * Architectures (SubTransformers) and design spaces: validation, HAT's config form, the 10 latency
- * features, sampling, canonical keys and parameter counts (HAT-NOTES sections 1 and 3).
+ * features, sampling, canonical keys and parameter counts (docs/method.md §1, §5).
  *
  * Two input forms are accepted everywhere:
  *   - the project's form: the `Arch` / `Space` interfaces of types.ts, camelCase keys, unknown keys

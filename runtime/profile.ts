@@ -1,5 +1,5 @@
 /**
- * Latency profiling with HAT's protocol (HAT-NOTES section 3): random weights, batch 1, a source
+ * Latency profiling with HAT's protocol (docs/method.md §4): random weights, batch 1, a source
  * of `srcLen` tokens encoded once, then `tgtLen` incremental decoder steps (self-attention cache,
  * output projection included) with the decoder batch replicated to the beam size. Warm up, time
  * `runs` runs, drop the fastest and slowest 10 %, average the rest. Encoder and decoder apart;

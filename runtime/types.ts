@@ -7,7 +7,7 @@
  *   Q the fixed q/k/v projection width (qkv-dim, 512 in HAT), H heads, V vocabulary.
  */
 
-/** A HAT design space: the choices of every elastic dimension (HAT-NOTES section 1). */
+/** A HAT design space: the choices of every elastic dimension (docs/method.md §1). */
 export interface Space {
   encoderEmbedChoices: number[]; // [640, 512]
   decoderEmbedChoices: number[]; // [640, 512]
@@ -51,7 +51,7 @@ export interface SuperDims {
   qkvDim: number;
 }
 
-/** The 10 HAT latency features, in HAT's CSV column order (HAT-NOTES section 3). */
+/** The 10 HAT latency features, in HAT's CSV column order (docs/method.md §5). */
 export const HAT_FEATURE_NAMES = [
   "encoder_embed_dim",
   "encoder_layer_num",

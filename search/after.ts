@@ -1,5 +1,5 @@
 /**
- * After the search (HAT-NOTES section 4): the winner exported as a compact standalone model (only
+ * After the search (docs/method.md §9): the winner exported as a compact standalone model (only
  * its slices, so its parameter count is the SubTransformer's), fine-tuned from its inherited
  * weights or trained from scratch with the trainer, scored with BLEU, and its real latency
  * measured in this machine's wasm runtime with the predictor's protocol.

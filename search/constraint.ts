@@ -1,7 +1,7 @@
 /**
  * Latency constraints: the devices a search runs for, each with its latency model (a predictor,
  * or any stand-in) and an optional constraint in ms; feasibility of candidates; and the bounded
- * feasibility check HAT lacks (HAT-NOTES section 4: its rejection loop never ends when the
+ * feasibility check HAT lacks (docs/method.md §7: its rejection loop never ends when the
  * constraint is below what the space can reach). Before a search starts, `checkFeasible` finds
  * the smallest latency the space reaches on each device and refuses a constraint below it.
  */

@@ -1,5 +1,5 @@
 /**
- * HAT's evolutionary search (HAT-NOTES section 4), with its defaults as parameters: a population
+ * HAT's evolutionary search (docs/method.md §7), with its defaults as parameters: a population
  * of 125 feasible SubTransformers; each generation keeps the 25 of lowest inherited validation
  * loss as parents, and adds 50 mutants (each gene redrawn with probability 0.3) of random parents
  * and 50 crossovers (each gene from one of two distinct random parents); 30 generations. Only

@@ -1,5 +1,5 @@
 /**
- * The search's fitness (HAT-NOTES section 2): the label-smoothed validation loss per token of a
+ * The search's fitness (docs/method.md §6): the label-smoothed validation loss per token of a
  * SubTransformer with weights inherited from the SuperTransformer, no training. The weights are
  * uploaded into one wasm instance once; each architecture costs only a descriptor of pointers
  * (front slices) and one teacher-forced pass over a fixed validation subset. Losses are cached

@@ -1,5 +1,5 @@
 /**
- * HAT's gene encoding of a SubTransformer (HAT-NOTES section 4): a fixed-length list of genes, one
+ * HAT's gene encoding of a SubTransformer (docs/method.md §7): a fixed-length list of genes, one
  * per elastic choice, with every per-layer list at the space's largest layer count. A genome
  * decodes to an Arch by reading the layer counts and keeping the first that many per-layer genes,
  * so a mutation of a layer count keeps (or uncovers) the genes of the layers it adds, as in HAT.

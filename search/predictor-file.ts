@@ -1,5 +1,5 @@
 /**
- * Latency predictors for the search, from files: the predictor issue's `Predictor`
+ * Latency predictors for the search, from files: a fitted `Predictor`
  * (latency/predictor.ts) behind the search's small `LatencyModel` interface, with what the
  * search and its report need besides predictions: the device's name, the space the predictor
  * was fitted on, its held-out test set and the measurement protocol.

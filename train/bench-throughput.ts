@@ -1,6 +1,6 @@
 /**
  * Training throughput of the tfjs SuperTransformer (not a test): a few Adam updates of one fixed
- * SubTransformer at the issue's reference size (2 encoder and 2 decoder layers, d = 128, FFN 512,
+ * SubTransformer at a fixed reference size (2 encoder and 2 decoder layers, d = 128, FFN 512,
  * 4 heads, vocabulary 1000, batches of at most 2560 padded tokens cut from a length-sorted random
  * corpus as the trainer cuts them) on the selected backend; prints
  * target tokens per second and where the time of one update goes (tf.profile, by kernel).

@@ -3,7 +3,7 @@
  * SuperTransformer variable (docs/runtime.md, "Weight layout"): a linear layer of a SubTransformer
  * is `y = x · W[:in, :out] + b[:out]`, a layer norm uses `g[:D]`, `b[:D]`. `tf.slice` makes the
  * gradient of a variable zero outside the slice, so an update only touches what the sampled
- * SubTransformer used (HAT-NOTES section 2).
+ * SubTransformer used (docs/method.md §2).
  *
  * Shape letters (runtime/types.ts): B batch, S source length, T target length, R rows (B·S or
  * B·T), D embed dim, F FFN dim, Q the q/k/v width, H heads, hd = Q / H.

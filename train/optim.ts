@@ -1,5 +1,5 @@
 /**
- * The optimiser side of HAT's training (HAT-NOTES section 2), as fairseq does it:
+ * The optimiser side of HAT's training (docs/method.md §3), as fairseq does it:
  * Adam with betas (0.9, 0.98); gradient clipping by global norm; learning-rate schedules as pure
  * functions of the update number: cosine with linear warm-up (HAT's WMT setting) and inverse
  * square root (IWSLT).

@@ -1,5 +1,5 @@
 /**
- * One training update of a SubTransformer of the SuperTransformer (HAT-NOTES section 2):
+ * One training update of a SubTransformer of the SuperTransformer (docs/method.md §3):
  * forward with dropout, label-smoothed loss averaged over the batch's target tokens, gradients
  * (only into the sampled SubTransformer's slices), optional clipping by global norm, Adam.
  *

@@ -1,5 +1,5 @@
 /**
- * The training loop (HAT-NOTES section 2): the SuperTransformer with one SubTransformer sampled
+ * The training loop (docs/method.md §3): the SuperTransformer with one SubTransformer sampled
  * uniformly per update (or the sandwich rule: largest, smallest and a random one per update), or
  * one fixed SubTransformer trained from scratch or fine-tuned from inherited weights.
  * Label-smoothed cross-entropy, Adam, cosine-with-warm-up or inverse-sqrt learning rate, dropout
