@@ -11,6 +11,7 @@ import {
   API, DeploymentReport, EnrolRequest, EnrolResponse, ErrorBody, HeartbeatResponse, HelloRequest, RowsRequest, RowsResponse, Work,
 } from "../runtime/fleet-protocol.js";
 import { errText, type Log } from "./log.js";
+import { describeIssues } from "../runtime/schema-issues.js";
 
 /** 401 from the server: the agent's token was revoked (or the server never knew it). */
 export class UnauthorizedError extends Error {
@@ -177,8 +178,7 @@ export class AgentClient {
       }
       const r = schema.safeParse(body);
       if (!r.success) {
-        const issues = r.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
-        throw new BadReplyError(`bad reply to ${o.method} ${o.path} (HTTP ${res.status}): ${issues}`);
+        throw new BadReplyError(`bad reply to ${o.method} ${o.path} (HTTP ${res.status}): ${describeIssues(r.error.issues, "(body)")}`);
       }
       return r.data;
     });

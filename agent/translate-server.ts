@@ -8,6 +8,7 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { translateLines } from "../runtime/decode.js";
 import { TranslateRequest } from "../runtime/fleet-protocol.js";
+import { describeIssues } from "../runtime/schema-issues.js";
 import type { Serving } from "./models.js";
 import { errText, type Log } from "./log.js";
 
@@ -50,8 +51,7 @@ export function translateApp(s: TranslateServiceState, log: Log = () => {}): Hon
     }
     const r = TranslateRequest.safeParse(body);
     if (!r.success) {
-      const msg = r.error.issues.slice(0, 5).map((i) => `${i.path.map((p) => typeof p === "number" ? `[${p}]` : `.${String(p)}`).join("").replace(/^\./, "") || "body"}: ${i.message}`).join("; ");
-      return fail(c, 400, "invalid_body", msg);
+      return fail(c, 400, "invalid_body", describeIssues(r.error.issues));
     }
     const m = s.model();
     if (!m) return fail(c, 503, "no_model", "no model deployed to this agent yet");

@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
+import { describeIssues } from "../runtime/schema-issues.js";
 
 export class ApiError extends HTTPException {
   constructor(status: ContentfulStatusCode, readonly code: string, message: string) {
@@ -18,14 +19,6 @@ export class ApiError extends HTTPException {
 export const badRequest = (message: string, code = "bad_request") => new ApiError(400, code, message);
 export const notFound = (what: string) => new ApiError(404, "not_found", `${what} not found`);
 export const conflict = (message: string) => new ApiError(409, "conflict", message);
-
-/** "field.sub[2]: message" for the first few zod issues. */
-export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues.slice(0, 5).map((i) => {
-    const path = i.path.reduce<string>((s, p) => typeof p === "number" ? `${s}[${p}]` : s ? `${s}.${String(p)}` : String(p), "");
-    return `${path || "body"}: ${i.message}`;
-  }).join("; ");
-}
 
 /** Check a value against a schema; a 400 naming the field otherwise. */
 export function check<S extends z.ZodType>(schema: S, value: unknown, where = "body"): z.infer<S> {
