@@ -7,7 +7,8 @@
  * On start the last active model is reloaded from the state directory.
  */
 import { Bpe } from "../data/bpe.js";
-import { largestArch, validateSpace } from "../runtime/arch.js";
+import { validateSpace } from "../runtime/arch.js";
+import { largestArch } from "../runtime/arch-sample.js";
 import { translateLines } from "../runtime/decode.js";
 import type { DeploymentReport, DeployWork } from "../runtime/fleet-protocol.js";
 import { HatModel } from "../runtime/model.js";

@@ -8,7 +8,9 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { DEMO_SPACE, largestArch, loadArch, smallestArch } from "../runtime/arch.js";
+import { loadArch } from "../runtime/arch-files.js";
+import { largestArch, smallestArch } from "../runtime/arch-sample.js";
+import { DEMO_SPACE } from "../runtime/spaces.js";
 import { protocolFlops } from "../runtime/flops.js";
 import { profileArch } from "../runtime/profile.js";
 import type { Arch } from "../runtime/types.js";

@@ -12,7 +12,7 @@
  *   5. a predictor file given as `--model FILE`
  * Weights are random: the time does not depend on their values.
  */
-import { sampleArch } from "../runtime/arch.js";
+import { sampleArch } from "../runtime/arch-sample.js";
 import { mulberry32 } from "../runtime/rng.js";
 import type { Arch, Space } from "../runtime/types.js";
 import { featureCount, HAT_LATENCY_SPACE, type FeatureKind } from "../latency/features.js";

@@ -1,5 +1,6 @@
 /** Small helpers over node:util parseArgs: typed integer flags with clear errors. */
-import { BUILTIN_SPACES, loadSpace } from "../runtime/arch.js";
+import { loadSpace } from "../runtime/arch-files.js";
+import { BUILTIN_SPACES } from "../runtime/spaces.js";
 import type { Space } from "../runtime/types.js";
 import { UsageError } from "./io.js";
 

@@ -1,7 +1,8 @@
 /** `hat init`, `hat export`, `hat info`: create, cut and inspect `.hatm` model files. */
 import { parseArgs } from "node:util";
 import { statSync } from "node:fs";
-import { archParams, hatFeatures, loadArch } from "../runtime/arch.js";
+import { archParams, hatFeatures } from "../runtime/arch-features.js";
+import { loadArch } from "../runtime/arch-files.js";
 import { exportSubTransformer, HatModel, randomSuperTransformer, readModelFile, writeModelFile } from "../runtime/model.js";
 import { intFlag, requireFlag, spaceArg } from "./args.js";
 import type { Io } from "./io.js";

@@ -1,7 +1,8 @@
 /** `hat predictor fit | eval | predict`: latency predictors from latency datasets (latency/). */
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { archKey, loadArch } from "../runtime/arch.js";
+import { archKey } from "../runtime/arch-features.js";
+import { loadArch } from "../runtime/arch-files.js";
 import type { Space } from "../runtime/types.js";
 import { deviceLabel, LatencyDataError, readDataset, readTrainingRows, sameDevice, thisDevice, totalMs } from "../latency/dataset.js";
 import { HAT_LATENCY_SPACE, FEATURE_KINDS, rowOutsideSpace, type FeatureKind } from "../latency/features.js";

@@ -1,6 +1,6 @@
 /** `hat profile --arch FILE`: HAT's latency protocol on random weights, in this machine's wasm runtime. */
 import { parseArgs } from "node:util";
-import { loadArch } from "../runtime/arch.js";
+import { loadArch } from "../runtime/arch-files.js";
 import { profileArch } from "../runtime/profile.js";
 import { intFlag, requireFlag } from "./args.js";
 import type { Io } from "./io.js";

@@ -1,6 +1,7 @@
 /** `hat train`: train a SuperTransformer (or one SubTransformer) on a corpus or the built-in demo task. */
 import { parseArgs } from "node:util";
-import { loadArch, spaceOfArch } from "../runtime/arch.js";
+import { loadArch } from "../runtime/arch-files.js";
+import { spaceOfArch } from "../runtime/arch-sample.js";
 import { encodeModel, readModelFile, writeModelFile } from "../runtime/format.js";
 import type { Arch, Space } from "../runtime/types.js";
 import { sliceSubTensors, type TensorMap } from "../runtime/weights.js";

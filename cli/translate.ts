@@ -1,7 +1,8 @@
 /** `hat translate` and `hat bleu`: decode text with a model file; score hypotheses with sacreBLEU's BLEU. */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { largestArch, loadArch } from "../runtime/arch.js";
+import { loadArch } from "../runtime/arch-files.js";
+import { largestArch } from "../runtime/arch-sample.js";
 import { translateLines } from "../runtime/decode.js";
 import { HatModel } from "../runtime/model.js";
 import { Bpe } from "../data/bpe.js";

@@ -31,7 +31,9 @@
 import { existsSync, mkdirSync, readFileSync, statSync, truncateSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname } from "node:path";
-import { archKey, hatFeatures, largestArch, sampleArch, smallestArch, validateArch, validateSpace } from "../runtime/arch.js";
+import { validateArch, validateSpace } from "../runtime/arch.js";
+import { archKey, hatFeatures } from "../runtime/arch-features.js";
+import { largestArch, sampleArch, smallestArch } from "../runtime/arch-sample.js";
 import { profileArch } from "../runtime/profile.js";
 import { mulberry32 } from "../runtime/rng.js";
 import type { Arch, Space } from "../runtime/types.js";

@@ -16,7 +16,9 @@
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { arch as osArch, cpus, platform } from "node:os";
-import { ArchError, archKey, hatFeatures, validateArch } from "../runtime/arch.js";
+import { validateArch } from "../runtime/arch.js";
+import { ArchError } from "../runtime/arch-error.js";
+import { archKey, hatFeatures } from "../runtime/arch-features.js";
 import { writeFileAtomic } from "../runtime/files.js";
 import { HAT_FEATURE_NAMES, type Arch } from "../runtime/types.js";
 import { InputError } from "../runtime/errors.js";

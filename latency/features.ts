@@ -19,7 +19,7 @@
  * write into a caller's Float64Array and allocate nothing. `checkInSpace` is the fast form of
  * validateArch's space check for the same reason.
  */
-import { ArchError } from "../runtime/arch.js";
+import { ArchError } from "../runtime/arch-error.js";
 import { HAT_FEATURE_NAMES, type Arch, type Space } from "../runtime/types.js";
 import type { LatencyRow } from "./dataset.js";
 

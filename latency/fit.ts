@@ -17,7 +17,7 @@
  *     regression on the same features and training rows, fitted in the same run.
  */
 import * as tf from "@tensorflow/tfjs";
-import { archKey } from "../runtime/arch.js";
+import { archKey } from "../runtime/arch-features.js";
 import { mulberry32 } from "../runtime/rng.js";
 import type { Space } from "../runtime/types.js";
 import { selectBackend } from "../train/backend.js";

@@ -25,7 +25,8 @@
  * Every problem with a file is a PredictorError naming the field.
  */
 import { readFile } from "node:fs/promises";
-import { validateSpace, ArchError } from "../runtime/arch.js";
+import { validateSpace } from "../runtime/arch.js";
+import { ArchError } from "../runtime/arch-error.js";
 import type { Arch, Space } from "../runtime/types.js";
 import type { DeviceInfo, LatencyRow, Protocol } from "./dataset.js";
 import { checkInSpace, encodeArch, encodeRow, featureCount, featureNames, FEATURE_KINDS, type FeatureKind, type FeatureSpec } from "./features.js";

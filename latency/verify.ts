@@ -4,7 +4,8 @@
  * of the predictor's space, none of them in its training data, measured here with the protocol
  * the predictor's data was measured with, against the predictions.
  */
-import { archKey, largestArch, sampleArch } from "../runtime/arch.js";
+import { archKey } from "../runtime/arch-features.js";
+import { largestArch, sampleArch } from "../runtime/arch-sample.js";
 import { mulberry32 } from "../runtime/rng.js";
 import type { Arch } from "../runtime/types.js";
 import { DEFAULT_PROTOCOL, wasmMeasure, type Measure } from "./campaign.js";

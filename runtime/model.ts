@@ -3,7 +3,8 @@
  * against the architecture to run before any wasm call, run SubTransformers on it, export a
  * compact SubTransformer, and create a SuperTransformer with random weights.
  */
-import { largestArch, superDims, validateArch, validateSpace } from "./arch.js";
+import { superDims, validateArch, validateSpace } from "./arch.js";
+import { largestArch } from "./arch-sample.js";
 import { checkTensorsFor, decodeModel, encodeModel, readModelFile, writeModelFile, type DecodedModel, type ModelHeader } from "./format.js";
 import type { Arch, Space } from "./types.js";
 import { SPECIALS } from "./types.js";

@@ -4,7 +4,8 @@
  * weights or trained from scratch with the trainer, scored with BLEU, and its real latency
  * measured in this machine's wasm runtime with the predictor's protocol.
  */
-import { archParams, spaceOfArch } from "../runtime/arch.js";
+import { archParams } from "../runtime/arch-features.js";
+import { spaceOfArch } from "../runtime/arch-sample.js";
 import { translateLines } from "../runtime/decode.js";
 import { encodeModel, type DecodedModel } from "../runtime/format.js";
 import { exportSubTransformer, HatModel } from "../runtime/model.js";

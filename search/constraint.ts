@@ -5,7 +5,8 @@
  * constraint is below what the space can reach). Before a search starts, `checkFeasible` finds
  * the smallest latency the space reaches on each device and refuses a constraint below it.
  */
-import { archKey, smallestArch } from "../runtime/arch.js";
+import { archKey } from "../runtime/arch-features.js";
+import { smallestArch } from "../runtime/arch-sample.js";
 import { mulberry32 } from "../runtime/rng.js";
 import type { Arch } from "../runtime/types.js";
 import { GeneLayout, type Genome } from "./genome.js";

@@ -5,7 +5,8 @@
  * (front slices) and one teacher-forced pass over a fixed validation subset. Losses are cached
  * by archKey, so an architecture is scored once whatever the searches ask.
  */
-import { archKey, validateArch } from "../runtime/arch.js";
+import { validateArch } from "../runtime/arch.js";
+import { archKey } from "../runtime/arch-features.js";
 import { corpusLoss } from "../runtime/decode.js";
 import type { HatModel } from "../runtime/model.js";
 import type { Arch, Space } from "../runtime/types.js";

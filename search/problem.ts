@@ -3,7 +3,8 @@
  * fitness, and a ledger of the architectures one run has evaluated (each counted once, in the
  * order evaluated, with the generation that first asked for it).
  */
-import { archKey, validateSpace } from "../runtime/arch.js";
+import { validateSpace } from "../runtime/arch.js";
+import { archKey } from "../runtime/arch-features.js";
 import type { Arch, Space } from "../runtime/types.js";
 import { checkFeasible, drawFeasible, LatencyTable, type Device } from "./constraint.js";
 import { CachedLoss, type LossFn } from "./fitness.js";

@@ -10,7 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
-import { largestArch } from "../runtime/arch.js";
+import { largestArch } from "../runtime/arch-sample.js";
 import { mulberry32 } from "../runtime/rng.js";
 import type { Space } from "../runtime/types.js";
 import { selectBackend } from "./backend.js";

@@ -8,7 +8,8 @@
  */
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { largestArch, sampleArch, smallestArch, validateArch } from "../runtime/arch.js";
+import { validateArch } from "../runtime/arch.js";
+import { largestArch, sampleArch, smallestArch } from "../runtime/arch-sample.js";
 import { corpusLoss } from "../runtime/decode.js";
 import { encodeModel, readModelFile, writeModelFile, type ModelHeader } from "../runtime/format.js";
 import { mulberry32 } from "../runtime/rng.js";

@@ -8,7 +8,8 @@
 import * as sea from "node:sea";
 import { isInputError } from "../../runtime/errors.js";
 import { agentCommand, AGENT_USAGE } from "../command.js";
-import { DEMO_SPACE, smallestArch } from "../../runtime/arch.js";
+import { smallestArch } from "../../runtime/arch-sample.js";
+import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { profileArch } from "../../runtime/profile.js";
 import { loadWasm, wasmBuild } from "../../runtime/wasm.js";
 import { AGENT_VERSION, wasmFeatures } from "../hardware.js";

@@ -12,7 +12,9 @@
 import { z } from "zod";
 import { DeviceClass, Protocol } from "../../runtime/fleet-protocol.js";
 import { DEFAULT_PROTOCOL, campaignArchs } from "../../latency/campaign.js";
-import { ArchError, BUILTIN_SPACE_NAMES, BUILTIN_SPACES, validateSpace } from "../../runtime/arch.js";
+import { validateSpace } from "../../runtime/arch.js";
+import { ArchError } from "../../runtime/arch-error.js";
+import { BUILTIN_SPACE_NAMES, BUILTIN_SPACES } from "../../runtime/spaces.js";
 import type { Space } from "../../runtime/types.js";
 import { now } from "../db.js";
 import { badRequest, check } from "../http.js";

@@ -5,7 +5,7 @@
  * agent that measured it.
  */
 import type { Protocol as WireProtocol } from "../../runtime/fleet-protocol.js";
-import { hatFeatures } from "../../runtime/arch.js";
+import { hatFeatures } from "../../runtime/arch-features.js";
 import type { Arch } from "../../runtime/types.js";
 import { formatDataset, type DeviceInfo, type LatencyRow } from "../../latency/dataset.js";
 import type { Db } from "../db.js";

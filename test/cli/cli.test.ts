@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { hat } from "./hat.js";
-import { DEMO_SPACE, smallestArch } from "../../runtime/arch.js";
+import { smallestArch } from "../../runtime/arch-sample.js";
+import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { hasShared, sharedData } from "../helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "hat-cli-"));

@@ -8,7 +8,9 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { archKey, largestArch, smallestArch, validateSpace } from "../../runtime/arch.js";
+import { validateSpace } from "../../runtime/arch.js";
+import { archKey } from "../../runtime/arch-features.js";
+import { largestArch, smallestArch } from "../../runtime/arch-sample.js";
 import type { Arch } from "../../runtime/types.js";
 import { campaignArchs, runCampaign, type Measure } from "../../latency/campaign.js";
 import { archToCell, readDataset, type DeviceInfo } from "../../latency/dataset.js";

@@ -5,7 +5,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { archKey, hatFeatures, largestArch, smallestArch, DEMO_SPACE } from "../../runtime/arch.js";
+import { archKey, hatFeatures } from "../../runtime/arch-features.js";
+import { largestArch, smallestArch } from "../../runtime/arch-sample.js";
+import { DEMO_SPACE } from "../../runtime/spaces.js";
 import {
   archFromCell, archToCell, csvHeader, formatDataset, formatRow, HAT_COLUMNS, latestPerArch, LatencyDataError, parseDataset,
   pyFloat, thisDevice, type LatencyRow,

@@ -1,6 +1,10 @@
 /** latency/features.ts: the three encodings and the fast space check. */
 import { describe, expect, it } from "vitest";
-import { ArchError, DEMO_SPACE, HAT_WMT_SPACE, hatFeatures, largestArch, sampleArch, smallestArch, validateArch } from "../../runtime/arch.js";
+import { validateArch } from "../../runtime/arch.js";
+import { ArchError } from "../../runtime/arch-error.js";
+import { hatFeatures } from "../../runtime/arch-features.js";
+import { largestArch, sampleArch, smallestArch } from "../../runtime/arch-sample.js";
+import { DEMO_SPACE, HAT_WMT_SPACE } from "../../runtime/spaces.js";
 import { mulberry32 } from "../../runtime/rng.js";
 import { checkInSpace, encodeArch, encodeRow, featureCount, featureNames, featureSpec, HAT_LATENCY_SPACE } from "../../latency/features.js";
 

@@ -7,13 +7,15 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ArchError, DEMO_SPACE, HAT_WMT_SPACE, largestArch, sampleArch, smallestArch } from "../../runtime/arch.js";
+import { ArchError } from "../../runtime/arch-error.js";
+import { largestArch, sampleArch, smallestArch } from "../../runtime/arch-sample.js";
+import { DEMO_SPACE, HAT_WMT_SPACE } from "../../runtime/spaces.js";
 import { mulberry32 } from "../../runtime/rng.js";
 import { fitPredictor, splitIndices, type FitReport } from "../../latency/fit.js";
 import { HAT_LATENCY_SPACE } from "../../latency/features.js";
 import { Predictor, PredictorError } from "../../latency/predictor.js";
 import { verifyPredictor } from "../../latency/verify.js";
-import { archKey } from "../../runtime/arch.js";
+import { archKey } from "../../runtime/arch-features.js";
 import { syntheticLatency, syntheticRows } from "./synthetic.js";
 
 const dir = mkdtempSync(join(tmpdir(), "hat-predictor-"));

@@ -1,5 +1,6 @@
 /** Synthetic latency datasets for the latency/ tests: known functions of the architecture, seeded noise. */
-import { hatFeatures, sampleArch } from "../../runtime/arch.js";
+import { hatFeatures } from "../../runtime/arch-features.js";
+import { sampleArch } from "../../runtime/arch-sample.js";
 import { mulberry32, randn } from "../../runtime/rng.js";
 import type { Arch, Space } from "../../runtime/types.js";
 import type { LatencyRow } from "../../latency/dataset.js";

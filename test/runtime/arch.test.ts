@@ -1,5 +1,5 @@
 /**
- * runtime/arch.ts: validation and its error messages, HAT's config form (and HAT's own config files
+ * runtime/arch*.ts and spaces.ts: validation and its error messages, HAT's config form (and HAT's own config files
  * when ../shared is present), the 10 latency features against rows of HAT's latency datasets,
  * sampling, canonical keys and parameter counts. Also runtime/rng.ts.
  */
@@ -7,11 +7,14 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import {
-  ArchError, DEMO_SPACE, HAT_IWSLT_SPACE, HAT_WMT_SPACE, archFromHatYaml, archKey, archParams,
-  archToHatYaml, hatFeatures, largestArch, loadArch, loadSpace, parseArchText, parseSpaceText,
-  sampleArch, smallestArch, spaceFromHatYaml, spaceToHatYaml, superDims, validateArch, validateSpace,
-} from "../../runtime/arch.js";
+import { superDims, validateArch, validateSpace } from "../../runtime/arch.js";
+import { ArchError } from "../../runtime/arch-error.js";
+import { archKey, archParams, hatFeatures } from "../../runtime/arch-features.js";
+import { loadArch, loadSpace } from "../../runtime/arch-files.js";
+import { archFromHatYaml, archToHatYaml, spaceFromHatYaml, spaceToHatYaml } from "../../runtime/arch-hat.js";
+import { largestArch, sampleArch, smallestArch } from "../../runtime/arch-sample.js";
+import { parseArchText, parseSpaceText } from "../../runtime/arch-text.js";
+import { DEMO_SPACE, HAT_IWSLT_SPACE, HAT_WMT_SPACE } from "../../runtime/spaces.js";
 import { mulberry32, randn } from "../../runtime/rng.js";
 import type { Arch, Space } from "../../runtime/types.js";
 import { HAT_FEATURE_NAMES } from "../../runtime/types.js";

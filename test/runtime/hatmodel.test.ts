@@ -1,6 +1,7 @@
 /** Model files in use: refused before any wasm call when bad; export; traps become errors. */
 import { describe, expect, it } from "vitest";
-import { DEMO_SPACE, sampleArch, smallestArch } from "../../runtime/arch.js";
+import { sampleArch, smallestArch } from "../../runtime/arch-sample.js";
+import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { greedy } from "../../runtime/decode.js";
 import { decodeModel, ModelFormatError } from "../../runtime/format.js";
 import { exportSubTransformer, HatModel, randomSuperTransformer } from "../../runtime/model.js";

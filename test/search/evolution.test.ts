@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { archKey, HAT_WMT_SPACE, sampleArch, smallestArch } from "../../runtime/arch.js";
+import { archKey } from "../../runtime/arch-features.js";
+import { sampleArch, smallestArch } from "../../runtime/arch-sample.js";
+import { HAT_WMT_SPACE } from "../../runtime/spaces.js";
 import { InfeasibleConstraintError } from "../../search/constraint.js";
 import { evolutionSearch } from "../../search/evolution.js";
 import { CachedLoss } from "../../search/fitness.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { largestArch, sampleArch, smallestArch } from "../../runtime/arch.js";
+import { largestArch, sampleArch, smallestArch } from "../../runtime/arch-sample.js";
 import { HatModel, randomSuperTransformer } from "../../runtime/model.js";
 import { CachedLoss, InheritedLoss } from "../../search/fitness.js";
 import { validationLoss } from "../../train/trainer.js";

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { DEMO_SPACE, HAT_WMT_SPACE, archKey, largestArch, sampleArch, smallestArch, validateArch } from "../../runtime/arch.js";
+import { validateArch } from "../../runtime/arch.js";
+import { archKey } from "../../runtime/arch-features.js";
+import { largestArch, sampleArch, smallestArch } from "../../runtime/arch-sample.js";
+import { DEMO_SPACE, HAT_WMT_SPACE } from "../../runtime/spaces.js";
 import { enumerateArchs, GeneLayout } from "../../search/genome.js";
 import { rng, TINY_SPACE as TINY } from "../helpers.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { archKey, archParams } from "../../runtime/arch.js";
+import { archKey, archParams } from "../../runtime/arch-features.js";
 import type { Arch } from "../../runtime/types.js";
 import { enumerateArchs } from "../../search/genome.js";
 import { dominates, nonDominatedSort, nsga2Search, objectives, paretoFront } from "../../search/nsga2.js";

@@ -3,7 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { archParams, DEMO_SPACE, sampleArch } from "../../runtime/arch.js";
+import { archParams } from "../../runtime/arch-features.js";
+import { sampleArch } from "../../runtime/arch-sample.js";
+import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { evolutionSearch } from "../../search/evolution.js";
 import { CachedLoss } from "../../search/fitness.js";
 import { nsga2Search } from "../../search/nsga2.js";

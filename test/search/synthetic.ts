@@ -1,5 +1,5 @@
 /** Stand-ins for the search tests: a FLOP-based latency model and a loss whose optimum is known. */
-import { archKey } from "../../runtime/arch.js";
+import { archKey } from "../../runtime/arch-features.js";
 import { protocolFlops } from "../../runtime/flops.js";
 import type { Arch, Space } from "../../runtime/types.js";
 import type { LatencyModel } from "../../search/constraint.js";

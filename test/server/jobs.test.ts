@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { demoTask } from "../../data/demo-task.js";
 import { formatDataset } from "../../latency/dataset.js";
-import { DEMO_SPACE } from "../../runtime/arch.js";
+import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { createServer, type HatServer } from "../../server/app.js";
 import { hashToken } from "../../server/auth.js";
 import { hatJson } from "../../server/jobs/kinds/common.js";

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { largestArch, sampleArch, smallestArch } from "../../runtime/arch.js";
+import { largestArch, sampleArch, smallestArch } from "../../runtime/arch-sample.js";
 import { mulberry32 } from "../../runtime/rng.js";
 import { SPECIALS } from "../../runtime/types.js";
 import { selectBackend } from "../../train/backend.js";

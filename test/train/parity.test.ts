@@ -4,7 +4,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sampleArch, validateSpace } from "../../runtime/arch.js";
+import { validateSpace } from "../../runtime/arch.js";
+import { sampleArch } from "../../runtime/arch-sample.js";
 import { score } from "../../runtime/decode.js";
 import { refDecode, refEncode } from "../../runtime/reference.js";
 import { mulberry32 } from "../../runtime/rng.js";

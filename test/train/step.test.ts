@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { largestArch, sampleArch, validateSpace } from "../../runtime/arch.js";
+import { validateSpace } from "../../runtime/arch.js";
+import { largestArch, sampleArch } from "../../runtime/arch-sample.js";
 import { mulberry32 } from "../../runtime/rng.js";
 import { selectBackend } from "../../train/backend.js";
 import { padBatch } from "../../train/batch.js";

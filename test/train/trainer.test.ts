@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { smallestArch } from "../../runtime/arch.js";
+import { smallestArch } from "../../runtime/arch-sample.js";
 import type { Space } from "../../runtime/types.js";
 import { SPECIALS } from "../../runtime/types.js";
 import type { TokenPair } from "../../train/batching.js";

@@ -6,7 +6,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { BUILTIN_SPACE_NAMES, parseSpaceText } from "../../../runtime/arch.js";
+import { parseSpaceText } from "../../../runtime/arch-text.js";
+import { BUILTIN_SPACE_NAMES } from "../../../runtime/spaces.js";
 import type { ServerContext } from "../../context.js";
 import { datasetFiles } from "../../datasets.js";
 import { badRequest } from "../../http.js";
