@@ -7,12 +7,10 @@
  * On start the last active model is reloaded from the state directory.
  */
 import { Bpe } from "../data/bpe.js";
-import { validateSpace } from "../runtime/arch.js";
-import { largestArch } from "../runtime/arch-sample.js";
 import { translateLines } from "../runtime/decode.js";
 import type { DeploymentReport, DeployWork } from "../runtime/fleet-protocol.js";
 import { HatModel } from "../runtime/model.js";
-import type { Arch } from "../runtime/types.js";
+import type { ValidArch } from "../runtime/types.js";
 import type { HatWasm } from "../runtime/wasm.js";
 import type { WasmSubTransformer } from "../runtime/wasm-model.js";
 import { AgentClient, StoppedError, UnauthorizedError } from "./client.js";
@@ -24,7 +22,7 @@ import { sha256Hex, type AgentState } from "./state.js";
 export interface Serving {
   deploymentId: string;
   sha256: string;
-  arch: Arch;
+  arch: ValidArch;
   vocabSize: number;
   sub: WasmSubTransformer;
   bpe: Bpe;
@@ -37,7 +35,7 @@ export function loadServing(bytes: Uint8Array, wasm: HatWasm, deploymentId: stri
   if (!h.tokenizer) throw new Error("the model carries no tokenizer: it cannot translate text");
   const bpe = Bpe.fromJSON(h.tokenizer);
   if (bpe.vocabSize > model.vocabSize) throw new Error(`the tokenizer has ${bpe.vocabSize} tokens, the model only ${model.vocabSize}`);
-  const arch = h.arch ?? largestArch(validateSpace(h.space));
+  const arch = model.defaultArch;
   const sub = model.subnet(arch);
   const s: Serving = { deploymentId, sha256, arch, vocabSize: model.vocabSize, sub, bpe };
   translateLines(sub, bpe, ["warm up"], { beam: 2, maxLen: 8 }); // warm-up: the first decode compiles and allocates

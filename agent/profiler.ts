@@ -11,7 +11,7 @@ import { loadavg } from "node:os";
 import { validateArch } from "../runtime/arch.js";
 import { MeasuredRow, type ProfileWork } from "../runtime/fleet-protocol.js";
 import { profileArch, type ProfileOptions, type ProfileResult } from "../runtime/profile.js";
-import type { Arch } from "../runtime/types.js";
+import type { ValidArch } from "../runtime/types.js";
 import type { HatWasm } from "../runtime/wasm.js";
 import { AgentClient, HttpError, StoppedError, UnauthorizedError } from "./client.js";
 import { errText, type Log } from "./log.js";
@@ -31,7 +31,7 @@ const WARMUP_MS = 2000;
  * engine tiers the wasm up to optimised code and the CPU's clocks settle. Returns the first
  * measurement's total (ms), the cold one. Blocks like a measurement.
  */
-export function warmUpOn(arch: Arch, opts: ProfileOptions, ms: number): number {
+export function warmUpOn(arch: ValidArch, opts: ProfileOptions, ms: number): number {
   const t0 = performance.now();
   const short = { ...opts, runs: Math.min(opts.runs ?? WARMUP_RUNS, WARMUP_RUNS) };
   const first = profileArch(arch, short).total_ms;
@@ -40,7 +40,7 @@ export function warmUpOn(arch: Arch, opts: ProfileOptions, ms: number): number {
 }
 
 /** The fastest of `rounds` measurements of `arch`, back to back. */
-export function fastestOf(arch: Arch, opts: ProfileOptions, rounds: number): ProfileResult {
+export function fastestOf(arch: ValidArch, opts: ProfileOptions, rounds: number): ProfileResult {
   let best = profileArch(arch, opts);
   for (let r = 1; r < rounds; r++) {
     const m = profileArch(arch, opts);
@@ -108,7 +108,7 @@ export class Profiler {
     };
 
     // the lease's valid architectures; an invalid one is skipped (the server gives it up after its leases)
-    const archs: { index: number; a: Arch }[] = [];
+    const archs: { index: number; a: ValidArch }[] = [];
     for (const { index, arch } of work.archs) {
       try {
         archs.push({ index, a: validateArch(arch) });
@@ -160,7 +160,7 @@ export class Profiler {
    * optimised code and the CPU's clocks settle (a demo campaign's first ~20 rows measured up to 2x
    * slow without it). Blocks like a measurement; a heartbeat follows it.
    */
-  private warmUp(a: Arch, opts: ProfileOptions): void {
+  private warmUp(a: ValidArch, opts: ProfileOptions): void {
     try {
       warmUpOn(a, opts, this.o.warmupMs ?? WARMUP_MS);
     } catch (e) {
@@ -181,7 +181,7 @@ export class Profiler {
   }
 
   /** One measurement (undefined when it failed or the agent stops meanwhile). */
-  private async measureOnce(a: Arch, index: number, opts: ProfileOptions): Promise<ProfileResult | undefined> {
+  private async measureOnce(a: ValidArch, index: number, opts: ProfileOptions): Promise<ProfileResult | undefined> {
     await new Promise<void>((resolve) => setImmediate(resolve)); // let signals and /translate in between
     if (this.o.stopped()) return undefined;
     try {

@@ -13,14 +13,14 @@ import { largestArch, smallestArch } from "../runtime/arch-sample.js";
 import { DEMO_SPACE } from "../runtime/spaces.js";
 import { protocolFlops } from "../runtime/flops.js";
 import { profileArch } from "../runtime/profile.js";
-import type { Arch } from "../runtime/types.js";
+import type { ValidArch } from "../runtime/types.js";
 import { printTable, type Row } from "./timing.js";
 
 const CONFIGS = fileURLToPath(new URL("../../shared/data/hat-configs/wmt14.en-de", import.meta.url));
 
 export interface LatencyRow extends Row { config: string; hat_ms: number | null; encoder_ms: number; decoder_ms: number; total_ms: number; params_M: number; "GFLOP/s": number }
 
-export function benchArchs(): { name: string; arch: Arch; hatMs: number | null }[] {
+export function benchArchs(): { name: string; arch: ValidArch; hatMs: number | null }[] {
   if (existsSync(CONFIGS)) {
     return readdirSync(CONFIGS)
       .filter((f) => /^HAT_wmt14ende_xeon@.*\.yml$/.test(f))

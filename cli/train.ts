@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { loadArch } from "../runtime/arch-files.js";
 import { spaceOfArch } from "../runtime/arch-sample.js";
 import { encodeModel, readModelFile, writeModelFile } from "../runtime/format.js";
-import type { Arch, Space } from "../runtime/types.js";
+import type { Space, ValidArch } from "../runtime/types.js";
 import { sliceSubTensors, type TensorMap } from "../runtime/weights.js";
 import { Bpe } from "../data/bpe.js";
 import { demoTask } from "../data/demo-task.js";
@@ -85,7 +85,7 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
   if (values.sampling && values.sampling !== "uniform" && values.sampling !== "sandwich") throw new UsageError(`--sampling must be uniform or sandwich, got '${values.sampling}'`);
 
   // the space, the fixed arch, the starting weights and (when fine-tuning) the tokenizer
-  let space: Space, arch: Arch | undefined, init: TensorMap | undefined, bpe: Bpe | undefined;
+  let space: Space, arch: ValidArch | undefined, init: TensorMap | undefined, bpe: Bpe | undefined;
   if (values.init) {
     const f = await readModelFile(values.init);
     if (f.header.kind !== "supertransformer" || !f.header.space) throw new UsageError(`--init ${values.init} is not a SuperTransformer`);

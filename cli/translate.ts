@@ -2,7 +2,6 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadArch } from "../runtime/arch-files.js";
-import { largestArch } from "../runtime/arch-sample.js";
 import { translateLines } from "../runtime/decode.js";
 import { HatModel } from "../runtime/model.js";
 import { Bpe } from "../data/bpe.js";
@@ -24,7 +23,7 @@ export async function translateCommand(argv: string[], io: Io): Promise<void> {
   const model = await HatModel.fromFile(requireFlag(values, "model"));
   if (!model.header.tokenizer) throw new UsageError("this model carries no tokenizer: it was not trained on text");
   const bpe = Bpe.fromJSON(model.header.tokenizer);
-  const arch = values.arch ? loadArch(values.arch, model.header.space) : model.header.arch ?? largestArch(model.header.space!);
+  const arch = values.arch ? loadArch(values.arch, model.header.space) : model.defaultArch;
   const sub = model.subnet(arch);
   const text = values.input ? readFileSync(values.input, "utf8") : readFileSync(0, "utf8");
   const lines = text.split(/\r?\n/);

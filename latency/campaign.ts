@@ -31,12 +31,12 @@
 import { existsSync, mkdirSync, readFileSync, statSync, truncateSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname } from "node:path";
-import { validateArch, validateSpace } from "../runtime/arch.js";
+import { archInSpace, validateArch, validateSpace } from "../runtime/arch.js";
 import { archKey, hatFeatures } from "../runtime/arch-features.js";
 import { largestArch, sampleArch, smallestArch } from "../runtime/arch-sample.js";
 import { profileArch } from "../runtime/profile.js";
 import { mulberry32 } from "../runtime/rng.js";
-import type { Arch, Space } from "../runtime/types.js";
+import type { Arch, Space, ValidArch } from "../runtime/types.js";
 import { loadWasm, wasmBuild, type HatWasm } from "../runtime/wasm.js";
 import {
   csvHeader, deviceLabel, latestPerArch, readDataset, RowAppender, sameDevice, thisDevice, totalMs, writeDataset,
@@ -60,7 +60,7 @@ export interface Measurement {
   decoder_std_ms: number;
 }
 
-export type Measure = (arch: Arch, p: Protocol) => Measurement;
+export type Measure = (arch: ValidArch, p: Protocol) => Measurement;
 
 export interface CampaignOptions {
   space: Space;
@@ -99,24 +99,25 @@ export interface CampaignResult {
 }
 
 /** The campaign's architectures: the extremes, then seeded uniform samples, no repeats. */
-export function campaignArchs(space: Space, n: number, seed = 1): Arch[] {
+export function campaignArchs(space: Space, n: number, seed = 1): ValidArch[] {
   const small = smallestArch(space), large = largestArch(space);
   const mix = (enc: Arch, dec: Arch): Arch => ({
     ...dec, encoderEmbedDim: enc.encoderEmbedDim, encoderLayers: enc.encoderLayers, encoderFfnDims: enc.encoderFfnDims, encoderHeads: enc.encoderHeads,
     decoderEndeLayers: dec.decoderEndeLayers.map((k) => Math.min(k, enc.encoderLayers)),
   });
-  const out: Arch[] = [];
+  const out: ValidArch[] = [];
   const seen = new Set<string>();
   const add = (a: Arch) => {
     const k = archKey(a);
     if (seen.has(k) || out.length >= n) return;
+    let valid: ValidArch;
     try {
-      validateArch(a, space);
+      valid = validateArch(a, space);
     } catch {
       return; // a mixed extreme outside the space
     }
     seen.add(k);
-    out.push(a);
+    out.push(valid);
   };
   [small, large, mix(small, large), mix(large, small)].forEach(add);
   const rng = mulberry32(seed);
@@ -208,7 +209,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     if (JSON.stringify(r.protocol) !== JSON.stringify(protocol)) throw new CampaignError(`${at} was measured with ${JSON.stringify(r.protocol)}, this campaign uses ${JSON.stringify(protocol)}: use the same options or another --out`);
     if (r.build !== undefined && r.build !== build) throw new CampaignError(`${at} was measured with ${r.build}, this process runs ${build}: use another --out`);
     try {
-      validateArch(r.arch, space);
+      archInSpace(r.arch!, space); // every row has one (checked above)
     } catch (e) {
       throw new CampaignError(`${at}: its architecture is not in this campaign's space (${(e as Error).message})`);
     }
@@ -223,7 +224,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const appender = new RowAppender(o.out);
   let seq = 0, newRows = 0, remeasured = 0;
   const stop = () => o.stopAfter !== undefined && newRows >= o.stopAfter;
-  const rowOf = (arch: Arch, m: Measurement, sample: number, pass: number): LatencyRow => ({
+  const rowOf = (arch: ValidArch, m: Measurement, sample: number, pass: number): LatencyRow => ({
     features: hatFeatures(arch), ...m, arch, protocol, build, device, sample, seq: seq++, pass,
     load1: loadavg()[0], measured_at: new Date().toISOString(),
   });

@@ -20,7 +20,7 @@ import { validateArch } from "../runtime/arch.js";
 import { ArchError } from "../runtime/arch-error.js";
 import { archKey, hatFeatures } from "../runtime/arch-features.js";
 import { writeFileAtomic } from "../runtime/files.js";
-import { HAT_FEATURE_NAMES, type Arch } from "../runtime/types.js";
+import { HAT_FEATURE_NAMES, type Arch, type ValidArch } from "../runtime/types.js";
 import { InputError } from "../runtime/errors.js";
 
 export class LatencyDataError extends InputError {
@@ -81,7 +81,7 @@ export interface LatencyRow {
   encoder_std_ms: number;
   decoder_std_ms: number;
   /** The full architecture, when the dataset has it (ours do; HAT's do not). */
-  arch?: Arch;
+  arch?: ValidArch;
   protocol?: Protocol;
   /** The wasm build measured (hat.wasm or hat-relaxed.wasm). */
   build?: string;
@@ -145,7 +145,7 @@ export function archToCell(a: Arch): string {
 
 const LIST_FIELDS = new Set<keyof Arch>(["encoderFfnDims", "encoderHeads", "decoderFfnDims", "decoderSelfHeads", "decoderCrossHeads", "decoderEndeLayers"]);
 
-export function archFromCell(s: string): Arch {
+export function archFromCell(s: string): ValidArch {
   const obj: Record<string, number | number[]> = {};
   const known = new Map(ARCH_CELL_KEYS);
   for (const part of s.trim().split(/\s+/)) {

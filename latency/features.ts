@@ -17,7 +17,7 @@
  *
  * The encoders here are the hot path of prediction in the search (>= 100k architectures/s): they
  * write into a caller's Float64Array and allocate nothing. `checkInSpace` is the fast form of
- * validateArch's space check for the same reason.
+ * archInSpace (runtime/arch.ts) for the same reason.
  */
 import { ArchError } from "../runtime/arch-error.js";
 import { HAT_FEATURE_NAMES, type Arch, type Space } from "../runtime/types.js";

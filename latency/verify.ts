@@ -7,7 +7,7 @@
 import { archKey } from "../runtime/arch-features.js";
 import { largestArch, sampleArch } from "../runtime/arch-sample.js";
 import { mulberry32 } from "../runtime/rng.js";
-import type { Arch } from "../runtime/types.js";
+import type { ValidArch } from "../runtime/types.js";
 import { DEFAULT_PROTOCOL, wasmMeasure, type Measure } from "./campaign.js";
 import type { Protocol } from "./dataset.js";
 import { metrics, type Metrics } from "./metrics.js";
@@ -27,7 +27,7 @@ export interface VerifyOptions {
 }
 
 export interface VerifyResult {
-  archs: Arch[];
+  archs: ValidArch[];
   measured: number[];
   predicted: number[];
   metrics: Metrics;
@@ -41,7 +41,7 @@ export async function verifyPredictor(p: Predictor, o: VerifyOptions): Promise<V
   const log = o.log ?? (() => {});
   const measure = o.measure ?? wasmMeasure();
   const rng = mulberry32(o.seed ?? 1000);
-  const archs: Arch[] = [];
+  const archs: ValidArch[] = [];
   const seen = new Set<string>();
   for (let draws = 0; archs.length < o.samples && draws < 1000 * o.samples; draws++) {
     const a = sampleArch(p.space, rng), k = archKey(a);

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { ArchError } from "./arch-error.js";
 import { parseArchText, parseSpaceText } from "./arch-text.js";
-import type { Arch, Space } from "./types.js";
+import type { Space, ValidArch } from "./types.js";
 
 function readText(path: string): string {
   try {
@@ -16,7 +16,7 @@ function readText(path: string): string {
 }
 
 /** Reads an Arch file (project JSON, or a HAT SubTransformer YAML). */
-export function loadArch(path: string, space?: Space): Arch {
+export function loadArch(path: string, space?: Space): ValidArch {
   return parseArchText(readText(path), path, space);
 }
 

@@ -6,7 +6,7 @@
  */
 import { asRecord, fail, int, list, posInt, rethrow, type Rec } from "./arch-error.js";
 import { SPACE_KEYS, validateArch, validateSpace, type ChoiceKey } from "./arch.js";
-import type { Arch, Space } from "./types.js";
+import type { Arch, Space, ValidArch } from "./types.js";
 
 /** HAT's SubTransformer config keys. */
 const HAT_ARCH_KEYS: Record<keyof Arch, string> = {
@@ -89,7 +89,7 @@ function hatLayerList(rec: Rec, key: string, n: number): number[] {
  * (the first n entries are used); a shorter one is an error. Without `qkv-dim` the space's qkvDim
  * is used when a space is given, else HAT's 512. Errors name HAT's keys.
  */
-export function archFromHatYaml(obj: unknown, space?: Space, source?: string): Arch {
+export function archFromHatYaml(obj: unknown, space?: Space, source?: string): ValidArch {
   return rethrow(() => {
     const rec = asRecord(obj, "an architecture");
     const K = HAT_ARCH_KEYS;

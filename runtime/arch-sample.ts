@@ -2,11 +2,11 @@
  * SubTransformers built from a design space (docs/method.md §1, §3): HAT's uniform sampling, the
  * largest (the SuperTransformer itself) and the smallest; and the smallest space holding one arch.
  */
-import { validateSpace } from "./arch.js";
-import type { Arch, Space } from "./types.js";
+import { builtFromSpace, validateSpace } from "./arch.js";
+import type { Arch, Space, ValidArch } from "./types.js";
 
 /** An Arch built by one rule `pick` applied to every choice list, per layer for the per-layer ones. */
-function buildArch(space: Space, pick: (choices: number[]) => number): Arch {
+function buildArch(space: Space, pick: (choices: number[]) => number): ValidArch {
   const encoderEmbedDim = pick(space.encoderEmbedChoices);
   const decoderEmbedDim = pick(space.decoderEmbedChoices);
   const encoderLayers = pick(space.encoderLayerChoices);
@@ -18,24 +18,24 @@ function buildArch(space: Space, pick: (choices: number[]) => number): Arch {
   const decoderSelfHeads = perLayer(decoderLayers, space.decoderSelfHeadChoices);
   const decoderCrossHeads = perLayer(decoderLayers, space.decoderCrossHeadChoices);
   const decoderEndeLayers = perLayer(decoderLayers, space.endeLayerChoices);
-  return {
+  return builtFromSpace({
     encoderEmbedDim, decoderEmbedDim, encoderLayers, decoderLayers, encoderFfnDims, encoderHeads,
     decoderFfnDims, decoderSelfHeads, decoderCrossHeads, decoderEndeLayers, qkvDim: space.qkvDim,
-  };
+  });
 }
 
 /** A uniformly random SubTransformer: every choice independent, per-layer ones per layer (HAT's sampling). */
-export function sampleArch(space: Space, rng: () => number): Arch {
+export function sampleArch(space: Space, rng: () => number): ValidArch {
   return buildArch(space, (xs) => xs[Math.min(xs.length - 1, Math.floor(rng() * xs.length))]);
 }
 
 /** The largest SubTransformer: the largest value of every choice (the SuperTransformer itself). */
-export function largestArch(space: Space): Arch {
+export function largestArch(space: Space): ValidArch {
   return buildArch(space, (xs) => Math.max(...xs));
 }
 
 /** The smallest SubTransformer: the smallest value of every choice. */
-export function smallestArch(space: Space): Arch {
+export function smallestArch(space: Space): ValidArch {
   return buildArch(space, (xs) => Math.min(...xs));
 }
 

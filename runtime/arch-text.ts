@@ -7,7 +7,7 @@ import { parseDocument } from "yaml";
 import { ArchError, asRecord, fail, rethrow, type Rec } from "./arch-error.js";
 import { archFromHatYaml, spaceFromHatYaml } from "./arch-hat.js";
 import { ARCH_KEYS, SPACE_KEYS, validateArch, validateSpace } from "./arch.js";
-import type { Arch, Space } from "./types.js";
+import type { Space, ValidArch } from "./types.js";
 
 /** True when an object uses HAT's keys: project keys are camelCase, HAT's are hyphenated. */
 function isHatForm(rec: Rec): boolean {
@@ -20,7 +20,7 @@ function rejectMixedForms(rec: Rec, projectKeys: readonly string[]): void {
 }
 
 /** An Arch from a parsed object in either form (detected), checked against the space if given. */
-export function archFromObject(obj: unknown, space?: Space, source?: string): Arch {
+export function archFromObject(obj: unknown, space?: Space, source?: string): ValidArch {
   return rethrow(() => {
     const rec = asRecord(obj, "an architecture");
     if (!isHatForm(rec)) return validateArch(rec, space);
@@ -90,7 +90,7 @@ function parseText(text: string, fileName?: string): unknown {
 }
 
 /** An Arch from JSON or YAML text, in the project's form or HAT's; checked against the space if given. */
-export function parseArchText(text: string, fileName?: string, space?: Space): Arch {
+export function parseArchText(text: string, fileName?: string, space?: Space): ValidArch {
   return archFromObject(parseText(text, fileName), space, fileName);
 }
 

@@ -12,9 +12,15 @@
  *   arch-features.ts  HAT's latency features, parameter counts, canonical keys
  *   spaces.ts         the built-in spaces
  * Every error is an `ArchError` naming the field, in the form the input used.
+ *
+ * A `ValidArch` (types.ts) is an Arch that code can trust without checking it again. Two ways
+ * make one: validateArch, through which every reader of outside input goes (archFromObject,
+ * archFromHatYaml, parseArchText, loadArch all end in it), and `builtFromSpace`, for the
+ * architectures the code builds itself from a space's choices. Checking an arch against a
+ * particular space or model is a different question: `archInSpace`.
  */
 import { asRecord, fail, posInt, posIntList, rejectUnknownKeys, rethrow, type Rec } from "./arch-error.js";
-import type { Arch, Space, SuperDims } from "./types.js";
+import type { Arch, Space, SuperDims, ValidArch } from "./types.js";
 
 // ---------------------------------------------------------------------------------------------
 // Key tables
@@ -67,15 +73,37 @@ function mustBeChoice(v: number, choices: readonly number[], field: string): voi
 }
 
 /** Checks an Arch in the project's form (and, given a space, that it is one of its SubTransformers); returns a clean copy. */
-export function validateArch(obj: unknown, space?: Space, source?: string): Arch {
+export function validateArch(obj: unknown, space?: Space, source?: string): ValidArch {
   return rethrow(() => {
     const rec = asRecord(obj, "an architecture");
     rejectUnknownKeys(rec, ARCH_KEYS);
     const arch = readArch(rec);
     checkArchShape(arch);
     if (space) checkArchInSpace(arch, space);
+    return arch as ValidArch;
+  }, source);
+}
+
+/** `arch`, checked to be one of the SubTransformers of `space` (every choice one of its, the same qkvDim). */
+export function archInSpace(arch: ValidArch, space: Space, source?: string): ValidArch {
+  return rethrow(() => {
+    checkArchInSpace(arch, space);
     return arch;
   }, source);
+}
+
+/**
+ * The one way other than validateArch to make a ValidArch: for an architecture the code built
+ * itself from the choices of a valid space (one that passed validateSpace, or a built-in one),
+ * with `n` entries in each per-layer list for n layers and qkvDim the space's. Such an arch passes
+ * validateArch by construction: its values are the space's positive integer choices, its lists
+ * have the lengths validateArch checks, and validateSpace checked the rest against every choice
+ * (heads divide qkvDim; encoder layers attended are in 1..3 and at most the fewest encoder
+ * layers). Used by arch-sample.ts and the search's genome decoding; tests check both against
+ * validateArch. Anything read from outside goes through validateArch instead.
+ */
+export function builtFromSpace(arch: Arch): ValidArch {
+  return arch as ValidArch;
 }
 
 function readArch(rec: Rec): Arch {

@@ -3,10 +3,11 @@
  * against the architecture to run before any wasm call, run SubTransformers on it, export a
  * compact SubTransformer, and create a SuperTransformer with random weights.
  */
-import { superDims, validateArch, validateSpace } from "./arch.js";
+import { archInSpace, superDims, validateArch, validateSpace } from "./arch.js";
+import { archKey } from "./arch-features.js";
 import { largestArch } from "./arch-sample.js";
 import { checkTensorsFor, decodeModel, encodeModel, readModelFile, writeModelFile, type DecodedModel, type ModelHeader } from "./format.js";
-import type { Arch, Space } from "./types.js";
+import type { Space, ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import { loadWasm, type HatWasm } from "./wasm.js";
 import { WasmSubTransformer, WasmWeights } from "./wasm-model.js";
@@ -17,6 +18,10 @@ export class HatModel {
   readonly header: ModelHeader;
   readonly file: DecodedModel;
   readonly weights: WasmWeights;
+  /** A compact SubTransformer's own architecture, validated on load (against its space, if it carries one). */
+  readonly arch?: ValidArch;
+  /** The architecture run when none is named: the model's own, else its space's largest (the SuperTransformer). */
+  readonly defaultArch: ValidArch;
   private readonly subnets = new Map<string, WasmSubTransformer>();
 
   private constructor(file: DecodedModel, wasm: HatWasm) {
@@ -24,10 +29,13 @@ export class HatModel {
     this.header = file.header;
     if (file.header.kind === "subtransformer" && !file.header.arch) throw new Error("a subtransformer model must carry its arch");
     if (file.header.kind === "supertransformer" && !file.header.space) throw new Error("a supertransformer model must carry its space");
-    // check the default architecture before anything is copied into wasm memory
+    // validate the header's space and arch, and check the default architecture against the
+    // tensors, before anything is copied into wasm memory
     const h = file.header;
-    if (h.arch) checkTensorsFor(h, file.tensors, h.arch, h.vocab.size);
-    else if (h.space) checkTensorsFor(h, file.tensors, largestArch(validateSpace(h.space)), h.vocab.size);
+    const space = h.space ? validateSpace(h.space) : undefined;
+    this.arch = h.arch ? validateArch(h.arch, space) : undefined;
+    this.defaultArch = this.arch ?? largestArch(space!);
+    checkTensorsFor(h, file.tensors, this.defaultArch, h.vocab.size);
     this.weights = new WasmWeights(wasm, { tensors: file.tensors, vocabSize: file.header.vocab.size, positionDims: file.header.positionDims });
   }
 
@@ -50,14 +58,14 @@ export class HatModel {
   }
 
   /**
-   * A SubTransformer over this model's weights: `arch` (validated against the model's space and
-   * checked against its tensors), or the model's own architecture for a compact model.
+   * A SubTransformer over this model's weights: `arch` (checked to be of the model's space and
+   * against its tensors), or the model's own architecture for a compact model.
    */
-  subnet(arch?: Arch): WasmSubTransformer {
-    const a = arch ?? this.header.arch;
+  subnet(arch?: ValidArch): WasmSubTransformer {
+    const a = arch ?? this.arch;
     if (!a) throw new Error("this is a SuperTransformer: say which SubTransformer to run (an arch)");
-    const checked = this.header.space ? validateArch(a, this.header.space) : validateArch(a);
-    const key = JSON.stringify(checked);
+    const checked = arch && this.header.space ? archInSpace(arch, this.header.space) : a;
+    const key = archKey(checked);
     let s = this.subnets.get(key);
     if (!s) {
       checkTensorsFor(this.header, this.file.tensors, checked, this.vocabSize);
@@ -69,9 +77,9 @@ export class HatModel {
 }
 
 /** The bytes of a compact SubTransformer cut from a SuperTransformer file (only its slices). */
-export function exportSubTransformer(superFile: DecodedModel, arch: Arch): Uint8Array {
+export function exportSubTransformer(superFile: DecodedModel, arch: ValidArch): Uint8Array {
   const h = superFile.header;
-  const a = h.space ? validateArch(arch, h.space) : validateArch(arch);
+  const a = h.space ? archInSpace(arch, h.space) : arch;
   checkTensorsFor(h, superFile.tensors, a, h.vocab.size);
   const tensors = sliceSubTensors(superFile.tensors, a, h.vocab.size);
   return encodeModel({

@@ -5,7 +5,7 @@
  * `runs` runs, drop the fastest and slowest 10 %, average the rest. Encoder and decoder apart;
  * the decoder's time includes projecting the encoder outputs to cross-attention keys/values.
  */
-import type { Arch } from "./types.js";
+import type { ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import { archTensorShapes, randomTensors } from "./weights.js";
 import { loadWasm, wasmBuild, type HatWasm } from "./wasm.js";
@@ -64,7 +64,7 @@ function checkPositive(name: string, v: number, min = 1): void {
 }
 
 /** Measure one architecture in this process's wasm runtime. */
-export function profileArch(arch: Arch, o: ProfileOptions = {}): ProfileResult {
+export function profileArch(arch: ValidArch, o: ProfileOptions = {}): ProfileResult {
   const vocab = o.vocab ?? 32768, srcLen = o.srcLen ?? 30, tgtLen = o.tgtLen ?? 30;
   const beam = o.beam ?? 5, runs = o.runs ?? 300, warmup = o.warmup ?? 5;
   checkPositive("vocab", vocab, 8);

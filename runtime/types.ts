@@ -40,6 +40,19 @@ export interface Arch {
   qkvDim: number;
 }
 
+/** The brand of ValidArch: a class's private method, which no object literal or spread copy has. */
+declare class ValidArchBrand {
+  private validArchBrand(): void;
+}
+
+/**
+ * An Arch known to be valid: made by validateArch (every reader of outside input ends in it) or
+ * built by the code from a valid space (runtime/arch.ts `builtFromSpace`). Code that takes one
+ * trusts it and does not check it again. A copy (`{ ...arch, decoderLayers: 2 }`) is a plain Arch
+ * to the type checker, so an edited arch must be validated again.
+ */
+export type ValidArch = Arch & ValidArchBrand;
+
 /** The largest dims of a space: the SuperTransformer's tensor shapes come from these. */
 export interface SuperDims {
   encoderEmbedDim: number;

@@ -6,7 +6,7 @@
  * and leading dimensions (front slices, no copy), so a search can score thousands of
  * architectures on one upload. The descriptor layout mirrors assembly/model.ts.
  */
-import type { Arch } from "./types.js";
+import type { ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import type { TensorMap } from "./weights.js";
 import { HatWasm } from "./wasm.js";
@@ -117,12 +117,12 @@ export interface DecoderSession {
 
 /** One architecture over uploaded weights. */
 export class WasmSubTransformer {
-  readonly arch: Arch;
+  readonly arch: ValidArch;
   readonly weights: WasmWeights;
   readonly vocabSize: number;
   private readonly desc: number;
 
-  constructor(weights: WasmWeights, arch: Arch) {
+  constructor(weights: WasmWeights, arch: ValidArch) {
     this.arch = arch;
     this.weights = weights;
     this.vocabSize = weights.vocabSize;
@@ -184,8 +184,7 @@ export class WasmSubTransformer {
     }
     for (let i = 0; i < a.decoderLayers; i++) {
       const o = wasm.x.dec_layer_offset(a.encoderLayers, i), p = `dec.${i}`, F = a.decoderFfnDims[i];
-      const k = a.decoderEndeLayers[i];
-      if (k < 1 || k > 3 || k > a.encoderLayers) throw new ModelShapeError(`${p}: attends to ${k} encoder layers (1..min(3, ${a.encoderLayers}))`);
+      const k = a.decoderEndeLayers[i]; // 1..min(3, encoderLayers): a ValidArch
       d[o + D.HS] = a.decoderSelfHeads[i];
       d[o + D.HC] = a.decoderCrossHeads[i];
       d[o + D.F] = F;

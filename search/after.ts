@@ -10,7 +10,7 @@ import { translateLines } from "../runtime/decode.js";
 import { encodeModel, type DecodedModel } from "../runtime/format.js";
 import { exportSubTransformer, HatModel } from "../runtime/model.js";
 import { profileArch, type ProfileResult } from "../runtime/profile.js";
-import type { Arch } from "../runtime/types.js";
+import type { ValidArch } from "../runtime/types.js";
 import { paramCount, sliceSubTensors, type TensorMap } from "../runtime/weights.js";
 import type { Bpe } from "../data/bpe.js";
 import { bleu, type BleuResult } from "../data/bleu.js";
@@ -18,7 +18,7 @@ import { train, withoutAdamState, type TrainOptions, type TrainResult } from "..
 import type { MeasureProtocol } from "./predictor-file.js";
 
 /** The compact model of `arch` with inherited weights, and its parameter count. */
-export function exportWinner(supernet: DecodedModel, arch: Arch, meta: Record<string, unknown> = {}): { bytes: Uint8Array; params: number } {
+export function exportWinner(supernet: DecodedModel, arch: ValidArch, meta: Record<string, unknown> = {}): { bytes: Uint8Array; params: number } {
   const bytes = exportSubTransformer({ ...supernet, header: { ...supernet.header, meta: { ...supernet.header.meta, search: meta } } }, arch);
   return { bytes, params: archParams(arch, supernet.header.vocab.size) };
 }
@@ -26,7 +26,7 @@ export function exportWinner(supernet: DecodedModel, arch: Arch, meta: Record<st
 /** What fine-tuning takes: the winner, its data and budget as the trainer takes them, and a peak rate. */
 export interface FinetuneOptions extends Pick<TrainOptions, "train" | "valid" | "steps" | "minutes" | "maxTokens" | "dropout" | "seed" | "checkpoint" | "onProgress" | "log"> {
   supernet: DecodedModel;
-  arch: Arch;
+  arch: ValidArch;
   /** "finetune": from the inherited weights (HAT's cheaper path); "scratch": fresh initialisation. */
   mode: "finetune" | "scratch";
   /** Peak learning rate (default 1e-3) and its linear warm-up in updates (default 100). */
@@ -56,12 +56,12 @@ export async function finetuneWinner(o: FinetuneOptions): Promise<{ bytes: Uint8
 }
 
 /** Real latency of `arch` in this process's wasm runtime, HAT's protocol (random weights of its shapes). */
-export function measureWinner(arch: Arch, p: MeasureProtocol, onRun?: (done: number, total: number) => void): ProfileResult {
+export function measureWinner(arch: ValidArch, p: MeasureProtocol, onRun?: (done: number, total: number) => void): ProfileResult {
   return profileArch(arch, { vocab: p.vocab, srcLen: p.srcLen, tgtLen: p.tgtLen, beam: p.beam, runs: p.runs ?? 300, warmup: p.warmup ?? 5, onRun });
 }
 
 /** Corpus BLEU of a compact model (or a SuperTransformer's `arch`) on sentences, beam search. */
-export function bleuOfModel(model: HatModel, bpe: Bpe, src: readonly string[], refs: readonly string[], o: { arch?: Arch; beam?: number; lenpen?: number; batch?: number } = {}): { result: BleuResult; hyps: string[] } {
+export function bleuOfModel(model: HatModel, bpe: Bpe, src: readonly string[], refs: readonly string[], o: { arch?: ValidArch; beam?: number; lenpen?: number; batch?: number } = {}): { result: BleuResult; hyps: string[] } {
   const hyps = translateLines(model.subnet(o.arch), bpe, src, { beam: o.beam ?? 4, lenpen: o.lenpen ?? 0.6, batch: o.batch });
   return { result: bleu(hyps, refs), hyps };
 }

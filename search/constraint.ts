@@ -8,7 +8,7 @@
 import { archKey } from "../runtime/arch-features.js";
 import { smallestArch } from "../runtime/arch-sample.js";
 import { mulberry32 } from "../runtime/rng.js";
-import type { Arch } from "../runtime/types.js";
+import type { Arch, ValidArch } from "../runtime/types.js";
 import { GeneLayout, type Genome } from "./genome.js";
 import { InputError } from "../runtime/errors.js";
 
@@ -31,7 +31,7 @@ export class InfeasibleConstraintError extends InputError {
   constructor(
     message: string,
     /** Per constrained device: the smallest predicted latency found and the arch reaching it. */
-    readonly minimum: { device: string; maxMs: number; minMs: number; arch: Arch }[],
+    readonly minimum: { device: string; maxMs: number; minMs: number; arch: ValidArch }[],
   ) {
     super(message);
   }
@@ -51,9 +51,9 @@ export class LatencyTable {
   }
 
   /** Latencies [arch][device] in ms. */
-  of(archs: readonly Arch[]): number[][] {
+  of(archs: readonly ValidArch[]): number[][] {
     const keys = archs.map(archKey);
-    const missing: Arch[] = [], missingKeys: string[] = [], asked = new Set<string>();
+    const missing: ValidArch[] = [], missingKeys: string[] = [], asked = new Set<string>();
     keys.forEach((k, i) => {
       if (!this.cache.has(k) && !asked.has(k)) { missing.push(archs[i]); missingKeys.push(k); asked.add(k); }
     });
@@ -104,11 +104,11 @@ export interface MinimumOptions {
  * lowers the cost. Exact for a latency that grows with every dimension (then the smallest
  * SubTransformer is the minimum); a bounded local search for any other predictor.
  */
-export function minimize(layout: GeneLayout, cost: (archs: Arch[]) => number[], o: MinimumOptions = {}): { value: number; arch: Arch; genome: Genome } {
+export function minimize(layout: GeneLayout, cost: (archs: ValidArch[]) => number[], o: MinimumOptions = {}): { value: number; arch: ValidArch; genome: Genome } {
   const rng = mulberry32((o.seed ?? 1) * 2654435761);
   const starts: Genome[] = [layout.encode(smallestArch(layout.space))];
   for (let i = 0; i < (o.restarts ?? 8); i++) starts.push(layout.random(rng));
-  let best: { value: number; arch: Arch; genome: Genome } | undefined;
+  let best: { value: number; arch: ValidArch; genome: Genome } | undefined;
   for (const start of starts) {
     let g = start, v = cost([layout.decode(g)])[0];
     for (let round = 0; round < 10 * layout.length; round++) {

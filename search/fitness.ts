@@ -5,16 +5,16 @@
  * (front slices) and one teacher-forced pass over a fixed validation subset. Losses are cached
  * by archKey, so an architecture is scored once whatever the searches ask.
  */
-import { validateArch } from "../runtime/arch.js";
+import { archInSpace } from "../runtime/arch.js";
 import { archKey } from "../runtime/arch-features.js";
 import { corpusLoss } from "../runtime/decode.js";
 import type { HatModel } from "../runtime/model.js";
-import type { Arch, Space } from "../runtime/types.js";
+import type { Space, ValidArch } from "../runtime/types.js";
 import { WasmSubTransformer } from "../runtime/wasm-model.js";
 import type { TokenPair } from "../train/batching.js";
 
 /** A loss to minimise for one architecture. */
-export type LossFn = (arch: Arch) => number;
+export type LossFn = (arch: ValidArch) => number;
 
 /** A loss function with a cache: `computed` counts the architectures actually scored. */
 export class CachedLoss {
@@ -26,7 +26,7 @@ export class CachedLoss {
 
   constructor(private readonly fn: LossFn) {}
 
-  loss(arch: Arch, key = archKey(arch)): number {
+  loss(arch: ValidArch, key = archKey(arch)): number {
     let v = this.cache.get(key);
     if (v === undefined) {
       const t0 = performance.now();
@@ -75,7 +75,7 @@ export class InheritedLoss {
 
   /** Label-smoothed loss per token (the same quantity as the trainer's validation loss). */
   readonly loss: LossFn = (arch) => {
-    const a = validateArch(arch, this.space);
+    const a = archInSpace(arch, this.space);
     const wasm = this.model.weights.wasm;
     const mark = wasm.mark(); // the descriptor and every buffer of the scoring are freed afterwards
     try {

@@ -11,7 +11,8 @@
  *   decoderCrossHeads[0..Ld), decoderEndeLayers[0..Ld)
  * with Le, Ld the space's largest encoder and decoder layer counts.
  */
-import type { Arch, Space } from "../runtime/types.js";
+import { builtFromSpace } from "../runtime/arch.js";
+import type { Arch, Space, ValidArch } from "../runtime/types.js";
 
 /** A genome: one value per gene, each one of its gene's choices. */
 export type Genome = number[];
@@ -59,13 +60,17 @@ export class GeneLayout {
     return this.choices.length;
   }
 
-  /** The SubTransformer a genome stands for. */
-  decode(g: Genome): Arch {
+  /**
+   * The SubTransformer a genome stands for. Valid by construction (runtime/arch.ts
+   * `builtFromSpace`) when every gene is one of its choices, as random, mutate, crossover and
+   * neighbours keep them, and as encode makes them of an arch of the space.
+   */
+  decode(g: Genome): ValidArch {
     if (g.length !== this.length) throw new RangeError(`genome has ${g.length} genes, the space needs ${this.length}`);
     const at = this.at;
     const Le = g[at.encLayers], Ld = g[at.decLayers];
     const run = (start: number, n: number) => g.slice(start, start + n);
-    return {
+    return builtFromSpace({
       encoderEmbedDim: g[at.encEmbed],
       decoderEmbedDim: g[at.decEmbed],
       encoderLayers: Le,
@@ -77,7 +82,7 @@ export class GeneLayout {
       decoderCrossHeads: run(at.decCross, Ld),
       decoderEndeLayers: run(at.decEnde, Ld),
       qkvDim: this.space.qkvDim,
-    };
+    });
   }
 
   /** A genome of `arch`; genes of layers it does not have copy its last layer's. */
@@ -133,8 +138,8 @@ function pick(xs: readonly number[], rng: () => number): number {
 }
 
 /** Every SubTransformer of a space (each once), for brute force on tiny spaces; throws past `limit`. */
-export function enumerateArchs(space: Space, limit = 100_000): Arch[] {
-  const out: Arch[] = [];
+export function enumerateArchs(space: Space, limit = 100_000): ValidArch[] {
+  const out: ValidArch[] = [];
   const perLayer = (n: number, lists: number[][]): number[][][] => {
     // all assignments of each per-layer list: the product over layers of the product of choices
     let acc: number[][][] = [lists.map(() => [])];
@@ -155,11 +160,11 @@ export function enumerateArchs(space: Space, limit = 100_000): Arch[] {
       const dec = perLayer(Ld, [space.decoderFfnChoices, space.decoderSelfHeadChoices, space.decoderCrossHeadChoices, space.endeLayerChoices]);
       for (const [ef, eh] of enc) for (const [df, ds, dc, de] of dec) {
         if (de.some((k) => k > Le)) continue;
-        out.push({
+        out.push(builtFromSpace({
           encoderEmbedDim: De, decoderEmbedDim: Dd, encoderLayers: Le, decoderLayers: Ld,
           encoderFfnDims: ef, encoderHeads: eh, decoderFfnDims: df, decoderSelfHeads: ds, decoderCrossHeads: dc,
           decoderEndeLayers: de, qkvDim: space.qkvDim,
-        });
+        }));
         if (out.length > limit) throw new RangeError(`the space has more than ${limit} SubTransformers`);
       }
     }

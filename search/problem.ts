@@ -5,14 +5,14 @@
  */
 import { validateSpace } from "../runtime/arch.js";
 import { archKey } from "../runtime/arch-features.js";
-import type { Arch, Space } from "../runtime/types.js";
+import type { Space, ValidArch } from "../runtime/types.js";
 import { checkFeasible, drawFeasible, LatencyTable, type Device } from "./constraint.js";
 import { CachedLoss, type LossFn } from "./fitness.js";
 import { GeneLayout, type Genome } from "./genome.js";
 
 /** One evaluated SubTransformer. */
 export interface Evaluated {
-  arch: Arch;
+  arch: ValidArch;
   key: string;
   /** Inherited validation loss (or whatever loss the search minimises). */
   loss: number;

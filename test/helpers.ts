@@ -1,11 +1,21 @@
 /** Shared test helpers: seeded random data and error measures. */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { Space } from "../runtime/types.js";
+import { validateArch } from "../runtime/arch.js";
+import type { Arch, Space, ValidArch } from "../runtime/types.js";
 
 /** Seeded PRNG (mulberry32), shared with the runtime. */
 export { mulberry32 as rng } from "../runtime/rng.js";
 import { mulberry32 as rng } from "../runtime/rng.js";
+
+/**
+ * A hand-written arch (a literal, or an edited copy) for code that takes a ValidArch: validated
+ * like any input (validateArch, no space), so a test cannot hand in what production code never
+ * could. An arch outside a particular space or model passes, for the checks that refuse it.
+ */
+export function validArch(a: Arch): ValidArch {
+  return validateArch(a);
+}
 
 /** n uniform values in [-1, 1) (never all zero). */
 export function randArray(n: number, seed: number, scale = 1): Float32Array {

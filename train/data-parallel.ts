@@ -12,7 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
-import type { Arch } from "../runtime/types.js";
+import type { ValidArch } from "../runtime/types.js";
 import type { TensorMap } from "../runtime/weights.js";
 import { splitBatch, type PaddedBatch } from "./batch.js";
 import type { Adam } from "./optim.js";
@@ -108,7 +108,7 @@ export class DataParallel {
   }
 
   /** One update of `arch` on `batch`: gradients on every thread, summed, clipped, Adam. */
-  async step(opt: Adam, arch: Arch, batch: PaddedBatch, o: StepOptions): Promise<StepResult> {
+  async step(opt: Adam, arch: ValidArch, batch: PaddedBatch, o: StepOptions): Promise<StepResult> {
     const shards = splitBatch(batch, this.threads);
     const common = { batchTokens: batch.tokens, labelSmoothing: o.labelSmoothing ?? 0.1, rates: o.rates ?? {} };
     const replies = shards.slice(1).map((shard, i) => {

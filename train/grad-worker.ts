@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { parentPort, workerData } from "node:worker_threads";
-import type { Arch, Space } from "../runtime/types.js";
+import type { Space, ValidArch } from "../runtime/types.js";
 import type { TensorMap } from "../runtime/weights.js";
 import { selectBackend } from "./backend.js";
 import type { PaddedBatch } from "./batch.js";
@@ -24,7 +24,7 @@ export interface WorkerInit {
 /** One request: new weights (by name), then the gradients of `shard`. */
 export interface GradRequest {
   weights: [string, Float32Array][];
-  arch: Arch;
+  arch: ValidArch;
   shard: PaddedBatch;
   batchTokens: number;
   labelSmoothing: number;

@@ -8,7 +8,7 @@
  * count: shards' gradients add up to the batch's) and `applyGradients` (clip, Adam).
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Arch } from "../runtime/types.js";
+import type { ValidArch } from "../runtime/types.js";
 import type { PaddedBatch } from "./batch.js";
 import { labelSmoothedLoss } from "./loss.js";
 import { Adam, clipByGlobalNorm } from "./optim.js";
@@ -44,7 +44,7 @@ export interface ShardGradients {
 
 /** Gradients of `shard`'s loss summed over its tokens and divided by `batchTokens`. */
 export function shardGradients(
-  st: SuperTransformer, arch: Arch, shard: PaddedBatch, batchTokens: number,
+  st: SuperTransformer, arch: ValidArch, shard: PaddedBatch, batchTokens: number,
   o: { labelSmoothing?: number; rates?: Partial<DropoutRates> },
 ): ShardGradients {
   const eps = o.labelSmoothing ?? 0.1;
@@ -79,7 +79,7 @@ export function applyGradients(st: SuperTransformer, opt: Adam, grads: Map<strin
 }
 
 /** One update of `arch` on `batch`, on this thread. */
-export function trainStep(st: SuperTransformer, opt: Adam, arch: Arch, batch: PaddedBatch, o: StepOptions): StepResult {
+export function trainStep(st: SuperTransformer, opt: Adam, arch: ValidArch, batch: PaddedBatch, o: StepOptions): StepResult {
   const g = shardGradients(st, arch, batch, batch.tokens, o);
   const gradNorm = applyGradients(st, opt, g.grads, o.lr, o.clipNorm ?? 0);
   return { loss: g.lossSum / batch.tokens, nll: g.nllSum / batch.tokens, tokens: batch.tokens, gradNorm };

@@ -15,8 +15,8 @@
  * of the SubTransformer, Q the q/k/v width, V vocabulary.
  */
 import * as tf from "@tensorflow/tfjs";
-import { superDims, validateArch } from "../runtime/arch.js";
-import type { Arch, Space, SuperDims } from "../runtime/types.js";
+import { archInSpace, superDims } from "../runtime/arch.js";
+import type { Space, SuperDims, ValidArch } from "../runtime/types.js";
 import { SPECIALS } from "../runtime/types.js";
 import { MAX_POSITIONS, sinusoidTable } from "../runtime/wasm-model.js";
 import { formatShape, shapeSize, superTensorShapes, type ShapeMap, type TensorMap } from "../runtime/weights.js";
@@ -103,7 +103,7 @@ export class SuperTransformer {
    * Encoder of `arch`: source tokens [B, S] (right-padded with pad) -> every encoder layer's
    * output [B·S, De], first layer first. `srcBias` [B, 1, 1, S] hides padding keys.
    */
-  encode(arch: Arch, src: tf.Tensor2D, srcBias: tf.Tensor4D, o: ForwardOptions = {}): tf.Tensor2D[] {
+  encode(arch: ValidArch, src: tf.Tensor2D, srcBias: tf.Tensor4D, o: ForwardOptions = {}): tf.Tensor2D[] {
     const [B, S] = src.shape, De = arch.encoderEmbedDim, Q = arch.qkvDim;
     const r = this.rates(o, De / this.dims.encoderEmbedDim);
     let x = dropout(embed(this.v, src, De, this.posEnc), r.dropout); // [B·S, De]
@@ -125,7 +125,7 @@ export class SuperTransformer {
    * Decoder of `arch` with teacher forcing: previous tokens [B, T] (eos first) over the encoder
    * outputs `enc` ([B·S, De] per layer) -> final decoder states [B·T, Dd].
    */
-  decode(arch: Arch, enc: tf.Tensor2D[], srcBias: tf.Tensor4D, prev: tf.Tensor2D, o: ForwardOptions = {}): tf.Tensor2D {
+  decode(arch: ValidArch, enc: tf.Tensor2D[], srcBias: tf.Tensor4D, prev: tf.Tensor2D, o: ForwardOptions = {}): tf.Tensor2D {
     const [B, T] = prev.shape, S = srcBias.shape[3], De = arch.encoderEmbedDim, Dd = arch.decoderEmbedDim, Q = arch.qkvDim;
     const r = this.rates(o, Dd / this.dims.decoderEmbedDim);
     const causal = causalBias(T); // [1, 1, T, T]
@@ -151,7 +151,7 @@ export class SuperTransformer {
   }
 
   /** Tied output projection: decoder states [R, Dd] -> logits [R, V] = h · embed.tokens[:, :Dd]^T. */
-  logits(arch: Arch, hidden: tf.Tensor2D): tf.Tensor2D {
+  logits(arch: ValidArch, hidden: tf.Tensor2D): tf.Tensor2D {
     const E = this.v("embed.tokens"), Dd = arch.decoderEmbedDim;
     const Ed = Dd === E.shape[1] ? (E as tf.Tensor2D) : tf.slice(E as tf.Tensor2D, [0, 0], [this.vocabSize, Dd]); // [V, Dd]
     return matMulBT(hidden, Ed); // [R, V]
@@ -161,7 +161,7 @@ export class SuperTransformer {
    * Teacher-forced logits of SubTransformer `arch`: src [B, S] right-padded with pad, prev [B, T]
    * (eos, y_1, ..., right-padded) -> logits [B·T, V]. Call inside tf.tidy / a gradient function.
    */
-  forward(arch: Arch, src: tf.Tensor2D, prev: tf.Tensor2D, o: ForwardOptions = {}): tf.Tensor2D {
+  forward(arch: ValidArch, src: tf.Tensor2D, prev: tf.Tensor2D, o: ForwardOptions = {}): tf.Tensor2D {
     this.checkArch(arch);
     if (src.shape[0] !== prev.shape[0]) throw new RangeError(`forward: ${src.shape[0]} sources but ${prev.shape[0]} targets`);
     const maxLen = Math.max(src.shape[1], prev.shape[1]);
@@ -203,8 +203,8 @@ export class SuperTransformer {
     this.posDec.dispose();
   }
 
-  private checkArch(arch: Arch): void {
-    validateArch(arch, this.space);
+  private checkArch(arch: ValidArch): void {
+    archInSpace(arch, this.space);
   }
 
   /** Dropout rates of a SubTransformer whose embed dim is `ratio` of the super one (0 when not training). */

@@ -8,12 +8,12 @@
  */
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { validateArch } from "../runtime/arch.js";
+import { archInSpace } from "../runtime/arch.js";
 import { largestArch, sampleArch, smallestArch } from "../runtime/arch-sample.js";
 import { corpusLoss } from "../runtime/decode.js";
 import { encodeModel, readModelFile, writeModelFile, type ModelHeader } from "../runtime/format.js";
 import { mulberry32 } from "../runtime/rng.js";
-import type { Arch, Space } from "../runtime/types.js";
+import type { Space, ValidArch } from "../runtime/types.js";
 import { loadWasm } from "../runtime/wasm.js";
 import { WasmSubTransformer, WasmWeights } from "../runtime/wasm-model.js";
 import type { TensorMap } from "../runtime/weights.js";
@@ -36,7 +36,7 @@ export interface LrOptions {
 export interface TrainOptions {
   space: Space;
   /** Train only this SubTransformer (from scratch, or fine-tuning `init`); default: sample per update. */
-  arch?: Arch;
+  arch?: ValidArch;
   sampling?: "uniform" | "sandwich";
   vocab: ModelHeader["vocab"];
   tokenizer?: unknown;
@@ -124,7 +124,7 @@ export function withoutAdamState(tensors: TensorMap): TensorMap {
 }
 
 /** Label-smoothed validation loss per token of `arch`, computed by the WASM runtime on `tensors`. */
-export function validationLoss(tensors: TensorMap, vocabSize: number, positionDims: { encoder: number; decoder: number }, arch: Arch, pairs: readonly TokenPair[], labelSmoothing = 0.1, batch = 64): number {
+export function validationLoss(tensors: TensorMap, vocabSize: number, positionDims: { encoder: number; decoder: number }, arch: ValidArch, pairs: readonly TokenPair[], labelSmoothing = 0.1, batch = 64): number {
   const model = new WasmSubTransformer(new WasmWeights(loadWasm(), { tensors, vocabSize, positionDims }), arch); // a fresh instance
   const batches: TokenPair[][] = [];
   for (let i = 0; i < pairs.length; i += batch) batches.push(pairs.slice(i, i + batch));
@@ -137,7 +137,7 @@ function lrAt(step: number, total: number, lr: LrOptions): number {
 }
 
 /** The SubTransformers of update `step`: one uniform sample, or largest + smallest + a sample. */
-function archsFor(o: TrainOptions, step: number): Arch[] {
+function archsFor(o: TrainOptions, step: number): ValidArch[] {
   if (o.arch) return [o.arch];
   const r = mulberry32((o.seed ?? 1) * 7919 + step);
   if (o.sampling === "sandwich") return [largestArch(o.space), smallestArch(o.space), sampleArch(o.space, r)];
@@ -147,7 +147,7 @@ function archsFor(o: TrainOptions, step: number): Arch[] {
 /** Train; resumes from `o.checkpoint` when it exists and belongs to the same run. */
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + "\n"));
-  if (o.arch) validateArch(o.arch, o.space);
+  if (o.arch) archInSpace(o.arch, o.space);
   if (o.steps === undefined && o.minutes === undefined) throw new RangeError("give steps or minutes");
   const backend = await selectBackend(o.backend, log);
   const lr: LrOptions = { ...DEFAULT_LR, ...o.lr };

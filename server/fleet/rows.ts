@@ -5,8 +5,8 @@
  * agent that measured it.
  */
 import type { Protocol as WireProtocol } from "../../runtime/fleet-protocol.js";
+import { validateArch } from "../../runtime/arch.js";
 import { hatFeatures } from "../../runtime/arch-features.js";
-import type { Arch } from "../../runtime/types.js";
 import { formatDataset, type DeviceInfo, type LatencyRow } from "../../latency/dataset.js";
 import type { Db } from "../db.js";
 import type { StoredRow } from "./store.js";
@@ -29,7 +29,7 @@ export function campaignDataset(db: Db, jobId: string): CampaignDataset {
   const agents: Record<string, number> = {};
   const rows = stored.map((s): LatencyRow => {
     agents[s.agent_id] = (agents[s.agent_id] ?? 0) + 1;
-    const arch = JSON.parse(s.arch_json) as Arch;
+    const arch = validateArch(JSON.parse(s.arch_json)); // read back from the database: validated like any input
     const hw = s.hardware ? (JSON.parse(s.hardware) as DeviceInfo) : undefined;
     const row: LatencyRow = {
       features: hatFeatures(arch),

@@ -8,6 +8,7 @@ import { exportSubTransformer, HatModel, randomSuperTransformer } from "../../ru
 import { mulberry32 } from "../../runtime/rng.js";
 import { SPECIALS } from "../../runtime/types.js";
 import { loadWasm, WasmTrapError } from "../../runtime/wasm.js";
+import { validArch } from "../helpers.js";
 
 const V = 200;
 const superBytes = randomSuperTransformer(DEMO_SPACE, V, 3);
@@ -29,7 +30,7 @@ describe("HatModel", () => {
     const m = HatModel.fromBytes(superBytes);
     const r = mulberry32(1);
     for (let i = 0; i < 5; i++) expect(greedy(m.subnet(sampleArch(DEMO_SPACE, r)), src, { maxLen: 6 })).toHaveLength(2);
-    expect(() => m.subnet({ ...smallestArch(DEMO_SPACE), decoderFfnDims: [1000] })).toThrow(/decoderFfnDims\[0\]/);
+    expect(() => m.subnet(validArch({ ...smallestArch(DEMO_SPACE), decoderFfnDims: [1000] }))).toThrow(/decoderFfnDims\[0\]/);
     expect(() => m.subnet()).toThrow(/SuperTransformer/);
   });
 
@@ -42,7 +43,7 @@ describe("HatModel", () => {
     expect(subBytes.length).toBeLessThan(superBytes.length);
     const a = greedy(sub.subnet(), src, { maxLen: 8 }), b = greedy(sup.subnet(arch), src, { maxLen: 8 });
     expect(a.map((h) => h.tokens)).toEqual(b.map((h) => h.tokens));
-    expect(() => sub.subnet({ ...arch, decoderFfnDims: arch.decoderFfnDims.map(() => 512), encoderFfnDims: arch.encoderFfnDims.map(() => 512) })).toThrow();
+    expect(() => sub.subnet(validArch({ ...arch, decoderFfnDims: arch.decoderFfnDims.map(() => 512), encoderFfnDims: arch.encoderFfnDims.map(() => 512) }))).toThrow();
   });
 
   it("a wasm trap becomes a WasmTrapError, and the instance keeps working", () => {

@@ -6,24 +6,23 @@
  * Tolerance: max abs error <= 1e-4 x max |reference logit|.
  */
 import { describe, expect, it } from "vitest";
-import type { Arch } from "../../runtime/types.js";
 import { SPECIALS } from "../../runtime/types.js";
 import { randomTensors, sliceSubTensors, superTensorShapes } from "../../runtime/weights.js";
 import { loadWasm } from "../../runtime/wasm.js";
 import { ModelShapeError, WasmSubTransformer, WasmWeights } from "../../runtime/wasm-model.js";
 import { refDecode, refEncode } from "../../runtime/reference.js";
 import { beamSearch, beamSearchNBest, greedy, score } from "../../runtime/decode.js";
-import { relErr, rng, TINY_SPACE } from "../helpers.js";
+import { relErr, rng, TINY_SPACE, validArch } from "../helpers.js";
 
 const V = 41;
 const space = TINY_SPACE;
 const positionDims = { encoder: 32, decoder: 36 };
-const arch: Arch = {
+const arch = validArch({
   encoderEmbedDim: 24, decoderEmbedDim: 28, encoderLayers: 3, decoderLayers: 2,
   encoderFfnDims: [48, 20, 48], encoderHeads: [2, 4, 2],
   decoderFfnDims: [24, 44], decoderSelfHeads: [4, 2], decoderCrossHeads: [1, 4], decoderEndeLayers: [3, 1],
   qkvDim: 16,
-};
+});
 
 const superT = randomTensors(superTensorShapes(space, V), 7);
 const wasm = loadWasm();
@@ -94,7 +93,7 @@ describe("wasm SubTransformer vs float64 reference", () => {
   it("a model too small for the architecture is refused, naming the tensor", () => {
     const compact = sliceSubTensors(superT, arch, V);
     const w2 = new WasmWeights(wasm, { tensors: compact, vocabSize: V, positionDims });
-    const bigger = { ...arch, decoderFfnDims: [44, 44] };
+    const bigger = validArch({ ...arch, decoderFfnDims: [44, 44] });
     expect(() => new WasmSubTransformer(w2, bigger)).toThrow(ModelShapeError);
     expect(() => new WasmSubTransformer(w2, bigger)).toThrow(/dec\.0\.ffn\.fc1\.w.*\[28,24\].*\[28,44\]/);
   });

@@ -4,7 +4,7 @@ import { HatModel, randomSuperTransformer } from "../../runtime/model.js";
 import { CachedLoss, InheritedLoss } from "../../search/fitness.js";
 import { validationLoss } from "../../train/trainer.js";
 import type { TokenPair } from "../../train/batching.js";
-import { rng, TINY_SPACE } from "../helpers.js";
+import { rng, TINY_SPACE, validArch } from "../helpers.js";
 
 const space = { ...TINY_SPACE, endeLayerChoices: [1, 2] };
 const V = 50;
@@ -46,6 +46,6 @@ describe("inherited validation loss", () => {
   it("refuses what it cannot score", () => {
     expect(() => new InheritedLoss(model, [])).toThrow(/at least one/);
     const f = new InheritedLoss(model, pairs);
-    expect(() => f.loss({ ...largestArch(space), encoderEmbedDim: 64 })).toThrow(/encoderEmbedDim/);
+    expect(() => f.loss(validArch({ ...largestArch(space), encoderEmbedDim: 64 }))).toThrow(/encoderEmbedDim/);
   });
 });

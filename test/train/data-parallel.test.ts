@@ -10,7 +10,7 @@ import { initialTensors } from "../../train/init.js";
 import { Adam } from "../../train/optim.js";
 import { trainStep } from "../../train/step.js";
 import { SuperTransformer } from "../../train/supertransformer.js";
-import { relErr, TINY_SPACE } from "../helpers.js";
+import { relErr, TINY_SPACE, validArch } from "../helpers.js";
 
 const V = 40;
 
@@ -87,7 +87,7 @@ describe("DataParallel (wasm, 2 threads)", () => {
       expect(worst).toBeLessThan(1e-4);
 
       // an architecture outside the space fails on every thread: the step rejects, the next one works
-      const bad = { ...largestArch(TINY_SPACE), encoderEmbedDim: 999 };
+      const bad = validArch({ ...largestArch(TINY_SPACE), encoderEmbedDim: 999 });
       await expect(dp.step(opt2, bad, randomBatch(8, 1), { lr: 1e-3 })).rejects.toThrow(/999/);
       const ok = await dp.step(opt2, largestArch(TINY_SPACE), randomBatch(8, 2), { lr: 1e-3 });
       expect(Number.isFinite(ok.loss)).toBe(true);

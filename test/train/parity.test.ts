@@ -9,7 +9,7 @@ import { sampleArch } from "../../runtime/arch-sample.js";
 import { score } from "../../runtime/decode.js";
 import { refDecode, refEncode } from "../../runtime/reference.js";
 import { mulberry32 } from "../../runtime/rng.js";
-import type { Arch, Space } from "../../runtime/types.js";
+import type { Space, ValidArch } from "../../runtime/types.js";
 import { loadWasm } from "../../runtime/wasm.js";
 import { WasmSubTransformer, WasmWeights } from "../../runtime/wasm-model.js";
 import { randomTensors, superTensorShapes, type TensorMap } from "../../runtime/weights.js";
@@ -36,8 +36,8 @@ const SPACE: Space = validateSpace({
 const V = 61;
 
 /** Three SubTransformers with heterogeneous layers that together attend to 1, 2 and 3 encoder layers. */
-function pickArchs(): Arch[] {
-  const r = mulberry32(11), out: Arch[] = [];
+function pickArchs(): ValidArch[] {
+  const r = mulberry32(11), out: ValidArch[] = [];
   const hetero = (xs: number[]) => new Set(xs).size > 1;
   while (out.length < 3) {
     const a = sampleArch(SPACE, r);

@@ -2,14 +2,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { validateSpace } from "../../runtime/arch.js";
-import type { Arch } from "../../runtime/types.js";
 import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 import { selectBackend } from "../../train/backend.js";
 import { padBatch } from "../../train/batch.js";
 import { initialTensors } from "../../train/init.js";
 import { labelSmoothedLoss } from "../../train/loss.js";
 import { scaledRates, SuperTransformer } from "../../train/supertransformer.js";
-import { relErr } from "../helpers.js";
+import { relErr, validArch } from "../helpers.js";
 
 const SPACE = validateSpace({
   encoderEmbedChoices: [32, 24], decoderEmbedChoices: [40, 16],
@@ -19,11 +18,11 @@ const SPACE = validateSpace({
   endeLayerChoices: [1, 2], qkvDim: 16,
 });
 const V = 29;
-const ARCH: Arch = {
+const ARCH = validArch({
   encoderEmbedDim: 24, decoderEmbedDim: 16, encoderLayers: 2, decoderLayers: 1,
   encoderFfnDims: [20, 48], encoderHeads: [2, 4], decoderFfnDims: [12], decoderSelfHeads: [4],
   decoderCrossHeads: [2], decoderEndeLayers: [2], qkvDim: 16,
-};
+});
 const SRC = [[5, 9, 12, 7, 2], [8, 6, 2]], TGT = [[11, 4, 20], [13, 17, 21, 9, 5]];
 
 /** Mean loss gradients of every variable it reaches, by name. */
@@ -131,7 +130,7 @@ describe("SuperTransformer training", () => {
     bad.set("enc.0.self.q.w", { shape: [24, 16], data: new Float32Array(24 * 16) });
     expect(() => st.fromTensorMap(bad)).toThrow(/enc\.0\.self\.q\.w has shape \[24, 16\], the SuperTransformer's is \[32, 16\]/);
     const src = tf.tensor2d([[5, 2]], [1, 2], "int32");
-    expect(() => st.forward({ ...ARCH, encoderEmbedDim: 28 }, src, src)).toThrow(/encoderEmbedDim/);
+    expect(() => st.forward(validArch({ ...ARCH, encoderEmbedDim: 28 }), src, src)).toThrow(/encoderEmbedDim/);
     st.dispose();
   });
 });

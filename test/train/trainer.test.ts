@@ -13,7 +13,7 @@ import { SPECIALS } from "../../runtime/types.js";
 import type { TokenPair } from "../../train/batching.js";
 import { makeBatches } from "../../train/batching.js";
 import { train, type TrainOptions } from "../../train/trainer.js";
-import { rng } from "../helpers.js";
+import { rng, validArch } from "../helpers.js";
 
 const V = 60;
 const space: Space = {
@@ -104,6 +104,6 @@ describe("trainer", () => {
 
   it("refuses a run without a budget and an arch outside the space", async () => {
     await expect(train({ ...base() })).rejects.toThrow(/steps or minutes/);
-    await expect(train({ ...base(), steps: 1, arch: { ...smallestArch(space), encoderEmbedDim: 16 } })).rejects.toThrow(/encoderEmbedDim/);
+    await expect(train({ ...base(), steps: 1, arch: validArch({ ...smallestArch(space), encoderEmbedDim: 16 }) })).rejects.toThrow(/encoderEmbedDim/);
   });
 });
