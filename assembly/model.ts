@@ -23,20 +23,17 @@ import { relu } from "./activation";
 import { attention } from "./attention";
 import { embed } from "./embed";
 import { gather_rows } from "./decode";
+// Field offsets of the model descriptor (M_* header, E_* encoder layer, D_* decoder layer, A_*
+// attention block) and of the decoder state (S_*): the one table the host also writes from.
+import {
+  M_V, M_DE, M_DD, M_LE, M_LD, M_Q, M_EMB, M_LDEMB, M_POSE, M_LDPOSE, M_POSD, M_LDPOSD, M_HEADER,
+  E_H, E_F, E_LDD, E_LDF, E_ATTN, E_LN1, E_FC1, E_FC2, E_LN2, E_STRIDE,
+  D_HS, D_HC, D_F, D_K, D_LDD, D_LDF, D_SELF, D_LN1, D_CROSS, D_LN2, D_FC1, D_FC2, D_LN3, D_STRIDE,
+  A_QW, A_QB, A_KW, A_KB, A_VW, A_VB, A_OW, A_OB,
+  S_BS, S_BEAM, S_S, S_TM, S_B, S_LENS, S_LAYERS, S_PER_LAYER,
+} from "./layout";
 
 // ---- model descriptor ---------------------------------------------------------------------
-const M_V = 0, M_DE = 1, M_DD = 2, M_LE = 3, M_LD = 4, M_Q = 5, M_EMB = 6, M_LDEMB = 7;
-const M_POSE = 8, M_LDPOSE = 9, M_POSD = 10, M_LDPOSD = 11, M_MAXPOS = 12;
-const M_HEADER = 16;
-// encoder layer
-const E_H = 0, E_F = 1, E_LDD = 2, E_LDF = 3, E_ATTN = 4, E_LN1 = 12, E_FC1 = 14, E_FC2 = 16, E_LN2 = 18;
-const E_STRIDE = 20;
-// decoder layer
-const D_HS = 0, D_HC = 1, D_F = 2, D_K = 3, D_LDD = 4, D_LDF = 5, D_SELF = 6, D_LN1 = 14, D_CROSS = 16, D_LN2 = 24;
-const D_FC1 = 26, D_FC2 = 28, D_LN3 = 30;
-const D_STRIDE = 32;
-// an attention block's pointers, at offset A: q.w q.b k.w k.b v.w v.b o.w o.b
-const A_QW = 0, A_QB = 1, A_KW = 2, A_KB = 3, A_VW = 4, A_VB = 5, A_OW = 6, A_OB = 7;
 
 // @ts-ignore: decorator
 @inline function fld(p: usize, i: i32): i32 { return load<i32>(p + (<usize>i << 2)); }
@@ -111,8 +108,8 @@ export function encode(m: usize, work: usize, tokens: usize, lens: usize, B: i32
 }
 
 // ---- decoder state --------------------------------------------------------------------------
-// i32 header: Bs, beam, S, Tm, B = Bs·beam, lens ptr, then per layer: selfK, selfV, crossK, crossV.
-const S_BS = 0, S_BEAM = 1, S_S = 2, S_TM = 3, S_B = 4, S_LENS = 5, S_LAYERS = 8, S_PER_LAYER = 4;
+// i32 header: Bs, beam, S, Tm, B = Bs·beam, lens ptr, then per layer: selfK, selfV, crossK, crossV
+// (offsets S_* in layout.ts).
 
 function stateHeaderBytes(Ld: i32): usize { return f32s(S_LAYERS + Ld * S_PER_LAYER); }
 

@@ -4,8 +4,15 @@
  * `WasmWeights` uploads a model's tensors once (a SuperTransformer or a compact SubTransformer);
  * `WasmSubTransformer` is one architecture over those weights: only a descriptor of pointers
  * and leading dimensions (front slices, no copy), so a search can score thousands of
- * architectures on one upload. The descriptor layout mirrors assembly/model.ts.
+ * architectures on one upload. The descriptor's field offsets are assembly/layout.ts, the table
+ * assembly/model.ts reads them from.
  */
+import {
+  A_KB, A_KW, A_OB, A_OW, A_QB, A_QW, A_VB, A_VW,
+  D_CROSS, D_F, D_FC1, D_FC2, D_HC, D_HS, D_K, D_LDD, D_LDF, D_LN1, D_LN2, D_LN3, D_SELF,
+  E_ATTN, E_F, E_FC1, E_FC2, E_H, E_LDD, E_LDF, E_LN1, E_LN2,
+  M_DD, M_DE, M_EMB, M_LD, M_LDEMB, M_LDPOSD, M_LDPOSE, M_LE, M_MAXPOS, M_POSD, M_POSE, M_Q, M_V,
+} from "../assembly/layout.js";
 import type { ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import type { TensorMap } from "./weights.js";
@@ -23,11 +30,8 @@ export interface ModelWeights {
 /** fairseq's default max_source_positions / max_target_positions. */
 export const MAX_POSITIONS = 1024;
 
-// ---- descriptor layout: keep in sync with assembly/model.ts -------------------------------
-const M = { V: 0, DE: 1, DD: 2, LE: 3, LD: 4, Q: 5, EMB: 6, LDEMB: 7, POSE: 8, LDPOSE: 9, POSD: 10, LDPOSD: 11, MAXPOS: 12 } as const;
-const E = { H: 0, F: 1, LDD: 2, LDF: 3, ATTN: 4, LN1: 12, FC1: 14, FC2: 16, LN2: 18 } as const;
-const D = { HS: 0, HC: 1, F: 2, K: 3, LDD: 4, LDF: 5, SELF: 6, LN1: 14, CROSS: 16, LN2: 24, FC1: 26, FC2: 28, LN3: 30 } as const;
-const ATTN_PARTS = ["q.w", "q.b", "k.w", "k.b", "v.w", "v.b", "o.w", "o.b"] as const;
+/** An attention block's tensors and their pointers' offsets in the block (assembly/layout.ts A_*). */
+const ATTN_PARTS = [["q.w", A_QW], ["q.b", A_QB], ["k.w", A_KW], ["k.b", A_KB], ["v.w", A_VW], ["v.b", A_VB], ["o.w", A_OW], ["o.b", A_OB]] as const;
 
 /** fairseq's sinusoidal table [n, dim]: half sin, half cos (computed in f64). */
 export function sinusoidTable(n: number, dim: number): Float32Array {
@@ -137,11 +141,11 @@ export class WasmSubTransformer {
     const n = wasm.x.model_desc_ints(a.encoderLayers, a.decoderLayers);
     const d = new Int32Array(n);
     const emb = w.get("embed.tokens", [V, Math.max(De, Dd)]);
-    d[M.V] = V; d[M.DE] = De; d[M.DD] = Dd; d[M.LE] = a.encoderLayers; d[M.LD] = a.decoderLayers; d[M.Q] = Q;
-    d[M.EMB] = emb.ptr; d[M.LDEMB] = emb.shape[1];
-    d[M.POSE] = w.posEnc.ptr; d[M.LDPOSE] = w.posEnc.shape[1];
-    d[M.POSD] = w.posDec.ptr; d[M.LDPOSD] = w.posDec.shape[1];
-    d[M.MAXPOS] = w.maxPositions;
+    d[M_V] = V; d[M_DE] = De; d[M_DD] = Dd; d[M_LE] = a.encoderLayers; d[M_LD] = a.decoderLayers; d[M_Q] = Q;
+    d[M_EMB] = emb.ptr; d[M_LDEMB] = emb.shape[1];
+    d[M_POSE] = w.posEnc.ptr; d[M_LDPOSE] = w.posEnc.shape[1];
+    d[M_POSD] = w.posDec.ptr; d[M_LDPOSD] = w.posDec.shape[1];
+    d[M_MAXPOS] = w.maxPositions;
 
     /** q/k/v/o of one attention block: [Din, Q] projections (kvDin for k, v) and [Q, Dout] out. */
     const attn = (base: number, prefix: string, Din: number, kvDin: number, Dout: number): number => {
@@ -149,7 +153,7 @@ export class WasmSubTransformer {
         "q.w": [Din, Q], "q.b": [Q], "k.w": [kvDin, Q], "k.b": [Q], "v.w": [kvDin, Q], "v.b": [Q], "o.w": [Q, Dout], "o.b": [Dout],
       };
       let ldD = 0;
-      ATTN_PARTS.forEach((part, j) => {
+      ATTN_PARTS.forEach(([part, j]) => {
         const t = w.get(`${prefix}.${part}`, shapes[part]);
         if (part.endsWith(".w") && part !== "o.w" && t.shape[1] !== Q) {
           throw new ModelShapeError(`tensor ${prefix}.${part} has width ${t.shape[1]} but qkv-dim is ${Q}`);
@@ -172,36 +176,34 @@ export class WasmSubTransformer {
 
     for (let i = 0; i < a.encoderLayers; i++) {
       const o = wasm.x.enc_layer_offset(i), p = `enc.${i}`, F = a.encoderFfnDims[i];
-      d[o + E.H] = a.encoderHeads[i];
-      d[o + E.F] = F;
-      const ldO = attn(o + E.ATTN, `${p}.self`, De, De, De);
-      pair(o + E.LN1, `${p}.self_ln`, De);
-      const [ldF, ldD] = ffn(o + E.FC1, o + E.FC2, `${p}.ffn`, De, F);
-      pair(o + E.LN2, `${p}.ffn_ln`, De);
+      d[o + E_H] = a.encoderHeads[i];
+      d[o + E_F] = F;
+      const ldO = attn(o + E_ATTN, `${p}.self`, De, De, De);
+      pair(o + E_LN1, `${p}.self_ln`, De);
+      const [ldF, ldD] = ffn(o + E_FC1, o + E_FC2, `${p}.ffn`, De, F);
+      pair(o + E_LN2, `${p}.ffn_ln`, De);
       if (ldO !== ldD) throw new ModelShapeError(`${p}: self.o.w and ffn.fc2.w disagree on the stored embed dim (${ldO} vs ${ldD})`);
-      d[o + E.LDD] = ldD;
-      d[o + E.LDF] = ldF;
+      d[o + E_LDD] = ldD;
+      d[o + E_LDF] = ldF;
     }
     for (let i = 0; i < a.decoderLayers; i++) {
       const o = wasm.x.dec_layer_offset(a.encoderLayers, i), p = `dec.${i}`, F = a.decoderFfnDims[i];
-      const k = a.decoderEndeLayers[i]; // 1..min(3, encoderLayers): a ValidArch
-      d[o + D.HS] = a.decoderSelfHeads[i];
-      d[o + D.HC] = a.decoderCrossHeads[i];
-      d[o + D.F] = F;
-      d[o + D.K] = k;
-      const ldS = attn(o + D.SELF, `${p}.self`, Dd, Dd, Dd);
-      pair(o + D.LN1, `${p}.self_ln`, Dd);
-      const ldC = attn(o + D.CROSS, `${p}.cross`, Dd, De, Dd);
-      pair(o + D.LN2, `${p}.cross_ln`, Dd);
-      const [ldF, ldD] = ffn(o + D.FC1, o + D.FC2, `${p}.ffn`, Dd, F);
-      pair(o + D.LN3, `${p}.ffn_ln`, Dd);
+      const k = a.decoderEndeLayers[i];
+      d[o + D_HS] = a.decoderSelfHeads[i];
+      d[o + D_HC] = a.decoderCrossHeads[i];
+      d[o + D_F] = F;
+      d[o + D_K] = k;
+      const ldS = attn(o + D_SELF, `${p}.self`, Dd, Dd, Dd);
+      pair(o + D_LN1, `${p}.self_ln`, Dd);
+      const ldC = attn(o + D_CROSS, `${p}.cross`, Dd, De, Dd);
+      pair(o + D_LN2, `${p}.cross_ln`, Dd);
+      const [ldF, ldD] = ffn(o + D_FC1, o + D_FC2, `${p}.ffn`, Dd, F);
+      pair(o + D_LN3, `${p}.ffn_ln`, Dd);
       if (ldS !== ldD || ldC !== ldD) throw new ModelShapeError(`${p}: output projections disagree on the stored embed dim (${ldS}, ${ldC}, ${ldD})`);
-      d[o + D.LDD] = ldD;
-      d[o + D.LDF] = ldF;
+      d[o + D_LDD] = ldD;
+      d[o + D_LDF] = ldF;
     }
-    for (const h of [...a.encoderHeads, ...a.decoderSelfHeads, ...a.decoderCrossHeads]) {
-      if (Q % h !== 0) throw new ModelShapeError(`qkv-dim ${Q} is not divisible by ${h} heads`);
-    }
+    // heads dividing qkv-dim and 1 <= k <= min(3, encoderLayers): a ValidArch's, not checked again
     return wasm.putI32(d);
   }
 
