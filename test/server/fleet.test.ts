@@ -160,7 +160,7 @@ describe("a campaign on two agents", () => {
 
     const wa = await call<ProfileWork>("GET", "/v1/agent/work?wait_s=2", { token: A.token });
     expect(wa.status).toBe(200);
-    expect(wa.body).toMatchObject({ kind: "profile", campaign_id: job.id, rounds: 1, lease_s: 1 });
+    expect(wa.body).toMatchObject({ kind: "profile", campaign_id: job.id, protocol: { rounds: 1 }, lease_s: 1 });
     expect(wa.body.archs.map((x) => x.index)).toEqual([0, 1, 2]);
     const wb = await call<ProfileWork>("GET", "/v1/agent/work?wait_s=2", { token: B.token });
     expect(wb.body.archs.map((x) => x.index)).toEqual([3, 4, 5]);
@@ -221,7 +221,7 @@ describe("a campaign on two agents", () => {
     const csv = s.ctx.artifacts.read(settled.artifacts.dataset).toString("utf8");
     const ds = parseDataset(csv, "campaign.csv");
     expect(ds.rows.map((r) => r.sample)).toEqual([0, 1, 2, 3, 4, 5, 6]);
-    expect(ds.rows[0]).toMatchObject({ encoder_ms: 1, decoder_ms: 2, build: "hat.wasm", seq: 0, protocol: { runs: 8, warmup: 1, vocab: 32768 } });
+    expect(ds.rows[0]).toMatchObject({ encoder_ms: 1, decoder_ms: 2, seq: 0, protocol: { runs: 8, warmup: 1, vocab: 32768, build: "hat.wasm" } });
     expect(ds.rows[0].device).toEqual({ cpu: "Test CPU 2 cores", cores: 2, arch: "x64", platform: "linux" });
     expect(ds.rows.every((r) => r.arch !== undefined)).toBe(true);
     // nothing left to lease
