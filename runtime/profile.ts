@@ -67,11 +67,11 @@ export function std(xs: number[]): number {
 
 /**
  * One round of the protocol for one architecture in this process's wasm runtime (the caller
- * measures `rounds` of them and keeps the fastest: agent/profiler.ts fastestOf, latency/campaign.ts).
+ * measures `rounds` of them and keeps the fastest: profileFastest, agent/profiler.ts, latency/campaign.ts).
  */
 export function profileArch(arch: Arch, protocol: Protocol = DEFAULT_PROTOCOL, o: ProfileOptions = {}): ProfileResult {
   const p = checkProtocol(protocol);
-  const { vocab, src_len: srcLen, tgt_len: tgtLen, beam, runs, warmup } = p;
+  const { vocab, beam, runs, warmup } = p, S = p.src_len, T = p.tgt_len; // source tokens, decoder steps
   const shapes = archTensorShapes(arch, vocab);
   const tensors = randomTensors(shapes, o.seed ?? 1);
   let params = 0;
@@ -82,18 +82,18 @@ export function profileArch(arch: Arch, protocol: Protocol = DEFAULT_PROTOCOL, o
     const weights = new WasmWeights(wasm, {
       tensors, vocabSize: vocab,
       positionDims: { encoder: arch.encoderEmbedDim, decoder: arch.decoderEmbedDim },
-    }, Math.max(srcLen, tgtLen));
+    }, Math.max(S, T));
     const model = new WasmSubTransformer(weights, arch);
     let seed = (o.seed ?? 1) * 7919;
     const tok = () => { seed = (seed * 1103515245 + 12345) >>> 0; return 4 + (seed % (vocab - 4)); };
-    const src = [Array.from({ length: srcLen }, tok)];
+    const src = [Array.from({ length: S }, tok)];
     const stepTokens = new Int32Array(beam);
     const enc: number[] = [], dec: number[] = [];
     for (let r = 0; r < warmup + runs; r++) {
-      const s = model.begin(src, { beam, maxLen: tgtLen });
+      const s = model.begin(src, { beam, maxLen: T });
       const t0 = performance.now();
       stepTokens.fill(SPECIALS.eos);
-      for (let t = 0; t < tgtLen; t++) {
+      for (let t = 0; t < T; t++) {
         s.step(stepTokens, t);
         for (let b = 0; b < beam; b++) stepTokens[b] = tok();
       }
