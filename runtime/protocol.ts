@@ -1,10 +1,10 @@
 /**
  * The measurement protocol (docs/method.md §4): how one latency is measured (runtime/profile.ts
- * measures it). One
- * object with one wire schema, carried as it is by campaign rows (CSV columns, latency/dataset.ts),
- * predictor files (latency/predictor.ts), the fleet's work and reports (runtime/fleet-protocol.ts),
- * deployment measurements and search records. Its field names are snake_case, as HAT's datasets
- * and our CSV columns and HTTP bodies name them, so the TypeScript object and the JSON are the same.
+ * measures it). One object with one wire schema, carried as it is by campaign rows (CSV columns,
+ * latency/dataset.ts), predictor files (latency/predictor.ts), the fleet's work and deployment
+ * reports (runtime/fleet-protocol.ts) and search records (search/report.ts). Its field names are
+ * snake_case, as HAT's datasets and our CSV columns and HTTP bodies name them, so the TypeScript
+ * object and the JSON are the same.
  *
  *   vocab, src_len, tgt_len, beam   the workload: a source of src_len tokens encoded once, then
  *                                   tgt_len incremental decoder steps, the decoder batch
@@ -61,9 +61,9 @@ export const DEFAULT_PROTOCOL: Protocol = Object.freeze({
 export const DEPLOYMENT_PROTOCOL: Protocol = Object.freeze({ ...DEFAULT_PROTOCOL, rounds: 2 });
 
 /**
- * The fields files and messages did not record before this type existed, as every measurement
- * then was made: they fill in when an older campaign CSV, predictor file or stored protocol is
- * read (the fleet's stored deployments pass rounds 2, as their agents measured).
+ * The fields that earlier files and messages did not record, as every measurement then was made:
+ * they fill in when an older campaign CSV, predictor file or stored protocol is read (the fleet's
+ * stored deployments pass rounds 2, as their agents measured).
  */
 export const UNRECORDED_DEFAULTS = Object.freeze({ trim: 0.1, rounds: 1, keep: "fastest", threads: 1 } as const);
 
