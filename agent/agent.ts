@@ -77,7 +77,7 @@ export class Agent {
     const build = o.build ?? (bytes ? "hat.wasm" : wasmBuild());
     const stopped = () => this.abort.signal.aborted;
     this.profiler = new Profiler({ client: this.client, log: o.log, wasm, build, stopped });
-    this.models = new Models({ state: this.state, client: this.client, log: o.log, newWasm, profileWasm: wasm });
+    this.models = new Models({ state: this.state, client: this.client, log: o.log, newWasm, profileWasm: wasm, build });
   }
 
   get stopped(): boolean {

@@ -10,12 +10,13 @@ import { Bpe } from "../data/bpe.js";
 import { translateLines } from "../runtime/decode.js";
 import type { DeploymentReport, DeployWork } from "../runtime/fleet-protocol.js";
 import { HatModel } from "../runtime/model.js";
+import { profileFastest } from "../runtime/profile.js";
 import type { ValidArch } from "../runtime/types.js";
 import type { HatWasm } from "../runtime/wasm.js";
 import type { WasmSubTransformer } from "../runtime/wasm-model.js";
 import { AgentClient, StoppedError, UnauthorizedError } from "./client.js";
 import { errText, type Log } from "./log.js";
-import { fastestOf, warmUpOn } from "./profiler.js";
+import { warmUpOn } from "./profiler.js";
 import { sha256Hex, type AgentState } from "./state.js";
 
 /** The model serving /translate. */
@@ -42,9 +43,8 @@ export function loadServing(bytes: Uint8Array, wasm: HatWasm, deploymentId: stri
   return s;
 }
 
-/** The deployed model's latency: an unrecorded warm-up this long, then the fastest of this many measurements. */
+/** The deployed model's latency: an unrecorded warm-up this long, then the fastest of the protocol's rounds. */
 const MEASURE_WARMUP_MS = 1500;
-const MEASURE_ROUNDS = 2;
 
 export interface ModelsOptions {
   state: AgentState;
@@ -52,8 +52,9 @@ export interface ModelsOptions {
   log: Log;
   /** A fresh wasm instance (one per loaded model, so an old model's memory goes with it). */
   newWasm: () => HatWasm;
-  /** The instance latency measurements run in. */
+  /** The instance latency measurements run in, and its build's name (recorded in the report's protocol). */
   profileWasm: HatWasm;
+  build: string;
 }
 
 export class Models {
@@ -122,15 +123,15 @@ export class Models {
     state.pruneModels([sha]); // the old model's file is no longer needed: the new one is active
     log(`deployment ${work.deployment_id}: serving model ${sha.slice(0, 12)}; measuring its latency`);
     await new Promise<void>((resolve) => setImmediate(resolve));
-    const p = work.protocol, s = this.current;
+    const s = this.current, p = { ...work.protocol, vocab: s.vocabSize }; // the model's own vocabulary
     try {
-      const opts = { vocab: s.vocabSize, srcLen: p.src_len, tgtLen: p.tgt_len, beam: p.beam, runs: p.runs, warmup: p.warmup, wasm: this.o.profileWasm };
+      const opts = { wasm: this.o.profileWasm, build: this.o.build };
       // as a campaign's rows: an unrecorded warm-up first (right after loading and switching, the
       // first runs measured 2x slow: 6.1 ms against 3.0 ms a minute later), then the fastest of rounds
-      const first = warmUpOn(s.arch, opts, MEASURE_WARMUP_MS);
-      const m = fastestOf(s.arch, opts, MEASURE_ROUNDS);
-      this.o.log(`deployment ${work.deployment_id}: warm-up measured ${first.toFixed(2)} ms, then the fastest of ${MEASURE_ROUNDS}: ${m.total_ms.toFixed(2)} ms`);
-      return { state: "active", measured_ms: m.total_ms, encoder_ms: m.encoder_ms, decoder_ms: m.decoder_ms };
+      const first = warmUpOn(s.arch, p, opts, MEASURE_WARMUP_MS);
+      const m = profileFastest(s.arch, p, opts);
+      this.o.log(`deployment ${work.deployment_id}: warm-up measured ${first.toFixed(2)} ms, then the fastest of ${p.rounds}: ${m.total_ms.toFixed(2)} ms`);
+      return { state: "active", measured_ms: m.total_ms, encoder_ms: m.encoder_ms, decoder_ms: m.decoder_ms, protocol: m.protocol };
     } catch (e) {
       return { state: "active", error: `serving, but the latency measurement failed: ${errText(e)}`.slice(0, 2000) };
     }

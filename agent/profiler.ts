@@ -1,6 +1,6 @@
 /**
  * Profiling leases (ProfileWork): the lease's architectures are measured one at a time with the
- * lease's protocol (runtime/profile.ts profileArch, HAT's protocol), keeping the fastest of
+ * lease's protocol (runtime/profile.ts profileArch, HAT's protocol), keeping the fastest of its
  * `rounds` measurements, the rounds interleaved across the batch. After each architecture's last
  * round the rows measured since the last send go to the server as one chunk; the chunk's idempotency key is derived from the lease id and the chunk's
  * indexes, so a retried chunk carries the same key. profileArch blocks the event loop, so these
@@ -11,6 +11,7 @@ import { loadavg } from "node:os";
 import { validateArch } from "../runtime/arch.js";
 import { MeasuredRow, type ProfileWork } from "../runtime/fleet-protocol.js";
 import { profileArch, type ProfileOptions, type ProfileResult } from "../runtime/profile.js";
+import type { Protocol } from "../runtime/protocol.js";
 import type { ValidArch } from "../runtime/types.js";
 import type { HatWasm } from "../runtime/wasm.js";
 import { AgentClient, HttpError, StoppedError, UnauthorizedError } from "./client.js";
@@ -31,22 +32,12 @@ const WARMUP_MS = 2000;
  * engine tiers the wasm up to optimised code and the CPU's clocks settle. Returns the first
  * measurement's total (ms), the cold one. Blocks like a measurement.
  */
-export function warmUpOn(arch: ValidArch, opts: ProfileOptions, ms: number): number {
+export function warmUpOn(arch: ValidArch, protocol: Protocol, opts: ProfileOptions, ms: number): number {
   const t0 = performance.now();
-  const short = { ...opts, runs: Math.min(opts.runs ?? WARMUP_RUNS, WARMUP_RUNS) };
-  const first = profileArch(arch, short).total_ms;
-  while (performance.now() - t0 < ms) profileArch(arch, short);
+  const short = { ...protocol, runs: Math.min(protocol.runs, WARMUP_RUNS) };
+  const first = profileArch(arch, short, opts).total_ms;
+  while (performance.now() - t0 < ms) profileArch(arch, short, opts);
   return first;
-}
-
-/** The fastest of `rounds` measurements of `arch`, back to back. */
-export function fastestOf(arch: ValidArch, opts: ProfileOptions, rounds: number): ProfileResult {
-  let best = profileArch(arch, opts);
-  for (let r = 1; r < rounds; r++) {
-    const m = profileArch(arch, opts);
-    if (m.total_ms < best.total_ms) best = m;
-  }
-  return best;
 }
 
 export interface ProfilerOptions {
@@ -81,12 +72,12 @@ export class Profiler {
 
   async run(work: ProfileWork): Promise<BatchResult> {
     const { client, log, wasm, build, stopped } = this.o;
-    const p = work.protocol;
-    const opts: ProfileOptions = { vocab: p.vocab, srcLen: p.src_len, tgtLen: p.tgt_len, beam: p.beam, runs: p.runs, warmup: p.warmup, wasm };
+    const p = work.protocol, rounds = p.rounds;
+    const opts: ProfileOptions = { wasm, build };
     const pending: MeasuredRow[] = [];
     const res: BatchResult = { measured: 0, stored: 0, unsent: 0, leaseActive: true };
     let lastContact = performance.now();
-    log(`lease ${work.lease_id} (campaign ${work.campaign_id}): ${work.archs.length} architectures, ${work.rounds} round(s), runs ${p.runs}, lease ${work.lease_s} s`);
+    log(`lease ${work.lease_id} (campaign ${work.campaign_id}): ${work.archs.length} architectures, ${rounds} round(s), runs ${p.runs}, lease ${work.lease_s} s`);
 
     /** Send the pending rows as one chunk; false when the lease is over. */
     const flush = async (last = false): Promise<boolean> => {
@@ -121,7 +112,7 @@ export class Profiler {
       // Rounds go across the batch (round 1 of every architecture, then round 2, ...), so a burst
       // of load on the machine lasting a few seconds spoils one round of an architecture, not all
       // of them; a row is sent as soon as its architecture's last round is measured.
-      rounds: for (let round = 0; round < work.rounds; round++) {
+      rounds: for (let round = 0; round < rounds; round++) {
         for (const { index, a } of archs) {
           if (stopped()) break rounds;
           if (round > 0 && !best.has(index)) continue; // its first round failed
@@ -130,15 +121,15 @@ export class Profiler {
             lastContact = performance.now();
           }
           if (!this.warmedUp) {
-            this.warmUp(a, opts);
+            this.warmUp(a, p, opts);
             if (!(await this.heartbeatOk(work))) { res.leaseActive = false; break rounds; }
             lastContact = performance.now();
           }
-          const m = await this.measureOnce(a, index, opts);
+          const m = await this.measureOnce(a, index, p, opts);
           if (!m) { best.delete(index); continue; }
           const prev = best.get(index);
           if (!prev || m.total_ms < prev.total_ms) best.set(index, m);
-          if (round < work.rounds - 1) continue;
+          if (round < rounds - 1) continue;
           const row = this.rowOf(index, best.get(index)!, build);
           if (!row) continue;
           pending.push(row);
@@ -160,9 +151,9 @@ export class Profiler {
    * optimised code and the CPU's clocks settle (a demo campaign's first ~20 rows measured up to 2x
    * slow without it). Blocks like a measurement; a heartbeat follows it.
    */
-  private warmUp(a: ValidArch, opts: ProfileOptions): void {
+  private warmUp(a: ValidArch, p: Protocol, opts: ProfileOptions): void {
     try {
-      warmUpOn(a, opts, this.o.warmupMs ?? WARMUP_MS);
+      warmUpOn(a, p, opts, this.o.warmupMs ?? WARMUP_MS);
     } catch (e) {
       this.o.log(`warm-up failed: ${errText(e)}`);
     }
@@ -181,11 +172,11 @@ export class Profiler {
   }
 
   /** One measurement (undefined when it failed or the agent stops meanwhile). */
-  private async measureOnce(a: ValidArch, index: number, opts: ProfileOptions): Promise<ProfileResult | undefined> {
+  private async measureOnce(a: ValidArch, index: number, p: Protocol, opts: ProfileOptions): Promise<ProfileResult | undefined> {
     await new Promise<void>((resolve) => setImmediate(resolve)); // let signals and /translate in between
     if (this.o.stopped()) return undefined;
     try {
-      return profileArch(a, opts);
+      return profileArch(a, p, opts);
     } catch (e) {
       this.o.log(`architecture ${index}: measurement failed: ${errText(e)}`);
       return undefined;
@@ -196,7 +187,7 @@ export class Profiler {
   private rowOf(index: number, best: ProfileResult, build: string): MeasuredRow | undefined {
     const row = MeasuredRow.safeParse({
       index, encoder_ms: best.encoder_ms, decoder_ms: best.decoder_ms, encoder_std_ms: best.encoder_std_ms,
-      decoder_std_ms: best.decoder_std_ms, runs: best.runs, build: build.slice(0, 64), load1: loadavg()[0], seq: this.seq,
+      decoder_std_ms: best.decoder_std_ms, runs: best.protocol.runs, build: build.slice(0, 64), load1: loadavg()[0], seq: this.seq,
     });
     if (!row.success) {
       this.o.log(`architecture ${index}: bad measurement: ${row.error.issues[0]?.message}`);

@@ -13,6 +13,7 @@ import { largestArch, smallestArch } from "../runtime/arch-sample.js";
 import { DEMO_SPACE } from "../runtime/spaces.js";
 import { protocolFlops } from "../runtime/flops.js";
 import { profileArch } from "../runtime/profile.js";
+import { DEFAULT_PROTOCOL } from "../runtime/protocol.js";
 import type { ValidArch } from "../runtime/types.js";
 import { printTable, type Row } from "./timing.js";
 
@@ -37,8 +38,8 @@ export function benchArchs(): { name: string; arch: ValidArch; hatMs: number | n
 export function latencyBench(runs = Number(process.env.BENCH_PROFILE_RUNS ?? 10)): LatencyRow[] {
   const rows: LatencyRow[] = [];
   for (const { name, arch, hatMs } of benchArchs()) {
-    const r = profileArch(arch, { runs, warmup: 2 });
-    const f = protocolFlops(arch, r.src_len, r.tgt_len, r.beam, r.vocab);
+    const r = profileArch(arch, { ...DEFAULT_PROTOCOL, runs, warmup: 2 });
+    const f = protocolFlops(arch, r.protocol);
     rows.push({
       config: name, hat_ms: hatMs, encoder_ms: r.encoder_ms, decoder_ms: r.decoder_ms, total_ms: r.total_ms,
       params_M: r.params / 1e6, "GFLOP/s": (f.encoder + f.decoder) / r.total_ms / 1e6,

@@ -1,6 +1,7 @@
 /** `hat profile-campaign`: measure N architectures of a space here and append them to a latency dataset (latency/campaign.ts). */
 import { parseArgs } from "node:util";
 import { runCampaign } from "../latency/campaign.js";
+import { DEFAULT_PROTOCOL as D } from "../runtime/protocol.js";
 import { intFlag, requireFlag } from "./args.js";
 import type { Io } from "./io.js";
 import { latencySpaceArg } from "./predictor.js";
@@ -34,10 +35,11 @@ export async function campaignCommand(argv: string[], io: Io): Promise<void> {
   const r = await runCampaign({
     space, samples, out: requireFlag(values, "out"), seed: intFlag(values, "seed", 1, 0),
     protocol: {
-      runs: intFlag(values, "runs", 300), warmup: intFlag(values, "warmup", 5, 0), vocab: intFlag(values, "vocab", 32768, 8),
-      src_len: intFlag(values, "src-len", 30), tgt_len: intFlag(values, "tgt-len", 30), beam: intFlag(values, "beam", 5),
+      runs: intFlag(values, "runs", D.runs), warmup: intFlag(values, "warmup", D.warmup, 0), vocab: intFlag(values, "vocab", D.vocab, 8),
+      src_len: intFlag(values, "src-len", D.src_len), tgt_len: intFlag(values, "tgt-len", D.tgt_len), beam: intFlag(values, "beam", D.beam),
+      rounds: intFlag(values, "rounds", D.rounds),
     },
-    rounds: intFlag(values, "rounds", 1), remeasure: !values["no-remeasure"],
+    remeasure: !values["no-remeasure"],
     log: (s) => io.err(s),
   });
   if (values.json) { io.out(JSON.stringify(r)); return; }

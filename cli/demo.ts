@@ -22,6 +22,7 @@ import { demoTask } from "../data/demo-task.js";
 import { Predictor } from "../latency/predictor.js";
 import { largestArch, smallestArch } from "../runtime/arch-sample.js";
 import { DEMO_SPACE } from "../runtime/spaces.js";
+import type { Protocol } from "../runtime/protocol.js";
 import type { Arch } from "../runtime/types.js";
 import { hashToken, newToken } from "../server/auth.js";
 import { listen } from "../server/app.js";
@@ -178,9 +179,9 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     say(`      winner: loss ${sr.valid_loss.toFixed(4)} (random search ${sr.random?.valid_loss.toFixed(4)}) at ${sr.predicted_ms.toFixed(2)} ms predicted, ${sr.params ?? "?"} parameters${sr.finetuned ? `; fine-tuned validation loss ${sr.finetuned.valid_loss.toFixed(3)}` : ""}; BLEU ${sr.bleu?.toFixed(2)}`);
 
     // ---- 6. deploy to the class; each agent measures it
-    const dep = await api.post<{ id: string }>("/v1/deployments", { device_class: deviceClass, model: { job: search.id }, protocol: { ...protocol, runs: Math.max(runs, 100) } });
+    const dep = await api.post<{ id: string; protocol: Protocol }>("/v1/deployments", { device_class: deviceClass, model: { job: search.id }, protocol: { ...protocol, runs: Math.max(runs, 100) } });
     say(`[6/8] deployment ${dep.id} of the winner to '${deviceClass}'`);
-    type DepAgent = { agent_id: string; state: string; measured_ms: number | null; encoder_ms: number | null; decoder_ms: number | null; error: string | null };
+    type DepAgent = { agent_id: string; state: string; measured_ms: number | null; encoder_ms: number | null; decoder_ms: number | null; protocol: Protocol | null; error: string | null };
     let agents: DepAgent[] = [];
     for (const deadline = Date.now() + 180_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 500))) {
       agents = (await api.get<{ agents: DepAgent[] }>(`/v1/deployments/${dep.id}`)).agents;
@@ -212,8 +213,8 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     if (record.winner) {
       record.winner.measured = {
         // the predictor's device name, so the report plots the measurement beside the prediction
-        device: record.devices[0]?.name ?? deviceClass, totalMs: measured, encoderMs: median.encoder_ms ?? NaN, decoderMs: median.decoder_ms ?? NaN, runs: Math.max(runs, 100), build: `hat.wasm on the '${deviceClass}' agent${active.length > 1 ? `s (median of ${active.length})` : ` ${median.agent_id}`}`,
-        protocol: { vocab: protocol.vocab, srcLen: protocol.src_len, tgtLen: protocol.tgt_len, beam: protocol.beam }, overConstraint: measured > constraint,
+        device: record.devices[0]?.name ?? deviceClass, totalMs: measured, encoderMs: median.encoder_ms ?? NaN, decoderMs: median.decoder_ms ?? NaN,
+        protocol: median.protocol ?? dep.protocol, measuredOn: `the '${deviceClass}' agent${active.length > 1 ? `s (median of ${active.length})` : ` ${median.agent_id}`}`, overConstraint: measured > constraint,
       };
     }
     // paths inside the server's job directories mean nothing here: name the jobs and this copy

@@ -9,6 +9,7 @@ import { HAT_LATENCY_SPACE, FEATURE_KINDS, rowOutsideSpace, type FeatureKind } f
 import { fitPredictor, OUTLIER_MODES, outlierMask, type OutlierMode } from "../latency/fit.js";
 import { formatMetrics, metrics } from "../latency/metrics.js";
 import { Predictor } from "../latency/predictor.js";
+import { describeDiff, sameProtocol } from "../runtime/protocol.js";
 import { verifyPredictor } from "../latency/verify.js";
 import { intFlag, numFlag, requireFlag, spaceArg } from "./args.js";
 import { UsageError, type Io } from "./io.js";
@@ -19,7 +20,7 @@ const HELP = `usage: hat predictor fit --data CSV [--data CSV ...] --out FILE [-
                          [--epochs 1000] [--patience 100] [--device NAME] [--backend NAME] [--json]
        hat predictor eval --model FILE --data CSV [--data CSV ...] [--outliers drop|warmup|keep] [--json]
        hat predictor predict --model FILE --arch FILE [--json]
-       hat predictor verify --model FILE [--samples 20] [--seed 1000] [--exclude CSV ...] [--rounds 1] [--json]
+       hat predictor verify --model FILE [--samples 20] [--seed 1000] [--exclude CSV ...] [--rounds K] [--json]
 
 fit: a latency predictor from datasets in HAT's CSV layout (HAT's own files, or \`hat profile-campaign\`
 output): seeded 8:1:1 split, least squares plus HAT's MLP (TensorFlow.js) on the residual, early
@@ -31,7 +32,7 @@ With --json the last line printed is one object: test_rmse_ms, test_mape (percen
 test_kendall_tau, linear_rmse_ms and more.
 eval: the predictor's RMSE, MAPE and tau on a dataset. predict: one architecture's latency (ms).
 verify: measure fresh random architectures of the predictor's space here (none of those in the
---exclude datasets, e.g. its training data) with its protocol (and --rounds, as its campaign's),
+--exclude datasets, e.g. its training data) with its protocol (its rounds too, unless --rounds),
 against its predictions.`;
 
 /** A space argument: the built-in names, \`hat-latency\` (HAT's latency datasets), or a file. */
@@ -133,7 +134,7 @@ async function evaluate(argv: string[], io: Io): Promise<void> {
   const dev = rows.find((r) => r.device)?.device;
   if (dev && typeof p.device !== "string" && !sameDevice(dev, p.device)) io.err(`note: the predictor was fitted on ${deviceLabel(p.device)}; these rows were measured on ${deviceLabel(dev)}`);
   const proto = rows.find((r) => r.protocol)?.protocol;
-  if (proto && p.protocol && JSON.stringify(proto) !== JSON.stringify(p.protocol)) io.err(`note: the predictor's protocol ${JSON.stringify(p.protocol)} differs from these rows' ${JSON.stringify(proto)}`);
+  if (proto && p.protocol && !sameProtocol(proto, p.protocol)) io.err(`note: the predictor's protocol ${JSON.stringify(p.protocol)} differs from these rows' ${JSON.stringify(proto)} (${describeDiff(p.protocol, proto)})`);
   const { flagged, summary } = outlierMask(rows, outliers);
   const kept = rows.filter((_, i) => !flagged[i]);
   io.err(summary);
@@ -175,7 +176,8 @@ async function verify(argv: string[], io: Io): Promise<void> {
   const here = thisDevice();
   if (typeof p.device !== "string" && !sameDevice(p.device, here)) io.err(`note: the predictor was fitted on ${deviceLabel(p.device)}; this is ${deviceLabel(here)}`);
   const exclude = new Set((values.exclude ?? []).flatMap((f) => readDataset(f).rows).filter((r) => r.arch).map((r) => archKey(r.arch!)));
-  const r = await verifyPredictor(p, { samples: intFlag(values, "samples", 20), seed: intFlag(values, "seed", 1000, 0), rounds: intFlag(values, "rounds", 1), exclude, log: (s) => io.err(s) });
+  const protocol = p.protocol && { ...p.protocol, rounds: intFlag(values, "rounds", p.protocol.rounds) };
+  const r = await verifyPredictor(p, { samples: intFlag(values, "samples", 20), seed: intFlag(values, "seed", 1000, 0), protocol, exclude, log: (s) => io.err(s) });
   if (values.json) {
     io.out(JSON.stringify({ ...r.metrics, measured_ms: r.measured, predicted_ms: r.predicted, archs: r.archs, protocol: r.protocol, device: deviceLabel(here) }));
     return;

@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { loadArch } from "../runtime/arch-files.js";
 import { profileArch } from "../runtime/profile.js";
+import { DEFAULT_PROTOCOL as D, protocolOf } from "../runtime/protocol.js";
 import { intFlag, requireFlag } from "./args.js";
 import type { Io } from "./io.js";
 
@@ -25,22 +26,23 @@ export async function profileCommand(argv: string[], io: Io): Promise<void> {
   });
   if (values.help) { io.out(HELP); return; }
   const arch = loadArch(requireFlag(values, "arch"));
-  const opts = {
-    vocab: intFlag(values, "vocab", 32768, 8), srcLen: intFlag(values, "src-len", 30), tgtLen: intFlag(values, "tgt-len", 30),
-    beam: intFlag(values, "beam", 5), runs: intFlag(values, "runs", 300), warmup: intFlag(values, "warmup", 5, 0), seed: intFlag(values, "seed", 1, 0),
-  };
+  const protocol = protocolOf({
+    vocab: intFlag(values, "vocab", D.vocab, 8), src_len: intFlag(values, "src-len", D.src_len), tgt_len: intFlag(values, "tgt-len", D.tgt_len),
+    beam: intFlag(values, "beam", D.beam), runs: intFlag(values, "runs", D.runs), warmup: intFlag(values, "warmup", D.warmup, 0),
+  });
   let lastPct = -1;
-  const r = profileArch(arch, {
-    ...opts,
+  const r = profileArch(arch, protocol, {
+    seed: intFlag(values, "seed", 1, 0),
     onRun: values.json ? undefined : (done, total) => {
       const pct = Math.floor((100 * done) / total);
       if (pct !== lastPct && pct % 10 === 0) { lastPct = pct; process.stderr.write(`\rprofiling ${done}/${total} runs`); }
     },
   });
-  if (values.json) { io.out(JSON.stringify(r)); return; }
+  const { protocol: p, ...times } = r;
+  if (values.json) { io.out(JSON.stringify({ ...times, ...p })); return; } // the protocol's fields beside the timings
   process.stderr.write("\n");
   io.out(`encoder  ${r.encoder_ms.toFixed(3)} ms  (std ${r.encoder_std_ms.toFixed(3)})`);
-  io.out(`decoder  ${r.decoder_ms.toFixed(3)} ms  (std ${r.decoder_std_ms.toFixed(3)}; ${r.tgt_len} steps, beam ${r.beam})`);
-  io.out(`total    ${r.total_ms.toFixed(3)} ms  (trimmed mean of ${r.runs} runs after ${r.warmup} warm-up; src ${r.src_len}, vocab ${r.vocab})`);
-  io.out(`params   ${(r.params / 1e6).toFixed(2)} M; wasm memory ${(r.wasm_memory_bytes / 2 ** 20).toFixed(0)} MiB; build ${r.build}`);
+  io.out(`decoder  ${r.decoder_ms.toFixed(3)} ms  (std ${r.decoder_std_ms.toFixed(3)}; ${p.tgt_len} steps, beam ${p.beam})`);
+  io.out(`total    ${r.total_ms.toFixed(3)} ms  (trimmed mean of ${p.runs} runs after ${p.warmup} warm-up; src ${p.src_len}, vocab ${p.vocab})`);
+  io.out(`params   ${(r.params / 1e6).toFixed(2)} M; wasm memory ${(r.wasm_memory_bytes / 2 ** 20).toFixed(0)} MiB; build ${p.build}`);
 }

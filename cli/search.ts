@@ -9,6 +9,7 @@ import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { readModelFile, writeModelFile } from "../runtime/format.js";
 import { HatModel } from "../runtime/model.js";
+import { protocolOf } from "../runtime/protocol.js";
 import type { Arch, Space } from "../runtime/types.js";
 import { Bpe } from "../data/bpe.js";
 import { demoTask } from "../data/demo-task.js";
@@ -208,19 +209,18 @@ export async function searchCommand(argv: string[], io: Io): Promise<void> {
     // measured before any training in this process: a quiet heap and no worker threads
     if (values.measure) {
       const p = sources[0].protocol;
-      const protocol = {
-        vocab: intFlag(values, "vocab", p?.vocab ?? file.header.vocab.size, 8), srcLen: intFlag(values, "src-len", p?.srcLen ?? 30),
-        tgtLen: intFlag(values, "tgt-len", p?.tgtLen ?? 30), beam: intFlag(values, "beam", p?.beam ?? 5),
+      const protocol = protocolOf({
+        vocab: intFlag(values, "vocab", p?.vocab ?? file.header.vocab.size, 8), src_len: intFlag(values, "src-len", p?.src_len ?? 30),
+        tgt_len: intFlag(values, "tgt-len", p?.tgt_len ?? 30), beam: intFlag(values, "beam", p?.beam ?? 5),
         runs: intFlag(values, "runs", p?.runs ?? 300), warmup: intFlag(values, "warmup-runs", p?.warmup ?? 5, 0),
-      };
-      if (!p) log(`measure: ${sources[0].path} does not say its protocol; measuring with vocab ${protocol.vocab}, src ${protocol.srcLen}, tgt ${protocol.tgtLen}, beam ${protocol.beam}`);
+      }, p);
+      if (!p) log(`measure: ${sources[0].path} does not say its protocol; measuring with vocab ${protocol.vocab}, src ${protocol.src_len}, tgt ${protocol.tgt_len}, beam ${protocol.beam}`);
       const m = measureWinner(best.arch, protocol);
       const load1 = loadavg()[0], cores = cpus().length;
       const maxMs = devices[0].maxMs;
       const over = maxMs !== undefined && m.total_ms > maxMs;
       winner.measured = {
-        device: devices[0].name, totalMs: m.total_ms, encoderMs: m.encoder_ms, decoderMs: m.decoder_ms, runs: m.runs, build: m.build,
-        protocol: { vocab: protocol.vocab, srcLen: protocol.srcLen, tgtLen: protocol.tgtLen, beam: protocol.beam }, overConstraint: over, load1, cores,
+        device: devices[0].name, totalMs: m.total_ms, encoderMs: m.encoder_ms, decoderMs: m.decoder_ms, protocol: m.protocol, overConstraint: over, load1, cores,
       };
       summary.measured_ms = m.total_ms;
       summary.over_constraint = over;

@@ -8,9 +8,10 @@
  *     is the start of the list for any larger N.
  *   - Safety: each row is one write of a whole line followed by fsync. A kill loses at most the
  *     row being measured; a torn last line is cut off on the next start. Running the same command
- *     again reads the file and measures only what is missing (same device, protocol and wasm
- *     build, or it refuses).
- *   - Rounds (`rounds`, default 1): on a busy machine (other processes taking the cores) a
+ *     again reads the file and measures only what is missing (same device and protocol, the wasm
+ *     build included, or it refuses). A file from before the protocol had its rounds and the other
+ *     later columns is rewritten in today's layout on resume, its rows taking this campaign's rounds.
+ *   - Rounds (`protocol.rounds`, default 1): on a busy machine (other processes taking the cores) a
  *     measurement is slowed by however busy the machine was at that moment. With rounds = K, every
  *     architecture is measured K times, in K passes over the list (so at K different moments),
  *     and its row keeps the fastest (noise only ever slows a run down). Each measurement follows
@@ -34,13 +35,14 @@ import { dirname } from "node:path";
 import { archInSpace, validateArch, validateSpace } from "../runtime/arch.js";
 import { archKey, hatFeatures } from "../runtime/arch-features.js";
 import { largestArch, sampleArch, smallestArch } from "../runtime/arch-sample.js";
-import { profileArch } from "../runtime/profile.js";
+import { profileArch, type Measurement } from "../runtime/profile.js";
+import { describeDiff, protocolLine, protocolOf, sameProtocol, type Protocol, type ProtocolRequest } from "../runtime/protocol.js";
 import { mulberry32 } from "../runtime/rng.js";
 import type { Arch, Space, ValidArch } from "../runtime/types.js";
 import { loadWasm, wasmBuild, type HatWasm } from "../runtime/wasm.js";
 import {
   csvHeader, deviceLabel, latestPerArch, readDataset, RowAppender, sameDevice, thisDevice, totalMs, writeDataset,
-  type DeviceInfo, type LatencyRow, type Protocol,
+  type Dataset, type DeviceInfo, type LatencyRow,
 } from "./dataset.js";
 import { findOutliers } from "./outliers.js";
 import { InputError } from "../runtime/errors.js";
@@ -49,17 +51,7 @@ export class CampaignError extends InputError {
   override name = "CampaignError";
 }
 
-/** HAT's protocol (runtime/profile.ts defaults). */
-export const DEFAULT_PROTOCOL: Protocol = { runs: 300, warmup: 5, vocab: 32768, src_len: 30, tgt_len: 30, beam: 5 };
-
-/** One measurement: what a row needs from the profiler. */
-export interface Measurement {
-  encoder_ms: number;
-  decoder_ms: number;
-  encoder_std_ms: number;
-  decoder_std_ms: number;
-}
-
+/** One measurement (one round) of an architecture with the protocol: what a row needs from the profiler. */
 export type Measure = (arch: ValidArch, p: Protocol) => Measurement;
 
 export interface CampaignOptions {
@@ -67,9 +59,12 @@ export interface CampaignOptions {
   samples: number;
   out: string;
   seed?: number;
-  protocol?: Partial<Protocol>;
-  /** Measure every architecture this many times, at different moments, keeping the fastest (default 1). */
-  rounds?: number;
+  /**
+   * Over runtime/protocol.ts DEFAULT_PROTOCOL. `rounds`: measure every architecture this many
+   * times, at different moments, keeping the fastest. `build`, recorded in rows: default the wasm
+   * build loaded ("custom" with a `measure`).
+   */
+  protocol?: ProtocolRequest;
   /** Re-measure warm-up prone and suspicious rows at the end (default true). */
   remeasure?: boolean;
   /** Rows measured first by a process that are re-measured at the end (default 3). */
@@ -78,9 +73,8 @@ export interface CampaignOptions {
   stopAfter?: number;
   /** The measurement (default: profileArch on one wasm instance of this process). */
   measure?: Measure;
-  /** Device and build recorded in rows (default: this machine, the wasm build loaded). */
+  /** Device recorded in rows (default: this machine). */
   device?: DeviceInfo;
-  build?: string;
   log?: (line: string) => void;
 }
 
@@ -161,16 +155,17 @@ export function wasmMeasure(): Measure {
   let wasm: HatWasm | undefined;
   return (arch, p) => {
     wasm ??= loadWasm();
-    return profileArch(arch, { vocab: p.vocab, srcLen: p.src_len, tgtLen: p.tgt_len, beam: p.beam, runs: p.runs, warmup: p.warmup, wasm });
+    return profileArch(arch, p, { wasm });
   };
 }
 
-/** Read the campaign's file (repairing a torn last line); [] when it does not exist yet. */
-function readExisting(out: string, log: (s: string) => void): LatencyRow[] {
-  if (!existsSync(out) || statSync(out).size === 0) return [];
+/** Read the campaign's file (repairing a torn last line); no rows when it does not exist yet. */
+function readExisting(out: string, log: (s: string) => void): Pick<Dataset, "rows" | "columns"> {
+  const none = { rows: [], columns: [] };
+  if (!existsSync(out) || statSync(out).size === 0) return none;
   const text = readFileSync(out, "utf8");
   if (!text.includes("\n")) {
-    if (csvHeader(true).startsWith(text)) { truncateSync(out, 0); return []; } // killed while writing the header
+    if (csvHeader(true).startsWith(text)) { truncateSync(out, 0); return none; } // killed while writing the header
     throw new CampaignError(`${out} exists and is not a latency dataset (no complete line): choose another --out`);
   }
   const ds = readDataset(out, { dropTruncatedTail: true, allowEmpty: true });
@@ -183,7 +178,7 @@ function readExisting(out: string, log: (s: string) => void): LatencyRow[] {
   }
   const noArch = ds.rows.findIndex((r) => !r.arch || !r.protocol);
   if (noArch >= 0) throw new CampaignError(`${out}: row ${noArch + 1} has no architecture or protocol: not a campaign file`);
-  return ds.rows;
+  return ds;
 }
 
 export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
@@ -191,41 +186,50 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const log = o.log ?? (() => {});
   const space = validateSpace(o.space);
   if (!Number.isInteger(o.samples) || o.samples < 1) throw new RangeError(`samples must be a positive integer, got ${o.samples}`);
-  const protocol: Protocol = { ...DEFAULT_PROTOCOL, ...o.protocol };
+  const protocol: Protocol = protocolOf({ build: o.measure ? "custom" : wasmBuild(), ...o.protocol });
+  const { rounds, build } = protocol;
   const measure = o.measure ?? wasmMeasure();
   const device = o.device ?? thisDevice();
-  const build = o.build ?? (o.measure ? "custom" : wasmBuild());
   const sessionWarmRows = o.sessionWarmRows ?? 3;
-  const rounds = o.rounds ?? 1;
-  if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`rounds must be a positive integer, got ${rounds}`);
   const archs = campaignArchs(space, o.samples, o.seed ?? 1);
   if (archs.length < o.samples) log(`the space has only ${archs.length} distinct architectures reachable: measuring those`);
   mkdirSync(dirname(o.out) || ".", { recursive: true });
 
-  const existing = readExisting(o.out, log);
+  const { rows: existing, columns } = readExisting(o.out, log);
+  const oldLayout = existing.length > 0 && columns.join(",") + "\n" !== csvHeader(true);
+  // a file from before the rounds column: its rows do not say, and were measured as this campaign's rounds
+  if (existing.length > 0 && !columns.includes("rounds")) for (const r of existing) r.protocol = { ...r.protocol!, rounds };
   existing.forEach((r, i) => {
     const at = `${o.out}: row ${i + 1}`;
+    const p = r.protocol!;
     if (r.device && !sameDevice(r.device, device)) throw new CampaignError(`${at} was measured on ${deviceLabel(r.device)}, this is ${deviceLabel(device)}: use another --out`);
-    if (JSON.stringify(r.protocol) !== JSON.stringify(protocol)) throw new CampaignError(`${at} was measured with ${JSON.stringify(r.protocol)}, this campaign uses ${JSON.stringify(protocol)}: use the same options or another --out`);
-    if (r.build !== undefined && r.build !== build) throw new CampaignError(`${at} was measured with ${r.build}, this process runs ${build}: use another --out`);
+    const asked = p.build === undefined ? { ...protocol, build: undefined } : protocol; // a row without its build: any
+    if (!sameProtocol(p, asked)) {
+      if (sameProtocol({ ...p, build }, protocol)) throw new CampaignError(`${at} was measured with ${p.build}, this process runs ${build}: use another --out`);
+      throw new CampaignError(`${at} was measured with ${JSON.stringify(p)}, this campaign uses ${JSON.stringify(protocol)} (${describeDiff(p, asked)}): use the same options or another --out`);
+    }
     try {
       archInSpace(r.arch!, space); // every row has one (checked above)
     } catch (e) {
       throw new CampaignError(`${at}: its architecture is not in this campaign's space (${(e as Error).message})`);
     }
   });
+  if (oldLayout) {
+    writeDataset(o.out, existing);
+    log(`${o.out}: rewritten with this version's columns (${existing.length} rows kept)`);
+  }
   const inList = new Set(archs.map(archKey));
   const have = new Set(existing.map((r) => archKey(r.arch!)));
   const strangers = [...have].filter((k) => !inList.has(k)).length;
   if (strangers > 0) log(`${o.out}: ${strangers} architectures are not in this campaign's list (another seed?): kept, not counted`);
   const pending = archs.map((a, i) => ({ a, i })).filter(({ a }) => !have.has(archKey(a)));
-  log(`${o.out}: ${archs.length - pending.length} of ${archs.length} architectures measured already; ${pending.length} to go (protocol ${JSON.stringify(protocol)}, ${build}, ${deviceLabel(device)})`);
+  log(`${o.out}: ${archs.length - pending.length} of ${archs.length} architectures measured already; ${pending.length} to go (${protocolLine(protocol)}; ${deviceLabel(device)})`);
 
   const appender = new RowAppender(o.out);
   let seq = 0, newRows = 0, remeasured = 0;
   const stop = () => o.stopAfter !== undefined && newRows >= o.stopAfter;
   const rowOf = (arch: ValidArch, m: Measurement, sample: number, pass: number): LatencyRow => ({
-    features: hatFeatures(arch), ...m, arch, protocol, build, device, sample, seq: seq++, pass,
+    features: hatFeatures(arch), ...m, arch, protocol, device, sample, seq: seq++, pass,
     load1: loadavg()[0], measured_at: new Date().toISOString(),
   });
   let warmed = false;

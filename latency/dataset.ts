@@ -6,9 +6,11 @@
  *   - HAT's 14: the 10 features (HAT_FEATURE_NAMES), `latency_mean_encoder`, `latency_mean_decoder`,
  *     `latency_std_encoder`, `latency_std_decoder` (ms). HAT's reader splits each line on commas,
  *     takes the first 10 fields as features and fields 11 and 12 as the two means; nothing else.
- *   - ours, optional (EXTRA_COLUMNS): the protocol (runs, warmup, vocab, src_len, tgt_len, beam),
- *     the wasm build, the device (CPU model, cores, arch, platform), the campaign's bookkeeping
- *     (sample, seq, pass, load1, measured_at, replaced_total_ms) and the full architecture `arch`.
+ *   - ours, optional (EXTRA_COLUMNS): the protocol (runtime/protocol.ts, a column a field: runs,
+ *     warmup, vocab, src_len, tgt_len, beam, trim, rounds, keep, threads, build; in files from
+ *     before trim, rounds, keep and threads were columns they read as UNRECORDED_DEFAULTS), the
+ *     device (CPU model, cores, arch, platform), the campaign's bookkeeping (sample, seq, pass,
+ *     load1, measured_at, replaced_total_ms) and the full architecture `arch`.
  *     Every cell we write is free of commas and quotes, so HAT's naive comma split still works.
  * Numbers are written as Python's repr writes them (HAT's files round-trip byte for byte).
  *
@@ -20,6 +22,7 @@ import { validateArch } from "../runtime/arch.js";
 import { ArchError } from "../runtime/arch-error.js";
 import { archKey, hatFeatures } from "../runtime/arch-features.js";
 import { writeFileAtomic } from "../runtime/files.js";
+import { PROTOCOL_FIELDS, ProtocolError, readProtocol, type Protocol } from "../runtime/protocol.js";
 import { HAT_FEATURE_NAMES, type Arch, type ValidArch } from "../runtime/types.js";
 import { InputError } from "../runtime/errors.js";
 
@@ -63,16 +66,6 @@ export const HAT_LATENCY_COLUMNS = ["latency_mean_encoder", "latency_mean_decode
 /** HAT's CSV header, in order. */
 export const HAT_COLUMNS: readonly string[] = [...HAT_FEATURE_NAMES, ...HAT_LATENCY_COLUMNS];
 
-/** The measurement protocol of a row (runtime/profile.ts). */
-export interface Protocol {
-  runs: number;
-  warmup: number;
-  vocab: number;
-  src_len: number;
-  tgt_len: number;
-  beam: number;
-}
-
 export interface LatencyRow {
   /** HAT's 10 features, HAT_FEATURE_NAMES order. */
   features: number[];
@@ -82,9 +75,8 @@ export interface LatencyRow {
   decoder_std_ms: number;
   /** The full architecture, when the dataset has it (ours do; HAT's do not). */
   arch?: ValidArch;
+  /** How it was measured, the wasm build included (ours; HAT's datasets do not say). */
   protocol?: Protocol;
-  /** The wasm build measured (hat.wasm or hat-relaxed.wasm). */
-  build?: string;
   device?: DeviceInfo;
   /** Campaign bookkeeping: the architecture's index in the campaign's list. */
   sample?: number;
@@ -103,10 +95,13 @@ export const totalMs = (r: LatencyRow): number => r.encoder_ms + r.decoder_ms;
 
 /** Our optional columns, in the order we write them. */
 export const EXTRA_COLUMNS = [
-  "runs", "warmup", "vocab", "src_len", "tgt_len", "beam", "build",
+  ...PROTOCOL_FIELDS,
   "device_cpu", "device_cores", "device_arch", "device_platform",
   "sample", "seq", "pass", "load1", "measured_at", "replaced_total_ms", "arch",
 ] as const;
+
+/** Protocol columns a row with `runs` must fill (the others came later: UNRECORDED_DEFAULTS fill them in). */
+const REQUIRED_PROTOCOL_COLUMNS = ["warmup", "vocab", "src_len", "tgt_len", "beam"] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Cells
@@ -283,12 +278,22 @@ function parseRow(cells: string[], col: Map<string, number>, where: string): Lat
 
   const runs = optInt("runs");
   if (runs !== undefined) {
-    const p = { runs, warmup: optInt("warmup"), vocab: optInt("vocab"), src_len: optInt("src_len"), tgt_len: optInt("tgt_len"), beam: optInt("beam") };
-    const lacking = Object.entries(p).filter(([, v]) => v === undefined).map(([k]) => k);
+    const lacking = REQUIRED_PROTOCOL_COLUMNS.filter((c) => optText(c) === undefined);
     if (lacking.length) throw new LatencyDataError(`${where}: the protocol columns ${lacking.join(", ")} are empty while runs is set`);
-    row.protocol = p as Protocol;
+    const given: Record<string, number | string> = {};
+    for (const c of PROTOCOL_FIELDS) {
+      const v = optText(c);
+      if (v !== undefined) given[c] = c === "keep" || c === "build" ? v : num(c);
+    }
+    try {
+      row.protocol = readProtocol(given);
+    } catch (e) {
+      if (e instanceof ProtocolError) throw new LatencyDataError(`${where}: column ${e.message}`);
+      throw e;
+    }
+  } else if (optText("build") !== undefined) {
+    throw new LatencyDataError(`${where}: build is set while the protocol columns (runs, ...) are empty`);
   }
-  row.build = optText("build");
   const cpu = optText("device_cpu");
   if (cpu !== undefined) {
     const cores = optInt("device_cores");
@@ -359,7 +364,7 @@ export function latestPerArch(rows: readonly LatencyRow[], key: (a: Arch) => str
 // Writing
 
 function hasExtras(r: LatencyRow): boolean {
-  return r.arch !== undefined || r.protocol !== undefined || r.device !== undefined || r.build !== undefined;
+  return r.arch !== undefined || r.protocol !== undefined || r.device !== undefined;
 }
 
 /** The header line: HAT's 14 columns, plus ours when `extras`. */
@@ -378,7 +383,7 @@ export function formatRow(r: LatencyRow, extras: boolean): string {
   const p = r.protocol, d = r.device;
   const opt = (v: number | string | undefined) => (v === undefined ? "" : typeof v === "number" ? String(v) : cellText(v));
   const cells = [
-    opt(p?.runs), opt(p?.warmup), opt(p?.vocab), opt(p?.src_len), opt(p?.tgt_len), opt(p?.beam), opt(r.build),
+    ...PROTOCOL_FIELDS.map((k) => opt(p?.[k])),
     opt(d?.cpu), opt(d?.cores), opt(d?.arch), opt(d?.platform),
     opt(r.sample), opt(r.seq), opt(r.pass), r.load1 === undefined ? "" : r.load1.toFixed(2), opt(r.measured_at),
     r.replaced_total_ms === undefined ? "" : pyFloat(r.replaced_total_ms), r.arch ? archToCell(r.arch) : "",

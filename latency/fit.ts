@@ -21,7 +21,8 @@ import { archKey } from "../runtime/arch-features.js";
 import { mulberry32 } from "../runtime/rng.js";
 import type { Space } from "../runtime/types.js";
 import { selectBackend } from "../train/backend.js";
-import { deviceLabel, LatencyDataError, sameDevice, totalMs, type DeviceInfo, type LatencyRow, type Protocol } from "./dataset.js";
+import { protocolLine, sameProtocol, type Protocol } from "../runtime/protocol.js";
+import { deviceLabel, LatencyDataError, sameDevice, totalMs, type DeviceInfo, type LatencyRow } from "./dataset.js";
 import { encodeRow, featureCount, featureSpec, rowOutsideSpace, type FeatureKind } from "./features.js";
 import { fitLinear, predictLinear } from "./linear.js";
 import { formatMetrics, metrics, type Metrics } from "./metrics.js";
@@ -170,8 +171,7 @@ export async function fitPredictor(rows: readonly LatencyRow[], o: FitOptions = 
     if (bad >= 0) throw new LatencyDataError(`row ${bad + 1} is not in the given space: ${rowOutsideSpace(rows[bad], o.space)}`);
   }
   const device = common<DeviceInfo>(rows, (r) => r.device, sameDevice, "devices", deviceLabel) ?? o.device ?? "unknown device";
-  const protocol = common<Protocol>(rows, (r) => r.protocol, (a, b) => JSON.stringify(a) === JSON.stringify(b), "protocols", (p) => JSON.stringify(p));
-  const build = common<string>(rows, (r) => r.build, (a, b) => a === b, "wasm builds", (b) => b);
+  const protocol = common<Protocol>(rows, (r) => r.protocol, sameProtocol, "protocols", protocolLine);
   const spec = featureSpec(kind, o.space, archsSeen);
   const K = featureCount(spec), O = target === "total" ? 1 : 2;
   const X = rows.map((r) => encodeRow(r, spec));
@@ -290,7 +290,7 @@ export async function fitPredictor(rows: readonly LatencyRow[], o: FitOptions = 
 
   // the predictor (JS forward pass) and the test metrics
   const predictor = new Predictor({
-    device, space: o.space, protocol, build,
+    device, space: o.space, protocol,
     features: { ...spec, mean: fNorm.mean, std: fNorm.std, min: fMin, max: fMax },
     linear, target: { kind: target, mean: yNorm.mean, std: yNorm.std },
     sizes, weights: bestWeights,
@@ -341,7 +341,7 @@ export async function fitPredictor(rows: readonly LatencyRow[], o: FitOptions = 
     log(`the MLP does NOT beat linear regression on the test split: ${report.vs_linear === "tie" ? "a tie (within 1 %)" : "worse"}, RMSE ${testMetrics.rmse_ms.toFixed(3)} vs ${linearMetrics.rmse_ms.toFixed(3)} ms`);
   }
   const fitted = new Predictor({
-    device, space: o.space, protocol, build,
+    device, space: o.space, protocol,
     features: { ...spec, mean: fNorm.mean, std: fNorm.std, min: fMin, max: fMax },
     linear, target: { kind: target, mean: yNorm.mean, std: yNorm.std },
     sizes, weights: bestWeights,

@@ -15,7 +15,8 @@
  * and decoder latencies, summed).
  *
  * The file (FORMAT, version 1):
- *   { format, version, device, space?, protocol?, build?,
+ *   { format, version, device, space?, protocol? (runtime/protocol.ts, its build inside; older files
+ *     have a top-level build and protocols without the later fields, read as UNRECORDED_DEFAULTS),
  *     features: { kind, maxEncoderLayers, maxDecoderLayers, names[K], mean[K], std[K], min[K], max[K] },
  *     linear: { w[O][K], b[O] },                                   // on z (normalised features)
  *     target: { kind: "total" | "split", mean[O], std[O] },       // of the MLP's output (the residual)
@@ -28,7 +29,8 @@ import { readFile } from "node:fs/promises";
 import { validateSpace } from "../runtime/arch.js";
 import { ArchError } from "../runtime/arch-error.js";
 import type { Arch, Space } from "../runtime/types.js";
-import type { DeviceInfo, LatencyRow, Protocol } from "./dataset.js";
+import { ProtocolError, readProtocol, type Protocol } from "../runtime/protocol.js";
+import type { DeviceInfo, LatencyRow } from "./dataset.js";
 import { checkInSpace, encodeArch, encodeRow, featureCount, featureNames, FEATURE_KINDS, type FeatureKind, type FeatureSpec } from "./features.js";
 import { InputError } from "../runtime/errors.js";
 
@@ -46,7 +48,6 @@ export interface PredictorParts {
   device: DeviceInfo | string;
   space?: Space;
   protocol?: Protocol;
-  build?: string;
   features: FeatureSpec & { mean: number[]; std: number[]; min: number[]; max: number[] };
   /** The least-squares part, on normalised features: w [O][K], b [O]. Absent: none (a plain MLP, as HAT's). */
   linear?: { w: number[][]; b: number[] };
@@ -66,7 +67,6 @@ export class Predictor {
   readonly device: DeviceInfo | string;
   readonly space?: Space;
   readonly protocol?: Protocol;
-  readonly build?: string;
   readonly features: PredictorParts["features"];
   readonly target: PredictorParts["target"];
   readonly linear: NonNullable<PredictorParts["linear"]>;
@@ -91,7 +91,6 @@ export class Predictor {
     this.device = p.device;
     this.space = p.space;
     this.protocol = p.protocol;
-    this.build = p.build;
     this.features = p.features;
     this.target = p.target;
     this.O = p.sizes[p.sizes.length - 1];
@@ -241,7 +240,6 @@ export class Predictor {
       device: this.device,
       ...(this.space ? { space: this.space } : {}),
       ...(this.protocol ? { protocol: this.protocol } : {}),
-      ...(this.build ? { build: this.build } : {}),
       features: { ...this.features, names: this.featureNames },
       linear: this.linear,
       target: this.target,
@@ -399,15 +397,16 @@ function readParts(obj: unknown): PredictorParts {
       throw new PredictorError(`space: ${(e as Error).message}`);
     }
   }
+  if (o.build !== undefined && typeof o.build !== "string") throw new PredictorError("build: expected a string");
   let protocol: Protocol | undefined;
   if (o.protocol !== undefined) {
-    const p = rec(o.protocol, "protocol");
-    protocol = {
-      runs: posInt(p.runs, "protocol.runs"), warmup: posInt(p.warmup, "protocol.warmup", 0), vocab: posInt(p.vocab, "protocol.vocab"),
-      src_len: posInt(p.src_len, "protocol.src_len"), tgt_len: posInt(p.tgt_len, "protocol.tgt_len"), beam: posInt(p.beam, "protocol.beam"),
-    };
+    try {
+      protocol = readProtocol(rec(o.protocol, "protocol"), o.build === undefined ? {} : { build: o.build as string }); // an older file's build sits beside it
+    } catch (e) {
+      if (e instanceof ProtocolError) throw new PredictorError(`protocol.${e.message}`);
+      throw e;
+    }
   }
-  if (o.build !== undefined && typeof o.build !== "string") throw new PredictorError("build: expected a string");
 
   const f = rec(o.features, "features");
   if (!FEATURE_KINDS.includes(f.kind as FeatureKind)) throw new PredictorError(`features.kind: ${JSON.stringify(f.kind)} is not one of ${FEATURE_KINDS.join(", ")}`);
@@ -457,5 +456,5 @@ function readParts(obj: unknown): PredictorParts {
       throw new PredictorError("features: fewer layer slots than the space's largest layer counts");
     }
   }
-  return { device, space, protocol, build: o.build as string | undefined, features, linear, target, sizes, weights, fit, testSet: { measured, predicted } };
+  return { device, space, protocol, features, linear, target, sizes, weights, fit, testSet: { measured, predicted } };
 }

@@ -8,8 +8,8 @@ import { archKey } from "../runtime/arch-features.js";
 import { largestArch, sampleArch } from "../runtime/arch-sample.js";
 import { mulberry32 } from "../runtime/rng.js";
 import type { ValidArch } from "../runtime/types.js";
-import { DEFAULT_PROTOCOL, wasmMeasure, type Measure } from "./campaign.js";
-import type { Protocol } from "./dataset.js";
+import { DEFAULT_PROTOCOL, type Protocol } from "../runtime/protocol.js";
+import { wasmMeasure, type Measure } from "./campaign.js";
 import { metrics, type Metrics } from "./metrics.js";
 import { PredictorError, type Predictor } from "./predictor.js";
 
@@ -18,10 +18,11 @@ export interface VerifyOptions {
   seed?: number;
   /** Architecture keys (archKey) to leave out: the training data's. */
   exclude?: ReadonlySet<string>;
-  /** Default: the predictor's own protocol. */
+  /**
+   * Default: the predictor's own protocol. Its rounds: measure each architecture this many times
+   * (passes over the list) and keep the fastest, as a campaign does.
+   */
   protocol?: Protocol;
-  /** Measure each architecture this many times (passes over the list) and keep the fastest, as a campaign with --rounds does (default 1). */
-  rounds?: number;
   measure?: Measure;
   log?: (line: string) => void;
 }
@@ -53,7 +54,7 @@ export async function verifyPredictor(p: Predictor, o: VerifyOptions): Promise<V
   const predicted = Array.from(p.predict(archs));
   measure(largestArch(p.space), { ...protocol, runs: Math.max(10, Math.min(protocol.runs, 30)) }); // warm-up, unrecorded
   const measured = archs.map(() => Infinity);
-  const rounds = o.rounds ?? 1;
+  const rounds = protocol.rounds;
   for (let round = 0; round < rounds; round++) {
     archs.forEach((a, i) => {
       const m = measure(a, protocol);

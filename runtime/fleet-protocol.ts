@@ -5,9 +5,11 @@
  * never a crash. docs/fleet.md walks through the exchange.
  *
  * Architectures travel as the project's JSON (runtime/types.ts Arch) and are re-checked with
- * validateArch on both sides; numbers are milliseconds unless named otherwise.
+ * validateArch on both sides; measurement protocols as runtime/protocol.ts's schema; numbers are
+ * milliseconds unless named otherwise.
  */
 import { z } from "zod";
+import { Protocol } from "./protocol.js";
 
 /** The API's version prefix; every route below is under it. */
 export const API = "/v1";
@@ -64,17 +66,6 @@ export const EnrolResponse = z.object({
 });
 export type EnrolResponse = z.infer<typeof EnrolResponse>;
 
-/** The measurement protocol of a profiling batch (runtime/profile.ts options, HAT's protocol). */
-export const Protocol = z.object({
-  runs: z.number().int().min(1).max(10000),
-  warmup: z.number().int().min(0).max(1000),
-  vocab: z.number().int().min(8).max(1_000_000),
-  src_len: z.number().int().min(1).max(1024),
-  tgt_len: z.number().int().min(1).max(1024),
-  beam: z.number().int().min(1).max(64),
-}).strict();
-export type Protocol = z.infer<typeof Protocol>;
-
 /** One architecture of a campaign, by its index in the campaign's list (the row's identity). */
 export const LeasedArch = z.object({ index: z.number().int().min(0), arch: z.unknown() });
 
@@ -83,9 +74,8 @@ export const ProfileWork = z.object({
   kind: z.literal("profile"),
   lease_id: z.string(),
   campaign_id: z.string(),
+  /** The campaign's protocol: the agent measures each architecture protocol.rounds times, keeping the fastest. */
   protocol: Protocol,
-  /** Keep the fastest of this many measurements of each architecture. */
-  rounds: z.number().int().min(1).max(20),
   archs: z.array(LeasedArch).min(1),
   /** The lease ends this many seconds after the last heartbeat or rows; then the rest is reassigned. */
   lease_s: z.number().positive(),
@@ -100,7 +90,7 @@ export const DeployWork = z.object({
   model_bytes: z.number().int().positive(),
   /** GET this (same server, agent token) for the model file. */
   model_url: z.string(),
-  /** The protocol to measure the deployed model's latency with. */
+  /** The protocol to measure the deployed model's latency with (the vocabulary is the model's). */
   protocol: Protocol,
 });
 export type DeployWork = z.infer<typeof DeployWork>;
@@ -109,7 +99,10 @@ export type DeployWork = z.infer<typeof DeployWork>;
 export const Work = z.discriminatedUnion("kind", [ProfileWork, DeployWork]);
 export type Work = z.infer<typeof Work>;
 
-/** One measured architecture (runtime/profile.ts ProfileResult, trimmed to what a row keeps). */
+/**
+ * One measured architecture (runtime/profile.ts ProfileResult, trimmed to what a row keeps): the
+ * row's protocol is the lease's with these runs and this build.
+ */
 export const MeasuredRow = z.object({
   index: z.number().int().min(0),
   encoder_ms: z.number().nonnegative().finite(),
@@ -154,6 +147,8 @@ export const DeploymentReport = z.object({
   measured_ms: z.number().nonnegative().finite().optional(),
   encoder_ms: z.number().nonnegative().finite().optional(),
   decoder_ms: z.number().nonnegative().finite().optional(),
+  /** The protocol measured: the work's, with the model's vocabulary and the agent's build (agents before it existed send none). */
+  protocol: Protocol.optional(),
   error: z.string().max(2000).optional(),
 }).strict();
 export type DeploymentReport = z.infer<typeof DeploymentReport>;

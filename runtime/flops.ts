@@ -1,16 +1,20 @@
 /**
- * Floating-point operations (multiply and add counted apart) of HAT's latency protocol for one
- * architecture: the encoder over S tokens, then T incremental decoder steps with B = beam rows.
+ * Floating-point operations (multiply and add counted apart) of one run of a latency protocol's
+ * workload (runtime/protocol.ts) for one architecture: the encoder over S = src_len tokens, then
+ * T = tgt_len incremental decoder steps with `beam` rows, the output projection over V = vocab.
  * Used to turn a measured latency into effective GFLOP/s.
  */
+import type { Protocol } from "./protocol.js";
 import type { Arch } from "./types.js";
 
-export interface ProtocolFlops {
+/** Operations of the encoder and of the decoder. */
+export interface Flops {
   encoder: number;
   decoder: number;
 }
 
-export function protocolFlops(a: Arch, S: number, T: number, beam: number, V: number): ProtocolFlops {
+export function protocolFlops(a: Arch, p: Pick<Protocol, "src_len" | "tgt_len" | "beam" | "vocab">): Flops {
+  const S = p.src_len, T = p.tgt_len, beam = p.beam, V = p.vocab;
   const Q = a.qkvDim, De = a.encoderEmbedDim, Dd = a.decoderEmbedDim;
   let encoder = 0;
   for (let i = 0; i < a.encoderLayers; i++) {

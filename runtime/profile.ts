@@ -1,49 +1,55 @@
 /**
  * Latency profiling with HAT's protocol (docs/method.md §4): random weights, batch 1, a source
- * of `srcLen` tokens encoded once, then `tgtLen` incremental decoder steps (self-attention cache,
+ * of `src_len` tokens encoded once, then `tgt_len` incremental decoder steps (self-attention cache,
  * output projection included) with the decoder batch replicated to the beam size. Warm up, time
- * `runs` runs, drop the fastest and slowest 10 %, average the rest. Encoder and decoder apart;
- * the decoder's time includes projecting the encoder outputs to cross-attention keys/values.
+ * `runs` runs, drop the fastest and slowest `trim` (10 %), average the rest (runtime/protocol.ts).
+ * Encoder and decoder apart; the decoder's time includes projecting the encoder outputs to cross-attention keys/values.
  */
 import type { ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
+import { checkProtocol, DEFAULT_PROTOCOL, type Protocol } from "./protocol.js";
 import { archTensorShapes, randomTensors } from "./weights.js";
 import { loadWasm, wasmBuild, type HatWasm } from "./wasm.js";
 import { WasmSubTransformer, WasmWeights } from "./wasm-model.js";
 
+/** What a measurement takes besides its protocol. */
 export interface ProfileOptions {
-  vocab?: number; // 32768
-  srcLen?: number; // 30
-  tgtLen?: number; // 30
-  beam?: number; // 5
-  runs?: number; // 300
-  warmup?: number; // 5
+  /** Seed of the random weights and tokens (default 1). */
   seed?: number;
   /** Called after each timed run. */
   onRun?: (done: number, total: number) => void;
   /** Reuse a wasm instance (its arena is released afterwards). */
   wasm?: HatWasm;
+  /** The build of `wasm`, recorded in the result's protocol (default: the protocol's, else "(caller's instance)"). */
+  build?: string;
 }
 
-export interface ProfileResult {
+/** One measurement: encoder and decoder latency (ms, the protocol's statistic) and their run-to-run spread. */
+export interface Measurement {
   encoder_ms: number;
   decoder_ms: number;
-  total_ms: number;
   encoder_std_ms: number;
   decoder_std_ms: number;
-  runs: number;
-  warmup: number;
-  trim: number;
-  vocab: number;
-  src_len: number;
-  tgt_len: number;
-  beam: number;
+}
+
+export interface ProfileResult extends Measurement {
+  total_ms: number;
+  /** The protocol measured, with the build that ran. */
+  protocol: Protocol;
   /** Parameters of the SubTransformer, shared embedding counted once. */
   params: number;
   /** Linear memory of the wasm instance after the runs. */
   wasm_memory_bytes: number;
-  /** The wasm build measured: hat.wasm (SIMD) or hat-relaxed.wasm (SIMD with fused multiply-add). */
-  build: string;
+}
+
+/** The fastest (by total) of the protocol's `rounds` measurements of `arch`, back to back. */
+export function profileFastest(arch: ValidArch, protocol: Protocol, o: ProfileOptions = {}): ProfileResult {
+  let best = profileArch(arch, protocol, o);
+  for (let r = 1; r < protocol.rounds; r++) {
+    const m = profileArch(arch, protocol, o);
+    if (m.total_ms < best.total_ms) best = m;
+  }
+  return best;
 }
 
 /** Mean of the values left after dropping `trim` of them at each end (sorted). */
@@ -59,20 +65,13 @@ export function std(xs: number[]): number {
   return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
 }
 
-function checkPositive(name: string, v: number, min = 1): void {
-  if (!Number.isInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
-}
-
-/** Measure one architecture in this process's wasm runtime. */
-export function profileArch(arch: ValidArch, o: ProfileOptions = {}): ProfileResult {
-  const vocab = o.vocab ?? 32768, srcLen = o.srcLen ?? 30, tgtLen = o.tgtLen ?? 30;
-  const beam = o.beam ?? 5, runs = o.runs ?? 300, warmup = o.warmup ?? 5;
-  checkPositive("vocab", vocab, 8);
-  checkPositive("srcLen", srcLen);
-  checkPositive("tgtLen", tgtLen);
-  checkPositive("beam", beam);
-  checkPositive("runs", runs);
-  checkPositive("warmup", warmup, 0);
+/**
+ * One round of the protocol for one architecture in this process's wasm runtime (the caller
+ * measures `rounds` of them and keeps the fastest: profileFastest, agent/profiler.ts, latency/campaign.ts).
+ */
+export function profileArch(arch: ValidArch, protocol: Protocol = DEFAULT_PROTOCOL, o: ProfileOptions = {}): ProfileResult {
+  const p = checkProtocol(protocol);
+  const { vocab, beam, runs, warmup } = p, S = p.src_len, T = p.tgt_len; // source tokens, decoder steps
   const shapes = archTensorShapes(arch, vocab);
   const tensors = randomTensors(shapes, o.seed ?? 1);
   let params = 0;
@@ -83,18 +82,18 @@ export function profileArch(arch: ValidArch, o: ProfileOptions = {}): ProfileRes
     const weights = new WasmWeights(wasm, {
       tensors, vocabSize: vocab,
       positionDims: { encoder: arch.encoderEmbedDim, decoder: arch.decoderEmbedDim },
-    }, Math.max(srcLen, tgtLen));
+    }, Math.max(S, T));
     const model = new WasmSubTransformer(weights, arch);
     let seed = (o.seed ?? 1) * 7919;
     const tok = () => { seed = (seed * 1103515245 + 12345) >>> 0; return 4 + (seed % (vocab - 4)); };
-    const src = [Array.from({ length: srcLen }, tok)];
+    const src = [Array.from({ length: S }, tok)];
     const stepTokens = new Int32Array(beam);
     const enc: number[] = [], dec: number[] = [];
     for (let r = 0; r < warmup + runs; r++) {
-      const s = model.begin(src, { beam, maxLen: tgtLen });
+      const s = model.begin(src, { beam, maxLen: T });
       const t0 = performance.now();
       stepTokens.fill(SPECIALS.eos);
-      for (let t = 0; t < tgtLen; t++) {
+      for (let t = 0; t < T; t++) {
         s.step(stepTokens, t);
         for (let b = 0; b < beam; b++) stepTokens[b] = tok();
       }
@@ -106,12 +105,12 @@ export function profileArch(arch: ValidArch, o: ProfileOptions = {}): ProfileRes
         o.onRun?.(r - warmup + 1, runs);
       }
     }
-    const encoder_ms = trimmedMean(enc), decoder_ms = trimmedMean(dec);
+    const encoder_ms = trimmedMean(enc, p.trim), decoder_ms = trimmedMean(dec, p.trim);
+    const build = o.wasm ? o.build ?? p.build ?? "(caller's instance)" : wasmBuild();
     return {
       encoder_ms, decoder_ms, total_ms: encoder_ms + decoder_ms,
       encoder_std_ms: std(enc), decoder_std_ms: std(dec),
-      runs, warmup, trim: 0.1, vocab, src_len: srcLen, tgt_len: tgtLen, beam, params,
-      wasm_memory_bytes: wasm.memoryBytes, build: o.wasm ? "(caller's instance)" : wasmBuild(),
+      protocol: { ...p, build }, params, wasm_memory_bytes: wasm.memoryBytes,
     };
   } finally {
     wasm.release(mark);

@@ -9,13 +9,13 @@ import { spaceOfArch } from "../runtime/arch-sample.js";
 import { translateLines } from "../runtime/decode.js";
 import { encodeModel, type DecodedModel } from "../runtime/format.js";
 import { exportSubTransformer, HatModel } from "../runtime/model.js";
-import { profileArch, type ProfileResult } from "../runtime/profile.js";
+import { profileFastest, type ProfileResult } from "../runtime/profile.js";
+import type { Protocol } from "../runtime/protocol.js";
 import type { ValidArch } from "../runtime/types.js";
 import { paramCount, sliceSubTensors, type TensorMap } from "../runtime/weights.js";
 import type { Bpe } from "../data/bpe.js";
 import { bleu, type BleuResult } from "../data/bleu.js";
 import { train, withoutAdamState, type TrainOptions, type TrainResult } from "../train/trainer.js";
-import type { MeasureProtocol } from "./predictor-file.js";
 
 /** The compact model of `arch` with inherited weights, and its parameter count. */
 export function exportWinner(supernet: DecodedModel, arch: ValidArch, meta: Record<string, unknown> = {}): { bytes: Uint8Array; params: number } {
@@ -55,9 +55,9 @@ export async function finetuneWinner(o: FinetuneOptions): Promise<{ bytes: Uint8
   return { bytes, result };
 }
 
-/** Real latency of `arch` in this process's wasm runtime, HAT's protocol (random weights of its shapes). */
-export function measureWinner(arch: ValidArch, p: MeasureProtocol, onRun?: (done: number, total: number) => void): ProfileResult {
-  return profileArch(arch, { vocab: p.vocab, srcLen: p.srcLen, tgtLen: p.tgtLen, beam: p.beam, runs: p.runs ?? 300, warmup: p.warmup ?? 5, onRun });
+/** Real latency of `arch` in this process's wasm runtime with the protocol (random weights of its shapes; the fastest of its rounds). */
+export function measureWinner(arch: ValidArch, p: Protocol, onRun?: (done: number, total: number) => void): ProfileResult {
+  return profileFastest(arch, p, { onRun });
 }
 
 /** Corpus BLEU of a compact model (or a SuperTransformer's `arch`) on sentences, beam search. */

@@ -4,6 +4,7 @@
  * search and its report need besides predictions: the device's name, the space the predictor
  * was fitted on, its held-out test set and the measurement protocol.
  */
+import type { Protocol } from "../runtime/protocol.js";
 import type { Arch, Space } from "../runtime/types.js";
 import { deviceLabel, type DeviceInfo } from "../latency/dataset.js";
 import { Predictor } from "../latency/predictor.js";
@@ -15,16 +16,6 @@ export class SearchInputError extends InputError {
   override name = "SearchInputError";
 }
 
-/** The measurement protocol a predictor's latencies follow (runtime/profile.ts options). */
-export interface MeasureProtocol {
-  vocab: number;
-  srcLen: number;
-  tgtLen: number;
-  beam: number;
-  runs?: number;
-  warmup?: number;
-}
-
 /** A predictor ready for the search. */
 export interface LatencySource {
   path: string;
@@ -33,7 +24,8 @@ export interface LatencySource {
   /** The space the predictor was fitted on, when it says. */
   space?: Space;
   testSet?: { measured: number[]; predicted: number[] };
-  protocol?: MeasureProtocol;
+  /** How the predictor's data was measured, when it says. */
+  protocol?: Protocol;
 }
 
 /** What the search uses of a Predictor (latency/predictor.ts), so that stand-ins can take its place. */
@@ -42,7 +34,7 @@ export interface PredictorLike {
   readonly device?: unknown;
   readonly space?: Space;
   readonly testSet?: { measured: number[]; predicted: number[] };
-  readonly protocol?: { vocab?: number; src_len?: number; tgt_len?: number; beam?: number; runs?: number; warmup?: number };
+  readonly protocol?: Protocol;
 }
 
 /** One line naming a device: a string as it is, a DeviceInfo as "CPU xN (arch platform)". */
@@ -65,13 +57,9 @@ export async function loadPredictorFile(path: string): Promise<LatencySource> {
 
 /** A LatencySource from a Predictor-like object (also what tests build from stand-ins). */
 export function fromPredictor(p: PredictorLike, path = "(in memory)"): LatencySource {
-  const pr = p.protocol;
-  const protocol = pr && pr.vocab && pr.src_len && pr.tgt_len && pr.beam
-    ? { vocab: pr.vocab, srcLen: pr.src_len, tgtLen: pr.tgt_len, beam: pr.beam, runs: pr.runs, warmup: pr.warmup }
-    : undefined;
   return {
     path, name: deviceName(p.device, path), model: { predict: (archs) => p.predict(archs) },
-    space: p.space, testSet: p.testSet, protocol,
+    space: p.space, testSet: p.testSet, protocol: p.protocol,
   };
 }
 

@@ -6,6 +6,7 @@
  *   2. best loss against evaluations: evolution against random search at equal budget (HAT Fig. 9);
  *   3. predicted against measured latency of the predictor's held-out test set.
  */
+import { readProtocol, type Protocol } from "../runtime/protocol.js";
 import type { Arch, Space } from "../runtime/types.js";
 import { nonDominatedSort } from "./nsga2.js";
 import type { Evaluated, GenerationStats, SearchResult } from "./problem.js";
@@ -34,11 +35,41 @@ export interface WinnerRecord {
   superParams?: number;
   exported?: { path: string; bytes: number; params: number };
   finetuned?: { path: string; mode: "finetune" | "scratch"; steps: number; seconds: number; validLoss: number };
-  /** Real latency in this machine's wasm runtime, HAT's protocol. */
-  measured?: { device: string; totalMs: number; encoderMs: number; decoderMs: number; runs: number; build: string; protocol: { vocab: number; srcLen: number; tgtLen: number; beam: number }; overConstraint: boolean;
-    /** 1-minute load average and logical cores when measured: a busy machine measures slow. */
-    load1?: number; cores?: number };
+  /** Real latency in this machine's wasm runtime (or on `measuredOn`), with the protocol (its build the one that ran). */
+  measured?: MeasuredRecord;
   bleu?: { score: number; sentences: number; beam: number; lenpen: number; model: "inherited" | "finetuned" };
+}
+
+export interface MeasuredRecord {
+  /** The device (of the search's devices) the measurement stands for. */
+  device: string;
+  totalMs: number;
+  encoderMs: number;
+  decoderMs: number;
+  protocol: Protocol;
+  overConstraint: boolean;
+  /** Where it was measured, when not in the search's process (the demo: "the 'x' agent"). */
+  measuredOn?: string;
+  /** 1-minute load average and logical cores when measured: a busy machine measures slow. */
+  load1?: number;
+  cores?: number;
+}
+
+/**
+ * A record's measurement, older records' too: they had `runs` and `build` ("hat.wasm on the 'x'
+ * agent" in the demo's) beside a protocol of vocab, srcLen, tgtLen and beam, and did not record
+ * the warm-up (it was the default, 5 runs).
+ */
+export function measuredRecord(m: MeasuredRecord): MeasuredRecord {
+  type Old = Omit<MeasuredRecord, "protocol"> & { runs: number; build?: string; protocol: { vocab: number; srcLen?: number; tgtLen: number; beam: number } };
+  const old = m as unknown as Old;
+  if (old.protocol.srcLen === undefined) return m;
+  const { runs, build, protocol: p, ...rest } = old;
+  const [b, ...on] = (build ?? "").split(" on ");
+  return {
+    ...rest, ...(on.length ? { measuredOn: on.join(" on ") } : {}),
+    protocol: readProtocol({ runs, warmup: 5, vocab: p.vocab, src_len: p.srcLen, tgt_len: p.tgtLen, beam: p.beam, ...(b ? { build: b } : {}) }),
+  };
 }
 
 export interface SearchRecord {
@@ -153,12 +184,12 @@ export function renderReport(rec: SearchRecord): string {
       ["parameters (SubTransformer)", `${(w.params / 1e6).toFixed(3)} M${w.superParams ? ` (SuperTransformer: ${(w.superParams / 1e6).toFixed(3)} M)` : ""}`],
     ];
     if (w.measured) {
-      const m = w.measured, maxMs = rec.devices.find((d) => d.name === m.device)?.maxMs;
+      const m = measuredRecord(w.measured), p = m.protocol, maxMs = rec.devices.find((d) => d.name === m.device)?.maxMs;
       const flag = m.overConstraint ? ` <span class="warn">OVER THE CONSTRAINT (${maxMs} ms)</span>` : maxMs !== undefined ? ` (within ${maxMs} ms)` : "";
       const busy = m.load1 !== undefined && m.cores !== undefined && m.load1 > m.cores ? ` <span class="warn">measured on a busy machine (load ${m.load1.toFixed(1)} on ${m.cores} cores)</span>` : m.load1 !== undefined ? `; load ${m.load1.toFixed(1)}${m.cores ? ` on ${m.cores} cores` : ""}` : "";
-      rows.push(["measured latency", `${ms(m.totalMs)} = encoder ${ms(m.encoderMs)} + decoder ${ms(m.decoderMs)}; ${m.runs} runs, ${esc(m.build)}, vocab ${m.protocol.vocab}, src ${m.protocol.srcLen}, tgt ${m.protocol.tgtLen}, beam ${m.protocol.beam}${flag}${busy}`]);
-      const p = w.predictedMs[rec.devices.findIndex((d) => d.name === m.device)];
-      if (p !== undefined) rows.push(["prediction error", `${(((p - m.totalMs) / m.totalMs) * 100).toFixed(1)} %`]);
+      rows.push(["measured latency", `${ms(m.totalMs)} = encoder ${ms(m.encoderMs)} + decoder ${ms(m.decoderMs)}; ${p.runs} runs, ${esc(p.build ?? "?")}${m.measuredOn ? ` on ${esc(m.measuredOn)}` : ""}, vocab ${p.vocab}, src ${p.src_len}, tgt ${p.tgt_len}, beam ${p.beam}${p.rounds > 1 ? `, ${p.keep} of ${p.rounds}` : ""}${flag}${busy}`]);
+      const predicted = w.predictedMs[rec.devices.findIndex((d) => d.name === m.device)];
+      if (predicted !== undefined) rows.push(["prediction error", `${(((predicted - m.totalMs) / m.totalMs) * 100).toFixed(1)} %`]);
     }
     if (w.exported) rows.push(["exported", `${esc(w.exported.path)}: ${(w.exported.bytes / 2 ** 20).toFixed(2)} MiB, ${(w.exported.params / 1e6).toFixed(3)} M parameters`]);
     if (w.finetuned) rows.push([w.finetuned.mode === "scratch" ? "trained from scratch" : "fine-tuned", `${esc(w.finetuned.path)}: ${w.finetuned.steps} updates in ${w.finetuned.seconds.toFixed(0)} s, validation loss ${w.finetuned.validLoss.toFixed(4)}`]);

@@ -11,6 +11,7 @@ import { agentCommand, AGENT_USAGE } from "../command.js";
 import { smallestArch } from "../../runtime/arch-sample.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { profileArch } from "../../runtime/profile.js";
+import { protocolOf } from "../../runtime/protocol.js";
 import { loadWasm, wasmBuild } from "../../runtime/wasm.js";
 import { AGENT_VERSION, wasmFeatures } from "../hardware.js";
 
@@ -25,11 +26,11 @@ function selfTest(): Record<string, unknown> {
   const f = wasmFeatures();
   const arch = smallestArch(DEMO_SPACE);
   const t0 = performance.now();
-  const m = profileArch(arch, { vocab: 1000, srcLen: 8, tgtLen: 8, beam: 2, runs: 5, warmup: 1, wasm: w.bytes ? loadWasm(w.bytes) : loadWasm() });
+  const m = profileArch(arch, protocolOf({ vocab: 1000, src_len: 8, tgt_len: 8, beam: 2, runs: 5, warmup: 1 }), { wasm: w.bytes ? loadWasm(w.bytes) : loadWasm(), build: w.build });
   return {
     ok: Number.isFinite(m.total_ms) && m.total_ms > 0, version: AGENT_VERSION, node: process.version, platform: process.platform, arch: process.arch,
     sea: sea.isSea(), build: w.build, wasm_simd: f.simd, wasm_relaxed_simd: f.relaxedSimd,
-    encoder_ms: m.encoder_ms, decoder_ms: m.decoder_ms, total_ms: m.total_ms, params: m.params, runs: m.runs,
+    encoder_ms: m.encoder_ms, decoder_ms: m.decoder_ms, total_ms: m.total_ms, params: m.params, runs: m.protocol.runs,
     self_test_ms: performance.now() - t0,
   };
 }

@@ -10,8 +10,9 @@
  * campaign's leases; a server shutting down (fleet closed) leaves them for the next start.
  */
 import { z } from "zod";
-import { DeviceClass, Protocol } from "../../runtime/fleet-protocol.js";
-import { DEFAULT_PROTOCOL, campaignArchs } from "../../latency/campaign.js";
+import { DeviceClass } from "../../runtime/fleet-protocol.js";
+import { DEFAULT_PROTOCOL, FleetProtocolRequest, Protocol, protocolOf } from "../../runtime/protocol.js";
+import { campaignArchs } from "../../latency/campaign.js";
 import { validateSpace } from "../../runtime/arch.js";
 import { ArchError } from "../../runtime/arch-error.js";
 import { BUILTIN_SPACE_NAMES, BUILTIN_SPACES } from "../../runtime/spaces.js";
@@ -29,9 +30,9 @@ export const CampaignParams = z.object({
   space: z.union([z.enum(BUILTIN_SPACE_NAMES), z.record(z.string(), z.unknown())],
     { error: `a space name (${BUILTIN_SPACE_NAMES.map((n) => `"${n}"`).join(", ").replace(/, ([^,]*)$/, " or $1")}) or a space object` }),
   samples: z.number().int().min(1).max(100_000),
-  /** Defaults: HAT's protocol (latency/campaign.ts DEFAULT_PROTOCOL). */
-  protocol: Protocol.partial().optional(),
-  /** Measure each architecture this many times (at different moments), keeping the fastest. */
+  /** Defaults: HAT's protocol (runtime/protocol.ts DEFAULT_PROTOCOL); the build is each agent's own. */
+  protocol: FleetProtocolRequest.optional(),
+  /** protocol.rounds, also accepted here: measure each architecture this many times (at different moments), keeping the fastest. */
   rounds: z.number().int().min(1).max(20).optional(),
   seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
 }).strict();
@@ -68,8 +69,11 @@ export function campaignKind(fleet: FleetCore, leases: LeaseBook): JobKind<Campa
     exclusive: false,
     prepare(p) {
       resolveSpace(p.space);
-      const protocol = check(Protocol, { ...DEFAULT_PROTOCOL, ...p.protocol }, "protocol");
-      return { ...p, protocol, rounds: p.rounds ?? 1, seed: p.seed ?? 1 };
+      if (p.rounds !== undefined && p.protocol?.rounds !== undefined && p.rounds !== p.protocol.rounds) {
+        throw badRequest(`rounds: ${p.rounds} differs from protocol.rounds ${p.protocol.rounds} (give one)`);
+      }
+      const protocol = check(Protocol, { ...DEFAULT_PROTOCOL, rounds: p.rounds ?? DEFAULT_PROTOCOL.rounds, ...p.protocol }, "protocol");
+      return { ...p, protocol, rounds: protocol.rounds, seed: p.seed ?? 1 };
     },
     run: (p, ctl) => runCampaign(fleet, leases, p, ctl),
   };
@@ -82,11 +86,11 @@ async function runCampaign(fleet: FleetCore, leases: LeaseBook, p: CampaignParam
   let campaign = get();
   if (!campaign) {
     const space = resolveSpace(p.space);
-    const protocol = Protocol.parse({ ...DEFAULT_PROTOCOL, ...p.protocol });
+    const protocol = protocolOf({ rounds: p.rounds ?? DEFAULT_PROTOCOL.rounds, ...p.protocol });
     const archs = campaignArchs(space, p.samples, p.seed ?? 1);
     db.transaction(() => {
       db.prepare(`INSERT INTO campaigns (job_id, device_class, space, protocol, rounds, size, state, created_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)`)
-        .run(jobId, p.device_class, JSON.stringify(space), JSON.stringify(protocol), p.rounds ?? 1, archs.length, now());
+        .run(jobId, p.device_class, JSON.stringify(space), JSON.stringify(protocol), protocol.rounds, archs.length, now());
       const add = db.prepare(`INSERT INTO campaign_archs (job_id, idx, arch, state) VALUES (?, ?, ?, 'pending')`);
       archs.forEach((a, i) => add.run(jobId, i, JSON.stringify(a)));
     }).immediate();

@@ -6,8 +6,8 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { DeploymentReport, DeviceClass, Protocol, type DeployWork } from "../../runtime/fleet-protocol.js";
-import { DEFAULT_PROTOCOL } from "../../latency/campaign.js";
+import { DeploymentReport, DeviceClass, type DeployWork } from "../../runtime/fleet-protocol.js";
+import { DEPLOYMENT_PROTOCOL, FleetProtocolRequest, Protocol, readProtocol } from "../../runtime/protocol.js";
 import { ModelFormatError, readModelFile } from "../../runtime/format.js";
 import { SHA256 } from "../artifacts.js";
 import type { ServerContext } from "../context.js";
@@ -24,8 +24,8 @@ export const DeploymentRequest = z.object({
     job: z.string().min(1).max(100).optional(),
     sha256: z.string().regex(SHA256, "a sha256 is 64 lowercase hex digits").optional(),
   }).strict(),
-  /** How agents measure the deployed model (default HAT's protocol with the model's vocabulary size). */
-  protocol: Protocol.partial().optional(),
+  /** How agents measure the deployed model (default DEPLOYMENT_PROTOCOL with the model's vocabulary size); the build is each agent's own. */
+  protocol: FleetProtocolRequest.optional(),
 }).strict();
 
 export const DeploymentAgentView = z.object({
@@ -36,9 +36,14 @@ export const DeploymentAgentView = z.object({
   measured_ms: z.number().nullable(),
   encoder_ms: z.number().nullable(),
   decoder_ms: z.number().nullable(),
+  /** The protocol the agent measured with (its build, the model's vocabulary); null from agents that did not say. */
+  protocol: Protocol.nullable(),
   error: z.string().nullable(),
   updated_at: z.number().nullable(),
 });
+
+/** A stored deployment's protocol (one stored before the protocol had its rounds: 2, as its agents measured). */
+const storedProtocol = (json: string): Protocol => readProtocol(JSON.parse(json), { rounds: DEPLOYMENT_PROTOCOL.rounds });
 
 export const DeploymentView = z.object({
   id: z.string(),
@@ -76,7 +81,7 @@ export class Deployments {
     }
     return {
       kind: "deploy", deployment_id: d.id, model_sha256: d.model_sha256, model_bytes: d.model_bytes,
-      model_url: `/v1/artifacts/${d.model_sha256}`, protocol: JSON.parse(d.protocol) as Protocol,
+      model_url: `/v1/artifacts/${d.model_sha256}`, protocol: storedProtocol(d.protocol),
     };
   }
 
@@ -104,7 +109,7 @@ export class Deployments {
     }
     if (header.tokenizer === undefined) throw badRequest(`model: ${sha} carries no tokenizer, so agents could not translate with it (deploy a trained model: a train or search job's)`);
     const vocab = Math.min(1_000_000, Math.max(8, header.vocab.size));
-    const protocol = check(Protocol, { ...DEFAULT_PROTOCOL, vocab, ...body.protocol }, "protocol");
+    const protocol = check(Protocol, { ...DEPLOYMENT_PROTOCOL, vocab, ...body.protocol }, "protocol");
     const id = newId("dp");
     db.prepare(`INSERT INTO deployments (id, device_class, model_sha256, model_bytes, model_kind, arch, protocol, source_job, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(id, body.device_class, sha, artifacts.info(sha)!.size, header.kind, header.arch ? JSON.stringify(header.arch) : null, JSON.stringify(protocol), jobId ?? null, now());
@@ -127,14 +132,14 @@ export class Deployments {
       const state = r && r.state !== "pending" ? r.state : current ? "pending" : "superseded";
       return {
         agent_id: a.id, name: a.name, state, measured_ms: r?.measured_ms ?? null, encoder_ms: r?.encoder_ms ?? null,
-        decoder_ms: r?.decoder_ms ?? null, error: r?.error ?? null, updated_at: r?.updated_at ?? null,
+        decoder_ms: r?.decoder_ms ?? null, protocol: r?.protocol ? readProtocol(JSON.parse(r.protocol)) : null, error: r?.error ?? null, updated_at: r?.updated_at ?? null,
       } as z.infer<typeof DeploymentAgentView>;
     });
     const counts = { pending: 0, active: 0, failed: 0, superseded: 0 };
     for (const r of rows) counts[r.state]++;
     return {
       id: d.id, device_class: d.device_class, model_sha256: d.model_sha256, model_bytes: d.model_bytes, model_kind: d.model_kind,
-      arch: d.arch === null ? null : JSON.parse(d.arch), protocol: JSON.parse(d.protocol) as Protocol, source_job: d.source_job,
+      arch: d.arch === null ? null : JSON.parse(d.arch), protocol: storedProtocol(d.protocol), source_job: d.source_job,
       created_at: d.created_at, current, counts, agents: rows,
     };
   }
@@ -150,10 +155,11 @@ export class Deployments {
     const d = db.prepare(`SELECT device_class FROM deployments WHERE id = ?`).get(deploymentId) as { device_class: string } | undefined;
     if (!d) throw notFound(`deployment ${deploymentId}`);
     if (d.device_class !== agent.deviceClass) throw new ApiError(403, "forbidden", `deployment ${deploymentId} is for class ${d.device_class}, this agent is ${agent.deviceClass}`);
-    db.prepare(`INSERT INTO deployment_agents (deployment_id, agent_id, state, measured_ms, encoder_ms, decoder_ms, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    db.prepare(`INSERT INTO deployment_agents (deployment_id, agent_id, state, measured_ms, encoder_ms, decoder_ms, protocol, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (deployment_id, agent_id) DO UPDATE SET state = excluded.state, measured_ms = excluded.measured_ms, encoder_ms = excluded.encoder_ms,
-      decoder_ms = excluded.decoder_ms, error = excluded.error, updated_at = excluded.updated_at`)
+      decoder_ms = excluded.decoder_ms, protocol = excluded.protocol, error = excluded.error, updated_at = excluded.updated_at`)
       .run(deploymentId, agent.agentId, body.state, body.measured_ms ?? null, body.encoder_ms ?? null, body.decoder_ms ?? null,
+        body.protocol ? JSON.stringify(body.protocol) : null,
         body.error ?? (body.state === "failed" ? "failed (the agent gave no reason)" : null), now());
     this.ctx.log(`fleet: deployment ${deploymentId} on agent ${agent.agentId}: ${body.state}${body.measured_ms !== undefined ? ` (${body.measured_ms.toFixed(2)} ms)` : ""}${body.error ? `: ${body.error}` : ""}`);
     return this.view(deploymentId)!;

@@ -4,12 +4,11 @@
  * `hat predictor fit --data campaign.csv` reads it. The device of a row is the hardware of the
  * agent that measured it.
  */
-import type { Protocol as WireProtocol } from "../../runtime/fleet-protocol.js";
 import { validateArch } from "../../runtime/arch.js";
 import { hatFeatures } from "../../runtime/arch-features.js";
 import { formatDataset, type DeviceInfo, type LatencyRow } from "../../latency/dataset.js";
 import type { Db } from "../db.js";
-import type { StoredRow } from "./store.js";
+import { campaignProtocol, type StoredRow } from "./store.js";
 
 export interface CampaignDataset {
   rows: LatencyRow[];
@@ -19,9 +18,9 @@ export interface CampaignDataset {
 }
 
 export function campaignDataset(db: Db, jobId: string): CampaignDataset {
-  const campaign = db.prepare(`SELECT protocol FROM campaigns WHERE job_id = ?`).get(jobId) as { protocol: string } | undefined;
+  const campaign = db.prepare(`SELECT protocol, rounds FROM campaigns WHERE job_id = ?`).get(jobId) as { protocol: string; rounds: number } | undefined;
   if (!campaign) throw new Error(`no campaign ${jobId}`);
-  const protocol = JSON.parse(campaign.protocol) as WireProtocol;
+  const protocol = campaignProtocol(campaign);
   const stored = db.prepare(`SELECT r.*, a.arch AS arch_json, g.hardware AS hardware FROM latency_rows r
     JOIN campaign_archs a ON a.job_id = r.job_id AND a.idx = r.idx
     LEFT JOIN agents g ON g.id = r.agent_id
@@ -34,7 +33,7 @@ export function campaignDataset(db: Db, jobId: string): CampaignDataset {
     const row: LatencyRow = {
       features: hatFeatures(arch),
       encoder_ms: s.encoder_ms, decoder_ms: s.decoder_ms, encoder_std_ms: s.encoder_std_ms, decoder_std_ms: s.decoder_std_ms,
-      arch, protocol: { ...protocol, runs: s.runs }, build: s.build,
+      arch, protocol: { ...protocol, runs: s.runs, build: s.build },
       device: hw && { cpu: hw.cpu, cores: hw.cores, arch: hw.arch, platform: hw.platform },
       sample: s.idx, measured_at: new Date(s.measured_at).toISOString(),
     };

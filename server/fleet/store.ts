@@ -14,6 +14,7 @@
  * Every *_at column is milliseconds since the epoch (server/db.ts now()).
  */
 import { randomBytes } from "node:crypto";
+import { readProtocol, type Protocol } from "../../runtime/protocol.js";
 import type { Db } from "../db.js";
 
 export function migrateFleet(db: Db): void {
@@ -57,11 +58,19 @@ export function migrateFleet(db: Db): void {
     CREATE INDEX IF NOT EXISTS deployments_class ON deployments (device_class, created_at);
     CREATE TABLE IF NOT EXISTS deployment_agents (
       deployment_id TEXT NOT NULL, agent_id TEXT NOT NULL, state TEXT NOT NULL, measured_ms REAL, encoder_ms REAL,
-      decoder_ms REAL, error TEXT, updated_at INTEGER NOT NULL, PRIMARY KEY (deployment_id, agent_id));
+      decoder_ms REAL, protocol TEXT, error TEXT, updated_at INTEGER NOT NULL, PRIMARY KEY (deployment_id, agent_id));
   `);
   // a data directory from before enrolment retries were idempotent
   const cols = (db.prepare(`PRAGMA table_info(enrolment_tokens)`).all() as { name: string }[]).map((c) => c.name);
   if (!cols.includes("request_hash")) db.exec(`ALTER TABLE enrolment_tokens ADD COLUMN request_hash TEXT`);
+  // a data directory from before agents reported the protocol they measured a deployment with
+  const dcols = (db.prepare(`PRAGMA table_info(deployment_agents)`).all() as { name: string }[]).map((c) => c.name);
+  if (!dcols.includes("protocol")) db.exec(`ALTER TABLE deployment_agents ADD COLUMN protocol TEXT`);
+}
+
+/** A stored campaign's protocol (one stored before the protocol had its rounds takes the campaign's). */
+export function campaignProtocol(c: Pick<CampaignRow, "protocol" | "rounds">): Protocol {
+  return readProtocol(JSON.parse(c.protocol), { rounds: c.rounds });
 }
 
 /** A fresh id with a readable prefix: ag_, ls_, dp_ and 16 hex digits. */
@@ -134,6 +143,7 @@ export interface DeploymentAgentRow {
   measured_ms: number | null;
   encoder_ms: number | null;
   decoder_ms: number | null;
+  protocol: string | null; // JSON Protocol, as the agent measured
   error: string | null;
   updated_at: number;
 }

@@ -13,7 +13,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import {
   HeartbeatResponse, RowsRequest, RowsResponse, Work,
-  type ProfileWork, type Protocol,
+  type ProfileWork,
 } from "../../runtime/fleet-protocol.js";
 import type { ServerConfig } from "../context.js";
 import { now, type Db } from "../db.js";
@@ -21,7 +21,7 @@ import { ApiError, badRequest, jsonBody, notFound, query } from "../http.js";
 import { describe } from "../openapi.js";
 import { agentOf, type AgentCaller, type FleetCore } from "./core.js";
 import type { Deployments } from "./deployments.js";
-import { newId, type CampaignRow, type LeaseRow } from "./store.js";
+import { campaignProtocol, newId, type CampaignRow, type LeaseRow } from "./store.js";
 
 export const WorkQuery = z.object({
   /** Seconds to wait for work (capped at the server's maxWaitSeconds; default that cap). */
@@ -100,8 +100,8 @@ export class LeaseBook {
         mark.run(id, campaign.job_id, a.idx);
       }
       return {
-        kind: "profile", lease_id: id, campaign_id: campaign.job_id, protocol: JSON.parse(campaign.protocol) as Protocol,
-        rounds: campaign.rounds, archs: archs.map((a) => ({ index: a.idx, arch: JSON.parse(a.arch) as unknown })),
+        kind: "profile", lease_id: id, campaign_id: campaign.job_id, protocol: campaignProtocol(campaign),
+        archs: archs.map((a) => ({ index: a.idx, arch: JSON.parse(a.arch) as unknown })),
         lease_s: this.config.leaseSeconds,
       };
     }).immediate();

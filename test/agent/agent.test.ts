@@ -19,6 +19,7 @@ import { sampleArch, smallestArch } from "../../runtime/arch-sample.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { encodeModel } from "../../runtime/format.js";
 import type { DeployWork, ProfileWork } from "../../runtime/fleet-protocol.js";
+import { protocolOf } from "../../runtime/protocol.js";
 import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 import { rng } from "../helpers.js";
 import { fakeServer, until, type FakeServer } from "./fake-server.js";
@@ -38,7 +39,7 @@ function model(seed: number): Uint8Array {
     vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: { seed },
   }, randomTensors(superTensorShapes(space, V), seed));
 }
-const protocol = { runs: 2, warmup: 1, vocab: 64, src_len: 4, tgt_len: 3, beam: 2 };
+const protocol = protocolOf({ runs: 2, warmup: 1, vocab: 64, src_len: 4, tgt_len: 3, beam: 2 });
 const backoff = { baseMs: 20, capMs: 150 };
 
 const agents: Agent[] = [];
@@ -125,7 +126,7 @@ describe("agent", () => {
     const r = rng(3);
     const archs = [sampleArch(space, r), { encoderEmbedDim: -1 }, sampleArch(space, r), smallestArch(space)];
     s.failRows = 2; // the first chunk fails twice, then goes through: the same key every time
-    const work: ProfileWork = { kind: "profile", lease_id: "L1", campaign_id: "C1", protocol, rounds: 2, archs: archs.map((arch, i) => ({ index: 10 + i, arch })), lease_s: 60 };
+    const work: ProfileWork = { kind: "profile", lease_id: "L1", campaign_id: "C1", protocol: { ...protocol, rounds: 2 }, archs: archs.map((arch, i) => ({ index: 10 + i, arch })), lease_s: 60 };
     s.push(work);
     await until(() => s.rows.size === 3, 30_000, "3 rows");
     const first = s.rowPosts.filter((p) => p.indexes[0] === 10);
@@ -246,7 +247,7 @@ describe("agent", () => {
     const s2 = await server(port);
     tokens.forEach((t) => s2.tokens.add(t));
     s2.push({ kind: "nonsense" });
-    s2.push({ kind: "profile", lease_id: "L9", campaign_id: "C", protocol, rounds: 1, archs: [{ index: 0, arch: smallestArch(space) }], lease_s: 60 });
+    s2.push({ kind: "profile", lease_id: "L9", campaign_id: "C", protocol, archs: [{ index: 0, arch: smallestArch(space) }], lease_s: 60 });
     await until(() => s2.rows.size === 1, 20_000, "a row after the restart");
     expect(logs.some((l) => /bad reply to GET \/v1\/agent\/work/.test(l))).toBe(true);
   });
@@ -254,7 +255,7 @@ describe("agent", () => {
   it("stops mid-batch on stop(): the measurement in progress finishes, every measured row is sent, run() resolves", async () => {
     const s = await server();
     const { agent: a, logs, done } = await running(s);
-    s.push({ kind: "profile", lease_id: "L5", campaign_id: "C", protocol: { ...protocol, runs: 100 }, rounds: 1, archs: Array.from({ length: 20 }, (_, i) => ({ index: i, arch: smallestArch(space) })), lease_s: 60 });
+    s.push({ kind: "profile", lease_id: "L5", campaign_id: "C", protocol: { ...protocol, runs: 100 }, archs: Array.from({ length: 20 }, (_, i) => ({ index: i, arch: smallestArch(space) })), lease_s: 60 });
     await until(() => s.rows.size >= 1, 20_000, "a first row");
     a.stop();
     await done;

@@ -18,6 +18,7 @@ import type { Space } from "../../runtime/types.js";
 import { Bpe } from "../../data/bpe.js";
 import { demoTask } from "../../data/demo-task.js";
 import { Predictor } from "../../latency/predictor.js";
+import { protocolOf } from "../../runtime/protocol.js";
 import { rng, TINY_SPACE } from "../helpers.js";
 
 /** A predictor file: total ms = b + w . (HAT's 10 features). */
@@ -25,7 +26,7 @@ function linearPredictor(space: Space, device: string): Predictor {
   const w = [0.002, 0.05, 0.0005, 0.01, 0.003, 0.1, 0.001, 0.01, 0.01, 0.02];
   const zeros = w.map(() => 0), ones = w.map(() => 1);
   return new Predictor({
-    device, space, protocol: { runs: 3, warmup: 1, vocab: 64, src_len: 4, tgt_len: 3, beam: 2 },
+    device, space, protocol: protocolOf({ runs: 3, warmup: 1, vocab: 64, src_len: 4, tgt_len: 3, beam: 2 }),
     features: { kind: "hat", maxEncoderLayers: 0, maxDecoderLayers: 0, mean: zeros, std: ones, min: zeros, max: w.map(() => 1e4) },
     target: { kind: "total", mean: [0], std: [1] }, sizes: [10, 1],
     weights: [{ w: Float32Array.from(w), b: Float32Array.from([0.05]) }],
@@ -87,7 +88,7 @@ describe("hat search", () => {
     const record = JSON.parse(readFileSync(rec, "utf8"));
     expect(record.evolution.evaluations).toBe(j.evaluations);
     // measured with the predictor's protocol
-    expect(record.winner.measured).toMatchObject({ runs: 3, protocol: { vocab: 64, srcLen: 4, tgtLen: 3, beam: 2 }, device: "stand-in cpu" });
+    expect(record.winner.measured).toMatchObject({ protocol: { runs: 3, vocab: 64, src_len: 4, tgt_len: 3, beam: 2 }, device: "stand-in cpu" });
     expect(record.predictorTests[0].measured).toEqual([1, 2, 3, 4]);
     // the report again from the record
     const again = join(dir, "again.html");

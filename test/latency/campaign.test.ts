@@ -50,7 +50,7 @@ describe("profiling campaigns", () => {
 
   it("interrupted twice and a torn last line: resumes to N, no row lost or repeated", async () => {
     const out = join(dir, "resume.csv");
-    const o = { space, samples: 12, out, seed: 3, protocol, device, build: "test", log: () => {} };
+    const o = { space, samples: 12, out, seed: 3, protocol: { ...protocol, build: "test" }, device, log: () => {} };
     const r1 = await runCampaign({ ...o, measure: fakeMeasure(), stopAfter: 5 });
     expect([r1.measured, r1.complete]).toEqual([5, false]);
     const first5 = readFileSync(out, "utf8").trim().split("\n").slice(1);
@@ -88,7 +88,7 @@ describe("profiling campaigns", () => {
         return { encoder_ms: a.encoderEmbedDim * f, decoder_ms: a.decoderEmbedDim * a.decoderLayers * f, encoder_std_ms: 0, decoder_std_ms: 0 };
       };
     };
-    const o = { space, samples: 10, out, seed: 5, protocol, device, build: "test", rounds: 3, remeasure: false, log: () => {} };
+    const o = { space, samples: 10, out, seed: 5, protocol: { ...protocol, build: "test", rounds: 3 }, device, remeasure: false, log: () => {} };
     const r1 = await runCampaign({ ...o, measure: wave(), stopAfter: 16 }); // all of round 1, part of round 2
     expect(r1.complete).toBe(false);
     const r2 = await runCampaign({ ...o, measure: wave() });
@@ -102,7 +102,7 @@ describe("profiling campaigns", () => {
 
   it("refuses to mix devices, protocols or spaces in one file", async () => {
     const out = join(dir, "mix.csv");
-    const o = { space, samples: 4, out, protocol, device, build: "test", log: () => {} };
+    const o = { space, samples: 4, out, protocol: { ...protocol, build: "test" }, device, log: () => {} };
     await runCampaign({ ...o, measure: fakeMeasure() });
     await expect(runCampaign({ ...o, measure: fakeMeasure(), device: { ...device, cpu: "Other CPU" } })).rejects.toThrow(/measured on Test CPU x2.*use another --out/);
     await expect(runCampaign({ ...o, measure: fakeMeasure(), protocol: { ...protocol, runs: 5 } })).rejects.toThrow(/"runs":3.*this campaign uses/);
@@ -134,7 +134,7 @@ describe("profiling campaigns", () => {
     const rows = readDataset(out).rows;
     expect(new Set(rows.map((x) => archKey(x.arch!))).size).toBe(40);
     expect(rows).toHaveLength(40);
-    expect(rows[0].build).toMatch(/hat(-relaxed)?\.wasm/);
+    expect(rows[0].protocol!.build).toMatch(/hat(-relaxed)?\.wasm/);
     expect(rows.every((x) => x.encoder_ms > 0 && x.decoder_ms > 0 && x.protocol!.runs === 40)).toBe(true);
     // the rows written before the kill are all still there (re-measured ones hold the faster of the two)
     const keys = before.split("\n").slice(1).filter((l) => l.includes("De=")).map((l) => l.slice(l.lastIndexOf(",") + 1));

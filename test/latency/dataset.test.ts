@@ -12,6 +12,7 @@ import {
   archFromCell, archToCell, csvHeader, formatDataset, formatRow, HAT_COLUMNS, latestPerArch, LatencyDataError, parseDataset,
   pyFloat, thisDevice, type LatencyRow,
 } from "../../latency/dataset.js";
+import { DEFAULT_PROTOCOL } from "../../runtime/protocol.js";
 import { hasShared, sharedData } from "../helpers.js";
 
 const latencyDir = join(sharedData, "hat-latency");
@@ -39,7 +40,7 @@ describe("latency datasets", () => {
   it("our rows carry the architecture, protocol and device, and stay readable by HAT's comma split", () => {
     const rows: LatencyRow[] = [smallestArch(DEMO_SPACE), largestArch(DEMO_SPACE)].map((arch, i) => ({
       features: hatFeatures(arch), encoder_ms: 1.5 + i, decoder_ms: 7.25 + i, encoder_std_ms: 0.1, decoder_std_ms: 0.2, arch,
-      protocol: { runs: 300, warmup: 5, vocab: 1000, src_len: 30, tgt_len: 30, beam: 5 }, build: "hat.wasm", device: { ...thisDevice(), cpu: "Some CPU, Inc. @ 2GHz" },
+      protocol: { ...DEFAULT_PROTOCOL, vocab: 1000, build: "hat.wasm" }, device: { ...thisDevice(), cpu: "Some CPU, Inc. @ 2GHz" },
       sample: i, seq: i, pass: 0, load1: 0.5, measured_at: "2025-01-01T00:00:00.000Z",
     }));
     const text = formatDataset(rows);

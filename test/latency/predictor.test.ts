@@ -15,6 +15,7 @@ import { fitPredictor, splitIndices, type FitReport } from "../../latency/fit.js
 import { HAT_LATENCY_SPACE } from "../../latency/features.js";
 import { Predictor, PredictorError } from "../../latency/predictor.js";
 import { verifyPredictor } from "../../latency/verify.js";
+import { protocolOf } from "../../runtime/protocol.js";
 import { archKey } from "../../runtime/arch-features.js";
 import { syntheticLatency, syntheticRows } from "./synthetic.js";
 
@@ -133,7 +134,7 @@ describe("latency predictor", () => {
   });
 
   it("verify: fresh architectures outside the training data, measured with the predictor's protocol", async () => {
-    const protocol = { runs: 3, warmup: 1, vocab: 64, src_len: 4, tgt_len: 3, beam: 2 };
+    const protocol = protocolOf({ runs: 3, warmup: 1, vocab: 64, src_len: 4, tgt_len: 3, beam: 2 });
     const rows = syntheticRows(200, 6).map((r) => ({ ...r, protocol }));
     const { predictor } = await fitPredictor(rows, { ...quiet, maxEpochs: 30, space: HAT_LATENCY_SPACE });
     const exclude = new Set(rows.map((r) => archKey(r.arch!)));

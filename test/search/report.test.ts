@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { archParams } from "../../runtime/arch-features.js";
 import { sampleArch } from "../../runtime/arch-sample.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
+import { DEFAULT_PROTOCOL } from "../../runtime/protocol.js";
 import { evolutionSearch } from "../../search/evolution.js";
 import { CachedLoss } from "../../search/fitness.js";
 import { nsga2Search } from "../../search/nsga2.js";
@@ -32,7 +33,7 @@ const record: SearchRecord = {
   evolution: runRecord(evo), random: runRecord(rnd), nsga2: runRecord(par),
   winner: {
     arch: evo.best.arch, validLoss: evo.best.loss, predictedMs: evo.best.latency, params: archParams(evo.best.arch, 1000),
-    measured: { device: "stand-in <cpu>", totalMs: maxMs * 1.2, encoderMs: 1, decoderMs: maxMs * 1.2 - 1, runs: 300, build: "hat.wasm", protocol: { vocab: 1000, srcLen: 30, tgtLen: 30, beam: 5 }, overConstraint: true, load1: 4.5, cores: 2 },
+    measured: { device: "stand-in <cpu>", totalMs: maxMs * 1.2, encoderMs: 1, decoderMs: maxMs * 1.2 - 1, protocol: { ...DEFAULT_PROTOCOL, vocab: 1000, build: "hat.wasm" }, overConstraint: true, load1: 4.5, cores: 2 },
   },
   predictorTests: [{ device: "stand-in <cpu>", measured, predicted: measured.map((m, i) => m * (1 + ((i % 5) - 2) / 50)) }],
   wallSeconds: 12.5,

@@ -11,7 +11,7 @@ export class FlopsLatency implements LatencyModel {
   predict(archs: readonly Arch[]): Float64Array {
     this.calls++;
     return Float64Array.from(archs, (a) => {
-      const f = protocolFlops(a, 30, 30, 5, this.vocab);
+      const f = protocolFlops(a, { src_len: 30, tgt_len: 30, beam: 5, vocab: this.vocab });
       return this.offsetMs + (f.encoder + f.decoder) / (this.gflops * 1e6);
     });
   }

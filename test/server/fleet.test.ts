@@ -12,6 +12,7 @@ import { smallestArch } from "../../runtime/arch-sample.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
 import type { DeployWork, Hardware, ProfileWork } from "../../runtime/fleet-protocol.js";
 import { encodeModel } from "../../runtime/format.js";
+import { DEPLOYMENT_PROTOCOL } from "../../runtime/protocol.js";
 import { createServer, type HatServer } from "../../server/app.js";
 import { hashToken } from "../../server/auth.js";
 
@@ -161,7 +162,7 @@ describe("a campaign on two agents", () => {
 
     const wa = await call<ProfileWork>("GET", "/v1/agent/work?wait_s=2", { token: A.token });
     expect(wa.status).toBe(200);
-    expect(wa.body).toMatchObject({ kind: "profile", campaign_id: job.id, rounds: 1, lease_s: 1 });
+    expect(wa.body).toMatchObject({ kind: "profile", campaign_id: job.id, protocol: { rounds: 1 }, lease_s: 1 });
     expect(wa.body.archs.map((x) => x.index)).toEqual([0, 1, 2]);
     const wb = await call<ProfileWork>("GET", "/v1/agent/work?wait_s=2", { token: B.token });
     expect(wb.body.archs.map((x) => x.index)).toEqual([3, 4, 5]);
@@ -222,7 +223,7 @@ describe("a campaign on two agents", () => {
     const csv = s.ctx.artifacts.read(settled.artifacts.dataset).toString("utf8");
     const ds = parseDataset(csv, "campaign.csv");
     expect(ds.rows.map((r) => r.sample)).toEqual([0, 1, 2, 3, 4, 5, 6]);
-    expect(ds.rows[0]).toMatchObject({ encoder_ms: 1, decoder_ms: 2, build: "hat.wasm", seq: 0, protocol: { runs: 8, warmup: 1, vocab: 32768 } });
+    expect(ds.rows[0]).toMatchObject({ encoder_ms: 1, decoder_ms: 2, seq: 0, protocol: { runs: 8, warmup: 1, vocab: 32768, build: "hat.wasm" } });
     expect(ds.rows[0].device).toEqual({ cpu: "Test CPU 2 cores", cores: 2, arch: "x64", platform: "linux" });
     expect(ds.rows.every((r) => r.arch !== undefined)).toBe(true);
     // nothing left to lease
@@ -247,6 +248,16 @@ describe("a campaign on two agents", () => {
     expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: { qkvDim: 1 }, samples: 3 })).toThrow(/space/);
     expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "demo", samples: 0 })).toThrow(/samples/);
     expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "demo", samples: 3, protocol: { runs: -1 } })).toThrow(/protocol\.runs/);
+  });
+
+  it("a campaign's rounds are its protocol's (given either way, not two different ones); the build is each agent's", async () => {
+    const job = s.ctx.jobs.create("campaign", { device_class: "rounds-class", space: "demo", samples: 2, protocol: { runs: 8, rounds: 3 } });
+    expect(job.params).toMatchObject({ rounds: 3, protocol: { runs: 8, rounds: 3, trim: 0.1, keep: "fastest", threads: 1 } });
+    expect((job.params as { protocol: object }).protocol).not.toHaveProperty("build");
+    expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "demo", samples: 3, rounds: 2, protocol: { rounds: 3 } })).toThrow(/rounds: 2 differs from protocol\.rounds 3/);
+    expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "demo", samples: 3, protocol: { build: "hat.wasm" } })).toThrow(/protocol/);
+    s.ctx.jobs.cancel(job.id);
+    await s.ctx.jobs.settled(job.id);
   });
 });
 
@@ -351,6 +362,23 @@ describe("deployments", () => {
     expect(agents.body.agents[0].deployment).toEqual({ id: d.body.id, model_sha256: sha, measured_ms: 12.5 });
     const list = await call("GET", "/v1/deployments", { token: ADMIN });
     expect(list.body.deployments.map((x: { id: string }) => x.id)).toContain(d.body.id);
+  });
+
+  it("keeps the protocol an agent reports it measured with; an older agent's report without one is accepted", async () => {
+    const A = await enrol("dp1", "dep-proto"), B = await enrol("dp2", "dep-proto");
+    const sha = s.ctx.artifacts.put(model, "model", "m.hatm").sha256;
+    const d = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-proto", model: { sha256: sha }, protocol: { runs: 5 } } });
+    expect(d.body.protocol).toEqual({ ...DEPLOYMENT_PROTOCOL, runs: 5, vocab: 300 });
+    expect((await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-proto", model: { sha256: sha }, protocol: { build: "hat.wasm" } } })).status).toBe(400);
+    const measured = { ...d.body.protocol, build: "hat-relaxed.wasm" };
+    expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: A.token, body: { state: "active", measured_ms: 3, encoder_ms: 1, decoder_ms: 2, protocol: measured } })).status).toBe(200);
+    expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: B.token, body: { state: "active", measured_ms: 4, encoder_ms: 1, decoder_ms: 3 } })).status).toBe(200);
+    expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: B.token, body: { state: "active", measured_ms: 4, protocol: { runs: 5 } } })).status).toBe(400);
+    const g = await call("GET", `/v1/deployments/${d.body.id}`, { token: ADMIN });
+    expect(g.body.agents).toEqual([
+      expect.objectContaining({ agent_id: A.agent_id, protocol: measured }),
+      expect.objectContaining({ agent_id: B.agent_id, protocol: null }),
+    ]);
   });
 
   it("refuses what is not a model, unknown jobs and artifacts, reports for another class", async () => {
