@@ -1,9 +1,9 @@
 /** `hat init`, `hat export`, `hat info`: create, cut and inspect `.hatm` model files. */
 import { parseArgs } from "node:util";
 import { statSync } from "node:fs";
-import { archParams, hatFeatures } from "../runtime/arch-features.js";
+import { hatFeatures } from "../runtime/arch-features.js";
 import { loadArch } from "../runtime/arch-files.js";
-import { exportSubTransformer, HatModel, randomSuperTransformer, readModelFile, writeModelFile } from "../runtime/model.js";
+import { HatModel, randomSuperTransformer, readModelFile, writeModelFile, writeSubTransformer } from "../runtime/model.js";
 import { intFlag, requireFlag, spaceArg } from "./args.js";
 import type { Io } from "./io.js";
 
@@ -29,11 +29,9 @@ export async function exportCommand(argv: string[], io: Io): Promise<void> {
   const file = await readModelFile(requireFlag(values, "model"));
   const arch = loadArch(requireFlag(values, "arch"), file.header.space);
   const out = requireFlag(values, "out");
-  const bytes = exportSubTransformer(file, arch);
-  await writeModelFile(out, bytes);
-  const params = archParams(arch, file.header.vocab.size);
-  if (values.json) io.out(JSON.stringify({ out, bytes: bytes.length, params }));
-  else io.out(`wrote ${out} (${(bytes.length / 2 ** 20).toFixed(1)} MiB, ${(params / 1e6).toFixed(2)} M parameters)`);
+  const r = await writeSubTransformer(file, arch, out);
+  if (values.json) io.out(JSON.stringify(r));
+  else io.out(`wrote ${out} (${(r.bytes / 2 ** 20).toFixed(1)} MiB, ${(r.params / 1e6).toFixed(2)} M parameters)`);
 }
 
 export async function infoCommand(argv: string[], io: Io): Promise<void> {

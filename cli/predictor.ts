@@ -1,12 +1,12 @@
 /** `hat predictor fit | eval | predict`: latency predictors from latency datasets (latency/). */
-import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { archKey } from "../runtime/arch-features.js";
 import { loadArch } from "../runtime/arch-files.js";
 import type { Space } from "../runtime/types.js";
 import { deviceLabel, LatencyDataError, readDataset, readTrainingRows, sameDevice, thisDevice, totalMs } from "../latency/dataset.js";
 import { HAT_LATENCY_SPACE, FEATURE_KINDS, rowOutsideSpace, type FeatureKind } from "../latency/features.js";
-import { fitPredictor, OUTLIER_MODES, outlierMask, type OutlierMode } from "../latency/fit.js";
+import { fitPredictorFile } from "../latency/fit-file.js";
+import { OUTLIER_MODES, outlierMask, type OutlierMode } from "../latency/fit.js";
 import { formatMetrics, metrics } from "../latency/metrics.js";
 import { Predictor } from "../latency/predictor.js";
 import { describeDiff, sameProtocol } from "../runtime/protocol.js";
@@ -88,30 +88,14 @@ async function fit(argv: string[], io: Io): Promise<void> {
     return Number(s);
   });
   const space = values.space === undefined ? undefined : latencySpaceArg(values.space);
-  const rows = readTrainingRows(data);
-  const { predictor, report } = await fitPredictor(rows, {
-    features, target, hidden, outliers, space, device: values.device,
+  const { report, summary } = await fitPredictorFile({
+    data, out, features, target, hidden, outliers, space, device: values.device,
     seed: intFlag(values, "seed", 1, 0), lr: numFlag(values, "lr", 1e-3, 1e-9), batch: intFlag(values, "batch", 128),
     maxEpochs: intFlag(values, "epochs", 1000, 0), patience: intFlag(values, "patience", 100), backend: values.backend,
     log: (s) => io.err(s),
   });
-  writeFileSync(out, JSON.stringify(predictor.toJSON()) + "\n");
-  io.err(`wrote ${out}`);
+  if (values.json) { io.out(JSON.stringify(summary)); return; }
   const t = report.test_metrics, l = report.linear_metrics;
-  if (values.json) {
-    io.out(JSON.stringify({
-      test_rmse_ms: t.rmse_ms, test_mape: t.mape, test_kendall_tau: t.kendall_tau,
-      linear_rmse_ms: l.rmse_ms, linear_mape: l.mape, linear_kendall_tau: l.kendall_tau,
-      linear_hat10_rmse_ms: report.linear_hat10_metrics.rmse_ms,
-      beats_linear: report.beats_linear, vs_linear: report.vs_linear,
-      ...(report.test_metrics_all ? { all_test_rmse_ms: report.test_metrics_all.rmse_ms, all_test_mape: report.test_metrics_all.mape, all_test_kendall_tau: report.test_metrics_all.kendall_tau, all_linear_rmse_ms: report.linear_metrics_all!.rmse_ms } : {}),
-      ...(report.test_metrics_clean ? { clean_test_rmse_ms: report.test_metrics_clean.rmse_ms, clean_test_mape: report.test_metrics_clean.mape, clean_test_kendall_tau: report.test_metrics_clean.kendall_tau, clean_linear_rmse_ms: report.linear_metrics_clean!.rmse_ms, n_clean_test: report.test_metrics_clean.n } : {}),
-      n_rows: report.rows, n_train: report.train, n_val: report.val, n_test: report.test, outliers_dropped: report.outliers_dropped,
-      features: report.features, target: report.target, hidden: report.hidden, epochs: report.epochs, best_epoch: report.best_epoch,
-      val_rmse_ms: report.val_rmse_ms, seconds: report.seconds, device: report.device, out,
-    }));
-    return;
-  }
   io.out(`test MLP:    ${formatMetrics(t)}`);
   io.out(`test linear: ${formatMetrics(l)}`);
   if (!report.beats_linear) io.out(`the MLP does not beat linear regression on this test split (${report.vs_linear === "tie" ? "a tie: within 1 %" : "it is worse"})`);

@@ -4,25 +4,14 @@
  * with BLEU, measured on this machine, and a self-contained HTML report. A thin shell over search/.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
-import { readModelFile, writeModelFile } from "../runtime/format.js";
-import { HatModel } from "../runtime/model.js";
-import { protocolOf } from "../runtime/protocol.js";
-import type { Arch, Space } from "../runtime/types.js";
-import { Bpe } from "../data/bpe.js";
+import type { Arch } from "../runtime/types.js";
 import { demoTask } from "../data/demo-task.js";
-import { readTexts, tokenizeTexts, type Texts } from "./corpus.js";
-import { bleuOfModel, exportWinner, finetuneWinner, measureWinner } from "../search/after.js";
-import type { Device } from "../search/constraint.js";
-import { evolutionSearch } from "../search/evolution.js";
-import { CachedLoss, InheritedLoss } from "../search/fitness.js";
-import { nsga2Search } from "../search/nsga2.js";
-import { checkSpaceCovered, loadPredictorFile, SearchInputError, type LatencySource } from "../search/predictor-file.js";
-import { SearchProblem, type GenerationStats, type SearchResult } from "../search/problem.js";
-import { randomSearch } from "../search/random.js";
-import { renderReport, runRecord, type SearchRecord, type WinnerRecord } from "../search/report.js";
+import { readTexts, type Texts } from "../data/texts.js";
+import { runSearch, type SearchOptions } from "../search/pipeline.js";
+import { SearchInputError } from "../search/predictor-file.js";
+import { renderReport, type SearchRecord } from "../search/report.js";
 import { intFlag, numFlag, requireFlag } from "./args.js";
 import { UsageError, type Io } from "./io.js";
 
@@ -80,208 +69,79 @@ type Values = Record<string, unknown>;
 function texts(values: Values, split: "train" | "valid" | "test", io: Io): Texts {
   const flag = split === "valid" ? "valid" : split;
   if (values[`${flag}-src`] !== undefined || values[`${flag}-tgt`] !== undefined) {
-    return readTexts(requireFlag(values, `${flag}-src`), requireFlag(values, `${flag}-tgt`), io);
+    return readTexts(requireFlag(values, `${flag}-src`), requireFlag(values, `${flag}-tgt`), (l) => io.err(l));
   }
   if (values.demo) return demoTask({ seed: intFlag(values, "demo-seed", 1, 0) })[split];
   throw new UsageError(`give --demo or --${flag}-src/--${flag}-tgt (the ${split} sentences)`);
 }
 
-function progressLine(method: string, total: number, s: GenerationStats, devices: readonly Device[]): string {
-  const lat = s.bestLatency.map((v, i) => `${v.toFixed(2)} ms${devices.length > 1 ? ` (${devices[i].name})` : ""}`).join(", ");
-  return `${method} generation ${s.generation + 1}/${total}: best loss ${s.bestLoss.toFixed(4)} at ${lat}, ${s.evaluations} evaluations, ${s.seconds.toFixed(1)} s${s.frontSize !== undefined ? `, front ${s.frontSize}` : ""}`;
-}
+/** An integer flag that has no default here (runSearch picks one), checked when given. */
+const optInt = (values: Values, name: string, min = 1) => (values[name] !== undefined ? intFlag(values, name, 0, min) : undefined);
 
-function writeJson(path: string, obj: unknown): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, JSON.stringify(obj, null, 2) + "\n");
-}
-
-async function writeModel(path: string, bytes: Uint8Array): Promise<void> {
-  mkdirSync(dirname(path), { recursive: true });
-  await writeModelFile(path, bytes);
-}
-
-export async function searchCommand(argv: string[], io: Io): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
-  if (values.help) { io.out(HELP); return; }
-  const t0 = performance.now();
-  const log = (s: string) => io.err(s);
-
-  // ---- settings, before anything slow
-  const predictorPaths = values.predictor ?? [];
+/** The flags as runSearch's options: every value checked here, once. */
+function searchOptions(values: Values, io: Io): SearchOptions {
+  const predictorPaths = (values.predictor as string[] | undefined) ?? [];
+  const latency = (values["latency-ms"] as string[] | undefined) ?? [];
   if (predictorPaths.length === 0) throw new UsageError("--predictor is required (a latency predictor file; repeat it for several devices)");
-  const limits = (values["latency-ms"] ?? []).map((v, i) => {
+  const limits = latency.map((v, i) => {
     const n = Number(v);
     if (v.trim() === "" || !Number.isFinite(n) || n <= 0) throw new UsageError(`--latency-ms must be a positive number of ms, got '${v}'`);
-    if (i >= predictorPaths.length) throw new UsageError(`${values["latency-ms"]!.length} --latency-ms for ${predictorPaths.length} --predictor: give one per predictor, in the same order`);
+    if (i >= predictorPaths.length) throw new UsageError(`${latency.length} --latency-ms for ${predictorPaths.length} --predictor: give one per predictor, in the same order`);
     return n;
   });
   if (!values.pareto && limits.length !== predictorPaths.length) {
     throw new UsageError(limits.length === 0 ? "--latency-ms is required (the latency constraint, ms)" : `give one --latency-ms per --predictor (${predictorPaths.length})`);
   }
   if (values.pareto && limits.length !== 0 && limits.length !== predictorPaths.length) throw new UsageError(`with --pareto, give no --latency-ms or one per --predictor (${predictorPaths.length})`);
-  const after = ["export", "finetune-steps", "finetune-minutes", "measure", "bleu", "random-baseline"].filter((k) => (values as Values)[k] !== undefined);
+  const after = ["export", "finetune-steps", "finetune-minutes", "measure", "bleu", "random-baseline"].filter((k) => values[k] !== undefined);
   if (values.pareto && after.length) throw new UsageError(`--${after[0]} goes with the single-objective search (without --pareto)`);
   if (values["finetune-steps"] !== undefined && values["finetune-minutes"] !== undefined) throw new UsageError("give --finetune-steps or --finetune-minutes, not both");
   const finetune = values["finetune-steps"] !== undefined || values["finetune-minutes"] !== undefined;
   if (finetune && !values["finetune-out"]) throw new UsageError("--finetune-out MODEL is required with --finetune-steps/--finetune-minutes");
   if (values.scratch && !finetune) throw new UsageError("--scratch goes with --finetune-steps or --finetune-minutes");
-  const evo = {
+  const evolution = {
     generations: intFlag(values, "generations", 30), population: intFlag(values, "population", 125), parents: intFlag(values, "parents", 25),
     mutations: intFlag(values, "mutations", 50, 0), crossovers: intFlag(values, "crossovers", 50, 0),
     mutationProb: numFlag(values, "mutation-prob", 0.3), seed: intFlag(values, "seed", 1, 0),
   };
-  if (evo.mutationProb > 1) throw new UsageError(`--mutation-prob must be in [0, 1], got ${evo.mutationProb}`);
-  if (evo.parents > evo.population) throw new UsageError(`--parents (${evo.parents}) cannot exceed --population (${evo.population})`);
-
-  // ---- inputs: predictors, SuperTransformer, validation data
-  const sources: LatencySource[] = [];
-  for (const p of predictorPaths) sources.push(await loadPredictorFile(p));
-  const supernetPath = requireFlag(values, "supernet");
-  const file = await readModelFile(supernetPath);
-  if (file.header.kind !== "supertransformer" || !file.header.space) throw new SearchInputError(`${supernetPath} is a ${file.header.kind}, not a SuperTransformer: the search needs one to inherit weights from`);
-  const space: Space = file.header.space;
-  for (const s of sources) if (s.space) checkSpaceCovered(space, s.space, `the predictor ${s.path}`);
-  if (!file.header.tokenizer) throw new SearchInputError(`${supernetPath} carries no tokenizer: it was not trained on text (hat train writes one)`);
-  const bpe = Bpe.fromJSON(file.header.tokenizer);
+  if (evolution.mutationProb > 1) throw new UsageError(`--mutation-prob must be in [0, 1], got ${evolution.mutationProb}`);
+  if (evolution.parents > evolution.population) throw new UsageError(`--parents (${evolution.parents}) cannot exceed --population (${evolution.population})`);
+  const supernet = requireFlag(values, "supernet");
   const validMax = intFlag(values, "valid-max", 200);
-  const validTexts = texts(values, "valid", io);
-  const validPairs = tokenizeTexts(bpe, validTexts).slice(0, validMax);
-  if (validPairs.length === 0) throw new SearchInputError("the validation set is empty");
-  const model = await HatModel.fromFile(supernetPath);
-  log(`search: ${supernetPath} (${(model.params / 1e6).toFixed(2)} M parameters), ${validPairs.length} validation pairs, ${sources.length} device(s): ${sources.map((s, i) => `${s.name}${limits[i] !== undefined ? ` <= ${limits[i]} ms` : ""}`).join(", ")}`);
-
-  const devices: Device[] = sources.map((s, i) => ({ name: s.name, model: s.model, maxMs: limits[i] }));
-  const loss = new CachedLoss(new InheritedLoss(model, validPairs).loss);
-  const problem = () => new SearchProblem(space, devices, loss);
-  const progress = (method: string, total: number) => (s: GenerationStats) => log(progressLine(method, total, s, devices));
-
-  // ---- the search(es)
-  const record: SearchRecord = {
-    version: 1, createdAt: new Date().toISOString(), supernet: supernetPath, space,
-    devices: devices.map((d) => ({ name: d.name, maxMs: d.maxMs })), settings: { ...evo, validPairs: validPairs.length },
-    validPairs: validPairs.length, wallSeconds: 0,
-    predictorTests: sources.filter((s) => s.testSet && s.testSet.measured.length > 0).map((s) => ({ device: s.name, measured: s.testSet!.measured, predicted: s.testSet!.predicted })),
+  return {
+    supernet, predictors: predictorPaths, latencyMs: limits, pareto: values.pareto === true,
+    valid: texts(values, "valid", io), validMax, evolution, randomBaseline: values["random-baseline"] === true,
+    export: values.export as string | undefined,
+    measure: values.measure ? {
+      vocab: optInt(values, "vocab", 8), src_len: optInt(values, "src-len"), tgt_len: optInt(values, "tgt-len"), beam: optInt(values, "beam"),
+      runs: optInt(values, "runs"), warmup: optInt(values, "warmup-runs", 0),
+    } : undefined,
+    finetune: finetune ? {
+      out: values["finetune-out"] as string, mode: values.scratch ? "scratch" : "finetune", train: texts(values, "train", io),
+      steps: optInt(values, "finetune-steps"),
+      minutes: values["finetune-minutes"] !== undefined ? numFlag(values, "finetune-minutes", 0) : undefined,
+      // with --demo, the demo recipe (hat train --demo) at a fine-tuning rate: the default
+      // (lr 1e-3, dropout 0.1, 4096-token batches) made the winner's inherited loss worse there
+      maxTokens: intFlag(values, "max-tokens", values.demo ? 1024 : 4096), lr: numFlag(values, "lr", values.demo ? 5e-4 : 1e-3),
+      warmup: intFlag(values, "warmup", 100, 0), dropout: numFlag(values, "dropout", values.demo ? 0 : 0.1),
+    } : undefined,
+    bleu: values.bleu ? { test: texts(values, "test", io), max: optInt(values, "bleu-max") } : undefined,
+    out: values.out as string | undefined, record: values.record as string | undefined, report: values.report as string | undefined,
+    log: (l) => io.err(l),
   };
-  let result: SearchResult;
-  if (values.pareto) {
-    result = nsga2Search(problem(), { ...evo, onGeneration: progress("nsga2", evo.generations) });
-    record.nsga2 = runRecord(result);
-  } else {
-    result = evolutionSearch(problem(), { ...evo, onGeneration: progress("evolution", evo.generations) });
-    record.evolution = runRecord(result);
-  }
-  for (const w of result.warnings) log(`warning: ${w}`);
-  const searchSeconds = result.seconds;
-  let random: SearchResult | undefined;
-  if (values["random-baseline"]) {
-    const gens = Math.ceil(result.evaluations / evo.population);
-    random = randomSearch(problem(), { budget: result.evaluations, seed: evo.seed, batch: evo.population, onGeneration: progress("random", gens) });
-    record.random = runRecord(random);
-    for (const w of random.warnings) log(`warning: ${w}`);
-    log(`evolution best loss ${result.best.loss.toFixed(4)} vs random search ${random.best.loss.toFixed(4)} at ${result.evaluations} evaluations each`);
-  }
+}
 
-  // ---- the winner, and what comes after
-  const best = result.best;
-  const summary: Record<string, unknown> = values.pareto
-    ? {
-      front: result.front!.map((e) => ({ arch: e.arch, predicted_ms: e.latency.length === 1 ? e.latency[0] : e.latency, valid_loss: e.loss })),
-      devices: devices.map((d) => ({ name: d.name, max_ms: d.maxMs })), evaluations: result.evaluations,
-    }
-    : { arch: best.arch, predicted_ms: best.latency[0], valid_loss: best.loss, evaluations: result.evaluations };
-  summary.search_seconds = searchSeconds;
-  if (devices.length > 1 && !values.pareto) summary.devices = devices.map((d, i) => ({ name: d.name, max_ms: d.maxMs, predicted_ms: best.latency[i] }));
-  if (random) summary.random = { valid_loss: random.best.loss, predicted_ms: random.best.latency[0], evaluations: random.evaluations, arch: random.best.arch };
-
-  if (!values.pareto) {
-    const winner: WinnerRecord = { arch: best.arch, validLoss: best.loss, predictedMs: best.latency, params: 0, superParams: model.params };
-    record.winner = winner;
-    const exported = exportWinner(file, best.arch, { validLoss: best.loss, predictedMs: best.latency, devices: devices.map((d) => d.name) });
-    winner.params = exported.params;
-    summary.params = exported.params;
-    if (values.export) {
-      await writeModel(values.export, exported.bytes);
-      winner.exported = { path: values.export, bytes: exported.bytes.length, params: exported.params };
-      summary.exported = values.export;
-      log(`wrote ${values.export}: the winner with inherited weights, ${(exported.params / 1e6).toFixed(3)} M parameters (SuperTransformer ${(model.params / 1e6).toFixed(3)} M)`);
-    }
-    // measured before any training in this process: a quiet heap and no worker threads
-    if (values.measure) {
-      const p = sources[0].protocol;
-      const protocol = protocolOf({
-        vocab: intFlag(values, "vocab", p?.vocab ?? file.header.vocab.size, 8), src_len: intFlag(values, "src-len", p?.src_len ?? 30),
-        tgt_len: intFlag(values, "tgt-len", p?.tgt_len ?? 30), beam: intFlag(values, "beam", p?.beam ?? 5),
-        runs: intFlag(values, "runs", p?.runs ?? 300), warmup: intFlag(values, "warmup-runs", p?.warmup ?? 5, 0),
-      }, p);
-      if (!p) log(`measure: ${sources[0].path} does not say its protocol; measuring with vocab ${protocol.vocab}, src ${protocol.src_len}, tgt ${protocol.tgt_len}, beam ${protocol.beam}`);
-      const m = measureWinner(best.arch, protocol);
-      const load1 = loadavg()[0], cores = cpus().length;
-      const maxMs = devices[0].maxMs;
-      const over = maxMs !== undefined && m.total_ms > maxMs;
-      winner.measured = {
-        device: devices[0].name, totalMs: m.total_ms, encoderMs: m.encoder_ms, decoderMs: m.decoder_ms, protocol: m.protocol, overConstraint: over, load1, cores,
-      };
-      summary.measured_ms = m.total_ms;
-      summary.over_constraint = over;
-      summary.measured_load1 = load1;
-      log(`measured ${m.total_ms.toFixed(3)} ms here (predicted ${best.latency[0].toFixed(3)} ms for ${devices[0].name})${over ? `: OVER THE CONSTRAINT of ${maxMs} ms` : ""}`);
-      if (load1 > cores) log(`warning: the machine was busy while measuring (load ${load1.toFixed(1)} on ${cores} cores): measure again on a quiet machine (hat profile --arch FILE)`);
-    }
-    let final: { bytes: Uint8Array; kind: "inherited" | "finetuned" } = { bytes: exported.bytes, kind: "inherited" };
-    if (finetune) {
-      const out = values["finetune-out"]!;
-      const mode = values.scratch ? "scratch" : "finetune";
-      const trainPairs = tokenizeTexts(bpe, texts(values, "train", io));
-      log(`${mode === "scratch" ? "training the winner from scratch" : "fine-tuning the winner from its inherited weights"} on ${trainPairs.length} pairs`);
-      let last = 0;
-      const ft = await finetuneWinner({
-        supernet: file, arch: best.arch, mode, train: trainPairs, valid: tokenizeTexts(bpe, validTexts),
-        steps: values["finetune-steps"] !== undefined ? intFlag(values, "finetune-steps", 0) : undefined,
-        minutes: values["finetune-minutes"] !== undefined ? numFlag(values, "finetune-minutes", 0) : undefined,
-        // with --demo, the demo recipe (hat train --demo) at a fine-tuning rate: the default
-        // (lr 1e-3, dropout 0.1, 4096-token batches) made the winner's inherited loss worse there
-        maxTokens: intFlag(values, "max-tokens", values.demo ? 1024 : 4096), lr: numFlag(values, "lr", values.demo ? 5e-4 : 1e-3),
-        warmup: intFlag(values, "warmup", 100, 0), dropout: numFlag(values, "dropout", values.demo ? 0 : 0.1),
-        seed: evo.seed, checkpoint: `${out}.ckpt`, log,
-        onProgress: (p) => {
-          const now = performance.now();
-          if (now - last > 10_000) { last = now; log(`  update ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(3)} ${Math.round(p.tokensPerSec)} tokens/s`); }
-        },
-      });
-      await writeModel(out, ft.bytes);
-      winner.finetuned = { path: out, mode, steps: ft.result.steps, seconds: ft.result.seconds, validLoss: ft.result.validLoss };
-      summary.finetuned = { path: out, mode, steps: ft.result.steps, seconds: ft.result.seconds, valid_loss: ft.result.validLoss };
-      log(`wrote ${out}: ${ft.result.steps} updates in ${ft.result.seconds.toFixed(0)} s, validation loss ${ft.result.validLoss.toFixed(4)}`);
-      final = { bytes: ft.bytes, kind: "finetuned" };
-    }
-    if (values.bleu) {
-      const test = texts(values, "test", io);
-      const n = Math.min(test.src.length, values["bleu-max"] !== undefined ? intFlag(values, "bleu-max", 1) : test.src.length);
-      const beam = 4, lenpen = 0.6;
-      const b = bleuOfModel(HatModel.fromBytes(final.bytes), bpe, test.src.slice(0, n), test.tgt.slice(0, n), { beam, lenpen });
-      winner.bleu = { score: b.result.score, sentences: n, beam, lenpen, model: final.kind };
-      summary.bleu = b.result.score;
-      log(`BLEU ${b.result.score.toFixed(2)} (${final.kind} weights, ${n} test sentences, beam ${beam}, lenpen ${lenpen})`);
-    }
-  }
-
-  // ---- outputs
-  record.wallSeconds = (performance.now() - t0) / 1000;
-  summary.seconds = record.wallSeconds;
-  if (values.out) writeJson(values.out, values.pareto ? summary.front : best.arch);
-  if (values.record) writeJson(values.record, record);
-  if (values.report) {
-    mkdirSync(dirname(values.report), { recursive: true });
-    writeFileSync(values.report, renderReport(record));
-    log(`wrote the report ${values.report}`);
-  }
+export async function searchCommand(argv: string[], io: Io): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
+  if (values.help) { io.out(HELP); return; }
+  const { result, summary } = await runSearch(searchOptions(values, io));
   if (values.json) { io.out(JSON.stringify(summary)); return; }
+  const best = result.best;
   if (values.pareto) {
-    io.out(`Pareto front (${result.front!.length} SubTransformers, ${result.evaluations} evaluations, ${searchSeconds.toFixed(1)} s):`);
+    io.out(`Pareto front (${result.front!.length} SubTransformers, ${result.evaluations} evaluations, ${result.seconds.toFixed(1)} s):`);
     for (const e of result.front!) io.out(`  ${e.latency.map((v) => `${v.toFixed(3)} ms`).join(" / ")}  loss ${e.loss.toFixed(4)}`);
   } else {
-    io.out(`best: loss ${best.loss.toFixed(4)}, predicted ${best.latency.map((v) => `${v.toFixed(3)} ms`).join(" / ")}, ${result.evaluations} evaluations in ${searchSeconds.toFixed(1)} s`);
+    io.out(`best: loss ${best.loss.toFixed(4)}, predicted ${best.latency.map((v) => `${v.toFixed(3)} ms`).join(" / ")}, ${result.evaluations} evaluations in ${result.seconds.toFixed(1)} s`);
     io.out(`arch: ${JSON.stringify(best.arch as Arch)}`);
   }
 }

@@ -1,14 +1,11 @@
 /** `hat train`: train a SuperTransformer (or one SubTransformer) on a corpus or the built-in demo task. */
 import { parseArgs } from "node:util";
 import { loadArch } from "../runtime/arch-files.js";
-import { spaceOfArch } from "../runtime/arch-sample.js";
-import { encodeModel, readModelFile, writeModelFile } from "../runtime/format.js";
+import { readModelFile, type DecodedModel } from "../runtime/format.js";
 import type { Space, ValidArch } from "../runtime/types.js";
-import { sliceSubTensors, type TensorMap } from "../runtime/weights.js";
-import { Bpe } from "../data/bpe.js";
 import { demoTask } from "../data/demo-task.js";
-import { readTexts, tokenizeTexts, type Texts } from "./corpus.js";
-import { train, withoutAdamState, type Progress } from "../train/trainer.js";
+import { readTexts, type Texts } from "../data/texts.js";
+import { trainModel, trainSummary, type Progress } from "../train/pipeline.js";
 import { intFlag, numFlag, requireFlag, spaceArg } from "./args.js";
 import { UsageError, type Io } from "./io.js";
 
@@ -48,7 +45,7 @@ function loadData(values: Record<string, unknown>, io: Io): Data {
     io.err(`data: the built-in demo task (${t.train.src.length} training pairs, ${t.valid.src.length} validation)`);
     return { train: t.train, valid: t.valid };
   }
-  const read = (s: string, t: string) => readTexts(requireFlag(values, s), requireFlag(values, t), io);
+  const read = (s: string, t: string) => readTexts(requireFlag(values, s), requireFlag(values, t), (l) => io.err(l));
   return { train: read("src", "tgt"), valid: read("valid-src", "valid-tgt") };
 }
 
@@ -84,37 +81,24 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
   if (values.schedule && values.schedule !== "cosine" && values.schedule !== "inverse-sqrt") throw new UsageError(`--schedule must be cosine or inverse-sqrt, got '${values.schedule}'`);
   if (values.sampling && values.sampling !== "uniform" && values.sampling !== "sandwich") throw new UsageError(`--sampling must be uniform or sandwich, got '${values.sampling}'`);
 
-  // the space, the fixed arch, the starting weights and (when fine-tuning) the tokenizer
-  let space: Space, arch: ValidArch | undefined, init: TensorMap | undefined, bpe: Bpe | undefined;
+  // the space, the fixed arch, and the SuperTransformer fine-tuned from: checked here, trusted by trainModel
+  let space: Space | undefined, arch: ValidArch | undefined, init: DecodedModel | undefined;
   if (values.init) {
-    const f = await readModelFile(values.init);
-    if (f.header.kind !== "supertransformer" || !f.header.space) throw new UsageError(`--init ${values.init} is not a SuperTransformer`);
-    space = f.header.space;
-    init = withoutAdamState(f.tensors);
-    if (f.header.tokenizer) bpe = Bpe.fromJSON(f.header.tokenizer);
+    init = await readModelFile(values.init);
+    if (init.header.kind !== "supertransformer" || !init.header.space) throw new UsageError(`--init ${values.init} is not a SuperTransformer`);
   }
   if (values.arch) {
-    arch = loadArch(values.arch, values.init ? space! : undefined);
-    if (!values.init) space = spaceOfArch(arch);
+    arch = loadArch(values.arch, init?.header.space);
   } else {
     if (values.init) throw new UsageError("--init goes with --arch (fine-tuning one SubTransformer)");
     space = spaceArg(values.space!);
   }
 
   const data = loadData(values, io);
-  if (!bpe) {
-    const vocabSize = intFlag(values, "vocab-size", values.demo ? 1000 : 8000, 300);
-    const t0 = performance.now();
-    bpe = Bpe.train([...data.train.src, ...data.train.tgt], { vocabSize });
-    io.err(`tokenizer: joint BPE, ${bpe.vocab().size} tokens (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-  }
-  const trainPairs = tokenizeTexts(bpe, data.train), validPairs = tokenizeTexts(bpe, data.valid);
-  const vocab = bpe.vocab();
-
+  const vocabSize = intFlag(values, "vocab-size", values.demo ? 1000 : 8000, 300);
   let lastPrint = 0;
-  const r = await train({
-    space: space!, arch, init, sampling: (values.sampling as "uniform" | "sandwich") ?? "uniform",
-    vocab, tokenizer: bpe.toJSON(), train: trainPairs, valid: validPairs,
+  const r = await trainModel({
+    data, space, arch, init, vocabSize, out, sampling: (values.sampling as "uniform" | "sandwich") ?? "uniform",
     steps: values.steps !== undefined ? intFlag(values, "steps", 0) : undefined,
     minutes: values.minutes !== undefined ? numFlag(values, "minutes", 0) : undefined,
     maxTokens: intFlag(values, "max-tokens", 4096),
@@ -125,7 +109,7 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
     dropout: numFlag(values, "dropout", 0.1), clipNorm: numFlag(values, "clip-norm", 0),
     labelSmoothing: numFlag(values, "label-smoothing", 0.1),
     validEvery: values["valid-every"] !== undefined ? intFlag(values, "valid-every", 1) : undefined,
-    seed: intFlag(values, "seed", 1, 0), backend: values.backend, checkpoint: `${out}.ckpt`,
+    seed: intFlag(values, "seed", 1, 0), backend: values.backend,
     checkpointSeconds: numFlag(values, "checkpoint-seconds", 60, 1),
     threads: values.threads !== undefined ? intFlag(values, "threads", 1, 1) : undefined,
     onProgress: (p) => {
@@ -138,15 +122,7 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
     log: (l) => io.err(l),
   });
   process.stderr.write("\n");
-
-  // the output: the SuperTransformer, or the compact SubTransformer
-  const positionDims = { encoder: Math.max(...space!.encoderEmbedChoices), decoder: Math.max(...space!.decoderEmbedChoices) };
-  const meta = { trained: { steps: r.steps, seconds: r.seconds, validLoss: r.validLoss, trainLoss: r.trainLoss, backend: r.backend.name, threads: r.threads, tokensPerSec: r.tokensPerSec } };
-  const bytes = arch
-    ? encodeModel({ kind: "subtransformer", arch, space: space!, positionDims, vocab, tokenizer: bpe.toJSON(), meta }, sliceSubTensors(r.tensors, arch, vocab.size))
-    : encodeModel({ kind: "supertransformer", space: space!, positionDims, vocab, tokenizer: bpe.toJSON(), meta }, r.tensors);
-  await writeModelFile(out, bytes);
-  const summary = { out, steps: r.steps, valid_loss: r.validLoss, train_loss: r.trainLoss, tokens_per_sec: r.tokensPerSec, backend: r.backend.name, threads: r.threads, seconds: r.seconds };
-  if (values.json) io.out(JSON.stringify(summary));
-  else io.out(`wrote ${out}: ${r.steps} updates in ${r.seconds.toFixed(0)} s on ${r.backend.name} x ${r.threads} thread${r.threads > 1 ? "s" : ""} (${Math.round(r.tokensPerSec)} tokens/s), validation loss ${r.validLoss.toFixed(3)}`);
+  const t = r.result;
+  if (values.json) io.out(JSON.stringify(trainSummary(r)));
+  else io.out(`wrote ${out}: ${t.steps} updates in ${t.seconds.toFixed(0)} s on ${t.backend.name} x ${t.threads} thread${t.threads > 1 ? "s" : ""} (${Math.round(t.tokensPerSec)} tokens/s), validation loss ${t.validLoss.toFixed(3)}`);
 }

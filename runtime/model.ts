@@ -6,12 +6,12 @@
 import { archInSpace, superDims, validateArch, validateSpace } from "./arch.js";
 import { archKey } from "./arch-features.js";
 import { largestArch } from "./arch-sample.js";
-import { checkTensorsFor, decodeModel, encodeModel, readModelFile, writeModelFile, type DecodedModel, type ModelHeader } from "./format.js";
+import { checkTensorsFor, decodeModel, encodeModel, readModelFile, writeModelFile, type DecodedModel, type ModelHeader, type ModelHeaderInput } from "./format.js";
 import type { Space, ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import { loadWasm, type HatWasm } from "./wasm.js";
 import { WasmSubTransformer, WasmWeights } from "./wasm-model.js";
-import { paramCount, randomTensors, sliceSubTensors, superTensorShapes } from "./weights.js";
+import { paramCount, randomTensors, sliceSubTensors, superTensorShapes, type TensorMap, archTensorShapes } from "./weights.js";
 
 /** A decoded model file uploaded into a wasm instance. */
 export class HatModel {
@@ -48,6 +48,11 @@ export class HatModel {
     return new HatModel(await readModelFile(path), wasm);
   }
 
+  /** A model file already read (readModelFile): checked and uploaded, not read again. */
+  static fromDecoded(file: DecodedModel, wasm: HatWasm = loadWasm()): HatModel {
+    return new HatModel(file, wasm);
+  }
+
   get vocabSize(): number {
     return this.header.vocab.size;
   }
@@ -76,28 +81,44 @@ export class HatModel {
   }
 }
 
+/** What a model file says besides its tensors; `arch` makes it a compact SubTransformer. */
+export type TrainedHeader = Omit<ModelHeaderInput, "kind">;
+
+/**
+ * Model bytes from SuperTransformer-shaped tensors (trained, inherited or random): the
+ * SuperTransformer itself, or with `header.arch` the compact SubTransformer (only its slices).
+ */
+export function encodeTrained(header: TrainedHeader, tensors: TensorMap): Uint8Array {
+  return header.arch
+    ? encodeModel({ kind: "subtransformer", ...header }, sliceSubTensors(tensors, header.arch, header.vocab.size))
+    : encodeModel({ kind: "supertransformer", ...header }, tensors);
+}
+
 /** The bytes of a compact SubTransformer cut from a SuperTransformer file (only its slices). */
 export function exportSubTransformer(superFile: DecodedModel, arch: ValidArch): Uint8Array {
   const h = superFile.header;
   const a = h.space ? archInSpace(arch, h.space) : arch;
   checkTensorsFor(h, superFile.tensors, a, h.vocab.size);
-  const tensors = sliceSubTensors(superFile.tensors, a, h.vocab.size);
-  return encodeModel({
-    kind: "subtransformer", arch: a, space: h.space, positionDims: h.positionDims,
-    vocab: h.vocab, tokenizer: h.tokenizer,
-    meta: { ...h.meta, exportedFrom: h.kind, params: paramCount(tensors), exportedAt: new Date().toISOString() },
-  }, tensors);
+  return encodeTrained({
+    arch: a, space: h.space, positionDims: h.positionDims, vocab: h.vocab, tokenizer: h.tokenizer,
+    meta: { ...h.meta, exportedFrom: h.kind, params: paramCount(archTensorShapes(a, h.vocab.size)), exportedAt: new Date().toISOString() },
+  }, superFile.tensors);
+}
+
+/** The compact model of `arch` cut from `superFile`, written to `out` (`hat export`, the export job). */
+export async function writeSubTransformer(superFile: DecodedModel, arch: ValidArch, out: string): Promise<{ out: string; bytes: number; params: number }> {
+  const bytes = exportSubTransformer(superFile, arch);
+  await writeModelFile(out, bytes);
+  return { out, bytes: bytes.length, params: paramCount(archTensorShapes(arch, superFile.header.vocab.size)) };
 }
 
 /** A SuperTransformer of `space` with seeded random weights (for profiling and tests). */
 export function randomSuperTransformer(space: Space, vocabSize: number, seed = 1, meta: Record<string, unknown> = {}): Uint8Array {
   const d = superDims(space);
   const tensors = randomTensors(superTensorShapes(space, vocabSize), seed);
-  return encodeModel({
-    kind: "supertransformer", space,
-    positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim },
-    vocab: { size: vocabSize, ...SPECIALS },
-    meta: { weights: "random", seed, ...meta },
+  return encodeTrained({
+    space, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim },
+    vocab: { size: vocabSize, ...SPECIALS }, meta: { weights: "random", seed, ...meta },
   }, tensors);
 }
 

@@ -7,12 +7,12 @@
 import { archParams } from "../runtime/arch-features.js";
 import { spaceOfArch } from "../runtime/arch-sample.js";
 import { translateLines } from "../runtime/decode.js";
-import { encodeModel, type DecodedModel } from "../runtime/format.js";
-import { exportSubTransformer, HatModel } from "../runtime/model.js";
+import type { DecodedModel } from "../runtime/format.js";
+import { encodeTrained, exportSubTransformer, HatModel } from "../runtime/model.js";
 import { profileFastest, type ProfileResult } from "../runtime/profile.js";
 import type { Protocol } from "../runtime/protocol.js";
 import type { ValidArch } from "../runtime/types.js";
-import { paramCount, sliceSubTensors, type TensorMap } from "../runtime/weights.js";
+import { archTensorShapes, paramCount, type TensorMap } from "../runtime/weights.js";
 import type { Bpe } from "../data/bpe.js";
 import { bleu, type BleuResult } from "../data/bleu.js";
 import { train, withoutAdamState, type TrainOptions, type TrainResult } from "../train/trainer.js";
@@ -47,11 +47,10 @@ export async function finetuneWinner(o: FinetuneOptions): Promise<{ bytes: Uint8
     onProgress: o.onProgress, log: o.log,
   });
   const positionDims = o.mode === "finetune" ? h.positionDims : { encoder: o.arch.encoderEmbedDim, decoder: o.arch.decoderEmbedDim };
-  const tensors = sliceSubTensors(result.tensors, o.arch, h.vocab.size);
-  const bytes = encodeModel({
-    kind: "subtransformer", arch: o.arch, space: h.space, positionDims, vocab: h.vocab, tokenizer: h.tokenizer,
-    meta: { params: paramCount(tensors), trained: { mode: o.mode, steps: result.steps, seconds: result.seconds, validLoss: result.validLoss, backend: result.backend.name } },
-  }, tensors);
+  const bytes = encodeTrained({
+    arch: o.arch, space: h.space, positionDims, vocab: h.vocab, tokenizer: h.tokenizer,
+    meta: { params: paramCount(archTensorShapes(o.arch, h.vocab.size)), trained: { mode: o.mode, steps: result.steps, seconds: result.seconds, validLoss: result.validLoss, backend: result.backend.name } },
+  }, result.tensors);
   return { bytes, result };
 }
 

@@ -1,9 +1,8 @@
-/** Parallel text for the commands that train or score: read with problems reported, and tokenized. */
-import type { Bpe } from "../data/bpe.js";
-import { formatProblems, readParallelFiles } from "../data/corpus.js";
+/** Parallel text for the pipelines that train or score: read with problems reported, and tokenized. */
 import { SPECIALS } from "../runtime/types.js";
 import type { TokenPair } from "../train/batching.js";
-import type { Io } from "./io.js";
+import type { Bpe } from "./bpe.js";
+import { formatProblems, readParallelFiles } from "./corpus.js";
 
 /** Sentences of one split, aligned. */
 export interface Texts {
@@ -11,10 +10,10 @@ export interface Texts {
   tgt: string[];
 }
 
-/** Two aligned files; bad lines (empty, over-long, not UTF-8) are reported on stderr and left out. */
-export function readTexts(srcPath: string, tgtPath: string, io: Io): Texts {
+/** Two aligned files; bad lines (empty, over-long, not UTF-8) are reported through `log` and left out. */
+export function readTexts(srcPath: string, tgtPath: string, log: (line: string) => void): Texts {
   const r = readParallelFiles(srcPath, tgtPath, { onProblem: "return", maxChars: 2000 });
-  if (r.problems.length) io.err(`${r.name}: ${formatProblems(r)} (those lines are left out)`);
+  if (r.problems.length) log(`${r.name}: ${formatProblems(r)} (those lines are left out)`);
   return { src: r.pairs.map((p) => p.src), tgt: r.pairs.map((p) => p.tgt) };
 }
 

@@ -1,0 +1,249 @@
+/**
+ * The search pipeline, what `hat search` and the server's search job run: HAT's hardware-aware
+ * evolutionary search (or NSGA-II's Pareto front) on a trained SuperTransformer with latency
+ * predictors, then optionally the winner exported, measured here, fine-tuned or trained from
+ * scratch, scored with BLEU, and the record and the self-contained HTML report written.
+ *
+ * Options are typed and already checked by whoever took them in (the CLI's flags, the server's
+ * schema); runSearch checks only what needs its inputs: the files it reads, the spaces, and the
+ * feasibility of the constraint.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { dirname } from "node:path";
+import { readModelFile, writeModelFile } from "../runtime/format.js";
+import { HatModel } from "../runtime/model.js";
+import { protocolOf, type ProtocolRequest } from "../runtime/protocol.js";
+import type { Space } from "../runtime/types.js";
+import { Bpe } from "../data/bpe.js";
+import { tokenizeTexts, type Texts } from "../data/texts.js";
+import { bleuOfModel, exportWinner, finetuneWinner, measureWinner } from "./after.js";
+import type { Device } from "./constraint.js";
+import { evolutionSearch, type EvolutionOptions } from "./evolution.js";
+import { CachedLoss, InheritedLoss } from "./fitness.js";
+import { nsga2Search } from "./nsga2.js";
+import { checkSpaceCovered, loadPredictorFile, SearchInputError, type LatencySource } from "./predictor-file.js";
+import { SearchProblem, type GenerationStats, type SearchResult } from "./problem.js";
+import { randomSearch } from "./random.js";
+import { renderReport, runRecord, type SearchRecord, type WinnerRecord } from "./report.js";
+
+/** The evolution's settings (NSGA-II and the random baseline take the same). */
+export type EvolutionSettings = Required<Pick<EvolutionOptions, "generations" | "population" | "parents" | "mutations" | "crossovers" | "mutationProb" | "seed">>;
+
+/** Fine-tuning (or training from scratch) the winner after the search. */
+export interface FinetuneSettings {
+  /** The model file written; checkpoints go to `${out}.ckpt`. */
+  out: string;
+  mode: "finetune" | "scratch";
+  train: Texts;
+  steps?: number;
+  minutes?: number;
+  maxTokens: number;
+  lr: number;
+  warmup: number;
+  dropout: number;
+}
+
+export interface SearchOptions {
+  /** The SuperTransformer file (read once). */
+  supernet: string;
+  /** Latency predictor files, one per device. */
+  predictors: string[];
+  /** The constraint in ms, one per predictor, same order (with `pareto`: none, or one each). */
+  latencyMs: number[];
+  /** NSGA-II's loss/latency Pareto front instead of the single-objective search. */
+  pareto?: boolean;
+  /** Validation sentences: fitness is the inherited loss on the first `validMax` pairs. */
+  valid: Texts;
+  validMax: number;
+  evolution: EvolutionSettings;
+  /** Also random search with the same number of evaluations. */
+  randomBaseline?: boolean;
+  // after the search (single-objective only)
+  /** The winner as a compact model with inherited weights, written here. */
+  export?: string;
+  /** Measure the winner here: the first predictor's protocol, these fields overriding it. */
+  measure?: Pick<ProtocolRequest, "vocab" | "src_len" | "tgt_len" | "beam" | "runs" | "warmup">;
+  finetune?: FinetuneSettings;
+  /** BLEU of the final model on `test` (its first `max` sentences). */
+  bleu?: { test: Texts; max?: number };
+  // outputs
+  /** The winner's arch (with `pareto`, the front) as JSON. */
+  out?: string;
+  record?: string;
+  report?: string;
+  log?: (line: string) => void;
+  /** A stage's position: a search's generations, fine-tuning's updates. */
+  onProgress?: (p: { done: number; total: number; message: string }) => void;
+}
+
+export interface SearchRun {
+  result: SearchResult;
+  random?: SearchResult;
+  record: SearchRecord;
+  /** The JSON summary (`hat search --json`, the search job's result): snake_case. */
+  summary: Record<string, unknown>;
+}
+
+function progressLine(method: string, total: number, s: GenerationStats, devices: readonly Device[]): string {
+  const lat = s.bestLatency.map((v, i) => `${v.toFixed(2)} ms${devices.length > 1 ? ` (${devices[i].name})` : ""}`).join(", ");
+  return `${method} generation ${s.generation + 1}/${total}: best loss ${s.bestLoss.toFixed(4)} at ${lat}, ${s.evaluations} evaluations, ${s.seconds.toFixed(1)} s${s.frontSize !== undefined ? `, front ${s.frontSize}` : ""}`;
+}
+
+function writeJson(path: string, obj: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, JSON.stringify(obj, null, 2) + "\n");
+}
+
+async function writeModel(path: string, bytes: Uint8Array): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
+  await writeModelFile(path, bytes);
+}
+
+export async function runSearch(o: SearchOptions): Promise<SearchRun> {
+  const t0 = performance.now();
+  const log = o.log ?? (() => {});
+  const limits = o.latencyMs, evo = o.evolution;
+
+  // ---- inputs: predictors, SuperTransformer (read once), validation data
+  const sources: LatencySource[] = [];
+  for (const p of o.predictors) sources.push(await loadPredictorFile(p));
+  const supernetPath = o.supernet;
+  const file = await readModelFile(supernetPath);
+  if (file.header.kind !== "supertransformer" || !file.header.space) throw new SearchInputError(`${supernetPath} is a ${file.header.kind}, not a SuperTransformer: the search needs one to inherit weights from`);
+  const space: Space = file.header.space;
+  for (const s of sources) if (s.space) checkSpaceCovered(space, s.space, `the predictor ${s.path}`);
+  if (!file.header.tokenizer) throw new SearchInputError(`${supernetPath} carries no tokenizer: it was not trained on text (hat train writes one)`);
+  const bpe = Bpe.fromJSON(file.header.tokenizer);
+  const validPairs = tokenizeTexts(bpe, o.valid).slice(0, o.validMax);
+  if (validPairs.length === 0) throw new SearchInputError("the validation set is empty");
+  const model = HatModel.fromDecoded(file);
+  log(`search: ${supernetPath} (${(model.params / 1e6).toFixed(2)} M parameters), ${validPairs.length} validation pairs, ${sources.length} device(s): ${sources.map((s, i) => `${s.name}${limits[i] !== undefined ? ` <= ${limits[i]} ms` : ""}`).join(", ")}`);
+
+  const devices: Device[] = sources.map((s, i) => ({ name: s.name, model: s.model, maxMs: limits[i] }));
+  const loss = new CachedLoss(new InheritedLoss(model, validPairs).loss);
+  const problem = () => new SearchProblem(space, devices, loss);
+  const progress = (method: string, total: number) => (s: GenerationStats) => {
+    const line = progressLine(method, total, s, devices);
+    log(line);
+    o.onProgress?.({ done: s.generation + 1, total, message: line });
+  };
+
+  // ---- the search(es)
+  const record: SearchRecord = {
+    version: 1, createdAt: new Date().toISOString(), supernet: supernetPath, space,
+    devices: devices.map((d) => ({ name: d.name, maxMs: d.maxMs })), settings: { ...evo, validPairs: validPairs.length },
+    validPairs: validPairs.length, wallSeconds: 0,
+    predictorTests: sources.filter((s) => s.testSet && s.testSet.measured.length > 0).map((s) => ({ device: s.name, measured: s.testSet!.measured, predicted: s.testSet!.predicted })),
+  };
+  let result: SearchResult;
+  if (o.pareto) {
+    result = nsga2Search(problem(), { ...evo, onGeneration: progress("nsga2", evo.generations) });
+    record.nsga2 = runRecord(result);
+  } else {
+    result = evolutionSearch(problem(), { ...evo, onGeneration: progress("evolution", evo.generations) });
+    record.evolution = runRecord(result);
+  }
+  for (const w of result.warnings) log(`warning: ${w}`);
+  const searchSeconds = result.seconds;
+  let random: SearchResult | undefined;
+  if (o.randomBaseline) {
+    const gens = Math.ceil(result.evaluations / evo.population);
+    random = randomSearch(problem(), { budget: result.evaluations, seed: evo.seed, batch: evo.population, onGeneration: progress("random", gens) });
+    record.random = runRecord(random);
+    for (const w of random.warnings) log(`warning: ${w}`);
+    log(`evolution best loss ${result.best.loss.toFixed(4)} vs random search ${random.best.loss.toFixed(4)} at ${result.evaluations} evaluations each`);
+  }
+
+  // ---- the winner, and what comes after
+  const best = result.best;
+  const summary: Record<string, unknown> = o.pareto
+    ? {
+      front: result.front!.map((e) => ({ arch: e.arch, predicted_ms: e.latency.length === 1 ? e.latency[0] : e.latency, valid_loss: e.loss })),
+      devices: devices.map((d) => ({ name: d.name, max_ms: d.maxMs })), evaluations: result.evaluations,
+    }
+    : { arch: best.arch, predicted_ms: best.latency[0], valid_loss: best.loss, evaluations: result.evaluations };
+  summary.search_seconds = searchSeconds;
+  if (devices.length > 1 && !o.pareto) summary.devices = devices.map((d, i) => ({ name: d.name, max_ms: d.maxMs, predicted_ms: best.latency[i] }));
+  if (random) summary.random = { valid_loss: random.best.loss, predicted_ms: random.best.latency[0], evaluations: random.evaluations, arch: random.best.arch };
+
+  if (!o.pareto) {
+    const winner: WinnerRecord = { arch: best.arch, validLoss: best.loss, predictedMs: best.latency, params: 0, superParams: model.params };
+    record.winner = winner;
+    const exported = exportWinner(file, best.arch, { validLoss: best.loss, predictedMs: best.latency, devices: devices.map((d) => d.name) });
+    winner.params = exported.params;
+    summary.params = exported.params;
+    if (o.export) {
+      await writeModel(o.export, exported.bytes);
+      winner.exported = { path: o.export, bytes: exported.bytes.length, params: exported.params };
+      summary.exported = o.export;
+      log(`wrote ${o.export}: the winner with inherited weights, ${(exported.params / 1e6).toFixed(3)} M parameters (SuperTransformer ${(model.params / 1e6).toFixed(3)} M)`);
+    }
+    // measured before any training in this process: a quiet heap and no worker threads
+    if (o.measure) {
+      const p = sources[0].protocol, m0 = o.measure;
+      const protocol = protocolOf({
+        vocab: m0.vocab ?? p?.vocab ?? file.header.vocab.size, src_len: m0.src_len ?? p?.src_len ?? 30,
+        tgt_len: m0.tgt_len ?? p?.tgt_len ?? 30, beam: m0.beam ?? p?.beam ?? 5,
+        runs: m0.runs ?? p?.runs ?? 300, warmup: m0.warmup ?? p?.warmup ?? 5,
+      }, p);
+      if (!p) log(`measure: ${sources[0].path} does not say its protocol; measuring with vocab ${protocol.vocab}, src ${protocol.src_len}, tgt ${protocol.tgt_len}, beam ${protocol.beam}`);
+      const m = measureWinner(best.arch, protocol);
+      const load1 = loadavg()[0], cores = cpus().length;
+      const maxMs = devices[0].maxMs;
+      const over = maxMs !== undefined && m.total_ms > maxMs;
+      winner.measured = {
+        device: devices[0].name, totalMs: m.total_ms, encoderMs: m.encoder_ms, decoderMs: m.decoder_ms, protocol: m.protocol, overConstraint: over, load1, cores,
+      };
+      summary.measured_ms = m.total_ms;
+      summary.over_constraint = over;
+      summary.measured_load1 = load1;
+      log(`measured ${m.total_ms.toFixed(3)} ms here (predicted ${best.latency[0].toFixed(3)} ms for ${devices[0].name})${over ? `: OVER THE CONSTRAINT of ${maxMs} ms` : ""}`);
+      if (load1 > cores) log(`warning: the machine was busy while measuring (load ${load1.toFixed(1)} on ${cores} cores): measure again on a quiet machine (hat profile --arch FILE)`);
+    }
+    let final: { bytes: Uint8Array; kind: "inherited" | "finetuned" } = { bytes: exported.bytes, kind: "inherited" };
+    if (o.finetune) {
+      const f = o.finetune;
+      const trainPairs = tokenizeTexts(bpe, f.train);
+      log(`${f.mode === "scratch" ? "training the winner from scratch" : "fine-tuning the winner from its inherited weights"} on ${trainPairs.length} pairs`);
+      let last = 0;
+      const ft = await finetuneWinner({
+        supernet: file, arch: best.arch, mode: f.mode, train: trainPairs, valid: tokenizeTexts(bpe, o.valid),
+        steps: f.steps, minutes: f.minutes, maxTokens: f.maxTokens, lr: f.lr, warmup: f.warmup, dropout: f.dropout,
+        seed: evo.seed, checkpoint: `${f.out}.ckpt`, log,
+        onProgress: (p) => {
+          const now = performance.now();
+          const line = `  update ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(3)} ${Math.round(p.tokensPerSec)} tokens/s`;
+          if (now - last > 10_000) { last = now; log(line); }
+          o.onProgress?.({ done: p.step, total: p.totalSteps, message: line.trim() });
+        },
+      });
+      await writeModel(f.out, ft.bytes);
+      winner.finetuned = { path: f.out, mode: f.mode, steps: ft.result.steps, seconds: ft.result.seconds, validLoss: ft.result.validLoss };
+      summary.finetuned = { path: f.out, mode: f.mode, steps: ft.result.steps, seconds: ft.result.seconds, valid_loss: ft.result.validLoss };
+      log(`wrote ${f.out}: ${ft.result.steps} updates in ${ft.result.seconds.toFixed(0)} s, validation loss ${ft.result.validLoss.toFixed(4)}`);
+      final = { bytes: ft.bytes, kind: "finetuned" };
+    }
+    if (o.bleu) {
+      const test = o.bleu.test;
+      const n = Math.min(test.src.length, o.bleu.max ?? test.src.length);
+      const beam = 4, lenpen = 0.6;
+      const b = bleuOfModel(HatModel.fromBytes(final.bytes), bpe, test.src.slice(0, n), test.tgt.slice(0, n), { beam, lenpen });
+      winner.bleu = { score: b.result.score, sentences: n, beam, lenpen, model: final.kind };
+      summary.bleu = b.result.score;
+      log(`BLEU ${b.result.score.toFixed(2)} (${final.kind} weights, ${n} test sentences, beam ${beam}, lenpen ${lenpen})`);
+    }
+  }
+
+  // ---- outputs
+  record.wallSeconds = (performance.now() - t0) / 1000;
+  summary.seconds = record.wallSeconds;
+  if (o.out) writeJson(o.out, o.pareto ? summary.front : best.arch);
+  if (o.record) writeJson(o.record, record);
+  if (o.report) {
+    mkdirSync(dirname(o.report), { recursive: true });
+    writeFileSync(o.report, renderReport(record));
+    log(`wrote the report ${o.report}`);
+  }
+  return { result, random, record, summary };
+}

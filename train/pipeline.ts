@@ -1,0 +1,68 @@
+/**
+ * Training as one call, what `hat train` and the server's train and finetune jobs run: a joint BPE
+ * trained on the training text (or the tokenizer of the SuperTransformer fine-tuned from), the
+ * text tokenized, the trainer run (checkpointing to OUT.ckpt, resumed from it when it exists), and
+ * the result written as a model file: the SuperTransformer, or the compact SubTransformer of `arch`.
+ */
+import { spaceOfArch } from "../runtime/arch-sample.js";
+import { writeModelFile, type DecodedModel } from "../runtime/format.js";
+import { encodeTrained } from "../runtime/model.js";
+import type { Space, ValidArch } from "../runtime/types.js";
+import { Bpe } from "../data/bpe.js";
+import { tokenizeTexts, type Texts } from "../data/texts.js";
+import { train, withoutAdamState, type Progress, type TrainOptions, type TrainResult } from "./trainer.js";
+
+/** What to train, on what, for how long; every value already checked by whoever took it in. */
+export interface TrainModelOptions extends Pick<TrainOptions, "steps" | "minutes" | "maxTokens" | "dropout" | "clipNorm" | "labelSmoothing" | "validEvery" | "seed" | "backend" | "threads" | "checkpointSeconds" | "sampling" | "onProgress" | "log" | "signal"> {
+  data: { train: Texts; valid: Texts };
+  /** The SuperTransformer's space; with `arch`, that SubTransformer alone (its space: `init`'s, or its own). */
+  space?: Space;
+  arch?: ValidArch;
+  /** A SuperTransformer to fine-tune `arch` from: its weights and its tokenizer. */
+  init?: DecodedModel;
+  /** Tokens of the joint BPE trained when `init` brings no tokenizer. */
+  vocabSize: number;
+  lr: { maxLr: number; warmup: number; schedule?: "cosine" | "inverse-sqrt" };
+  /** The model file written; checkpoints go to `${out}.ckpt`. */
+  out: string;
+}
+
+export interface TrainModelResult {
+  out: string;
+  bytes: Uint8Array;
+  result: TrainResult;
+}
+
+export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult> {
+  const { data, space: superSpace, arch, init: initFile, vocabSize, lr, out, ...trainer } = o;
+  const log = o.log ?? (() => {});
+  // the space, the starting weights and (when fine-tuning) the tokenizer
+  const space = initFile ? initFile.header.space! : arch ? spaceOfArch(arch) : superSpace!;
+  const init = initFile ? withoutAdamState(initFile.tensors) : undefined;
+  let bpe = initFile?.header.tokenizer ? Bpe.fromJSON(initFile.header.tokenizer) : undefined;
+  if (!bpe) {
+    const t0 = performance.now();
+    bpe = Bpe.train([...data.train.src, ...data.train.tgt], { vocabSize });
+    log(`tokenizer: joint BPE, ${bpe.vocab().size} tokens (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  const vocab = bpe.vocab();
+  const r = await train({
+    ...trainer, space, arch, init, vocab, tokenizer: bpe.toJSON(),
+    train: tokenizeTexts(bpe, data.train), valid: tokenizeTexts(bpe, data.valid),
+    lr: { maxLr: lr.maxLr, warmup: lr.warmup, schedule: lr.schedule ?? "cosine" },
+    checkpoint: `${out}.ckpt`,
+  });
+  const positionDims = { encoder: Math.max(...space.encoderEmbedChoices), decoder: Math.max(...space.decoderEmbedChoices) };
+  const meta = { trained: { steps: r.steps, seconds: r.seconds, validLoss: r.validLoss, trainLoss: r.trainLoss, backend: r.backend.name, threads: r.threads, tokensPerSec: r.tokensPerSec } };
+  const bytes = encodeTrained({ arch, space, positionDims, vocab, tokenizer: bpe.toJSON(), meta }, r.tensors);
+  await writeModelFile(out, bytes);
+  return { out, bytes, result: r };
+}
+
+/** The training run's JSON summary (`hat train --json`, the train and finetune jobs' results). */
+export function trainSummary(r: TrainModelResult): Record<string, unknown> {
+  const t = r.result;
+  return { out: r.out, steps: t.steps, valid_loss: t.validLoss, train_loss: t.trainLoss, tokens_per_sec: t.tokensPerSec, backend: t.backend.name, threads: t.threads, seconds: t.seconds };
+}
+
+export type { Progress };
