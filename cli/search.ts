@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import type { Arch } from "../runtime/types.js";
 import { demoTask } from "../data/demo-task.js";
 import { readTexts, type Texts } from "../data/texts.js";
-import { runSearch, type SearchOptions } from "../search/pipeline.js";
+import { runSearch, SEARCH_DEFAULTS, type SearchOptions } from "../search/pipeline.js";
 import { SearchInputError } from "../search/predictor-file.js";
 import { renderReport, type SearchRecord } from "../search/report.js";
 import { intFlag, numFlag, requireFlag } from "./args.js";
@@ -78,6 +78,8 @@ function texts(values: Values, split: "train" | "valid" | "test", io: Io): Texts
 /** An integer flag that has no default here (runSearch picks one), checked when given. */
 const optInt = (values: Values, name: string, min = 1) => (values[name] !== undefined ? intFlag(values, name, 0, min) : undefined);
 
+const E = SEARCH_DEFAULTS.evolution, F = SEARCH_DEFAULTS.finetune;
+
 /** The flags as runSearch's options: every value checked here, once. */
 function searchOptions(values: Values, io: Io): SearchOptions {
   const predictorPaths = (values.predictor as string[] | undefined) ?? [];
@@ -100,14 +102,14 @@ function searchOptions(values: Values, io: Io): SearchOptions {
   if (finetune && !values["finetune-out"]) throw new UsageError("--finetune-out MODEL is required with --finetune-steps/--finetune-minutes");
   if (values.scratch && !finetune) throw new UsageError("--scratch goes with --finetune-steps or --finetune-minutes");
   const evolution = {
-    generations: intFlag(values, "generations", 30), population: intFlag(values, "population", 125), parents: intFlag(values, "parents", 25),
-    mutations: intFlag(values, "mutations", 50, 0), crossovers: intFlag(values, "crossovers", 50, 0),
-    mutationProb: numFlag(values, "mutation-prob", 0.3), seed: intFlag(values, "seed", 1, 0),
+    generations: intFlag(values, "generations", E.generations), population: intFlag(values, "population", E.population), parents: intFlag(values, "parents", E.parents),
+    mutations: intFlag(values, "mutations", E.mutations, 0), crossovers: intFlag(values, "crossovers", E.crossovers, 0),
+    mutationProb: numFlag(values, "mutation-prob", E.mutationProb), seed: intFlag(values, "seed", E.seed, 0),
   };
   if (evolution.mutationProb > 1) throw new UsageError(`--mutation-prob must be in [0, 1], got ${evolution.mutationProb}`);
   if (evolution.parents > evolution.population) throw new UsageError(`--parents (${evolution.parents}) cannot exceed --population (${evolution.population})`);
   const supernet = requireFlag(values, "supernet");
-  const validMax = intFlag(values, "valid-max", 200);
+  const validMax = intFlag(values, "valid-max", SEARCH_DEFAULTS.validMax);
   return {
     supernet, predictors: predictorPaths, latencyMs: limits, pareto: values.pareto === true,
     valid: texts(values, "valid", io), validMax, evolution, randomBaseline: values["random-baseline"] === true,
@@ -122,8 +124,8 @@ function searchOptions(values: Values, io: Io): SearchOptions {
       minutes: values["finetune-minutes"] !== undefined ? numFlag(values, "finetune-minutes", 0) : undefined,
       // with --demo, the demo recipe (hat train --demo) at a fine-tuning rate: the default
       // (lr 1e-3, dropout 0.1, 4096-token batches) made the winner's inherited loss worse there
-      maxTokens: intFlag(values, "max-tokens", values.demo ? 1024 : 4096), lr: numFlag(values, "lr", values.demo ? 5e-4 : 1e-3),
-      warmup: intFlag(values, "warmup", 100, 0), dropout: numFlag(values, "dropout", values.demo ? 0 : 0.1),
+      maxTokens: intFlag(values, "max-tokens", values.demo ? 1024 : F.maxTokens), lr: numFlag(values, "lr", values.demo ? 5e-4 : F.lr),
+      warmup: intFlag(values, "warmup", F.warmup, 0), dropout: numFlag(values, "dropout", values.demo ? 0 : F.dropout),
     } : undefined,
     bleu: values.bleu ? { test: texts(values, "test", io), max: optInt(values, "bleu-max") } : undefined,
     out: values.out as string | undefined, record: values.record as string | undefined, report: values.report as string | undefined,

@@ -5,7 +5,7 @@ import { readModelFile, type DecodedModel } from "../runtime/format.js";
 import type { Space, ValidArch } from "../runtime/types.js";
 import { demoTask } from "../data/demo-task.js";
 import { readTexts, type Texts } from "../data/texts.js";
-import { trainModel, trainSummary, type Progress } from "../train/pipeline.js";
+import { progressLine, trainModel, trainSummary, TRAIN_DEFAULTS as D } from "../train/pipeline.js";
 import { intFlag, numFlag, requireFlag, spaceArg } from "./args.js";
 import { UsageError, type Io } from "./io.js";
 
@@ -49,13 +49,6 @@ function loadData(values: Record<string, unknown>, io: Io): Data {
   return { train: read("src", "tgt"), valid: read("valid-src", "valid-tgt") };
 }
 
-function progressLine(p: Progress): string {
-  const pct = p.totalSteps ? Math.min(100, (100 * p.step) / p.totalSteps) : 0;
-  const bar = "#".repeat(Math.round(pct / 5)).padEnd(20, ".");
-  const eta = p.etaSec > 0 ? `${Math.floor(p.etaSec / 60)}m${String(Math.round(p.etaSec % 60)).padStart(2, "0")}s` : "-";
-  return `[${bar}] step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(3)}${p.validLoss !== undefined ? ` valid ${p.validLoss.toFixed(3)}` : ""} lr ${p.lr.toExponential(1)} ${Math.round(p.tokensPerSec)} tok/s ETA ${eta}`;
-}
-
 export async function trainCommand(argv: string[], io: Io): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -95,22 +88,22 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
   }
 
   const data = loadData(values, io);
-  const vocabSize = intFlag(values, "vocab-size", values.demo ? 1000 : 8000, 300);
+  const vocabSize = intFlag(values, "vocab-size", values.demo ? 1000 : D.vocabSize, 300);
   let lastPrint = 0;
   const r = await trainModel({
-    data, space, arch, init, vocabSize, out, sampling: (values.sampling as "uniform" | "sandwich") ?? "uniform",
+    data, space, arch, init, vocabSize, out, sampling: (values.sampling as "uniform" | "sandwich") ?? D.sampling,
     steps: values.steps !== undefined ? intFlag(values, "steps", 0) : undefined,
     minutes: values.minutes !== undefined ? numFlag(values, "minutes", 0) : undefined,
-    maxTokens: intFlag(values, "max-tokens", 4096),
+    maxTokens: intFlag(values, "max-tokens", D.maxTokens),
     lr: {
-      maxLr: numFlag(values, "lr", 1e-3), warmup: intFlag(values, "warmup", 400, 0),
-      schedule: (values.schedule as "cosine" | "inverse-sqrt") ?? "cosine",
+      maxLr: numFlag(values, "lr", D.lr), warmup: intFlag(values, "warmup", D.warmup, 0),
+      schedule: (values.schedule as "cosine" | "inverse-sqrt") ?? D.schedule,
     },
-    dropout: numFlag(values, "dropout", 0.1), clipNorm: numFlag(values, "clip-norm", 0),
-    labelSmoothing: numFlag(values, "label-smoothing", 0.1),
+    dropout: numFlag(values, "dropout", D.dropout), clipNorm: numFlag(values, "clip-norm", D.clipNorm),
+    labelSmoothing: numFlag(values, "label-smoothing", D.labelSmoothing),
     validEvery: values["valid-every"] !== undefined ? intFlag(values, "valid-every", 1) : undefined,
-    seed: intFlag(values, "seed", 1, 0), backend: values.backend,
-    checkpointSeconds: numFlag(values, "checkpoint-seconds", 60, 1),
+    seed: intFlag(values, "seed", D.seed, 0), backend: values.backend,
+    checkpointSeconds: numFlag(values, "checkpoint-seconds", D.checkpointSeconds, 1),
     threads: values.threads !== undefined ? intFlag(values, "threads", 1, 1) : undefined,
     onProgress: (p) => {
       const now = performance.now();

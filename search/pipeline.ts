@@ -30,6 +30,13 @@ import { renderReport, runRecord, type SearchRecord, type WinnerRecord } from ".
 /** The evolution's settings (NSGA-II and the random baseline take the same). */
 export type EvolutionSettings = Required<Pick<EvolutionOptions, "generations" | "population" | "parents" | "mutations" | "crossovers" | "mutationProb" | "seed">>;
 
+/** Defaults where `hat search` and the search job leave a setting out (HAT's search; --demo has its own fine-tuning recipe). */
+export const SEARCH_DEFAULTS = {
+  evolution: { generations: 30, population: 125, parents: 25, mutations: 50, crossovers: 50, mutationProb: 0.3, seed: 1 },
+  validMax: 200,
+  finetune: { maxTokens: 4096, lr: 1e-3, warmup: 100, dropout: 0.1 },
+} as const;
+
 /** Fine-tuning (or training from scratch) the winner after the search. */
 export interface FinetuneSettings {
   /** The model file written; checkpoints go to `${out}.ckpt`. */

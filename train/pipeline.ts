@@ -12,6 +12,12 @@ import { Bpe } from "../data/bpe.js";
 import { tokenizeTexts, type Texts } from "../data/texts.js";
 import { train, withoutAdamState, type Progress, type TrainOptions, type TrainResult } from "./trainer.js";
 
+/** The trainer's defaults where `hat train` and the training jobs leave a setting out (--demo has its own). */
+export const TRAIN_DEFAULTS = {
+  vocabSize: 8000, maxTokens: 4096, lr: 1e-3, warmup: 400, schedule: "cosine", sampling: "uniform",
+  dropout: 0.1, clipNorm: 0, labelSmoothing: 0.1, seed: 1, checkpointSeconds: 60,
+} as const;
+
 /** What to train, on what, for how long; every value already checked by whoever took it in. */
 export interface TrainModelOptions extends Pick<TrainOptions, "steps" | "minutes" | "maxTokens" | "dropout" | "clipNorm" | "labelSmoothing" | "validEvery" | "seed" | "backend" | "threads" | "checkpointSeconds" | "sampling" | "onProgress" | "log" | "signal"> {
   data: { train: Texts; valid: Texts };
@@ -63,6 +69,14 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
 export function trainSummary(r: TrainModelResult): Record<string, unknown> {
   const t = r.result;
   return { out: r.out, steps: t.steps, valid_loss: t.validLoss, train_loss: t.trainLoss, tokens_per_sec: t.tokensPerSec, backend: t.backend.name, threads: t.threads, seconds: t.seconds };
+}
+
+/** One line of a run's position: a bar, the loss, the rate and the time left. */
+export function progressLine(p: Progress): string {
+  const pct = p.totalSteps ? Math.min(100, (100 * p.step) / p.totalSteps) : 0;
+  const bar = "#".repeat(Math.round(pct / 5)).padEnd(20, ".");
+  const eta = p.etaSec > 0 ? `${Math.floor(p.etaSec / 60)}m${String(Math.round(p.etaSec % 60)).padStart(2, "0")}s` : "-";
+  return `[${bar}] step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(3)}${p.validLoss !== undefined ? ` valid ${p.validLoss.toFixed(3)}` : ""} lr ${p.lr.toExponential(1)} ${Math.round(p.tokensPerSec)} tok/s ETA ${eta}`;
 }
 
 export type { Progress };

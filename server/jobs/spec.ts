@@ -1,0 +1,82 @@
+/**
+ * What a job's child process is told to do: one typed spec per kind, the kind's validated params
+ * with every input resolved (artifact and dataset files, the space, defaults filled in) and every
+ * output a path in the job's directory. A kind (server/jobs/kinds) writes it there as spec.json;
+ * the child (server/jobs/child-main.ts) reads it, runs the pipeline it names and writes what that
+ * returns as result.json. Nothing in a spec is checked again: the server checked it at POST.
+ *
+ *   train     — train/pipeline.ts trainModel: a SuperTransformer of `space`
+ *   finetune  — trainModel: one SubTransformer, from the inherited weights of `init` (or scratch)
+ *   export    — runtime/model.ts writeSubTransformer: the compact model of `arch`
+ *   predictor — latency/fit-file.ts fitPredictorFile: a latency predictor from datasets
+ *   search    — search/pipeline.ts runSearch: the search, export, fine-tuning, BLEU and report
+ *
+ * A train or finetune spec run again in the same directory resumes from its checkpoint (OUT.ckpt).
+ */
+import type { Arch, Space } from "../../runtime/types.js";
+import type { FitFileOptions } from "../../latency/fit-file.js";
+import type { FinetuneSettings, SearchOptions } from "../../search/pipeline.js";
+import type { TrainModelOptions } from "../../train/pipeline.js";
+
+/** The spec's file in the job's directory, and the result's. */
+export const SPEC_FILE = "spec.json";
+export const RESULT_FILE = "result.json";
+
+/** The two aligned text files of a split (a dataset's, in the artifact store). */
+export interface TextFiles {
+  src: string;
+  tgt: string;
+}
+
+/** trainModel's settings: what is not data, not the starting model and not a callback. */
+export type TrainSettings = Omit<TrainModelOptions, "data" | "init" | "space" | "arch" | "log" | "onProgress" | "signal">;
+
+export interface TrainSpec {
+  kind: "train";
+  data: { train: TextFiles; valid: TextFiles };
+  space: Space;
+  settings: TrainSettings;
+}
+
+export interface FinetuneSpec {
+  kind: "finetune";
+  data: { train: TextFiles; valid: TextFiles };
+  arch: Arch;
+  /** The SuperTransformer model file fine-tuned from; absent: trained from scratch. */
+  init?: string;
+  settings: TrainSettings;
+}
+
+export interface ExportSpec {
+  kind: "export";
+  /** The SuperTransformer model file. */
+  supernet: string;
+  arch: Arch;
+  out: string;
+}
+
+export interface PredictorSpec {
+  kind: "predictor";
+  options: Omit<FitFileOptions, "log">;
+}
+
+export interface SearchSpec {
+  kind: "search";
+  options: Omit<SearchOptions, "valid" | "finetune" | "bleu" | "log" | "onProgress"> & {
+    valid: TextFiles;
+    finetune?: Omit<FinetuneSettings, "train"> & { train: TextFiles };
+    bleu?: { test: TextFiles; max?: number };
+  };
+}
+
+export type JobSpec = TrainSpec | FinetuneSpec | ExportSpec | PredictorSpec | SearchSpec;
+
+/** The `hat` command that does what a spec does: how failures name it. */
+export const SPEC_COMMAND: Record<JobSpec["kind"], string> = {
+  train: "hat train", finetune: "hat train", export: "hat export", predictor: "hat predictor fit", search: "hat search",
+};
+
+/** What the child sends its parent over the IPC channel. */
+export type ChildMessage =
+  | { type: "log"; line: string }
+  | { type: "progress"; fraction?: number; message?: string };
