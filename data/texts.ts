@@ -1,8 +1,13 @@
 /** Parallel text for the pipelines that train or score: read with problems reported, and tokenized. */
 import { SPECIALS } from "../runtime/types.js";
-import type { TokenPair } from "../train/batching.js";
 import type { Bpe } from "./bpe.js";
 import { formatProblems, readParallelFiles } from "./corpus.js";
+
+/** A tokenized sentence pair; tgt without eos (the batch adds it). */
+export interface TokenPair {
+  src: number[];
+  tgt: number[];
+}
 
 /** Sentences of one split, aligned. */
 export interface Texts {

@@ -25,17 +25,11 @@ import { nsga2Search } from "./nsga2.js";
 import { checkSpaceCovered, loadPredictorFile, SearchInputError, type LatencySource } from "./predictor-file.js";
 import { SearchProblem, type GenerationStats, type SearchResult } from "./problem.js";
 import { randomSearch } from "./random.js";
+export { SEARCH_DEFAULTS } from "./defaults.js";
 import { renderReport, runRecord, type SearchRecord, type WinnerRecord } from "./report.js";
 
 /** The evolution's settings (NSGA-II and the random baseline take the same). */
 export type EvolutionSettings = Required<Pick<EvolutionOptions, "generations" | "population" | "parents" | "mutations" | "crossovers" | "mutationProb" | "seed">>;
-
-/** Defaults where `hat search` and the search job leave a setting out (HAT's search; --demo has its own fine-tuning recipe). */
-export const SEARCH_DEFAULTS = {
-  evolution: { generations: 30, population: 125, parents: 25, mutations: 50, crossovers: 50, mutationProb: 0.3, seed: 1 },
-  validMax: 200,
-  finetune: { maxTokens: 4096, lr: 1e-3, warmup: 100, dropout: 0.1 },
-} as const;
 
 /** Fine-tuning (or training from scratch) the winner after the search. */
 export interface FinetuneSettings {

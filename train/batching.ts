@@ -4,13 +4,10 @@
  * budget; the batches are shuffled every epoch with a seeded generator.
  */
 import { mulberry32 } from "../runtime/rng.js";
+import type { TokenPair } from "../data/texts.js";
 import { padBatch, type PaddedBatch } from "./batch.js";
 
-/** A tokenized sentence pair; tgt without eos (the batch adds it). */
-export interface TokenPair {
-  src: number[];
-  tgt: number[];
-}
+export type { TokenPair };
 
 /** Index lists of batches whose padded size is at most maxTokens (a longer single pair gets its own batch). */
 export function makeBatches(pairs: readonly TokenPair[], maxTokens: number): number[][] {

@@ -10,13 +10,8 @@ import { encodeTrained } from "../runtime/model.js";
 import type { Space, ValidArch } from "../runtime/types.js";
 import { Bpe } from "../data/bpe.js";
 import { tokenizeTexts, type Texts } from "../data/texts.js";
+export { TRAIN_DEFAULTS } from "./defaults.js";
 import { train, withoutAdamState, type Progress, type TrainOptions, type TrainResult } from "./trainer.js";
-
-/** The trainer's defaults where `hat train` and the training jobs leave a setting out (--demo has its own). */
-export const TRAIN_DEFAULTS = {
-  vocabSize: 8000, maxTokens: 4096, lr: 1e-3, warmup: 400, schedule: "cosine", sampling: "uniform",
-  dropout: 0.1, clipNorm: 0, labelSmoothing: 0.1, seed: 1, checkpointSeconds: 60,
-} as const;
 
 /** What to train, on what, for how long; every value already checked by whoever took it in. */
 export interface TrainModelOptions extends Pick<TrainOptions, "steps" | "minutes" | "maxTokens" | "dropout" | "clipNorm" | "labelSmoothing" | "validEvery" | "seed" | "backend" | "threads" | "checkpointSeconds" | "sampling" | "onProgress" | "log" | "signal"> {

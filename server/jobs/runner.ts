@@ -16,7 +16,7 @@ import type { ArtifactInfo } from "../artifacts.js";
 import type { ServerContext } from "../context.js";
 import { now, type Db } from "../db.js";
 import { ApiError, check, conflict, notFound } from "../http.js";
-import { runHat } from "./hat-child.js";
+import { runSpec, type ChildOptions } from "./child.js";
 import type { JobControl, JobKind, JobRecord, Jobs, JobState } from "./types.js";
 
 export const JOB_STATES = ["queued", "running", "done", "failed", "cancelled"] as const satisfies readonly JobState[];
@@ -291,14 +291,20 @@ export class JobRunner implements Jobs {
       log: (line) => this.logLine(a, { line }),
       progress: (fraction, message) => this.progress(a, fraction, message),
       artifact: (role, file, kind, name) => this.artifact(a.id, role, file, kind, name),
-      hat: (argv) => runHat(argv, {
-        cwd: dir, signal: a.abort.signal,
-        onLine: (stream, line, progress) => {
-          const m = POSITION.exec(line);
-          if (progress || m) this.progress(a, m ? Number(m[1]) / Math.max(1, Number(m[2])) : undefined, line);
-          if (!progress) this.logLine(a, { line, stream });
-        },
-      }),
+      child: (spec) => runSpec(spec, this.childOptions(a, dir)),
+    };
+  }
+
+  /** A child's lines become log events (a line with a position "N/M" also progress), its messages progress. */
+  private childOptions(a: Active, dir: string): ChildOptions {
+    return {
+      cwd: dir, signal: a.abort.signal,
+      onLine: (stream, line, progress) => {
+        const m = stream === "log" ? null : POSITION.exec(line);
+        if (progress || m) this.progress(a, m ? Number(m[1]) / Math.max(1, Number(m[2])) : undefined, line);
+        if (!progress) this.logLine(a, stream === "log" ? { line } : { line, stream });
+      },
+      onProgress: (fraction, message) => this.progress(a, fraction, message),
     };
   }
 

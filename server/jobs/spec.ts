@@ -13,7 +13,7 @@
  *
  * A train or finetune spec run again in the same directory resumes from its checkpoint (OUT.ckpt).
  */
-import type { Arch, Space } from "../../runtime/types.js";
+import type { Space, ValidArch } from "../../runtime/types.js";
 import type { FitFileOptions } from "../../latency/fit-file.js";
 import type { FinetuneSettings, SearchOptions } from "../../search/pipeline.js";
 import type { TrainModelOptions } from "../../train/pipeline.js";
@@ -41,7 +41,8 @@ export interface TrainSpec {
 export interface FinetuneSpec {
   kind: "finetune";
   data: { train: TextFiles; valid: TextFiles };
-  arch: Arch;
+  /** Checked at POST (validateArch against the supernet's space): a ValidArch. */
+  arch: ValidArch;
   /** The SuperTransformer model file fine-tuned from; absent: trained from scratch. */
   init?: string;
   settings: TrainSettings;
@@ -51,7 +52,8 @@ export interface ExportSpec {
   kind: "export";
   /** The SuperTransformer model file. */
   supernet: string;
-  arch: Arch;
+  /** Checked at POST against the supernet's space. */
+  arch: ValidArch;
   out: string;
 }
 
@@ -79,4 +81,5 @@ export const SPEC_COMMAND: Record<JobSpec["kind"], string> = {
 /** What the child sends its parent over the IPC channel. */
 export type ChildMessage =
   | { type: "log"; line: string }
-  | { type: "progress"; fraction?: number; message?: string };
+  | { type: "progress"; fraction?: number; message?: string }
+  | { type: "done" };

@@ -11,6 +11,7 @@
  */
 import type { z } from "zod";
 import type { ArtifactInfo } from "../artifacts.js";
+import type { JobSpec } from "./spec.js";
 
 export type JobState = "queued" | "running" | "done" | "failed" | "cancelled";
 
@@ -46,10 +47,12 @@ export interface JobControl {
   /** Store a file or bytes as an artifact of this job under `role` (e.g. "model", "report"). */
   artifact(role: string, file: string | Uint8Array, kind: string, name: string): ArtifactInfo;
   /**
-   * Run `hat <argv>` as a child process (the CLI in cli/), its stdout/stderr lines logged; killed
-   * on abort. Resolves with the exit code and the last stdout line parsed as JSON (for --json).
+   * Run the pipeline `spec` names in a child process (server/jobs/child-main.ts), the spec written
+   * to the job's directory; its log lines and progress become the job's events; killed on abort.
+   * Resolves with the exit code, what the pipeline returned (null unless it ended well) and the
+   * last lines of its log and stderr.
    */
-  hat(argv: string[]): Promise<{ code: number; json: unknown; stderrTail: string }>;
+  child(spec: JobSpec): Promise<{ code: number; result: Record<string, unknown> | null; stderrTail: string }>;
 }
 
 export interface JobKind<P = unknown> {

@@ -15,7 +15,9 @@ import { formatDataset } from "../../latency/dataset.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { createServer, type HatServer } from "../../server/app.js";
 import { hashToken } from "../../server/auth.js";
-import { hatJson } from "../../server/jobs/kinds/common.js";
+import { hatCommandLine } from "../../cli/self.js";
+import { runChild } from "../../server/jobs/child.js";
+import { runJob } from "../../server/jobs/kinds/common.js";
 import type { JobRecord } from "../../server/jobs/types.js";
 import { syntheticRows } from "../latency/synthetic.js";
 
@@ -86,9 +88,11 @@ function fakeKinds(s: HatServer, trace: string[]): void {
       async run(p, ctl) {
         trace.push(`start ${p.name}${ctl.resumed ? " resumed" : ""}`);
         for (let i = 0; i < (p.lines ?? 0); i++) ctl.log(`line ${i}`);
-        if (p.child === "bad") await hatJson(ctl, ["predictor", "fit", "--data", join(ctl.dir, "missing.csv"), "--out", "p.json"]);
+        if (p.child === "bad") await runJob(ctl, { kind: "predictor", options: { data: [join(ctl.dir, "missing.csv")], out: "p.json" } });
         if (p.child === "serve") {
-          const r = await ctl.hat(["serve", "--data", join(ctl.dir, "d"), "--port", "0"]);
+          const r = await runChild([...hatCommandLine(), "serve", "--data", join(ctl.dir, "d"), "--port", "0"], {
+            cwd: ctl.dir, signal: ctl.signal, onLine: (_stream, line, progress) => { if (!progress) ctl.log(line); },
+          });
           trace.push(`child ${p.name} exited ${r.code}`);
           throw new Error("the child ended");
         }

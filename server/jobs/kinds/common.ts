@@ -1,21 +1,32 @@
-/** What the job kinds that wrap a `hat` command share: running it, and checking referenced jobs. */
-import { writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+/**
+ * What the job kinds that run a pipeline in the job child share: running a spec, resolving a
+ * space param, checking referenced jobs.
+ */
+import { resolve } from "node:path";
+import { parseSpaceText } from "../../../runtime/arch-text.js";
+import { BUILTIN_SPACES } from "../../../runtime/spaces.js";
+import type { Space } from "../../../runtime/types.js";
 import type { ServerContext } from "../../context.js";
 import { badRequest } from "../../http.js";
+import { SPEC_COMMAND, type JobSpec, type TextFiles } from "../spec.js";
 import type { JobControl, JobRecord } from "../types.js";
 
 /**
- * `hat <argv> --json`: its JSON summary, or an Error with the exit code and the last stderr
- * lines (the job's failure reason).
+ * Runs `spec` in the job child: what its pipeline returned, or an Error with the exit code and the
+ * last lines of its log (the job's failure reason). Failures name the `hat` command that does the same.
  */
-export async function hatJson(ctl: JobControl, argv: string[]): Promise<Record<string, unknown>> {
-  const r = await ctl.hat([...argv, "--json"]);
-  const what = `hat ${argv[0]}${argv[0] === "predictor" ? ` ${argv[1]}` : ""}`;
+export async function runJob(ctl: JobControl, spec: JobSpec): Promise<Record<string, unknown>> {
+  const r = await ctl.child(spec);
+  const what = SPEC_COMMAND[spec.kind];
   if (ctl.signal.aborted) throw new Error(`${what} was stopped`);
   if (r.code !== 0) throw new Error(`${what} exited with code ${r.code}${r.stderrTail ? `:\n${r.stderrTail}` : ""}`);
-  if (!r.json || typeof r.json !== "object" || Array.isArray(r.json)) throw new Error(`${what} finished but printed no JSON summary`);
-  return r.json as Record<string, unknown>;
+  if (!r.result || typeof r.result !== "object" || Array.isArray(r.result)) throw new Error(`${what} finished but wrote no result`);
+  return r.result;
+}
+
+/** A space param (a built-in name, or an object in the project's JSON or HAT's form, checked at POST) as a Space. */
+export function spaceOf(space: string | object): Space {
+  return typeof space === "string" ? BUILTIN_SPACES[space as keyof typeof BUILTIN_SPACES] : parseSpaceText(JSON.stringify(space));
 }
 
 /**
@@ -32,19 +43,12 @@ export function doneJob(ctx: ServerContext, id: string, field: string, kind: str
   return { job, file: resolve(ctx.artifacts.path(sha256)), sha256 };
 }
 
-/** `--flag value` pairs for the options that are set (numbers as the CLI parses them). */
-export function flags(pairs: Record<string, string | number | undefined>): string[] {
-  return Object.entries(pairs).flatMap(([k, v]) => (v === undefined ? [] : [`--${k}`, String(v)]));
+/** A split's two files, as a spec names them. */
+export function textFiles(s: TextFiles): TextFiles {
+  return { src: s.src, tgt: s.tgt };
 }
 
-/** A JSON file in the job's directory (what the CLI reads an arch or a space from); its path. */
-export function jobJson(ctl: JobControl, name: string, value: unknown): string {
-  const file = join(ctl.dir, name);
-  writeFileSync(file, JSON.stringify(value, null, 2) + "\n");
-  return file;
-}
-
-/** `--space` for a space param: a built-in name as it is, a space object as a file in the job's directory. */
-export function spaceFlag(ctl: JobControl, space: string | object): string {
-  return typeof space === "string" ? space : jobJson(ctl, "space.json", space);
+/** The two splits a training job reads. */
+export function trainData(d: { train: TextFiles; valid: TextFiles }): { train: TextFiles; valid: TextFiles } {
+  return { train: textFiles(d.train), valid: textFiles(d.valid) };
 }

@@ -1,15 +1,16 @@
 /**
- * The `predictor` job: `hat predictor fit` on a campaign's latency dataset (or on latency CSVs
- * already stored as artifacts). Starts over after a restart (a fit takes minutes).
+ * The `predictor` job: a latency predictor fitted on a campaign's latency dataset (or on latency
+ * CSVs already stored as artifacts), latency/fit-file.ts fitPredictorFile in the job child, what
+ * `hat predictor fit` runs. Starts over after a restart (a fit takes minutes).
  */
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import { FEATURE_KINDS } from "../../../latency/features.js";
+import { FEATURE_KINDS, type FeatureKind } from "../../../latency/features.js";
 import { SHA256 } from "../../artifacts.js";
 import type { ServerContext } from "../../context.js";
 import { badRequest } from "../../http.js";
 import type { JobKind } from "../types.js";
-import { doneJob, flags, hatJson, spaceFlag } from "./common.js";
+import { doneJob, runJob, spaceOf } from "./common.js";
 
 // what `hat predictor fit --features` takes
 const FEATURES = [...FEATURE_KINDS, "auto"] as unknown as [string, ...string[]];
@@ -49,12 +50,14 @@ export function predictorKind(ctx: ServerContext): JobKind<PredictorParams> {
       const { files, space } = inputs(p);
       // the campaign's space (a built-in name or an object: its schema) bounds the predictor:
       // predictions outside it are refused later
-      const spaceArg = space !== undefined && space !== null ? spaceFlag(ctl, space as string | object) : undefined;
       const out = join(ctl.dir, "predictor.json");
-      const report = await hatJson(ctl, [
-        "predictor", "fit", ...files.flatMap((f) => ["--data", f]), "--out", out,
-        ...flags({ space: spaceArg, features: p.features, seed: p.seed }),
-      ]);
+      const report = await runJob(ctl, {
+        kind: "predictor",
+        options: {
+          data: files, out, space: space !== undefined && space !== null ? spaceOf(space as string | object) : undefined,
+          features: p.features as FeatureKind | "auto" | undefined, seed: p.seed,
+        },
+      });
       const predictor = ctl.artifact("predictor", out, "predictor", "predictor.json");
       delete report.out;
       return { ...report, predictor_sha256: predictor.sha256 };

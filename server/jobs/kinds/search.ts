@@ -1,16 +1,21 @@
 /**
- * The `search` job: `hat search` on a trained SuperTransformer (a train job) with a latency
- * predictor (a predictor job), then the winner exported, optionally fine-tuned, scored with BLEU
- * on the dataset's test split, and the HTML report. Starts over after a restart.
+ * The `search` job: search/pipeline.ts runSearch (what `hat search` runs) in the job child, on a
+ * trained SuperTransformer (a train job) with a latency predictor (a predictor job), then the
+ * winner exported, optionally fine-tuned, scored with BLEU on the dataset's test split, and the
+ * HTML report. The params are checked once, here at POST (the constraint by the schema); the spec
+ * carries them to runSearch as they are. Starts over after a restart.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { SEARCH_DEFAULTS } from "../../../search/defaults.js";
 import type { ServerContext } from "../../context.js";
 import { datasetFiles } from "../../datasets.js";
 import { badRequest } from "../../http.js";
 import type { JobKind } from "../types.js";
-import { doneJob, flags, hatJson } from "./common.js";
+import { doneJob, runJob, textFiles } from "./common.js";
+
+const E = SEARCH_DEFAULTS.evolution, F = SEARCH_DEFAULTS.finetune;
 
 const int = (min: number) => z.number().int().min(min).max(1_000_000);
 
@@ -34,7 +39,7 @@ export const SearchParams = z.strictObject({
   valid_max: int(1).optional(),
 })
   .refine((p) => p.finetune_minutes === undefined || p.finetune_steps === undefined, { message: "give finetune_minutes or finetune_steps, not both", path: ["finetune_minutes"] })
-  .refine((p) => p.parents === undefined || p.population === undefined || p.parents <= p.population, { message: "cannot exceed population", path: ["parents"] });
+  .refine((p) => (p.parents ?? E.parents) <= (p.population ?? E.population), { message: "cannot exceed population", path: ["parents"] });
 export type SearchParams = z.infer<typeof SearchParams>;
 
 export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
@@ -60,25 +65,25 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
       const finetune = p.finetune_minutes !== undefined || p.finetune_steps !== undefined;
       const bleu = p.bleu !== false && data.test !== undefined;
       const file = (name: string) => join(ctl.dir, name);
-      const summary = await hatJson(ctl, [
-        "search", "--supernet", supernet.file, "--predictor", predictor.file, "--latency-ms", String(p.latency_ms),
-        "--valid-src", data.valid.src, "--valid-tgt", data.valid.tgt,
-        ...flags({
-          generations: p.generations, population: p.population, parents: p.parents, mutations: p.mutations,
-          crossovers: p.crossovers, seed: p.seed, "valid-max": p.valid_max,
-        }),
-        ...(p.random_baseline !== false ? ["--random-baseline"] : []),
-        "--export", file("winner.hatm"),
-        ...(finetune ? [
-          "--train-src", data.train.src, "--train-tgt", data.train.tgt, "--finetune-out", file("finetuned.hatm"),
-          ...flags({
-            "finetune-minutes": p.finetune_minutes, "finetune-steps": p.finetune_steps, lr: p.lr,
-            "max-tokens": p.max_tokens, dropout: p.dropout, warmup: p.warmup,
-          }),
-        ] : []),
-        ...(bleu ? ["--test-src", data.test!.src, "--test-tgt", data.test!.tgt, "--bleu", ...flags({ "bleu-max": p.bleu_max })] : []),
-        "--out", file("arch.json"), "--record", file("search.json"), "--report", file("report.html"),
-      ]);
+      const summary = await runJob(ctl, {
+        kind: "search",
+        options: {
+          supernet: supernet.file, predictors: [predictor.file], latencyMs: [p.latency_ms],
+          valid: textFiles(data.valid), validMax: p.valid_max ?? SEARCH_DEFAULTS.validMax,
+          evolution: {
+            generations: p.generations ?? E.generations, population: p.population ?? E.population, parents: p.parents ?? E.parents,
+            mutations: p.mutations ?? E.mutations, crossovers: p.crossovers ?? E.crossovers, mutationProb: E.mutationProb, seed: p.seed ?? E.seed,
+          },
+          randomBaseline: p.random_baseline !== false,
+          export: file("winner.hatm"),
+          finetune: finetune ? {
+            out: file("finetuned.hatm"), mode: "finetune", train: textFiles(data.train), steps: p.finetune_steps, minutes: p.finetune_minutes,
+            maxTokens: p.max_tokens ?? F.maxTokens, lr: p.lr ?? F.lr, warmup: p.warmup ?? F.warmup, dropout: p.dropout ?? F.dropout,
+          } : undefined,
+          bleu: bleu ? { test: textFiles(data.test!), max: p.bleu_max } : undefined,
+          out: file("arch.json"), record: file("search.json"), report: file("report.html"),
+        },
+      });
       const model = finetune && existsSync(file("finetuned.hatm"))
         ? ctl.artifact("model", file("finetuned.hatm"), "model", "finetuned.hatm")
         : ctl.artifact("model", file("winner.hatm"), "model", "winner.hatm");

@@ -1,31 +1,42 @@
 /**
  * Jobs on one SubTransformer of a trained SuperTransformer (a train job):
- *   export   — `hat export`: its compact model with the inherited weights (only its slices);
- *   finetune — `hat train --arch [--init]`: trained further from the inherited weights (or from
- *              scratch with `scratch: true`) on a dataset; checkpoints like `train`, so a restarted
- *              server resumes it.
- * Both leave the artifact `model`, deployable with POST /v1/deployments {model: {job}}.
+ *   export   — its compact model with the inherited weights (only its slices), as `hat export`;
+ *   finetune — trained further from the inherited weights (or from scratch with `scratch: true`)
+ *              on a dataset, as `hat train --arch [--init]`; checkpoints like `train`, so a
+ *              restarted server resumes it.
+ * Both leave the artifact `model`, deployable with POST /v1/deployments {model: {job}}. The arch is
+ * checked once, at POST, against the supernet's space (its own alone when trained from scratch),
+ * and kept in the params as validateArch returned it: the job child trusts it.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { validateArch } from "../../../runtime/arch.js";
+import type { ValidArch } from "../../../runtime/types.js";
 import type { ServerContext } from "../../context.js";
 import { datasetFiles } from "../../datasets.js";
 import { badRequest } from "../../http.js";
 import type { JobKind } from "../types.js";
-import { doneJob, hatJson, jobJson } from "./common.js";
-import { oneBudget, TRAINING_OPTIONS, trainingFlags } from "./train.js";
+import { doneJob, runJob, spaceOf, trainData } from "./common.js";
+import { oneBudget, TRAINING_OPTIONS, trainSettings } from "./train.js";
 
 const archField = z.record(z.string(), z.unknown()).describe("a SubTransformer of the supernet's space (the project's arch JSON)");
 
-function checkArch(arch: unknown): void {
+/**
+ * The arch param checked against the space of the supernet's train job (`inSpace`), or alone: the
+ * valid arch, or a 400 naming the field.
+ */
+function checkArch(arch: unknown, supernet: { job: { params: unknown } }, inSpace: boolean): Record<string, unknown> {
   try {
-    validateArch(arch);
+    const space = inSpace ? spaceOf((supernet.job.params as { space: string | object }).space) : undefined;
+    return validateArch(arch, space) as unknown as Record<string, unknown>;
   } catch (e) {
     throw badRequest(`arch: ${(e as Error).message}`, "invalid_body");
   }
 }
+
+/** An arch param as prepare() left it: validateArch's ValidArch (stored as JSON, so its brand is the type's alone). */
+const checked = (arch: Record<string, unknown>): ValidArch => arch as unknown as ValidArch;
 
 export const ExportParams = z.strictObject({ supernet: z.string().min(1).describe("a done train job"), arch: archField });
 export type ExportParams = z.infer<typeof ExportParams>;
@@ -37,14 +48,13 @@ export function exportKind(ctx: ServerContext): JobKind<ExportParams> {
     params: ExportParams,
     exclusive: false, // seconds of I/O
     prepare(p) {
-      doneJob(ctx, p.supernet, "supernet", "train", "model");
-      checkArch(p.arch);
-      return p;
+      const supernet = doneJob(ctx, p.supernet, "supernet", "train", "model");
+      return { ...p, arch: checkArch(p.arch, supernet, true) };
     },
     async run(p, ctl) {
       const supernet = doneJob(ctx, p.supernet, "supernet", "train", "model");
       const out = join(ctl.dir, "subtransformer.hatm");
-      const summary = await hatJson(ctl, ["export", "--model", supernet.file, "--arch", jobJson(ctl, "arch.json", p.arch), "--out", out]);
+      const summary = await runJob(ctl, { kind: "export", supernet: supernet.file, arch: checked(p.arch), out });
       const model = ctl.artifact("model", out, "model", "subtransformer.hatm");
       return { bytes: summary.bytes, params: summary.params, model_sha256: model.sha256 };
     },
@@ -67,21 +77,18 @@ export function finetuneKind(ctx: ServerContext): JobKind<FinetuneParams> {
     params: FinetuneParams,
     exclusive: true,
     prepare(p) {
-      doneJob(ctx, p.supernet, "supernet", "train", "model");
+      const supernet = doneJob(ctx, p.supernet, "supernet", "train", "model");
       datasetFiles(ctx, p.dataset);
-      checkArch(p.arch);
-      return p;
+      return { ...p, arch: checkArch(p.arch, supernet, !p.scratch) };
     },
     async run(p, ctl) {
       const supernet = doneJob(ctx, p.supernet, "supernet", "train", "model");
       const d = datasetFiles(ctx, p.dataset);
       const out = join(ctl.dir, "finetuned.hatm");
       if (existsSync(`${out}.ckpt`)) ctl.log("resumed from checkpoint finetuned.hatm.ckpt");
-      const summary = await hatJson(ctl, [
-        "train", "--arch", jobJson(ctl, "arch.json", p.arch), ...(p.scratch ? [] : ["--init", supernet.file]),
-        "--src", d.train.src, "--tgt", d.train.tgt, "--valid-src", d.valid.src, "--valid-tgt", d.valid.tgt, "--out", out,
-        ...trainingFlags(p),
-      ]);
+      const summary = await runJob(ctl, {
+        kind: "finetune", data: trainData(d), arch: checked(p.arch), init: p.scratch ? undefined : supernet.file, settings: trainSettings(p, out),
+      });
       const model = ctl.artifact("model", out, "model", "finetuned.hatm");
       delete summary.out;
       return { ...summary, mode: p.scratch ? "scratch" : "finetune", model_sha256: model.sha256 };

@@ -1,20 +1,23 @@
 /**
- * The `train` job: `hat train` of a SuperTransformer on a dataset. The CLI checkpoints to
- * OUT.ckpt every minute (checkpoint_seconds) and resumes from it when run again with the same arguments, so a
- * restarted server resumes the job simply by running the same command in the same directory.
+ * The `train` job: a SuperTransformer trained on a dataset (train/pipeline.ts trainModel, what
+ * `hat train` runs) in the job child. It checkpoints to OUT.ckpt every minute (checkpoint_seconds)
+ * and resumes from it when run again on the same spec, so a restarted server resumes the job simply
+ * by running the same spec in the same directory.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { parseSpaceText } from "../../../runtime/arch-text.js";
 import { BUILTIN_SPACE_NAMES } from "../../../runtime/spaces.js";
+import { TRAIN_DEFAULTS as D } from "../../../train/defaults.js";
 import type { ServerContext } from "../../context.js";
 import { datasetFiles } from "../../datasets.js";
 import { badRequest } from "../../http.js";
 import type { JobKind } from "../types.js";
-import { flags, hatJson, spaceFlag } from "./common.js";
+import type { TrainSettings } from "../spec.js";
+import { runJob, spaceOf, trainData } from "./common.js";
 
-/** The `hat train` options a training job (train, finetune) takes, and their flags. */
+/** The `hat train` options a training job (train, finetune) takes. */
 export const TRAINING_OPTIONS = {
   minutes: z.number().positive().max(7 * 24 * 60).optional(),
   steps: z.number().int().positive().optional(),
@@ -32,11 +35,14 @@ type TrainingOptions = { [K in keyof typeof TRAINING_OPTIONS]?: z.infer<(typeof 
 export const oneBudget: [(p: { minutes?: number; steps?: number }) => boolean, { message: string; path: string[] }] =
   [(p) => (p.minutes === undefined) !== (p.steps === undefined), { message: "give exactly one of minutes and steps", path: ["minutes"] }];
 
-export function trainingFlags(p: TrainingOptions): string[] {
-  return flags({
-    minutes: p.minutes, steps: p.steps, "max-tokens": p.max_tokens, lr: p.lr, warmup: p.warmup, dropout: p.dropout,
-    seed: p.seed, threads: p.threads, "checkpoint-seconds": p.checkpoint_seconds,
-  });
+/** A training job's settings as trainModel takes them, the trainer's defaults where the params say nothing. */
+export function trainSettings(p: TrainingOptions & { vocab_size?: number; sampling?: "uniform" | "sandwich" }, out: string): TrainSettings {
+  return {
+    out, vocabSize: p.vocab_size ?? D.vocabSize, sampling: p.sampling ?? D.sampling, steps: p.steps, minutes: p.minutes,
+    maxTokens: p.max_tokens ?? D.maxTokens, lr: { maxLr: p.lr ?? D.lr, warmup: p.warmup ?? D.warmup, schedule: D.schedule },
+    dropout: p.dropout ?? D.dropout, clipNorm: D.clipNorm, labelSmoothing: D.labelSmoothing, seed: p.seed ?? D.seed,
+    threads: p.threads, checkpointSeconds: p.checkpoint_seconds ?? D.checkpointSeconds,
+  };
 }
 
 export const TrainParams = z.strictObject({
@@ -70,11 +76,9 @@ export function trainKind(ctx: ServerContext): JobKind<TrainParams> {
       const out = join(ctl.dir, "supernet.hatm");
       if (existsSync(`${out}.ckpt`)) ctl.log("resumed from checkpoint supernet.hatm.ckpt");
       else if (ctl.resumed) ctl.log("no checkpoint was written before the restart: training starts over");
-      const summary = await hatJson(ctl, [
-        "train", "--src", d.train.src, "--tgt", d.train.tgt, "--valid-src", d.valid.src, "--valid-tgt", d.valid.tgt,
-        "--space", spaceFlag(ctl, p.space), "--out", out,
-        ...flags({ "vocab-size": p.vocab_size, sampling: p.sampling }), ...trainingFlags(p),
-      ]);
+      const summary = await runJob(ctl, {
+        kind: "train", data: trainData(d), space: spaceOf(p.space), settings: trainSettings(p, out),
+      });
       const model = ctl.artifact("model", out, "model", "supernet.hatm");
       delete summary.out; // a path in the job's directory, gone when it ends
       return { ...summary, model_sha256: model.sha256 };

@@ -1,14 +1,16 @@
 /**
- * Running the `hat` CLI as a child process for a job (JobControl.hat). A child, not a worker: the
- * CLI's training and search use every core and worker threads of their own, and a kill must end
- * all of it at once. The child's output is cut into lines; a segment ended by a lone `\r` is a
- * progress line (the CLI redraws its progress bar that way).
+ * A job's work in a child process (JobControl.child): server/jobs/child-main.ts run on the job's
+ * spec (./spec.ts). A child, not a worker: training and search use every core and worker threads
+ * of their own, and a kill must end all of it at once. The child reports its log lines and its
+ * progress as messages over the IPC channel; its own stdout and stderr are cut into lines too (a
+ * segment ended by a lone `\r` is a progress line, as a redrawn progress bar).
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { StringDecoder } from "node:string_decoder";
-import { hatCommandLine } from "../../cli/self.js";
+import { moduleCommandLine } from "../../runtime/node-entry.js";
+import { RESULT_FILE, SPEC_FILE, type ChildMessage, type JobSpec } from "./spec.js";
 
 /** How long a child has after SIGTERM before SIGKILL. */
 export const KILL_GRACE_MS = 5000;
@@ -85,40 +87,55 @@ export function lineSplitter(emit: (line: string, progress: boolean) => void): {
   };
 }
 
-export interface HatRunOptions {
+export interface ChildOptions {
   cwd: string;
   signal: AbortSignal;
-  onLine(stream: "stdout" | "stderr", line: string, progress: boolean): void;
+  /** A line of the child's stdout or stderr, or (stream "log") one it sent as a message. */
+  onLine(stream: "stdout" | "stderr" | "log", line: string, progress: boolean): void;
+  /** Progress the child sent as a message. */
+  onProgress?(fraction: number | undefined, message: string | undefined): void;
 }
 
-export interface HatRun {
+export interface ChildExit {
   code: number;
-  json: unknown;
+  /** The last stdout line. */
+  lastOut: string;
+  /** The last lines of its stderr and of its log messages: the reason of a failure. */
   stderrTail: string;
 }
 
-/** Runs `hat <argv>`; resolves when the child has exited (also after an abort killed it). */
-export function runHat(argv: readonly string[], o: HatRunOptions): Promise<HatRun> {
+/** Runs the command line `[command, ...args]` in `o.cwd`; resolves when it has exited (also after an abort killed it). */
+export function runChild(commandLine: readonly string[], o: ChildOptions): Promise<ChildExit> {
   if (o.signal.aborted) return Promise.reject(new Error("aborted before the child started"));
   killLeftover(o.cwd);
-  const [command, ...args] = hatCommandLine();
-  // the IPC channel is how the child learns that the server died (cli/entry.ts exits on 'disconnect')
-  const child = spawn(command, [...args, ...argv], { cwd: o.cwd, stdio: ["ignore", "pipe", "pipe", "ipc"], env: { ...process.env, NO_COLOR: "1" } });
+  const [command, ...args] = commandLine;
+  // the IPC channel is how the child learns that the server died (it exits on 'disconnect')
+  const child = spawn(command, args, { cwd: o.cwd, stdio: ["ignore", "pipe", "pipe", "ipc"], env: { ...process.env, NO_COLOR: "1" } });
   let lastOut = "";
   const tail: string[] = [];
+  const keep = (line: string) => {
+    tail.push(line);
+    if (tail.length > TAIL_LINES) tail.shift();
+  };
   const out = lineSplitter((line, progress) => {
     if (!progress) lastOut = line;
     o.onLine("stdout", line, progress);
   });
   const err = lineSplitter((line, progress) => {
-    if (!progress) {
-      tail.push(line);
-      if (tail.length > TAIL_LINES) tail.shift();
-    }
+    if (!progress) keep(line);
     o.onLine("stderr", line, progress);
   });
   child.stdout!.on("data", (b: Buffer) => out.write(b));
   child.stderr!.on("data", (b: Buffer) => err.write(b));
+  child.on("message", (m: ChildMessage) => {
+    if (m?.type === "log" && typeof m.line === "string") {
+      const line = m.line.length > MAX_LINE ? m.line.slice(0, MAX_LINE) + " [cut]" : m.line;
+      keep(line);
+      o.onLine("log", line, false);
+    } else if (m?.type === "progress") {
+      o.onProgress?.(typeof m.fraction === "number" ? m.fraction : undefined, typeof m.message === "string" ? m.message : undefined);
+    }
+  });
   if (child.pid !== undefined) writeFileSync(join(o.cwd, PIDFILE), String(child.pid));
 
   let killTimer: NodeJS.Timeout | undefined;
@@ -128,7 +145,7 @@ export function runHat(argv: readonly string[], o: HatRunOptions): Promise<HatRu
   };
   o.signal.addEventListener("abort", onAbort, { once: true });
 
-  return new Promise<HatRun>((resolve, reject) => {
+  return new Promise<ChildExit>((resolve, reject) => {
     let done = false;
     const finish = () => {
       o.signal.removeEventListener("abort", onAbort);
@@ -138,7 +155,7 @@ export function runHat(argv: readonly string[], o: HatRunOptions): Promise<HatRu
       if (done) return;
       done = true;
       finish();
-      reject(new Error(`could not start the hat CLI (${command}): ${e.message}`));
+      reject(new Error(`could not start the child process (${command}): ${e.message}`));
     });
     child.on("close", (code, signal) => {
       if (done) return;
@@ -147,15 +164,35 @@ export function runHat(argv: readonly string[], o: HatRunOptions): Promise<HatRu
       rmSync(join(o.cwd, PIDFILE), { force: true });
       out.end();
       err.end();
-      let json: unknown = null;
-      try {
-        json = lastOut ? JSON.parse(lastOut) : null;
-      } catch {
-        json = null; // not a --json run, or it died before printing its summary
-      }
-      resolve({ code: code ?? (signal ? 128 + signalNumber(signal) : 1), json, stderrTail: tail.join("\n") });
+      resolve({ code: code ?? (signal ? 128 + signalNumber(signal) : 1), lastOut, stderrTail: tail.join("\n") });
     });
   });
+}
+
+export interface SpecRun {
+  code: number;
+  /** What the pipeline returned (result.json), when the child ended well. */
+  result: Record<string, unknown> | null;
+  stderrTail: string;
+}
+
+/** The command line of the job child (server/jobs/child-main.ts), from the sources or compiled. */
+export function jobChildCommandLine(): string[] {
+  return moduleCommandLine(import.meta.url, "./child-main");
+}
+
+/**
+ * Runs the job child on `spec`: written to the job's directory as spec.json; the child writes
+ * result.json there (atomically) before it exits with code 0.
+ */
+export async function runSpec(spec: JobSpec, o: ChildOptions): Promise<SpecRun> {
+  const specFile = join(o.cwd, SPEC_FILE), resultFile = join(o.cwd, RESULT_FILE);
+  writeFileSync(specFile, JSON.stringify(spec, null, 2) + "\n");
+  rmSync(resultFile, { force: true });
+  const r = await runChild([...jobChildCommandLine(), specFile], o);
+  let result: Record<string, unknown> | null = null;
+  if (r.code === 0 && existsSync(resultFile)) result = JSON.parse(readFileSync(resultFile, "utf8")) as Record<string, unknown>;
+  return { code: r.code, result, stderrTail: r.stderrTail };
 }
 
 function signalNumber(s: NodeJS.Signals): number {

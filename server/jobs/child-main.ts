@@ -1,0 +1,95 @@
+/**
+ * The job child: a process main that reads a job's spec (./spec.ts; its path is the one argument),
+ * runs the pipeline the spec names, and writes what it returns to result.json beside the spec
+ * (atomically: a kill never leaves half of it). Its log lines and progress go to the parent as
+ * IPC messages (to stderr when run by hand, without a channel). Exit code 0 when done, 2 when the
+ * input was at fault (an InputError), 1 for anything else; the reason is the last stderr line.
+ * Started by server/jobs/child.ts runSpec.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { isInputError } from "../../runtime/errors.js";
+import { writeFileAtomic } from "../../runtime/files.js";
+import { readModelFile } from "../../runtime/format.js";
+import { writeSubTransformer } from "../../runtime/model.js";
+import { readTexts, type Texts } from "../../data/texts.js";
+import { fitPredictorFile } from "../../latency/fit-file.js";
+import { runSearch } from "../../search/pipeline.js";
+import { progressLine, trainModel, trainSummary, type Progress } from "../../train/pipeline.js";
+import { RESULT_FILE, SPEC_COMMAND, type ChildMessage, type JobSpec, type TextFiles } from "./spec.js";
+
+// When the server dies, end too, so a restarted server's re-run of the job is the only one writing
+// its files. unref: the channel alone must not keep this process alive.
+if (process.channel) {
+  process.on("disconnect", () => process.exit(130));
+  process.channel.unref();
+}
+
+function send(m: ChildMessage): void {
+  if (process.send) process.send(m);
+  else if (m.type === "log") process.stderr.write(`${m.line}\n`);
+}
+
+/** Resolves once every message sent before has been handed to the channel. */
+function flush(): Promise<void> {
+  return new Promise((resolve) => (process.send ? process.send({ type: "done" } satisfies ChildMessage, undefined, undefined, () => resolve()) : resolve()));
+}
+
+const log = (line: string) => send({ type: "log", line });
+const progress = (fraction: number | undefined, message: string) => send({ type: "progress", fraction, message });
+const texts = (f: TextFiles): Texts => readTexts(f.src, f.tgt, log);
+
+/** The trainer's progress: every update a progress message, the validations also a log line. */
+function trainProgress(p: Progress): void {
+  const line = progressLine(p);
+  progress(p.totalSteps ? p.step / p.totalSteps : undefined, line);
+  if (p.validLoss !== undefined) log(line);
+}
+
+async function run(spec: JobSpec): Promise<unknown> {
+  switch (spec.kind) {
+    case "train":
+      return trainSummary(await trainModel({
+        ...spec.settings, space: spec.space, data: { train: texts(spec.data.train), valid: texts(spec.data.valid) }, log, onProgress: trainProgress,
+      }));
+    case "finetune":
+      return trainSummary(await trainModel({
+        ...spec.settings, arch: spec.arch, init: spec.init !== undefined ? await readModelFile(spec.init) : undefined,
+        data: { train: texts(spec.data.train), valid: texts(spec.data.valid) }, log, onProgress: trainProgress,
+      }));
+    case "export":
+      return writeSubTransformer(await readModelFile(spec.supernet), spec.arch, spec.out);
+    case "predictor":
+      return (await fitPredictorFile({ ...spec.options, log })).summary;
+    case "search": {
+      const o = spec.options;
+      const run = await runSearch({
+        ...o, valid: texts(o.valid),
+        finetune: o.finetune && { ...o.finetune, train: texts(o.finetune.train) },
+        bleu: o.bleu && { test: texts(o.bleu.test), max: o.bleu.max },
+        log, onProgress: (p) => progress(p.total ? p.done / p.total : undefined, p.message),
+      });
+      return run.summary;
+    }
+    default: {
+      const never: never = spec;
+      throw new Error(`unknown job spec kind ${JSON.stringify((never as { kind?: unknown }).kind)}`);
+    }
+  }
+}
+
+const specFile = process.argv[2];
+let what = "job child";
+try {
+  if (!specFile) throw new Error("usage: child-main SPEC.json");
+  const spec = JSON.parse(readFileSync(specFile, "utf8")) as JobSpec;
+  what = SPEC_COMMAND[spec.kind] ?? what;
+  const result = await run(spec);
+  writeFileAtomic(join(dirname(specFile), RESULT_FILE), JSON.stringify(result ?? null) + "\n");
+  await flush();
+  process.exitCode = 0;
+} catch (e) {
+  await flush();
+  process.stderr.write(`${what}: ${(e as Error)?.message ?? String(e)}\n`);
+  process.exitCode = isInputError(e) ? 2 : 1;
+}

@@ -1,0 +1,7 @@
+/** Defaults of training, in a file of their own: the server reads them without loading the trainer (tfjs). */
+
+/** The trainer's defaults where `hat train` and the training jobs leave a setting out (--demo has its own). */
+export const TRAIN_DEFAULTS = {
+  vocabSize: 8000, maxTokens: 4096, lr: 1e-3, warmup: 400, schedule: "cosine", sampling: "uniform",
+  dropout: 0.1, clipNorm: 0, labelSmoothing: 0.1, seed: 1, checkpointSeconds: 60,
+} as const;
