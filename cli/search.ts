@@ -3,15 +3,14 @@
  * predictors, then (optionally) the winner exported, fine-tuned or trained from scratch, scored
  * with BLEU, measured on this machine, and a self-contained HTML report. A thin shell over search/.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import type { Arch } from "../runtime/types.js";
 import { demoTask } from "../data/demo-task.js";
 import { readTexts, type Texts } from "../data/texts.js";
 import { runSearch, SEARCH_DEFAULTS, type SearchOptions } from "../search/pipeline.js";
-import { SearchInputError } from "../search/predictor-file.js";
-import { renderReport, type SearchRecord } from "../search/report.js";
+import { readSearchRecord, renderReport } from "../search/report.js";
 import { intFlag, numFlag, requireFlag } from "./args.js";
 import { UsageError, type Io } from "./io.js";
 
@@ -156,15 +155,7 @@ export async function reportCommand(argv: string[], io: Io): Promise<void> {
     return;
   }
   const path = requireFlag(values, "record"), out = requireFlag(values, "out");
-  let rec: SearchRecord;
-  try {
-    rec = JSON.parse(readFileSync(path, "utf8")) as SearchRecord;
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code) throw e;
-    throw new SearchInputError(`${path}: not a search record: malformed JSON (${err.message})`);
-  }
-  if (rec?.version !== 1 || !Array.isArray(rec.devices) || typeof rec.space !== "object") throw new SearchInputError(`${path}: not a search record (hat search --record writes one)`);
+  const rec = readSearchRecord(path);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, renderReport(rec));
   io.out(`wrote ${out}`);

@@ -6,9 +6,11 @@
  *   2. best loss against evaluations: evolution against random search at equal budget (HAT Fig. 9);
  *   3. predicted against measured latency of the predictor's held-out test set.
  */
+import { readFileSync } from "node:fs";
 import { readProtocol, type Protocol } from "../runtime/protocol.js";
 import type { Arch, Space } from "../runtime/types.js";
 import { nonDominatedSort } from "./nsga2.js";
+import { SearchInputError } from "./predictor-file.js";
 import type { Evaluated, GenerationStats, SearchResult } from "./problem.js";
 import { chart, esc, type RefLine, type Series } from "./svg.js";
 
@@ -89,6 +91,20 @@ export interface SearchRecord {
 }
 
 const slim = (e: Evaluated) => ({ arch: e.arch, loss: e.loss, latency: e.latency });
+
+/** A search record file (`hat search --record`); a SearchInputError naming it when it is not one. */
+export function readSearchRecord(path: string): SearchRecord {
+  let rec: SearchRecord;
+  try {
+    rec = JSON.parse(readFileSync(path, "utf8")) as SearchRecord;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code) throw e;
+    throw new SearchInputError(`${path}: not a search record: malformed JSON (${err.message})`);
+  }
+  if (rec?.version !== 1 || !Array.isArray(rec.devices) || typeof rec.space !== "object") throw new SearchInputError(`${path}: not a search record (hat search --record writes one)`);
+  return rec;
+}
 
 /** A run's record (what the report and the JSON need, without the cache's internals). */
 export function runRecord(r: SearchResult): RunRecord {

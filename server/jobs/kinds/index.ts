@@ -1,4 +1,4 @@
-/** The job kinds of server/jobs (the campaign kind is server/fleet's): each wraps a `hat` command. */
+/** The job kinds of server/jobs (the campaign kind is server/fleet's): each turns its params into a JobSpec for the job child. */
 import type { ServerContext } from "../../context.js";
 import { predictorKind } from "./predictor.js";
 import { searchKind } from "./search.js";
