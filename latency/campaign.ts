@@ -22,7 +22,9 @@
  *       (a) the first `sessionWarmRows` (3) rows measured by each process,
  *       (b) rows whose run-to-run spread is abnormal: std/mean of the encoder or the decoder above
  *           max(0.05, 3x that part's median over the dataset),
- *       (c) rows the dataset outlier rule flags (./outliers.ts: spikes and a warm-up prefix).
+ *       (c) rows the dataset outlier rule flags (./outliers.ts: spikes and a warm-up prefix);
+ *     (b) and (c) only in a process that measured something: a resumed campaign with nothing left
+ *     to measure would judge the same noisy values again and re-measure at random.
  *     A measurement after the first is appended as a row with `pass` = its pass (round r: r - 1;
  *     the re-measure pass: K). It keeps the faster of the new and the arch's previous row and
  *     records the other total in `replaced_total_ms`; a later row of an arch supersedes earlier
@@ -133,9 +135,11 @@ function median(xs: number[]): number {
 
 /**
  * Rows to measure again (see the file's header), as indices into `rows` (one row per arch);
- * rows already re-measured (pass >= finalPass) are not candidates.
+ * rows already re-measured (pass >= finalPass) are not candidates. `warmRowsOnly`: only reason (a),
+ * for a process that measured nothing new: (b) and (c) were judged by the process that measured
+ * the rows, and judging them again on the same noisy values would re-measure at random.
  */
-export function remeasureCandidates(rows: readonly LatencyRow[], sessionWarmRows = 3, finalPass = 1): { index: number; why: string }[] {
+export function remeasureCandidates(rows: readonly LatencyRow[], sessionWarmRows = 3, finalPass = 1, warmRowsOnly = false): { index: number; why: string }[] {
   const relE = rows.map((r) => r.encoder_std_ms / r.encoder_ms), relD = rows.map((r) => r.decoder_std_ms / r.decoder_ms);
   const limE = Math.max(0.05, 3 * median(relE)), limD = Math.max(0.05, 3 * median(relD));
   const flagged = findOutliers(rows).flagged;
@@ -143,6 +147,7 @@ export function remeasureCandidates(rows: readonly LatencyRow[], sessionWarmRows
   rows.forEach((r, i) => {
     if ((r.pass ?? 0) >= finalPass) return;
     const why = (r.seq ?? Infinity) < sessionWarmRows ? `measured #${r.seq! + 1} in its process`
+      : warmRowsOnly ? undefined
       : relE[i] > limE || relD[i] > limD ? `run-to-run spread ${(100 * Math.max(relE[i], relD[i])).toFixed(0)} % of the mean`
       : flagged[i] ? "flagged by the outlier rule" : undefined;
     if (why) out.push({ index: i, why });
@@ -277,7 +282,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     }
     if (!stop() && o.remeasure !== false) {
       const current = latest();
-      const todo = remeasureCandidates(current, sessionWarmRows, rounds);
+      const todo = remeasureCandidates(current, sessionWarmRows, rounds, newRows === 0);
       if (todo.length > 0) log(`re-measuring ${todo.length} rows (warm-up prone or suspicious)`);
       for (const { index, why } of todo) {
         if (stop()) break;

@@ -78,6 +78,26 @@ describe("profiling campaigns", () => {
     expect([r4.newRows, r4.complete]).toEqual([0, true]);
   });
 
+  it("a resumed campaign with nothing new to measure re-judges only the warm-up rows, not the same noisy values", async () => {
+    const out = join(dir, "rejudge.csv");
+    const o = { space, samples: 10, out, seed: 4, protocol: { ...protocol, build: "test" }, device, log: () => {} };
+    // the 6th architecture measured with a run-to-run spread of 50 % (reason (b) of the re-measure pass)
+    const spready = (): Measure => {
+      const m = fakeMeasure();
+      let calls = 0;
+      return (a, p) => {
+        const r = m(a, p);
+        return ++calls === 7 ? { ...r, encoder_std_ms: 0.5 * r.encoder_ms } : r; // call 1 is the warm-up
+      };
+    };
+    const r1 = await runCampaign({ ...o, measure: spready(), remeasure: false });
+    expect([r1.complete, r1.remeasured]).toEqual([true, 0]);
+    const r2 = await runCampaign({ ...o, measure: fakeMeasure() });
+    expect(r2.remeasured).toBe(3); // the first process's first 3 rows; the spread row was r1's to judge
+    const rows = readDataset(out).rows;
+    expect(rows.filter((r) => r.pass === 1).map((r) => r.seq)).toEqual([0, 1, 2]);
+  });
+
   it("rounds: every architecture measured K times, interrupted mid-round and resumed; the fastest kept", async () => {
     const out = join(dir, "rounds.csv");
     // a machine busy in waves: each call is slower or faster by turns
