@@ -25,8 +25,9 @@ import { nsga2Search } from "./nsga2.js";
 import { checkSpaceCovered, loadPredictorFile, SearchInputError, type LatencySource } from "./predictor-file.js";
 import { SearchProblem, type GenerationStats, type SearchResult } from "./problem.js";
 import { randomSearch } from "./random.js";
-export { SEARCH_DEFAULTS } from "./defaults.js";
 import { renderReport, runRecord, type SearchRecord, type WinnerRecord } from "./report.js";
+
+export { SEARCH_DEFAULTS } from "./defaults.js";
 
 /** The evolution's settings (NSGA-II and the random baseline take the same). */
 export type EvolutionSettings = Required<Pick<EvolutionOptions, "generations" | "population" | "parents" | "mutations" | "crossovers" | "mutationProb" | "seed">>;

@@ -10,8 +10,9 @@ import { encodeTrained } from "../runtime/model.js";
 import type { Space, ValidArch } from "../runtime/types.js";
 import { Bpe } from "../data/bpe.js";
 import { tokenizeTexts, type Texts } from "../data/texts.js";
-export { TRAIN_DEFAULTS } from "./defaults.js";
 import { train, withoutAdamState, type Progress, type TrainOptions, type TrainResult } from "./trainer.js";
+
+export { TRAIN_DEFAULTS } from "./defaults.js";
 
 /** What to train, on what, for how long; every value already checked by whoever took it in. */
 export interface TrainModelOptions extends Pick<TrainOptions, "steps" | "minutes" | "maxTokens" | "dropout" | "clipNorm" | "labelSmoothing" | "validEvery" | "seed" | "backend" | "threads" | "checkpointSeconds" | "sampling" | "onProgress" | "log" | "signal"> {
