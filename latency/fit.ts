@@ -15,6 +15,20 @@
  *     ms test RMSE after 2,000 epochs alone; about 70 ms within 100 epochs on the residual);
  *   - on the test rows: RMSE, MAPE and Kendall's tau of the MLP and of a least-squares linear
  *     regression on the same features and training rows, fitted in the same run.
+ * And what keeps a predictor from being silly (docs/latency.md "Sanity"):
+ *   - enough rows (minimumRows): per coefficient least squares can determine (the rank of the
+ *     features over the space, plus the intercept) ROWS_PER_COEFFICIENT training rows, and
+ *     MIN_HOLDOUT validation and test rows each, after outliers; below that, a LatencyDataError
+ *     saying how many more rows to measure;
+ *   - the simplest model that is as good: the MLP is kept only when it beats the linear part on
+ *     the validation rows by more than TIE with the whole paired-bootstrap interval below 1
+ *     (./metrics.ts compareRmse); otherwise the predictor is the linear part alone;
+ *   - a floor: predictions are at least FLOOR_FRACTION of the smallest training latency, per
+ *     output (./predictor.ts);
+ *   - intervals: the test RMSEs come with 95 % bootstrap intervals over the test rows, and the
+ *     verdict against linear regression says "better" only when the paired interval does;
+ *   - orderings: seeded pairs a <= b of the space (./monotonicity.ts) where the predictor has a
+ *     slower than b, reported, with a warning when there are any.
  */
 import * as tf from "@tensorflow/tfjs";
 import { archKey } from "../runtime/arch-features.js";
@@ -23,11 +37,13 @@ import type { Space } from "../runtime/types.js";
 import { selectBackend } from "../train/backend.js";
 import { protocolLine, sameProtocol, type Protocol } from "../runtime/protocol.js";
 import { deviceLabel, LatencyDataError, sameDevice, totalMs, type DeviceInfo, type LatencyRow } from "./dataset.js";
-import { encodeRow, featureCount, featureSpec, rowOutsideSpace, type FeatureKind } from "./features.js";
-import { fitLinear, predictLinear } from "./linear.js";
-import { formatMetrics, metrics, type Metrics } from "./metrics.js";
+import { encodeArch, encodeRow, featureCount, featureSpec, rowOutsideSpace, type FeatureKind } from "./features.js";
+import { featureRank, fitLinear, predictLinear } from "./linear.js";
+import { compareRmse, formatMetrics, metrics, MIN_COMPARE_ROWS, rmseInterval, TIE, type Comparison, type Metrics, type Verdict } from "./metrics.js";
+import { monotonicityCheck, type MonotonicityReport } from "./monotonicity.js";
 import { findOutliers } from "./outliers.js";
-import { Predictor, type TargetKind } from "./predictor.js";
+import { FLOOR_FRACTION, Predictor, type ModelKind, type PredictorParts, type TargetKind } from "./predictor.js";
+import { sampleArch, smallestArch, largestArch } from "../runtime/arch-sample.js";
 
 export interface FitOptions {
   /** Default (and "auto"): "sums", HAT's 10 features and the per-stack sums computed from them. */
@@ -67,8 +83,31 @@ export interface FitReport {
   hidden: number[];
   seed: number;
   device: string;
-  /** The MLP on the test rows (outliers left out when dropped). */
+  /** The predictor kept (`model`) on the test rows (outliers left out when dropped). */
   test_metrics: Metrics;
+  /** 95 % bootstrap interval of test_metrics.rmse_ms over the test rows (seeded). */
+  test_rmse_ci_ms: [number, number];
+  /** Which model the predictor holds: the MLP only when it beat the linear part on the validation rows (model_choice). */
+  model: ModelKind;
+  /** The MLP against the linear part on the validation rows (ratio: MLP RMSE / linear RMSE). */
+  model_choice: Comparison & { mlp_rmse_ms: number; linear_rmse_ms: number };
+  /** The MLP on the test rows (whether kept or not), and its interval. */
+  mlp_metrics: Metrics;
+  mlp_rmse_ci_ms: [number, number];
+  linear_rmse_ci_ms: [number, number];
+  /** The MLP against linear regression on the test rows, paired bootstrap. */
+  vs_linear_ratio: number;
+  vs_linear_ratio_ci: [number, number];
+  /** The rule of minimumRows, as applied. */
+  min_rows: MinimumRows;
+  /** Predictions' lower bound per output (ms): FLOOR_FRACTION of the smallest training value. */
+  floor_ms: number[];
+  /** Impossible orderings of the kept predictor on seeded pairs of the space (null without a space). */
+  monotonicity: MonotonicityReport | null;
+  /** The same for the MLP (when the MLP is not the one kept, for the record). */
+  mlp_monotonicity_violations: number | null;
+  /** Things to look at: impossible orderings, a small test split. */
+  warnings: string[];
   /** Linear regression on the same features and training rows, same test rows (the MLP's linear part). */
   linear_metrics: Metrics;
   /** Plain linear regression on HAT's 10 features, same rows. */
@@ -84,14 +123,50 @@ export interface FitReport {
   best_epoch: number;
   seconds: number;
   backend: string;
-  /** Test RMSE more than 1 % below linear regression's. */
+  /** The MLP's test RMSE more than 1 % below linear regression's, the paired interval below 1 (vs_linear "better"). */
   beats_linear: boolean;
-  /** better / tie (within 1 %) / worse than linear regression, by test RMSE. */
-  vs_linear: "better" | "tie" | "worse";
+  /** The MLP against linear regression by test RMSE: better / worse when more than 1 % apart and
+   *  the paired-bootstrap interval of the ratio excludes 1 (and at least MIN_COMPARE_ROWS test rows); else tie. */
+  vs_linear: Verdict;
 }
 
-/** RMSEs within 1 % of each other are a tie: differences that small are noise at these sample sizes. */
-const TIE = 0.01;
+/** Training rows per coefficient least squares determines (docs/latency.md "Sanity": with n = 3p
+ *  rows, OLS's expected out-of-sample MSE is sigma^2 (1 + p / (n - p - 1)), about 1.5 sigma^2: within
+ *  ~25 % of the noise floor in RMSE; at 2p it is ~2 sigma^2). */
+export const ROWS_PER_COEFFICIENT = 3;
+/** Validation and test rows, each, at least (after outliers): fewer cannot rank two models (metrics.ts MIN_COMPARE_ROWS). */
+export const MIN_HOLDOUT = MIN_COMPARE_ROWS;
+
+export interface MinimumRows {
+  features: number;
+  /** Coefficients least squares can determine: the rank of the features (over the space when given, else the rows) plus the intercept. */
+  coefficients: number;
+  min_train: number;
+  min_holdout: number;
+  /** Rows a dataset needs at least (before outliers): min_train + 2 min_holdout. */
+  min_rows: number;
+}
+
+/** How many rows a fit with these features needs (docs/latency.md "Sanity"). */
+export function minimumRows(X: readonly (readonly number[])[]): MinimumRows {
+  const coefficients = featureRank(X) + 1;
+  const minTrain = ROWS_PER_COEFFICIENT * coefficients;
+  return { features: X[0]?.length ?? 0, coefficients, min_train: minTrain, min_holdout: MIN_HOLDOUT, min_rows: minTrain + 2 * MIN_HOLDOUT };
+}
+
+/** Holdout (validation, test) rows of a split of n rows: a tenth, at least MIN_HOLDOUT. */
+function holdoutSize(n: number): number {
+  return Math.max(MIN_HOLDOUT, Math.round(n / 10));
+}
+
+/** The smallest n' >= n whose split leaves, at keep rate q, min_train training and min_holdout of each holdout. */
+function rowsNeeded(n: number, q: number, m: MinimumRows): number {
+  for (let k = n; k < 10_000_000; k++) {
+    const h = holdoutSize(k);
+    if ((k - 2 * h) * q >= m.min_train && Math.floor(h * q) >= m.min_holdout) return k;
+  }
+  return Infinity;
+}
 
 /** Every row must agree on one value of `get` (or none have it); returns it. */
 function common<T>(rows: readonly LatencyRow[], get: (r: LatencyRow) => T | undefined, same: (a: T, b: T) => boolean, what: string, show: (v: T) => string): T | undefined {
@@ -119,7 +194,7 @@ export function outlierMask(rows: readonly LatencyRow[], mode: OutlierMode): { f
   };
 }
 
-/** The seeded 8:1:1 split: [train, val, test] row indices. */
+/** The seeded 8:1:1 split: [train, val, test] row indices; validation and test get at least MIN_HOLDOUT rows each (n < 95). */
 export function splitIndices(n: number, seed: number): [number[], number[], number[]] {
   const rng = mulberry32(seed);
   const perm = Array.from({ length: n }, (_, i) => i);
@@ -127,7 +202,7 @@ export function splitIndices(n: number, seed: number): [number[], number[], numb
     const j = Math.floor(rng() * (i + 1));
     [perm[i], perm[j]] = [perm[j], perm[i]];
   }
-  const nTest = Math.max(1, Math.round(n / 10)), nVal = Math.max(1, Math.round(n / 10));
+  const nTest = Math.min(holdoutSize(n), Math.floor(n / 3)), nVal = nTest;
   return [perm.slice(nTest + nVal), perm.slice(nTest, nTest + nVal), perm.slice(0, nTest)];
 }
 
@@ -160,7 +235,7 @@ export async function fitPredictor(rows: readonly LatencyRow[], o: FitOptions = 
   if (hidden.length === 0 || hidden.some((h) => !Number.isInteger(h) || h < 1)) throw new RangeError(`hidden sizes must be positive integers, got [${hidden}]`);
 
   const n = rows.length;
-  if (n < 20) throw new LatencyDataError(`${n} rows: a predictor needs at least 20 (8:1:1 split)`);
+  if (n === 0) throw new LatencyDataError("no rows to fit");
   const archsSeen = rows.filter((r) => r.arch).map((r) => r.arch!);
   if (new Set(archsSeen.map(archKey)).size !== archsSeen.length) {
     throw new LatencyDataError("the same architecture appears in several rows: read campaign files with latestPerArch (readTrainingRows does)");
@@ -175,6 +250,13 @@ export async function fitPredictor(rows: readonly LatencyRow[], o: FitOptions = 
   const spec = featureSpec(kind, o.space, archsSeen);
   const K = featureCount(spec), O = target === "total" ? 1 : 2;
   const X = rows.map((r) => encodeRow(r, spec));
+
+  // enough rows? The coefficients least squares can determine: over the space when given (a
+  // seeded sample of it, its extremes included), else over the rows at hand
+  const spaceX = o.space ? spaceSample(o.space, spec, K, seed) : X;
+  const need = minimumRows(spaceX);
+  const rule = `${need.min_train} training rows (${ROWS_PER_COEFFICIENT} per coefficient; ${need.coefficients} coefficients: the ${K} ${kind} features are of rank ${need.coefficients - 1} ${o.space ? "over the space" : "over these rows"}, and the intercept) and ${need.min_holdout} validation and ${need.min_holdout} test rows, after outliers`;
+  if (n < need.min_rows) throw new LatencyDataError(`${n} rows: a predictor needs ${rule}: at least ${need.min_rows} rows; measure ${need.min_rows - n} more (or use fewer features: --features hat)`);
   const Y = rows.map((r) => (O === 1 ? [totalMs(r)] : [r.encoder_ms, r.decoder_ms]));
   const total = rows.map(totalMs);
 
@@ -182,8 +264,11 @@ export async function fitPredictor(rows: readonly LatencyRow[], o: FitOptions = 
   const [trainAll, valAll, testAll] = splitIndices(n, seed);
   const { flagged, summary } = outlierMask(rows, o.outliers ?? "drop");
   const trainIdx = trainAll.filter((i) => !flagged[i]), valIdx = valAll.filter((i) => !flagged[i]), testIdx = testAll.filter((i) => !flagged[i]);
-  if (trainIdx.length < 8 || valIdx.length < 1 || testIdx.length < 1) throw new LatencyDataError(`too few rows left after outliers: ${trainIdx.length} train, ${valIdx.length} validation, ${testIdx.length} test`);
   const dropped = flagged.filter(Boolean).length;
+  if (trainIdx.length < need.min_train || valIdx.length < need.min_holdout || testIdx.length < need.min_holdout) {
+    const more = rowsNeeded(n, (n - dropped) / n, need) - n;
+    throw new LatencyDataError(`too few rows left after outliers (${dropped} dropped): ${trainIdx.length} train, ${valIdx.length} validation, ${testIdx.length} test; a predictor needs ${rule}; measure about ${Number.isFinite(more) ? Math.max(1, more) : "many"} more`);
+  }
   log(`rows: ${n} (${trainIdx.length} train, ${valIdx.length} validation, ${testIdx.length} test); ${summary}`);
   log(`features: ${kind} (${K}); target: ${target === "split" ? "encoder and decoder latency, summed" : "total latency"}; MLP ${[K, ...hidden, O].join("-")}; device: ${deviceLabel(device)}`);
 
@@ -219,7 +304,7 @@ export async function fitPredictor(rows: readonly LatencyRow[], o: FitOptions = 
   };
 
   // train with tfjs
-  const choice = await selectBackend(o.backend, log);
+  const backendChoice = await selectBackend(o.backend, log);
   const sizes = [K, ...hidden, O];
   const init = initialWeights(sizes, seed);
   const vars = init.map(({ w, b }, l) => ({
@@ -288,65 +373,98 @@ export async function fitPredictor(rows: readonly LatencyRow[], o: FitOptions = 
   }
   epoch = Math.min(epoch, maxEpochs);
 
-  // the predictor (JS forward pass) and the test metrics
-  const predictor = new Predictor({
-    device, space: o.space, protocol,
+  // the floor: a fraction of the smallest training value of each output
+  const floorMs = Array.from({ length: O }, (_, k) => FLOOR_FRACTION * Math.min(...trainIdx.map((i) => Y[i][k])));
+  const parts = (model: ModelKind): PredictorParts => ({
+    device, space: o.space, protocol, model,
     features: { ...spec, mean: fNorm.mean, std: fNorm.std, min: fMin, max: fMax },
     linear, target: { kind: target, mean: yNorm.mean, std: yNorm.std },
-    sizes, weights: bestWeights,
+    floor: { fraction: FLOOR_FRACTION, ms: floorMs },
+    sizes: model === "mlp" ? sizes : [K, O], weights: model === "mlp" ? bestWeights : [],
     testSet: { measured: [], predicted: [] },
   });
-  const predictIdx = (idx: number[]) => Array.from(predictor.predictRows(idx.map((i) => rows[i])));
-  // baselines: the linear part alone (same features, same training rows), and least squares on HAT's 10
-  const linearIdx = (idx: number[]) => idx.map((i) => Y[i].reduce((s, _, k) => s + linOut(i, k), 0));
+  // the MLP and the linear part alone (same features, same training rows, same floor), as predictors
+  const mlp = new Predictor(parts("mlp")), lin = new Predictor(parts("linear"));
+  const on = (p: Predictor, idx: number[]) => Array.from(p.predictRows(idx.map((i) => rows[i])));
+  // the simplest model that is as good: the MLP only when it beats the linear part on validation
+  const valMeasured = valIdx.map((i) => total[i]);
+  const vMlp = on(mlp, valIdx), vLin = on(lin, valIdx);
+  const choice = compareRmse(valMeasured, vMlp, vLin, seed);
+  const model: ModelKind = choice.verdict === "better" ? "mlp" : "linear";
+  const kept = model === "mlp" ? mlp : lin;
+  // least squares on HAT's 10, for reference
   const hat10 = fitLinear(trainIdx.map((i) => rows[i].features), trainIdx.map((i) => total[i]));
   const hat10Idx = (idx: number[]) => idx.map((i) => predictLinear(hat10, rows[i].features));
   const measured = testIdx.map((i) => total[i]);
-  const predicted = predictIdx(testIdx);
-  const testMetrics = metrics(measured, predicted), linearMetrics = metrics(measured, linearIdx(testIdx));
+  const pKept = on(kept, testIdx), pMlp = on(mlp, testIdx), pLin = on(lin, testIdx);
+  const testMetrics = metrics(measured, pKept), mlpMetrics = metrics(measured, pMlp), linearMetrics = metrics(measured, pLin);
   const hat10Metrics = metrics(measured, hat10Idx(testIdx));
+  const vs = compareRmse(measured, pMlp, pLin, seed);
+  const mono = o.space ? monotonicityCheck((a) => kept.predict(a), o.space, { seed }) : null;
+  const monoMlp = o.space ? (model === "mlp" ? mono! : monotonicityCheck((a) => mlp.predict(a), o.space, { seed })) : null;
+  const warnings: string[] = [];
+  if (mono && mono.violations > 0) {
+    warnings.push(`impossible orderings: in ${mono.violations} of ${mono.pairs} sampled pairs (${(100 * mono.fraction).toFixed(1)} %) a SubTransformer no larger than another in any dimension is predicted slower (by up to ${mono.worst_excess_ms.toPrecision(3)} ms, beyond ${100 * mono.tolerance} %)`);
+  }
+  if (mono?.smallest_slower_than_largest) warnings.push(`the space's smallest SubTransformer is predicted slower (${mono.smallest_ms.toPrecision(4)} ms) than its largest (${mono.largest_ms.toPrecision(4)} ms)`);
+  if (!o.space) warnings.push("no space given (--space): the ordering check was not run");
   const report: FitReport = {
     rows: n, train: trainIdx.length, val: valIdx.length, test: testIdx.length,
     outliers_dropped: dropped, outlier_summary: summary,
     features: kind, target, hidden, seed, device: deviceLabel(device),
-    test_metrics: testMetrics, linear_metrics: linearMetrics, linear_hat10_metrics: hat10Metrics,
-    val_rmse_ms: best, epochs: epoch, best_epoch: bestEpoch, seconds: (performance.now() - t0) / 1000, backend: choice.name,
-    beats_linear: testMetrics.rmse_ms < (1 - TIE) * linearMetrics.rmse_ms,
-    vs_linear: testMetrics.rmse_ms < (1 - TIE) * linearMetrics.rmse_ms ? "better" : testMetrics.rmse_ms <= (1 + TIE) * linearMetrics.rmse_ms ? "tie" : "worse",
+    test_metrics: testMetrics, test_rmse_ci_ms: rmseInterval(measured, pKept, seed),
+    model, model_choice: { ...choice, mlp_rmse_ms: metrics(valMeasured, vMlp).rmse_ms, linear_rmse_ms: metrics(valMeasured, vLin).rmse_ms },
+    mlp_metrics: mlpMetrics, mlp_rmse_ci_ms: rmseInterval(measured, pMlp, seed), linear_rmse_ci_ms: rmseInterval(measured, pLin, seed),
+    vs_linear_ratio: vs.ratio, vs_linear_ratio_ci: vs.ratio_ci,
+    min_rows: need, floor_ms: floorMs, monotonicity: mono, mlp_monotonicity_violations: monoMlp ? monoMlp.fraction : null, warnings,
+    linear_metrics: linearMetrics, linear_hat10_metrics: hat10Metrics,
+    val_rmse_ms: best, epochs: epoch, best_epoch: bestEpoch, seconds: (performance.now() - t0) / 1000, backend: backendChoice.name,
+    beats_linear: vs.verdict === "better",
+    vs_linear: vs.verdict,
   };
   if (dropped > 0) {
     const m = testAll.map((i) => total[i]);
-    report.test_metrics_all = metrics(m, predictIdx(testAll));
-    report.linear_metrics_all = metrics(m, linearIdx(testAll));
+    report.test_metrics_all = metrics(m, on(kept, testAll));
+    report.linear_metrics_all = metrics(m, on(lin, testAll));
   }
   if ((o.outliers ?? "drop") !== "drop") {
     const rule = findOutliers(rows).flagged;
     const clean = testAll.filter((i) => !rule[i]);
     if (clean.length < testIdx.length && clean.length > 0) {
       const m = clean.map((i) => total[i]);
-      report.test_metrics_clean = metrics(m, predictIdx(clean));
-      report.linear_metrics_clean = metrics(m, linearIdx(clean));
+      report.test_metrics_clean = metrics(m, on(kept, clean));
+      report.linear_metrics_clean = metrics(m, on(lin, clean));
     }
   }
+  const ci = (c: [number, number]) => `[${c[0].toFixed(3)}, ${c[1].toFixed(3)}]`;
   log(`trained ${epoch} epochs in ${((performance.now() - tTrain) / 1000).toFixed(1)} s; best validation RMSE ${best.toFixed(3)} ms at epoch ${bestEpoch}`);
-  log(`test  MLP    ${formatMetrics(testMetrics)}`);
-  log(`test  linear ${formatMetrics(linearMetrics)}${kind === "hat" ? "" : ` (same features); on HAT's 10 features: ${formatMetrics(hat10Metrics)}`}`);
+  log(`validation (${valIdx.length} rows): MLP ${report.model_choice.mlp_rmse_ms.toFixed(3)} ms, linear ${report.model_choice.linear_rmse_ms.toFixed(3)} ms, ratio ${choice.ratio.toFixed(3)} (95 % interval ${ci(choice.ratio_ci)}): the predictor is ${model === "mlp" ? "the MLP (it beats the linear part)" : "the linear part alone (the MLP does not beat it by more than the interval)"}`);
+  log(`test  MLP    ${formatMetrics(mlpMetrics)}; RMSE 95 % interval ${ci(report.mlp_rmse_ci_ms)} ms`);
+  log(`test  linear ${formatMetrics(linearMetrics)}; RMSE 95 % interval ${ci(report.linear_rmse_ci_ms)} ms${kind === "hat" ? "" : ` (same features); on HAT's 10 features: ${formatMetrics(hat10Metrics)}`}`);
   if (report.test_metrics_all) {
-    log(`all test rows, outliers included: MLP ${formatMetrics(report.test_metrics_all)}; linear ${formatMetrics(report.linear_metrics_all!)}`);
+    log(`all test rows, outliers included: kept (${model}) ${formatMetrics(report.test_metrics_all)}; linear ${formatMetrics(report.linear_metrics_all!)}`);
   }
   if (report.test_metrics_clean) {
-    log(`test rows the outlier rule keeps: MLP ${formatMetrics(report.test_metrics_clean)}; linear ${formatMetrics(report.linear_metrics_clean!)}`);
+    log(`test rows the outlier rule keeps: kept (${model}) ${formatMetrics(report.test_metrics_clean)}; linear ${formatMetrics(report.linear_metrics_clean!)}`);
   }
-  if (!report.beats_linear) {
-    log(`the MLP does NOT beat linear regression on the test split: ${report.vs_linear === "tie" ? "a tie (within 1 %)" : "worse"}, RMSE ${testMetrics.rmse_ms.toFixed(3)} vs ${linearMetrics.rmse_ms.toFixed(3)} ms`);
-  }
+  log(`MLP vs linear on the test rows: ${vs.verdict} (RMSE ratio ${vs.ratio.toFixed(3)}, 95 % interval ${ci(vs.ratio_ci)}${testIdx.length < MIN_COMPARE_ROWS ? `; under ${MIN_COMPARE_ROWS} test rows: never "better"` : ""})`);
+  if (mono) log(`orderings: ${mono.violations} of ${mono.pairs} pairs a <= b predicted with a slower (beyond ${100 * mono.tolerance} %); smallest ${mono.smallest_ms.toFixed(3)} ms, largest ${mono.largest_ms.toFixed(3)} ms; floor ${floorMs.map((f) => f.toFixed(3)).join(" + ")} ms`);
+  for (const w of warnings) log(`WARNING: ${w}`);
   const fitted = new Predictor({
-    device, space: o.space, protocol,
-    features: { ...spec, mean: fNorm.mean, std: fNorm.std, min: fMin, max: fMax },
-    linear, target: { kind: target, mean: yNorm.mean, std: yNorm.std },
-    sizes, weights: bestWeights,
+    ...parts(model),
     fit: { ...report, lr, batch, max_epochs: maxEpochs, patience },
-    testSet: { measured, predicted },
+    testSet: { measured, predicted: pKept },
   });
   return { predictor: fitted, report };
+}
+
+/** Feature vectors of a seeded sample of the space (its smallest and largest first): what the predictor will be asked about. */
+function spaceSample(space: Space, spec: ReturnType<typeof featureSpec>, K: number, seed: number): number[][] {
+  const rng = mulberry32(seed ^ 0x5a3e);
+  const archs = [smallestArch(space), largestArch(space), ...Array.from({ length: 4 * K + 200 }, () => sampleArch(space, rng))];
+  return archs.map((a) => {
+    const x = new Float64Array(K);
+    encodeArch(a, spec, x, 0);
+    return Array.from(x);
+  });
 }

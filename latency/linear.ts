@@ -83,3 +83,49 @@ export function predictLinear(m: LinearModel, x: readonly number[]): number {
   for (let k = 0; k < m.w.length; k++) s += (m.w[k] * (x[k] - m.mean[k])) / m.scale[k];
   return s;
 }
+
+/**
+ * The numerical rank of the centred feature matrix X (rows: feature vectors): how many
+ * coefficients least squares can actually determine from such rows (constant features and
+ * features that are combinations of others, e.g. `6 x embed` where every arch has 6 encoder
+ * layers, add none). Pivoted Cholesky of the correlation matrix; a pivot under `tol` of the
+ * largest diagonal entry ends it.
+ */
+export function featureRank(X: readonly (readonly number[])[], tol = 1e-8): number {
+  const n = X.length;
+  if (n < 2) return 0;
+  const d = X[0].length;
+  const mean = new Array<number>(d).fill(0), sd = new Array<number>(d).fill(0);
+  for (const x of X) for (let k = 0; k < d; k++) mean[k] += x[k] / n;
+  for (const x of X) for (let k = 0; k < d; k++) sd[k] += (x[k] - mean[k]) ** 2;
+  const cols = [...Array(d).keys()].filter((k) => Math.sqrt(sd[k] / n) > 1e-9 * Math.max(1, Math.abs(mean[k])));
+  const m = cols.length;
+  const A = new Float64Array(m * m);
+  for (const x of X) {
+    for (let a = 0; a < m; a++) {
+      const za = (x[cols[a]] - mean[cols[a]]) / Math.sqrt(sd[cols[a]]);
+      for (let b = 0; b <= a; b++) A[a * m + b] += za * ((x[cols[b]] - mean[cols[b]]) / Math.sqrt(sd[cols[b]]));
+    }
+  }
+  for (let a = 0; a < m; a++) for (let b = 0; b < a; b++) A[b * m + a] = A[a * m + b];
+  // pivoted Cholesky: the rank is the number of pivots above tol
+  const diag = Float64Array.from({ length: m }, (_, i) => A[i * m + i]);
+  const L = new Float64Array(m * m), used = new Uint8Array(m);
+  let rank = 0;
+  for (; rank < m; rank++) {
+    let p = -1;
+    for (let i = 0; i < m; i++) if (!used[i] && (p < 0 || diag[i] > diag[p])) p = i;
+    if (p < 0 || diag[p] <= tol) break; // the correlation matrix: diagonal 1, so tol is relative
+    used[p] = 1;
+    const lpp = Math.sqrt(diag[p]);
+    for (let i = 0; i < m; i++) {
+      if (used[i]) continue;
+      let s = A[i * m + p];
+      for (let k = 0; k < rank; k++) s -= L[i * m + k] * L[p * m + k];
+      L[i * m + rank] = s / lpp;
+      diag[i] -= L[i * m + rank] ** 2;
+    }
+    L[p * m + rank] = lpp; // row p's earlier entries were set while it was not yet a pivot
+  }
+  return rank;
+}

@@ -66,3 +66,95 @@ export function metrics(measured: ArrayLike<number>, predicted: ArrayLike<number
 export function formatMetrics(m: Metrics): string {
   return `RMSE ${m.rmse_ms.toFixed(m.rmse_ms < 10 ? 3 : 1)} ms, MAPE ${m.mape.toFixed(2)} %, tau ${m.kendall_tau.toFixed(3)} (n ${m.n})`;
 }
+
+/** Resamples of the bootstrap intervals below (seeded: the same rows give the same interval). */
+export const BOOTSTRAP_RESAMPLES = 2000;
+
+/**
+ * A test split smaller than this says nothing about which of two predictors is better: the
+ * comparison below never says "better" (or "worse") on fewer rows, whatever the interval says
+ * (with 3 rows, a model better on each of the 3 is "better" in every resample).
+ */
+export const MIN_COMPARE_ROWS = 10;
+
+/** RMSEs within 1 % of each other are a tie, whatever the interval. */
+export const TIE = 0.01;
+
+/** Row indices of `B` seeded bootstrap resamples of n rows (drawn with replacement). */
+function resamples(n: number, seed: number, B: number, each: (idx: Uint32Array) => void): void {
+  let s = (seed ^ 0x9e3779b9) >>> 0;
+  const rng = () => {
+    // mulberry32, inlined: this file imports nothing
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const idx = new Uint32Array(n);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < n; i++) idx[i] = Math.floor(rng() * n);
+    each(idx);
+  }
+}
+
+function percentile(sorted: Float64Array, q: number): number {
+  const pos = q * (sorted.length - 1), lo = Math.floor(pos), hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/**
+ * A 95 % percentile-bootstrap interval of the RMSE over the rows (resampled with replacement,
+ * seeded): how much the RMSE of a test split of this size could move with other rows.
+ */
+export function rmseInterval(measured: ArrayLike<number>, predicted: ArrayLike<number>, seed = 1, B = BOOTSTRAP_RESAMPLES): [number, number] {
+  const n = checkPair(measured, predicted);
+  const sq = Float64Array.from({ length: n }, (_, i) => (predicted[i] - measured[i]) ** 2);
+  const out = new Float64Array(B);
+  let b = 0;
+  resamples(n, seed, B, (idx) => {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += sq[idx[i]];
+    out[b++] = Math.sqrt(s / n);
+  });
+  out.sort();
+  return [percentile(out, 0.025), percentile(out, 0.975)];
+}
+
+export type Verdict = "better" | "tie" | "worse";
+
+export interface Comparison {
+  /** RMSE of a / RMSE of b on all rows. */
+  ratio: number;
+  /** 95 % paired-bootstrap interval of the ratio (the same resampled rows for both). */
+  ratio_ci: [number, number];
+  n: number;
+  /** better: a's RMSE more than TIE below b's and the whole interval below 1; worse: the mirror; else tie.
+   *  Under MIN_COMPARE_ROWS rows: always tie. */
+  verdict: Verdict;
+}
+
+/** Is predictor a better than predictor b on these rows, by RMSE, beyond what the rows' sampling explains? */
+export function compareRmse(measured: ArrayLike<number>, a: ArrayLike<number>, b: ArrayLike<number>, seed = 1, B = BOOTSTRAP_RESAMPLES): Comparison {
+  const n = checkPair(measured, a);
+  checkPair(measured, b);
+  const sa = Float64Array.from({ length: n }, (_, i) => (a[i] - measured[i]) ** 2);
+  const sb = Float64Array.from({ length: n }, (_, i) => (b[i] - measured[i]) ** 2);
+  const ratioOf = (idx?: Uint32Array) => {
+    let x = 0, y = 0;
+    for (let i = 0; i < n; i++) { const j = idx ? idx[i] : i; x += sa[j]; y += sb[j]; }
+    return y === 0 ? (x === 0 ? 1 : Infinity) : Math.sqrt(x / y);
+  };
+  const ratio = ratioOf();
+  const out = new Float64Array(B);
+  let k = 0;
+  resamples(n, seed, B, (idx) => { out[k++] = ratioOf(idx); });
+  out.sort();
+  const ci: [number, number] = [percentile(out, 0.025), percentile(out, 0.975)];
+  let verdict: Verdict = "tie";
+  if (n >= MIN_COMPARE_ROWS) {
+    if (ratio < 1 - TIE && ci[1] < 1) verdict = "better";
+    else if (ratio > 1 + TIE && ci[0] > 1) verdict = "worse";
+  }
+  return { ratio, ratio_ci: ci, n, verdict };
+}

@@ -14,15 +14,23 @@
  * Shapes: N architectures, K features, H hidden units, O outputs (1: total latency; 2: encoder
  * and decoder latencies, summed).
  *
- * The file (FORMAT, version 1):
+ * Predictions are clamped from below, output by output: ms[o] = max(ms[o], floor.ms[o]), where the
+ * fit sets floor.ms[o] to FLOOR_FRACTION of the smallest value of output o in its training rows
+ * (fit.ts; docs/latency.md says why a half): a prediction is never negative, and never far below
+ * anything the device was seen to do, however the linear part or the MLP extrapolates.
+ *
+ * The file (FORMAT, version 2; version 1 files still load):
  *   { format, version, device, space?, protocol? (runtime/protocol.ts, its build inside; older files
  *     have a top-level build and protocols without the later fields, read as UNRECORDED_DEFAULTS),
+ *     model: "linear" | "mlp",                                     // version 1: always "mlp"
  *     features: { kind, maxEncoderLayers, maxDecoderLayers, names[K], mean[K], std[K], min[K], max[K] },
  *     linear: { w[O][K], b[O] },                                   // on z (normalised features)
  *     target: { kind: "total" | "split", mean[O], std[O] },       // of the MLP's output (the residual)
- *     mlp: { sizes: [K, H1, ..., O], activation: "relu", layers: [{ w, b }] },
+ *     floor: { fraction, ms[O] },                                  // version 1: none, read as ms 0 (never negative)
+ *     mlp: { sizes: [K, H1, ..., O], activation: "relu", layers: [{ w, b }] },   // only with model "mlp"
  *          // w: [in, out] row-major and b: [out], float32 little-endian, base64
  *     fit: { ... the fit's report }, testSet: { measured[], predicted[] } }
+ * A "linear" predictor is the linear part alone (fit.ts keeps the MLP only where it beats it).
  * Every problem with a file is a PredictorError naming the field.
  */
 import { readFile } from "node:fs/promises";
@@ -39,7 +47,15 @@ export class PredictorError extends InputError {
 }
 
 export const PREDICTOR_FORMAT = "hat-edge/latency-predictor";
-export const PREDICTOR_VERSION = 1;
+export const PREDICTOR_VERSION = 2;
+/** Versions this build reads (1: before `model` and `floor`). */
+export const PREDICTOR_VERSIONS_READ: readonly number[] = [1, 2];
+
+/** The fit's floor: this fraction of the smallest latency (per output) of its training rows. */
+export const FLOOR_FRACTION = 0.5;
+
+/** "mlp": the linear part plus HAT's MLP on its residual; "linear": the linear part alone. */
+export type ModelKind = "linear" | "mlp";
 
 export type TargetKind = "total" | "split";
 
@@ -53,6 +69,10 @@ export interface PredictorParts {
   linear?: { w: number[][]; b: number[] };
   /** Normalisation of the MLP's outputs (the residual of the linear part), per output. */
   target: { kind: TargetKind; mean: number[]; std: number[] };
+  /** Default "mlp". "linear": sizes [K, O] and no weights (the MLP is not used). */
+  model?: ModelKind;
+  /** Per-output lower bound of predictions (ms). Absent: 0 (an older file). */
+  floor?: { fraction: number; ms: number[] };
   /** sizes [K, H1, ..., O]; layer l: w [sizes[l], sizes[l+1]] row-major, b [sizes[l+1]]. */
   sizes: number[];
   weights: { w: Float32Array; b: Float32Array }[];
@@ -71,6 +91,8 @@ export class Predictor {
   readonly target: PredictorParts["target"];
   readonly linear: NonNullable<PredictorParts["linear"]>;
   readonly sizes: readonly number[];
+  readonly model: ModelKind;
+  readonly floor: { fraction: number; ms: number[] };
   readonly fit?: Record<string, unknown>;
   readonly testSet: { measured: number[]; predicted: number[] };
   private readonly weights: PredictorParts["weights"];
@@ -96,7 +118,10 @@ export class Predictor {
     this.O = p.sizes[p.sizes.length - 1];
     this.K = p.sizes[0];
     this.linear = p.linear ?? { w: Array.from({ length: this.O }, () => new Array<number>(this.K).fill(0)), b: new Array<number>(this.O).fill(0) };
-    this.sizes = p.sizes;
+    this.model = p.model ?? "mlp";
+    this.sizes = this.model === "linear" ? [this.K, this.O] : p.sizes;
+    this.floor = p.floor ?? { fraction: 0, ms: new Array<number>(this.O).fill(0) };
+    if (this.floor.ms.length !== this.O || this.floor.ms.some((v) => !(v >= 0))) throw new PredictorError(`floor.ms: expected ${this.O} values >= 0`);
     this.fit = p.fit;
     this.testSet = p.testSet;
     this.weights = p.weights;
@@ -112,7 +137,8 @@ export class Predictor {
     }
     this.wt = [];
     this.bias = [];
-    p.weights.forEach(({ w, b }, l) => {
+    if (this.model === "linear") this.weights = [];
+    this.weights.forEach(({ w, b }, l) => {
       const nIn = p.sizes[l], nOut = p.sizes[l + 1];
       const wt = new Float64Array(nIn * nOut), bb = Float64Array.from(b);
       for (let k = 0; k < nIn; k++) {
@@ -126,7 +152,7 @@ export class Predictor {
       this.wt.push(wt);
       this.bias.push(bb);
     });
-    const widest = Math.max(...p.sizes);
+    const widest = Math.max(...this.sizes);
     this.bufA = new Float64Array(BLOCK * widest);
     this.bufB = new Float64Array(BLOCK * widest);
     this.lin = new Float64Array(BLOCK * this.O);
@@ -203,7 +229,7 @@ export class Predictor {
     const encoder = O === 2 ? new Float64Array(n) : undefined;
     const decoder = O === 2 ? new Float64Array(n) : undefined;
     const { mean, std } = this.target;
-    const lin = this.lin, lw = this.lw, lb = this.lb;
+    const lin = this.lin, lw = this.lw, lb = this.lb, floor = this.floor.ms;
     for (let r0 = 0; r0 < n; r0 += BLOCK) {
       const m = Math.min(BLOCK, n - r0);
       let cur = this.bufA, nxt = this.bufB;
@@ -216,14 +242,27 @@ export class Predictor {
           lin[r * O + o] = s;
         }
       }
+      if (L === 0) {
+        // a linear predictor: the linear part alone, then the floor
+        for (let r = 0; r < m; r++) {
+          if (O === 1) total[r0 + r] = Math.max(lin[r], floor[0]);
+          else {
+            const e = Math.max(lin[2 * r], floor[0]), d = Math.max(lin[2 * r + 1], floor[1]);
+            encoder![r0 + r] = e;
+            decoder![r0 + r] = d;
+            total[r0 + r] = e + d;
+          }
+        }
+        continue;
+      }
       for (let l = 0; l < L; l++) {
         denseLayer(nxt, cur, this.wt[l], this.bias[l], m, this.sizes[l], this.sizes[l + 1], l + 1 < L);
         const t = cur; cur = nxt; nxt = t;
       }
       for (let r = 0; r < m; r++) {
-        if (O === 1) total[r0 + r] = lin[r] + cur[r] * std[0] + mean[0];
+        if (O === 1) total[r0 + r] = Math.max(lin[r] + cur[r] * std[0] + mean[0], floor[0]);
         else {
-          const e = lin[2 * r] + cur[2 * r] * std[0] + mean[0], d = lin[2 * r + 1] + cur[2 * r + 1] * std[1] + mean[1];
+          const e = Math.max(lin[2 * r] + cur[2 * r] * std[0] + mean[0], floor[0]), d = Math.max(lin[2 * r + 1] + cur[2 * r + 1] * std[1] + mean[1], floor[1]);
           encoder![r0 + r] = e;
           decoder![r0 + r] = d;
           total[r0 + r] = e + d;
@@ -240,14 +279,18 @@ export class Predictor {
       device: this.device,
       ...(this.space ? { space: this.space } : {}),
       ...(this.protocol ? { protocol: this.protocol } : {}),
+      model: this.model,
       features: { ...this.features, names: this.featureNames },
       linear: this.linear,
       target: this.target,
-      mlp: {
-        sizes: this.sizes,
-        activation: "relu",
-        layers: this.weights.map(({ w, b }) => ({ w: f32ToBase64(w), b: f32ToBase64(b) })),
-      },
+      floor: this.floor,
+      ...(this.model === "mlp" ? {
+        mlp: {
+          sizes: this.sizes,
+          activation: "relu",
+          layers: this.weights.map(({ w, b }) => ({ w: f32ToBase64(w), b: f32ToBase64(b) })),
+        },
+      } : {}),
       ...(this.fit ? { fit: this.fit } : {}),
       testSet: this.testSet,
     };
@@ -387,7 +430,9 @@ function readDevice(v: unknown): DeviceInfo | string {
 function readParts(obj: unknown): PredictorParts {
   const o = rec(obj, "predictor");
   if (o.format !== PREDICTOR_FORMAT) throw new PredictorError(`not a latency predictor (format ${JSON.stringify(o.format)}, expected "${PREDICTOR_FORMAT}")`);
-  if (o.version !== PREDICTOR_VERSION) throw new PredictorError(`version ${JSON.stringify(o.version)} is not supported (this build reads version ${PREDICTOR_VERSION})`);
+  if (!PREDICTOR_VERSIONS_READ.includes(o.version as number)) throw new PredictorError(`version ${JSON.stringify(o.version)} is not supported (this build reads versions ${PREDICTOR_VERSIONS_READ.join(" and ")})`);
+  const model = (o.version === 1 ? "mlp" : o.model) as ModelKind;
+  if (model !== "mlp" && model !== "linear") throw new PredictorError(`model: ${JSON.stringify(o.model)} is not "linear" or "mlp"`);
   const device = readDevice(o.device);
   let space: Space | undefined;
   if (o.space !== undefined) {
@@ -434,13 +479,25 @@ function readParts(obj: unknown): PredictorParts {
     linear = { w: lrec.w.map((row, i) => nums(row, `linear.w[${i}]`, K)), b: nums(lrec.b, "linear.b", O) };
   }
 
-  const m = rec(o.mlp, "mlp");
+  let floor: PredictorParts["floor"];
+  if (o.floor !== undefined) {
+    const fl = rec(o.floor, "floor");
+    if (typeof fl.fraction !== "number" || !(fl.fraction >= 0 && fl.fraction <= 1)) throw new PredictorError(`floor.fraction: ${JSON.stringify(fl.fraction)} is not a number in [0, 1]`);
+    floor = { fraction: fl.fraction, ms: nums(fl.ms, "floor.ms", O) };
+    floor.ms.forEach((v, i) => { if (v < 0) throw new PredictorError(`floor.ms[${i}]: ${v} is negative`); });
+  } else if (o.version !== 1) throw new PredictorError("floor: missing (version 2 files have one)");
+
+  if (model === "linear") {
+    if (linear === undefined) throw new PredictorError('linear: missing, and model is "linear"');
+    if (o.mlp !== undefined) throw new PredictorError('mlp: present, but model is "linear"');
+  }
+  const m = model === "mlp" ? rec(o.mlp, "mlp") : { activation: "relu", sizes: [K, O], layers: [] as unknown[] };
   if (m.activation !== "relu") throw new PredictorError(`mlp.activation: ${JSON.stringify(m.activation)} (only "relu")`);
   if (!Array.isArray(m.sizes) || m.sizes.length < 2) throw new PredictorError("mlp.sizes: expected [inputs, hidden..., outputs]");
   const sizes = m.sizes.map((s, i) => posInt(s, `mlp.sizes[${i}]`));
   if (sizes[0] !== K) throw new PredictorError(`mlp.sizes[0] is ${sizes[0]} but the ${spec.kind} features are ${K}`);
   if (sizes[sizes.length - 1] !== O) throw new PredictorError(`mlp.sizes ends with ${sizes[sizes.length - 1]} outputs but target.kind ${t.kind} needs ${O}`);
-  if (!Array.isArray(m.layers) || m.layers.length !== sizes.length - 1) throw new PredictorError(`mlp.layers: expected ${sizes.length - 1} layers`);
+  if (!Array.isArray(m.layers) || m.layers.length !== (model === "mlp" ? sizes.length - 1 : 0)) throw new PredictorError(`mlp.layers: expected ${sizes.length - 1} layers`);
   const weights = m.layers.map((l, i) => {
     const r = rec(l, `mlp.layers[${i}]`);
     if (typeof r.w !== "string" || typeof r.b !== "string") throw new PredictorError(`mlp.layers[${i}]: w and b must be base64 strings`);
@@ -456,5 +513,5 @@ function readParts(obj: unknown): PredictorParts {
       throw new PredictorError("features: fewer layer slots than the space's largest layer counts");
     }
   }
-  return { device, space, protocol, features, linear, target, sizes, weights, fit, testSet: { measured, predicted } };
+  return { device, space, protocol, features, linear, target, model, floor, sizes, weights, fit, testSet: { measured, predicted } };
 }

@@ -128,7 +128,7 @@ describe("latency predictor", () => {
     const layers = await fitPredictor(rows, { ...quiet, maxEpochs: 50, features: "layers", hidden: [16] });
     expect(layers.predictor.featureNames).toHaveLength(58);
     expect(layers.report.test_metrics.mape).toBeLessThan(5);
-    await expect(fitPredictor(rows.slice(0, 10), quiet)).rejects.toThrow(/at least 20/);
+    await expect(fitPredictor(rows.slice(0, 10), quiet)).rejects.toThrow(/10 rows: a predictor needs .* at least 50 rows; measure 40 more/);
     const mixed = rows.map((r, i) => ({ ...r, device: { cpu: i % 2 ? "A" : "B", cores: 1, arch: "x64", platform: "linux" } }));
     await expect(fitPredictor(mixed, quiet)).rejects.toThrow(/different devices/);
   });
