@@ -24,12 +24,17 @@ const HELP = `usage: hat predictor fit --data CSV [--data CSV ...] --out FILE [-
 
 fit: a latency predictor from datasets in HAT's CSV layout (HAT's own files, or \`hat profile-campaign\`
 output): seeded 8:1:1 split, least squares plus HAT's MLP (TensorFlow.js) on the residual, early
-stopping on validation; reports RMSE, MAPE and Kendall's tau on the test split beside linear
-regression. --space: the space the predictor is for (demo, wmt14, iwslt14, hat-latency: the
+stopping on validation; the MLP is kept only when it beats the linear part on the validation rows
+(beyond the bootstrap interval), else the predictor is linear; predictions are at least half the
+smallest training latency. Refuses fewer rows than 3 per coefficient of the features (their rank)
+plus 10 validation and 10 test rows, saying how many more to measure. Reports RMSE (with a 95 %
+bootstrap interval), MAPE and Kendall's tau on the test split beside linear regression, and the
+predictor's impossible orderings on sampled pairs of the space (needs --space). --space: the space the predictor is for (demo, wmt14, iwslt14, hat-latency: the
 space of HAT's latency datasets, or a file); predictions outside it are refused.
 --outliers: drop (default) leaves out the warm-up period and spikes (docs/latency.md).
-With --json the last line printed is one object: test_rmse_ms, test_mape (percent),
-test_kendall_tau, linear_rmse_ms and more.
+With --json the last line printed is one object: model, test_rmse_ms, test_rmse_ci_ms, test_rows,
+test_mape (percent), test_kendall_tau, linear_rmse_ms, vs_linear, monotonicity_violations,
+warnings and more.
 eval: the predictor's RMSE, MAPE and tau on a dataset. predict: one architecture's latency (ms).
 verify: measure fresh random architectures of the predictor's space here (none of those in the
 --exclude datasets, e.g. its training data) with its protocol (its rounds too, unless --rounds),
@@ -96,9 +101,16 @@ async function fit(argv: string[], io: Io): Promise<void> {
   });
   if (values.json) { io.out(JSON.stringify(summary)); return; }
   const t = report.test_metrics, l = report.linear_metrics;
-  io.out(`test MLP:    ${formatMetrics(t)}`);
-  io.out(`test linear: ${formatMetrics(l)}`);
-  if (!report.beats_linear) io.out(`the MLP does not beat linear regression on this test split (${report.vs_linear === "tie" ? "a tie: within 1 %" : "it is worse"})`);
+  const ci = (c: [number, number]) => `95 % interval [${c[0].toFixed(3)}, ${c[1].toFixed(3)}] ms`;
+  io.out(`predictor: ${report.model === "mlp" ? "the MLP (it beats the linear part on the validation rows)" : "the linear part alone (the MLP does not beat it on the validation rows)"}`);
+  io.out(`test (${report.test} rows), kept: ${formatMetrics(t)}; RMSE ${ci(report.test_rmse_ci_ms)}`);
+  io.out(`test MLP:    ${formatMetrics(report.mlp_metrics)}; RMSE ${ci(report.mlp_rmse_ci_ms)}`);
+  io.out(`test linear: ${formatMetrics(l)}; RMSE ${ci(report.linear_rmse_ci_ms)}`);
+  const ratio = `RMSE ratio ${report.vs_linear_ratio.toFixed(3)}, 95 % interval [${report.vs_linear_ratio_ci.map((x) => x.toFixed(3)).join(", ")}]`;
+  io.out(report.beats_linear ? `the MLP beats linear regression on this test split (${ratio})` : `the MLP does not beat linear regression on this test split (${report.vs_linear === "tie" ? "a tie: within 1 % or within the interval" : "it is worse"}; ${ratio})`);
+  const m = report.monotonicity;
+  if (m) io.out(`orderings: ${m.violations} of ${m.pairs} sampled pairs a <= b predicted with a slower (${(100 * m.fraction).toFixed(1)} %); smallest ${m.smallest_ms.toFixed(3)} ms, largest ${m.largest_ms.toFixed(3)} ms`);
+  for (const w of report.warnings) io.out(`warning: ${w}`);
 }
 
 async function evaluate(argv: string[], io: Io): Promise<void> {

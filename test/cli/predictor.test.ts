@@ -32,6 +32,20 @@ describe("hat predictor", () => {
     expect(typeof j.beats_linear).toBe("boolean");
     expect(f.err).toMatch(/test {2}linear/);
     expect(JSON.parse(readFileSync(model, "utf8")).device).toBe("synthetic");
+    // issue 12: the test split's size and RMSE interval, the model kept, the orderings
+    expect(j.test_rows).toBe(30);
+    expect(j.test_rmse_ci_ms).toHaveLength(2);
+    expect(j.test_rmse_ci_ms[0]).toBeLessThanOrEqual(j.test_rmse_ms);
+    expect(j.test_rmse_ci_ms[1]).toBeGreaterThanOrEqual(j.test_rmse_ms);
+    expect(["linear", "mlp"]).toContain(j.model);
+    expect(JSON.parse(readFileSync(model, "utf8")).model).toBe(j.model);
+    expect(typeof j.monotonicity_violations).toBe("number");
+    expect(j.monotonicity.pairs).toBe(2000);
+    expect(Array.isArray(j.warnings)).toBe(true);
+    const text = await hat("predictor", "fit", "--data", data, "--out", join(dir, "p2.json"), "--space", "hat-latency", "--device", "synthetic", ...fitArgs);
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toMatch(/^test \(30 rows\), kept: RMSE .* 95 % interval \[\d+\.\d+, \d+\.\d+\] ms$/m);
+    expect(text.out).toMatch(/^orderings: \d+ of 2000 sampled pairs/m);
 
     const e = await hat("predictor", "eval", "--model", model, "--data", data, "--json");
     expect(e.code, e.err).toBe(0);
@@ -67,6 +81,7 @@ describe("hat predictor", () => {
       [["predictor", "eval", "--model", truncated, "--data", data], /malformed JSON.*truncated/],
       [["predictor", "predict", "--model", model, "--arch", outside], /encoderEmbedDim: \d+ is not one of/],
       [["predictor", "frobnicate"], /unknown subcommand/],
+      [["predictor", "fit", "--data", write("few.csv", lines.slice(0, 41).join("\n") + "\n"), "--out", join(dir, "x.json"), "--space", "hat-latency"], /40 rows: a predictor needs .* at least 74 rows; measure 34 more/],
     ];
     for (const [argv, re] of cases) {
       const r = await hat(...argv);

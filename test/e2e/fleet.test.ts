@@ -105,7 +105,7 @@ afterAll(async () => {
 describe("server + two agents on 127.0.0.1", () => {
   let agents: Agent[] = [];
   let dataset = "", trainJob: JobRecord, campaignJob: JobRecord, predictorJob: JobRecord, searchJob: JobRecord;
-  const SAMPLES = 24;
+  const SAMPLES = 60; // the fewest a predictor of the demo space takes (latency/fit.ts minimumRows: 56)
 
   it("enrols two agents with one-time tokens", async () => {
     for (const name of ["a", "b"]) {
