@@ -16,6 +16,8 @@ import { compareRmse, rmseInterval } from "../../latency/metrics.js";
 import { archAtMost, archBelow, monotonicityCheck } from "../../latency/monotonicity.js";
 import { Predictor } from "../../latency/predictor.js";
 import { syntheticRows } from "./synthetic.js";
+import { checkFeasible, InfeasibleConstraintError, LatencyTable } from "../../search/constraint.js";
+import { GeneLayout } from "../../search/genome.js";
 
 const quiet = { log: () => {}, maxEpochs: 300, patience: 60 };
 const total = (a: Arch) => a.encoderEmbedDim + a.decoderEmbedDim + [...a.encoderFfnDims, ...a.decoderFfnDims].reduce((s, x) => s + x / 8, 0)
@@ -64,6 +66,9 @@ describe("the defects of issue 12 (these fitted before the fix)", () => {
     const old = Predictor.fromJSON(v1);
     expect(old.model).toBe("mlp");
     expect(Array.from(old.predict(archs))).toEqual([0, 0]);
+    // and a 0.001 ms constraint is no longer feasible (it was: the space reached negative latencies)
+    const table = new LatencyTable([{ name: "d", model: Predictor.fromJSON(sunk), maxMs: 0.001 }]);
+    expect(() => checkFeasible(new GeneLayout(DEMO_SPACE), table, { seed: 1 })).toThrow(InfeasibleConstraintError);
   });
 });
 
