@@ -159,11 +159,11 @@ function holdoutSize(n: number): number {
   return Math.max(MIN_HOLDOUT, Math.round(n / 10));
 }
 
-/** The smallest n' >= n whose split leaves, at keep rate q, min_train training and min_holdout of each holdout. */
+/** The smallest n' >= n whose split leaves, at keep rate q, min_train training rows and min_holdout in each holdout. */
 function rowsNeeded(n: number, q: number, m: MinimumRows): number {
   for (let k = n; k < 10_000_000; k++) {
-    const h = holdoutSize(k);
-    if ((k - 2 * h) * q >= m.min_train && Math.floor(h * q) >= m.min_holdout) return k;
+    const h = Math.max(holdoutSize(k), Math.ceil(m.min_holdout / q)); // splitIndices extends the holdouts to min_holdout usable rows
+    if ((k - 2 * h) * q >= m.min_train) return k;
   }
   return Infinity;
 }
@@ -194,15 +194,26 @@ export function outlierMask(rows: readonly LatencyRow[], mode: OutlierMode): { f
   };
 }
 
-/** The seeded 8:1:1 split: [train, val, test] row indices; validation and test get at least MIN_HOLDOUT rows each (n < 95). */
-export function splitIndices(n: number, seed: number): [number[], number[], number[]] {
+/**
+ * The seeded 8:1:1 split: [train, val, test] row indices; validation and test get at least
+ * MIN_HOLDOUT rows each (n < 95). With `unusable` (the outlier rule's rows), each holdout is
+ * extended along the same permutation until it holds MIN_HOLDOUT usable rows, so that a campaign
+ * that lost rows to spikes on a busy machine still has a test split (the permutation, so the
+ * order of the rows, does not change; only where the holdouts end).
+ */
+export function splitIndices(n: number, seed: number, unusable?: readonly boolean[]): [number[], number[], number[]] {
   const rng = mulberry32(seed);
   const perm = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
     [perm[i], perm[j]] = [perm[j], perm[i]];
   }
-  const nTest = Math.min(holdoutSize(n), Math.floor(n / 3)), nVal = nTest;
+  let nTest = Math.min(holdoutSize(n), Math.floor(n / 3)), nVal = nTest;
+  if (unusable) {
+    const usable = (from: number, len: number) => perm.slice(from, from + len).filter((i) => !unusable[i]).length;
+    while (usable(0, nTest) < MIN_HOLDOUT && nTest < Math.floor(n / 3)) nTest++;
+    while (usable(nTest, nVal) < MIN_HOLDOUT && nTest + nVal < Math.floor((2 * n) / 3)) nVal++;
+  }
   return [perm.slice(nTest + nVal), perm.slice(nTest, nTest + nVal), perm.slice(0, nTest)];
 }
 
@@ -261,7 +272,8 @@ export async function fitPredictor(rows: readonly LatencyRow[], o: FitOptions = 
   const total = rows.map(totalMs);
 
   // split, then outliers
-  const [trainAll, valAll, testAll] = splitIndices(n, seed);
+  // the holdouts sized by the full outlier rule whatever the mode: the same test rows in every mode
+  const [trainAll, valAll, testAll] = splitIndices(n, seed, findOutliers(rows).flagged);
   const { flagged, summary } = outlierMask(rows, o.outliers ?? "drop");
   const trainIdx = trainAll.filter((i) => !flagged[i]), valIdx = valAll.filter((i) => !flagged[i]), testIdx = testAll.filter((i) => !flagged[i]);
   const dropped = flagged.filter(Boolean).length;

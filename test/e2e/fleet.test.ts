@@ -105,7 +105,9 @@ afterAll(async () => {
 describe("server + two agents on 127.0.0.1", () => {
   let agents: Agent[] = [];
   let dataset = "", trainJob: JobRecord, campaignJob: JobRecord, predictorJob: JobRecord, searchJob: JobRecord;
-  const SAMPLES = 60; // the fewest a predictor of the demo space takes (latency/fit.ts minimumRows: 56)
+  // a predictor of the demo space needs 56 rows (latency/fit.ts minimumRows); under 60 the outlier
+  // rule leaves a campaign alone (on this busy machine it drops a fifth of 60 rows as spikes)
+  const SAMPLES = 59;
 
   it("enrols two agents with one-time tokens", async () => {
     for (const name of ["a", "b"]) {

@@ -93,11 +93,18 @@ describe("enough rows", () => {
     expect(report.floor_ms[0] + report.floor_ms[1]).toBeGreaterThan(0);
   });
 
-  it("too few rows left after outliers: refused, with how many more to measure", async () => {
+  it("outliers in a holdout: it is extended to 10 usable rows; too few rows left: refused, with how many more to measure", async () => {
     const rows = syntheticRows(80, 2, 0.003, DEMO_SPACE);
     const [, , test] = splitIndices(80, 1);
-    for (const i of test.slice(0, 4)) rows[i] = { ...rows[i], encoder_ms: rows[i].encoder_ms * 4, decoder_ms: rows[i].decoder_ms * 4 };
-    await expect(fitPredictor(rows, { ...quiet, space: DEMO_SPACE, seed: 1 })).rejects.toThrow(/too few rows left after outliers \(4 dropped\): 60 train, 10 validation, 6 test; .*measure about \d+ more/);
+    const spike = (i: number) => { rows[i] = { ...rows[i], encoder_ms: rows[i].encoder_ms * 4, decoder_ms: rows[i].decoder_ms * 4 }; };
+    for (const i of test.slice(0, 4)) spike(i);
+    const { report } = await fitPredictor(rows, { ...quiet, space: DEMO_SPACE, seed: 1 });
+    expect(report.outliers_dropped).toBe(4);
+    expect([report.val, report.test]).toEqual([10, 10]);
+    expect(report.train).toBe(56);
+    // 64 rows, 9 of them spikes: 55 usable, under the 56 the demo space needs
+    const few = syntheticRows(64, 2, 0.003, DEMO_SPACE).map((r, i) => (i % 7 === 5 ? { ...r, encoder_ms: r.encoder_ms * 4, decoder_ms: r.decoder_ms * 4 } : r));
+    await expect(fitPredictor(few, { ...quiet, space: DEMO_SPACE, seed: 1 })).rejects.toThrow(/too few rows left after outliers \(9 dropped\): 35 train, 10 validation, 10 test; a predictor needs 36 training rows .*; measure about \d+ more/);
   });
 });
 
