@@ -69,7 +69,7 @@ export interface PredictorParts {
   linear?: { w: number[][]; b: number[] };
   /** Normalisation of the MLP's outputs (the residual of the linear part), per output. */
   target: { kind: TargetKind; mean: number[]; std: number[] };
-  /** Default "mlp". "linear": sizes [K, O] and no weights (the MLP is not used). */
+  /** Default: "linear" when `weights` is empty, else "mlp". "linear": sizes [K, O] and no weights (the MLP is not used). */
   model?: ModelKind;
   /** Per-output lower bound of predictions (ms). Absent: 0 (an older file). */
   floor?: { fraction: number; ms: number[] };
@@ -118,7 +118,7 @@ export class Predictor {
     this.O = p.sizes[p.sizes.length - 1];
     this.K = p.sizes[0];
     this.linear = p.linear ?? { w: Array.from({ length: this.O }, () => new Array<number>(this.K).fill(0)), b: new Array<number>(this.O).fill(0) };
-    this.model = p.model ?? "mlp";
+    this.model = p.model ?? (p.weights.length === 0 ? "linear" : "mlp"); // parts without layers: the linear part alone
     this.sizes = this.model === "linear" ? [this.K, this.O] : p.sizes;
     this.floor = p.floor ?? { fraction: 0, ms: new Array<number>(this.O).fill(0) };
     if (this.floor.ms.length !== this.O || this.floor.ms.some((v) => !(v >= 0))) throw new PredictorError(`floor.ms: expected ${this.O} values >= 0`);

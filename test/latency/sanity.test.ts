@@ -139,6 +139,10 @@ describe("intervals and the model kept", () => {
     const r = mulberry32(4);
     const archs = Array.from({ length: 300 }, () => sampleArch(HAT_LATENCY_SPACE, r));
     expect(back.predict(archs)).toEqual(predictor.predict(archs));
+    // parts without `model` and without layers (a copy of a linear predictor's parts) are the linear part alone
+    const copy = new Predictor({ device: "d", space: back.space, features: back.features, linear: back.linear, target: back.target, floor: back.floor, sizes: [22, 2], weights: [], testSet: { measured: [], predicted: [] } });
+    expect(copy.model).toBe("linear");
+    expect(Predictor.fromJSON(JSON.parse(JSON.stringify(copy.toJSON()))).predict(archs)).toEqual(predictor.predict(archs));
     expect(() => Predictor.fromJSON({ ...j, mlp: { sizes: [22, 2], activation: "relu", layers: [] } })).toThrow(/mlp: present, but model is "linear"/);
     expect(() => Predictor.fromJSON({ ...j, floor: undefined })).toThrow(/floor: missing/);
     expect(() => Predictor.fromJSON({ ...j, model: "forest" })).toThrow(/model: "forest"/);
