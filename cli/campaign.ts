@@ -2,13 +2,21 @@
 import { parseArgs } from "node:util";
 import { runCampaign } from "../latency/campaign.js";
 import { DEFAULT_PROTOCOL as D } from "../runtime/protocol.js";
+import { readModelFile } from "../runtime/format.js";
+import type { Space } from "../runtime/types.js";
+import { checkSpaceCovered } from "../search/predictor-file.js";
 import { intFlag, requireFlag } from "./args.js";
-import type { Io } from "./io.js";
+import { UsageError, type Io } from "./io.js";
 import { latencySpaceArg } from "./predictor.js";
 
-const HELP = `usage: hat profile-campaign --space FILE|demo|wmt14|iwslt14|hat-latency --samples N --out CSV
+const HELP = `usage: hat profile-campaign (--space FILE|demo|wmt14|iwslt14|hat-latency | --supernet MODEL)
+                          --samples N --out CSV
                           [--runs 300] [--warmup 5] [--vocab 32768] [--src-len 30] [--tgt-len 30]
                           [--beam 5] [--seed 1] [--rounds 1] [--no-remeasure] [--json]
+
+--supernet MODEL: the SuperTransformer the latencies are for: the campaign measures at its
+vocabulary (its output projection is part of every decoder step) and over its space unless --space
+is given; a --vocab that differs is refused.
 
 Measures N architectures of the space (its extremes, then seeded uniform samples) on this machine
 with \`hat profile\`'s protocol, one row appended (and flushed to disk) per architecture, in HAT's
@@ -22,20 +30,25 @@ export async function campaignCommand(argv: string[], io: Io): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      space: { type: "string" }, samples: { type: "string" }, out: { type: "string" }, runs: { type: "string" }, warmup: { type: "string" },
+      space: { type: "string" }, supernet: { type: "string" }, samples: { type: "string" }, out: { type: "string" }, runs: { type: "string" }, warmup: { type: "string" },
       vocab: { type: "string" }, "src-len": { type: "string" }, "tgt-len": { type: "string" }, beam: { type: "string" }, seed: { type: "string" }, rounds: { type: "string" },
       "no-remeasure": { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
   if (values.help) { io.out(HELP); return; }
-  const space = latencySpaceArg(requireFlag(values, "space"));
+  const served = values.supernet !== undefined ? await servedModel(values.supernet) : undefined;
+  if (values.space === undefined && !served) throw new UsageError("--space is required (or --supernet, to take its space)");
+  const space = values.space !== undefined ? latencySpaceArg(values.space) : served!.space;
+  if (served) checkSpaceCovered(served.space, space, `--space ${values.space}`); // else the search refuses the predictor later
+  const vocab = intFlag(values, "vocab", served?.vocab ?? D.vocab, 8);
+  if (served && vocab !== served.vocab) throw new UsageError(`--vocab ${vocab} differs from the vocabulary of --supernet ${values.supernet} (${served.vocab}): its latencies would be another model's`);
   requireFlag(values, "samples");
   const samples = intFlag(values, "samples", 1);
   const r = await runCampaign({
     space, samples, out: requireFlag(values, "out"), seed: intFlag(values, "seed", 1, 0),
     protocol: {
-      runs: intFlag(values, "runs", D.runs), warmup: intFlag(values, "warmup", D.warmup, 0), vocab: intFlag(values, "vocab", D.vocab, 8),
+      runs: intFlag(values, "runs", D.runs), warmup: intFlag(values, "warmup", D.warmup, 0), vocab,
       src_len: intFlag(values, "src-len", D.src_len), tgt_len: intFlag(values, "tgt-len", D.tgt_len), beam: intFlag(values, "beam", D.beam),
       rounds: intFlag(values, "rounds", D.rounds),
     },
@@ -44,4 +57,11 @@ export async function campaignCommand(argv: string[], io: Io): Promise<void> {
   });
   if (values.json) { io.out(JSON.stringify(r)); return; }
   io.out(`${r.out}: ${r.measured} of ${r.target} architectures measured${r.complete ? "" : " (incomplete: run the same command again)"}; ${r.newRows} measurements in ${r.seconds.toFixed(0)} s (${r.remeasured} re-measurements)${r.outliers ? `; ${r.outliers}` : ""}`);
+}
+
+/** The SuperTransformer a campaign serves: its space and its vocabulary. */
+async function servedModel(path: string): Promise<{ space: Space; vocab: number }> {
+  const f = await readModelFile(path);
+  if (f.header.kind !== "supertransformer" || !f.header.space) throw new UsageError(`--supernet ${path} is a ${f.header.kind}, not a SuperTransformer`);
+  return { space: f.header.space, vocab: f.header.vocab.size };
 }

@@ -155,9 +155,9 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     const tr = train.result as { steps?: number; valid_loss?: number; tokens_per_sec?: number };
     say(`      ${tr.steps} updates, validation loss ${tr.valid_loss?.toFixed(3)}, ${Math.round(tr.tokens_per_sec ?? 0)} tokens/s`);
 
-    // ---- 3. latency campaign on the agents of the class
-    const protocol = { runs, warmup: 5, vocab: 1000, src_len: 30, tgt_len: 30, beam: 5 };
-    const campaign = await follow(await api.job("campaign", { device_class: deviceClass, space: "demo", samples, protocol, rounds, seed }),
+    // ---- 3. latency campaign on the agents of the class, at the SuperTransformer's vocabulary
+    const protocol = { runs, warmup: 5, src_len: 30, tgt_len: 30, beam: 5 };
+    const campaign = await follow(await api.job("campaign", { device_class: deviceClass, supernet: train.id, space: "demo", samples, protocol, rounds, seed }),
       `[3/8] latency campaign: ${samples} architectures on '${deviceClass}' agents (the fastest of ${rounds} x ${runs} runs each)`);
     say(`      ${(campaign.result as { rows?: number }).rows} rows`);
 

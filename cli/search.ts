@@ -39,9 +39,11 @@ the space reaches is refused with that minimum.
   --export MODEL     the winner as a compact model with inherited weights (only its slices)
   --finetune-*       train the winner from its inherited weights (--scratch: from scratch) into
                      --finetune-out; data: the demo task's training split, or --train-src/--train-tgt
-  --measure          measure the winner's latency here with the first predictor's protocol (or the
-                     --vocab/--src-len/--tgt-len/--beam given; default vocab: the model's); a winner
-                     over its constraint is flagged
+  --measure          measure the winner's latency here with the first predictor's protocol (--runs
+                     and --warmup-runs may change its runs); refused when the predictor is for
+                     another machine. --vocab/--src-len/--tgt-len/--beam only for a predictor that
+                     does not say its protocol (default vocab: the model's); a winner over its
+                     constraint is flagged
   --bleu             BLEU (beam 4, lenpen 0.6) of the final model on the test split / --test-src
   --report FILE      a self-contained HTML report (inline SVG) of all of it
 With --json the last line is one object: arch, predicted_ms, valid_loss, evaluations, and more.`;

@@ -13,7 +13,7 @@ import { cpus, loadavg } from "node:os";
 import { dirname } from "node:path";
 import { readModelFile, writeModelFile } from "../runtime/format.js";
 import { HatModel } from "../runtime/model.js";
-import { protocolOf, type ProtocolRequest } from "../runtime/protocol.js";
+import { protocolOf, type Protocol, type ProtocolRequest } from "../runtime/protocol.js";
 import type { Space } from "../runtime/types.js";
 import { Bpe } from "../data/bpe.js";
 import { tokenizeTexts, type Texts } from "../data/texts.js";
@@ -22,7 +22,8 @@ import type { Device } from "./constraint.js";
 import { evolutionSearch, type EvolutionOptions } from "./evolution.js";
 import { CachedLoss, InheritedLoss } from "./fitness.js";
 import { nsga2Search } from "./nsga2.js";
-import { checkSpaceCovered, loadPredictorFile, SearchInputError, type LatencySource } from "./predictor-file.js";
+import { thisDevice } from "../latency/dataset.js";
+import { checkMeasuredHere, checkPredictorVocab, checkSpaceCovered, loadPredictorFile, SearchInputError, type LatencySource } from "./predictor-file.js";
 import { SearchProblem, type GenerationStats, type SearchResult } from "./problem.js";
 import { randomSearch } from "./random.js";
 import { renderReport, runRecord, type SearchRecord, type WinnerRecord } from "./report.js";
@@ -64,7 +65,11 @@ export interface SearchOptions {
   // after the search (single-objective only)
   /** The winner as a compact model with inherited weights, written here. */
   export?: string;
-  /** Measure the winner here: the first predictor's protocol, these fields overriding it. */
+  /**
+   * Measure the winner here, with the first predictor's protocol (the statistic it learnt is the
+   * one checked); these fields only where the predictor does not say its protocol, and refused
+   * when they contradict it. Refused when the predictor is for another machine.
+   */
   measure?: Pick<ProtocolRequest, "vocab" | "src_len" | "tgt_len" | "beam" | "runs" | "warmup">;
   finetune?: FinetuneSettings;
   /** BLEU of the final model on `test` (its first `max` sentences). */
@@ -102,6 +107,29 @@ async function writeModel(path: string, bytes: Uint8Array): Promise<void> {
   await writeModelFile(path, bytes);
 }
 
+/**
+ * The protocol `--measure` measures with: the predictor's own (the workload and the statistic it
+ * learnt are the ones checked), on this machine only if the predictor is for it. Runs and warm-up
+ * given replace the predictor's (a quicker or a steadier measurement of the same quantity); a
+ * workload given (vocab, lengths, beam) applies only where the predictor does not say its
+ * protocol, and is refused when it contradicts it.
+ */
+function measuredProtocol(s: LatencySource, given: NonNullable<SearchOptions["measure"]>, vocab: number, log: (line: string) => void): Protocol {
+  checkMeasuredHere(s, thisDevice(), log);
+  const p = s.protocol;
+  if (!p) {
+    const protocol = protocolOf({ vocab, ...given });
+    log(`measure: ${s.path} does not say its protocol; measuring with vocab ${protocol.vocab}, src ${protocol.src_len}, tgt ${protocol.tgt_len}, beam ${protocol.beam}`);
+    return protocol;
+  }
+  const workload = ["vocab", "src_len", "tgt_len", "beam"] as const;
+  const contradicted = workload.filter((k) => given[k] !== undefined && given[k] !== p[k]);
+  if (contradicted.length > 0) {
+    throw new SearchInputError(`--measure: ${contradicted.map((k) => `${k} ${given[k]}`).join(", ")} against the protocol the predictor ${s.path} learnt (${contradicted.map((k) => `${k} ${p[k]}`).join(", ")}): the latency measured would not be the one it predicts`);
+  }
+  return protocolOf({ ...(given.runs !== undefined && { runs: given.runs }), ...(given.warmup !== undefined && { warmup: given.warmup }) }, p);
+}
+
 export async function runSearch(o: SearchOptions): Promise<SearchRun> {
   const t0 = performance.now();
   const log = o.log ?? (() => {});
@@ -116,6 +144,9 @@ export async function runSearch(o: SearchOptions): Promise<SearchRun> {
   const space: Space = file.header.space;
   for (const s of sources) if (s.space) checkSpaceCovered(space, s.space, `the predictor ${s.path}`);
   if (!file.header.tokenizer) throw new SearchInputError(`${supernetPath} carries no tokenizer: it was not trained on text (hat train writes one)`);
+  for (const s of sources) checkPredictorVocab(s, file.header.vocab.size, `the SuperTransformer ${supernetPath}`, log);
+  // what --measure will measure, checked before the search's minutes rather than after them
+  const measureProtocol = o.measure && !o.pareto ? measuredProtocol(sources[0], o.measure, file.header.vocab.size, log) : undefined;
   const bpe = Bpe.fromJSON(file.header.tokenizer);
   const validPairs = tokenizeTexts(bpe, o.valid).slice(0, o.validMax);
   if (validPairs.length === 0) throw new SearchInputError("the validation set is empty");
@@ -182,14 +213,8 @@ export async function runSearch(o: SearchOptions): Promise<SearchRun> {
       log(`wrote ${o.export}: the winner with inherited weights, ${(exported.params / 1e6).toFixed(3)} M parameters (SuperTransformer ${(model.params / 1e6).toFixed(3)} M)`);
     }
     // measured before any training in this process: a quiet heap and no worker threads
-    if (o.measure) {
-      const p = sources[0].protocol, m0 = o.measure;
-      const protocol = protocolOf({
-        vocab: m0.vocab ?? p?.vocab ?? file.header.vocab.size, src_len: m0.src_len ?? p?.src_len ?? 30,
-        tgt_len: m0.tgt_len ?? p?.tgt_len ?? 30, beam: m0.beam ?? p?.beam ?? 5,
-        runs: m0.runs ?? p?.runs ?? 300, warmup: m0.warmup ?? p?.warmup ?? 5,
-      }, p);
-      if (!p) log(`measure: ${sources[0].path} does not say its protocol; measuring with vocab ${protocol.vocab}, src ${protocol.src_len}, tgt ${protocol.tgt_len}, beam ${protocol.beam}`);
+    if (measureProtocol) {
+      const protocol = measureProtocol;
       const m = measureWinner(best.arch, protocol);
       const load1 = loadavg()[0], cores = cpus().length;
       const maxMs = devices[0].maxMs;

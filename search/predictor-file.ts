@@ -6,7 +6,7 @@
  */
 import type { Protocol } from "../runtime/protocol.js";
 import type { Arch, Space } from "../runtime/types.js";
-import { deviceLabel, type DeviceInfo } from "../latency/dataset.js";
+import { deviceLabel, sameDevice, type DeviceInfo } from "../latency/dataset.js";
 import { Predictor } from "../latency/predictor.js";
 import type { LatencyModel } from "./constraint.js";
 import { InputError } from "../runtime/errors.js";
@@ -26,6 +26,8 @@ export interface LatencySource {
   testSet?: { measured: number[]; predicted: number[] };
   /** How the predictor's data was measured, when it says. */
   protocol?: Protocol;
+  /** Where its data was measured: a machine (DeviceInfo), or only a name. */
+  device?: DeviceInfo | string;
 }
 
 /** What the search uses of a Predictor (latency/predictor.ts), so that stand-ins can take its place. */
@@ -59,8 +61,40 @@ export async function loadPredictorFile(path: string): Promise<LatencySource> {
 export function fromPredictor(p: PredictorLike, path = "(in memory)"): LatencySource {
   return {
     path, name: deviceName(p.device, path), model: { predict: (archs) => p.predict(archs) },
-    space: p.space, testSet: p.testSet, protocol: p.protocol,
+    space: p.space, testSet: p.testSet, protocol: p.protocol, device: isDeviceInfo(p.device) || typeof p.device === "string" ? p.device : undefined,
   };
+}
+
+function isDeviceInfo(d: unknown): d is DeviceInfo {
+  return typeof d === "object" && d !== null && "cpu" in d && "cores" in d && "arch" in d && "platform" in d;
+}
+
+/**
+ * The predictor learnt latencies of the model's own workload (docs/method.md §4): the output
+ * projection over the vocabulary is a large part of a decoder step, so a predictor measured at
+ * another vocabulary predicts another model. Refused with both values; a predictor that does not
+ * say its protocol (HAT's datasets) is taken with a warning.
+ */
+export function checkPredictorVocab(s: LatencySource, vocab: number, model: string, log: (line: string) => void): void {
+  if (!s.protocol) {
+    log(`warning: ${s.path} does not say how its latencies were measured; it is trusted to be at this model's vocabulary (${vocab})`);
+    return;
+  }
+  if (s.protocol.vocab !== vocab) {
+    throw new SearchInputError(`the predictor ${s.path} learnt latencies measured at vocabulary ${s.protocol.vocab}, but ${model} has vocabulary ${vocab}: measure a campaign at vocabulary ${vocab} (hat profile-campaign --supernet MODEL, or the server's campaign with "supernet")`);
+  }
+}
+
+/**
+ * A measurement here checks the predictor only when its data was measured on this machine: a
+ * predictor of another device is refused, naming both; one that names no machine gets a warning.
+ */
+export function checkMeasuredHere(s: LatencySource, here: DeviceInfo, log: (line: string) => void): void {
+  if (isDeviceInfo(s.device)) {
+    if (!sameDevice(s.device, here)) throw new SearchInputError(`--measure: the predictor ${s.path} is for ${deviceLabel(s.device)}, and this machine is ${deviceLabel(here)}: a latency measured here says nothing about that device (measure on it, or leave --measure out)`);
+    return;
+  }
+  log(`warning: ${s.path} does not say which machine measured its data${s.device ? ` (only "${s.device}")` : ""}; measuring here as if it were this one (${deviceLabel(here)})`);
 }
 
 const CHOICE_KEYS = [

@@ -32,6 +32,8 @@ export interface TrainModelOptions extends Pick<TrainOptions, "steps" | "minutes
 export interface TrainModelResult {
   out: string;
   bytes: Uint8Array;
+  /** The model's vocabulary size (its tokenizer's): what its latency campaigns measure at. */
+  vocab: number;
   result: TrainResult;
 }
 
@@ -58,13 +60,13 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
   const meta = { trained: { steps: r.steps, seconds: r.seconds, validLoss: r.validLoss, trainLoss: r.trainLoss, backend: r.backend.name, threads: r.threads, tokensPerSec: r.tokensPerSec } };
   const bytes = encodeTrained({ arch, space, positionDims, vocab, tokenizer: bpe.toJSON(), meta }, r.tensors);
   await writeModelFile(out, bytes);
-  return { out, bytes, result: r };
+  return { out, bytes, vocab: vocab.size, result: r };
 }
 
 /** The training run's JSON summary (`hat train --json`, the train and finetune jobs' results). */
 export function trainSummary(r: TrainModelResult): Record<string, unknown> {
   const t = r.result;
-  return { out: r.out, steps: t.steps, valid_loss: t.validLoss, train_loss: t.trainLoss, tokens_per_sec: t.tokensPerSec, backend: t.backend.name, threads: t.threads, seconds: t.seconds };
+  return { out: r.out, vocab: r.vocab, steps: t.steps, valid_loss: t.validLoss, train_loss: t.trainLoss, tokens_per_sec: t.tokensPerSec, backend: t.backend.name, threads: t.threads, seconds: t.seconds };
 }
 
 /** One line of a run's position: a bar, the loss, the rate and the time left. */

@@ -17,6 +17,9 @@ import { validateSpace } from "../../runtime/arch.js";
 import { ArchError } from "../../runtime/arch-error.js";
 import { BUILTIN_SPACE_NAMES, BUILTIN_SPACES } from "../../runtime/spaces.js";
 import type { Space } from "../../runtime/types.js";
+import { checkSpaceCovered } from "../../search/predictor-file.js";
+import type { ServerContext } from "../context.js";
+import { doneJob, supernetVocab } from "../jobs/kinds/common.js";
 import { now } from "../db.js";
 import { badRequest, check } from "../http.js";
 import type { JobControl, JobKind } from "../jobs/types.js";
@@ -27,8 +30,10 @@ import { MAX_LEASES, type LeaseBook } from "./work.js";
 
 export const CampaignParams = z.object({
   device_class: DeviceClass,
+  /** A done train job: the SuperTransformer these latencies are for. The protocol's vocabulary is its model's, and the space its space when none is given. */
+  supernet: z.string().min(1).optional(),
   space: z.union([z.enum(BUILTIN_SPACE_NAMES), z.record(z.string(), z.unknown())],
-    { error: `a space name (${BUILTIN_SPACE_NAMES.map((n) => `"${n}"`).join(", ").replace(/, ([^,]*)$/, " or $1")}) or a space object` }),
+    { error: `a space name (${BUILTIN_SPACE_NAMES.map((n) => `"${n}"`).join(", ").replace(/, ([^,]*)$/, " or $1")}) or a space object` }).optional(),
   samples: z.number().int().min(1).max(100_000),
   /** Defaults: HAT's protocol (runtime/protocol.ts DEFAULT_PROTOCOL); the build is each agent's own. */
   protocol: FleetProtocolRequest.optional(),
@@ -48,7 +53,13 @@ export interface CampaignResult {
   failed_indexes: number[];
 }
 
-function resolveSpace(space: CampaignParams["space"]): Space {
+/** The SuperTransformer of a done train job: its space (the job's param) and its vocabulary. */
+function servedModel(ctx: ServerContext, jobId: string): { space: NonNullable<CampaignParams["space"]>; vocab: number } {
+  const supernet = doneJob(ctx, jobId, "supernet", "train", "model");
+  return { space: (supernet.job.params as { space: NonNullable<CampaignParams["space"]> }).space, vocab: supernetVocab(supernet) };
+}
+
+function resolveSpace(space: NonNullable<CampaignParams["space"]>): Space {
   if (typeof space === "string") return BUILTIN_SPACES[space];
   try {
     return validateSpace(space);
@@ -68,12 +79,25 @@ export function campaignKind(fleet: FleetCore, leases: LeaseBook): JobKind<Campa
     params: CampaignParams,
     exclusive: false,
     prepare(p) {
-      resolveSpace(p.space);
+      const served = p.supernet !== undefined ? servedModel(fleet.ctx, p.supernet) : undefined;
+      if (p.space === undefined && !served) throw badRequest("space: give a space, or a supernet (a done train job) to take it from");
+      const space = p.space ?? served!.space;
+      const resolved = resolveSpace(space);
+      if (served) {
+        if (p.protocol?.vocab !== undefined && p.protocol.vocab !== served.vocab) {
+          throw badRequest(`protocol.vocab: ${p.protocol.vocab} differs from the vocabulary of the supernet ${p.supernet} (${served.vocab}): its latencies would be another model's`);
+        }
+        try {
+          checkSpaceCovered(resolveSpace(served.space), resolved, "this campaign");
+        } catch (e) {
+          throw badRequest(`space: ${(e as Error).message}: a predictor fitted on it could not serve the supernet ${p.supernet}`);
+        }
+      }
       if (p.rounds !== undefined && p.protocol?.rounds !== undefined && p.rounds !== p.protocol.rounds) {
         throw badRequest(`rounds: ${p.rounds} differs from protocol.rounds ${p.protocol.rounds} (give one)`);
       }
-      const protocol = check(Protocol, { ...DEFAULT_PROTOCOL, rounds: p.rounds ?? DEFAULT_PROTOCOL.rounds, ...p.protocol }, "protocol");
-      return { ...p, protocol, rounds: protocol.rounds, seed: p.seed ?? 1 };
+      const protocol = check(Protocol, { ...DEFAULT_PROTOCOL, rounds: p.rounds ?? DEFAULT_PROTOCOL.rounds, vocab: served?.vocab ?? DEFAULT_PROTOCOL.vocab, ...p.protocol }, "protocol");
+      return { ...p, space, protocol, rounds: protocol.rounds, seed: p.seed ?? 1 };
     },
     run: (p, ctl) => runCampaign(fleet, leases, p, ctl),
   };
@@ -85,7 +109,7 @@ async function runCampaign(fleet: FleetCore, leases: LeaseBook, p: CampaignParam
   const get = () => db.prepare(`SELECT * FROM campaigns WHERE job_id = ?`).get(jobId) as CampaignRow | undefined;
   let campaign = get();
   if (!campaign) {
-    const space = resolveSpace(p.space);
+    const space = resolveSpace(p.space!); // prepare() filled it in
     const protocol = protocolOf({ rounds: p.rounds ?? DEFAULT_PROTOCOL.rounds, ...p.protocol });
     const archs = campaignArchs(space, p.samples, p.seed ?? 1);
     db.transaction(() => {

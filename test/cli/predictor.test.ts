@@ -10,7 +10,8 @@ import { hat } from "./hat.js";
 import { validateSpace } from "../../runtime/arch.js";
 import { largestArch, smallestArch } from "../../runtime/arch-sample.js";
 import { HAT_WMT_SPACE, DEMO_SPACE } from "../../runtime/spaces.js";
-import { formatDataset } from "../../latency/dataset.js";
+import { formatDataset, readDataset } from "../../latency/dataset.js";
+import { randomSuperTransformer } from "../../runtime/model.js";
 import { TINY_SPACE } from "../helpers.js";
 import { syntheticRows } from "../latency/synthetic.js";
 
@@ -111,5 +112,24 @@ describe("hat profile-campaign", () => {
     const mixed = await hat(...args.map((a) => (a === "2" ? "3" : a)));
     expect(mixed.code).toBe(2);
     expect(mixed.err).toMatch(/use the same options or another --out/);
+  });
+
+  it("--supernet: the campaign measures at the SuperTransformer's vocabulary, over its space; another --vocab is refused", async () => {
+    const space = validateSpace({ ...TINY_SPACE, endeLayerChoices: [1, 2] });
+    const model = join(dir, "super-v50.hatm");
+    writeFileSync(model, randomSuperTransformer(space, 50, 1));
+    const out = join(dir, "served.csv");
+    const args = ["profile-campaign", "--supernet", model, "--samples", "3", "--out", out, "--runs", "2", "--warmup", "0", "--src-len", "4", "--tgt-len", "3", "--beam", "2", "--no-remeasure", "--json"];
+    const r = await hat(...args);
+    expect(r.code, r.err).toBe(0);
+    const rows = readDataset(out).rows;
+    expect(rows).toHaveLength(3);
+    expect(rows.every((row) => row.protocol?.vocab === 50)).toBe(true);
+    const other = await hat(...args, "--vocab", "32768");
+    expect(other.code).toBe(2);
+    expect(other.err).toMatch(/--vocab 32768 differs from the vocabulary of --supernet .*super-v50\.hatm \(50\)/);
+    const narrow = await hat(...args, "--space", "demo");
+    expect(narrow.code).toBe(2);
+    expect(narrow.err).toMatch(/space differs/);
   });
 });

@@ -17,16 +17,17 @@ import { randomSuperTransformer } from "../../runtime/model.js";
 import type { Space } from "../../runtime/types.js";
 import { Bpe } from "../../data/bpe.js";
 import { demoTask } from "../../data/demo-task.js";
+import type { DeviceInfo } from "../../latency/dataset.js";
 import { Predictor } from "../../latency/predictor.js";
 import { protocolOf } from "../../runtime/protocol.js";
 import { rng, TINY_SPACE } from "../helpers.js";
 
-/** A predictor file: total ms = b + w . (HAT's 10 features). */
-function linearPredictor(space: Space, device: string): Predictor {
+/** A predictor file: total ms = b + w . (HAT's 10 features), its latencies "measured" at vocabulary `vocab`. */
+function linearPredictor(space: Space, device: string | DeviceInfo, vocab: number): Predictor {
   const w = [0.002, 0.05, 0.0005, 0.01, 0.003, 0.1, 0.001, 0.01, 0.01, 0.02];
   const zeros = w.map(() => 0), ones = w.map(() => 1);
   return new Predictor({
-    device, space, protocol: protocolOf({ runs: 3, warmup: 1, vocab: 64, src_len: 4, tgt_len: 3, beam: 2 }),
+    device, space, protocol: protocolOf({ runs: 3, warmup: 1, vocab, src_len: 4, tgt_len: 3, beam: 2 }),
     features: { kind: "hat", maxEncoderLayers: 0, maxDecoderLayers: 0, mean: zeros, std: ones, min: zeros, max: w.map(() => 1e4) },
     target: { kind: "total", mean: [0], std: [1] }, sizes: [10, 1],
     weights: [{ w: Float32Array.from(w), b: Float32Array.from([0.05]) }],
@@ -45,7 +46,7 @@ writeFileSync(supernet, encodeModel({
   kind: "supertransformer", space, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim },
   vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: {},
 }, randomTensors(superTensorShapes(space, V), 5)));
-const lat = linearPredictor(space, "stand-in cpu");
+const lat = linearPredictor(space, "stand-in cpu", V);
 const r0 = rng(1);
 const all = Array.from({ length: 1000 }, () => sampleArch(space, r0));
 const sorted = [...lat.predict(all)].sort((a, b) => a - b);
@@ -88,7 +89,8 @@ describe("hat search", () => {
     const record = JSON.parse(readFileSync(rec, "utf8"));
     expect(record.evolution.evaluations).toBe(j.evaluations);
     // measured with the predictor's protocol
-    expect(record.winner.measured).toMatchObject({ protocol: { runs: 3, vocab: 64, src_len: 4, tgt_len: 3, beam: 2 }, device: "stand-in cpu" });
+    expect(record.winner.measured).toMatchObject({ protocol: { runs: 3, vocab: V, src_len: 4, tgt_len: 3, beam: 2 }, device: "stand-in cpu" });
+    expect(r.err).toMatch(/stand-in cpu.*measuring here as if it were this one/); // a device named, no machine: said, not silent
     expect(record.predictorTests[0].measured).toEqual([1, 2, 3, 4]);
     // the report again from the record
     const again = join(dir, "again.html");
@@ -137,7 +139,12 @@ describe("hat search", () => {
     const bad = join(dir, "bad.json");
     writeFileSync(bad, "{ not json");
     const other = join(dir, "other.json");
-    writeFileSync(other, JSON.stringify(linearPredictor({ ...space, encoderFfnChoices: [48] }, "x").toJSON()));
+    writeFileSync(other, JSON.stringify(linearPredictor({ ...space, encoderFfnChoices: [48] }, "x", V).toJSON()));
+    // latencies measured at another vocabulary (the campaign at 32768 for a model of 2000), and on another machine
+    const otherVocab = join(dir, "other-vocab.json");
+    writeFileSync(otherVocab, JSON.stringify(linearPredictor(space, "x", 32768).toJSON()));
+    const pi = join(dir, "pi.json");
+    writeFileSync(pi, JSON.stringify(linearPredictor(space, { cpu: "Cortex-A72", cores: 4, arch: "arm64", platform: "linux" }, V).toJSON()));
     const notPred = join(dir, "notpred.json");
     writeFileSync(notPred, JSON.stringify({ format: "something else" }));
     const sub = join(dir, "plain-sub.hatm");
@@ -151,6 +158,9 @@ describe("hat search", () => {
       [["search", "--supernet", supernet, "--predictor", join(dir, "none.json"), "--demo", "--latency-ms", "1"], /none\.json: cannot read/],
       [["search", "--supernet", supernet, "--predictor", other, "--demo", "--latency-ms", "1"], /space differs.*encoderFfnChoices/],
       [["search", "--supernet", sub, "--predictor", pred, "--demo", "--latency-ms", "1"], /not a SuperTransformer/],
+      [["search", "--supernet", supernet, "--predictor", otherVocab, "--demo", "--latency-ms", "1"], new RegExp(`measured at vocabulary 32768, but the SuperTransformer .* has vocabulary ${V}`)],
+      [["search", "--supernet", supernet, "--predictor", pi, "--demo", ...small, "--latency-ms", String(limit), "--measure"], /--measure: the predictor .*pi\.json is for Cortex-A72 x4 \(arm64 linux\), and this machine is /],
+      [[...base, "--latency-ms", String(limit), "--measure", "--vocab", "64", "--beam", "2"], new RegExp(`--measure: vocab 64 against the protocol the predictor .* learnt \\(vocab ${V}\\)`)],
       [["search", "--supernet", noTok, "--predictor", pred, "--demo", "--latency-ms", "1"], /no tokenizer/],
       [["search", "--supernet", supernet, "--predictor", pred, "--demo"], /--latency-ms is required/],
       [["search", "--supernet", supernet, "--predictor", pred, "--latency-ms", "1"], /--demo or --valid-src/],

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { demoTask } from "../../data/demo-task.js";
 import { formatDataset } from "../../latency/dataset.js";
+import { DEFAULT_PROTOCOL } from "../../runtime/protocol.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { createServer, type HatServer } from "../../server/app.js";
 import { hashToken } from "../../server/auth.js";
@@ -364,6 +365,26 @@ describe("/v1/jobs: the train, predictor and search kinds", () => {
     const fit = await settled(s, (await post(s, "predictor", { data: [csv.sha256], seed: 1 })).id, 60_000);
     expect(fit.state, fit.error ?? "").toBe("done");
     expect(fit.result).toMatchObject({ n_rows: 80, predictor_sha256: fit.artifacts.predictor });
+
+    // the train job says its vocabulary; a campaign for its supernet measures at it and over its space
+    expect(t.result).toMatchObject({ vocab: 300 });
+    const served = await call(s, "POST", "/v1/jobs/campaign", { body: { device_class: "pi", supernet: t.id, samples: 3 } });
+    expect(served.status, JSON.stringify(served.body)).toBe(201);
+    expect(s.ctx.jobs.get(served.body.id)!.params).toMatchObject({ space: "demo", protocol: { vocab: 300, src_len: 30, beam: 5 } });
+    await call(s, "POST", `/v1/jobs/${served.body.id}/cancel`);
+    const vocabs = await call(s, "POST", "/v1/jobs/campaign", { body: { device_class: "pi", supernet: t.id, samples: 3, protocol: { vocab: 32768 } } });
+    expect(vocabs.status).toBe(400);
+    expect(vocabs.body.error.message).toMatch(/^protocol\.vocab: 32768 differs from the vocabulary of the supernet .* \(300\)/);
+    const nothing = await call(s, "POST", "/v1/jobs/campaign", { body: { device_class: "pi", samples: 3 } });
+    expect(nothing.body.error.message).toMatch(/^space: give a space, or a supernet/);
+    // a predictor of latencies measured at another vocabulary (the default 32768) is refused for this supernet, naming both
+    const at32k = s.ctx.artifacts.put(Buffer.from(formatDataset(syntheticRows(80, 1, 0.003, DEMO_SPACE).map((r) => ({ ...r, protocol: DEFAULT_PROTOCOL })))), "dataset", "lat32k.csv");
+    const fit32k = await settled(s, (await post(s, "predictor", { data: [at32k.sha256], seed: 1 })).id, 60_000);
+    expect(fit32k.state, fit32k.error ?? "").toBe("done");
+    const mismatch = await call(s, "POST", "/v1/jobs/search", { body: { supernet: t.id, predictor: fit32k.id, latency_ms: 20, dataset: ds } });
+    expect(mismatch.status).toBe(400);
+    expect(mismatch.body.error).toMatchObject({ code: "protocol_mismatch" });
+    expect(mismatch.body.error.message).toMatch(/measured at vocabulary 32768, but the supernet .* has vocabulary 300/);
 
     // a reference to the wrong kind of job names the field
     const wrong = await call(s, "POST", "/v1/jobs/search", { body: { supernet: fit.id, predictor: fit.id, latency_ms: 20, dataset: ds } });

@@ -2,7 +2,9 @@
  * What the job kinds that run a pipeline in the job child share: running a spec, resolving a
  * space param, checking referenced jobs.
  */
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { decodeModel } from "../../../runtime/format.js";
 import { parseSpaceText } from "../../../runtime/arch-text.js";
 import { BUILTIN_SPACES } from "../../../runtime/spaces.js";
 import type { Space } from "../../../runtime/types.js";
@@ -41,6 +43,15 @@ export function doneJob(ctx: ServerContext, id: string, field: string, kind: str
   const sha256 = job.artifacts[role];
   if (!sha256 || !ctx.artifacts.has(sha256)) throw badRequest(`${field}: job ${id} has no ${role} artifact`, "missing_artifact");
   return { job, file: resolve(ctx.artifacts.path(sha256)), sha256 };
+}
+
+/**
+ * The vocabulary of a done train job's SuperTransformer: its result says it (a job from before
+ * results named it: the model file's header). What its latencies must be measured at.
+ */
+export function supernetVocab(supernet: { job: JobRecord; file: string }): number {
+  const v = (supernet.job.result as { vocab?: unknown } | null)?.vocab;
+  return typeof v === "number" ? v : decodeModel(readFileSync(supernet.file)).header.vocab.size;
 }
 
 /** A split's two files, as a spec names them. */
