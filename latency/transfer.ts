@@ -401,7 +401,7 @@ export function fitFewShot(rows: readonly LatencyRow[], prior: Predictor | undef
   const { keep, fits } = robust(drawn, start, ys, fitOn, (fs, o, i, j) => (j >= 0 ? fs[o].loo[j] : partPred(fs[o], o, i)));
   if (keep.length < MIN_TRAIN_ROWS) throw new TransferError(`only ${keep.length} of the ${N} drawn rows are within 50 % of the rescaled prior: the prior does not describe this device (fit without --prior)`);
   report.train_dropped = N - keep.length;
-  if (report.train_dropped > 0) log(`left out ${report.train_dropped} of the ${N} drawn rows: more than 50 % slower than the fit (spikes)`);
+  if (report.train_dropped > 0) log(`left out ${report.train_dropped} of the ${N} drawn rows as spikes (slower than the fit beyond the spike threshold)`);
   fits.forEach((f, o) => { if (f.dropped) log(`the prior's ${outNames[o]} latency got a non-positive scale: that part is fitted without it`); });
   const transferPred = rows.map((_, i) => fits.reduce((s, f, o) => s + partPred(f, o, i), 0));
 
