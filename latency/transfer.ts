@@ -369,6 +369,8 @@ export function fitFewShot(rows: readonly LatencyRow[], prior: Predictor | undef
   // --- the transfer
   const pp = prior.predictRowsParts(rows);
   const split = pp.encoder !== undefined;
+  if (!split) log("note: the prior predicts the total only, so the transfer rescales and corrects the total (a split prior, --target split, transfers each part apart: better on HAT's Xeon -> Pi)");
+  if (partColumns(spec, "encoder").length === K) log(`note: the prior reads the '${spec.kind}' features, which lack the part cost terms (layers x embed x FFN ...): its correction can only use those (a 'sums' prior transfers far better: on HAT's Xeon -> Pi, RMSE ~70 ms against ~300-370 ms)`);
   const priorOut = split ? [pp.encoder!, pp.decoder!] : [pp.total];
   const ys = split ? parts : [total];
   // spikes: first against the robust per-part rescale of the prior (the median ratio: gross
