@@ -286,6 +286,7 @@ export class Predictor {
       device: this.device, space: this.space, protocol: this.protocol, features: this.features,
       linear: { w: this.linear.w.map((r) => [...r]), b: [...this.linear.b] }, target: this.target, sizes: [...this.sizes],
       weights: this.weights.map(({ w, b }) => ({ w: w.slice(), b: b.slice() })), fit: this.fit, testSet: this.testSet,
+      model: this.model, floor: { fraction: this.floor.fraction, ms: [...this.floor.ms] },
     };
   }
 

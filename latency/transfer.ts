@@ -43,7 +43,7 @@ import { deviceLabel, LatencyDataError, sameDevice, totalMs, type DeviceInfo, ty
 import { encodeRow, featureCount, featureNames, featureSpec, rowOutsideSpace, type FeatureKind, type FeatureSpec } from "./features.js";
 import { outlierMask, type OutlierMode } from "./fit.js";
 import { metrics, type Metrics } from "./metrics.js";
-import { Predictor, type PredictorParts } from "./predictor.js";
+import { FLOOR_FRACTION, Predictor, type PredictorParts } from "./predictor.js";
 
 export class TransferError extends InputError {
   override name = "TransferError";
@@ -346,13 +346,14 @@ export function fitFewShot(rows: readonly LatencyRow[], prior: Predictor | undef
   });
   // the same spike rule against its own fit
   const { keep: plainKeep, fits: plainFits } = robust(drawn, drawn, parts, plainOn, (fs, o, i, j) => (j >= 0 ? fs[o].loo[j] : dot(Zp[i], fs[o].w)));
-  const plainPred = rows.map((_, i) => plainFits.reduce((s, f) => s + dot(Zp[i], f.w), 0));
+  const plainFloor = parts.map((y) => FLOOR_FRACTION * Math.min(...plainKeep.map((i) => y[i])));
+  const plainPred = rows.map((_, i) => plainFits.reduce((s, f, o) => s + Math.max(dot(Zp[i], f.w), plainFloor[o]), 0));
   const plainPredictor = (): Predictor => new Predictor({
     device, space, protocol,
     features: { ...spec, mean: fm, std: fs, min: minMax(X, drawn, K, Math.min), max: minMax(X, drawn, K, Math.max) },
     linear: { w: plainFits.map((f) => Array.from(f.w.subarray(1))), b: plainFits.map((f) => f.w[0]) },
-    target: { kind: "split", mean: [0, 0], std: [1, 1] },
-    sizes: [K, 2], weights: [{ w: new Float32Array(K * 2), b: new Float32Array(2) }],
+    target: { kind: "split", mean: [0, 0], std: [1, 1] }, model: "linear", floor: { fraction: FLOOR_FRACTION, ms: plainFloor },
+    sizes: [K, 2], weights: [],
     testSet: { measured: [], predicted: [] },
   });
   const plain = { ...evaluate(plainPred), lambda: plainFits.map((f) => lambdaOut(f.lambda)), train_dropped: N - plainKeep.length };
@@ -367,7 +368,8 @@ export function fitFewShot(rows: readonly LatencyRow[], prior: Predictor | undef
   }
 
   // --- the transfer
-  const pp = prior.predictRowsParts(rows);
+  // the prior's own predictions, without its floor (a floor of the prior's device, not this one's)
+  const pp = new Predictor({ ...prior.toParts(), floor: undefined }).predictRowsParts(rows);
   const split = pp.encoder !== undefined;
   if (!split) log("note: the prior predicts the total only, so the transfer rescales and corrects the total (a split prior, --target split, transfers each part apart: better on HAT's Xeon -> Pi)");
   if (partColumns(spec, "encoder").length === K) log(`note: the prior reads the '${spec.kind}' features, which lack the part cost terms (layers x embed x FFN ...): its correction can only use those (a 'sums' prior transfers far better: on HAT's Xeon -> Pi, RMSE ~70 ms against ~300-370 ms)`);
@@ -405,7 +407,9 @@ export function fitFewShot(rows: readonly LatencyRow[], prior: Predictor | undef
   report.train_dropped = N - keep.length;
   if (report.train_dropped > 0) log(`left out ${report.train_dropped} of the ${N} drawn rows as spikes (slower than the fit beyond the spike threshold)`);
   fits.forEach((f, o) => { if (f.dropped) log(`the prior's ${outNames[o]} latency got a non-positive scale: that part is fitted without it`); });
-  const transferPred = rows.map((_, i) => fits.reduce((s, f, o) => s + partPred(f, o, i), 0));
+  // the floor, as ./fit.ts sets it: FLOOR_FRACTION of the smallest latency of each output in the rows fitted
+  const floor = ys.map((y) => FLOOR_FRACTION * Math.min(...keep.map((i) => y[i])));
+  const transferPred = rows.map((_, i) => fits.reduce((s, f, o) => s + Math.max(partPred(f, o, i), floor[o]), 0));
 
   // the plain scale-and-offset of the prior's total, on the same rows
   const so = ridge(rows.map((_, i) => Float64Array.from([1, pp.total[i]])), total, keep, 2, Infinity);
@@ -415,7 +419,7 @@ export function fitFewShot(rows: readonly LatencyRow[], prior: Predictor | undef
     ...evaluate(transferPred), outputs: split ? ["encoder", "decoder"] : ["total"],
     scale: fits.map((f) => f.w[1]), offset: fits.map((f) => f.w[0]), lambda: fits.map((f) => lambdaOut(f.lambda)),
   };
-  const predictor = transferredPredictor(prior, fits.map((f) => f.w), device, protocol);
+  const predictor = transferredPredictor(prior, fits.map((f) => f.w), floor, device, protocol);
   const check = predictor.predictRows(evalIdx.slice(0, 5).map((i) => rows[i]));
   evalIdx.slice(0, 5).forEach((i, j) => {
     if (Math.abs(check[j] - transferPred[i]) > 1e-6 * Math.max(1, Math.abs(transferPred[i]))) throw new Error(`transfer: the predictor file disagrees with the fit (${check[j]} vs ${transferPred[i]})`);
@@ -453,16 +457,17 @@ function minMax(X: number[][], idx: readonly number[], K: number, f: (...v: numb
  * a_o. A non-positive a_o (the prior's part says nothing about this device's) drops the MLP's
  * share of that output.
  */
-function transferredPredictor(prior: Predictor, ws: Float64Array[], device: DeviceInfo | string, protocol: Protocol | undefined): Predictor {
+function transferredPredictor(prior: Predictor, ws: Float64Array[], floor: number[], device: DeviceInfo | string, protocol: Protocol | undefined): Predictor {
   const parts = prior.toParts();
   const O = ws.length, K = parts.sizes[0];
+  const mlp = parts.model !== "linear" && parts.weights.length > 0;
   const last = parts.weights.length - 1;
-  const lw = parts.weights[last].w.slice(), lb = parts.weights[last].b.slice();
-  const nIn = parts.sizes[last];
+  const lw = mlp ? parts.weights[last].w.slice() : new Float32Array(0), lb = mlp ? parts.weights[last].b.slice() : new Float32Array(0);
+  const nIn = mlp ? parts.sizes[last] : 0;
   const linear = { w: [] as number[][], b: [] as number[] }, tmean: number[] = [], tstd: number[] = [];
   for (let o = 0; o < O; o++) {
     const [b, a] = [ws[o][0], ws[o][1]];
-    const pl = parts.linear ?? { w: [new Array<number>(K).fill(0)], b: [0] };
+    const pl = parts.linear ?? { w: Array.from({ length: O }, () => new Array<number>(K).fill(0)), b: new Array<number>(O).fill(0) };
     linear.w.push(pl.w[o].map((w, k) => a * w + ws[o][2 + k]));
     linear.b.push(a * pl.b[o] + b);
     if (a > 0) {
@@ -470,13 +475,16 @@ function transferredPredictor(prior: Predictor, ws: Float64Array[], device: Devi
       tstd.push(a * parts.target.std[o]);
     } else {
       for (let j = 0; j < nIn; j++) lw[j * O + o] = 0;
-      lb[o] = 0;
+      if (mlp) lb[o] = 0;
       tmean.push(0);
       tstd.push(1);
     }
   }
-  const weights = parts.weights.map((l, i) => (i === last ? { w: lw, b: lb } : l));
-  return new Predictor({ ...parts, device, protocol, linear, target: { kind: parts.target.kind, mean: tmean, std: tstd }, weights, fit: undefined, testSet: { measured: [], predicted: [] } });
+  const weights = mlp ? parts.weights.map((l, i) => (i === last ? { w: lw, b: lb } : l)) : [];
+  return new Predictor({
+    ...parts, device, protocol, linear, target: { kind: parts.target.kind, mean: tmean, std: tstd }, weights,
+    floor: { fraction: FLOOR_FRACTION, ms: floor }, fit: undefined, testSet: { measured: [], predicted: [] },
+  });
 }
 
 function withFit(p: Predictor, report: FewShotReport, evalIdx: number[], total: number[], pred: number[], prior: { label?: string; prior: Predictor } | undefined): Predictor {

@@ -72,7 +72,7 @@ describe("hat predictor fit --train-rows", () => {
     const x = join(dir, "x.json");
     const layersPrior = join(dir, "layers.json");
     const csvArch = join(dir, "arch.csv");
-    writeFileSync(csvArch, formatDataset(syntheticRows(120, 5)));
+    writeFileSync(csvArch, formatDataset(syntheticRows(300, 5))); // the layers features (58) need ~200 rows
     expect((await hat("predictor", "fit", "--data", csvArch, "--out", layersPrior, "--space", "hat-latency", "--features", "layers", ...quick)).code).toBe(0);
     const cases: [string[], RegExp][] = [
       [["--data", newCsv, "--prior", prior, "--out", x], /--prior needs --train-rows N/],

@@ -74,6 +74,28 @@ describe("fitFewShot", async () => {
     expect(again.predictParts([]).total.length).toBe(0);
   });
 
+  it("an MLP prior: the file's MLP is the prior's, its output rescaled per part, and the file predicts what the fit did", () => {
+    // the linear prior plus an MLP of nonzero weights: a prior whose residual network matters
+    const parts = prior.toParts();
+    const K = parts.sizes[0];
+    let s = 3;
+    const rnd = (n: number, scale: number) => Float32Array.from({ length: n }, () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * scale);
+    const mlpPrior = new Predictor({
+      ...parts, model: "mlp", sizes: [K, 8, 2], weights: [{ w: rnd(K * 8, 0.6), b: rnd(8, 0.2) }, { w: rnd(16, 0.6), b: rnd(2, 0.2) }],
+      target: { kind: "split", mean: [0.1, -0.2], std: [0.5, 2] },
+    });
+    const rows = deviceB(syntheticRows(400, 13, 0.003), mlpPrior, 0.05);
+    const { predictor, report } = fitFewShot(rows, mlpPrior, { trainRows: 20, seed: 2 }); // throws if the file disagrees with the fit
+    expect(predictor.model).toBe("mlp");
+    expect(predictor.sizes).toEqual([K, 8, 2]);
+    expect(report.transfer!.scale[0]).toBeCloseTo(3, 0);
+    expect(report.transfer!.test.kendall_tau).toBeGreaterThan(0.99);
+    // the floor is this device's (half its smallest latency per part among the rows fitted), not the prior's
+    const kept = report.drawn.map((i) => rows[i]);
+    expect(predictor.floor.ms[0]).toBeLessThanOrEqual(0.5 * Math.min(...kept.map((r) => r.encoder_ms)) + 1e-9);
+    expect(predictor.floor.ms[0]).toBeGreaterThan(0);
+  });
+
   it("the same seed draws the same rows and fits the same; another seed draws others", () => {
     const a = fitFewShot(rowsB, prior, { trainRows: 20, seed: 5 }).report, b = fitFewShot(rowsB, prior, { trainRows: 20, seed: 5 }).report;
     const c = fitFewShot(rowsB, prior, { trainRows: 20, seed: 6 }).report;
