@@ -72,7 +72,7 @@ export async function fewShotFile(o: FewShotFileOptions): Promise<FewShotFileRes
 
   const main = report.model === "transfer" ? report.transfer! : report.plain;
   const s: Record<string, unknown> = {
-    model: report.model, ...m3(main.test, "test"), train_rows: report.train_rows, train_dropped: report.train_dropped, test_rows: report.test_rows,
+    method: report.model, model: predictor.model, ...m3(main.test, "test"), train_rows: report.train_rows, train_dropped: report.train_dropped, test_rows: report.test_rows,
     outliers_dropped: report.outliers_dropped, seed, ...(main.test_all ? m3(main.test_all, "all_test") : {}),
     ...(prior ? { prior: o.prior, prior_device: deviceLabel(prior.device), ...m3(report.scale_offset!.test, "scale_offset_test"), scale: report.transfer!.scale, offset: report.transfer!.offset, lambda: report.transfer!.lambda } : {}),
     ...m3(report.plain.test, "plain_test"),

@@ -35,7 +35,7 @@ describe("hat predictor fit --train-rows", () => {
     const f = await hat("predictor", "fit", "--data", newCsv, "--prior", prior, "--train-rows", "20", "--seed", "4", "--out", out, "--full", ...quick, "--json");
     expect(f.code, f.err).toBe(0);
     const j = last(f.out);
-    expect(j).toMatchObject({ model: "transfer", train_rows: 20, test_rows: 180, seed: 4, prior, prior_device: "old device" });
+    expect(j).toMatchObject({ method: "transfer", model: "linear", train_rows: 20, test_rows: 180, seed: 4, prior, prior_device: "old device" });
     for (const k of ["test_rmse_ms", "test_kendall_tau", "test_mape", "scale_offset_test_rmse_ms", "scale_offset_test_kendall_tau", "plain_test_rmse_ms", "full_test_rmse_ms", "full_test_kendall_tau", "same_rows_rmse_ms", "same_rows_full_kendall_tau"]) {
       expect(Number.isFinite(j[k]), k).toBe(true);
     }
@@ -63,7 +63,7 @@ describe("hat predictor fit --train-rows", () => {
     const f = await hat("predictor", "fit", "--data", newCsv, "--train-rows", "20", "--out", join(dir, "plain.json"), "--space", "hat-latency", "--json");
     expect(f.code, f.err).toBe(0);
     const j = last(f.out);
-    expect(j).toMatchObject({ model: "plain", train_rows: 20, test_rows: 180 });
+    expect(j).toMatchObject({ method: "plain", model: "linear", train_rows: 20, test_rows: 180 });
     expect(j.prior).toBeUndefined();
     expect(j.test_kendall_tau).toBeGreaterThan(0.8);
   });

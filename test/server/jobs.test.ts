@@ -372,7 +372,7 @@ describe("/v1/jobs: the train, predictor and search kinds", () => {
     expect(count()).toBe(before);
     const fit = await settled(s, (await post(s, "predictor", { data: [csvB.sha256], prior: old.id, train_rows: 20, seed: 3 })).id, 60_000);
     expect(fit.state, fit.error ?? "").toBe("done");
-    expect(fit.result).toMatchObject({ model: "transfer", train_rows: 20, test_rows: 40, seed: 3, prior_job: old.id, predictor_sha256: fit.artifacts.predictor });
+    expect(fit.result).toMatchObject({ method: "transfer", train_rows: 20, test_rows: 40, seed: 3, prior_job: old.id, predictor_sha256: fit.artifacts.predictor });
     const result = fit.result as Record<string, number>;
     expect(result.test_kendall_tau).toBeGreaterThan(0.9);
     const file = JSON.parse(s.ctx.artifacts.read(fit.artifacts.predictor).toString("utf8"));
