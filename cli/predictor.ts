@@ -13,11 +13,13 @@ import { describeDiff, sameProtocol } from "../runtime/protocol.js";
 import { verifyPredictor } from "../latency/verify.js";
 import { intFlag, numFlag, requireFlag, spaceArg } from "./args.js";
 import { UsageError, type Io } from "./io.js";
+import { FEWSHOT_HELP, fewShotFit } from "./predictor-fewshot.js";
 
 const HELP = `usage: hat predictor fit --data CSV [--data CSV ...] --out FILE [--space FILE|NAME]
                          [--features sums|hat|layers] [--target split|total] [--hidden 64,64]
                          [--outliers drop|warmup|keep] [--seed 1] [--lr 0.001] [--batch 128]
                          [--epochs 1000] [--patience 100] [--device NAME] [--backend NAME] [--json]
+${FEWSHOT_HELP.split("\n")[0]}
        hat predictor eval --model FILE --data CSV [--data CSV ...] [--outliers drop|warmup|keep] [--json]
        hat predictor predict --model FILE --arch FILE [--json]
        hat predictor verify --model FILE [--samples 20] [--seed 1000] [--exclude CSV ...] [--rounds K] [--json]
@@ -38,7 +40,8 @@ warnings and more.
 eval: the predictor's RMSE, MAPE and tau on a dataset. predict: one architecture's latency (ms).
 verify: measure fresh random architectures of the predictor's space here (none of those in the
 --exclude datasets, e.g. its training data) with its protocol (its rounds too, unless --rounds),
-against its predictions.`;
+against its predictions.
+${FEWSHOT_HELP.split("\n").slice(1).join("\n")}`;
 
 /** A space argument: the built-in names, \`hat-latency\` (HAT's latency datasets), or a file. */
 export function latencySpaceArg(v: string): Space {
@@ -73,6 +76,7 @@ export async function predictorCommand(argv: string[], io: Io): Promise<void> {
 }
 
 async function fit(argv: string[], io: Io): Promise<void> {
+  if (argv.some((a) => a === "--prior" || a === "--train-rows" || a.startsWith("--prior=") || a.startsWith("--train-rows="))) return fewShotFit(argv, io); // few rows, a prior: cli/predictor-fewshot.ts
   const { values } = parseArgs({
     args: argv,
     options: {

@@ -203,6 +203,14 @@ export class Predictor {
     }).total;
   }
 
+  /** Encoder and decoder latencies (ms) of dataset rows apart (undefined for a "total" predictor), and their sum (./transfer.ts uses the parts). */
+  predictRowsParts(rows: readonly LatencyRow[]): { total: Float64Array; encoder?: Float64Array; decoder?: Float64Array } {
+    return this.run(rows.length, (i, x, off) => {
+      const f = encodeRow(rows[i], this.spec);
+      for (let k = 0; k < this.K; k++) x[off + k] = f[k];
+    });
+  }
+
   private checkArch(a: Arch, i: number): void {
     try {
       checkInSpace(a, this.space!);
@@ -270,6 +278,16 @@ export class Predictor {
       }
     }
     return { total, encoder, decoder };
+  }
+
+  /** What the predictor is made of (a copy of the lists; ./transfer.ts rewrites a prior's). */
+  toParts(): PredictorParts {
+    return {
+      device: this.device, space: this.space, protocol: this.protocol, features: this.features,
+      linear: { w: this.linear.w.map((r) => [...r]), b: [...this.linear.b] }, target: this.target, sizes: [...this.sizes],
+      weights: this.weights.map(({ w, b }) => ({ w: w.slice(), b: b.slice() })), fit: this.fit, testSet: this.testSet,
+      model: this.model, floor: { fraction: this.floor.fraction, ms: [...this.floor.ms] },
+    };
   }
 
   toJSON(): object {

@@ -14,6 +14,7 @@ import { readModelFile } from "../../runtime/format.js";
 import { writeSubTransformer } from "../../runtime/model.js";
 import { readTexts, type Texts } from "../../data/texts.js";
 import { fitPredictorFile } from "../../latency/fit-file.js";
+import { fewShotFile } from "../../latency/transfer-file.js";
 import { runSearch } from "../../search/pipeline.js";
 import { progressLine, trainModel, trainSummary, type Progress } from "../../train/pipeline.js";
 import { RESULT_FILE, SPEC_COMMAND, type ChildMessage, type JobSpec, type TextFiles } from "./spec.js";
@@ -60,6 +61,10 @@ async function run(spec: JobSpec): Promise<unknown> {
     case "export":
       return writeSubTransformer(await readModelFile(spec.supernet), spec.arch, spec.out);
     case "predictor":
+      if (spec.fewShot) {
+        const { data, out, seed, outliers, space, features, device } = spec.options;
+        return (await fewShotFile({ data, out, seed, outliers, space, features, device, ...spec.fewShot, log })).summary;
+      }
       return (await fitPredictorFile({ ...spec.options, log })).summary;
     case "search": {
       const o = spec.options;

@@ -8,7 +8,8 @@
  *   train     — train/pipeline.ts trainModel: a SuperTransformer of `space`
  *   finetune  — trainModel: one SubTransformer, from the inherited weights of `init` (or scratch)
  *   export    — runtime/model.ts writeSubTransformer: the compact model of `arch`
- *   predictor — latency/fit-file.ts fitPredictorFile: a latency predictor from datasets
+ *   predictor — latency/fit-file.ts fitPredictorFile: a latency predictor from datasets (with
+ *               fewShot: latency/transfer-file.ts fewShotFile, from a few rows and a prior)
  *   search    — search/pipeline.ts runSearch: the search, export, fine-tuning, BLEU and report
  *
  * A train or finetune spec run again in the same directory resumes from its checkpoint (OUT.ckpt).
@@ -60,6 +61,8 @@ export interface ExportSpec {
 export interface PredictorSpec {
   kind: "predictor";
   options: Omit<FitFileOptions, "log">;
+  /** Present: the few-shot fit instead (latency/transfer-file.ts fewShotFile): `trainRows` rows drawn, a transfer of `prior` (a predictor file) when given. */
+  fewShot?: { trainRows: number; prior?: string };
 }
 
 export interface SearchSpec {

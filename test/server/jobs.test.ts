@@ -352,6 +352,35 @@ describe("/v1/jobs: the train, predictor and search kinds", () => {
     expect(count()).toBe(before);
   });
 
+  it("a predictor job with prior and train_rows: the few-shot transfer of another predictor job's predictor", async () => {
+    const rowsA = syntheticRows(80, 1, 0.003, DEMO_SPACE);
+    const csvA = s.ctx.artifacts.put(Buffer.from(formatDataset(rowsA)), "dataset", "old.csv");
+    const old = await settled(s, (await post(s, "predictor", { data: [csvA.sha256], seed: 1 })).id, 60_000);
+    expect(old.state, old.error ?? "").toBe("done");
+    // the new device: encoder 2x, decoder 0.6x + 3 ms
+    const rowsB = syntheticRows(60, 2, 0.003, DEMO_SPACE).map((r) => ({ ...r, encoder_ms: 2 * r.encoder_ms, decoder_ms: 0.6 * r.decoder_ms + 3 }));
+    const csvB = s.ctx.artifacts.put(Buffer.from(formatDataset(rowsB)), "dataset", "new.csv");
+    const before = count();
+    for (const [body, message] of [
+      [{ data: [csvB.sha256], prior: old.id }, /train_rows: prior needs train_rows/],
+      [{ data: [csvB.sha256], prior: "job_nope", train_rows: 20 }, /^prior: no job/],
+      [{ data: [csvB.sha256], train_rows: 2 }, /train_rows/],
+    ] as const) {
+      const r = await call(s, "POST", "/v1/jobs/predictor", { body });
+      expect(r.status, JSON.stringify(r.body)).toBe(400);
+      expect(r.body.error.message).toMatch(message);
+    }
+    expect(count()).toBe(before);
+    const fit = await settled(s, (await post(s, "predictor", { data: [csvB.sha256], prior: old.id, train_rows: 20, seed: 3 })).id, 60_000);
+    expect(fit.state, fit.error ?? "").toBe("done");
+    expect(fit.result).toMatchObject({ method: "transfer", train_rows: 20, test_rows: 40, seed: 3, prior_job: old.id, predictor_sha256: fit.artifacts.predictor });
+    const result = fit.result as Record<string, number>;
+    expect(result.test_kendall_tau).toBeGreaterThan(0.9);
+    const file = JSON.parse(s.ctx.artifacts.read(fit.artifacts.predictor).toString("utf8"));
+    expect(file.fit.kind).toBe("transfer");
+    expect(file.fit.transfer.train_rows).toBe(20);
+  });
+
   it("trains, fits a predictor and searches through the hat CLI", async () => {
     const train = await post(s, "train", { dataset: ds, space: "demo", steps: 2, vocab_size: 300, max_tokens: 256, threads: 1, seed: 1 });
     const t = await settled(s, train.id, 60_000);

@@ -6,6 +6,7 @@
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { FEATURE_KINDS, type FeatureKind } from "../../../latency/features.js";
+import { MIN_TRAIN_ROWS } from "../../../latency/transfer.js";
 import { SHA256 } from "../../artifacts.js";
 import type { ServerContext } from "../../context.js";
 import { badRequest } from "../../http.js";
@@ -20,7 +21,10 @@ export const PredictorParams = z.strictObject({
   data: z.array(z.string().regex(SHA256, "a sha256 (64 lowercase hex digits)")).min(1).max(100).optional().describe("latency CSVs stored as artifacts"),
   features: z.enum(FEATURES).optional(),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
-}).refine((p) => (p.campaign === undefined) !== (p.data === undefined), { message: "give exactly one of campaign and data", path: ["campaign"] });
+  prior: z.string().min(1).optional().describe("a done predictor job (another device's, or another task's): its predictor is transferred from train_rows rows"),
+  train_rows: z.number().int().min(MIN_TRAIN_ROWS).max(1_000_000).optional().describe("fit on this many rows drawn (seeded by seed) from the data, evaluate on the rest (hat predictor fit --train-rows)"),
+}).refine((p) => (p.campaign === undefined) !== (p.data === undefined), { message: "give exactly one of campaign and data", path: ["campaign"] })
+  .refine((p) => p.prior === undefined || p.train_rows !== undefined, { message: "prior needs train_rows (how many rows of the data to fit on)", path: ["train_rows"] });
 export type PredictorParams = z.infer<typeof PredictorParams>;
 
 export function predictorKind(ctx: ServerContext): JobKind<PredictorParams> {
@@ -43,6 +47,7 @@ export function predictorKind(ctx: ServerContext): JobKind<PredictorParams> {
     exclusive: true,
     prepare(p) {
       inputs(p);
+      if (p.prior !== undefined) doneJob(ctx, p.prior, "prior", "predictor", "predictor");
       return p;
     },
     async run(p, ctl) {
@@ -57,10 +62,11 @@ export function predictorKind(ctx: ServerContext): JobKind<PredictorParams> {
           data: files, out, space: space !== undefined && space !== null ? spaceOf(space as string | object) : undefined,
           features: p.features as FeatureKind | "auto" | undefined, seed: p.seed,
         },
+        ...(p.train_rows !== undefined ? { fewShot: { trainRows: p.train_rows, ...(p.prior !== undefined ? { prior: doneJob(ctx, p.prior, "prior", "predictor", "predictor").file } : {}) } } : {}),
       });
       const predictor = ctl.artifact("predictor", out, "predictor", "predictor.json");
       delete report.out;
-      return { ...report, predictor_sha256: predictor.sha256 };
+      return { ...report, ...(p.prior !== undefined ? { prior_job: p.prior } : {}), predictor_sha256: predictor.sha256 };
     },
   };
 }
