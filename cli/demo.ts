@@ -183,8 +183,11 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     say(`[6/8] deployment ${dep.id} of the winner to '${deviceClass}'`);
     type DepAgent = { agent_id: string; state: string; measured_ms: number | null; encoder_ms: number | null; decoder_ms: number | null; protocol: Protocol | null; error: string | null };
     let agents: DepAgent[] = [];
+    let meets: boolean | null = null; // the server's verdict: every agent's measurement against the search's constraint
     for (const deadline = Date.now() + 180_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 500))) {
-      agents = (await api.get<{ agents: DepAgent[] }>(`/v1/deployments/${dep.id}`)).agents;
+      const view = await api.get<{ agents: DepAgent[]; meets_constraint: boolean | null }>(`/v1/deployments/${dep.id}`);
+      agents = view.agents;
+      meets = view.meets_constraint;
       if (agent) agents = agents.filter((a) => a.agent_id === agent!.info.agent_id); // ours; a fleet's: all of the class
       if (agents.length > 0 && agents.every((a) => a.state !== "pending")) break;
     }
@@ -232,6 +235,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     if (values.json) {
       io.out(JSON.stringify({
         constraint_ms: constraint, winner_arch: sr.arch, predicted_ms: sr.predicted_ms, measured_ms: measured, over_constraint: measured > constraint,
+        verdict: measured <= constraint ? "meets" : "misses", deployment_meets_constraint: meets,
         evolution_best_loss: sr.valid_loss, random_best_loss: sr.random?.valid_loss ?? null, bleu: sr.bleu ?? null, report,
         params: sr.params ?? null, evaluations: sr.evaluations, train_updates: tr.steps, train_valid_loss: tr.valid_loss,
         campaign_rows: (campaign.result as { rows?: number }).rows, predictor_test_rmse_ms: fr.test_rmse_ms, device_class: deviceClass,

@@ -24,8 +24,15 @@ export const DeploymentRequest = z.object({
     job: z.string().min(1).max(100).optional(),
     sha256: z.string().regex(SHA256, "a sha256 is 64 lowercase hex digits").optional(),
   }).strict(),
-  /** How agents measure the deployed model (default DEPLOYMENT_PROTOCOL with the model's vocabulary size); the build is each agent's own. */
+  /**
+   * How agents measure the deployed model: default DEPLOYMENT_PROTOCOL at the model's vocabulary,
+   * with the workload (lengths, beam) and the statistic (trim, rounds, keep) of the predictor a
+   * search job's model was found with; a workload contradicting that predictor's is a 400. The
+   * build is each agent's own.
+   */
   protocol: FleetProtocolRequest.optional(),
+  /** The latency (ms) the model must meet on the class; default: a search job's latency_ms. */
+  constraint_ms: z.number().positive().max(1e7).optional(),
 }).strict();
 
 export const DeploymentAgentView = z.object({
@@ -38,6 +45,8 @@ export const DeploymentAgentView = z.object({
   decoder_ms: z.number().nullable(),
   /** The protocol the agent measured with (its build, the model's vocabulary); null from agents that did not say. */
   protocol: Protocol.nullable(),
+  /** measured_ms <= the deployment's constraint_ms; null without either. */
+  meets_constraint: z.boolean().nullable(),
   error: z.string().nullable(),
   updated_at: z.number().nullable(),
 });
@@ -54,6 +63,9 @@ export const DeploymentView = z.object({
   arch: z.unknown().nullable(),
   protocol: Protocol,
   source_job: z.string().nullable(),
+  constraint_ms: z.number().nullable(),
+  /** Every agent that measured it meets constraint_ms (false: one misses it); null: no constraint or no measurement yet. */
+  meets_constraint: z.boolean().nullable(),
   created_at: z.number(),
   /** The newest deployment of its class (the one its agents should run). */
   current: z.boolean(),
@@ -61,6 +73,11 @@ export const DeploymentView = z.object({
   agents: z.array(DeploymentAgentView),
 });
 export type DeploymentView = z.infer<typeof DeploymentView>;
+
+/** The protocol's fields that say what is measured (the vocabulary is the deployed model's own): a deployment may not contradict its search's predictor on them. */
+const WORKLOAD = ["src_len", "tgt_len", "beam"] as const;
+/** What a deployment of a search's model takes from its predictor's protocol by default: the workload and the statistic learnt. */
+const LEARNT = [...WORKLOAD, "trim", "rounds", "keep"] as const;
 
 export class Deployments {
   constructor(private readonly ctx: ServerContext, private readonly notify: () => void) {}
@@ -109,13 +126,44 @@ export class Deployments {
     }
     if (header.tokenizer === undefined) throw badRequest(`model: ${sha} carries no tokenizer, so agents could not translate with it (deploy a trained model: a train or search job's)`);
     const vocab = Math.min(1_000_000, Math.max(8, header.vocab.size));
-    const protocol = check(Protocol, { ...DEPLOYMENT_PROTOCOL, vocab, ...body.protocol }, "protocol");
+    const found = jobId !== undefined ? this.searchOf(jobId) : undefined;
+    const learnt = found?.workload;
+    for (const k of WORKLOAD) {
+      if (learnt && body.protocol?.[k] !== undefined && body.protocol[k] !== learnt[k]) {
+        throw badRequest(`protocol.${k}: ${body.protocol[k]} differs from the ${k} ${learnt[k]} the search's predictor learnt: the latency measured would not be the one the constraint was searched for`, "protocol_mismatch");
+      }
+    }
+    const protocol = check(Protocol, { ...DEPLOYMENT_PROTOCOL, ...learnt, vocab, ...body.protocol }, "protocol");
+    const constraint = body.constraint_ms ?? found?.constraintMs ?? null;
     const id = newId("dp");
-    db.prepare(`INSERT INTO deployments (id, device_class, model_sha256, model_bytes, model_kind, arch, protocol, source_job, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(id, body.device_class, sha, artifacts.info(sha)!.size, header.kind, header.arch ? JSON.stringify(header.arch) : null, JSON.stringify(protocol), jobId ?? null, now());
+    db.prepare(`INSERT INTO deployments (id, device_class, model_sha256, model_bytes, model_kind, arch, protocol, source_job, constraint_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(id, body.device_class, sha, artifacts.info(sha)!.size, header.kind, header.arch ? JSON.stringify(header.arch) : null, JSON.stringify(protocol), jobId ?? null, constraint, now());
     this.ctx.log(`fleet: deployment ${id}: model ${sha.slice(0, 12)} (${header.kind}) to class ${body.device_class}`);
     this.notify();
     return this.view(id)!;
+  }
+
+  /**
+   * A search job's constraint and the workload its predictor learnt (vocab excepted: the model
+   * says its own), when the job is a search; undefined for any other job.
+   */
+  private searchOf(jobId: string): { constraintMs?: number; workload?: Pick<Protocol, (typeof LEARNT)[number]> } | undefined {
+    const job = this.ctx.jobs.get(jobId);
+    if (job?.kind !== "search") return undefined;
+    const params = job.params as { latency_ms?: number; predictor?: string };
+    const predictorJob = params.predictor !== undefined ? this.ctx.jobs.get(params.predictor) : undefined;
+    const sha = predictorJob?.artifacts.predictor;
+    let workload: Pick<Protocol, (typeof LEARNT)[number]> | undefined;
+    if (sha && this.ctx.artifacts.has(sha)) {
+      const stored = (JSON.parse(this.ctx.artifacts.read(sha).toString("utf8")) as { protocol?: unknown }).protocol;
+      try {
+        const p = stored !== undefined ? readProtocol(stored) : undefined;
+        if (p) workload = { src_len: p.src_len, tgt_len: p.tgt_len, beam: p.beam, trim: p.trim, rounds: p.rounds, keep: p.keep };
+      } catch {
+        workload = undefined; // a predictor that says no usable protocol (the fit checked it): nothing to take
+      }
+    }
+    return { constraintMs: params.latency_ms, workload };
   }
 
   view(id: string): DeploymentView | undefined {
@@ -130,16 +178,21 @@ export class Deployments {
     const rows = agents.filter((a) => a.revoked_at === null || reports.has(a.id)).map((a) => {
       const r = reports.get(a.id);
       const state = r && r.state !== "pending" ? r.state : current ? "pending" : "superseded";
+      const measured = r?.measured_ms ?? null;
       return {
-        agent_id: a.id, name: a.name, state, measured_ms: r?.measured_ms ?? null, encoder_ms: r?.encoder_ms ?? null,
-        decoder_ms: r?.decoder_ms ?? null, protocol: r?.protocol ? readProtocol(JSON.parse(r.protocol)) : null, error: r?.error ?? null, updated_at: r?.updated_at ?? null,
+        agent_id: a.id, name: a.name, state, measured_ms: measured, encoder_ms: r?.encoder_ms ?? null,
+        decoder_ms: r?.decoder_ms ?? null, protocol: r?.protocol ? readProtocol(JSON.parse(r.protocol)) : null,
+        meets_constraint: measured !== null && d.constraint_ms !== null ? measured <= d.constraint_ms : null,
+        error: r?.error ?? null, updated_at: r?.updated_at ?? null,
       } as z.infer<typeof DeploymentAgentView>;
     });
+    const verdicts = rows.map((r) => r.meets_constraint).filter((v): v is boolean => v !== null);
     const counts = { pending: 0, active: 0, failed: 0, superseded: 0 };
     for (const r of rows) counts[r.state]++;
     return {
       id: d.id, device_class: d.device_class, model_sha256: d.model_sha256, model_bytes: d.model_bytes, model_kind: d.model_kind,
       arch: d.arch === null ? null : JSON.parse(d.arch), protocol: storedProtocol(d.protocol), source_job: d.source_job,
+      constraint_ms: d.constraint_ms, meets_constraint: verdicts.length > 0 ? verdicts.every(Boolean) : null,
       created_at: d.created_at, current, counts, agents: rows,
     };
   }

@@ -66,6 +66,9 @@ export function migrateFleet(db: Db): void {
   // a data directory from before agents reported the protocol they measured a deployment with
   const dcols = (db.prepare(`PRAGMA table_info(deployment_agents)`).all() as { name: string }[]).map((c) => c.name);
   if (!dcols.includes("protocol")) db.exec(`ALTER TABLE deployment_agents ADD COLUMN protocol TEXT`);
+  // a data directory from before deployments had a latency constraint to meet
+  const pcols = (db.prepare(`PRAGMA table_info(deployments)`).all() as { name: string }[]).map((c) => c.name);
+  if (!pcols.includes("constraint_ms")) db.exec(`ALTER TABLE deployments ADD COLUMN constraint_ms REAL`);
 }
 
 /** A stored campaign's protocol (one stored before the protocol had its rounds takes the campaign's). */
@@ -133,6 +136,8 @@ export interface DeploymentRow {
   arch: string | null; // JSON Arch (a subtransformer), null for a supertransformer
   protocol: string; // JSON Protocol
   source_job: string | null;
+  /** The latency the model must meet on the class (a search job's latency_ms, or given); null: none. */
+  constraint_ms: number | null;
   created_at: number;
 }
 

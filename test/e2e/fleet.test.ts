@@ -200,16 +200,24 @@ describe("server + two agents on 127.0.0.1", () => {
       const { agents: listed } = await api.get<{ agents: { id: string; translate_url: string | null }[] }>("/v1/agents");
       return listed.find((x) => x.id === agents[0].info.agent_id)?.translate_url === agents[0].info.translate_url;
     }, 30_000);
-    const dep = await api.post<{ id: string }>("/v1/deployments", { device_class: CLASS, model: { job: searchJob.id }, protocol: { runs: 5, warmup: 1, vocab: 300, src_len: 12, tgt_len: 12, beam: 2 } });
-    type DepAgent = { agent_id: string; state: string; measured_ms?: number; error?: string };
+    // measured as the search's predictor learnt (the campaign's lengths and beam), not another workload
+    const other = await fetch(`http://127.0.0.1:${port}/v1/deployments`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify({ device_class: CLASS, model: { job: searchJob.id }, protocol: { src_len: 12 } }) });
+    expect(other.status).toBe(400);
+    expect(((await other.json()) as { error: { code: string } }).error.code).toBe("protocol_mismatch");
+    const dep = await api.post<{ id: string; constraint_ms: number; protocol: { src_len: number; tgt_len: number; beam: number; vocab: number } }>("/v1/deployments", { device_class: CLASS, model: { job: searchJob.id }, protocol: { runs: 5, warmup: 1 } });
+    expect(dep.protocol).toMatchObject({ src_len: 30, tgt_len: 30, beam: 4, vocab: 300 });
+    expect(dep.constraint_ms).toBe((searchJob.params as { latency_ms: number }).latency_ms);
+    type DepAgent = { agent_id: string; state: string; measured_ms?: number; meets_constraint: boolean | null; error?: string };
     const states = await until("both agents to report", async () => {
-      const d = await api.get<{ agents: DepAgent[] }>(`/v1/deployments/${dep.id}`);
-      return d.agents.length === 2 && d.agents.every((a) => a.state !== "pending") ? d.agents : undefined;
+      const d = await api.get<{ agents: DepAgent[]; meets_constraint: boolean | null }>(`/v1/deployments/${dep.id}`);
+      return d.agents.length === 2 && d.agents.every((a) => a.state !== "pending") ? d : undefined;
     }, 120_000);
-    for (const s of states) {
+    for (const s of states.agents) {
       expect(s.state, s.error).toBe("active");
       expect(s.measured_ms).toBeGreaterThan(0);
+      expect(s.meets_constraint).toBe(s.measured_ms! <= dep.constraint_ms);
     }
+    expect(states.meets_constraint).toBe(states.agents.every((a) => a.meets_constraint));
     for (const a of agents) {
       const res = await fetch(`${a.info.translate_url}/translate`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ lines: task.test.src.slice(0, 3) }) });
       expect(res.status).toBe(200);

@@ -381,6 +381,23 @@ describe("deployments", () => {
     ]);
   });
 
+  it("says whether each agent's measurement meets the deployment's constraint, and whether all do", async () => {
+    const A = await enrol("dc1", "dep-limit"), B = await enrol("dc2", "dep-limit");
+    const sha = s.ctx.artifacts.put(model, "model", "m.hatm").sha256;
+    const none = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-limit", model: { sha256: sha } } });
+    expect(none.body).toMatchObject({ constraint_ms: null, meets_constraint: null });
+    const d = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-limit", model: { sha256: sha }, constraint_ms: 3.5 } });
+    expect(d.body).toMatchObject({ constraint_ms: 3.5, meets_constraint: null }); // nobody measured yet
+    await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: A.token, body: { state: "active", measured_ms: 3, encoder_ms: 1, decoder_ms: 2 } });
+    let g = await call("GET", `/v1/deployments/${d.body.id}`, { token: ADMIN });
+    expect(g.body.meets_constraint).toBe(true);
+    await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: B.token, body: { state: "active", measured_ms: 4, encoder_ms: 1, decoder_ms: 3 } });
+    g = await call("GET", `/v1/deployments/${d.body.id}`, { token: ADMIN });
+    expect(g.body.agents.map((a: { meets_constraint: boolean | null }) => a.meets_constraint)).toEqual([true, false]);
+    expect(g.body.meets_constraint).toBe(false); // one agent of the class misses it
+    expect((await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-limit", model: { sha256: sha }, constraint_ms: -1 } })).status).toBe(400);
+  });
+
   it("refuses what is not a model, unknown jobs and artifacts, reports for another class", async () => {
     const before = count(`SELECT COUNT(*) AS n FROM deployments`);
     const notModel = s.ctx.artifacts.put(new TextEncoder().encode("hello"), "text", "x.txt").sha256;
