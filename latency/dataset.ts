@@ -93,6 +93,18 @@ export interface LatencyRow {
 
 export const totalMs = (r: LatencyRow): number => r.encoder_ms + r.decoder_ms;
 
+/** Every row must agree on one value of `get` (or none have it); returns it. */
+export function commonValue<T>(rows: readonly LatencyRow[], get: (r: LatencyRow) => T | undefined, same: (a: T, b: T) => boolean, what: string, show: (v: T) => string): T | undefined {
+  let first: T | undefined;
+  for (const r of rows) {
+    const v = get(r);
+    if (v === undefined) continue;
+    if (first === undefined) first = v;
+    else if (!same(first, v)) throw new LatencyDataError(`rows measured with different ${what}: ${show(first)} and ${show(v)} (fit one predictor per ${what})`);
+  }
+  return first;
+}
+
 /** Our optional columns, in the order we write them. */
 export const EXTRA_COLUMNS = [
   ...PROTOCOL_FIELDS,

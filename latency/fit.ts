@@ -36,7 +36,7 @@ import { mulberry32 } from "../runtime/rng.js";
 import type { Space } from "../runtime/types.js";
 import { selectBackend } from "../train/backend.js";
 import { protocolLine, sameProtocol, type Protocol } from "../runtime/protocol.js";
-import { deviceLabel, LatencyDataError, sameDevice, totalMs, type DeviceInfo, type LatencyRow } from "./dataset.js";
+import { commonValue, deviceLabel, LatencyDataError, sameDevice, totalMs, type DeviceInfo, type LatencyRow } from "./dataset.js";
 import { encodeArch, encodeRow, featureCount, featureSpec, rowOutsideSpace, type FeatureKind } from "./features.js";
 import { featureRank, fitLinear, predictLinear } from "./linear.js";
 import { compareRmse, formatMetrics, metrics, MIN_COMPARE_ROWS, rmseInterval, TIE, type Comparison, type Metrics, type Verdict } from "./metrics.js";
@@ -168,17 +168,6 @@ function rowsNeeded(n: number, q: number, m: MinimumRows): number {
   return Infinity;
 }
 
-/** Every row must agree on one value of `get` (or none have it); returns it. */
-function common<T>(rows: readonly LatencyRow[], get: (r: LatencyRow) => T | undefined, same: (a: T, b: T) => boolean, what: string, show: (v: T) => string): T | undefined {
-  let first: T | undefined;
-  for (const r of rows) {
-    const v = get(r);
-    if (v === undefined) continue;
-    if (first === undefined) first = v;
-    else if (!same(first, v)) throw new LatencyDataError(`rows measured with different ${what}: ${show(first)} and ${show(v)} (fit one predictor per ${what})`);
-  }
-  return first;
-}
 
 export type OutlierMode = "drop" | "warmup" | "keep";
 export const OUTLIER_MODES: readonly OutlierMode[] = ["drop", "warmup", "keep"];
@@ -256,8 +245,8 @@ export async function fitPredictor(rows: readonly LatencyRow[], o: FitOptions = 
     const bad = rows.findIndex((r) => rowOutsideSpace(r, o.space!) !== undefined);
     if (bad >= 0) throw new LatencyDataError(`row ${bad + 1} is not in the given space: ${rowOutsideSpace(rows[bad], o.space)}`);
   }
-  const device = common<DeviceInfo>(rows, (r) => r.device, sameDevice, "devices", deviceLabel) ?? o.device ?? "unknown device";
-  const protocol = common<Protocol>(rows, (r) => r.protocol, sameProtocol, "protocols", protocolLine);
+  const device = commonValue<DeviceInfo>(rows, (r) => r.device, sameDevice, "devices", deviceLabel) ?? o.device ?? "unknown device";
+  const protocol = commonValue<Protocol>(rows, (r) => r.protocol, sameProtocol, "protocols", protocolLine);
   const spec = featureSpec(kind, o.space, archsSeen);
   const K = featureCount(spec), O = target === "total" ? 1 : 2;
   const X = rows.map((r) => encodeRow(r, spec));

@@ -39,7 +39,7 @@ import { mulberry32 } from "../runtime/rng.js";
 import type { Space } from "../runtime/types.js";
 import { InputError } from "../runtime/errors.js";
 import { protocolLine, sameProtocol, type Protocol } from "../runtime/protocol.js";
-import { deviceLabel, LatencyDataError, sameDevice, totalMs, type DeviceInfo, type LatencyRow } from "./dataset.js";
+import { commonValue, deviceLabel, LatencyDataError, sameDevice, totalMs, type DeviceInfo, type LatencyRow } from "./dataset.js";
 import { encodeRow, featureCount, featureNames, featureSpec, rowOutsideSpace, type FeatureKind, type FeatureSpec } from "./features.js";
 import { outlierMask, type OutlierMode } from "./fit.js";
 import { metrics, type Metrics } from "./metrics.js";
@@ -247,17 +247,6 @@ export interface FewShotReport {
   drawn: number[];
 }
 
-/** Every row must agree on one value of `get` (or none have it). */
-function common<T>(rows: readonly LatencyRow[], get: (r: LatencyRow) => T | undefined, same: (a: T, b: T) => boolean, what: string, show: (v: T) => string): T | undefined {
-  let first: T | undefined;
-  for (const r of rows) {
-    const v = get(r);
-    if (v === undefined) continue;
-    if (first === undefined) first = v;
-    else if (!same(first, v)) throw new LatencyDataError(`rows measured with different ${what}: ${show(first)} and ${show(v)}`);
-  }
-  return first;
-}
 
 function canon(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canon);
@@ -302,8 +291,8 @@ export function fitFewShot(rows: readonly LatencyRow[], prior: Predictor | undef
     const bad = rows.findIndex((r) => rowOutsideSpace(r, space!) !== undefined);
     if (bad >= 0) throw new TransferError(`row ${bad + 1} is outside the ${prior ? "prior's" : "given"} space: ${rowOutsideSpace(rows[bad], space)}`);
   }
-  const device = common<DeviceInfo>(rows, (r) => r.device, sameDevice, "devices", deviceLabel) ?? o.device ?? "unknown device";
-  const protocol = common<Protocol>(rows, (r) => r.protocol, sameProtocol, "protocols", protocolLine);
+  const device = commonValue<DeviceInfo>(rows, (r) => r.device, sameDevice, "devices", deviceLabel) ?? o.device ?? "unknown device";
+  const protocol = commonValue<Protocol>(rows, (r) => r.protocol, sameProtocol, "protocols", protocolLine);
   if (prior && protocol && prior.protocol && !sameProtocol(protocol, prior.protocol)) log(`note: the prior was measured with another protocol (${protocolLine(prior.protocol)}); these rows: ${protocolLine(protocol)}`);
 
   const drawn = drawRows(n, N, seed);
