@@ -98,8 +98,6 @@ export interface ChildOptions {
 
 export interface ChildExit {
   code: number;
-  /** The last stdout line. */
-  lastOut: string;
   /** The last lines of its stderr and of its log messages: the reason of a failure. */
   stderrTail: string;
 }
@@ -111,16 +109,12 @@ export function runChild(commandLine: readonly string[], o: ChildOptions): Promi
   const [command, ...args] = commandLine;
   // the IPC channel is how the child learns that the server died (it exits on 'disconnect')
   const child = spawn(command, args, { cwd: o.cwd, stdio: ["ignore", "pipe", "pipe", "ipc"], env: { ...process.env, NO_COLOR: "1" } });
-  let lastOut = "";
   const tail: string[] = [];
   const keep = (line: string) => {
     tail.push(line);
     if (tail.length > TAIL_LINES) tail.shift();
   };
-  const out = lineSplitter((line, progress) => {
-    if (!progress) lastOut = line;
-    o.onLine("stdout", line, progress);
-  });
+  const out = lineSplitter((line, progress) => o.onLine("stdout", line, progress));
   const err = lineSplitter((line, progress) => {
     if (!progress) keep(line);
     o.onLine("stderr", line, progress);
@@ -164,7 +158,7 @@ export function runChild(commandLine: readonly string[], o: ChildOptions): Promi
       rmSync(join(o.cwd, PIDFILE), { force: true });
       out.end();
       err.end();
-      resolve({ code: code ?? (signal ? 128 + signalNumber(signal) : 1), lastOut, stderrTail: tail.join("\n") });
+      resolve({ code: code ?? (signal ? 128 + signalNumber(signal) : 1), stderrTail: tail.join("\n") });
     });
   });
 }
