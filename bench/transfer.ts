@@ -13,7 +13,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { readTrainingRows } from "../latency/dataset.js";
-import { outlierMask, splitIndices } from "../latency/fit.js";
+import { fitSplit, outlierMask } from "../latency/fit.js";
 import { metrics } from "../latency/metrics.js";
 import { Predictor } from "../latency/predictor.js";
 import { fitFewShot } from "../latency/transfer.js";
@@ -33,7 +33,7 @@ const out: Record<string, unknown>[] = [];
 for (const target of names) {
   const rows = rowsOf[target];
   const full = priors[target];
-  const testIdx = splitIndices(rows.length, 1)[2];
+  const testIdx = fitSplit(rows, 1)[2]; // the full-data fit's test split (seed 1)
   const flagged = outlierMask(rows, "drop").flagged;
   const fullPred = full.predictRows(rows);
   for (const source of names) {

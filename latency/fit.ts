@@ -190,6 +190,14 @@ export function outlierMask(rows: readonly LatencyRow[], mode: OutlierMode): { f
  * that lost rows to spikes on a busy machine still has a test split (the permutation, so the
  * order of the rows, does not change; only where the holdouts end).
  */
+/**
+ * The split fitPredictor makes of `rows`: holdouts sized by the full outlier rule whatever the
+ * outlier mode, so the test rows are the same in every mode (and for whoever compares on them).
+ */
+export function fitSplit(rows: readonly LatencyRow[], seed: number): [number[], number[], number[]] {
+  return splitIndices(rows.length, seed, findOutliers(rows).flagged);
+}
+
 export function splitIndices(n: number, seed: number, unusable?: readonly boolean[]): [number[], number[], number[]] {
   const rng = mulberry32(seed);
   const perm = Array.from({ length: n }, (_, i) => i);
@@ -261,8 +269,7 @@ export async function fitPredictor(rows: readonly LatencyRow[], o: FitOptions = 
   const total = rows.map(totalMs);
 
   // split, then outliers
-  // the holdouts sized by the full outlier rule whatever the mode: the same test rows in every mode
-  const [trainAll, valAll, testAll] = splitIndices(n, seed, findOutliers(rows).flagged);
+  const [trainAll, valAll, testAll] = fitSplit(rows, seed);
   const { flagged, summary } = outlierMask(rows, o.outliers ?? "drop");
   const trainIdx = trainAll.filter((i) => !flagged[i]), valIdx = valAll.filter((i) => !flagged[i]), testIdx = testAll.filter((i) => !flagged[i]);
   const dropped = flagged.filter(Boolean).length;

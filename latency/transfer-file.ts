@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import type { Space } from "../runtime/types.js";
 import { deviceLabel, readTrainingRows, totalMs, type DeviceInfo } from "./dataset.js";
 import type { FeatureKind } from "./features.js";
-import { fitPredictor, outlierMask, splitIndices, type OutlierMode } from "./fit.js";
+import { fitPredictor, fitSplit, outlierMask, type OutlierMode } from "./fit.js";
 import { formatMetrics, metrics, type Metrics } from "./metrics.js";
 import { Predictor } from "./predictor.js";
 import { fitFewShot, type FewShotReport } from "./transfer.js";
@@ -61,7 +61,7 @@ export async function fewShotFile(o: FewShotFileOptions): Promise<FewShotFileRes
       features: o.features ?? prior?.features.kind ?? "auto", space: o.space ?? prior?.space, device: o.device, seed: 1, outliers, backend: o.backend,
       maxEpochs: o.maxEpochs, patience: o.patience, log: (s) => log(`  ${s}`),
     });
-    full = { predictor: f.predictor, test: f.report.test_metrics, testIdx: splitIndices(rows.length, 1)[2] };
+    full = { predictor: f.predictor, test: f.report.test_metrics, testIdx: fitSplit(rows, 1)[2] };
   }
   const { predictor, report } = fitFewShot(rows, prior, {
     trainRows: o.trainRows, seed, outliers, space: o.space, features: o.features, device: o.device, priorLabel: o.prior,
