@@ -13,6 +13,7 @@ import { SHA256 } from "../artifacts.js";
 import type { ServerContext } from "../context.js";
 import { now } from "../db.js";
 import { ApiError, badRequest, check, jsonBody, notFound } from "../http.js";
+import { predictorProtocol } from "../jobs/kinds/common.js";
 import { describe } from "../openapi.js";
 import { agentOf, type AgentCaller, type FleetCore } from "./core.js";
 import { newId, type DeploymentAgentRow, type DeploymentRow } from "./store.js";
@@ -153,16 +154,8 @@ export class Deployments {
     const params = job.params as { latency_ms?: number; predictor?: string };
     const predictorJob = params.predictor !== undefined ? this.ctx.jobs.get(params.predictor) : undefined;
     const sha = predictorJob?.artifacts.predictor;
-    let workload: Pick<Protocol, (typeof LEARNT)[number]> | undefined;
-    if (sha && this.ctx.artifacts.has(sha)) {
-      const stored = (JSON.parse(this.ctx.artifacts.read(sha).toString("utf8")) as { protocol?: unknown }).protocol;
-      try {
-        const p = stored !== undefined ? readProtocol(stored) : undefined;
-        if (p) workload = { src_len: p.src_len, tgt_len: p.tgt_len, beam: p.beam, trim: p.trim, rounds: p.rounds, keep: p.keep };
-      } catch {
-        workload = undefined; // a predictor that says no usable protocol (the fit checked it): nothing to take
-      }
-    }
+    const p = sha && this.ctx.artifacts.has(sha) ? predictorProtocol(this.ctx.artifacts.path(sha)) : undefined;
+    const workload = p && { src_len: p.src_len, tgt_len: p.tgt_len, beam: p.beam, trim: p.trim, rounds: p.rounds, keep: p.keep };
     return { constraintMs: params.latency_ms, workload };
   }
 

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { decodeModel } from "../../../runtime/format.js";
+import { readProtocol, type Protocol } from "../../../runtime/protocol.js";
 import { parseSpaceText } from "../../../runtime/arch-text.js";
 import { BUILTIN_SPACES } from "../../../runtime/spaces.js";
 import type { Space } from "../../../runtime/types.js";
@@ -52,6 +53,20 @@ export function doneJob(ctx: ServerContext, id: string, field: string, kind: str
 export function supernetVocab(supernet: { job: JobRecord; file: string }): number {
   const v = (supernet.job.result as { vocab?: unknown } | null)?.vocab;
   return typeof v === "number" ? v : decodeModel(readFileSync(supernet.file)).header.vocab.size;
+}
+
+/**
+ * How a predictor file's latencies were measured, when it says (a fit writes its rows' protocol;
+ * older files' shapes are read as runtime/protocol.ts readProtocol reads them); undefined when it
+ * does not, or says nothing usable.
+ */
+export function predictorProtocol(file: string): Protocol | undefined {
+  try {
+    const stored = (JSON.parse(readFileSync(file, "utf8")) as { protocol?: unknown }).protocol;
+    return stored === undefined ? undefined : readProtocol(stored);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A split's two files, as a spec names them. */

@@ -5,7 +5,7 @@
  * HTML report. The params are checked once, here at POST (the constraint by the schema); the spec
  * carries them to runSearch as they are. Starts over after a restart.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { SEARCH_DEFAULTS } from "../../../search/defaults.js";
@@ -13,7 +13,7 @@ import type { ServerContext } from "../../context.js";
 import { datasetFiles } from "../../datasets.js";
 import { badRequest } from "../../http.js";
 import type { JobKind } from "../types.js";
-import { doneJob, runJob, supernetVocab, textFiles } from "./common.js";
+import { doneJob, predictorProtocol, runJob, supernetVocab, textFiles } from "./common.js";
 
 const E = SEARCH_DEFAULTS.evolution, F = SEARCH_DEFAULTS.finetune;
 
@@ -49,7 +49,7 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
     const data = datasetFiles(ctx, p.dataset);
     if (p.bleu === true && !data.test) throw badRequest(`bleu: dataset ${p.dataset} has no test split to score`, "invalid_body");
     // the predictor learnt latencies at the supernet's vocabulary (docs/method.md §4), else it predicts another model
-    const learnt = predictorVocab(predictor.file), vocab = supernetVocab(supernet);
+    const learnt = predictorProtocol(predictor.file)?.vocab, vocab = supernetVocab(supernet);
     if (learnt !== undefined && learnt !== vocab) {
       throw badRequest(`predictor: job ${p.predictor} learnt latencies measured at vocabulary ${learnt}, but the supernet ${p.supernet} has vocabulary ${vocab}: run a campaign with "supernet": "${p.supernet}" and fit on it`, "protocol_mismatch");
     }
@@ -105,10 +105,4 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
       };
     },
   };
-}
-
-/** The vocabulary a predictor file's latencies were measured at, when it says (its protocol). */
-function predictorVocab(file: string): number | undefined {
-  const v = (JSON.parse(readFileSync(file, "utf8")) as { protocol?: { vocab?: unknown } }).protocol?.vocab;
-  return typeof v === "number" ? v : undefined;
 }
