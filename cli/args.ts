@@ -14,6 +14,16 @@ export function intFlag(values: Record<string, unknown>, name: string, dflt: num
   return n;
 }
 
+/** An integer flag without a default here (the library picks one): undefined when absent, checked (>= min) when given. */
+export function optIntFlag(values: Record<string, unknown>, name: string, min = 1): number | undefined {
+  return values[name] !== undefined ? intFlag(values, name, 0, min) : undefined;
+}
+
+/** A number flag without a default here: undefined when absent, checked (>= min) when given. */
+export function optNumFlag(values: Record<string, unknown>, name: string, min = 0): number | undefined {
+  return values[name] !== undefined ? numFlag(values, name, 0, min) : undefined;
+}
+
 export function requireFlag(values: Record<string, unknown>, name: string): string {
   const v = values[name];
   if (typeof v !== "string" || v === "") throw new UsageError(`--${name} is required`);

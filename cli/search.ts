@@ -11,7 +11,7 @@ import { demoTask } from "../data/demo-task.js";
 import { readTexts, type Texts } from "../data/texts.js";
 import { runSearch, SEARCH_DEFAULTS, type SearchOptions } from "../search/pipeline.js";
 import { readSearchRecord, renderReport } from "../search/report.js";
-import { intFlag, numFlag, requireFlag } from "./args.js";
+import { intFlag, numFlag, optIntFlag as optInt, optNumFlag, requireFlag } from "./args.js";
 import { UsageError, type Io } from "./io.js";
 
 const HELP = `usage: hat search --supernet MODEL --predictor FILE [--predictor FILE ...] --latency-ms X [--latency-ms Y ...]
@@ -76,9 +76,6 @@ function texts(values: Values, split: "train" | "valid" | "test", io: Io): Texts
   throw new UsageError(`give --demo or --${flag}-src/--${flag}-tgt (the ${split} sentences)`);
 }
 
-/** An integer flag that has no default here (runSearch picks one), checked when given. */
-const optInt = (values: Values, name: string, min = 1) => (values[name] !== undefined ? intFlag(values, name, 0, min) : undefined);
-
 const E = SEARCH_DEFAULTS.evolution, F = SEARCH_DEFAULTS.finetune;
 
 /** The flags as runSearch's options: every value checked here, once. */
@@ -122,7 +119,7 @@ function searchOptions(values: Values, io: Io): SearchOptions {
     finetune: finetune ? {
       out: values["finetune-out"] as string, mode: values.scratch ? "scratch" : "finetune", train: texts(values, "train", io),
       steps: optInt(values, "finetune-steps"),
-      minutes: values["finetune-minutes"] !== undefined ? numFlag(values, "finetune-minutes", 0) : undefined,
+      minutes: optNumFlag(values, "finetune-minutes"),
       // with --demo, the demo recipe (hat train --demo) at a fine-tuning rate: the default
       // (lr 1e-3, dropout 0.1, 4096-token batches) made the winner's inherited loss worse there
       maxTokens: intFlag(values, "max-tokens", values.demo ? 1024 : F.maxTokens), lr: numFlag(values, "lr", values.demo ? 5e-4 : F.lr),

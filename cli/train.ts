@@ -6,7 +6,7 @@ import type { Space, ValidArch } from "../runtime/types.js";
 import { demoTask } from "../data/demo-task.js";
 import { readTexts, type Texts } from "../data/texts.js";
 import { progressLine, trainModel, trainSummary, TRAIN_DEFAULTS as D } from "../train/pipeline.js";
-import { intFlag, numFlag, requireFlag, spaceArg } from "./args.js";
+import { intFlag, numFlag, optIntFlag, optNumFlag, requireFlag, spaceArg } from "./args.js";
 import { UsageError, type Io } from "./io.js";
 
 /** Training budget of `--demo` when neither --steps nor --minutes is given. */
@@ -92,8 +92,7 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
   let lastPrint = 0;
   const r = await trainModel({
     data, space, arch, init, vocabSize, out, sampling: (values.sampling as "uniform" | "sandwich") ?? D.sampling,
-    steps: values.steps !== undefined ? intFlag(values, "steps", 0) : undefined,
-    minutes: values.minutes !== undefined ? numFlag(values, "minutes", 0) : undefined,
+    steps: optIntFlag(values, "steps"), minutes: optNumFlag(values, "minutes"),
     maxTokens: intFlag(values, "max-tokens", D.maxTokens),
     lr: {
       maxLr: numFlag(values, "lr", D.lr), warmup: intFlag(values, "warmup", D.warmup, 0),
@@ -101,10 +100,10 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
     },
     dropout: numFlag(values, "dropout", D.dropout), clipNorm: numFlag(values, "clip-norm", D.clipNorm),
     labelSmoothing: numFlag(values, "label-smoothing", D.labelSmoothing),
-    validEvery: values["valid-every"] !== undefined ? intFlag(values, "valid-every", 1) : undefined,
+    validEvery: optIntFlag(values, "valid-every"),
     seed: intFlag(values, "seed", D.seed, 0), backend: values.backend,
     checkpointSeconds: numFlag(values, "checkpoint-seconds", D.checkpointSeconds, 1),
-    threads: values.threads !== undefined ? intFlag(values, "threads", 1, 1) : undefined,
+    threads: optIntFlag(values, "threads"),
     onProgress: (p) => {
       const now = performance.now();
       if (now - lastPrint > 1000 || p.validLoss !== undefined) {
