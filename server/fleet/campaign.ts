@@ -31,7 +31,7 @@ import { MAX_LEASES, type LeaseBook } from "./work.js";
 export const CampaignParams = z.object({
   device_class: DeviceClass,
   /** A done train job: the SuperTransformer these latencies are for. The protocol's vocabulary is its model's, and the space its space when none is given. */
-  supernet: z.string().min(1).optional(),
+  supernet: z.string().min(1).max(100).optional(),
   space: z.union([z.enum(BUILTIN_SPACE_NAMES), z.record(z.string(), z.unknown())],
     { error: `a space name (${BUILTIN_SPACE_NAMES.map((n) => `"${n}"`).join(", ").replace(/, ([^,]*)$/, " or $1")}) or a space object` }).optional(),
   samples: z.number().int().min(1).max(100_000),

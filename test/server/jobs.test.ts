@@ -404,6 +404,9 @@ describe("/v1/jobs: the train, predictor and search kinds", () => {
     const vocabs = await call(s, "POST", "/v1/jobs/campaign", { body: { device_class: "pi", supernet: t.id, samples: 3, protocol: { vocab: 32768 } } });
     expect(vocabs.status).toBe(400);
     expect(vocabs.body.error.message).toMatch(/^protocol\.vocab: 32768 differs from the vocabulary of the supernet .* \(300\)/);
+    const huge = await call(s, "POST", "/v1/jobs/campaign", { body: { device_class: "pi", supernet: "x".repeat(100_000), samples: 3 } });
+    expect(huge.status).toBe(400);
+    expect(JSON.stringify(huge.body).length).toBeLessThan(1000); // the id is bounded, not echoed back whole
     const nothing = await call(s, "POST", "/v1/jobs/campaign", { body: { device_class: "pi", samples: 3 } });
     expect(nothing.body.error.message).toMatch(/^space: give a space, or a supernet/);
     // a predictor of latencies measured at another vocabulary (the default 32768) is refused for this supernet, naming both

@@ -21,7 +21,7 @@ export const PredictorParams = z.strictObject({
   data: z.array(z.string().regex(SHA256, "a sha256 (64 lowercase hex digits)")).min(1).max(100).optional().describe("latency CSVs stored as artifacts"),
   features: z.enum(FEATURES).optional(),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
-  prior: z.string().min(1).optional().describe("a done predictor job (another device's, or another task's): its predictor is transferred from train_rows rows"),
+  prior: z.string().min(1).max(100).optional().describe("a done predictor job (another device's, or another task's): its predictor is transferred from train_rows rows"),
   train_rows: z.number().int().min(MIN_TRAIN_ROWS).max(1_000_000).optional().describe("fit on this many rows drawn (seeded by seed) from the data, evaluate on the rest (hat predictor fit --train-rows)"),
 }).refine((p) => (p.campaign === undefined) !== (p.data === undefined), { message: "give exactly one of campaign and data", path: ["campaign"] })
   .refine((p) => p.prior === undefined || p.train_rows !== undefined, { message: "prior needs train_rows (how many rows of the data to fit on)", path: ["train_rows"] });
