@@ -24,7 +24,8 @@ const HELP = `usage: hat search --supernet MODEL --predictor FILE [--predictor F
                   [--finetune-out MODEL] [--train-src FILE --train-tgt FILE] [--lr 0.001]
                   [--warmup 100] [--max-tokens 4096] [--dropout 0.1]
                   (with --demo: --lr 0.0005 --max-tokens 1024 --dropout 0)
-                  [--measure] [--runs 300] [--warmup-runs 5] [--vocab N] [--src-len 30] [--tgt-len 30] [--beam 5]
+                  [--measure [--verify 3] [--verify-rounds 3] [--verify-data CSV ...]]
+                  [--runs 300] [--warmup-runs 5] [--vocab N] [--src-len 30] [--tgt-len 30] [--beam 5]
                   [--bleu] [--test-src FILE --test-tgt FILE] [--bleu-max N]
 
 HAT's evolutionary search: fitness is the inherited validation loss of a SubTransformer on the
@@ -39,11 +40,16 @@ the space reaches is refused with that minimum.
   --export MODEL     the winner as a compact model with inherited weights (only its slices)
   --finetune-*       train the winner from its inherited weights (--scratch: from scratch) into
                      --finetune-out; data: the demo task's training split, or --train-src/--train-tgt
-  --measure          measure the winner's latency here with the first predictor's protocol (--runs
-                     and --warmup-runs may change its runs); refused when the predictor is for
-                     another machine. --vocab/--src-len/--tgt-len/--beam only for a predictor that
-                     does not say its protocol (default vocab: the model's); a winner over its
-                     constraint is flagged
+  --measure          the closed loop, here: before a winner is declared, the best --verify
+                     candidates the search found are measured on this machine with the first
+                     predictor's protocol, and the winner is the best whose measured latency meets
+                     the constraint; a round whose best candidate missed searches again (refitted
+                     on --verify-data, the predictor's datasets, with the rows measured), at most
+                     --verify-rounds rounds; "no candidate met it" is said plainly (verdict
+                     none_met). --verify 0: only the winner measured. Refused when the predictor is
+                     for another machine. --runs/--warmup-runs may change its runs;
+                     --vocab/--src-len/--tgt-len/--beam only for a predictor that does not say its
+                     protocol (default vocab: the model's)
   --bleu             BLEU (beam 4, lenpen 0.6) of the final model on the test split / --test-src
   --report FILE      a self-contained HTML report (inline SVG) of all of it
 With --json the last line is one object: arch, predicted_ms, valid_loss, evaluations, and more.`;
@@ -58,7 +64,7 @@ const OPTIONS = {
   export: { type: "string" }, "finetune-steps": { type: "string" }, "finetune-minutes": { type: "string" }, scratch: { type: "boolean" },
   "finetune-out": { type: "string" }, "train-src": { type: "string" }, "train-tgt": { type: "string" },
   lr: { type: "string" }, warmup: { type: "string" }, "max-tokens": { type: "string" }, dropout: { type: "string" },
-  measure: { type: "boolean" }, runs: { type: "string" }, "warmup-runs": { type: "string" }, vocab: { type: "string" },
+  measure: { type: "boolean" }, verify: { type: "string" }, "verify-rounds": { type: "string" }, "verify-data": { type: "string", multiple: true }, runs: { type: "string" }, "warmup-runs": { type: "string" }, vocab: { type: "string" },
   "src-len": { type: "string" }, "tgt-len": { type: "string" }, beam: { type: "string" },
   bleu: { type: "boolean" }, "test-src": { type: "string" }, "test-tgt": { type: "string" }, "bleu-max": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -99,6 +105,9 @@ function searchOptions(values: Values, io: Io): SearchOptions {
   const finetune = values["finetune-steps"] !== undefined || values["finetune-minutes"] !== undefined;
   if (finetune && !values["finetune-out"]) throw new UsageError("--finetune-out MODEL is required with --finetune-steps/--finetune-minutes");
   if (values.scratch && !finetune) throw new UsageError("--scratch goes with --finetune-steps or --finetune-minutes");
+  const loopFlag = ["verify", "verify-rounds", "verify-data"].find((k) => values[k] !== undefined);
+  if (loopFlag && !values.measure) throw new UsageError(`--${loopFlag} goes with --measure (the closed loop measures here)`);
+  const k = intFlag(values, "verify", SEARCH_DEFAULTS.verify.k, 0);
   const evolution = {
     generations: intFlag(values, "generations", E.generations), population: intFlag(values, "population", E.population), parents: intFlag(values, "parents", E.parents),
     mutations: intFlag(values, "mutations", E.mutations, 0), crossovers: intFlag(values, "crossovers", E.crossovers, 0),
@@ -115,6 +124,9 @@ function searchOptions(values: Values, io: Io): SearchOptions {
     measure: values.measure ? {
       vocab: optInt(values, "vocab", 8), src_len: optInt(values, "src-len"), tgt_len: optInt(values, "tgt-len"), beam: optInt(values, "beam"),
       runs: optInt(values, "runs"), warmup: optInt(values, "warmup-runs", 0),
+    } : undefined,
+    verify: values.measure && k > 0 ? {
+      k, rounds: intFlag(values, "verify-rounds", SEARCH_DEFAULTS.verify.rounds), data: values["verify-data"] as string[] | undefined,
     } : undefined,
     finetune: finetune ? {
       out: values["finetune-out"] as string, mode: values.scratch ? "scratch" : "finetune", train: texts(values, "train", io),
@@ -136,12 +148,13 @@ export async function searchCommand(argv: string[], io: Io): Promise<void> {
   if (values.help) { io.out(HELP); return; }
   const { result, summary } = await runSearch(searchOptions(values, io));
   if (values.json) { io.out(JSON.stringify(summary)); return; }
-  const best = result.best;
+  const best = { arch: summary.arch as Arch, loss: summary.valid_loss as number, latency: [summary.predicted_ms as number] };
   if (values.pareto) {
     io.out(`Pareto front (${result.front!.length} SubTransformers, ${result.evaluations} evaluations, ${result.seconds.toFixed(1)} s):`);
     for (const e of result.front!) io.out(`  ${e.latency.map((v) => `${v.toFixed(3)} ms`).join(" / ")}  loss ${e.loss.toFixed(4)}`);
   } else {
-    io.out(`best: loss ${best.loss.toFixed(4)}, predicted ${best.latency.map((v) => `${v.toFixed(3)} ms`).join(" / ")}, ${result.evaluations} evaluations in ${result.seconds.toFixed(1)} s`);
+    const m = summary.measured_ms as number | undefined;
+    io.out(`best: loss ${best.loss.toFixed(4)}, predicted ${best.latency.map((v) => `${v.toFixed(3)} ms`).join(" / ")}${m !== undefined ? `, measured ${m.toFixed(3)} ms` : ""}${summary.verdict ? ` (${summary.verdict})` : ""}, ${result.evaluations} evaluations in ${result.seconds.toFixed(1)} s`);
     io.out(`arch: ${JSON.stringify(best.arch as Arch)}`);
   }
 }

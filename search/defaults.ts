@@ -5,4 +5,6 @@ export const SEARCH_DEFAULTS = {
   evolution: { generations: 30, population: 125, parents: 25, mutations: 50, crossovers: 50, mutationProb: 0.3, seed: 1 },
   validMax: 200,
   finetune: { maxTokens: 4096, lr: 1e-3, warmup: 100, dropout: 0.1 },
+  /** The closed loop (docs/method.md §11): candidates measured per round, and rounds at most. */
+  verify: { k: 3, rounds: 3 },
 } as const;

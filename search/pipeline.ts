@@ -10,21 +10,26 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { dirname } from "node:path";
-import { readModelFile, writeModelFile } from "../runtime/format.js";
+import { dirname, join } from "node:path";
+import { readModelFile, writeModelFile, type DecodedModel } from "../runtime/format.js";
 import { HatModel } from "../runtime/model.js";
 import { protocolOf, type Protocol, type ProtocolRequest } from "../runtime/protocol.js";
 import type { Space } from "../runtime/types.js";
 import { Bpe } from "../data/bpe.js";
-import { tokenizeTexts, type Texts } from "../data/texts.js";
+import { tokenizeTexts, type Texts, type TokenPair } from "../data/texts.js";
+import type { LatencyRow } from "../latency/dataset.js";
+import { Predictor } from "../latency/predictor.js";
+import { refitPredictor } from "../latency/refit.js";
 import { bleuOfModel, exportWinner, finetuneWinner, measureWinner } from "./after.js";
-import type { Device } from "./constraint.js";
+import { closedLoop, loopSummary, verificationRecord, type CandidateMeasurer, type LoopResult } from "./closed-loop.js";
+import type { Device, LatencyModel } from "./constraint.js";
 import { evolutionSearch, type EvolutionOptions } from "./evolution.js";
 import { CachedLoss, InheritedLoss } from "./fitness.js";
 import { nsga2Search } from "./nsga2.js";
 import { thisDevice } from "../latency/dataset.js";
 import { checkMeasuredHere, checkPredictorVocab, checkSpaceCovered, loadPredictorFile, SearchInputError, type LatencySource } from "./predictor-file.js";
-import { SearchProblem, type GenerationStats, type SearchResult } from "./problem.js";
+import { hereMeasurer } from "./measure-here.js";
+import { SearchProblem, type Evaluated, type GenerationStats, type SearchResult } from "./problem.js";
 import { randomSearch } from "./random.js";
 import { renderReport, runRecord, type SearchRecord, type WinnerRecord } from "./report.js";
 
@@ -71,6 +76,14 @@ export interface SearchOptions {
    * when they contradict it. Refused when the predictor is for another machine.
    */
   measure?: Pick<ProtocolRequest, "vocab" | "src_len" | "tgt_len" | "beam" | "runs" | "warmup">;
+  /**
+   * The closed loop (./closed-loop.ts, docs/method.md §11): before the winner is declared, the best
+   * `k` feasible candidates are measured on the first device, `rounds` rounds at most, and the
+   * winner is the best whose measured latency meets the constraint. Measured by `measurer`, or
+   * here with `measure`'s protocol. `data`: the predictor's latency datasets, to refit it with
+   * the rows measured (refitted predictors written to `refitDir`, default beside the predictor).
+   */
+  verify?: { k: number; rounds: number; measurer?: CandidateMeasurer; data?: string[]; refitDir?: string };
   finetune?: FinetuneSettings;
   /** BLEU of the final model on `test` (its first `max` sentences). */
   bleu?: { test: Texts; max?: number };
@@ -130,12 +143,19 @@ function measuredProtocol(s: LatencySource, given: NonNullable<SearchOptions["me
   return protocolOf({ ...(given.runs !== undefined && { runs: given.runs }), ...(given.warmup !== undefined && { warmup: given.warmup }) }, p);
 }
 
-export async function runSearch(o: SearchOptions): Promise<SearchRun> {
-  const t0 = performance.now();
-  const log = o.log ?? (() => {});
-  const limits = o.latencyMs, evo = o.evolution;
+/** What the search reads: the predictors, the SuperTransformer (once), its tokenizer and the validation pairs. */
+interface Inputs {
+  sources: LatencySource[];
+  file: DecodedModel;
+  space: Space;
+  model: HatModel;
+  bpe: Bpe;
+  validPairs: TokenPair[];
+  /** The protocol of measurements here (--measure), checked before the search's minutes. */
+  measureProtocol?: Protocol;
+}
 
-  // ---- inputs: predictors, SuperTransformer (read once), validation data
+async function readInputs(o: SearchOptions, log: (line: string) => void): Promise<Inputs> {
   const sources: LatencySource[] = [];
   for (const p of o.predictors) sources.push(await loadPredictorFile(p));
   const supernetPath = o.supernet;
@@ -145,19 +165,71 @@ export async function runSearch(o: SearchOptions): Promise<SearchRun> {
   for (const s of sources) if (s.space) checkSpaceCovered(space, s.space, `the predictor ${s.path}`);
   if (!file.header.tokenizer) throw new SearchInputError(`${supernetPath} carries no tokenizer: it was not trained on text (hat train writes one)`);
   for (const s of sources) checkPredictorVocab(s, file.header.vocab.size, `the SuperTransformer ${supernetPath}`, log);
-  // what --measure will measure, checked before the search's minutes rather than after them
   const measureProtocol = o.measure && !o.pareto ? measuredProtocol(sources[0], o.measure, file.header.vocab.size, log) : undefined;
+  if (o.verify && o.pareto) throw new SearchInputError("the closed loop (verify) checks one winner: not with the Pareto search");
+  if (o.verify && !o.verify.measurer && !measureProtocol) throw new SearchInputError("verify: nothing to measure candidates with (give a measurer, or measure here)");
   const bpe = Bpe.fromJSON(file.header.tokenizer);
   const validPairs = tokenizeTexts(bpe, o.valid).slice(0, o.validMax);
   if (validPairs.length === 0) throw new SearchInputError("the validation set is empty");
-  const model = HatModel.fromDecoded(file);
+  return { sources, file, space, model: HatModel.fromDecoded(file), bpe, validPairs, measureProtocol };
+}
+
+/** The winner as the stages after the search see it: an arch, its loss, its predicted latency per device. */
+type Winner = Pick<Evaluated, "arch" | "loss" | "latency">;
+
+/**
+ * The closed loop (./closed-loop.ts) on the first device: candidates measured by the given
+ * measurer (or here, with the predictor's protocol), the predictor refitted on its data when
+ * `verify.data` names it. Returns the loop's result and the winner it picked.
+ */
+async function verifyStage(o: SearchOptions, inp: Inputs, devices: Device[], result: SearchResult, search: (devices: Device[], round: number) => SearchResult, log: (line: string) => void): Promise<{ loop: LoopResult; winner: Winner; where: string }> {
+  const v = o.verify!, maxMs = devices[0].maxMs!;
+  const measurer = v.measurer ?? hereMeasurer(inp.measureProtocol!);
+  const source = inp.sources[0];
+  let refit: ((rows: readonly LatencyRow[], round: number) => Promise<LatencyModel>) | undefined;
+  if (v.data && v.data.length > 0) {
+    const predictor = await Predictor.load(source.path);
+    refit = async (rows, round) => {
+      const out = join(v.refitDir ?? dirname(source.path), `predictor-round${round + 1}.json`);
+      mkdirSync(dirname(out), { recursive: true });
+      const r = await refitPredictor({ predictor, data: v.data!, rows, out });
+      log(`verify: refitted the predictor on ${r.rows} rows (${rows.length} measured by the loop): test RMSE ${r.report.test_metrics.rmse_ms.toFixed(3)} ms; ${out}`);
+      return { predict: (archs) => r.predictor.predict(archs) };
+    };
+  } else {
+    log("verify: the predictor's datasets are not given: candidates are measured, the predictor is not refitted");
+  }
+  const loop = await closedLoop({
+    maxMs, k: v.k, rounds: v.rounds, measurer, first: { result, model: devices[0].model }, refit, log,
+    search: (target, model, round) => search([{ ...devices[0], maxMs: target, model }, ...devices.slice(1)], round),
+  });
+  log(`verify: ${loop.stopped}`);
+  const w = loop.winner;
+  if (loop.verdict === "meets") log(`verify: winner measured ${w!.measuredMs!.toFixed(3)} ms <= ${maxMs} ms on ${measurer.where} (predicted ${w!.predictedMs.toFixed(3)} ms), loss ${w!.validLoss.toFixed(4)}`);
+  else if (loop.verdict === "none_met") log(`verify: NO CANDIDATE MET THE CONSTRAINT of ${maxMs} ms on ${measurer.where}: the fastest measured (${w!.measuredMs!.toFixed(3)} ms) is handed on`);
+  else log(`verify: no candidate could be measured on ${measurer.where}: the winner is unverified`);
+  if (!w) return { loop, winner: result.best, where: measurer.where };
+  // the winner's predicted latency on every device: the first from its round's predictor
+  const latency = devices.map((d, i) => (i === 0 ? w.predictedMs : d.model.predict([w.arch])[0]));
+  return { loop, winner: { arch: w.arch, loss: w.validLoss, latency }, where: measurer.where };
+}
+
+export async function runSearch(o: SearchOptions): Promise<SearchRun> {
+  const t0 = performance.now();
+  const log = o.log ?? (() => {});
+  const limits = o.latencyMs, evo = o.evolution;
+
+  // ---- inputs: predictors, SuperTransformer (read once), validation data
+  const inp = await readInputs(o, log);
+  const { sources, file, space, model, bpe, validPairs, measureProtocol } = inp;
+  const supernetPath = o.supernet;
   log(`search: ${supernetPath} (${(model.params / 1e6).toFixed(2)} M parameters), ${validPairs.length} validation pairs, ${sources.length} device(s): ${sources.map((s, i) => `${s.name}${limits[i] !== undefined ? ` <= ${limits[i]} ms` : ""}`).join(", ")}`);
 
   const devices: Device[] = sources.map((s, i) => ({ name: s.name, model: s.model, maxMs: limits[i] }));
   const loss = new CachedLoss(new InheritedLoss(model, validPairs).loss);
-  const problem = () => new SearchProblem(space, devices, loss);
-  const progress = (method: string, total: number) => (s: GenerationStats) => {
-    const line = progressLine(method, total, s, devices);
+  const problem = (ds: Device[] = devices) => new SearchProblem(space, ds, loss);
+  const progress = (method: string, total: number, ds: Device[] = devices) => (s: GenerationStats) => {
+    const line = progressLine(method, total, s, ds);
     log(line);
     o.onProgress?.({ done: s.generation + 1, total, message: line });
   };
@@ -188,8 +260,17 @@ export async function runSearch(o: SearchOptions): Promise<SearchRun> {
     log(`evolution best loss ${result.best.loss.toFixed(4)} vs random search ${random.best.loss.toFixed(4)} at ${result.evaluations} evaluations each`);
   }
 
+  // ---- the closed loop: the winner is a candidate measured on the device
+  let best: Winner = result.best;
+  let loop: LoopResult | undefined;
+  if (o.verify && !o.pareto) {
+    const v = await verifyStage(o, inp, devices, result, (ds, round) =>
+      evolutionSearch(problem(ds), { ...evo, onGeneration: progress(`evolution (verify round ${round + 1})`, evo.generations, ds) }), log);
+    ({ loop, winner: best } = v);
+    record.verification = verificationRecord(loop, { k: o.verify.k, where: v.where, device: devices[0].name, maxMs: devices[0].maxMs! });
+  }
+
   // ---- the winner, and what comes after
-  const best = result.best;
   const summary: Record<string, unknown> = o.pareto
     ? {
       front: result.front!.map((e) => ({ arch: e.arch, predicted_ms: e.latency.length === 1 ? e.latency[0] : e.latency, valid_loss: e.loss })),
@@ -199,6 +280,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchRun> {
   summary.search_seconds = searchSeconds;
   if (devices.length > 1 && !o.pareto) summary.devices = devices.map((d, i) => ({ name: d.name, max_ms: d.maxMs, predicted_ms: best.latency[i] }));
   if (random) summary.random = { valid_loss: random.best.loss, predicted_ms: random.best.latency[0], evaluations: random.evaluations, arch: random.best.arch };
+  if (loop) Object.assign(summary, loopSummary(record.verification!));
 
   if (!o.pareto) {
     const winner: WinnerRecord = { arch: best.arch, validLoss: best.loss, predictedMs: best.latency, params: 0, superParams: model.params };
@@ -212,10 +294,22 @@ export async function runSearch(o: SearchOptions): Promise<SearchRun> {
       summary.exported = o.export;
       log(`wrote ${o.export}: the winner with inherited weights, ${(exported.params / 1e6).toFixed(3)} M parameters (SuperTransformer ${(model.params / 1e6).toFixed(3)} M)`);
     }
-    // measured before any training in this process: a quiet heap and no worker threads
-    if (measureProtocol) {
-      const protocol = measureProtocol;
-      const m = measureWinner(best.arch, protocol);
+    const wm = loop?.winner;
+    if (loop && wm?.measuredMs !== undefined && best.arch === wm.arch) {
+      // the loop measured the winner: that measurement is the winner's
+      const row = loop.rows.find((r) => r.arch === wm.arch);
+      const maxMs = devices[0].maxMs;
+      winner.measured = {
+        device: devices[0].name, totalMs: wm.measuredMs, encoderMs: wm.encoderMs!, decoderMs: wm.decoderMs!, protocol: row?.protocol ?? measureProtocol!,
+        overConstraint: maxMs !== undefined && wm.measuredMs > maxMs, load1: row?.load1, cores: o.verify?.measurer ? undefined : cpus().length,
+        ...(o.verify?.measurer ? { measuredOn: o.verify.measurer.where } : {}),
+      };
+      summary.measured_ms = wm.measuredMs;
+      summary.over_constraint = winner.measured.overConstraint;
+      if (row?.load1 !== undefined) summary.measured_load1 = row.load1;
+    } else if (measureProtocol) {
+      // measured before any training in this process: a quiet heap and no worker threads
+      const m = measureWinner(best.arch, measureProtocol);
       const load1 = loadavg()[0], cores = cpus().length;
       const maxMs = devices[0].maxMs;
       const over = maxMs !== undefined && m.total_ms > maxMs;

@@ -74,6 +74,23 @@ export function measuredRecord(m: MeasuredRecord): MeasuredRecord {
   };
 }
 
+/** The closed loop after the search (./closed-loop.ts): every candidate measured, predicted beside measured. */
+export interface VerificationRecord {
+  /** The device (of the search's devices) the candidates were measured for, and where they were measured. */
+  device: string;
+  where: string;
+  maxMs: number;
+  /** Candidates per round, rounds run, and each round's search constraint. */
+  k: number;
+  rounds: number;
+  targets: number[];
+  verdict: "meets" | "none_met" | "unverified";
+  stopped: string;
+  candidates: { arch: Arch; round: number; validLoss: number; predictedMs: number; measuredMs?: number; meets?: boolean }[];
+  /** Index of the winner in candidates. */
+  winner?: number;
+}
+
 export interface SearchRecord {
   version: 1;
   createdAt: string;
@@ -85,6 +102,7 @@ export interface SearchRecord {
   random?: RunRecord;
   nsga2?: RunRecord;
   winner?: WinnerRecord;
+  verification?: VerificationRecord;
   predictorTests?: { device: string; measured: number[]; predicted: number[] }[];
   validPairs?: number;
   wallSeconds: number;
