@@ -175,8 +175,17 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
       supernet: train.id, predictor: fit.id, latency_ms: constraint, dataset: dataset.id, generations, valid_max: validMax, seed, random_baseline: true,
       ...(finetuneMinutes > 0 ? { finetune_minutes: finetuneMinutes, lr: 0.0005, max_tokens: 1024, dropout: 0 } : {}), bleu: true,
     }), `[5/8] evolutionary search under ${constraint} ms (${generations} generations; random search at the same budget)`);
-    const sr = search.result as { arch: Arch; predicted_ms: number; valid_loss: number; evaluations: number; random?: { valid_loss: number }; bleu?: number; params?: number; finetuned?: { valid_loss: number } };
-    say(`      winner: loss ${sr.valid_loss.toFixed(4)} (random search ${sr.random?.valid_loss.toFixed(4)}) at ${sr.predicted_ms.toFixed(2)} ms predicted, ${sr.params ?? "?"} parameters${sr.finetuned ? `; fine-tuned validation loss ${sr.finetuned.valid_loss.toFixed(3)}` : ""}; BLEU ${sr.bleu?.toFixed(2)}`);
+    type Candidate = { round: number; valid_loss: number; predicted_ms: number; measured_ms: number | null; meets: boolean | null; winner: boolean };
+    const sr = search.result as {
+      arch: Arch; predicted_ms: number; valid_loss: number; evaluations: number; random?: { valid_loss: number }; bleu?: number; params?: number; finetuned?: { valid_loss: number };
+      verdict?: "meets" | "none_met" | "unverified"; measured_ms?: number; candidates?: Candidate[];
+    };
+    for (const c of sr.candidates ?? []) {
+      say(`      round ${c.round} candidate: loss ${c.valid_loss.toFixed(4)}, predicted ${c.predicted_ms.toFixed(2)} ms, measured ${c.measured_ms === null ? "(failed)" : `${c.measured_ms.toFixed(2)} ms`} on the agent${c.meets === false ? " (over)" : ""}${c.winner ? "  <- winner" : ""}`);
+    }
+    if (sr.verdict === "none_met") say(`      NO CANDIDATE MET THE CONSTRAINT of ${constraint} ms when measured on the agent: the fastest measured is deployed`);
+    else if (sr.verdict === "unverified") say("      the candidates could not be measured on the agent: the winner is unverified");
+    say(`      winner: loss ${sr.valid_loss.toFixed(4)} (random search ${sr.random?.valid_loss.toFixed(4)}) at ${sr.predicted_ms.toFixed(2)} ms predicted${sr.measured_ms !== undefined ? `, ${sr.measured_ms.toFixed(2)} ms measured` : ""}, ${sr.params ?? "?"} parameters${sr.finetuned ? `; fine-tuned validation loss ${sr.finetuned.valid_loss.toFixed(3)}` : ""}; BLEU ${sr.bleu?.toFixed(2)}`);
 
     // ---- 6. deploy to the class; each agent measures it
     const dep = await api.post<{ id: string; protocol: Protocol }>("/v1/deployments", { device_class: deviceClass, model: { job: search.id }, protocol: { ...protocol, runs: Math.max(runs, 100) } });
@@ -231,11 +240,12 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     writeFileSync(join(out, "search.json"), JSON.stringify(record, null, 2) + "\n");
     writeFileSync(winnerFile, await api.download(search.artifacts.model));
     say(`[8/8] report ${report}; the winner model ${winnerFile}`);
-    say(`done in ${elapsed().trim()}: predicted ${sr.predicted_ms.toFixed(2)} ms, measured ${measured.toFixed(2)} ms on the agent (constraint ${constraint} ms${measured > constraint ? ": OVER" : ""}), BLEU ${sr.bleu?.toFixed(2)}`);
+    say(`done in ${elapsed().trim()}: predicted ${sr.predicted_ms.toFixed(2)} ms, measured ${measured.toFixed(2)} ms on the agent (constraint ${constraint} ms${measured > constraint ? ": OVER" : ""})${sr.verdict === "none_met" ? "; no candidate met the constraint" : ""}, BLEU ${sr.bleu?.toFixed(2)}`);
     if (values.json) {
       io.out(JSON.stringify({
         constraint_ms: constraint, winner_arch: sr.arch, predicted_ms: sr.predicted_ms, measured_ms: measured, over_constraint: measured > constraint,
-        verdict: measured <= constraint ? "meets" : "misses", deployment_meets_constraint: meets,
+        verdict: measured <= constraint ? "meets" : "misses", within_10_percent: measured <= constraint * 1.1, deployment_meets_constraint: meets,
+        search_verdict: sr.verdict ?? null, search_measured_ms: sr.measured_ms ?? null, candidates: sr.candidates?.map(({ round, valid_loss, predicted_ms, measured_ms, meets: m, winner }) => ({ round, valid_loss, predicted_ms, measured_ms, meets: m, winner })) ?? [],
         evolution_best_loss: sr.valid_loss, random_best_loss: sr.random?.valid_loss ?? null, bleu: sr.bleu ?? null, report,
         params: sr.params ?? null, evaluations: sr.evaluations, train_updates: tr.steps, train_valid_loss: tr.valid_loss,
         campaign_rows: (campaign.result as { rows?: number }).rows, predictor_test_rmse_ms: fr.test_rmse_ms, device_class: deviceClass,

@@ -13,6 +13,7 @@ import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { readModelFile, writeModelFile, type DecodedModel } from "../runtime/format.js";
 import { HatModel } from "../runtime/model.js";
+import { archKey } from "../runtime/arch-features.js";
 import { protocolOf, type Protocol, type ProtocolRequest } from "../runtime/protocol.js";
 import type { Space } from "../runtime/types.js";
 import { Bpe } from "../data/bpe.js";
@@ -297,15 +298,19 @@ export async function runSearch(o: SearchOptions): Promise<SearchRun> {
     const wm = loop?.winner;
     if (loop && wm?.measuredMs !== undefined && best.arch === wm.arch) {
       // the loop measured the winner: that measurement is the winner's
-      const row = loop.rows.find((r) => r.arch === wm.arch);
-      const maxMs = devices[0].maxMs;
-      winner.measured = {
-        device: devices[0].name, totalMs: wm.measuredMs, encoderMs: wm.encoderMs!, decoderMs: wm.decoderMs!, protocol: row?.protocol ?? measureProtocol!,
-        overConstraint: maxMs !== undefined && wm.measuredMs > maxMs, load1: row?.load1, cores: o.verify?.measurer ? undefined : cpus().length,
-        ...(o.verify?.measurer ? { measuredOn: o.verify.measurer.where } : {}),
-      };
+      const row = loop.rows.find((r) => r.arch && archKey(r.arch) === archKey(wm.arch));
+      const maxMs = devices[0].maxMs, protocol = row?.protocol ?? measureProtocol ?? sources[0].protocol;
+      const over = maxMs !== undefined && wm.measuredMs > maxMs;
+      // (the record's measurement says its protocol; rows that do not are in the candidates' table only)
+      if (protocol) {
+        winner.measured = {
+          device: devices[0].name, totalMs: wm.measuredMs, encoderMs: wm.encoderMs!, decoderMs: wm.decoderMs!, protocol,
+          overConstraint: over, load1: row?.load1, cores: o.verify?.measurer ? undefined : cpus().length,
+          ...(o.verify?.measurer ? { measuredOn: o.verify.measurer.where } : {}),
+        };
+      }
       summary.measured_ms = wm.measuredMs;
-      summary.over_constraint = winner.measured.overConstraint;
+      summary.over_constraint = over;
       if (row?.load1 !== undefined) summary.measured_load1 = row.load1;
     } else if (measureProtocol) {
       // measured before any training in this process: a quiet heap and no worker threads

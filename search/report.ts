@@ -191,6 +191,29 @@ function archLine(a: Arch): string {
   return esc(`enc ${a.encoderLayers}x${a.encoderEmbedDim} ffn [${a.encoderFfnDims}] heads [${a.encoderHeads}]; dec ${a.decoderLayers}x${a.decoderEmbedDim} ffn [${a.decoderFfnDims}] self [${a.decoderSelfHeads}] cross [${a.decoderCrossHeads}] ende [${a.decoderEndeLayers}]`);
 }
 
+const VERDICT: Record<VerificationRecord["verdict"], string> = {
+  meets: "the winner's measured latency meets the constraint",
+  none_met: "NO CANDIDATE MET THE CONSTRAINT when measured: the fastest measured is the one handed on",
+  unverified: "no candidate could be measured: the winner is unverified",
+};
+
+/** The closed loop: every candidate measured, predicted beside measured, and the verdict. */
+function verificationSection(v: VerificationRecord): string {
+  const verdict = v.verdict === "meets" ? esc(VERDICT.meets) : `<span class="warn">${esc(VERDICT[v.verdict])}</span>`;
+  const head = table([
+    ["verdict", verdict],
+    ["measured on", `${esc(v.where)} for ${esc(v.device)}, constraint ${ms(v.maxMs)}`],
+    ["rounds", `${v.rounds} (at most ${v.k} candidates each); search constraint per round: ${v.targets.map(ms).join(", ")}; ${esc(v.stopped)}`],
+  ]);
+  const rows = v.candidates.map((c, i) => {
+    const measured = c.measuredMs === undefined ? "(failed)" : ms(c.measuredMs);
+    const err = c.measuredMs === undefined ? "" : `${(((c.predictedMs - c.measuredMs) / c.measuredMs) * 100).toFixed(1)} %`;
+    const mark = c.meets === false ? ` <span class="warn">over</span>` : "";
+    return `<tr><td>${c.round + 1}</td><td>${c.validLoss.toFixed(4)}</td><td>${ms(c.predictedMs)}</td><td>${measured}${mark}</td><td>${err}</td><td>${i === v.winner ? "<b>winner</b>" : ""}</td><td>${archLine(c.arch)}</td></tr>`;
+  }).join("");
+  return `<h2>Candidates measured before the winner was declared</h2>${head}<table class="front"><tr><th>round</th><th>loss</th><th>predicted</th><th>measured</th><th>prediction error</th><th></th><th>architecture</th></tr>${rows}</table>`;
+}
+
 /** The report as one HTML document. */
 export function renderReport(rec: SearchRecord): string {
   const sections: string[] = [];
@@ -230,6 +253,7 @@ export function renderReport(rec: SearchRecord): string {
     if (w.bleu) rows.push(["BLEU", `${w.bleu.score.toFixed(2)} (${w.bleu.model} weights, ${w.bleu.sentences} test sentences, beam ${w.bleu.beam}, lenpen ${w.bleu.lenpen})`]);
     sections.push(`<h2>The winner</h2>${table(rows)}`);
   }
+  if (rec.verification) sections.push(verificationSection(rec.verification));
 
   sections.push(`<h2>Loss against latency</h2>`);
   rec.devices.forEach((_, i) => sections.push(lossLatencyChart(rec, i)));

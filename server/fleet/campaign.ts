@@ -13,10 +13,11 @@ import { z } from "zod";
 import { DeviceClass } from "../../runtime/fleet-protocol.js";
 import { DEFAULT_PROTOCOL, FleetProtocolRequest, Protocol, protocolOf } from "../../runtime/protocol.js";
 import { campaignArchs } from "../../latency/campaign.js";
-import { validateSpace } from "../../runtime/arch.js";
+import { validateArch, validateSpace } from "../../runtime/arch.js";
 import { ArchError } from "../../runtime/arch-error.js";
 import { BUILTIN_SPACE_NAMES, BUILTIN_SPACES } from "../../runtime/spaces.js";
-import type { Space } from "../../runtime/types.js";
+import type { Space, ValidArch } from "../../runtime/types.js";
+import { archKey } from "../../runtime/arch-features.js";
 import { checkSpaceCovered } from "../../search/predictor-file.js";
 import type { ServerContext } from "../context.js";
 import { doneJob, supernetVocab } from "../jobs/kinds/common.js";
@@ -28,19 +29,25 @@ import { campaignDataset } from "./rows.js";
 import type { CampaignRow } from "./store.js";
 import { MAX_LEASES, type LeaseBook } from "./work.js";
 
+/** The most architectures a campaign's `archs` may list. */
+export const MAX_CAMPAIGN_ARCHS = 1000;
+
 export const CampaignParams = z.object({
   device_class: DeviceClass,
   /** A done train job: the SuperTransformer these latencies are for. The protocol's vocabulary is its model's, and the space its space when none is given. */
   supernet: z.string().min(1).max(100).optional(),
   space: z.union([z.enum(BUILTIN_SPACE_NAMES), z.record(z.string(), z.unknown())],
     { error: `a space name (${BUILTIN_SPACE_NAMES.map((n) => `"${n}"`).join(", ").replace(/, ([^,]*)$/, " or $1")}) or a space object` }).optional(),
-  samples: z.number().int().min(1).max(100_000),
+  /** How many architectures of the space to sample (give this or `archs`). */
+  samples: z.number().int().min(1).max(100_000).optional(),
+  /** These architectures, in this order, instead of a sample (the search's closed loop measures its candidates so); each must be in the space. */
+  archs: z.array(z.unknown()).min(1).max(MAX_CAMPAIGN_ARCHS).optional(),
   /** Defaults: HAT's protocol (runtime/protocol.ts DEFAULT_PROTOCOL); the build is each agent's own. */
   protocol: FleetProtocolRequest.optional(),
   /** protocol.rounds, also accepted here: measure each architecture this many times (at different moments), keeping the fastest. */
   rounds: z.number().int().min(1).max(20).optional(),
   seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
-}).strict();
+}).strict().refine((p) => (p.samples === undefined) !== (p.archs === undefined), { message: "give samples (a sample of the space) or archs (these architectures), one of them", path: ["samples"] });
 export type CampaignParams = z.infer<typeof CampaignParams>;
 
 export interface CampaignResult {
@@ -67,6 +74,24 @@ function resolveSpace(space: NonNullable<CampaignParams["space"]>): Space {
     if (e instanceof ArchError) throw badRequest(`space: ${e.message}`);
     throw e;
   }
+}
+
+/** A campaign's `archs`: each a valid architecture of the space, none twice; a 400 naming the first that is not. */
+function listedArchs(archs: readonly unknown[], space: Space): ValidArch[] {
+  const seen = new Set<string>();
+  return archs.map((a, i) => {
+    let v: ValidArch;
+    try {
+      v = validateArch(a, space);
+    } catch (e) {
+      if (e instanceof ArchError) throw badRequest(`archs[${i}]: ${e.message}`);
+      throw e;
+    }
+    const k = archKey(v);
+    if (seen.has(k)) throw badRequest(`archs[${i}]: the same architecture as an earlier one: measure it once (protocol.rounds measures it several times)`);
+    seen.add(k);
+    return v;
+  });
 }
 
 /** How often the campaign looks at its rows when nothing woke it. */
@@ -97,7 +122,8 @@ export function campaignKind(fleet: FleetCore, leases: LeaseBook): JobKind<Campa
         throw badRequest(`rounds: ${p.rounds} differs from protocol.rounds ${p.protocol.rounds} (give one)`);
       }
       const protocol = check(Protocol, { ...DEFAULT_PROTOCOL, rounds: p.rounds ?? DEFAULT_PROTOCOL.rounds, vocab: served?.vocab ?? DEFAULT_PROTOCOL.vocab, ...p.protocol }, "protocol");
-      return { ...p, space, protocol, rounds: protocol.rounds, seed: p.seed ?? 1 };
+      const archs = p.archs ? listedArchs(p.archs, resolved) : undefined;
+      return { ...p, space, protocol, rounds: protocol.rounds, seed: p.seed ?? 1, ...(archs ? { archs } : {}) };
     },
     run: (p, ctl) => runCampaign(fleet, leases, p, ctl),
   };
@@ -111,7 +137,7 @@ async function runCampaign(fleet: FleetCore, leases: LeaseBook, p: CampaignParam
   if (!campaign) {
     const space = resolveSpace(p.space!); // prepare() filled it in
     const protocol = protocolOf({ rounds: p.rounds ?? DEFAULT_PROTOCOL.rounds, ...p.protocol });
-    const archs = campaignArchs(space, p.samples, p.seed ?? 1);
+    const archs = p.archs ? (p.archs as ValidArch[]) : campaignArchs(space, p.samples!, p.seed ?? 1); // prepare() checked listed ones
     db.transaction(() => {
       db.prepare(`INSERT INTO campaigns (job_id, device_class, space, protocol, rounds, size, state, created_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)`)
         .run(jobId, p.device_class, JSON.stringify(space), JSON.stringify(protocol), protocol.rounds, archs.length, now());
@@ -119,7 +145,7 @@ async function runCampaign(fleet: FleetCore, leases: LeaseBook, p: CampaignParam
       archs.forEach((a, i) => add.run(jobId, i, JSON.stringify(a)));
     }).immediate();
     campaign = get()!;
-    ctl.log(`campaign: ${archs.length} architectures${archs.length < p.samples ? ` (the space has only ${archs.length} distinct ones reachable, of ${p.samples} asked)` : ""} for device class ${p.device_class}, leased ${fleet.ctx.config.leaseBatch} at a time`);
+    ctl.log(`campaign: ${archs.length} architectures${p.samples !== undefined && archs.length < p.samples ? ` (the space has only ${archs.length} distinct ones reachable, of ${p.samples} asked)` : ""}${p.archs ? " (as listed)" : ""} for device class ${p.device_class}, leased ${fleet.ctx.config.leaseBatch} at a time`);
     fleet.notify();
   } else {
     const have = count(fleet, jobId).rows;

@@ -15,9 +15,11 @@ import { writeSubTransformer } from "../../runtime/model.js";
 import { readTexts, type Texts } from "../../data/texts.js";
 import { fitPredictorFile } from "../../latency/fit-file.js";
 import { fewShotFile } from "../../latency/transfer-file.js";
+import { readDataset, type LatencyRow } from "../../latency/dataset.js";
+import type { CandidateMeasurer } from "../../search/closed-loop.js";
 import { runSearch } from "../../search/pipeline.js";
 import { progressLine, trainModel, trainSummary, type Progress } from "../../train/pipeline.js";
-import { RESULT_FILE, SPEC_COMMAND, type ChildMessage, type JobSpec, type TextFiles } from "./spec.js";
+import { RESULT_FILE, SPEC_COMMAND, type ChildMessage, type JobSpec, type ParentMessage, type TextFiles } from "./spec.js";
 
 // When the server dies, end too, so a restarted server's re-run of the job is the only one writing
 // its files. unref: the channel alone must not keep this process alive.
@@ -47,6 +49,39 @@ function trainProgress(p: Progress): void {
   if (p.validLoss !== undefined) log(line);
 }
 
+/**
+ * The closed loop's candidates measured on the fleet: a `measure` request to the parent (the
+ * search job), answered with the latency dataset the agents measured. The channel is held (ref)
+ * while an answer is awaited: nothing else keeps this process alive meanwhile.
+ */
+function fleetMeasurer(where: string): CandidateMeasurer {
+  let next = 1;
+  return {
+    where,
+    measure(archs, round) {
+      if (!process.send || !process.channel) return Promise.reject(new Error("no parent to measure on the fleet"));
+      const id = next++, channel = process.channel;
+      return new Promise<LatencyRow[]>((resolve, reject) => {
+        const onMessage = (m: ParentMessage) => {
+          if (m?.type !== "measured" || m.id !== id) return;
+          process.off("message", onMessage);
+          channel.unref();
+          if (typeof m.dataset === "string") {
+            try {
+              resolve(readDataset(m.dataset).rows);
+            } catch (e) {
+              reject(e as Error);
+            }
+          } else reject(new Error(typeof m.error === "string" ? m.error : "the fleet measured nothing"));
+        };
+        process.on("message", onMessage);
+        channel.ref();
+        send({ type: "measure", id, archs: [...archs], round });
+      });
+    },
+  };
+}
+
 async function run(spec: JobSpec): Promise<unknown> {
   switch (spec.kind) {
     case "train":
@@ -72,6 +107,7 @@ async function run(spec: JobSpec): Promise<unknown> {
         ...o, valid: texts(o.valid),
         finetune: o.finetune && { ...o.finetune, train: texts(o.finetune.train) },
         bleu: o.bleu && { test: texts(o.bleu.test), max: o.bleu.max },
+        verify: o.verify && { ...o.verify, measurer: fleetMeasurer(o.verify.where) },
         log, onProgress: (p) => progress(p.total ? p.done / p.total : undefined, p.message),
       });
       return run.summary;

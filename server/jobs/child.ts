@@ -10,7 +10,7 @@ import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "n
 import { join, resolve } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { moduleCommandLine } from "../../runtime/node-entry.js";
-import { RESULT_FILE, SPEC_FILE, type ChildMessage, type JobSpec } from "./spec.js";
+import { RESULT_FILE, SPEC_FILE, type ChildMessage, type JobSpec, type MeasureRequest, type ParentMessage } from "./spec.js";
 
 /** How long a child has after SIGTERM before SIGKILL. */
 export const KILL_GRACE_MS = 5000;
@@ -94,6 +94,8 @@ export interface ChildOptions {
   onLine(stream: "stdout" | "stderr" | "log", line: string, progress: boolean): void;
   /** Progress the child sent as a message. */
   onProgress?(fraction: number | undefined, message: string | undefined): void;
+  /** Answers the child's `measure` requests (absent: each is answered with an error). */
+  onMeasure?(m: MeasureRequest): Promise<Omit<ParentMessage, "type" | "id">>;
 }
 
 export interface ChildExit {
@@ -128,6 +130,12 @@ export function runChild(commandLine: readonly string[], o: ChildOptions): Promi
       o.onLine("log", line, false);
     } else if (m?.type === "progress") {
       o.onProgress?.(typeof m.fraction === "number" ? m.fraction : undefined, typeof m.message === "string" ? m.message : undefined);
+    } else if (m?.type === "measure" && Number.isInteger(m.id) && Array.isArray(m.archs)) {
+      const answer = (r: Omit<ParentMessage, "type" | "id">) => {
+        if (child.connected) child.send({ type: "measured", id: m.id, ...r } satisfies ParentMessage, (e: Error | null) => { if (e) o.onLine("stderr", `measure reply not sent: ${e.message}`, false); });
+      };
+      (o.onMeasure ? o.onMeasure(m) : Promise.resolve({ error: "this job cannot measure on the fleet" }))
+        .then(answer, (e: unknown) => answer({ error: (e as Error)?.message ?? String(e) }));
     }
   });
   if (child.pid !== undefined) writeFileSync(join(o.cwd, PIDFILE), String(child.pid));

@@ -291,7 +291,7 @@ export class JobRunner implements Jobs {
       log: (line) => this.logLine(a, { line }),
       progress: (fraction, message) => this.progress(a, fraction, message),
       artifact: (role, file, kind, name) => this.artifact(a.id, role, file, kind, name),
-      child: (spec) => runSpec(spec, this.childOptions(a, dir)),
+      child: (spec, o) => runSpec(spec, { ...this.childOptions(a, dir), onMeasure: o?.onMeasure }),
     };
   }
 

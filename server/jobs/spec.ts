@@ -67,8 +67,10 @@ export interface PredictorSpec {
 
 export interface SearchSpec {
   kind: "search";
-  options: Omit<SearchOptions, "valid" | "finetune" | "bleu" | "log" | "onProgress"> & {
+  options: Omit<SearchOptions, "valid" | "finetune" | "bleu" | "verify" | "log" | "onProgress"> & {
     valid: TextFiles;
+    /** The closed loop, its candidates measured on the fleet (the parent, over IPC: a `measure` request). */
+    verify?: Omit<NonNullable<SearchOptions["verify"]>, "measurer"> & { where: string };
     finetune?: Omit<FinetuneSettings, "train"> & { train: TextFiles };
     bleu?: { test: TextFiles; max?: number };
   };
@@ -81,8 +83,19 @@ export const SPEC_COMMAND: Record<JobSpec["kind"], string> = {
   train: "hat train", finetune: "hat train", export: "hat export", predictor: "hat predictor fit", search: "hat search",
 };
 
-/** What the child sends its parent over the IPC channel. */
+/**
+ * What the child sends its parent over the IPC channel. A `measure` request (the search's closed
+ * loop, docs/method.md §11) asks the parent to measure architectures on the fleet; the parent
+ * answers with one ParentMessage of the same id.
+ */
 export type ChildMessage =
   | { type: "log"; line: string }
   | { type: "progress"; fraction?: number; message?: string }
+  | { type: "measure"; id: number; archs: ValidArch[]; round: number }
   | { type: "done" };
+
+/** What the parent answers a `measure` request with: the latency dataset (CSV) of the measurements, or why there is none. */
+export type ParentMessage = { type: "measured"; id: number; dataset?: string; error?: string };
+
+/** A `measure` request as the job kind sees it. */
+export type MeasureRequest = Extract<ChildMessage, { type: "measure" }>;

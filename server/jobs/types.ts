@@ -11,7 +11,7 @@
  */
 import type { z } from "zod";
 import type { ArtifactInfo } from "../artifacts.js";
-import type { JobSpec } from "./spec.js";
+import type { JobSpec, MeasureRequest, ParentMessage } from "./spec.js";
 
 export type JobState = "queued" | "running" | "done" | "failed" | "cancelled";
 
@@ -50,9 +50,10 @@ export interface JobControl {
    * Run the pipeline `spec` names in a child process (server/jobs/child-main.ts), the spec written
    * to the job's directory; its log lines and progress become the job's events; killed on abort.
    * Resolves with the exit code, what the pipeline returned (null unless it ended well) and the
-   * last lines of its log and stderr.
+   * last lines of its log and stderr. `onMeasure` answers the child's requests to measure
+   * architectures on the fleet (the search's closed loop).
    */
-  child(spec: JobSpec): Promise<{ code: number; result: Record<string, unknown> | null; stderrTail: string }>;
+  child(spec: JobSpec, o?: { onMeasure?(m: MeasureRequest): Promise<Omit<ParentMessage, "type" | "id">> }): Promise<{ code: number; result: Record<string, unknown> | null; stderrTail: string }>;
 }
 
 export interface JobKind<P = unknown> {

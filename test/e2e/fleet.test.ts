@@ -185,11 +185,33 @@ describe("server + two agents on 127.0.0.1", () => {
     searchJob = await api.follow(job.id, (e) => events.push(e.event), { timeoutMs: 300_000 });
     expect(searchJob.state, searchJob.error ?? "").toBe("done");
     expect(events).toContain("state");
-    const r = searchJob.result as { arch: unknown; predicted_ms: number; valid_loss: number; random?: { valid_loss: number }; bleu?: number };
+    type Cand = { round: number; predicted_ms: number; measured_ms: number | null; meets: boolean | null; winner: boolean; arch: unknown };
+    const r = searchJob.result as { arch: unknown; predicted_ms: number; valid_loss: number; random?: { valid_loss: number }; bleu?: number; verdict: string; measured_ms: number; constraint_ms: number; candidates: Cand[] };
     expect(r.valid_loss).toBeGreaterThan(0);
     expect(r.random?.valid_loss).toBeGreaterThan(0);
     expect(typeof r.bleu).toBe("number");
     for (const role of ["model", "report", "record"]) expect(searchJob.artifacts[role]).toMatch(/^[0-9a-f]{64}$/);
+    // the closed loop: the best candidates measured on the class's agent (a campaign of these archs) before the winner is declared
+    expect(r.verdict).toBe("meets");
+    expect(r.constraint_ms).toBe(1000);
+    expect(r.candidates.length).toBeGreaterThan(0);
+    expect(r.candidates.length).toBeLessThanOrEqual(3);
+    const won = r.candidates.filter((c) => c.winner);
+    expect(won).toHaveLength(1);
+    expect(won[0].arch).toEqual(r.arch);
+    expect(won[0].measured_ms).toBe(r.measured_ms);
+    for (const c of r.candidates) expect(c.measured_ms).toBeGreaterThan(0);
+    const verification = (await api.get<{ jobs: JobRecord[] }>("/v1/jobs?kind=campaign")).jobs.filter((j) => Array.isArray((j.params as { archs?: unknown[] }).archs));
+    expect(verification).toHaveLength(1);
+    expect(verification[0].state).toBe("done");
+    expect((verification[0].params as { protocol: { runs: number; beam: number } }).protocol).toMatchObject({ runs: 30, beam: 4 });
+    // no agent of the class: the search ends, and says its winner is unverified
+    const lone = await api.follow((await api.job("search", {
+      supernet: trainJob.id, predictor: predictorJob.id, latency_ms: 1000, dataset, generations: 1, population: 6, parents: 2, mutations: 2, crossovers: 2,
+      random_baseline: false, bleu: false, valid_max: 5, device_class: "nobody-here", verify_rounds: 1,
+    })).id, () => {}, { timeoutMs: 120_000 });
+    expect(lone.state, lone.error ?? "").toBe("done");
+    expect((lone.result as { verdict: string }).verdict).toBe("unverified");
   });
 
   it("deploys the winner to both agents (the killed one restarted with its identity) and translates through each", async () => {

@@ -18,8 +18,8 @@ import type { JobControl, JobRecord } from "../types.js";
  * Runs `spec` in the job child: what its pipeline returned, or an Error with the exit code and the
  * last lines of its log (the job's failure reason). Failures name the `hat` command that does the same.
  */
-export async function runJob(ctl: JobControl, spec: JobSpec): Promise<Record<string, unknown>> {
-  const r = await ctl.child(spec);
+export async function runJob(ctl: JobControl, spec: JobSpec, o?: Parameters<JobControl["child"]>[1]): Promise<Record<string, unknown>> {
+  const r = await ctl.child(spec, o);
   const what = SPEC_COMMAND[spec.kind];
   if (ctl.signal.aborted) throw new Error(`${what} was stopped`);
   if (r.code !== 0) throw new Error(`${what} exited with code ${r.code}${r.stderrTail ? `:\n${r.stderrTail}` : ""}`);

@@ -6,16 +6,23 @@
  * carries them to runSearch as they are. Starts over after a restart.
  */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import { SEARCH_DEFAULTS } from "../../../search/defaults.js";
 import type { ServerContext } from "../../context.js";
+import { now } from "../../db.js";
 import { datasetFiles } from "../../datasets.js";
 import { badRequest } from "../../http.js";
-import type { JobKind } from "../types.js";
+import type { JobControl, JobKind, JobRecord } from "../types.js";
+import type { MeasureRequest, ParentMessage } from "../spec.js";
+import { DeviceClass } from "../../../runtime/fleet-protocol.js";
+import type { Protocol } from "../../../runtime/protocol.js";
 import { doneJob, predictorProtocol, runJob, supernetVocab, textFiles } from "./common.js";
 
 const E = SEARCH_DEFAULTS.evolution, F = SEARCH_DEFAULTS.finetune;
+
+/** How long a round of the closed loop waits for the agents' measurements, by default. */
+export const VERIFY_TIMEOUT_S = 900;
 
 const int = (min: number) => z.number().int().min(min).max(1_000_000);
 
@@ -37,6 +44,10 @@ export const SearchParams = z.strictObject({
   bleu: z.boolean().optional().describe("default true when the dataset has a test split"),
   bleu_max: int(1).optional(),
   valid_max: int(1).optional(),
+  verify: z.number().int().min(0).max(20).optional().describe(`the closed loop: candidates measured per round on the agents of the predictor's device class before the winner is declared (default ${SEARCH_DEFAULTS.verify.k}; 0: none)`),
+  verify_rounds: z.number().int().min(1).max(10).optional().describe(`rounds of the closed loop at most (default ${SEARCH_DEFAULTS.verify.rounds})`),
+  verify_timeout_s: z.number().positive().max(86_400).optional().describe(`how long a round waits for its measurements (default ${VERIFY_TIMEOUT_S})`),
+  device_class: DeviceClass.optional().describe("the agents that measure the candidates (default: the class of the predictor's campaign)"),
 })
   .refine((p) => p.finetune_minutes === undefined || p.finetune_steps === undefined, { message: "give finetune_minutes or finetune_steps, not both", path: ["finetune_minutes"] })
   .refine((p) => (p.parents ?? E.parents) <= (p.population ?? E.population), { message: "cannot exceed population", path: ["parents"] });
@@ -53,7 +64,7 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
     if (learnt !== undefined && learnt !== vocab) {
       throw badRequest(`predictor: job ${p.predictor} learnt latencies measured at vocabulary ${learnt}, but the supernet ${p.supernet} has vocabulary ${vocab}: run a campaign with "supernet": "${p.supernet}" and fit on it`, "protocol_mismatch");
     }
-    return { supernet, predictor, data };
+    return { supernet, predictor, data, learnt: predictorProtocol(predictor.file), ...predictorData(ctx, predictor.job) };
   };
   return {
     kind: "search",
@@ -66,7 +77,11 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
     },
     async run(p, ctl) {
       if (ctl.resumed) ctl.log("a search is not resumable: it starts over");
-      const { supernet, predictor, data } = inputs(p);
+      const { supernet, predictor, data, learnt, files, deviceClass: campaignClass } = inputs(p);
+      const deviceClass = p.device_class ?? campaignClass;
+      const k = p.verify ?? SEARCH_DEFAULTS.verify.k;
+      if (k > 0 && !deviceClass) ctl.log("verify: the predictor was not fitted on a campaign, so its device class is unknown: the winner is not measured (give device_class)");
+      const verify = k > 0 && deviceClass ? { k, rounds: p.verify_rounds ?? SEARCH_DEFAULTS.verify.rounds, data: files, refitDir: ctl.dir, where: `the agents of class ${deviceClass}` } : undefined;
       const finetune = p.finetune_minutes !== undefined || p.finetune_steps !== undefined;
       const bleu = p.bleu !== false && data.test !== undefined;
       const file = (name: string) => join(ctl.dir, name);
@@ -87,8 +102,9 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
           } : undefined,
           bleu: bleu ? { test: textFiles(data.test!), max: p.bleu_max } : undefined,
           out: file("arch.json"), record: file("search.json"), report: file("report.html"),
+          verify,
         },
-      });
+      }, verify ? { onMeasure: (m) => measureOnFleet(ctx, ctl, { deviceClass: deviceClass!, supernet: p.supernet, protocol: learnt, timeoutS: p.verify_timeout_s ?? VERIFY_TIMEOUT_S }, m) } : undefined);
       const model = finetune && existsSync(file("finetuned.hatm"))
         ? ctl.artifact("model", file("finetuned.hatm"), "model", "finetuned.hatm")
         : ctl.artifact("model", file("winner.hatm"), "model", "winner.hatm");
@@ -105,4 +121,56 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
       };
     },
   };
+}
+
+/** The datasets a done predictor job was fitted on, and the device class of its campaign (none when it was fitted on stored files). */
+function predictorData(ctx: ServerContext, job: JobRecord): { files: string[]; deviceClass?: string } {
+  const p = job.params as { campaign?: string; data?: string[] };
+  if (p.campaign !== undefined) {
+    const c = ctx.jobs.get(p.campaign);
+    const sha = c?.artifacts.dataset;
+    if (!c || !sha || !ctx.artifacts.has(sha)) return { files: [] };
+    return { files: [resolve(ctx.artifacts.path(sha))], deviceClass: (c.params as { device_class?: string }).device_class };
+  }
+  return { files: (p.data ?? []).filter((sha) => ctx.artifacts.has(sha)).map((sha) => resolve(ctx.artifacts.path(sha))) };
+}
+
+/** Agents of a class seen within the online window (server/fleet/enrol.ts's rule). */
+function onlineAgents(ctx: ServerContext, deviceClass: string): number {
+  const windowMs = (2 * ctx.config.maxWaitSeconds + ctx.config.leaseSeconds) * 1000;
+  return (ctx.db.prepare(`SELECT COUNT(*) AS n FROM agents WHERE device_class = ? AND revoked_at IS NULL AND last_seen_at IS NOT NULL AND last_seen_at >= ?`)
+    .get(deviceClass, now() - windowMs) as { n: number }).n;
+}
+
+/**
+ * A round of the closed loop on the fleet (docs/method.md §11): the candidates go to the agents
+ * of the class as a campaign of these architectures, measured with the predictor's protocol; the
+ * answer is the campaign's dataset. No agent online, a failed campaign, or no rows within the
+ * timeout: an error (the search goes on, its winner unverified). Cancelling the search cancels it.
+ */
+async function measureOnFleet(ctx: ServerContext, ctl: JobControl, o: { deviceClass: string; supernet: string; protocol?: Protocol; timeoutS: number }, m: MeasureRequest): Promise<Omit<ParentMessage, "type" | "id">> {
+  const online = onlineAgents(ctx, o.deviceClass);
+  if (online === 0) return { error: `no agent of class ${o.deviceClass} is online to measure the candidates` };
+  const { build: _build, keep: _keep, threads: _threads, ...protocol } = o.protocol ?? {};
+  let job: JobRecord;
+  try {
+    job = ctx.jobs.create("campaign", { device_class: o.deviceClass, supernet: o.supernet, archs: m.archs, ...(o.protocol ? { protocol } : {}) });
+  } catch (e) {
+    return { error: `the candidates' campaign was refused: ${(e as Error).message}` };
+  }
+  ctl.log(`verify round ${m.round + 1}: campaign ${job.id} measures ${m.archs.length} candidate(s) on the ${online} online agent(s) of class ${o.deviceClass}`);
+  let timer: NodeJS.Timeout | undefined;
+  const stop = new Promise<"timeout" | "aborted">((res) => {
+    timer = setTimeout(() => res("timeout"), o.timeoutS * 1000);
+    ctl.signal.addEventListener("abort", () => res("aborted"), { once: true });
+  });
+  const r = await Promise.race([ctx.jobs.settled(job.id), stop]);
+  clearTimeout(timer);
+  if (r === "timeout" || r === "aborted") {
+    try { ctx.jobs.cancel(job.id); } catch { /* it ended meanwhile */ }
+    return { error: r === "timeout" ? `campaign ${job.id} had no rows for every candidate within ${o.timeoutS} s (verify_timeout_s)` : "the search was stopped" };
+  }
+  const sha = r.artifacts.dataset;
+  if (r.state !== "done" || !sha || !ctx.artifacts.has(sha)) return { error: `campaign ${job.id} ${r.state}${r.error ? `: ${r.error}` : ""}` };
+  return { dataset: resolve(ctx.artifacts.path(sha)) };
 }
