@@ -82,9 +82,30 @@ describe("hat search", () => {
     expect(j.measured_ms).toBeGreaterThan(0);
     expect(typeof j.over_constraint).toBe("boolean");
     expect(typeof j.measured_load1).toBe("number");
+    // the closed loop: candidates measured here, predicted beside measured; the winner is the best that met it
+    expect(["meets", "none_met"]).toContain(j.verdict);
+    expect(j.constraint_ms).toBe(limit);
+    expect(j.candidates.length).toBeGreaterThan(0);
+    expect(j.candidates.length).toBeLessThanOrEqual(9); // --verify 3 x --verify-rounds 3
+    for (const c of j.candidates) {
+      expect(c.measured_ms).toBeGreaterThan(0);
+      expect(c.meets).toBe(c.measured_ms <= limit);
+    }
+    const won = j.candidates.filter((c: { winner: boolean }) => c.winner);
+    expect(won).toHaveLength(1);
+    expect(won[0].arch).toEqual(j.arch);
+    expect(won[0].measured_ms).toBe(j.measured_ms);
+    type C = { valid_loss: number; measured_ms: number; meets: boolean };
+    if (j.verdict === "meets") {
+      expect(j.measured_ms).toBeLessThanOrEqual(limit);
+      expect(won[0].valid_loss).toBe(Math.min(...j.candidates.filter((c: C) => c.meets).map((c: C) => c.valid_loss)));
+    } else {
+      expect(j.measured_ms).toBe(Math.min(...j.candidates.map((c: C) => c.measured_ms)));
+    }
     expect(r.err).toMatch(/evolution generation 3\/3: best loss/);
     const html = readFileSync(report, "utf8");
     expect(html).toContain("<svg");
+    expect(html).toContain("Candidates measured before the winner was declared");
     expect(html).not.toMatch(/https?:\/\//);
     const record = JSON.parse(readFileSync(rec, "utf8"));
     expect(record.evolution.evaluations).toBe(j.evaluations);
@@ -167,6 +188,8 @@ describe("hat search", () => {
       [["search", "--supernet", supernet, "--predictor", pred, "--demo", "--latency-ms", "0"], /positive number/],
       [["search", "--supernet", supernet, "--predictor", pred, "--demo", "--pareto", "--export", "x.hatm"], /--export goes with the single-objective/],
       [["search", "--supernet", supernet, "--predictor", pred, "--demo", "--latency-ms", "1", "--parents", "200"], /--parents/],
+      [["search", "--supernet", supernet, "--predictor", pred, "--demo", "--latency-ms", "1", "--verify", "2"], /--verify goes with --measure/],
+      [["search", "--supernet", supernet, "--predictor", pred, "--demo", "--latency-ms", "1", "--measure", "--verify-rounds", "0"], /--verify-rounds/],
       [["search", "--supernet", join(dir, "missing.hatm"), "--predictor", pred, "--demo", "--latency-ms", "1"], /ENOENT|no such file/],
     ];
     for (const [args, re] of cases) {

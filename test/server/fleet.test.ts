@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDataset } from "../../latency/dataset.js";
-import { smallestArch } from "../../runtime/arch-sample.js";
+import { largestArch, smallestArch } from "../../runtime/arch-sample.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
 import type { DeployWork, Hardware, ProfileWork } from "../../runtime/fleet-protocol.js";
 import { encodeModel } from "../../runtime/format.js";
@@ -248,6 +248,25 @@ describe("a campaign on two agents", () => {
     expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: { qkvDim: 1 }, samples: 3 })).toThrow(/space/);
     expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "demo", samples: 0 })).toThrow(/samples/);
     expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "demo", samples: 3, protocol: { runs: -1 } })).toThrow(/protocol\.runs/);
+    // a campaign of listed architectures: each in the space, none twice, and not with samples too
+    const a = smallestArch(DEMO_SPACE);
+    expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "demo" })).toThrow(/samples .* or archs/);
+    expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "demo", samples: 3, archs: [a] })).toThrow(/samples .* or archs/);
+    expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "demo", archs: [a, { ...a, encoderEmbedDim: 999 }] })).toThrow(/archs\[1\]: .*encoderEmbedDim/);
+    expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "demo", archs: [a, "nope"] })).toThrow(/archs\[1\]/);
+    expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "demo", archs: [a, { ...a }] })).toThrow(/archs\[1\]: the same architecture/);
+    expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "demo", archs: Array.from({ length: 1001 }, () => a) })).toThrow(/archs/);
+  });
+
+  it("a campaign of listed architectures leases exactly those, in order", async () => {
+    const archs = [largestArch(DEMO_SPACE), smallestArch(DEMO_SPACE)];
+    const job = s.ctx.jobs.create("campaign", { device_class: "listed-class", space: "demo", archs, protocol: { runs: 2 } });
+    const A = await enrol("listed-a", "listed-class");
+    const w = await call<ProfileWork>("GET", "/v1/agent/work?wait_s=2", { token: A.token });
+    expect(w.body.kind).toBe("profile");
+    expect(w.body.archs.map((x) => [x.index, x.arch])).toEqual([[0, archs[0]], [1, archs[1]]]);
+    s.ctx.jobs.cancel(job.id);
+    await s.ctx.jobs.settled(job.id);
   });
 
   it("a campaign's rounds are its protocol's (given either way, not two different ones); the build is each agent's", async () => {
