@@ -8,8 +8,8 @@
  * schema); runSearch checks only what needs its inputs: the files it reads, the spaces, and the
  * feasibility of the constraint.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { readModelFile, writeModelFile, type DecodedModel } from "../runtime/format.js";
 import { HatModel } from "../runtime/model.js";
@@ -82,7 +82,8 @@ export interface SearchOptions {
    * `k` feasible candidates are measured on the first device, `rounds` rounds at most, and the
    * winner is the best whose measured latency meets the constraint. Measured by `measurer`, or
    * here with `measure`'s protocol. `data`: the predictor's latency datasets, to refit it with
-   * the rows measured (refitted predictors written to `refitDir`, default beside the predictor).
+   * the rows measured (refitted predictors written to `refitDir`; default: beside the record or
+   * the arch file, else a temporary directory).
    */
   verify?: { k: number; rounds: number; measurer?: CandidateMeasurer; data?: string[]; refitDir?: string };
   finetune?: FinetuneSettings;
@@ -190,9 +191,11 @@ async function verifyStage(o: SearchOptions, inp: Inputs, devices: Device[], res
   let refit: ((rows: readonly LatencyRow[], round: number) => Promise<LatencyModel>) | undefined;
   if (v.data && v.data.length > 0) {
     const predictor = await Predictor.load(source.path);
+    // beside the record (or the arch), else in a temporary directory: never over the user's predictor
+    const dir = v.refitDir ?? (o.record ?? o.out ? dirname((o.record ?? o.out)!) : mkdtempSync(join(tmpdir(), "hat-refit-")));
     refit = async (rows, round) => {
-      const out = join(v.refitDir ?? dirname(source.path), `predictor-round${round + 1}.json`);
-      mkdirSync(dirname(out), { recursive: true });
+      const out = join(dir, `predictor-round${round + 1}.json`);
+      mkdirSync(dir, { recursive: true });
       const r = await refitPredictor({ predictor, data: v.data!, rows, out });
       log(`verify: refitted the predictor on ${r.rows} rows (${rows.length} measured by the loop): test RMSE ${r.report.test_metrics.rmse_ms.toFixed(3)} ms; ${out}`);
       return { predict: (archs) => r.predictor.predict(archs) };

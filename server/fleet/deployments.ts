@@ -13,7 +13,7 @@ import { SHA256 } from "../artifacts.js";
 import type { ServerContext } from "../context.js";
 import { now } from "../db.js";
 import { ApiError, badRequest, check, jsonBody, notFound } from "../http.js";
-import { predictorProtocol } from "../jobs/kinds/common.js";
+import { predictorData, predictorProtocol } from "../jobs/kinds/common.js";
 import { describe } from "../openapi.js";
 import { agentOf, type AgentCaller, type FleetCore } from "./core.js";
 import { newId, type DeploymentAgentRow, type DeploymentRow } from "./store.js";
@@ -129,6 +129,9 @@ export class Deployments {
     const vocab = Math.min(1_000_000, Math.max(8, header.vocab.size));
     const found = jobId !== undefined ? this.searchOf(jobId) : undefined;
     const learnt = found?.workload;
+    if (found?.deviceClass !== undefined && found.deviceClass !== body.device_class && body.constraint_ms === undefined) {
+      throw badRequest(`device_class: ${body.device_class}, but the search job ${jobId} predicted (and measured) the latencies of class ${found.deviceClass}: its constraint says nothing about this class (give constraint_ms to check one here)`, "protocol_mismatch");
+    }
     for (const k of WORKLOAD) {
       if (learnt && body.protocol?.[k] !== undefined && body.protocol[k] !== learnt[k]) {
         throw badRequest(`protocol.${k}: ${body.protocol[k]} differs from the ${k} ${learnt[k]} the search's predictor learnt: the latency measured would not be the one the constraint was searched for`, "protocol_mismatch");
@@ -145,18 +148,19 @@ export class Deployments {
   }
 
   /**
-   * A search job's constraint and the workload its predictor learnt (vocab excepted: the model
-   * says its own), when the job is a search; undefined for any other job.
+   * A search job's constraint, the workload its predictor learnt (vocab excepted: the model says
+   * its own) and the device class it was for, when the job is a search; undefined for any other job.
    */
-  private searchOf(jobId: string): { constraintMs?: number; workload?: Pick<Protocol, (typeof LEARNT)[number]> } | undefined {
+  private searchOf(jobId: string): { constraintMs?: number; workload?: Pick<Protocol, (typeof LEARNT)[number]>; deviceClass?: string } | undefined {
     const job = this.ctx.jobs.get(jobId);
     if (job?.kind !== "search") return undefined;
-    const params = job.params as { latency_ms?: number; predictor?: string };
+    const params = job.params as { latency_ms?: number; predictor?: string; device_class?: string };
     const predictorJob = params.predictor !== undefined ? this.ctx.jobs.get(params.predictor) : undefined;
+    const deviceClass = params.device_class ?? (predictorJob ? predictorData(this.ctx, predictorJob).deviceClass : undefined);
     const sha = predictorJob?.artifacts.predictor;
     const p = sha && this.ctx.artifacts.has(sha) ? predictorProtocol(this.ctx.artifacts.path(sha)) : undefined;
     const workload = p && { src_len: p.src_len, tgt_len: p.tgt_len, beam: p.beam, trim: p.trim, rounds: p.rounds, keep: p.keep };
-    return { constraintMs: params.latency_ms, workload };
+    return { constraintMs: params.latency_ms, workload, deviceClass };
   }
 
   view(id: string): DeploymentView | undefined {

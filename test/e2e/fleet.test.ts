@@ -205,9 +205,15 @@ describe("server + two agents on 127.0.0.1", () => {
     expect(verification).toHaveLength(1);
     expect(verification[0].state).toBe("done");
     expect((verification[0].params as { protocol: { runs: number; beam: number } }).protocol).toMatchObject({ runs: 30, beam: 4 });
-    // no agent of the class: the search ends, and says its winner is unverified
+    // the candidates are measured where the predictor's latencies were: another class is refused
+    const elsewhere = await fetch(`http://127.0.0.1:${port}/v1/jobs/search`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify({ supernet: trainJob.id, predictor: predictorJob.id, latency_ms: 1000, dataset, device_class: "other-box" }) });
+    expect(elsewhere.status).toBe(400);
+    expect(((await elsewhere.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "protocol_mismatch", message: expect.stringMatching(/other-box.*class e2e-box/) });
+    // a predictor of stored files names no class; the one given has no agent online: the search ends, and says its winner is unverified
+    const fromFile = await api.follow((await api.job("predictor", { data: [campaignJob.artifacts.dataset] })).id, () => {}, { timeoutMs: 240_000 });
+    expect(fromFile.state, fromFile.error ?? "").toBe("done");
     const lone = await api.follow((await api.job("search", {
-      supernet: trainJob.id, predictor: predictorJob.id, latency_ms: 1000, dataset, generations: 1, population: 6, parents: 2, mutations: 2, crossovers: 2,
+      supernet: trainJob.id, predictor: fromFile.id, latency_ms: 1000, dataset, generations: 1, population: 6, parents: 2, mutations: 2, crossovers: 2,
       random_baseline: false, bleu: false, valid_max: 5, device_class: "nobody-here", verify_rounds: 1,
     })).id, () => {}, { timeoutMs: 120_000 });
     expect(lone.state, lone.error ?? "").toBe("done");
@@ -226,6 +232,10 @@ describe("server + two agents on 127.0.0.1", () => {
     const other = await fetch(`http://127.0.0.1:${port}/v1/deployments`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify({ device_class: CLASS, model: { job: searchJob.id }, protocol: { src_len: 12 } }) });
     expect(other.status).toBe(400);
     expect(((await other.json()) as { error: { code: string } }).error.code).toBe("protocol_mismatch");
+    // to another class than the one the search predicted and measured: its constraint says nothing there
+    const otherClass = await fetch(`http://127.0.0.1:${port}/v1/deployments`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify({ device_class: "other-box", model: { job: searchJob.id } }) });
+    expect(otherClass.status).toBe(400);
+    expect(((await otherClass.json()) as { error: { code: string } }).error.code).toBe("protocol_mismatch");
     const dep = await api.post<{ id: string; constraint_ms: number; protocol: { src_len: number; tgt_len: number; beam: number; vocab: number } }>("/v1/deployments", { device_class: CLASS, model: { job: searchJob.id }, protocol: { runs: 5, warmup: 1 } });
     expect(dep.protocol).toMatchObject({ src_len: 30, tgt_len: 30, beam: 4, vocab: 300 });
     expect(dep.constraint_ms).toBe((searchJob.params as { latency_ms: number }).latency_ms);

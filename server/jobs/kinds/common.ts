@@ -78,3 +78,15 @@ export function textFiles(s: TextFiles): TextFiles {
 export function trainData(d: { train: TextFiles; valid: TextFiles }): { train: TextFiles; valid: TextFiles } {
   return { train: textFiles(d.train), valid: textFiles(d.valid) };
 }
+
+/** The datasets a done predictor job was fitted on, and the device class of its campaign (none when it was fitted on stored files). */
+export function predictorData(ctx: ServerContext, job: JobRecord): { files: string[]; deviceClass?: string } {
+  const p = job.params as { campaign?: string; data?: string[] };
+  if (p.campaign !== undefined) {
+    const c = ctx.jobs.get(p.campaign);
+    const sha = c?.artifacts.dataset;
+    if (!c || !sha || !ctx.artifacts.has(sha)) return { files: [] };
+    return { files: [resolve(ctx.artifacts.path(sha))], deviceClass: (c.params as { device_class?: string }).device_class };
+  }
+  return { files: (p.data ?? []).filter((sha) => ctx.artifacts.has(sha)).map((sha) => resolve(ctx.artifacts.path(sha))) };
+}

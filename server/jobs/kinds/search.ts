@@ -17,7 +17,7 @@ import type { JobControl, JobKind, JobRecord } from "../types.js";
 import type { MeasureRequest, ParentMessage } from "../spec.js";
 import { DeviceClass } from "../../../runtime/fleet-protocol.js";
 import type { Protocol } from "../../../runtime/protocol.js";
-import { doneJob, predictorProtocol, runJob, supernetVocab, textFiles } from "./common.js";
+import { doneJob, predictorData, predictorProtocol, runJob, supernetVocab, textFiles } from "./common.js";
 
 const E = SEARCH_DEFAULTS.evolution, F = SEARCH_DEFAULTS.finetune;
 
@@ -64,7 +64,11 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
     if (learnt !== undefined && learnt !== vocab) {
       throw badRequest(`predictor: job ${p.predictor} learnt latencies measured at vocabulary ${learnt}, but the supernet ${p.supernet} has vocabulary ${vocab}: run a campaign with "supernet": "${p.supernet}" and fit on it`, "protocol_mismatch");
     }
-    return { supernet, predictor, data, learnt: predictorProtocol(predictor.file), ...predictorData(ctx, predictor.job) };
+    const fitted = predictorData(ctx, predictor.job);
+    if (p.device_class !== undefined && fitted.deviceClass !== undefined && p.device_class !== fitted.deviceClass) {
+      throw badRequest(`device_class: ${p.device_class}, but the predictor ${p.predictor} learnt the latencies of class ${fitted.deviceClass}: its candidates would be measured on another device than the one predicted`, "protocol_mismatch");
+    }
+    return { supernet, predictor, data, learnt: predictorProtocol(predictor.file), ...fitted };
   };
   return {
     kind: "search",
@@ -121,18 +125,6 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
       };
     },
   };
-}
-
-/** The datasets a done predictor job was fitted on, and the device class of its campaign (none when it was fitted on stored files). */
-function predictorData(ctx: ServerContext, job: JobRecord): { files: string[]; deviceClass?: string } {
-  const p = job.params as { campaign?: string; data?: string[] };
-  if (p.campaign !== undefined) {
-    const c = ctx.jobs.get(p.campaign);
-    const sha = c?.artifacts.dataset;
-    if (!c || !sha || !ctx.artifacts.has(sha)) return { files: [] };
-    return { files: [resolve(ctx.artifacts.path(sha))], deviceClass: (c.params as { device_class?: string }).device_class };
-  }
-  return { files: (p.data ?? []).filter((sha) => ctx.artifacts.has(sha)).map((sha) => resolve(ctx.artifacts.path(sha))) };
 }
 
 /** Agents of a class seen within the online window (server/fleet/enrol.ts's rule). */
