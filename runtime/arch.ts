@@ -62,6 +62,48 @@ const CHOICE_OF: Record<Exclude<keyof Arch, "qkvDim">, ChoiceKey> = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Limits
+
+/**
+ * The largest values a design space or an architecture may hold (HAT's largest spaces use embed
+ * 1024, FFN 4096, 16 heads, qkv 1024 and 6 layers: these leave room and stop a space or arch from
+ * outside sizing an allocation at will). An architecture within them can still be too large for
+ * the wasm's 4 GiB: that is checked from its tensor bytes before anything is allocated
+ * (runtime/wasm.ts checkWasmFits).
+ */
+export const SPACE_LIMITS = {
+  /** encoder/decoder embedding dims (and a model file's positionDims). */
+  embedDim: 4096,
+  /** FFN hidden dims. */
+  ffnDim: 16384,
+  /** the q/k/v width. */
+  qkvDim: 4096,
+  /** attention heads. */
+  heads: 64,
+  /** encoder or decoder layers. */
+  layers: 24,
+  /** choices in one of a space's lists. */
+  choices: 64,
+} as const;
+
+/** The limit each field's values are checked against (endeLayer ones are 1..3, checked below). */
+const LIMIT_OF: Partial<Record<keyof Arch | keyof Space, keyof typeof SPACE_LIMITS>> = {
+  encoderEmbedDim: "embedDim", decoderEmbedDim: "embedDim", encoderEmbedChoices: "embedDim", decoderEmbedChoices: "embedDim",
+  encoderFfnDims: "ffnDim", decoderFfnDims: "ffnDim", encoderFfnChoices: "ffnDim", decoderFfnChoices: "ffnDim",
+  encoderLayers: "layers", decoderLayers: "layers", encoderLayerChoices: "layers", decoderLayerChoices: "layers",
+  encoderHeads: "heads", decoderSelfHeads: "heads", decoderCrossHeads: "heads",
+  encoderHeadChoices: "heads", decoderSelfHeadChoices: "heads", decoderCrossHeadChoices: "heads",
+  qkvDim: "qkvDim",
+};
+
+/** `v` (the value of `field`, a key or `key[i]`), checked against its key's limit. */
+function withinLimit(key: keyof Arch | keyof Space, v: number, field: string = key): number {
+  const limit = LIMIT_OF[key];
+  if (limit && v > SPACE_LIMITS[limit]) fail(field, `${v} is above the maximum ${SPACE_LIMITS[limit]} (SPACE_LIMITS.${limit})`);
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Validation
 
 function fmtChoices(xs: readonly number[]): string {
@@ -109,7 +151,12 @@ export function builtFromSpace(arch: Arch): ValidArch {
 function readArch(rec: Rec): Arch {
   const arch: Partial<Record<keyof Arch, number | number[]>> = {};
   for (const k of ARCH_KEYS) {
-    arch[k] = (SCALAR_KEYS as readonly string[]).includes(k) ? posInt(rec[k], k) : posIntList(rec[k], k);
+    if ((SCALAR_KEYS as readonly string[]).includes(k)) arch[k] = withinLimit(k, posInt(rec[k], k));
+    else {
+      const xs = posIntList(rec[k], k);
+      if (xs.length > SPACE_LIMITS.layers) fail(k, `has ${xs.length} entries, above the maximum ${SPACE_LIMITS.layers} layers (SPACE_LIMITS.layers)`);
+      arch[k] = xs.map((x, i) => withinLimit(k, x, `${k}[${i}]`));
+    }
   }
   return arch as unknown as Arch;
 }
@@ -158,11 +205,13 @@ function readSpace(rec: Rec): Space {
   const space: Partial<Record<keyof Space, number | number[]>> = {};
   for (const k of SPACE_KEYS) {
     if (k === "qkvDim") {
-      space.qkvDim = posInt(rec.qkvDim, k);
+      space.qkvDim = withinLimit(k, posInt(rec.qkvDim, k));
       continue;
     }
     const xs = posIntList(rec[k], k);
     if (xs.length === 0) fail(k, "has no choices");
+    if (xs.length > SPACE_LIMITS.choices) fail(k, `has ${xs.length} choices, above the maximum ${SPACE_LIMITS.choices} (SPACE_LIMITS.choices)`);
+    xs.forEach((x, i) => withinLimit(k, x, `${k}[${i}]`));
     xs.forEach((x, i) => {
       if (xs.indexOf(x) !== i) fail(`${k}[${i}]`, `${x} is a duplicate choice`);
     });

@@ -24,6 +24,7 @@ import { crc32 } from "./crc32.js";
 import type { Arch, Space } from "./types.js";
 import { archTensorShapes, formatShape, shapeSize, type TensorMap } from "./weights.js";
 import { InputError } from "./errors.js";
+import { SPACE_LIMITS } from "./arch.js";
 
 /** Magic at byte 0. */
 export const MODEL_MAGIC = "HATM";
@@ -290,6 +291,31 @@ function checkEntries(entries: TensorEntry[], dataBytes: number): void {
 }
 
 /**
+ * The header fields that size an allocation when the model is loaded, bounded by what the file
+ * holds: the position tables (`positionDims`, [1026, dim] floats each) by the embedding width
+ * limit, by the space's largest embed choice and by the embedding tensor a SuperTransformer
+ * carries; the vocabulary by the embedding tensor's rows. (Tensor shapes are bounded by the data
+ * itself, checkEntries; the space and arch by runtime/arch.ts's SPACE_LIMITS when they are validated.)
+ */
+function checkSizingFields(h: ModelHeader): void {
+  const embed = h.tensors.find((t) => t.name === "embed.tokens");
+  if (embed && embed.shape.length === 2 && embed.shape[0] !== h.vocab.size) {
+    throw new ModelFormatError("arch-mismatch", `field vocab.size = ${h.vocab.size} but tensor embed.tokens has ${embed.shape[0]} rows (shape ${formatShape(embed.shape)})`);
+  }
+  for (const side of ["encoder", "decoder"] as const) {
+    const v = h.positionDims[side], field = `field positionDims.${side} = ${v}`;
+    if (v > SPACE_LIMITS.embedDim) badHeader(`${field} is above the maximum embedding width ${SPACE_LIMITS.embedDim}`);
+    const choices = h.space?.[side === "encoder" ? "encoderEmbedChoices" : "decoderEmbedChoices"];
+    if (choices && choices.length > 0 && v > Math.max(...choices)) {
+      badHeader(`${field} is wider than the space's largest ${side} embedding ${Math.max(...choices)}`);
+    }
+    if (h.kind === "supertransformer" && embed && embed.shape.length === 2 && v > embed.shape[1]) {
+      badHeader(`${field} is wider than the embedding tensor embed.tokens ${formatShape(embed.shape)}`);
+    }
+  }
+}
+
+/**
  * Parse and check a `.hatm` file, in this order: size, magic, version, header length, header
  * JSON and field types, file size against the header, trailer magic, CRC-32, tensor entries.
  * Throws ModelFormatError; nothing is returned from a file that fails any check.
@@ -354,6 +380,7 @@ export function decodeModel(bytes: Uint8Array): DecodedModel {
     );
   }
   checkEntries(header.tensors, dataBytes);
+  checkSizingFields(header);
 
   const tensors: TensorMap = new Map();
   for (const e of header.tensors) {

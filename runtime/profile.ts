@@ -9,8 +9,8 @@ import type { ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import { checkProtocol, DEFAULT_PROTOCOL, type Protocol } from "./protocol.js";
 import { archTensorShapes, randomTensors } from "./weights.js";
-import { loadWasm, wasmBuild, type HatWasm } from "./wasm.js";
-import { WasmSubTransformer, WasmWeights } from "./wasm-model.js";
+import { checkWasmFits, loadWasm, wasmBuild, type HatWasm } from "./wasm.js";
+import { WasmSubTransformer, WasmWeights, weightsWasmBytes } from "./wasm-model.js";
 
 /** What a measurement takes besides its protocol. */
 export interface ProfileOptions {
@@ -73,6 +73,9 @@ export function profileArch(arch: ValidArch, protocol: Protocol = DEFAULT_PROTOC
   const p = checkProtocol(protocol);
   const { vocab, beam, runs, warmup } = p, S = p.src_len, T = p.tgt_len; // source tokens, decoder steps
   const shapes = archTensorShapes(arch, vocab);
+  const positionDims = { encoder: arch.encoderEmbedDim, decoder: arch.decoderEmbedDim };
+  // the bytes first: an arch too large for the wasm is refused before its weights are made on the host
+  checkWasmFits(weightsWasmBytes(shapes.values(), Math.max(S, T) + 2, positionDims), "this SubTransformer's weights", o.wasm);
   const tensors = randomTensors(shapes, o.seed ?? 1);
   let params = 0;
   for (const t of tensors.values()) params += t.data.length;
@@ -81,7 +84,7 @@ export function profileArch(arch: ValidArch, protocol: Protocol = DEFAULT_PROTOC
   try {
     const weights = new WasmWeights(wasm, {
       tensors, vocabSize: vocab,
-      positionDims: { encoder: arch.encoderEmbedDim, decoder: arch.decoderEmbedDim },
+      positionDims,
     }, Math.max(S, T));
     const model = new WasmSubTransformer(weights, arch);
     let seed = (o.seed ?? 1) * 7919;

@@ -16,7 +16,7 @@ import {
 import type { ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import type { TensorMap } from "./weights.js";
-import { HatWasm } from "./wasm.js";
+import { checkWasmFits, HatWasm } from "./wasm.js";
 import { InputError } from "./errors.js";
 
 /** What the runtime needs from a model file. */
@@ -48,6 +48,22 @@ export function sinusoidTable(n: number, dim: number): Float32Array {
   return out;
 }
 
+/**
+ * Bytes WasmWeights places in wasm memory for these tensors (each 64-byte aligned) and the
+ * sinusoid tables of `rows` positions: computed from shapes alone, before anything is allocated.
+ */
+export function weightsWasmBytes(tensors: Iterable<{ shape: readonly number[] } | readonly number[]>, rows: number, positionDims: { encoder: number; decoder: number }): number {
+  const al = (n: number) => Math.ceil(n / 64) * 64;
+  let bytes = 0;
+  for (const t of tensors) {
+    const shape = "shape" in t ? t.shape : t;
+    bytes += al(4 * shape.reduce((a, b) => a * b, 1));
+  }
+  bytes += al(4 * rows * positionDims.encoder);
+  if (positionDims.decoder !== positionDims.encoder) bytes += al(4 * rows * positionDims.decoder);
+  return bytes;
+}
+
 export class ModelShapeError extends InputError {
   constructor(message: string) {
     super(message);
@@ -73,10 +89,11 @@ export class WasmWeights {
     this.wasm = wasm;
     this.vocabSize = w.vocabSize;
     this.maxPositions = maxPositions;
+    const rows = maxPositions + 2; // positions start at padding_idx + 1 = 2
+    checkWasmFits(weightsWasmBytes(w.tensors.values(), rows, w.positionDims), "the model's weights and position tables", wasm);
     for (const [name, t] of w.tensors) {
       this.placed.set(name, { ptr: wasm.putF32(t.data), shape: t.shape });
     }
-    const rows = maxPositions + 2; // positions start at padding_idx + 1 = 2
     this.posEnc = { ptr: wasm.putF32(sinusoidTable(rows, w.positionDims.encoder)), shape: [rows, w.positionDims.encoder] };
     this.posDec = w.positionDims.decoder === w.positionDims.encoder
       ? this.posEnc

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { InputError } from "./errors.js";
 
 /** The module's exports (assembly/index.ts). Pointers are byte offsets into `memory`. */
 export interface HatExports {
@@ -47,6 +48,27 @@ export class WasmTrapError extends Error {
 }
 
 const PAGE = 65536;
+
+/** The most linear memory a wasm32 instance can have (asconfig.json maximumMemory: 65536 pages). */
+export const WASM_MAX_BYTES = 65536 * PAGE;
+
+/** A model or architecture whose tensors cannot fit in the wasm's memory. */
+export class WasmMemoryError extends InputError {
+  override name = "WasmMemoryError";
+}
+
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+
+/**
+ * Throws a WasmMemoryError when `bytes` more (computed from shapes, before anything is allocated
+ * on the host or in the wasm) cannot fit in `wasm`'s memory beside what it already holds.
+ */
+export function checkWasmFits(bytes: number, what: string, wasm?: HatWasm): void {
+  const used = wasm?.usedBytes ?? 0;
+  if (!(used + bytes <= WASM_MAX_BYTES)) {
+    throw new WasmMemoryError(`${what} needs ${mib(bytes)} of wasm memory${used ? ` beside the ${mib(used)} in use` : ""}, more than the wasm's ${mib(WASM_MAX_BYTES)}: refused before allocating`);
+  }
+}
 
 /**
  * The build this process runs: `HAT_WASM` if set; else the relaxed-SIMD build (fused multiply-add)

@@ -7,6 +7,10 @@ import { hat } from "./hat.js";
 import { smallestArch } from "../../runtime/arch-sample.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { hasShared, sharedData } from "../helpers.js";
+import { encodeModel } from "../../runtime/format.js";
+import { superDims } from "../../runtime/arch.js";
+import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
+import { SPECIALS } from "../../runtime/types.js";
 
 const dir = mkdtempSync(join(tmpdir(), "hat-cli-"));
 const archFile = join(dir, "arch.json");
@@ -67,5 +71,30 @@ describe("hat CLI", () => {
       expect(r.err).toMatch(re);
       expect(r.err.trim().split("\n")[0].length).toBeGreaterThan(5);
     }
+  });
+
+  it("a model with a valid checksum whose positionDims is huge is refused with one line, exit 2, memory staying small (issue 15, 3)", async () => {
+    // a real SuperTransformer of the demo space, its header claiming sinusoid tables 400,000 wide:
+    // [1026, 400000] floats each, 1.6 GB; the file itself is well-formed, its CRC correct
+    const d = superDims(DEMO_SPACE);
+    const craft = (positionDims: { encoder: number; decoder: number }, name: string) => {
+      const f = join(dir, name);
+      writeFileSync(f, encodeModel({ kind: "supertransformer", space: DEMO_SPACE, positionDims, vocab: { size: 120, ...SPECIALS } },
+        randomTensors(superTensorShapes(DEMO_SPACE, 120), 1)));
+      return f;
+    };
+    const rss0 = process.memoryUsage().rss;
+    for (const [pd, re] of [
+      [{ encoder: 400_000, decoder: d.decoderEmbedDim }, /positionDims\.encoder = 400000 is above the maximum embedding width 4096/],
+      [{ encoder: d.encoderEmbedDim, decoder: 4096 }, /positionDims\.decoder = 4096 is wider than the space's largest decoder embedding/],
+    ] as const) {
+      const r = await hat("info", "--model", craft(pd, "wide.hatm"));
+      expect(r.code, r.err).toBe(2);
+      expect(r.err.trim().split("\n")).toHaveLength(1);
+      expect(r.err).toMatch(re);
+    }
+    expect(process.memoryUsage().rss - rss0).toBeLessThan(200 * 2 ** 20);
+    // the honest widths still load
+    expect((await hat("info", "--model", craft({ encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim }, "ok.hatm"))).code).toBe(0);
   });
 });

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { superDims, validateArch, validateSpace } from "../../runtime/arch.js";
+import { SPACE_LIMITS, superDims, validateArch, validateSpace } from "../../runtime/arch.js";
 import { ArchError } from "../../runtime/arch-error.js";
 import { archKey, archParams, hatFeatures } from "../../runtime/arch-features.js";
 import { loadArch, loadSpace } from "../../runtime/arch-files.js";
@@ -120,6 +120,23 @@ describe("validateSpace", () => {
     archError(() => validateSpace({ ...HAT_WMT_SPACE, endeLayerChoices: [1, 4] }), "endeLayerChoices[1]");
     archError(() => validateSpace({ ...DEMO_SPACE, qkvDim: "128" }), "qkvDim");
     archError(() => validateSpace({ ...DEMO_SPACE, maxTokens: 4096 }), "maxTokens");
+  });
+
+  it("holds every field within SPACE_LIMITS, naming the field and the maximum (issue 15, 4)", () => {
+    const over = (re: RegExp, f: () => unknown) => expect(f).toThrow(re);
+    over(/encoderEmbedChoices\[1\]: 1000000 is above the maximum 4096 \(SPACE_LIMITS\.embedDim\)/, () => validateSpace({ ...DEMO_SPACE, encoderEmbedChoices: [128, 1e6] }));
+    over(/qkvDim: 2147483648 is above the maximum 4096/, () => validateSpace({ ...DEMO_SPACE, qkvDim: 2 ** 31 }));
+    over(/decoderFfnChoices\[0\]: 16385 is above the maximum 16384/, () => validateSpace({ ...DEMO_SPACE, decoderFfnChoices: [16385] }));
+    over(/decoderLayerChoices\[0\]: 25 is above the maximum 24/, () => validateSpace({ ...DEMO_SPACE, decoderLayerChoices: [25] }));
+    over(/encoderHeadChoices\[0\]: 128 is above the maximum 64/, () => validateSpace({ ...DEMO_SPACE, qkvDim: 256, encoderHeadChoices: [128] }));
+    over(/encoderFfnChoices: has 65 choices, above the maximum 64/, () => validateSpace({ ...DEMO_SPACE, encoderFfnChoices: Array.from({ length: 65 }, (_, i) => i + 1) }));
+    const a = smallestArch(DEMO_SPACE);
+    over(/encoderEmbedDim: 8192 is above the maximum 4096/, () => validateArch({ ...a, encoderEmbedDim: 8192 }));
+    over(/encoderFfnDims\[0\]: 1000000 is above the maximum 16384/, () => validateArch({ ...a, encoderFfnDims: a.encoderFfnDims.map(() => 1e6) }));
+    over(/decoderLayers: 100 is above the maximum 24/, () => validateArch({ ...a, decoderLayers: 100 }));
+    // at the limits: accepted
+    const big: Space = { ...DEMO_SPACE, encoderEmbedChoices: [SPACE_LIMITS.embedDim], encoderFfnChoices: [SPACE_LIMITS.ffnDim], qkvDim: SPACE_LIMITS.qkvDim, encoderHeadChoices: [SPACE_LIMITS.heads] };
+    expect(validateSpace(big)).toEqual(big);
   });
 
   it("superDims takes the largest of every choice", () => {

@@ -183,6 +183,24 @@ describe("encodeModel / decodeModel", () => {
   });
 });
 
+// ---- fields that size an allocation (issue 15, 3) ------------------------------------------------
+
+describe("header fields that size an allocation are bounded by what the file holds", () => {
+  it("positionDims: at most the embedding width limit, the space's largest embed choice and a SuperTransformer's embedding", () => {
+    const wide = (encoder: number, decoder = 36) => codeOf(patchHeader(superBytes, (x) => { x.positionDims = { encoder, decoder }; }));
+    expect(wide(1e6)).toEqual({ code: "bad-header", message: "bad model header: field positionDims.encoder = 1000000 is above the maximum embedding width 4096" });
+    expect(wide(33).message).toMatch(/positionDims\.encoder = 33 is wider than the space's largest encoder embedding 32/);
+    expect(wide(32, 37).message).toMatch(/positionDims\.decoder = 37 is wider than the space's largest decoder embedding 36/);
+    // a compact model cut from a wider SuperTransformer keeps the super's widths: accepted
+    expect(decodeModel(encodeModel(subHeader, subT)).header.positionDims).toEqual({ encoder: 32, decoder: 36 });
+  });
+
+  it("vocab.size: the embedding's rows", () => {
+    const r = codeOf(patchHeader(superBytes, (x) => { x.vocab = { size: 1e8, ...SPECIALS }; }));
+    expect(r).toEqual({ code: "arch-mismatch", message: `field vocab.size = 100000000 but tensor embed.tokens has ${V} rows (shape [${V}, 36])` });
+  });
+});
+
 // ---- every error code -------------------------------------------------------------------------------
 
 describe("decodeModel errors", () => {

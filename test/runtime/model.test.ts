@@ -8,7 +8,10 @@
 import { describe, expect, it } from "vitest";
 import { SPECIALS } from "../../runtime/types.js";
 import { randomTensors, sliceSubTensors, superTensorShapes } from "../../runtime/weights.js";
-import { loadWasm } from "../../runtime/wasm.js";
+import { loadWasm, WasmMemoryError } from "../../runtime/wasm.js";
+import { SPACE_LIMITS, validateArch } from "../../runtime/arch.js";
+import { profileArch } from "../../runtime/profile.js";
+import { protocolOf } from "../../runtime/protocol.js";
 import { ModelShapeError, WasmSubTransformer, WasmWeights } from "../../runtime/wasm-model.js";
 import { refDecode, refEncode } from "../../runtime/reference.js";
 import { beamSearch, beamSearchNBest, greedy, score } from "../../runtime/decode.js";
@@ -158,5 +161,28 @@ describe("decoding", () => {
     expect(res.tokens).toBe(tgt[0].length + tgt[1].length + 2);
     expect(Math.abs(res.nll - nll) / nll).toBeLessThan(1e-4);
     expect(Math.abs(res.loss - loss) / loss).toBeLessThan(1e-4);
+  });
+});
+
+describe("what the wasm memory cannot hold is refused before it is allocated (issue 15, 4)", () => {
+  it("profileArch of a SubTransformer whose weights exceed 4 GiB: a WasmMemoryError naming the bytes, no allocation", () => {
+    const big = validateArch({
+      encoderEmbedDim: SPACE_LIMITS.embedDim, decoderEmbedDim: SPACE_LIMITS.embedDim, encoderLayers: 12, decoderLayers: 12,
+      encoderFfnDims: Array(12).fill(SPACE_LIMITS.ffnDim), encoderHeads: Array(12).fill(16),
+      decoderFfnDims: Array(12).fill(SPACE_LIMITS.ffnDim), decoderSelfHeads: Array(12).fill(16), decoderCrossHeads: Array(12).fill(16),
+      decoderEndeLayers: Array(12).fill(1), qkvDim: SPACE_LIMITS.qkvDim,
+    });
+    const rss0 = process.memoryUsage().rss, t0 = performance.now();
+    expect(() => profileArch(big, protocolOf({ vocab: 1000, runs: 1, warmup: 0 }))).toThrow(WasmMemoryError);
+    expect(() => profileArch(big, protocolOf({ vocab: 1000, runs: 1, warmup: 0 }))).toThrow(/this SubTransformer's weights needs \d+ MiB of wasm memory, more than the wasm's 4096 MiB: refused before allocating/);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(process.memoryUsage().rss - rss0).toBeLessThan(100 * 2 ** 20);
+  });
+
+  it("WasmWeights checks the bytes of every tensor and position table before the first copy", () => {
+    const wasm = loadWasm(), before = wasm.usedBytes;
+    const lying = new Map([["embed.tokens", { shape: [70_000, 16_384], data: new Float32Array(4) }]]);
+    expect(() => new WasmWeights(wasm, { tensors: lying, vocabSize: 70_000, positionDims: { encoder: 64, decoder: 64 } })).toThrow(/the model's weights and position tables needs 4\d{3} MiB/);
+    expect(wasm.usedBytes).toBe(before);
   });
 });
