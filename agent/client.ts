@@ -70,6 +70,13 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * The largest download (a deployed model) the agent accepts, whatever the server claims: a model
+ * must fit in the wasm's 4 GiB beside its position tables and working memory, and the agent holds
+ * the file's bytes and its wasm copy at once.
+ */
+export const MAX_DOWNLOAD_BYTES = 2 ** 30;
+
 export interface ClientOptions {
   /** The server's base URL (http://host:port). */
   server: string;
@@ -81,6 +88,8 @@ export interface ClientOptions {
   backoff?: Backoff;
   /** Aborts waits and requests when the agent stops. */
   signal?: AbortSignal;
+  /** The largest download accepted (MAX_DOWNLOAD_BYTES). */
+  maxDownloadBytes?: number;
 }
 
 export interface RequestOptions {
@@ -104,8 +113,10 @@ export class AgentClient {
   private readonly timeoutMs: number;
   private readonly backoff: Backoff;
   private readonly signal: AbortSignal | undefined;
+  readonly maxDownloadBytes: number;
 
   constructor(o: ClientOptions) {
+    this.maxDownloadBytes = o.maxDownloadBytes ?? MAX_DOWNLOAD_BYTES;
     this.server = o.server.replace(/\/+$/, "");
     this.token = o.token;
     this.log = o.log;
@@ -141,8 +152,15 @@ export class AgentClient {
     await this.send({ method: "POST", path: `${API}/agent/deployments/${encodeURIComponent(deploymentId)}`, body: DeploymentReport.parse(report) }, async (res) => { await res.arrayBuffer(); });
   }
 
-  /** GET a file (a model) of at most `maxBytes`, whole. */
+  /**
+   * GET a file (a model) of at most `maxBytes` (what the server says it holds), whole. A claim
+   * above the agent's cap (maxDownloadBytes) is refused before any request; the body is streamed
+   * and counted, never allocated by the claim, and refused the moment it passes `maxBytes`.
+   */
   async download(url: string, maxBytes: number, o: Partial<RequestOptions> = {}): Promise<Uint8Array> {
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0 || maxBytes > this.maxDownloadBytes) {
+      throw new BadReplyError(`download of ${url}: the server claims ${maxBytes} bytes, above this agent's limit of ${this.maxDownloadBytes} bytes (MAX_DOWNLOAD_BYTES): refused without downloading`);
+    }
     return this.send({ timeoutMs: 600_000, attempts: 5, ...o, method: "GET", path: url }, async (res) => {
       const len = Number(res.headers.get("content-length") ?? NaN);
       if (Number.isFinite(len) && len > maxBytes) {
@@ -154,7 +172,7 @@ export class AgentClient {
       if (res.body) {
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
           n += chunk.byteLength;
-          if (n > maxBytes) throw new BadReplyError(`download of ${url}: more than the ${maxBytes} bytes expected`);
+          if (n > maxBytes) throw new BadReplyError(`download of ${url}: more than the ${maxBytes} bytes expected`); // leaving the loop cancels the stream
           parts.push(chunk);
         }
       }

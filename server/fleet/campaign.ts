@@ -164,6 +164,10 @@ async function runCampaign(fleet: FleetCore, leases: LeaseBook, p: CampaignParam
     throw e;
   }
 
+  if (campaign.size > 0 && count(fleet, jobId).rows === 0) { // every architecture given up: no dataset to make
+    leases.endCampaign(jobId, "failed");
+    throw new Error(`campaign: all ${campaign.size} architectures failed (each given up after ${MAX_LEASES} leases without a row): no latency dataset`);
+  }
   db.transaction(() => {
     db.prepare(`UPDATE leases SET state = 'done' WHERE job_id = ? AND state = 'active'`).run(jobId);
     db.prepare(`UPDATE campaigns SET state = 'done' WHERE job_id = ?`).run(jobId);

@@ -154,6 +154,20 @@ describe("an architecture no agent can measure", () => {
   });
 });
 
+describe("a campaign whose architectures all fail (issue 15, 4)", () => {
+  it("ends failed with a message, not done with 0 rows", async () => {
+    const A = await enrol("broken", "broken-class");
+    const job = s.ctx.jobs.create("campaign", { device_class: "broken-class", space: "demo", samples: 2, protocol: { runs: 8, warmup: 1 } });
+    for (let i = 0; i < 12 && s.ctx.jobs.get(job.id)!.state === "running"; i++) {
+      const w = await call<ProfileWork>("GET", "/v1/agent/work?wait_s=2", { token: A.token });
+      if (w.status !== 200) break; // leases taken, no row ever posted
+    }
+    const done = await s.ctx.jobs.settled(job.id);
+    expect(done.state).toBe("failed");
+    expect(JSON.stringify(done)).toMatch(/all 2 architectures failed/);
+  });
+});
+
 describe("a campaign on two agents", () => {
   it("leases batches, stores each index once, reassigns a silent agent's lease and completes with the dataset", async () => {
     const A = await enrol("a", "camp"), B = await enrol("b", "camp");
