@@ -4,6 +4,9 @@
  * check for dist/.
  */
 import { main } from "./main.js";
+import { exitQuietlyOnClosedOutput } from "./io.js";
+
+exitQuietlyOnClosedOutput();
 
 // Spawned with an IPC channel: when the parent dies, end too (the job child, server/jobs/child-main.ts,
 // does the same). unref: the channel alone must not keep this process alive.

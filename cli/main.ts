@@ -15,6 +15,7 @@ import { trainCommand } from "./train.js";
 import { bleuCommand, translateCommand } from "./translate.js";
 import { isInputError } from "../runtime/errors.js";
 import type { Io } from "./io.js";
+import { packageVersion } from "./version.js";
 
 const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<void>; help: string }> = {
   profile: { run: profileCommand, help: "measure an architecture's latency in the wasm runtime (HAT's protocol)" },
@@ -34,7 +35,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<void>;
 };
 
 function usage(): string {
-  const lines = ["usage: hat <command> [options]", "", "commands:"];
+  const lines = [`hat-edge ${packageVersion()}`, "", "usage: hat <command> [options]   (hat --version: the version)", "", "commands:"];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.help}`);
   lines.push("", "`hat <command> --help` shows a command's options.");
   return lines.join("\n");
@@ -46,6 +47,10 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
   if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") {
     io.out(usage());
     return cmd ? 0 : 2;
+  }
+  if (cmd === "--version" || cmd === "-v" || cmd === "version") {
+    io.out(packageVersion());
+    return 0;
   }
   const c = COMMANDS[cmd];
   if (!c) {

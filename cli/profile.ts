@@ -4,7 +4,7 @@ import { loadArch } from "../runtime/arch-files.js";
 import { profileArch } from "../runtime/profile.js";
 import { DEFAULT_PROTOCOL as D, protocolOf } from "../runtime/protocol.js";
 import { intFlag, requireFlag } from "./args.js";
-import type { Io } from "./io.js";
+import { Progress, type Io } from "./io.js";
 
 const HELP = `usage: hat profile --arch FILE [--vocab 32768] [--src-len 30] [--tgt-len 30] [--beam 5]
                    [--runs 300] [--warmup 5] [--seed 1] [--json]
@@ -31,16 +31,17 @@ export async function profileCommand(argv: string[], io: Io): Promise<void> {
     beam: intFlag(values, "beam", D.beam), runs: intFlag(values, "runs", D.runs), warmup: intFlag(values, "warmup", D.warmup, 0),
   });
   let lastPct = -1;
+  const progress = new Progress(process.stderr, 0);
   const r = profileArch(arch, protocol, {
     seed: intFlag(values, "seed", 1, 0),
     onRun: values.json ? undefined : (done, total) => {
       const pct = Math.floor((100 * done) / total);
-      if (pct !== lastPct && pct % 10 === 0) { lastPct = pct; process.stderr.write(`\rprofiling ${done}/${total} runs`); }
+      if (pct !== lastPct && pct % 10 === 0) { lastPct = pct; progress.update(`profiling ${done}/${total} runs`); }
     },
   });
   const { protocol: p, ...times } = r;
   if (values.json) { io.out(JSON.stringify({ ...times, ...p })); return; } // the protocol's fields beside the timings
-  process.stderr.write("\n");
+  progress.done();
   io.out(`encoder  ${r.encoder_ms.toFixed(3)} ms  (std ${r.encoder_std_ms.toFixed(3)})`);
   io.out(`decoder  ${r.decoder_ms.toFixed(3)} ms  (std ${r.decoder_std_ms.toFixed(3)}; ${p.tgt_len} steps, beam ${p.beam})`);
   io.out(`total    ${r.total_ms.toFixed(3)} ms  (trimmed mean of ${p.runs} runs after ${p.warmup} warm-up; src ${p.src_len}, vocab ${p.vocab})`);

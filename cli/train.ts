@@ -7,7 +7,7 @@ import { demoTask } from "../data/demo-task.js";
 import { readTexts, type Texts } from "../data/texts.js";
 import { progressLine, trainModel, trainSummary, TRAIN_DEFAULTS as D } from "../train/pipeline.js";
 import { intFlag, numFlag, optIntFlag, optNumFlag, requireFlag, spaceArg } from "./args.js";
-import { UsageError, type Io } from "./io.js";
+import { Progress, UsageError, type Io } from "./io.js";
 
 /** Training budget of `--demo` when neither --steps nor --minutes is given. */
 const DEMO_MINUTES = 5;
@@ -90,6 +90,7 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
   const data = loadData(values, io);
   const vocabSize = intFlag(values, "vocab-size", values.demo ? 1000 : D.vocabSize, 300);
   let lastPrint = 0;
+  const progress = new Progress();
   const r = await trainModel({
     data, space, arch, init, vocabSize, out, sampling: (values.sampling as "uniform" | "sandwich") ?? D.sampling,
     steps: optIntFlag(values, "steps"), minutes: optNumFlag(values, "minutes"),
@@ -108,12 +109,12 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
       const now = performance.now();
       if (now - lastPrint > 1000 || p.validLoss !== undefined) {
         lastPrint = now;
-        process.stderr.write(`\r${progressLine(p)}\x1b[K${p.validLoss !== undefined ? "\n" : ""}`);
+        progress.update(progressLine(p), p.validLoss !== undefined);
       }
     },
     log: (l) => io.err(l),
   });
-  process.stderr.write("\n");
+  progress.done();
   const t = r.result;
   if (values.json) io.out(JSON.stringify(trainSummary(r)));
   else io.out(`wrote ${out}: ${t.steps} updates in ${t.seconds.toFixed(0)} s on ${t.backend.name} x ${t.threads} thread${t.threads > 1 ? "s" : ""} (${Math.round(t.tokensPerSec)} tokens/s), validation loss ${t.validLoss.toFixed(3)}`);
