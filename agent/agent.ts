@@ -4,7 +4,7 @@
  * Network trouble is retried with capped backoff (a restarted server is picked up within
  * seconds), a bad reply is logged and the agent carries on, 401 stops it (UnauthorizedError).
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { loadWasm, wasmBuild, type HatWasm } from "../runtime/wasm.js";
 import { AgentClient, backoffDelay, DEFAULT_BACKOFF, HttpError, sleep, StoppedError, UnauthorizedError, type Backoff } from "./client.js";
@@ -32,6 +32,11 @@ export interface AgentOptions {
   port?: number;
   /** The base URL of POST /translate and GET /health told to the server (default: from host and port). */
   publicUrl?: string;
+  /**
+   * The bearer token POST /translate requires: a string; false for none. Default: none on a
+   * loopback host, else the one kept in the state directory (translate-token, made on first use).
+   */
+  translateToken?: string | false;
   /** Long-poll wait (seconds); 20. */
   waitS?: number;
   log: Log;
@@ -49,6 +54,13 @@ export interface Enrolled {
   agent_id: string;
   device_class: string;
   translate_url: string;
+  /** Where the token POST /translate requires is kept (absent when it requires none, or was given). */
+  translate_token_file?: string;
+}
+
+/** 127.0.0.0/8, ::1, localhost: only this machine can connect. */
+export function isLoopback(host: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(host) || host === "::1" || host === "[::1]" || host.toLowerCase() === "localhost";
 }
 
 /** The enrolment was refused (bad, used or expired enrolment token, bad request). */
@@ -93,17 +105,35 @@ export class Agent {
     return `http://${host}:${this.listening.port}`;
   }
 
+  /** The token /translate requires (undefined: none) and the file it is kept in, if the agent made it. */
+  private translateToken(host: string): { token?: string; file?: string } {
+    const t = this.o.translateToken;
+    if (t === false) return {};
+    if (typeof t === "string") return { token: t };
+    if (isLoopback(host)) return {};
+    const file = this.state.translateTokenPath;
+    let token = this.state.translateToken();
+    if (!token) {
+      token = `hat_translate_${randomBytes(24).toString("base64url")}`;
+      this.state.saveTranslateToken(token);
+      this.log(`made a token for POST /translate (listening on ${host}, beyond loopback): kept in ${file}`);
+    }
+    return { token, file };
+  }
+
   /** Serve /translate (with the last active model), then enrol or reuse the kept identity. */
   async start(): Promise<Enrolled> {
     this.models.restore();
+    const host = this.o.host ?? "127.0.0.1";
+    const auth = this.translateToken(host);
     const app = translateApp({
       model: () => this.models.current,
       agentId: () => this.identity?.agent_id,
       deviceClass: () => this.identity?.device_class,
       busy: () => this.busy,
-    }, this.log);
-    this.listening = await listenApp(app, this.o.host ?? "127.0.0.1", this.o.port ?? 8787);
-    this.log(`serving POST ${this.translateUrl}/translate and GET ${this.translateUrl}/health`);
+    }, this.log, { token: auth.token });
+    this.listening = await listenApp(app, host, this.o.port ?? 8787);
+    this.log(`serving POST ${this.translateUrl}/translate${auth.token ? ` (authorization: Bearer <the token${auth.file ? ` in ${auth.file}` : ""}>)` : " (no token: loopback only)"} and GET ${this.translateUrl}/health`);
     try {
       this.identity = await this.enrol();
     } catch (e) {
@@ -111,7 +141,7 @@ export class Agent {
       throw e;
     }
     this.client.token = this.identity.token;
-    return { agent_id: this.identity.agent_id, device_class: this.identity.device_class, translate_url: this.translateUrl! };
+    return { agent_id: this.identity.agent_id, device_class: this.identity.device_class, translate_url: this.translateUrl!, ...(auth.file ? { translate_token_file: auth.file } : {}) };
   }
 
   private async enrol(): Promise<Identity> {

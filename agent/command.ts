@@ -40,10 +40,12 @@ export const AGENT_USAGE = `usage: hat agent --server URL [--token ENROLMENT_TOK
   --host H           where POST /translate listens (default 127.0.0.1)
   --port P           its port (default 8787; 0 = any free port)
   --public-url URL   the base URL of /translate told to the server (default from host and port)
+  --translate-token T  the bearer token POST /translate requires; 'none' for none. Default: none
+                     on a loopback --host, else one made once and kept in DIR/translate-token
   --wait-s S         long-poll wait for work, seconds (default 20)
   --json             log lines on stderr as JSON objects
 
-The first stdout line, once enrolled: {"agent_id", "device_class", "translate_url"}
+The first stdout line, once enrolled: {"agent_id", "device_class", "translate_url"[, "translate_token_file"]}
 (translate_url = http://host:port: POST {translate_url}/translate, GET {translate_url}/health).`;
 
 export interface AgentCommandExtras {
@@ -66,7 +68,7 @@ export async function agentCommand(argv: string[], io: AgentIo, extras: AgentCom
     options: {
       server: { type: "string" }, token: { type: "string" }, name: { type: "string" }, class: { type: "string" },
       state: { type: "string" }, host: { type: "string" }, port: { type: "string" }, "public-url": { type: "string" },
-      "wait-s": { type: "string" }, json: { type: "boolean" }, reenrol: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      "wait-s": { type: "string" }, "translate-token": { type: "string" }, json: { type: "boolean" }, reenrol: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
@@ -85,11 +87,14 @@ export async function agentCommand(argv: string[], io: AgentIo, extras: AgentCom
   const port = intArg(values.port, "port", 8787, 0, 65535);
   const waitS = intArg(values["wait-s"], "wait-s", 20, 1, 300);
   const log = timestampedLog(io.err, values.json);
+  const tt = values["translate-token"];
+  if (tt !== undefined && tt !== "none" && tt.length < 16) throw new AgentUsageError("--translate-token must be at least 16 characters (or 'none')");
 
   const agent = new Agent({
     server: values.server, enrolmentToken: values.token, reenrol: values.reenrol, name: values.name ?? hostname(), deviceClass: values.class,
     stateDir: values.state ?? defaultStateDir(), host: values.host ?? "127.0.0.1", port, publicUrl: values["public-url"],
     waitS, log, wasmBytes: extras.wasmBytes, build: extras.build,
+    translateToken: tt === undefined ? undefined : tt === "none" ? false : tt,
   });
   const onSignal = (sig: string) => () => {
     log(`${sig}: stopping`);

@@ -2,6 +2,7 @@
  * The agent's state directory (default ~/.hat-agent):
  *   agent.json      {server, agent_id, token, device_class, name} (mode 600)
  *   active.json     {deployment_id, model_sha256}: the model serving now (reloaded on restart)
+ *   translate-token the bearer token POST /translate requires when the agent listens beyond loopback (mode 600)
  *   models/<sha256>.hatm   deployed models
  * Every file is written atomically (a temporary file, fsync, rename), so a killed agent leaves
  * either the old file or the new one.
@@ -60,6 +61,21 @@ export class AgentState {
 
   saveIdentity(id: Identity): void {
     writeFileAtomic(this.identityPath, JSON.stringify({ ...id, server: normalizeServer(id.server) }, null, 2) + "\n", 0o600);
+  }
+
+  get translateTokenPath(): string {
+    return join(this.dir, "translate-token");
+  }
+
+  /** The kept /translate token, if any. */
+  translateToken(): string | undefined {
+    if (!existsSync(this.translateTokenPath)) return undefined;
+    const t = readFileSync(this.translateTokenPath, "utf8").trim();
+    return t.length >= 16 ? t : undefined;
+  }
+
+  saveTranslateToken(token: string): void {
+    writeFileAtomic(this.translateTokenPath, token + "\n", 0o600);
   }
 
   activeModel(): ActiveModel | undefined {
