@@ -324,6 +324,9 @@ describe("/v1/jobs: the train, predictor and search kinds", () => {
       ["train", { dataset: ds, space: "demo" }, 400, /minutes/],
       ["train", { dataset: ds, space: "mars", steps: 2 }, 400, /space/],
       ["train", { dataset: ds, space: { encoderEmbedChoices: "x" }, steps: 2 }, 400, /^space: /],
+      // issue 15, 4: spaces within SPACE_LIMITS, the field named
+      ["train", { dataset: ds, space: { ...DEMO_SPACE, encoderEmbedChoices: [1e6] }, steps: 2 }, 400, /^space: encoderEmbedChoices\[0\]: 1000000 is above the maximum 4096/],
+      ["campaign", { device_class: "pi", space: { ...DEMO_SPACE, qkvDim: 2 ** 31 }, samples: 2 }, 400, /qkvDim: 2147483648 is above the maximum 4096/],
       ["train", { dataset: "ds_nope", space: "demo", steps: 2 }, 400, /^dataset: no dataset/],
       ["train", { dataset: ds, space: "demo", steps: 2.5 }, 400, /steps/],
       ["train", { dataset: ds, space: "demo", steps: 2, colour: "red" }, 400, /colour/],
