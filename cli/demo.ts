@@ -36,7 +36,7 @@ import { hatCommandLine } from "./self.js";
 const HELP = `usage: hat demo [--out DIR (hat-demo)] [--json]
                 [--minutes 3.5] [--samples 120] [--runs 30] [--rounds 3] [--latency-ms X]
                 [--generations 20] [--valid-max 100] [--finetune-minutes 1] [--seed 1] [--verbose]
-                [--server URL --admin-token T --device-class C [--translate-url URL]] [--dataset ID]
+                [--server URL --admin-token T --device-class C [--translate-url URL [--translate-token T]]] [--dataset ID]
 
 The whole pipeline on the built-in demo task, through the server's HTTP API: server + local agent,
 SuperTransformer training, a latency campaign on the agent, the predictor, the search (evolution
@@ -46,7 +46,9 @@ and the HTML report. About 9 minutes on 2 cores.
   --valid-max       validation pairs of the search's inherited loss
   --latency-ms      the constraint (default: halfway between the predicted latencies of the
                     smallest and the largest SubTransformer)
-  --server ...      use a running server and its agents of --device-class (nothing is started)
+  --server ...      use a running server and its agents of --device-class (nothing is started);
+                    --translate-url an agent's /translate, --translate-token its token (an agent
+                    listening beyond loopback keeps it in STATE/translate-token)
   --dataset ID      a dataset already on the server instead of the built-in demo task
 With --json the last line is one object: constraint_ms, winner_arch, predicted_ms, measured_ms,
 evolution_best_loss, random_best_loss, bleu, report, and more.`;
@@ -55,7 +57,7 @@ const OPTIONS = {
   out: { type: "string" }, json: { type: "boolean" }, minutes: { type: "string" }, samples: { type: "string" }, runs: { type: "string" },
   "latency-ms": { type: "string" }, generations: { type: "string" }, rounds: { type: "string" }, "valid-max": { type: "string" }, "finetune-minutes": { type: "string" }, seed: { type: "string" },
   verbose: { type: "boolean" }, server: { type: "string" }, "admin-token": { type: "string" }, "device-class": { type: "string" },
-  "translate-url": { type: "string" }, dataset: { type: "string" }, help: { type: "boolean", short: "h" },
+  "translate-url": { type: "string" }, "translate-token": { type: "string" }, dataset: { type: "string" }, help: { type: "boolean", short: "h" },
 } as const;
 
 interface AgentProcess {
@@ -210,7 +212,10 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     if (translateUrl) {
       const test = demoTask({ seed }).test;
       const src = test.src.slice(0, 5), ref = test.tgt.slice(0, 5);
-      const res = await fetch(`${translateUrl}/translate`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ lines: src }), signal: AbortSignal.timeout(60_000) });
+      // an agent listening beyond loopback wants its translate token (STATE/translate-token)
+      const auth: Record<string, string> = values["translate-token"] ? { authorization: `Bearer ${values["translate-token"]}` } : {};
+      const res = await fetch(`${translateUrl}/translate`, { method: "POST", headers: { "content-type": "application/json", ...auth }, body: JSON.stringify({ lines: src }), signal: AbortSignal.timeout(60_000) });
+      if (res.status === 401) throw new Error(`the agent's /translate answered 401: give its token with --translate-token (the agent keeps it in its state directory, translate-token)`);
       const body = await res.json() as { translations?: string[]; ms?: number; error?: { message: string } };
       if (!res.ok || !body.translations) throw new Error(`the agent's /translate answered HTTP ${res.status}: ${body.error?.message ?? JSON.stringify(body)}`);
       translations = src.map((s, i) => ({ src: s, hyp: body.translations![i], ref: ref[i] }));
