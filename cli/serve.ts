@@ -12,7 +12,7 @@ import { intFlag } from "./args.js";
 import { UsageError, type Io } from "./io.js";
 
 const HELP = `usage: hat serve --data DIR [--host 127.0.0.1] [--port 8080] [--admin-token TOKEN]
-                 [--lease-s 60] [--lease-batch 5] [--json]
+                 [--corpus-root DIR ...] [--lease-s 60] [--lease-batch 5] [--json]
 
 The search server: datasets, training, latency campaigns on edge agents, predictors, searches
 and deployments over HTTP (JSON). GET /openapi.json describes every route; docs/fleet.md walks
@@ -21,6 +21,9 @@ through them.
   --port N          0: any free port (the line printed says which)
   --admin-token T   the admin token; else $HAT_ADMIN_TOKEN; else one generated on the first start
                     into DIR/admin-token (mode 600) and reused
+  --corpus-root DIR a directory "files" datasets may be read from (repeatable; checked by real
+                    path, links resolved; regular files only). Without one, datasets are uploads
+                    or the built-in demo only
   --lease-s S       a profiling lease ends S seconds after its agent's last news
   --lease-batch N   architectures per profiling lease
   --json            print {"url", "admin_token_file"} instead of the plain line
@@ -51,6 +54,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<void> {
     args: argv,
     options: {
       data: { type: "string" }, host: { type: "string" }, port: { type: "string" }, "admin-token": { type: "string" },
+      "corpus-root": { type: "string", multiple: true },
       "lease-s": { type: "string" }, "lease-batch": { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -66,7 +70,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
   const { token, file } = adminToken(dataDir, values["admin-token"]);
   const log = (s: string) => io.err(`${new Date().toISOString()} ${s}`);
-  const server = await listen({ dataDir, adminTokenHash: hashToken(token), host, port, leaseSeconds, leaseBatch, log });
+  const server = await listen({ dataDir, adminTokenHash: hashToken(token), host, port, leaseSeconds, leaseBatch, log, corpusRoots: values["corpus-root"] ?? [] });
   if (values.json) io.out(JSON.stringify({ url: server.url, admin_token_file: file }));
   else io.out(`hat serve: listening on ${server.url} (data ${dataDir}${file ? `, admin token in ${file}` : ""})`);
 

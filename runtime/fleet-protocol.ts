@@ -28,6 +28,21 @@ export const Hardware = z.object({
 }).strict();
 export type Hardware = z.infer<typeof Hardware>;
 
+/**
+ * An agent's translate URL: http(s) only (GET /v1/agents shows it to users and the demo opens it;
+ * a javascript: or file: URL there would be a trap).
+ */
+export const TranslateUrl = z.string().max(300).url().refine((u) => /^https?:\/\//i.test(u), "must be an http:// or https:// URL");
+
+/**
+ * A measured latency (ms): at least a microsecond and at most about three hours (the longest
+ * constraint a deployment takes is 1e7 ms); a spread (std) may be 0. Outside that the number is
+ * a broken clock or a lie, and it would poison a predictor fitted on it.
+ */
+export const MIN_MS = 1e-3, MAX_MS = 1e7;
+const Ms = z.number().finite().min(MIN_MS, `must be at least ${MIN_MS} ms`).max(MAX_MS, `must be at most ${MAX_MS} ms`);
+const StdMs = z.number().finite().min(0).max(MAX_MS, `must be at most ${MAX_MS} ms`);
+
 /** A device class: the name latency datasets, predictors and deployments are keyed by. */
 export const DeviceClass = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "a device class is 1-64 of a-z 0-9 . _ - starting with a letter or digit");
 
@@ -39,7 +54,7 @@ export const EnrolRequest = z.object({
   device_class: DeviceClass.optional(),
   hardware: Hardware,
   /** Where the agent serves POST /translate (for users and the demo); optional. */
-  translate_url: z.string().url().max(300).optional(),
+  translate_url: TranslateUrl.optional(),
   /**
    * Random, chosen by the agent for this enrolment and sent again on retries: a retry whose first
    * reply was lost gets the same agent (with a fresh token) instead of "token already used".
@@ -54,7 +69,7 @@ export type EnrolRequest = z.infer<typeof EnrolRequest>;
  */
 export const HelloRequest = z.object({
   hardware: Hardware,
-  translate_url: z.string().url().max(300).optional(),
+  translate_url: TranslateUrl.optional(),
 }).strict();
 export type HelloRequest = z.infer<typeof HelloRequest>;
 
@@ -105,10 +120,10 @@ export type Work = z.infer<typeof Work>;
  */
 export const MeasuredRow = z.object({
   index: z.number().int().min(0),
-  encoder_ms: z.number().nonnegative().finite(),
-  decoder_ms: z.number().nonnegative().finite(),
-  encoder_std_ms: z.number().nonnegative().finite(),
-  decoder_std_ms: z.number().nonnegative().finite(),
+  encoder_ms: Ms,
+  decoder_ms: Ms,
+  encoder_std_ms: StdMs,
+  decoder_std_ms: StdMs,
   runs: z.number().int().min(1),
   build: z.string().max(64),
   /** 1-minute load average when measured. */
@@ -144,9 +159,9 @@ export const HeartbeatResponse = z.object({ lease_active: z.boolean(), lease_s: 
 export const DeploymentReport = z.object({
   state: z.enum(["active", "failed"]),
   /** Measured latency of the deployed model here, with the work's protocol (when active). */
-  measured_ms: z.number().nonnegative().finite().optional(),
-  encoder_ms: z.number().nonnegative().finite().optional(),
-  decoder_ms: z.number().nonnegative().finite().optional(),
+  measured_ms: Ms.optional(),
+  encoder_ms: Ms.optional(),
+  decoder_ms: Ms.optional(),
   /** The protocol measured: the work's, with the model's vocabulary and the agent's build (agents before it existed send none). */
   protocol: Protocol.optional(),
   error: z.string().max(2000).optional(),

@@ -3,7 +3,7 @@
  * and sha256-addressed artifacts under the data directory; long work runs as jobs (server/jobs);
  * agents, campaigns and deployments are server/fleet. docs/fleet.md describes the API.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { Hono } from "hono";
@@ -13,7 +13,7 @@ import { ArtifactStore, migrateArtifacts, SHA256 } from "./artifacts.js";
 import { requireRole, type AgentLookup } from "./auth.js";
 import type { ServerConfig, ServerContext } from "./context.js";
 import { openDb, type Db } from "./db.js";
-import { datasetsApp, migrateDatasets } from "./datasets.js";
+import { corpusRoots, datasetsApp, MAX_CORPUS_FILE_BYTES, migrateDatasets } from "./datasets.js";
 import { Fleet, migrateFleet } from "./fleet/fleet.js";
 import { ApiError, notFound, onApiError } from "./http.js";
 import { jobsApp } from "./jobs/routes.js";
@@ -59,6 +59,32 @@ function lockDataDir(dir: string): () => void {
   }
 }
 
+/**
+ * A missing or empty state.db beside an artifacts/ directory that holds files is most likely a
+ * lost or misplaced database (a wrong --data, a restore that forgot it): the server starts afresh,
+ * but says so in one line instead of silently forgetting every job, dataset and agent.
+ */
+function warnFreshBesideArtifacts(dir: string, log: (s: string) => void): void {
+  const file = join(dir, "state.db");
+  let size = 0;
+  try {
+    size = statSync(file).size;
+  } catch {
+    size = 0; // missing
+  }
+  if (size > 0) return;
+  let stored = 0;
+  try {
+    stored = readdirSync(join(dir, "artifacts")).filter((d) => /^[0-9a-f]{2}$/.test(d)).length;
+  } catch {
+    return; // no artifacts/: a first start
+  }
+  if (stored > 0) {
+    log(`warning: ${file} is ${existsSync(file) ? "empty" : "missing"} but ${join(dir, "artifacts")} holds artifacts: starting with a fresh database ` +
+      `(the jobs, datasets, agents and deployments that made them are not known; restore state.db from a backup if this is not what you meant)`);
+  }
+}
+
 export interface ServerOptions extends Partial<Omit<ServerConfig, "dataDir" | "adminTokenHash">> {
   dataDir: string;
   adminTokenHash: string;
@@ -82,11 +108,19 @@ export function createServer(o: ServerOptions): HatServer {
     leaseSeconds: o.leaseSeconds ?? 60, leaseBatch: o.leaseBatch ?? 5,
     bodyLimitBytes: o.bodyLimitBytes ?? 64 * 1024 * 1024, maxWaitSeconds: o.maxWaitSeconds ?? 30,
     version: o.version ?? "0.1.0",
+    corpusRoots: corpusRoots(o.corpusRoots ?? []), maxCorpusFileBytes: o.maxCorpusFileBytes ?? MAX_CORPUS_FILE_BYTES,
   };
   const log = o.log ?? ((s: string) => process.stderr.write(`${new Date().toISOString()} ${s}\n`));
   mkdirSync(config.dataDir, { recursive: true });
   const unlock = lockDataDir(config.dataDir);
-  const db: Db = openDb(join(config.dataDir, "state.db"), [migrateArtifacts, migrateDatasets, migrateJobs, migrateFleet]);
+  let db: Db;
+  try {
+    warnFreshBesideArtifacts(config.dataDir, log);
+    db = openDb(join(config.dataDir, "state.db"), [migrateArtifacts, migrateDatasets, migrateJobs, migrateFleet]);
+  } catch (e) {
+    unlock();
+    throw e;
+  }
   const artifacts = new ArtifactStore(join(config.dataDir, "artifacts"), db);
 
   // The fleet answers "which agent holds this token"; auth needs that before the fleet exists.
@@ -121,10 +155,12 @@ export function createServer(o: ServerOptions): HatServer {
   describe({ method: "get", path: "/openapi.json", summary: "this API as an OpenAPI 3.1 document", auth: "none" });
   app.get("/openapi.json", (c) => c.json(openApiDocument(config.version) as object));
 
-  describe({ method: "get", path: "/v1/artifacts/{sha256}", summary: "download an artifact (model, dataset, predictor, report) by its sha256", auth: "admin or agent" });
+  describe({ method: "get", path: "/v1/artifacts/{sha256}", summary: "download an artifact (model, dataset, predictor, report) by its sha256; an agent only a model deployed to its class", auth: "admin or agent" });
   app.get("/v1/artifacts/:sha256", ctx.anyone, (c) => {
     const sha = c.req.param("sha256");
     if (!SHA256.test(sha) || !artifacts.has(sha)) throw notFound(`artifact ${sha}`);
+    const caller = c.var.caller;
+    if (caller.role === "agent") fleet.deployments.agentDownload(caller, sha); // only models deployed to its class
     const info = artifacts.info(sha)!;
     // streamed: a deployment's many concurrent downloads must not each hold the file in memory
     return new Response(Readable.toWeb(artifacts.stream(sha)) as ReadableStream, {

@@ -18,6 +18,13 @@ export interface ServerConfig {
   /** Longest long-poll an agent may ask for (default 30 s). */
   maxWaitSeconds: number;
   version: string;
+  /**
+   * Directories (real paths) a `files` dataset may be read from (hat serve --corpus-root); empty:
+   * datasets come only as uploads or the built-in demo.
+   */
+  corpusRoots: string[];
+  /** Longest file a `files` dataset reads, counted while streaming (default 400 MiB). */
+  maxCorpusFileBytes: number;
 }
 
 export interface ServerContext {

@@ -2,12 +2,19 @@
  * /v1/datasets: parallel text for training and search. A dataset is a name and its splits (train,
  * valid, optional test), each side of each split one text artifact (a sentence a line), so jobs
  * hand plain files to the `hat` CLI. Uploaded as JSON (up to the body limit), read from files on the
- * server's disk (a real corpus: `files` with absolute paths; only the admin can ask), or the
- * built-in demo task (data/demo-task.ts).
+ * server's disk (a real corpus: `files` with absolute paths; only the admin can ask, and only under
+ * the directories the operator allowed with `hat serve --corpus-root`), or the built-in demo task
+ * (data/demo-task.ts).
+ *
+ * A `files` path is checked by its real path (symbolic links resolved) against those roots; only a
+ * regular file is read, never /proc, /sys or /dev (whose files say 0 bytes and stream without end),
+ * and the read counts bytes as it streams: past the cap it stops with a 413.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
+import { constants, realpathSync, statSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { isAbsolute, resolve, sep } from "node:path";
+import { InputError } from "../runtime/errors.js";
 import { Hono } from "hono";
 import { z } from "zod";
 import { demoTask } from "../data/demo-task.js";
@@ -17,7 +24,25 @@ import { ApiError, badRequest, check, jsonBody, notFound } from "./http.js";
 import { describe } from "./openapi.js";
 
 /** A side of a split read from the server's disk: at most this (a JS string holds ~512 MiB). */
-const MAX_FILE_BYTES = 400 * 1024 * 1024;
+export const MAX_CORPUS_FILE_BYTES = 400 * 1024 * 1024;
+/** Kernel file systems: never corpora, whatever the roots say. */
+const SPECIAL = ["/proc", "/sys", "/dev"];
+const under = (p: string, root: string) => p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
+
+/** The operator's --corpus-root directories as real paths; an InputError for one that is missing, not a directory, or a kernel file system. */
+export function corpusRoots(dirs: readonly string[]): string[] {
+  return dirs.map((d) => {
+    let real: string;
+    try {
+      real = realpathSync(resolve(d));
+    } catch (e) {
+      throw new InputError(`--corpus-root ${d}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    if (!statSync(real).isDirectory()) throw new InputError(`--corpus-root ${d}: not a directory`);
+    if (SPECIAL.some((k) => under(real, k))) throw new InputError(`--corpus-root ${d}: ${real} is a kernel file system, not a place for corpora`);
+    return real;
+  });
+}
 
 export const SPLITS = ["train", "valid", "test"] as const;
 export type SplitName = (typeof SPLITS)[number];
@@ -63,27 +88,64 @@ function linesOf(t: string): string[] {
   return t.replace(/\r\n/g, "\n").replace(/\n$/, "").split("\n");
 }
 
+/**
+ * A corpus file of a `files` dataset: its real path under one of `roots`, a regular file, read by
+ * streaming with the bytes counted (a file's stat size is not trusted). A 400 (413 past the cap)
+ * naming the field `at` otherwise.
+ */
+export async function readCorpusFile(file: string, at: string, roots: readonly string[], maxBytes: number): Promise<string> {
+  if (roots.length === 0) {
+    throw badRequest(`${at}: this server reads no dataset files from its disk; its operator allows directories with hat serve --corpus-root DIR (or upload the texts as "splits")`, "corpus_root_required");
+  }
+  let real: string;
+  try {
+    real = realpathSync(file);
+  } catch (e) {
+    throw badRequest(`${at}: cannot read ${file} on the server (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, "invalid_body");
+  }
+  const named = real === file ? file : `${file} (${real})`;
+  if (SPECIAL.some((k) => under(real, k)) || !roots.some((r) => under(real, r))) {
+    throw badRequest(`${at}: ${named} is not under a corpus root of this server (${roots.join(", ")}; hat serve --corpus-root)`, "path_not_allowed");
+  }
+  let fh;
+  try {
+    // O_NONBLOCK: a fifo swapped in after the check must not hang the open; O_NOFOLLOW: nor a link
+    fh = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    throw badRequest(`${at}: cannot read ${named} on the server (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, "invalid_body");
+  }
+  try {
+    if (!(await fh.stat()).isFile()) throw badRequest(`${at}: ${named} is not a regular file`, "invalid_body");
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > maxBytes) throw new ApiError(413, "file_too_large", `${at}: ${named} has more than ${maxBytes} bytes (the most a side of a split read from the server's disk may have)`);
+      chunks.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks, total).toString("utf8");
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
+    throw badRequest(`${at}: cannot read ${named} on the server (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, "invalid_body");
+  } finally {
+    await fh.close();
+  }
+}
+
 /** The parallel lines of each split, checked (equal counts, no empty side) before anything is stored. */
-function splitsOf(body: z.infer<typeof DatasetBody>): Partial<Record<SplitName, { src: string[]; tgt: string[] }>> {
+async function splitsOf(ctx: ServerContext, body: z.infer<typeof DatasetBody>): Promise<Partial<Record<SplitName, { src: string[]; tgt: string[] }>>> {
   if ("builtin" in body) {
     const t = demoTask({ seed: body.seed ?? 1 });
     return { train: t.train, valid: t.valid, test: t.test };
   }
   const field = "files" in body ? "files" : "splits";
-  const read = (file: string, at: string): string => {
-    try {
-      const st = statSync(file);
-      if (!st.isFile()) throw badRequest(`${at}: ${file} is not a regular file`, "invalid_body");
-      if (st.size > MAX_FILE_BYTES) throw badRequest(`${at}: ${file} has ${st.size} bytes, more than ${MAX_FILE_BYTES}`, "invalid_body");
-      return readFileSync(file, "utf8");
-    } catch (e) {
-      if (e instanceof ApiError) throw e;
-      throw badRequest(`${at}: cannot read ${file} on the server (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, "invalid_body");
-    }
-  };
+  const read = (file: string, at: string) => readCorpusFile(file, at, ctx.config.corpusRoots, ctx.config.maxCorpusFileBytes);
   const out: Partial<Record<SplitName, { src: string[]; tgt: string[] }>> = {};
   for (const s of SPLITS) {
-    const p = "files" in body ? body.files[s] && { src: read(body.files[s]!.src, `files.${s}.src`), tgt: read(body.files[s]!.tgt, `files.${s}.tgt`) } : body.splits[s];
+    const p = "files" in body ? body.files[s] && { src: await read(body.files[s]!.src, `files.${s}.src`), tgt: await read(body.files[s]!.tgt, `files.${s}.tgt`) } : body.splits[s];
     if (!p) continue;
     const src = linesOf(p.src), tgt = linesOf(p.tgt);
     if (src.length !== tgt.length) throw badRequest(`${field}.${s}: src has ${src.length} lines, tgt has ${tgt.length} (a sentence a line, the same count on both sides)`, "invalid_body");
@@ -132,14 +194,14 @@ export function datasetsApp(ctx: ServerContext): Hono {
 
   describe({
     method: "post", path: "/v1/datasets", auth: "admin", body: DatasetBody,
-    summary: "add a dataset: parallel texts (a sentence a line) uploaded, or read from absolute paths on the server (files), or the built-in demo task",
+    summary: "add a dataset: parallel texts (a sentence a line) uploaded, or read from absolute paths on the server under its --corpus-root directories (files), or the built-in demo task",
     ok: { status: 201, description: "the dataset with each split's sha256s and line count", schema: DatasetSchema },
   });
   app.post("/", async (c) => {
     const raw = await jsonBody(c, z.unknown());
     const has = (k: string) => typeof raw === "object" && raw !== null && k in raw;
     const body: z.infer<typeof DatasetBody> = has("builtin") ? check(BuiltinBody, raw) : has("files") ? check(FilesBody, raw) : check(UploadBody, raw);
-    const parts = splitsOf(body); // every check before the first write: a rejected upload stores nothing
+    const parts = await splitsOf(ctx, body); // every check before the first write: a rejected upload stores nothing
     const splits: Record<string, SplitInfo> = {};
     for (const [s, p] of Object.entries(parts)) {
       const put = (lines: string[], side: string) =>

@@ -45,6 +45,25 @@ export function query<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
   return check(schema, c.req.query(), "query");
 }
 
+/** errno codes of a disk that cannot take a write: full (507), or read-only, denied, failing (500). */
+const FULL = new Set(["ENOSPC", "EDQUOT", "SQLITE_FULL"]);
+const UNWRITABLE = new Set(["EACCES", "EPERM", "EROFS", "EIO", "ENOTDIR", "EISDIR", "EMFILE", "ENFILE",
+  "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_CORRUPT"]);
+
+/**
+ * The server's own disk failing under a request (an upload stored, a row written): a 507 when it
+ * is full, else a 500 `storage_error`, each naming the cause, instead of a bare `internal`.
+ */
+export function storageError(err: Error): { status: 500 | 507; code: string; message: string } | undefined {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (typeof code !== "string") return undefined;
+  const base = code.replace(/^(SQLITE_[A-Z]+)_.*$/, "$1"); // SQLITE_IOERR_WRITE -> SQLITE_IOERR
+  const why = err.message.split("\n")[0].slice(0, 300);
+  if (FULL.has(base)) return { status: 507, code: "insufficient_storage", message: `the server's disk is full (${code}: ${why}): free space in its data directory and try again` };
+  if (UNWRITABLE.has(base)) return { status: 500, code: "storage_error", message: `the server cannot read or write its data directory (${code}: ${why}): check its permissions and the disk` };
+  return undefined;
+}
+
 /** The one error handler: ApiError/HTTPException as they are, anything else a logged 500. */
 export function onApiError(log: (s: string) => void) {
   return (err: Error, c: Context) => {
@@ -53,6 +72,11 @@ export function onApiError(log: (s: string) => void) {
       const status = err.status;
       const code = status === 413 ? "body_too_large" : status === 401 ? "unauthorized" : status === 403 ? "forbidden" : "http_error";
       return c.json({ error: { code, message: err.message || `HTTP ${status}` } }, status as ContentfulStatusCode);
+    }
+    const storage = storageError(err);
+    if (storage) {
+      log(`storage error on ${c.req.method} ${c.req.path}: ${err.stack ?? err.message}`);
+      return c.json({ error: { code: storage.code, message: storage.message } }, storage.status);
     }
     log(`internal error on ${c.req.method} ${c.req.path}: ${err.stack ?? err.message}`);
     return c.json({ error: { code: "internal", message: "internal server error (logged)" } }, 500);

@@ -72,6 +72,8 @@ export const DeploymentView = z.object({
   current: z.boolean(),
   counts: z.object({ pending: z.number(), active: z.number(), failed: z.number(), superseded: z.number() }),
   agents: z.array(DeploymentAgentView),
+  /** Only in POST's 201: what the deployment will not do yet (no agent of the class has enrolled). */
+  warning: z.string().optional(),
 });
 export type DeploymentView = z.infer<typeof DeploymentView>;
 
@@ -142,9 +144,13 @@ export class Deployments {
     const id = newId("dp");
     db.prepare(`INSERT INTO deployments (id, device_class, model_sha256, model_bytes, model_kind, arch, protocol, source_job, constraint_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(id, body.device_class, sha, artifacts.info(sha)!.size, header.kind, header.arch ? JSON.stringify(header.arch) : null, JSON.stringify(protocol), jobId ?? null, constraint, now());
-    this.ctx.log(`fleet: deployment ${id}: model ${sha.slice(0, 12)} (${header.kind}) to class ${body.device_class}`);
+    const agents = (db.prepare(`SELECT COUNT(*) AS n FROM agents WHERE device_class = ? AND revoked_at IS NULL`).get(body.device_class) as { n: number }).n;
+    const warning = agents === 0
+      ? `no agent of class ${body.device_class} is enrolled: the model runs nowhere until one enrols (POST /v1/enrolment-tokens with this device_class), which then gets it`
+      : undefined;
+    this.ctx.log(`fleet: deployment ${id}: model ${sha.slice(0, 12)} (${header.kind}) to class ${body.device_class}${warning ? ` (${warning})` : ""}`);
     this.notify();
-    return this.view(id)!;
+    return { ...this.view(id)!, ...(warning ? { warning } : {}) };
   }
 
   /**
@@ -199,12 +205,33 @@ export class Deployments {
     return ids.map((r) => this.view(r.id)!);
   }
 
+  /**
+   * GET /v1/artifacts/:sha256 by an agent: only a model deployed to its class (403 otherwise); the
+   * download is recorded, since an agent reports `active` only for a model it fetched.
+   */
+  agentDownload(agent: AgentCaller, sha256: string): void {
+    const db = this.ctx.db;
+    const deployed = db.prepare(`SELECT 1 FROM deployments WHERE device_class = ? AND model_sha256 = ? LIMIT 1`).get(agent.deviceClass, sha256);
+    if (!deployed) throw new ApiError(403, "forbidden", `artifact ${sha256}: agents may download only the models deployed to their class (${agent.deviceClass})`);
+    db.prepare(`INSERT INTO agent_downloads (agent_id, sha256, at) VALUES (?, ?, ?) ON CONFLICT (agent_id, sha256) DO UPDATE SET at = excluded.at`).run(agent.agentId, sha256, now());
+  }
+
+  /** The agent downloaded this model, or reported it active before (a model it keeps from an earlier deployment). */
+  private hasModel(agentId: string, sha256: string): boolean {
+    return this.ctx.db.prepare(`SELECT 1 FROM agent_downloads WHERE agent_id = ? AND sha256 = ?
+      UNION ALL SELECT 1 FROM deployment_agents da JOIN deployments d ON d.id = da.deployment_id
+      WHERE da.agent_id = ? AND da.state = 'active' AND d.model_sha256 = ? LIMIT 1`).get(agentId, sha256, agentId, sha256) !== undefined;
+  }
+
   /** An agent's report on a deployment of its class. */
   report(deploymentId: string, agent: AgentCaller, body: DeploymentReport): DeploymentView {
     const db = this.ctx.db;
-    const d = db.prepare(`SELECT device_class FROM deployments WHERE id = ?`).get(deploymentId) as { device_class: string } | undefined;
+    const d = db.prepare(`SELECT device_class, model_sha256 FROM deployments WHERE id = ?`).get(deploymentId) as { device_class: string; model_sha256: string } | undefined;
     if (!d) throw notFound(`deployment ${deploymentId}`);
     if (d.device_class !== agent.deviceClass) throw new ApiError(403, "forbidden", `deployment ${deploymentId} is for class ${d.device_class}, this agent is ${agent.deviceClass}`);
+    if (body.state === "active" && !this.hasModel(agent.agentId, d.model_sha256)) {
+      throw new ApiError(409, "model_not_fetched", `state: active, but this agent never downloaded the model ${d.model_sha256} of deployment ${deploymentId} (GET /v1/artifacts/${d.model_sha256})`);
+    }
     db.prepare(`INSERT INTO deployment_agents (deployment_id, agent_id, state, measured_ms, encoder_ms, decoder_ms, protocol, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (deployment_id, agent_id) DO UPDATE SET state = excluded.state, measured_ms = excluded.measured_ms, encoder_ms = excluded.encoder_ms,
       decoder_ms = excluded.decoder_ms, protocol = excluded.protocol, error = excluded.error, updated_at = excluded.updated_at`)

@@ -93,7 +93,12 @@ export function agentsApp(fleet: FleetCore, leases: LeaseBook): Hono {
       const et = db.prepare(`SELECT * FROM enrolment_tokens WHERE token_hash = ?`).get(tokenHash) as
         { device_class: string | null; expires_at: number; used_at: number | null; agent_id: string | null; request_hash: string | null } | undefined;
       if (!et) throw new ApiError(401, "unauthorized", "enrolment_token: unknown enrolment token (ask the admin for one: POST /v1/enrolment-tokens)");
-      if (et.used_at !== null && body.request_id && et.request_hash === hashToken(body.request_id) && et.agent_id) {
+      const retry = et.used_at !== null && body.request_id && et.request_hash === hashToken(body.request_id) && et.agent_id;
+      if (retry && et.expires_at <= t) {
+        // honoured only within the token's lifetime: a leaked token and request id must not mint agent tokens (and revoke the agent's) forever
+        throw new ApiError(401, "unauthorized", `enrolment_token: this enrolment token expired at ${new Date(et.expires_at).toISOString()}; a retry of the enrolment it made is honoured only until then (ask the admin for a new token)`);
+      }
+      if (retry && et.agent_id) {
         // a retry of the enrolment that used this token (its reply was lost): the same agent, a fresh token
         const a = db.prepare(`SELECT device_class, revoked_at FROM agents WHERE id = ?`).get(et.agent_id) as { device_class: string; revoked_at: number | null } | undefined;
         if (a && a.revoked_at === null) {

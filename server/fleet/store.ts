@@ -10,6 +10,7 @@
  *   latency_rows       one row per (campaign, index), ever: INSERT OR IGNORE, whoever sends it
  *   fleet_idempotency  (agent, key) -> the reply of a rows request (a retry gets it back)
  *   deployments        a model pushed to a device class; deployment_agents: each agent's outcome
+ *   agent_downloads    which agent downloaded which model (an agent reports `active` only for a model it fetched)
  *
  * Every *_at column is milliseconds since the epoch (server/db.ts now()).
  */
@@ -59,6 +60,8 @@ export function migrateFleet(db: Db): void {
     CREATE TABLE IF NOT EXISTS deployment_agents (
       deployment_id TEXT NOT NULL, agent_id TEXT NOT NULL, state TEXT NOT NULL, measured_ms REAL, encoder_ms REAL,
       decoder_ms REAL, protocol TEXT, error TEXT, updated_at INTEGER NOT NULL, PRIMARY KEY (deployment_id, agent_id));
+    CREATE TABLE IF NOT EXISTS agent_downloads (
+      agent_id TEXT NOT NULL, sha256 TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (agent_id, sha256)) WITHOUT ROWID;
   `);
   // a data directory from before enrolment retries were idempotent
   const cols = (db.prepare(`PRAGMA table_info(enrolment_tokens)`).all() as { name: string }[]).map((c) => c.name);

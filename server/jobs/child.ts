@@ -23,6 +23,28 @@ const MAX_LINE = 4000;
 const PIDFILE = "child.pid";
 
 /**
+ * A failure to write the job's directory (read-only, full, gone, a broken disk) as the job's
+ * error: what failed and why, never a bare errno — and never thrown where nothing catches it.
+ */
+export class JobDirError extends Error {
+  constructor(cwd: string, what: string, e: unknown) {
+    const code = (e as NodeJS.ErrnoException)?.code;
+    super(`cannot ${what} in the job directory ${cwd} (${code ? `${code}: ` : ""}${(e as Error)?.message ?? String(e)}): ` +
+      `check that the server's data directory is writable and has free space`);
+    this.name = "JobDirError";
+  }
+}
+
+/** Runs a file operation of the job's directory; a JobDirError saying `what` when it fails. */
+function inDir<T>(cwd: string, what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new JobDirError(cwd, what, e);
+  }
+}
+
+/**
  * A server killed with SIGKILL leaves its job's child running (a child busy in a long synchronous
  * stretch never sees its IPC channel close). Before a job's child is started again, the one a
  * previous process left in that directory is killed — only after /proc confirms that the pid is
@@ -31,8 +53,8 @@ const PIDFILE = "child.pid";
 function killLeftover(cwd: string): void {
   const file = join(cwd, PIDFILE);
   if (!existsSync(file)) return;
-  const pid = Number(readFileSync(file, "utf8"));
-  rmSync(file, { force: true });
+  const pid = inDir(cwd, `read ${PIDFILE}`, () => Number(readFileSync(file, "utf8")));
+  inDir(cwd, `remove ${PIDFILE}`, () => rmSync(file, { force: true }));
   if (!Number.isInteger(pid) || pid <= 1) return;
   let sameDir = false;
   try {
@@ -107,7 +129,11 @@ export interface ChildExit {
 /** Runs the command line `[command, ...args]` in `o.cwd`; resolves when it has exited (also after an abort killed it). */
 export function runChild(commandLine: readonly string[], o: ChildOptions): Promise<ChildExit> {
   if (o.signal.aborted) return Promise.reject(new Error("aborted before the child started"));
-  killLeftover(o.cwd);
+  try {
+    killLeftover(o.cwd);
+  } catch (e) {
+    return Promise.reject(e);
+  }
   const [command, ...args] = commandLine;
   // the IPC channel is how the child learns that the server died (it exits on 'disconnect')
   const child = spawn(command, args, { cwd: o.cwd, stdio: ["ignore", "pipe", "pipe", "ipc"], env: { ...process.env, NO_COLOR: "1" } });
@@ -138,7 +164,15 @@ export function runChild(commandLine: readonly string[], o: ChildOptions): Promi
         .then(answer, (e: unknown) => answer({ error: (e as Error)?.message ?? String(e) }));
     }
   });
-  if (child.pid !== undefined) writeFileSync(join(o.cwd, PIDFILE), String(child.pid));
+  if (child.pid !== undefined) {
+    try {
+      writeFileSync(join(o.cwd, PIDFILE), String(child.pid));
+    } catch (e) {
+      // without its pid file a child left by a killed server could not be found again: do not run it
+      child.kill("SIGKILL");
+      return Promise.reject(new JobDirError(o.cwd, `write ${PIDFILE}`, e));
+    }
+  }
 
   let killTimer: NodeJS.Timeout | undefined;
   const onAbort = () => {
@@ -163,7 +197,12 @@ export function runChild(commandLine: readonly string[], o: ChildOptions): Promi
       if (done) return;
       done = true;
       finish();
-      rmSync(join(o.cwd, PIDFILE), { force: true });
+      try {
+        rmSync(join(o.cwd, PIDFILE), { force: true });
+      } catch (e) {
+        // in an event handler a throw would end the server: the child has exited, a stale pid file is harmless (killLeftover checks /proc)
+        o.onLine("stderr", new JobDirError(o.cwd, `remove ${PIDFILE}`, e).message, false);
+      }
       out.end();
       err.end();
       resolve({ code: code ?? (signal ? 128 + signalNumber(signal) : 1), stderrTail: tail.join("\n") });
@@ -189,11 +228,11 @@ export function jobChildCommandLine(): string[] {
  */
 export async function runSpec(spec: JobSpec, o: ChildOptions): Promise<SpecRun> {
   const specFile = join(o.cwd, SPEC_FILE), resultFile = join(o.cwd, RESULT_FILE);
-  writeFileSync(specFile, JSON.stringify(spec, null, 2) + "\n");
-  rmSync(resultFile, { force: true });
+  inDir(o.cwd, `write ${SPEC_FILE}`, () => writeFileSync(specFile, JSON.stringify(spec, null, 2) + "\n"));
+  inDir(o.cwd, `remove the last ${RESULT_FILE}`, () => rmSync(resultFile, { force: true }));
   const r = await runChild([...jobChildCommandLine(), specFile], o);
   let result: Record<string, unknown> | null = null;
-  if (r.code === 0 && existsSync(resultFile)) result = JSON.parse(readFileSync(resultFile, "utf8")) as Record<string, unknown>;
+  if (r.code === 0 && existsSync(resultFile)) result = inDir(o.cwd, `read ${RESULT_FILE}`, () => JSON.parse(readFileSync(resultFile, "utf8")) as Record<string, unknown>);
   return { code: r.code, result, stderrTail: r.stderrTail };
 }
 

@@ -24,7 +24,7 @@ const ListQuery = z.object({
   kind: z.string().regex(/^[a-z][a-z0-9_-]{0,40}$/, "a job kind, e.g. train").optional(),
   state: z.enum(JOB_STATES).optional(),
 });
-const EventsQuery = z.object({ after: z.coerce.number().int().min(0).optional() });
+const EventsQuery = z.object({ after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() });
 
 export function jobsApp(ctx: ServerContext): Hono {
   // server/app.ts makes the JobRunner ctx.jobs; routes need its events, which the Jobs contract leaves out
@@ -72,8 +72,11 @@ export function jobsApp(ctx: ServerContext): Hono {
     if (!runner.get(id)) throw notFound(`job ${id}`);
     const q = query(c, EventsQuery);
     const header = c.req.header("last-event-id");
-    if (header !== undefined && !/^\d+$/.test(header.trim())) throw badRequest(`Last-Event-ID: not an event id (a non-negative integer), got '${header}'`, "invalid_header");
+    if (header !== undefined && !/^\d{1,15}$/.test(header.trim())) throw badRequest(`Last-Event-ID: not an event id (a non-negative integer of at most 15 digits), got '${header.slice(0, 40)}'`, "invalid_header");
     let last = header !== undefined ? Number(header.trim()) : q.after ?? 0;
+    // an id past the job's last event would wait for events that are never sent (a stream held open for nothing)
+    const newest = runner.lastSeq(id);
+    if (last > newest) throw badRequest(`${header !== undefined ? "Last-Event-ID" : "after"}: ${last} is past job ${id}'s last event (${newest})`, header !== undefined ? "invalid_header" : "invalid_query");
 
     return streamSSE(c, async (stream) => {
       // one wake-up function for new events, a client gone, the server stopping and the heartbeat

@@ -16,7 +16,7 @@ import type { ArtifactInfo } from "../artifacts.js";
 import type { ServerContext } from "../context.js";
 import { now, type Db } from "../db.js";
 import { ApiError, check, conflict, notFound } from "../http.js";
-import { runSpec, type ChildOptions } from "./child.js";
+import { JobDirError, runSpec, type ChildOptions } from "./child.js";
 import type { JobControl, JobKind, JobRecord, Jobs, JobState } from "./types.js";
 
 export const JOB_STATES = ["queued", "running", "done", "failed", "cancelled"] as const satisfies readonly JobState[];
@@ -73,6 +73,8 @@ interface Active {
   pending?: { fraction: number | undefined; message: string | undefined };
   lastProgress: number;
   timer?: NodeJS.Timeout;
+  /** Set when the job's events could not be written: why it was stopped. */
+  recordError?: string;
 }
 
 export class JobRunner implements Jobs {
@@ -170,6 +172,11 @@ export class JobRunner implements Jobs {
     return rows.map((r) => ({ ...r, data: JSON.parse(r.data) }));
   }
 
+  /** The seq of the job's newest event (0 when it has none). */
+  lastSeq(id: string): number {
+    return (this.ctx.db.prepare(`SELECT COALESCE(MAX(seq), 0) AS n FROM job_events WHERE job_id = ?`).get(id) as { n: number }).n;
+  }
+
   /** Called (no arguments) whenever the job has a new event; returns the unsubscribe. */
   subscribe(id: string, wake: () => void): () => void {
     const set = this.listeners.get(id) ?? new Set();
@@ -263,7 +270,11 @@ export class JobRunner implements Jobs {
     const dir = join(this.dir, job.id);
     let result: unknown, error: unknown, ok = false;
     try {
-      mkdirSync(dir, { recursive: true });
+      try {
+        mkdirSync(dir, { recursive: true });
+      } catch (e) {
+        throw new JobDirError(dir, "create the directory", e);
+      }
       result = await a.kind.run(job.params, this.control(a, job, dir, resumed));
       result = JSON.parse(JSON.stringify(result ?? null)); // a result that is not JSON fails here, not on GET
       ok = true;
@@ -281,7 +292,7 @@ export class JobRunner implements Jobs {
     } else if (this.stopped) {
       return; // killed by stop(): stays `running`, the next start resumes it
     } else {
-      this.finish(job.id, "failed", { error: (error as Error)?.message || String(error) });
+      this.finish(job.id, "failed", { error: a.recordError ?? ((error as Error)?.message || String(error)) });
     }
   }
 
@@ -299,13 +310,30 @@ export class JobRunner implements Jobs {
   private childOptions(a: Active, dir: string): ChildOptions {
     return {
       cwd: dir, signal: a.abort.signal,
-      onLine: (stream, line, progress) => {
+      onLine: (stream, line, progress) => this.guarded(a, () => {
         const m = stream === "log" ? null : POSITION.exec(line);
         if (progress || m) this.progress(a, m ? Number(m[1]) / Math.max(1, Number(m[2])) : undefined, line);
         if (!progress) this.logLine(a, stream === "log" ? { line } : { line, stream });
-      },
-      onProgress: (fraction, message) => this.progress(a, fraction, message),
+      }),
+      onProgress: (fraction, message) => this.guarded(a, () => this.progress(a, fraction, message)),
     };
+  }
+
+  /**
+   * Runs what a child's output or a timer asks (they run in event handlers, where a throw would
+   * end the server): when the state cannot be written (the disk full or read-only, a broken
+   * database) the job is stopped with that reason, said once in the server's log.
+   */
+  private guarded(a: Active, f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      if (a.recordError === undefined) {
+        a.recordError = `cannot record the job's events (${(e as Error)?.message ?? e}): the job is stopped`;
+        this.ctx.log(`job ${a.id}: ${a.recordError}`);
+        a.abort.abort(new Error(a.recordError));
+      }
+    }
   }
 
   // ---- events and state
@@ -332,7 +360,7 @@ export class JobRunner implements Jobs {
     const wait = a.lastProgress + PROGRESS_EVERY_MS - Date.now();
     if (wait <= 0) this.flushProgress(a);
     else if (!a.timer) {
-      a.timer = setTimeout(() => this.flushProgress(a), wait);
+      a.timer = setTimeout(() => this.guarded(a, () => this.flushProgress(a)), wait);
       a.timer.unref();
     }
   }

@@ -56,6 +56,13 @@ async function enrol(name: string, deviceClass: string): Promise<{ agent_id: str
   return r.body;
 }
 
+/** An agent downloads a deployed model (it may report `active` only for a model it fetched). */
+async function fetchModel(token: string, sha: string): Promise<number> {
+  const r = await s.app.request(`/v1/artifacts/${sha}`, { headers: { authorization: `Bearer ${token}` } });
+  await r.arrayBuffer();
+  return r.status;
+}
+
 const row = (index: number, ms = 1 + index / 10) => ({ index, encoder_ms: ms, decoder_ms: 2 * ms, encoder_std_ms: 0.01, decoder_std_ms: 0.02, runs: 8, build: "hat.wasm", seq: index, load1: 0.5 });
 const count = (sql: string, ...args: unknown[]) => (s.ctx.db.prepare(sql).get(...args) as { n: number }).n;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -98,6 +105,33 @@ describe("enrolment and access", () => {
     expect((await call("POST", "/v1/agent/enrol", { body: { ...body, request_id: "someone-else-1" } })).status).toBe(401);
     expect((await call("POST", "/v1/agent/enrol", { body: { ...body, request_id: undefined } })).status).toBe(401);
     expect(count(`SELECT COUNT(*) AS n FROM agents WHERE device_class = 'retry'`)).toBe(1);
+  });
+
+  it("a retried enrolment is honoured only within the token's lifetime (no fresh agent token, the agent's own stays valid)", async () => {
+    const t = await call("POST", "/v1/enrolment-tokens", { token: ADMIN, body: { device_class: "retry-ttl", ttl_s: 60 } });
+    const body = { enrolment_token: t.body.token, name: "rt", hardware: HW, request_id: "req-ttl-0123456789" };
+    const first = await call("POST", "/v1/agent/enrol", { body });
+    expect(first.status).toBe(200);
+    s.ctx.db.prepare(`UPDATE enrolment_tokens SET expires_at = ? WHERE token_hash = ?`).run(Date.now() - 1, hashToken(t.body.token));
+    const late = await call("POST", "/v1/agent/enrol", { body });
+    expect(late.status).toBe(401);
+    expect(late.body.error.message).toMatch(/expired .*retry .* honoured only until then/);
+    expect((await call("GET", "/v1/agent/work?wait_s=0", { token: first.body.token })).status).toBe(204); // not revoked by the late retry
+  });
+
+  it("a translate URL is http(s) only: javascript:, file: and data: URLs are 400 at enrolment and hello", async () => {
+    const a = await enrol("url", "url-class");
+    for (const url of ["javascript:alert(1)", "file:///etc/passwd", "data:text/html,<b>x</b>", "ftp://h/x"]) {
+      const h = await call("POST", "/v1/agent/hello", { token: a.token, body: { hardware: HW, translate_url: url } });
+      expect(h.status, url).toBe(400);
+      expect(h.body.error.message).toMatch(/translate_url: .*http/);
+      const t = await call("POST", "/v1/enrolment-tokens", { token: ADMIN, body: { device_class: "url-class" } });
+      const e = await call("POST", "/v1/agent/enrol", { body: { enrolment_token: t.body.token, name: "u", hardware: HW, translate_url: url } });
+      expect(e.status, url).toBe(400);
+      expect(e.body.error.message).toMatch(/translate_url/);
+    }
+    expect((await call("POST", "/v1/agent/hello", { token: a.token, body: { hardware: HW, translate_url: "https://pi.local:9000" } })).status).toBe(200);
+    expect(count(`SELECT COUNT(*) AS n FROM agents WHERE translate_url LIKE 'javascript:%' OR translate_url LIKE 'file:%'`)).toBe(0);
   });
 
   it("hello: a restarted agent updates its hardware and translate URL; not for the admin token", async () => {
@@ -404,6 +438,8 @@ describe("deployments", () => {
     expect(d.body.protocol).toEqual({ ...DEPLOYMENT_PROTOCOL, runs: 5, vocab: 300 });
     expect((await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-proto", model: { sha256: sha }, protocol: { build: "hat.wasm" } } })).status).toBe(400);
     const measured = { ...d.body.protocol, build: "hat-relaxed.wasm" };
+    expect(await fetchModel(A.token, sha)).toBe(200);
+    expect(await fetchModel(B.token, sha)).toBe(200);
     expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: A.token, body: { state: "active", measured_ms: 3, encoder_ms: 1, decoder_ms: 2, protocol: measured } })).status).toBe(200);
     expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: B.token, body: { state: "active", measured_ms: 4, encoder_ms: 1, decoder_ms: 3 } })).status).toBe(200);
     expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: B.token, body: { state: "active", measured_ms: 4, protocol: { runs: 5 } } })).status).toBe(400);
@@ -421,6 +457,7 @@ describe("deployments", () => {
     expect(none.body).toMatchObject({ constraint_ms: null, meets_constraint: null });
     const d = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-limit", model: { sha256: sha }, constraint_ms: 3.5 } });
     expect(d.body).toMatchObject({ constraint_ms: 3.5, meets_constraint: null }); // nobody measured yet
+    for (const t of [A.token, B.token]) expect(await fetchModel(t, sha)).toBe(200);
     await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: A.token, body: { state: "active", measured_ms: 3, encoder_ms: 1, decoder_ms: 2 } });
     let g = await call("GET", `/v1/deployments/${d.body.id}`, { token: ADMIN });
     expect(g.body.meets_constraint).toBe(true);
@@ -429,6 +466,58 @@ describe("deployments", () => {
     expect(g.body.agents.map((a: { meets_constraint: boolean | null }) => a.meets_constraint)).toEqual([true, false]);
     expect(g.body.meets_constraint).toBe(false); // one agent of the class misses it
     expect((await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-limit", model: { sha256: sha }, constraint_ms: -1 } })).status).toBe(400);
+  });
+
+  it("an agent reports active only for a model it downloaded, with a latency in a sane range", async () => {
+    const A = await enrol("f1", "dep-fetch");
+    const sha = s.ctx.artifacts.put(model, "model", "m.hatm").sha256;
+    const d = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-fetch", model: { sha256: sha } } });
+    const path = `/v1/agent/deployments/${d.body.id}`;
+    const never = await call("POST", path, { token: A.token, body: { state: "active", measured_ms: 3, encoder_ms: 1, decoder_ms: 2 } });
+    expect(never.status).toBe(409);
+    expect(never.body.error).toMatchObject({ code: "model_not_fetched" });
+    expect(never.body.error.message).toMatch(/never downloaded the model/);
+    expect((await call("POST", path, { token: A.token, body: { state: "failed", error: "no memory" } })).status).toBe(200); // failing needs no model
+    expect(await fetchModel(A.token, sha)).toBe(200);
+    for (const [field, v] of [["measured_ms", 1e300], ["measured_ms", 1e-6], ["encoder_ms", 1e-6], ["decoder_ms", 1e300]] as const) {
+      const r = await call("POST", path, { token: A.token, body: { state: "active", measured_ms: 3, encoder_ms: 1, decoder_ms: 2, [field]: v } });
+      expect(r.status, `${field} ${v}`).toBe(400);
+      expect(r.body.error.message).toMatch(new RegExp(`${field}: must be at (least|most)`));
+    }
+    expect((await call("POST", path, { token: A.token, body: { state: "active", measured_ms: 3, encoder_ms: 1, decoder_ms: 2 } })).status).toBe(200);
+    const g = await call("GET", `/v1/deployments/${d.body.id}`, { token: ADMIN });
+    expect(g.body.agents[0]).toMatchObject({ state: "active", measured_ms: 3 });
+    // the same model deployed again: the agent keeps it (no second download) and may report it active
+    const again = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-fetch", model: { sha256: sha }, constraint_ms: 10 } });
+    s.ctx.db.prepare(`DELETE FROM agent_downloads WHERE agent_id = ?`).run(A.agent_id); // as on a data directory from before downloads were recorded
+    expect((await call("POST", `/v1/agent/deployments/${again.body.id}`, { token: A.token, body: { state: "active", measured_ms: 3 } })).status).toBe(200);
+  });
+
+  it("an agent downloads only models deployed to its class; the admin any artifact", async () => {
+    const A = await enrol("g1", "dep-guard"), O = await enrol("g2", "dep-guard-other");
+    const sha = s.ctx.artifacts.put(model, "model", "m.hatm").sha256;
+    const text = s.ctx.artifacts.put(new TextEncoder().encode("secret corpus line\n"), "text", "c.txt").sha256;
+    expect(await fetchModel(A.token, text)).toBe(403);
+    const before = await s.app.request(`/v1/artifacts/${sha}`, { headers: { authorization: `Bearer ${A.token}` } });
+    expect(before.status).toBe(403); // not deployed to its class (yet)
+    expect((await before.json()).error.message).toMatch(/only the models deployed to their class \(dep-guard\)/);
+    await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-guard", model: { sha256: sha } } });
+    expect(await fetchModel(A.token, sha)).toBe(200);
+    expect(await fetchModel(O.token, sha)).toBe(403); // deployed to another class
+    expect(await fetchModel(A.token, text)).toBe(403);
+    expect(await fetchModel(ADMIN, text)).toBe(200);
+  });
+
+  it("deploying to a class with no agent says so in the 201 (a warning); with agents, no warning", async () => {
+    const sha = s.ctx.artifacts.put(model, "model", "m.hatm").sha256;
+    const lonely = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "nobody-here", model: { sha256: sha } } });
+    expect(lonely.status).toBe(201);
+    expect(lonely.body.warning).toMatch(/no agent of class nobody-here is enrolled/);
+    expect(lonely.body.agents).toEqual([]);
+    await enrol("n1", "somebody-here");
+    const ok = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "somebody-here", model: { sha256: sha } } });
+    expect(ok.status).toBe(201);
+    expect(ok.body.warning).toBeUndefined();
   });
 
   it("refuses what is not a model, unknown jobs and artifacts, reports for another class", async () => {
@@ -476,6 +565,9 @@ describe("malformed requests", () => {
       ["POST", "/v1/agent/leases/ls_nope/rows", { token: A.token, body: { idempotency_key: "short", rows: [] } }, 400, /idempotency_key|rows/],
       ["POST", "/v1/agent/leases/ls_nope/rows", { token: A.token, body: { idempotency_key: "long-enough", rows: [{ ...row(0), encoder_ms: -1 }] } }, 400, /rows\[0\]\.encoder_ms/],
       ["POST", "/v1/agent/leases/ls_nope/rows", { token: A.token, raw: "[]" }, 400],
+      ["POST", "/v1/agent/leases/ls_nope/rows", { token: A.token, body: { idempotency_key: "long-enough", rows: [{ ...row(0), encoder_ms: 1e300 }] } }, 400, /rows\[0\]\.encoder_ms: must be at most/],
+      ["POST", "/v1/agent/leases/ls_nope/rows", { token: A.token, body: { idempotency_key: "long-enough", rows: [{ ...row(0), decoder_ms: 1e-6 }] } }, 400, /rows\[0\]\.decoder_ms: must be at least/],
+      ["POST", "/v1/agent/leases/ls_nope/rows", { token: A.token, body: { idempotency_key: "long-enough", rows: [{ ...row(0), encoder_std_ms: 1e300 }] } }, 400, /encoder_std_ms/],
       ["POST", "/v1/agent/leases/ls_nope/heartbeat", { token: A.token, body: {} }, 404],
       ["POST", "/v1/agent/deployments/dp_nope", { token: A.token, body: { state: "sideways" } }, 400, /state/],
       ["POST", "/v1/agents/ag_nope/revoke", { token: ADMIN }, 404],

@@ -47,7 +47,8 @@ export function trainSettings(p: TrainingOptions & { vocab_size?: number; sampli
 
 export const TrainParams = z.strictObject({
   dataset: z.string().min(1).describe("a dataset id (POST /v1/datasets)"),
-  space: z.union([z.enum(BUILTIN_SPACE_NAMES), z.record(z.string(), z.unknown())]).describe("a built-in space or a space object (project JSON or HAT's form)"),
+  space: z.union([z.enum(BUILTIN_SPACE_NAMES), z.record(z.string(), z.unknown())],
+    { error: `a space name (${BUILTIN_SPACE_NAMES.map((n) => `"${n}"`).join(", ").replace(/, ([^,]*)$/, " or $1")}) or a space object` }).describe("a built-in space or a space object (project JSON or HAT's form)"),
   vocab_size: z.number().int().min(300).max(1_000_000).optional(),
   sampling: z.enum(["uniform", "sandwich"]).optional(),
   ...TRAINING_OPTIONS,
