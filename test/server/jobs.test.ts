@@ -4,7 +4,7 @@
  * a job), real `hat` children (a failing one, one killed by cancel, and train -> predictor ->
  * search on a tiny dataset), and rejected requests storing nothing.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeModel } from "../../runtime/format.js";
@@ -79,7 +79,7 @@ const gates = new Map<string, () => void>();
 const open = (name: string) => { gates.get(name)?.(); gates.delete(name); };
 const FakeParams = z.strictObject({
   name: z.string(), ms: z.number().optional(), fail: z.string().optional(), lines: z.number().optional(),
-  gate: z.boolean().optional(), progress_ms: z.number().optional(), child: z.enum(["bad", "serve"]).optional(),
+  gate: z.boolean().optional(), progress_ms: z.number().optional(), child: z.enum(["bad", "serve", "pid-dir", "spec-dir"]).optional(),
 });
 
 function fakeKinds(s: HatServer, trace: string[]): void {
@@ -90,6 +90,18 @@ function fakeKinds(s: HatServer, trace: string[]): void {
         trace.push(`start ${p.name}${ctl.resumed ? " resumed" : ""}`);
         for (let i = 0; i < (p.lines ?? 0); i++) ctl.log(`line ${i}`);
         if (p.child === "bad") await runJob(ctl, { kind: "predictor", options: { data: [join(ctl.dir, "missing.csv")], out: "p.json" } });
+        if (p.child === "pid-dir") {
+          // the job directory turns unwritable under the child's feet (as root, chmod stops nothing: child.pid
+          // becomes a directory, so removing it fails as EACCES/EROFS would); this must not end the server
+          const r = await runChild(["sh", "-c", "rm -f child.pid && mkdir -p child.pid/x"], {
+            cwd: ctl.dir, signal: ctl.signal, onLine: (_stream, line) => ctl.log(line),
+          });
+          return { code: r.code, tail: r.stderrTail };
+        }
+        if (p.child === "spec-dir") {
+          mkdirSync(join(ctl.dir, "spec.json", "x"), { recursive: true }); // spec.json cannot be written
+          await runJob(ctl, { kind: "predictor", options: { data: [join(ctl.dir, "missing.csv")], out: "p.json" } });
+        }
         if (p.child === "serve") {
           const r = await runChild([...hatCommandLine(), "serve", "--data", join(ctl.dir, "d"), "--port", "0"], {
             cwd: ctl.dir, signal: ctl.signal, onLine: (_stream, line, progress) => { if (!progress) ctl.log(line); },
@@ -200,6 +212,28 @@ describe("the job runner", () => {
     expect(last).toMatchObject({ type: "state", data: { state: "failed" } });
   });
 
+  it("a job directory that cannot be written fails the job with the reason; the server stays up", async () => {
+    const s = server(), trace: string[] = [];
+    fakeKinds(s, trace);
+    // removing child.pid fails after the child exited (in an event handler: an uncaught throw there ended the server)
+    const a = await settled(s, (await post(s, "free", { name: "P", child: "pid-dir" })).id);
+    expect(a.state, a.error ?? "").toBe("done");
+    expect(a.result).toMatchObject({ code: 0 });
+    expect(s.runner.events(a.id).map((e) => String(e.data.line))).toContainEqual(expect.stringMatching(/cannot remove child\.pid in the job directory .*: check that the server's data directory is writable/));
+    // spec.json cannot be written: the job fails saying so
+    const b = await settled(s, (await post(s, "free", { name: "S", child: "spec-dir" })).id);
+    expect(b.state).toBe("failed");
+    expect(b.error).toMatch(/^cannot write spec\.json in the job directory .*(EISDIR|illegal operation)/);
+    // the jobs directory itself is gone and a file stands in its place: the job's directory cannot be made
+    rmSync(s.runner.dir, { recursive: true, force: true });
+    writeFileSync(s.runner.dir, "not a directory");
+    const c = await settled(s, (await post(s, "free", { name: "D" })).id);
+    expect(c.state).toBe("failed");
+    expect(c.error).toMatch(/^cannot create the directory in the job directory .*ENOTDIR/);
+    expect((await call(s, "GET", "/v1/health", { token: null })).status).toBe(200);
+    rmSync(s.runner.dir, { force: true });
+  });
+
   it("cancels queued and running jobs (killing a child), 409 once finished", async () => {
     const s = server(), trace: string[] = [];
     fakeKinds(s, trace);
@@ -244,6 +278,12 @@ describe("the job runner", () => {
     expect((await call(s, "GET", "/v1/jobs/job_nope/events")).status).toBe(404);
     const bad = await s.app.request(`/v1/jobs/${j.id}/events`, { headers: { authorization: `Bearer ${ADMIN}`, "last-event-id": "x" } });
     expect(bad.status).toBe(400);
+    // an id past the job's last event (or no safe integer) would hold a stream open waiting for nothing: 400 at once
+    for (const [header, q] of [["100000000000000000000000", ""], ["1e23", ""], [String(evs.length + 1), ""], [undefined, "?after=1e23"], [undefined, `?after=${evs.length + 5}`], [undefined, "?after=1.5"]] as const) {
+      const r = await s.app.request(`/v1/jobs/${j.id}/events${q}`, { headers: { authorization: `Bearer ${ADMIN}`, ...(header ? { "last-event-id": header } : {}) } });
+      expect(r.status, `${header} ${q}`).toBe(400);
+      expect((await r.json()).error.message).toMatch(/Last-Event-ID|after/);
+    }
 
     // a client that goes away while the job runs leaves no listener behind
     const k = await post(s, "fake", { name: "T", gate: true });
@@ -322,7 +362,7 @@ describe("/v1/jobs: the train, predictor and search kinds", () => {
       ["train", { dataset: 1, space: "demo", steps: 2 }, 400, /dataset/],
       ["train", { dataset: ds, space: "demo", steps: 2, minutes: 1 }, 400, /minutes: give exactly one/],
       ["train", { dataset: ds, space: "demo" }, 400, /minutes/],
-      ["train", { dataset: ds, space: "mars", steps: 2 }, 400, /space/],
+      ["train", { dataset: ds, space: "mars", steps: 2 }, 400, /^space: a space name \("demo", .*"wmt14.*\) or a space object/],
       ["train", { dataset: ds, space: { encoderEmbedChoices: "x" }, steps: 2 }, 400, /^space: /],
       // issue 15, 4: spaces within SPACE_LIMITS, the field named
       ["train", { dataset: ds, space: { ...DEMO_SPACE, encoderEmbedChoices: [1e6] }, steps: 2 }, 400, /^space: encoderEmbedChoices\[0\]: 1000000 is above the maximum 4096/],
