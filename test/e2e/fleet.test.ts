@@ -88,6 +88,10 @@ async function startAgent(name: string, token: string): Promise<Agent> {
   return { child: a.child, info: JSON.parse(await a.firstLine), state };
 }
 
+const HW = {
+  cpu: "Test CPU", cores: 2, arch: "x64", platform: "linux", memory_bytes: 1 << 30,
+  wasm_simd: true, wasm_relaxed_simd: false, node: "20.20.0", agent_version: "0.1.0",
+};
 const task = demoTask({ seed: 3, train: 300, valid: 30, test: 10 });
 const lines = (xs: string[]) => xs.join("\n") + "\n";
 
@@ -270,11 +274,18 @@ describe("server + two agents on 127.0.0.1", () => {
     // a real agent's own token (from its state directory): valid, but not for admin routes
     const agentToken = (JSON.parse(readFileSync(join(agents[1].state, "agent.json"), "utf8")) as { token: string }).token;
     const bodies: unknown[] = ["{not json", "[]", "null", "42", '"x"', "{}", '{"name": 5}', '{"device_class": "NOT OK!"}', '{"samples": -1}', '{"dataset": "ds_nope", "space": "demo", "steps": 1}',
-      '{"latency_ms": "fast"}', '{"model": {"job": "job_nope"}, "device_class": "x"}', '{"model": {"sha256": "00"}, "device_class": "x"}', JSON.stringify({ a: "x".repeat(5000) })];
+      '{"latency_ms": "fast"}', '{"model": {"job": "job_nope"}, "device_class": "x"}', '{"model": {"sha256": "00"}, "device_class": "x"}', JSON.stringify({ a: "x".repeat(5000) }),
+      // issue 15: datasets from /proc, devices and links (this server has no --corpus-root), a javascript: translate URL, absurd latencies, an unknown space
+      JSON.stringify({ name: "p", files: { train: { src: "/proc/self/pagemap", tgt: "/etc/shadow" }, valid: { src: "/proc/self/environ", tgt: "/dev/zero" } } }),
+      JSON.stringify({ hardware: HW, translate_url: "javascript:alert(1)" }),
+      JSON.stringify({ enrolment_token: "hat_enrol_x", name: "x", hardware: HW, translate_url: "file:///etc/passwd" }),
+      JSON.stringify({ state: "active", measured_ms: 1e-6 }), JSON.stringify({ state: "active", measured_ms: 1e300, encoder_ms: 1e300 }),
+      JSON.stringify({ idempotency_key: "long-enough", rows: [{ index: 0, encoder_ms: 1e300, decoder_ms: 1e-6, encoder_std_ms: 0, decoder_std_ms: 0, runs: 1, build: "hat.wasm" }] }),
+      JSON.stringify({ dataset, space: "mars", steps: 1 })];
     const posts = ["/v1/datasets", "/v1/jobs/train", "/v1/jobs/campaign", "/v1/jobs/predictor", "/v1/jobs/search", "/v1/jobs/nope", "/v1/deployments", "/v1/enrolment-tokens",
       "/v1/agent/enrol", "/v1/agent/hello", "/v1/agent/leases/lease_nope/rows", "/v1/agent/leases/lease_nope/heartbeat", "/v1/agent/deployments/dep_nope", "/v1/jobs/job_nope/cancel", "/v1/agents/agent_nope/revoke"];
     const gets = ["/v1/jobs/job_nope", "/v1/jobs/job_nope/events", "/v1/datasets/ds_nope", "/v1/deployments/dep_nope", "/v1/artifacts/" + "0".repeat(64), "/v1/artifacts/xyz", "/v1/nope",
-      "/v1/jobs?state=sideways", "/v1/agent/work?wait_s=-3"];
+      "/v1/jobs?state=sideways", "/v1/agent/work?wait_s=-3", `/v1/jobs/${trainJob.id}/events?after=1e23`, `/v1/jobs/${trainJob.id}/events?after=99999999`];
     const auths: (string | undefined)[] = [undefined, "Bearer wrong", "Bearer hat_agent_not-a-real-one", `Bearer ${agentToken}`, "Basic abc", `Bearer ${ADMIN}`];
     let n = 0;
     const bad: string[] = [];
@@ -294,7 +305,22 @@ describe("server + two agents on 127.0.0.1", () => {
         await res.body?.cancel();
       }
     }
-    expect(n).toBeGreaterThan(300);
+    // an agent's token: only models deployed to its class (not a dataset, a campaign's rows, the supernet); SSE ids bounded
+    const notForAgents = [dataset && (await api.get<{ splits: { train: { src_sha256: string } } }>(`/v1/datasets/${dataset}`)).splits.train.src_sha256,
+      campaignJob.artifacts.dataset, trainJob.artifacts.model, predictorJob.artifacts.predictor, searchJob.artifacts.record];
+    for (const sha of notForAgents) {
+      const res = await fetch(`${api.url}/v1/artifacts/${sha}`, { headers: { authorization: `Bearer ${agentToken}` } });
+      n++;
+      if (res.status !== 403) bad.push(`GET /v1/artifacts/${sha} (agent) -> ${res.status}`);
+      await res.body?.cancel();
+    }
+    for (const id of ["100000000000000000000000", "1e23", "99999999", "-1", "1.5"]) {
+      const res = await fetch(`${api.url}/v1/jobs/${trainJob.id}/events`, { headers: { authorization: `Bearer ${ADMIN}`, "last-event-id": id }, signal: AbortSignal.timeout(10_000) });
+      n++;
+      if (res.status !== 400) bad.push(`GET events Last-Event-ID ${id} -> ${res.status}`);
+      await res.body?.cancel();
+    }
+    expect(n).toBeGreaterThan(1900);
     expect(bad).toEqual([]);
     expect(await counts()).toEqual(before);
     await expect(api.get("/v1/jobs/job_nope")).rejects.toBeInstanceOf(ApiCallError);
