@@ -379,7 +379,13 @@ export class JobRunner implements Jobs {
   }
 
   private artifact(id: string, role: string, file: string | Uint8Array, kind: string, name: string): ArtifactInfo {
-    const info = typeof file === "string" ? this.ctx.artifacts.putFile(file, kind, name) : this.ctx.artifacts.put(file, kind, name);
+    let info: ArtifactInfo;
+    try {
+      info = typeof file === "string" ? this.ctx.artifacts.putFile(file, kind, name) : this.ctx.artifacts.put(file, kind, name);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(`cannot store the artifact ${role} (${name}) in ${this.ctx.artifacts.dir} (${code ? `${code}: ` : ""}${(e as Error).message}): check that the server's data directory is writable and has free space`);
+    }
     if (this.closed) return info;
     this.ctx.db.transaction(() => {
       const row = this.ctx.db.prepare(`SELECT artifacts FROM jobs WHERE id = ?`).get(id) as { artifacts: string };
