@@ -230,7 +230,12 @@ export class Deployments {
     if (!d) throw notFound(`deployment ${deploymentId}`);
     if (d.device_class !== agent.deviceClass) throw new ApiError(403, "forbidden", `deployment ${deploymentId} is for class ${d.device_class}, this agent is ${agent.deviceClass}`);
     if (body.state === "active" && !this.hasModel(agent.agentId, d.model_sha256)) {
-      throw new ApiError(409, "model_not_fetched", `state: active, but this agent never downloaded the model ${d.model_sha256} of deployment ${deploymentId} (GET /v1/artifacts/${d.model_sha256})`);
+      const message = `state: active, but this agent never downloaded the model ${d.model_sha256} of deployment ${deploymentId} (GET /v1/artifacts/${d.model_sha256})`;
+      // recorded as failed, so the deployment is not handed to this agent again and again (an agent that keeps re-reporting is no busy loop)
+      db.prepare(`INSERT INTO deployment_agents (deployment_id, agent_id, state, error, updated_at) VALUES (?, ?, 'failed', ?, ?)
+        ON CONFLICT (deployment_id, agent_id) DO UPDATE SET state = 'failed', measured_ms = NULL, encoder_ms = NULL, decoder_ms = NULL, protocol = NULL, error = excluded.error, updated_at = excluded.updated_at`)
+        .run(deploymentId, agent.agentId, message, now());
+      throw new ApiError(409, "model_not_fetched", message);
     }
     db.prepare(`INSERT INTO deployment_agents (deployment_id, agent_id, state, measured_ms, encoder_ms, decoder_ms, protocol, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (deployment_id, agent_id) DO UPDATE SET state = excluded.state, measured_ms = excluded.measured_ms, encoder_ms = excluded.encoder_ms,

@@ -468,7 +468,7 @@ describe("deployments", () => {
     expect((await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-limit", model: { sha256: sha }, constraint_ms: -1 } })).status).toBe(400);
   });
 
-  it("an agent reports active only for a model it downloaded, with a latency in a sane range", async () => {
+  it("an agent reports active only for a model it downloaded (else 409, recorded failed), with a latency in a sane range", async () => {
     const A = await enrol("f1", "dep-fetch");
     const sha = s.ctx.artifacts.put(model, "model", "m.hatm").sha256;
     const d = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-fetch", model: { sha256: sha } } });
@@ -477,6 +477,8 @@ describe("deployments", () => {
     expect(never.status).toBe(409);
     expect(never.body.error).toMatchObject({ code: "model_not_fetched" });
     expect(never.body.error.message).toMatch(/never downloaded the model/);
+    expect((await call("GET", `/v1/deployments/${d.body.id}`, { token: ADMIN })).body.agents[0]).toMatchObject({ state: "failed", error: expect.stringMatching(/never downloaded/) });
+    expect((await call("GET", "/v1/agent/work?wait_s=0", { token: A.token })).status).toBe(204); // not handed out again and again
     expect((await call("POST", path, { token: A.token, body: { state: "failed", error: "no memory" } })).status).toBe(200); // failing needs no model
     expect(await fetchModel(A.token, sha)).toBe(200);
     for (const [field, v] of [["measured_ms", 1e300], ["measured_ms", 1e-6], ["encoder_ms", 1e-6], ["decoder_ms", 1e300]] as const) {
