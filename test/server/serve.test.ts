@@ -91,5 +91,12 @@ describe("hat serve", () => {
     child.stderr!.on("data", (b: Buffer) => { err += b.toString(); });
     expect(await exited(child)).toBe(2);
     expect(err).toMatch(/--data DIR is required/);
+    // a --corpus-root that is not a directory: one line, exit code 2, nothing served
+    const bad = spawn(process.execPath, ["--import", "tsx", "cli/entry.ts", "serve", "--data", join(dir, "cr"), "--port", "0", "--corpus-root", join(dir, "no-such-corpus")], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    children.push(bad);
+    let badErr = "";
+    bad.stderr!.on("data", (b: Buffer) => { badErr += b.toString(); });
+    expect(await exited(bad)).toBe(2);
+    expect(badErr).toMatch(/--corpus-root .*no-such-corpus: ENOENT/);
   });
 });
