@@ -262,7 +262,12 @@ export class JobRunner implements Jobs {
       .catch((e) => this.ctx.log(`job ${id}: could not record its end: ${(e as Error).stack ?? e}`))
       .finally(() => {
         this.active.delete(id);
-        this.pump();
+        try {
+          this.pump();
+        } catch (e) {
+          // a throw here would be an unhandled rejection, which ends the server: the next job waits for the next pump
+          this.ctx.log(`jobs: could not start the next job: ${(e as Error).message}`);
+        }
       });
   }
 
@@ -299,8 +304,9 @@ export class JobRunner implements Jobs {
   private control(a: Active, job: JobRecord, dir: string, resumed: boolean): JobControl {
     return {
       job, dir, resumed, signal: a.abort.signal,
-      log: (line) => this.logLine(a, { line }),
-      progress: (fraction, message) => this.progress(a, fraction, message),
+      // guarded: a kind may call these from a child's stream handlers or a timer, where a throw would end the server
+      log: (line) => this.guarded(a, () => this.logLine(a, { line })),
+      progress: (fraction, message) => this.guarded(a, () => this.progress(a, fraction, message)),
       artifact: (role, file, kind, name) => this.artifact(a.id, role, file, kind, name),
       child: (spec, o) => runSpec(spec, { ...this.childOptions(a, dir), onMeasure: o?.onMeasure }),
     };

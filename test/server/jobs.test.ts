@@ -234,6 +234,35 @@ describe("the job runner", () => {
     rmSync(s.runner.dir, { force: true });
   });
 
+  it("a database that fails under a running job's output stops that job, not the server", async () => {
+    const lines: string[] = [];
+    const s = createServer({ dataDir: join(root, `s${n++}`), adminTokenHash: hashToken(ADMIN), log: (l) => lines.push(l) });
+    servers.push(s);
+    const trace: string[] = [];
+    s.runner.register<z.infer<typeof FakeParams>>({
+      kind: "chat", exclusive: false, summary: "a test kind", params: FakeParams,
+      run: async (_p, ctl) => {
+        // the child's lines are recorded from stream handlers, where a throw would be uncaught
+        const r = await runChild(["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do echo step $i/10; sleep 0.1; done"], { cwd: ctl.dir, signal: ctl.signal, onLine: (_st, line) => ctl.log(line) });
+        trace.push(`exited ${r.code}`);
+      },
+    });
+    const job = await post(s, "chat", { name: "C" });
+    await until(() => s.runner.events(job.id).some((e) => /step 2\/10/.test(String(e.data.line))), 10_000, "the child's output");
+    // the database goes away under it (as a read-only or failing disk would make every write throw)
+    const insert = s.ctx.db.prepare.bind(s.ctx.db);
+    let broken = true;
+    (s.ctx.db as { prepare: unknown }).prepare = (sql: string) => {
+      if (broken && /^\s*(INSERT|UPDATE)/i.test(sql)) throw Object.assign(new Error("attempt to write a readonly database"), { code: "SQLITE_READONLY" });
+      return insert(sql);
+    };
+    await until(() => trace.some((t) => t.startsWith("exited")), 10_000, "the child to end");
+    await until(() => lines.some((l) => /could not record its end/.test(l)), 5000, "the end to be logged");
+    broken = false;
+    expect(lines.some((l) => new RegExp(`job ${job.id}: cannot record the job's events \\(attempt to write a readonly database\\): the job is stopped`).test(l)), lines.join("\n")).toBe(true);
+    expect((await call(s, "GET", "/v1/health", { token: null })).status).toBe(200);
+  });
+
   it("cancels queued and running jobs (killing a child), 409 once finished", async () => {
     const s = server(), trace: string[] = [];
     fakeKinds(s, trace);
