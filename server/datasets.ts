@@ -115,7 +115,10 @@ export async function readCorpusFile(file: string, at: string, roots: readonly s
     throw badRequest(`${at}: cannot read ${named} on the server (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, "invalid_body");
   }
   try {
-    if (!(await fh.stat()).isFile()) throw badRequest(`${at}: ${named} is not a regular file`, "invalid_body");
+    const st = await fh.stat();
+    if (!st.isFile()) throw badRequest(`${at}: ${named} is not a regular file`, "invalid_body");
+    const tooLarge = () => new ApiError(413, "file_too_large", `${at}: ${named} has more than ${maxBytes} bytes (the most a side of a split read from the server's disk may have)`);
+    if (st.size > maxBytes) throw tooLarge(); // at once when its size says so; the count below when it does not
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
@@ -123,7 +126,7 @@ export async function readCorpusFile(file: string, at: string, roots: readonly s
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       total += bytesRead;
-      if (total > maxBytes) throw new ApiError(413, "file_too_large", `${at}: ${named} has more than ${maxBytes} bytes (the most a side of a split read from the server's disk may have)`);
+      if (total > maxBytes) throw tooLarge();
       chunks.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
     }
     return Buffer.concat(chunks, total).toString("utf8");
