@@ -88,22 +88,24 @@ export interface YieldingOptions extends ProfileOptions {
 
 const DEFAULT_SLICE_MS = 250;
 const nextMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** When a yielding measurement last gave the event loop back: shared, so back-to-back short measurements yield too. */
+let lastYield = performance.now();
 
 /**
- * profileArch, giving the event loop back between runs (every `sliceMs`), so timers and I/O run
+ * profileArch, giving the event loop back between runs (every `sliceMs`, counted across calls, so
+ * a loop of short measurements yields too), so timers and I/O run
  * while a long architecture is measured (the agent's heartbeats: agent/profiler.ts). The same
  * runs and the same statistic as profileArch; only the pauses between runs differ.
  */
 export async function profileArchYielding(arch: ValidArch, protocol: Protocol = DEFAULT_PROTOCOL, o: YieldingOptions = {}): Promise<ProfileResult> {
   const slice = o.sliceMs ?? DEFAULT_SLICE_MS;
   const g = profileSteps(arch, protocol, o);
-  let last = performance.now();
   for (;;) {
     const r = g.next();
     if (r.done) return r.value;
-    if (performance.now() - last >= slice) {
+    if (performance.now() - lastYield >= slice) {
       await nextMacrotask();
-      last = performance.now();
+      lastYield = performance.now();
     }
   }
 }

@@ -20,7 +20,8 @@
  *     measurement, reference), after a pause of REMEASURE_PAUSE_MS, at most MAX_REMEASURES times;
  *     of the attempts the one taken at the lowest speed is kept, and it carries its speed either
  *     way (a row still taken at 1.4 after the retries says so). No verdict before the gauge holds
- *     MIN_BASELINE timings (the first measurement has nothing to be slower than).
+ *     MIN_BASELINE timings (the first measurement has nothing to be slower than); primeGauge,
+ *     after a process's warm-up, times the reference that often first.
  *
  * Everything is injectable (the measurement, the reference, the clock, the pause) for tests.
  * The rows of campaigns and fleets carry `speed` and `ref_ms` (latency/dataset.ts columns,
@@ -136,6 +137,16 @@ export interface SteadyResult<R> {
   remeasured: number;
   /** Every attempt's speed, in order. */
   speeds: number[];
+}
+
+/**
+ * Time the reference until the gauge holds `n` timings for `protocol` (default MIN_BASELINE):
+ * after a process's warm-up, so that its first measurements can be judged too.
+ */
+export async function primeGauge(gauge: SpeedGauge, protocol: Protocol, o: Pick<SteadyOptions<unknown>, "reference" | "profile"> = {}, n = MIN_BASELINE): Promise<void> {
+  const refP = referenceProtocol(protocol);
+  const reference = o.reference ?? (async () => (await profileArchYielding(REFERENCE_ARCH, refP, o.profile)).total_ms);
+  while (gauge.count(protocol) < n) gauge.record(protocol, await reference(protocol));
 }
 
 /** Measure `arch` framed by the reference; re-measure (bounded) while the machine runs slow (see the file's header). */
