@@ -463,14 +463,15 @@ describe("deployments", () => {
     expect(d.body.protocol).toEqual({ ...DEPLOYMENT_PROTOCOL, runs: 5, vocab: 300 });
     expect((await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-proto", model: { sha256: sha }, protocol: { build: "hat.wasm" } } })).status).toBe(400);
     const measured = { ...d.body.protocol, build: "hat-relaxed.wasm" };
-    expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: A.token, body: { state: "active", measured_ms: 3, encoder_ms: 1, decoder_ms: 2, protocol: measured } })).status).toBe(200);
+    expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: A.token, body: { state: "active", measured_ms: 3, encoder_ms: 1, decoder_ms: 2, protocol: measured, speed: 1.08, ref_ms: 0.74 } })).status).toBe(200);
     expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: B.token, body: { state: "active", measured_ms: 4, encoder_ms: 1, decoder_ms: 3 } })).status).toBe(200);
     expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: B.token, body: { state: "active", measured_ms: 4, protocol: { runs: 5 } } })).status).toBe(400);
     const g = await call("GET", `/v1/deployments/${d.body.id}`, { token: ADMIN });
     expect(g.body.agents).toEqual([
-      expect.objectContaining({ agent_id: A.agent_id, protocol: measured }),
-      expect.objectContaining({ agent_id: B.agent_id, protocol: null }),
+      expect.objectContaining({ agent_id: A.agent_id, protocol: measured, speed: 1.08, ref_ms: 0.74 }),
+      expect.objectContaining({ agent_id: B.agent_id, protocol: null, speed: null, ref_ms: null }), // an agent that does not say
     ]);
+    expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: B.token, body: { state: "active", measured_ms: 4, speed: -1 } })).status).toBe(400);
   });
 
   it("says whether each agent's measurement meets the deployment's constraint, and whether all do", async () => {
