@@ -24,7 +24,10 @@ CSV layout plus the full architecture, device and protocol. Run the same command
 interruption: it measures only what is missing. --rounds K measures every architecture K times, at
 K different moments, and keeps the fastest (for a busy machine: e.g. --rounds 3 --runs 100). At the
 end, warm-up prone and suspicious rows are measured again once and the file is rewritten with one
-row per architecture (docs/latency.md).`;
+row per architecture (docs/latency.md). Every measurement is framed by a small reference
+architecture that gauges the machine's speed: one taken while the reference ran more than 15 %
+slower than usual is taken again (at most twice), and every row records its speed factor
+(columns speed, ref_ms).`;
 
 export async function campaignCommand(argv: string[], io: Io): Promise<void> {
   const { values } = parseArgs({
@@ -56,7 +59,7 @@ export async function campaignCommand(argv: string[], io: Io): Promise<void> {
     log: (s) => io.err(s),
   });
   if (values.json) { io.out(JSON.stringify(r)); return; }
-  io.out(`${r.out}: ${r.measured} of ${r.target} architectures measured${r.complete ? "" : " (incomplete: run the same command again)"}; ${r.newRows} measurements in ${r.seconds.toFixed(0)} s (${r.remeasured} re-measurements)${r.outliers ? `; ${r.outliers}` : ""}`);
+  io.out(`${r.out}: ${r.measured} of ${r.target} architectures measured${r.complete ? "" : " (incomplete: run the same command again)"}; ${r.newRows} measurements in ${r.seconds.toFixed(0)} s (${r.remeasured} re-measurements; ${r.slow_remeasured} taken again while the machine ran slow${r.speed_median !== undefined ? `; speed median ${r.speed_median.toFixed(3)}, max ${r.speed_max!.toFixed(3)}` : ""})${r.outliers ? `; ${r.outliers}` : ""}`);
 }
 
 /** The SuperTransformer a campaign serves: its space and its vocabulary. */
