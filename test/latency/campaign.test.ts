@@ -169,7 +169,8 @@ describe("steady campaigns (runtime/steady.ts)", () => {
     let refs = 0;
     const reference = () => (++refs >= 9 && refs <= 11 ? 2 : 1);
     let measures = 0;
-    const measure: Measure = (a) => { measures++; return fakeMeasure()(a); };
+    const fake = fakeMeasure();
+    const measure: Measure = (a, p) => { measures++; return fake(a, p); };
     const pauses: number[] = [];
     const r = await runCampaign({ space, samples: 5, out, protocol, device, measure, reference, sleep: async (ms) => { pauses.push(ms); }, remeasure: false });
     expect(r.complete).toBe(true);
