@@ -43,7 +43,7 @@ import { archInSpace, validateArch, validateSpace } from "../runtime/arch.js";
 import { archKey, hatFeatures } from "../runtime/arch-features.js";
 import { largestArch, sampleArch, smallestArch } from "../runtime/arch-sample.js";
 import { profileArch, type Measurement } from "../runtime/profile.js";
-import { measureSteady, primeGauge, REFERENCE_ARCH, referenceProtocol, SpeedGauge } from "../runtime/steady.js";
+import { measureSteady, primeGauge, REFERENCE_ARCH, referenceProtocol, SpeedGauge, STEADY_TOLERANCE } from "../runtime/steady.js";
 import { describeDiff, protocolLine, protocolOf, sameProtocol, type Protocol, type ProtocolRequest } from "../runtime/protocol.js";
 import { mulberry32 } from "../runtime/rng.js";
 import type { Arch, Space, ValidArch } from "../runtime/types.js";
@@ -106,7 +106,7 @@ export interface CampaignResult {
   remeasured: number;
   /** Steady re-measurements: measurements taken again because the reference ran slow (runtime/steady.ts). */
   slow_remeasured: number;
-  /** The median and the largest speed factor of this call's rows (undefined without steady). */
+  /** The median and the largest speed factor of the file's rows, when this call measured steadily. */
   speed_median?: number;
   speed_max?: number;
   complete: boolean;
@@ -346,8 +346,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     outliers = findOutliers(all).summary;
     log(`${o.out}: ${all.length} rows; ${outliers}`);
   }
-  const sorted = [...speeds].sort((a, b) => a - b);
+  const sorted = all.map((r) => r.speed).filter((v): v is number => v !== undefined && speeds.length > 0).sort((a, b) => a - b);
   const speedStats = sorted.length ? { speed_median: median(sorted), speed_max: sorted[sorted.length - 1] } : {};
-  if (sorted.length) log(`steady: speed median ${speedStats.speed_median!.toFixed(3)}, max ${speedStats.speed_max!.toFixed(3)}; ${slowRemeasured} measurement(s) taken again while the reference ran slow`);
+  if (sorted.length) log(`steady: rows' speed median ${speedStats.speed_median!.toFixed(3)}, max ${speedStats.speed_max!.toFixed(3)} (${sorted.filter((v) => v > 1 + STEADY_TOLERANCE).length} above ${1 + STEADY_TOLERANCE}); ${slowRemeasured} measurement(s) taken again while the reference ran slow`);
   return { out: o.out, measured, target: archs.length, newRows, remeasured, slow_remeasured: slowRemeasured, ...speedStats, complete, seconds: (performance.now() - t0) / 1000, outliers };
 }
