@@ -21,7 +21,8 @@ through them.
   --port N          0: any free port (the line printed says which)
   --admin-token T   the admin token; else $HAT_ADMIN_TOKEN; else one generated on the first start
                     into DIR/admin-token (mode 600) and reused
-  --lease-s S       a profiling lease ends S seconds after its agent's last news
+  --lease-s S       a profiling lease ends S seconds after its agent's last news (at least: a
+                    lease is longer when its work is, server/fleet/work.ts)
   --lease-batch N   architectures per profiling lease
   --json            print {"url", "admin_token_file"} instead of the plain line
 Stop it with Ctrl-C (SIGINT) or SIGTERM.`;
