@@ -36,8 +36,11 @@ export function chunkKey(leaseId: string, indexes: readonly number[]): string {
 const WARMUP_RUNS = 20;
 const WARMUP_MS = 2000;
 
-/** A measurement gives the event loop back (timers: the heartbeat) at least this often, between runs. */
-export const SLICE_MS = 250;
+/**
+ * A measurement gives the event loop back (timers: the heartbeat) at least this often, between
+ * runs. Short: a heartbeat's round trip needs a few turns of the loop (a yield costs microseconds).
+ */
+export const SLICE_MS = 50;
 
 /**
  * Unrecorded measurements of `arch` (of at most WARMUP_RUNS runs each) for at least `ms`: the
