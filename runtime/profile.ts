@@ -8,7 +8,7 @@
 import type { ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import { checkProtocol, DEFAULT_PROTOCOL, type Protocol } from "./protocol.js";
-import { archTensorShapes, randomTensors } from "./weights.js";
+import { archTensorShapes, randomTensorSteps } from "./weights.js";
 import { checkWasmFits, loadWasm, wasmBuild, type HatWasm } from "./wasm.js";
 import { WasmSubTransformer, WasmWeights, weightsWasmBytes } from "./wasm-model.js";
 
@@ -121,8 +121,8 @@ export async function profileFastestYielding(arch: ValidArch, protocol: Protocol
 }
 
 /**
- * The measurement as steps: yields after building the weights and after every run (warm-up and
- * timed), returns the result. profileArch runs it through; profileArchYielding pauses between steps.
+ * The measurement as steps: yields after each random tensor, after building the weights and
+ * after every run (warm-up and timed), returns the result. profileArch runs it through; profileArchYielding pauses between steps.
  */
 function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions): Generator<void, ProfileResult> {
   const p = checkProtocol(protocol);
@@ -131,7 +131,7 @@ function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions): 
   const positionDims = { encoder: arch.encoderEmbedDim, decoder: arch.decoderEmbedDim };
   // the bytes first: an arch too large for the wasm is refused before its weights are made on the host
   checkWasmFits(weightsWasmBytes(shapes.values(), Math.max(S, T) + 2, positionDims), "this SubTransformer's weights", o.wasm);
-  const tensors = randomTensors(shapes, o.seed ?? 1);
+  const tensors = yield* randomTensorSteps(shapes, o.seed ?? 1); // a step a tensor: the largest WMT SubTransformer's take 1.6 s
   let params = 0;
   for (const t of tensors.values()) params += t.data.length;
   yield;
