@@ -92,20 +92,24 @@ const nextMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve)
 let lastYield = performance.now();
 
 /**
- * profileArch, giving the event loop back between runs (every `sliceMs`, counted across calls, so
- * a loop of short measurements yields too), so timers and I/O run
- * while a long architecture is measured (the agent's heartbeats: agent/profiler.ts). The same
- * runs and the same statistic as profileArch; only the pauses between runs differ.
+ * profileArch, giving the event loop back (every `sliceMs`, counted across calls, so a loop of
+ * short measurements yields too) between runs and between a run's decoder steps, so timers and
+ * I/O run while a long architecture is measured (the agent's heartbeats: agent/profiler.ts; one
+ * run of the largest WMT SubTransformer takes 1.3 s here, several on a loaded machine). A pause
+ * inside a run is not counted in its time. The same runs and statistic as profileArch.
  */
 export async function profileArchYielding(arch: ValidArch, protocol: Protocol = DEFAULT_PROTOCOL, o: YieldingOptions = {}): Promise<ProfileResult> {
   const slice = o.sliceMs ?? DEFAULT_SLICE_MS;
-  const g = profileSteps(arch, protocol, o);
+  const clock = { pausedMs: 0 };
+  const g = profileSteps(arch, protocol, o, clock);
   for (;;) {
     const r = g.next();
     if (r.done) return r.value;
-    if (performance.now() - lastYield >= slice) {
+    const t = performance.now();
+    if (t - lastYield >= slice) {
       await nextMacrotask();
       lastYield = performance.now();
+      clock.pausedMs += lastYield - t;
     }
   }
 }
@@ -122,9 +126,11 @@ export async function profileFastestYielding(arch: ValidArch, protocol: Protocol
 
 /**
  * The measurement as steps: yields after each random tensor, after building the weights and
- * after every run (warm-up and timed), returns the result. profileArch runs it through; profileArchYielding pauses between steps.
+ * after every run (warm-up and timed), and with a `clock` after each decoder step too (the time
+ * the driver paused there, clock.pausedMs, is taken out of the run's); returns the result.
+ * profileArch runs it through; profileArchYielding pauses between steps.
  */
-function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions): Generator<void, ProfileResult> {
+function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions, clock?: { pausedMs: number }): Generator<void, ProfileResult> {
   const p = checkProtocol(protocol);
   const { vocab, beam, runs, warmup } = p, S = p.src_len, T = p.tgt_len; // source tokens, decoder steps
   const shapes = archTensorShapes(arch, vocab);
@@ -150,13 +156,15 @@ function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions): 
     const enc: number[] = [], dec: number[] = [];
     for (let r = 0; r < warmup + runs; r++) {
       const s = model.begin(src, { beam, maxLen: T });
+      const paused0 = clock?.pausedMs ?? 0;
       const t0 = performance.now();
       stepTokens.fill(SPECIALS.eos);
       for (let t = 0; t < T; t++) {
         s.step(stepTokens, t);
         for (let b = 0; b < beam; b++) stepTokens[b] = tok();
+        if (clock) yield;
       }
-      const steps = performance.now() - t0;
+      const steps = performance.now() - t0 - ((clock?.pausedMs ?? 0) - paused0);
       s.release();
       if (r >= warmup) {
         enc.push(s.timings.encodeMs);

@@ -145,4 +145,20 @@ describe("profileArchYielding", () => {
       clearInterval(timer);
     }
   });
+
+  it("pauses inside a run (between decoder steps) are not counted in its time", async () => {
+    const wasm = loadWasm();
+    const q = protocolOf({ runs: 20, warmup: 2, vocab: 64, src_len: 8, tgt_len: 8, beam: 2 });
+    profileArch(arch, q, { wasm }); // warm
+    const sync = profileArch(arch, q, { wasm });
+    let busyMs = 0;
+    const spin = setInterval(() => { const t = performance.now(); while (performance.now() - t < 3); busyMs += performance.now() - t; }, 0);
+    try {
+      const y = await profileArchYielding(arch, q, { wasm, sliceMs: 0 }); // a pause at every step: the timer spins 3 ms in many of them
+      expect(busyMs).toBeGreaterThan(10 * y.decoder_ms); // the spins alone would dwarf the runs
+      expect(y.decoder_ms).toBeLessThan(3 * sync.decoder_ms + 0.5);
+    } finally {
+      clearInterval(spin);
+    }
+  });
 });
