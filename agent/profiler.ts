@@ -8,8 +8,8 @@
  * chunk; the chunk's idempotency key is derived from the lease id and the chunk's indexes, so a
  * retried chunk carries the same key.
  *
- * Heartbeats: measurements give the event loop back between runs (profileArchYielding, every
- * SLICE_MS), and a timer sends a heartbeat whenever the last contact (rows or heartbeat) is older
+ * Heartbeats: measurements give the event loop back between runs and decoder steps
+ * (profileArchYielding, every SLICE_MS; the pauses are not timed), and a timer sends a heartbeat whenever the last contact (rows or heartbeat) is older
  * than lease_s / 3, so a lease outlives an architecture that takes many lease lengths to measure
  * (before: heartbeats only between architectures; with a 4 s lease and 150 runs of a large
  * architecture, every lease expired). A heartbeat also goes before a measurement when the last
