@@ -89,7 +89,7 @@ export class Agent {
     const build = o.build ?? (bytes ? "hat.wasm" : wasmBuild());
     const stopped = () => this.abort.signal.aborted;
     this.profiler = new Profiler({ client: this.client, log: o.log, wasm, build, stopped });
-    this.models = new Models({ state: this.state, client: this.client, log: o.log, newWasm, profileWasm: wasm, build });
+    this.models = new Models({ state: this.state, client: this.client, log: o.log, newWasm, profileWasm: wasm, build, gauge: this.profiler.gauge });
   }
 
   get stopped(): boolean {

@@ -2,21 +2,22 @@
  * Deployments (DeployWork): download the model with the agent's token, check its size and
  * sha256, load it into its own wasm instance, check it carries a tokenizer, warm it up on one
  * line, store it (models/<sha256>.hatm, atomically), then switch to it with a single reference swap
- * (the old model serves until that moment), measure its latency with the work's protocol and
- * report. Any failure before the switch reports `failed` and leaves the old model serving.
+ * (the old model serves until that moment), measure its latency with the work's protocol, steady
+ * (runtime/steady.ts: a measurement taken while the machine runs slow is taken again, bounded;
+ * the report carries the machine's `speed`), and report. Any failure before the switch reports `failed` and leaves the old model serving.
  * On start the last active model is reloaded from the state directory.
  */
 import { Bpe } from "../data/bpe.js";
 import { translateLines } from "../runtime/decode.js";
 import type { DeploymentReport, DeployWork } from "../runtime/fleet-protocol.js";
 import { HatModel } from "../runtime/model.js";
-import { profileFastest } from "../runtime/profile.js";
+import { measureSteady, primeGauge, SpeedGauge } from "../runtime/steady.js";
 import type { ValidArch } from "../runtime/types.js";
 import type { HatWasm } from "../runtime/wasm.js";
 import type { WasmSubTransformer } from "../runtime/wasm-model.js";
 import { AgentClient, StoppedError, UnauthorizedError } from "./client.js";
 import { errText, type Log } from "./log.js";
-import { warmUpOn } from "./profiler.js";
+import { SLICE_MS, warmUpOn } from "./profiler.js";
 import { sha256Hex, type AgentState } from "./state.js";
 
 /** The model serving /translate. */
@@ -55,13 +56,18 @@ export interface ModelsOptions {
   /** The instance latency measurements run in, and its build's name (recorded in the report's protocol). */
   profileWasm: HatWasm;
   build: string;
+  /** The machine's speed gauge (runtime/steady.ts), shared with the profiler (default a new one). */
+  gauge?: SpeedGauge;
 }
 
 export class Models {
   /** The model serving now; replaced by a single assignment. */
   current: Serving | undefined;
+  private readonly gauge: SpeedGauge;
 
-  constructor(private readonly o: ModelsOptions) {}
+  constructor(private readonly o: ModelsOptions) {
+    this.gauge = o.gauge ?? new SpeedGauge();
+  }
 
   /** Serve the last active model kept in the state directory again, if any. */
   restore(): void {
@@ -125,13 +131,16 @@ export class Models {
     await new Promise<void>((resolve) => setImmediate(resolve));
     const s = this.current, p = { ...work.protocol, vocab: s.vocabSize }; // the model's own vocabulary
     try {
-      const opts = { wasm: this.o.profileWasm, build: this.o.build };
+      const opts = { wasm: this.o.profileWasm, build: this.o.build, sliceMs: SLICE_MS };
       // as a campaign's rows: an unrecorded warm-up first (right after loading and switching, the
-      // first runs measured 2x slow: 6.1 ms against 3.0 ms a minute later), then the fastest of rounds
-      const first = warmUpOn(s.arch, p, opts, MEASURE_WARMUP_MS);
-      const m = profileFastest(s.arch, p, opts);
-      this.o.log(`deployment ${work.deployment_id}: warm-up measured ${first.toFixed(2)} ms, then the fastest of ${p.rounds}: ${m.total_ms.toFixed(2)} ms`);
-      return { state: "active", measured_ms: m.total_ms, encoder_ms: m.encoder_ms, decoder_ms: m.decoder_ms, protocol: m.protocol };
+      // first runs measured 2x slow: 6.1 ms against 3.0 ms a minute later), then the fastest of
+      // rounds, steady (runtime/steady.ts: measured again while the reference runs slow)
+      const first = await warmUpOn(s.arch, p, opts, MEASURE_WARMUP_MS);
+      await primeGauge(this.gauge, p, { profile: opts });
+      const st = await measureSteady(s.arch, p, { gauge: this.gauge, profile: opts, log: (l) => this.o.log(`deployment ${work.deployment_id}: ${l}`) });
+      const m = st.result;
+      this.o.log(`deployment ${work.deployment_id}: warm-up measured ${first.toFixed(2)} ms, then the fastest of ${p.rounds}: ${m.total_ms.toFixed(2)} ms (speed ${st.speed.toFixed(2)}${st.remeasured ? `, ${st.remeasured} re-measurement(s)` : ""})`);
+      return { state: "active", measured_ms: m.total_ms, encoder_ms: m.encoder_ms, decoder_ms: m.decoder_ms, protocol: m.protocol, speed: st.speed, ref_ms: st.ref_ms };
     } catch (e) {
       return { state: "active", error: `serving, but the latency measurement failed: ${errText(e)}`.slice(0, 2000) };
     }

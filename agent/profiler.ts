@@ -1,17 +1,26 @@
 /**
  * Profiling leases (ProfileWork): the lease's architectures are measured one at a time with the
- * lease's protocol (runtime/profile.ts profileArch, HAT's protocol), keeping the fastest of its
- * `rounds` measurements, the rounds interleaved across the batch. After each architecture's last
- * round the rows measured since the last send go to the server as one chunk; the chunk's idempotency key is derived from the lease id and the chunk's
- * indexes, so a retried chunk carries the same key. profileArch blocks the event loop, so these
- * posts are also the lease's heartbeat; a heartbeat goes first when the last contact is older
- * than lease_s / 2. The batch stops when the server says the lease is over.
+ * lease's protocol (runtime/profile.ts, HAT's protocol), keeping the fastest of its `rounds`
+ * measurements, the rounds interleaved across the batch. Every measurement is steady
+ * (runtime/steady.ts measureSteady: framed by the reference architecture, measured again while
+ * the machine runs slow, bounded) and its row carries the machine's `speed` and `ref_ms`. After
+ * each architecture's last round the rows measured since the last send go to the server as one
+ * chunk; the chunk's idempotency key is derived from the lease id and the chunk's indexes, so a
+ * retried chunk carries the same key.
+ *
+ * Heartbeats: measurements give the event loop back between runs and decoder steps
+ * (profileArchYielding, every SLICE_MS; the pauses are not timed), and a timer sends a heartbeat whenever the last contact (rows or heartbeat) is older
+ * than lease_s / 3, so a lease outlives an architecture that takes many lease lengths to measure
+ * (before: heartbeats only between architectures; with a 4 s lease and 150 runs of a large
+ * architecture, every lease expired). A heartbeat also goes before a measurement when the last
+ * contact is older than lease_s / 2. The batch stops when the server says the lease is over.
  */
 import { loadavg } from "node:os";
 import { validateArch } from "../runtime/arch.js";
 import { MeasuredRow, type ProfileWork } from "../runtime/fleet-protocol.js";
-import { profileArch, type ProfileOptions, type ProfileResult } from "../runtime/profile.js";
+import { profileArchYielding, type ProfileOptions, type ProfileResult } from "../runtime/profile.js";
 import type { Protocol } from "../runtime/protocol.js";
+import { measureSteady, primeGauge, SpeedGauge, type SteadyResult } from "../runtime/steady.js";
 import type { ValidArch } from "../runtime/types.js";
 import type { HatWasm } from "../runtime/wasm.js";
 import { AgentClient, HttpError, StoppedError, UnauthorizedError } from "./client.js";
@@ -28,15 +37,22 @@ const WARMUP_RUNS = 20;
 const WARMUP_MS = 2000;
 
 /**
+ * A measurement gives the event loop back (timers: the heartbeat) at least this often, between
+ * runs. Short: a heartbeat's round trip needs a few turns of the loop (a yield costs microseconds).
+ */
+export const SLICE_MS = 50;
+
+/**
  * Unrecorded measurements of `arch` (of at most WARMUP_RUNS runs each) for at least `ms`: the
  * engine tiers the wasm up to optimised code and the CPU's clocks settle. Returns the first
- * measurement's total (ms), the cold one. Blocks like a measurement.
+ * measurement's total (ms), the cold one. Gives the event loop back between runs, like a measurement.
  */
-export function warmUpOn(arch: ValidArch, protocol: Protocol, opts: ProfileOptions, ms: number): number {
+export async function warmUpOn(arch: ValidArch, protocol: Protocol, opts: ProfileOptions, ms: number): Promise<number> {
   const t0 = performance.now();
   const short = { ...protocol, runs: Math.min(protocol.runs, WARMUP_RUNS) };
-  const first = profileArch(arch, short, opts).total_ms;
-  while (performance.now() - t0 < ms) profileArch(arch, short, opts);
+  const o = { ...opts, sliceMs: SLICE_MS };
+  const first = (await profileArchYielding(arch, short, o)).total_ms;
+  while (performance.now() - t0 < ms) await profileArchYielding(arch, short, o);
   return first;
 }
 
@@ -49,8 +65,10 @@ export interface ProfilerOptions {
   build: string;
   /** True once the agent is stopping. */
   stopped: () => boolean;
-  /** Length of the unrecorded warm-up before the process's first measurement (default 2000 ms; keep it under lease_s). */
+  /** Length of the unrecorded warm-up before the process's first measurement (default 2000 ms). */
   warmupMs?: number;
+  /** The machine's speed gauge (runtime/steady.ts; default a new one): one per process, shared with deployments. */
+  gauge?: SpeedGauge;
 }
 
 export interface BatchResult {
@@ -67,8 +85,11 @@ export class Profiler {
   /** Measurements recorded by this process (a row's `seq`). */
   private seq = 0;
   private warmedUp = false;
+  readonly gauge: SpeedGauge;
 
-  constructor(private readonly o: ProfilerOptions) {}
+  constructor(private readonly o: ProfilerOptions) {
+    this.gauge = o.gauge ?? new SpeedGauge();
+  }
 
   async run(work: ProfileWork): Promise<BatchResult> {
     const { client, log, wasm, build, stopped } = this.o;
@@ -78,6 +99,18 @@ export class Profiler {
     const res: BatchResult = { measured: 0, stored: 0, unsent: 0, leaseActive: true };
     let lastContact = performance.now();
     log(`lease ${work.lease_id} (campaign ${work.campaign_id}): ${work.archs.length} architectures, ${rounds} round(s), runs ${p.runs}, lease ${work.lease_s} s`);
+
+    // the heartbeat while an architecture is measured (it yields between runs: see the file's header)
+    const leaseMs = work.lease_s * 1000;
+    let beating = false, leaseOver = false;
+    const beat = setInterval(() => {
+      if (beating || leaseOver || performance.now() - lastContact < leaseMs / 3) return;
+      beating = true;
+      client.heartbeat(work.lease_id).then((r) => {
+        lastContact = performance.now();
+        if (!r.lease_active) leaseOver = true;
+      }, (e) => log(`lease ${work.lease_id}: heartbeat failed: ${errText(e)}`)).finally(() => { beating = false; });
+    }, Math.min(Math.max(leaseMs / 6, 50), 5000));
 
     /** Send the pending rows as one chunk; false when the lease is over. */
     const flush = async (last = false): Promise<boolean> => {
@@ -107,7 +140,7 @@ export class Profiler {
         log(`lease ${work.lease_id}: architecture ${index} skipped: ${errText(e)}`);
       }
     }
-    const best = new Map<number, ProfileResult>();
+    const best = new Map<number, SteadyResult<ProfileResult>>();
     try {
       // Rounds go across the batch (round 1 of every architecture, then round 2, ...), so a burst
       // of load on the machine lasting a few seconds spoils one round of an architecture, not all
@@ -115,20 +148,21 @@ export class Profiler {
       rounds: for (let round = 0; round < rounds; round++) {
         for (const { index, a } of archs) {
           if (stopped()) break rounds;
+          if (leaseOver) { res.leaseActive = false; break rounds; }
           if (round > 0 && !best.has(index)) continue; // its first round failed
           if (performance.now() - lastContact > (work.lease_s * 1000) / 2) {
             if (!(await this.heartbeatOk(work))) { res.leaseActive = false; break rounds; }
             lastContact = performance.now();
           }
           if (!this.warmedUp) {
-            this.warmUp(a, p, opts);
+            await this.warmUp(a, p, opts);
             if (!(await this.heartbeatOk(work))) { res.leaseActive = false; break rounds; }
             lastContact = performance.now();
           }
           const m = await this.measureOnce(a, index, p, opts);
           if (!m) { best.delete(index); continue; }
           const prev = best.get(index);
-          if (!prev || m.total_ms < prev.total_ms) best.set(index, m);
+          if (!prev || m.result.total_ms < prev.result.total_ms) best.set(index, m);
           if (round < rounds - 1) continue;
           const row = this.rowOf(index, best.get(index)!, build);
           if (!row) continue;
@@ -139,6 +173,8 @@ export class Profiler {
       }
     } catch (e) {
       if (!(e instanceof StoppedError)) throw e;
+    } finally {
+      clearInterval(beat);
     }
     if (pending.length && res.leaseActive) await flush(true).catch((e) => log(`lease ${work.lease_id}: last rows not sent: ${errText(e)}`));
     res.unsent = pending.length;
@@ -149,11 +185,11 @@ export class Profiler {
   /**
    * The process's one unrecorded warm-up, for at least warmupMs: the engine tiers the wasm up to
    * optimised code and the CPU's clocks settle (a demo campaign's first ~20 rows measured up to 2x
-   * slow without it). Blocks like a measurement; a heartbeat follows it.
+   * slow without it). Yields like a measurement; a heartbeat follows it.
    */
-  private warmUp(a: ValidArch, p: Protocol, opts: ProfileOptions): void {
+  private async warmUp(a: ValidArch, p: Protocol, opts: ProfileOptions): Promise<void> {
     try {
-      warmUpOn(a, p, opts, this.o.warmupMs ?? WARMUP_MS);
+      await warmUpOn(a, p, opts, this.o.warmupMs ?? WARMUP_MS);
     } catch (e) {
       this.o.log(`warm-up failed: ${errText(e)}`);
     }
@@ -171,12 +207,17 @@ export class Profiler {
     }
   }
 
-  /** One measurement (undefined when it failed or the agent stops meanwhile). */
-  private async measureOnce(a: ValidArch, index: number, p: Protocol, opts: ProfileOptions): Promise<ProfileResult | undefined> {
+  /** One steady measurement of one round (undefined when it failed or the agent stops meanwhile). */
+  private async measureOnce(a: ValidArch, index: number, p: Protocol, opts: ProfileOptions): Promise<SteadyResult<ProfileResult> | undefined> {
     await new Promise<void>((resolve) => setImmediate(resolve)); // let signals and /translate in between
     if (this.o.stopped()) return undefined;
     try {
-      return profileArch(a, p, opts);
+      const profile = { ...opts, sliceMs: SLICE_MS };
+      await primeGauge(this.gauge, p, { profile }); // once per reference: the first rows can be judged too
+      return await measureSteady(a, p, {
+        gauge: this.gauge, profile, measure: (x, q) => profileArchYielding(x, q, profile),
+        log: (l) => this.o.log(`architecture ${index}: ${l}`),
+      });
     } catch (e) {
       this.o.log(`architecture ${index}: measurement failed: ${errText(e)}`);
       return undefined;
@@ -184,10 +225,12 @@ export class Profiler {
   }
 
   /** The row of an architecture's fastest measurement (checked against the contract). */
-  private rowOf(index: number, best: ProfileResult, build: string): MeasuredRow | undefined {
+  private rowOf(index: number, steady: SteadyResult<ProfileResult>, build: string): MeasuredRow | undefined {
+    const best = steady.result;
     const row = MeasuredRow.safeParse({
       index, encoder_ms: best.encoder_ms, decoder_ms: best.decoder_ms, encoder_std_ms: best.encoder_std_ms,
       decoder_std_ms: best.decoder_std_ms, runs: best.protocol.runs, build: build.slice(0, 64), load1: loadavg()[0], seq: this.seq,
+      speed: steady.speed, ref_ms: steady.ref_ms,
     });
     if (!row.success) {
       this.o.log(`architecture ${index}: bad measurement: ${row.error.issues[0]?.message}`);

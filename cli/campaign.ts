@@ -12,7 +12,7 @@ import { latencySpaceArg } from "./predictor.js";
 const HELP = `usage: hat profile-campaign (--space FILE|demo|wmt14|iwslt14|hat-latency | --supernet MODEL)
                           --samples N --out CSV
                           [--runs 300] [--warmup 5] [--vocab 32768] [--src-len 30] [--tgt-len 30]
-                          [--beam 5] [--seed 1] [--rounds 1] [--no-remeasure] [--json]
+                          [--beam 5] [--seed 1] [--rounds 1] [--no-remeasure] [--no-steady] [--json]
 
 --supernet MODEL: the SuperTransformer the latencies are for: the campaign measures at its
 vocabulary (its output projection is part of every decoder step) and over its space unless --space
@@ -24,7 +24,10 @@ CSV layout plus the full architecture, device and protocol. Run the same command
 interruption: it measures only what is missing. --rounds K measures every architecture K times, at
 K different moments, and keeps the fastest (for a busy machine: e.g. --rounds 3 --runs 100). At the
 end, warm-up prone and suspicious rows are measured again once and the file is rewritten with one
-row per architecture (docs/latency.md).`;
+row per architecture (docs/latency.md). Every measurement is framed by a small reference
+architecture that gauges the machine's speed: one taken while the reference ran more than 15 %
+slower than usual is taken again (at most twice), and every row records its speed factor
+(columns speed, ref_ms); --no-steady measures without the reference (rows without a speed).`;
 
 export async function campaignCommand(argv: string[], io: Io): Promise<void> {
   const { values } = parseArgs({
@@ -32,7 +35,7 @@ export async function campaignCommand(argv: string[], io: Io): Promise<void> {
     options: {
       space: { type: "string" }, supernet: { type: "string" }, samples: { type: "string" }, out: { type: "string" }, runs: { type: "string" }, warmup: { type: "string" },
       vocab: { type: "string" }, "src-len": { type: "string" }, "tgt-len": { type: "string" }, beam: { type: "string" }, seed: { type: "string" }, rounds: { type: "string" },
-      "no-remeasure": { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      "no-remeasure": { type: "boolean" }, "no-steady": { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
@@ -52,11 +55,11 @@ export async function campaignCommand(argv: string[], io: Io): Promise<void> {
       src_len: intFlag(values, "src-len", D.src_len), tgt_len: intFlag(values, "tgt-len", D.tgt_len), beam: intFlag(values, "beam", D.beam),
       rounds: intFlag(values, "rounds", D.rounds),
     },
-    remeasure: !values["no-remeasure"],
+    remeasure: !values["no-remeasure"], steady: values["no-steady"] ? false : undefined,
     log: (s) => io.err(s),
   });
   if (values.json) { io.out(JSON.stringify(r)); return; }
-  io.out(`${r.out}: ${r.measured} of ${r.target} architectures measured${r.complete ? "" : " (incomplete: run the same command again)"}; ${r.newRows} measurements in ${r.seconds.toFixed(0)} s (${r.remeasured} re-measurements)${r.outliers ? `; ${r.outliers}` : ""}`);
+  io.out(`${r.out}: ${r.measured} of ${r.target} architectures measured${r.complete ? "" : " (incomplete: run the same command again)"}; ${r.newRows} measurements in ${r.seconds.toFixed(0)} s (${r.remeasured} re-measurements; ${r.slow_remeasured} taken again while the machine ran slow${r.speed_median !== undefined ? `; speed median ${r.speed_median.toFixed(3)}, max ${r.speed_max!.toFixed(3)}` : ""})${r.outliers ? `; ${r.outliers}` : ""}`);
 }
 
 /** The SuperTransformer a campaign serves: its space and its vocabulary. */

@@ -24,7 +24,8 @@ through them.
   --corpus-root DIR a directory "files" datasets may be read from (repeatable; checked by real
                     path, links resolved; regular files only). Without one, datasets are uploads
                     or the built-in demo only
-  --lease-s S       a profiling lease ends S seconds after its agent's last news
+  --lease-s S       a profiling lease ends S seconds after its agent's last news (at least: a
+                    lease is longer when its work is, server/fleet/work.ts)
   --lease-batch N   architectures per profiling lease
   --json            print {"url", "admin_token_file"} instead of the plain line
 Stop it with Ctrl-C (SIGINT) or SIGTERM.`;

@@ -30,6 +30,11 @@
  *     records the other total in `replaced_total_ms`; a later row of an arch supersedes earlier
  *     ones (latestPerArch), so the file is a valid dataset at every moment. Finally the file is
  *     rewritten (atomically) with one row per architecture, in first-measurement order.
+ *   - Steady (runtime/steady.ts, on by default with the wasm measurement, or with an injected
+ *     `reference`): every measurement is framed by the reference architecture, measured again
+ *     (at most twice) while the reference runs more than 15 % slower than this process's median,
+ *     and its row carries `speed` and `ref_ms` (a row that keeps an earlier measurement keeps its
+ *     speed too).
  */
 import { existsSync, mkdirSync, readFileSync, statSync, truncateSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -38,6 +43,7 @@ import { archInSpace, validateArch, validateSpace } from "../runtime/arch.js";
 import { archKey, hatFeatures } from "../runtime/arch-features.js";
 import { largestArch, sampleArch, smallestArch } from "../runtime/arch-sample.js";
 import { profileArch, type Measurement } from "../runtime/profile.js";
+import { measureSteady, primeGauge, REFERENCE_ARCH, referenceProtocol, SpeedGauge, STEADY_TOLERANCE } from "../runtime/steady.js";
 import { describeDiff, protocolLine, protocolOf, sameProtocol, type Protocol, type ProtocolRequest } from "../runtime/protocol.js";
 import { mulberry32 } from "../runtime/rng.js";
 import type { Arch, Space, ValidArch } from "../runtime/types.js";
@@ -75,6 +81,15 @@ export interface CampaignOptions {
   stopAfter?: number;
   /** The measurement (default: profileArch on one wasm instance of this process). */
   measure?: Measure;
+  /**
+   * One timing (ms) of the reference architecture (runtime/steady.ts; default: REFERENCE_ARCH with
+   * referenceProtocol on the wasm instance of the default measurement).
+   */
+  reference?: (p: Protocol) => number;
+  /** Steady measurements (default: on with the default measurement, or when `reference` is given). */
+  steady?: boolean;
+  /** The pause before a steady re-measurement (default: a timer; tests inject one). */
+  sleep?: (ms: number) => Promise<void>;
   /** Device recorded in rows (default: this machine). */
   device?: DeviceInfo;
   log?: (line: string) => void;
@@ -89,6 +104,11 @@ export interface CampaignResult {
   /** Measurements made by this call (first measurements and re-measurements). */
   newRows: number;
   remeasured: number;
+  /** Steady re-measurements: measurements taken again because the reference ran slow (runtime/steady.ts). */
+  slow_remeasured: number;
+  /** The median and the largest speed factor of the file's rows, when this call measured steadily. */
+  speed_median?: number;
+  speed_max?: number;
   complete: boolean;
   seconds: number;
   outliers: string;
@@ -193,7 +213,23 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   if (!Number.isInteger(o.samples) || o.samples < 1) throw new RangeError(`samples must be a positive integer, got ${o.samples}`);
   const protocol: Protocol = protocolOf({ build: o.measure ? "custom" : wasmBuild(), ...o.protocol });
   const { rounds, build } = protocol;
-  const measure = o.measure ?? wasmMeasure();
+  let wasm: HatWasm | undefined;
+  const measure: Measure = o.measure ?? ((a, p) => profileArch(a, p, { wasm: (wasm ??= loadWasm()) }));
+  const steadyOn = o.steady ?? (o.measure === undefined || o.reference !== undefined);
+  const reference = o.reference ?? ((p: Protocol) => profileArch(REFERENCE_ARCH, referenceProtocol(p), { wasm: (wasm ??= loadWasm()) }).total_ms);
+  const gauge = new SpeedGauge();
+  let slowRemeasured = 0;
+  const speeds: number[] = [];
+  /** One measurement of `a`, steady when on (see the file's header). */
+  const measureRow = async (a: ValidArch): Promise<Measurement & { speed?: number; ref_ms?: number }> => {
+    if (!steadyOn) return measure(a, protocol);
+    await primeGauge(gauge, protocol, { reference });
+    const st = await measureSteady(a, protocol, { gauge, measure, reference, sleep: o.sleep, log });
+    slowRemeasured += st.remeasured;
+    speeds.push(st.speed);
+    const m = st.result;
+    return { encoder_ms: m.encoder_ms, decoder_ms: m.decoder_ms, encoder_std_ms: m.encoder_std_ms, decoder_std_ms: m.decoder_std_ms, speed: st.speed, ref_ms: st.ref_ms };
+  };
   const device = o.device ?? thisDevice();
   const sessionWarmRows = o.sessionWarmRows ?? 3;
   const archs = campaignArchs(space, o.samples, o.seed ?? 1);
@@ -233,10 +269,16 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const appender = new RowAppender(o.out);
   let seq = 0, newRows = 0, remeasured = 0;
   const stop = () => o.stopAfter !== undefined && newRows >= o.stopAfter;
-  const rowOf = (arch: ValidArch, m: Measurement, sample: number, pass: number): LatencyRow => ({
-    features: hatFeatures(arch), ...m, arch, protocol, device, sample, seq: seq++, pass,
-    load1: loadavg()[0], measured_at: new Date().toISOString(),
-  });
+  const rowOf = (arch: ValidArch, m: Measurement & { speed?: number; ref_ms?: number }, sample: number, pass: number): LatencyRow => {
+    const row: LatencyRow = {
+      features: hatFeatures(arch), encoder_ms: m.encoder_ms, decoder_ms: m.decoder_ms, encoder_std_ms: m.encoder_std_ms, decoder_std_ms: m.decoder_std_ms,
+      arch, protocol, device, sample, seq: seq++, pass, load1: loadavg()[0], measured_at: new Date().toISOString(),
+    };
+    if (m.speed !== undefined) row.speed = m.speed;
+    if (m.ref_ms !== undefined) row.ref_ms = m.ref_ms;
+    return row;
+  };
+  const speedNote = (r: LatencyRow) => (r.speed !== undefined ? `; speed ${r.speed.toFixed(2)}` : "");
   let warmed = false;
   const warmUp = () => {
     if (warmed) return;
@@ -250,18 +292,18 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     for (const [j, { a, i }] of pending.entries()) {
       if (stop()) break;
       warmUp();
-      const row = rowOf(a, measure(a, protocol), i, 0);
+      const row = rowOf(a, await measureRow(a), i, 0);
       appender.append(row);
       newRows++;
       const perRow = (performance.now() - tMeasure) / 1000 / (j + 1);
-      log(`[${archs.length - pending.length + j + 1}/${archs.length}] ${totalMs(row).toFixed(2)} ms (encoder ${row.encoder_ms.toFixed(2)}, decoder ${row.decoder_ms.toFixed(2)}); ETA ${Math.round(perRow * (pending.length - j - 1))} s`);
+      log(`[${archs.length - pending.length + j + 1}/${archs.length}] ${totalMs(row).toFixed(2)} ms (encoder ${row.encoder_ms.toFixed(2)}, decoder ${row.decoder_ms.toFixed(2)}${speedNote(row)}); ETA ${Math.round(perRow * (pending.length - j - 1))} s`);
     }
     /** Measure `old`'s arch again as pass `pass`; the row keeps the faster measurement. */
-    const again = (old: LatencyRow, pass: number): { row: LatencyRow; ms: number } => {
+    const again = async (old: LatencyRow, pass: number): Promise<{ row: LatencyRow; ms: number }> => {
       warmUp();
-      const m = measure(old.arch!, protocol);
+      const m = await measureRow(old.arch!);
       const ms = m.encoder_ms + m.decoder_ms, faster = ms < totalMs(old);
-      const keep: Measurement = faster ? m : { encoder_ms: old.encoder_ms, decoder_ms: old.decoder_ms, encoder_std_ms: old.encoder_std_ms, decoder_std_ms: old.decoder_std_ms };
+      const keep = faster ? m : { encoder_ms: old.encoder_ms, decoder_ms: old.decoder_ms, encoder_std_ms: old.encoder_std_ms, decoder_std_ms: old.decoder_std_ms, speed: old.speed, ref_ms: old.ref_ms };
       const row = { ...rowOf(old.arch!, keep, old.sample ?? -1, pass), replaced_total_ms: faster ? totalMs(old) : ms };
       appender.append(row);
       newRows++;
@@ -275,7 +317,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       const tRound = performance.now();
       for (const [j, old] of todo.entries()) {
         if (stop()) break;
-        const { row, ms } = again(old, round);
+        const { row, ms } = await again(old, round);
         const perRow = (performance.now() - tRound) / 1000 / (j + 1);
         log(`[round ${round + 1}: ${j + 1}/${todo.length}] ${ms.toFixed(2)} ms (before: ${totalMs(old).toFixed(2)}; kept ${totalMs(row).toFixed(2)}); ETA ${Math.round(perRow * (todo.length - j - 1))} s`);
       }
@@ -287,7 +329,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       for (const { index, why } of todo) {
         if (stop()) break;
         const old = current[index];
-        const { row, ms } = again(old, rounds);
+        const { row, ms } = await again(old, rounds);
         remeasured++;
         log(`re-measured (${why}): ${totalMs(old).toFixed(2)} -> ${ms.toFixed(2)} ms; kept ${totalMs(row).toFixed(2)}`);
       }
@@ -304,5 +346,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     outliers = findOutliers(all).summary;
     log(`${o.out}: ${all.length} rows; ${outliers}`);
   }
-  return { out: o.out, measured, target: archs.length, newRows, remeasured, complete, seconds: (performance.now() - t0) / 1000, outliers };
+  const sorted = all.map((r) => r.speed).filter((v): v is number => v !== undefined && speeds.length > 0).sort((a, b) => a - b);
+  const speedStats = sorted.length ? { speed_median: median(sorted), speed_max: sorted[sorted.length - 1] } : {};
+  if (sorted.length) log(`steady: rows' speed median ${speedStats.speed_median!.toFixed(3)}, max ${speedStats.speed_max!.toFixed(3)} (${sorted.filter((v) => v > 1 + STEADY_TOLERANCE).length} above ${1 + STEADY_TOLERANCE}); ${slowRemeasured} measurement(s) taken again while the reference ran slow`);
+  return { out: o.out, measured, target: archs.length, newRows, remeasured, slow_remeasured: slowRemeasured, ...speedStats, complete, seconds: (performance.now() - t0) / 1000, outliers };
 }

@@ -10,7 +10,9 @@
  *     warmup, vocab, src_len, tgt_len, beam, trim, rounds, keep, threads, build; in files from
  *     before trim, rounds, keep and threads were columns they read as UNRECORDED_DEFAULTS), the
  *     device (CPU model, cores, arch, platform), the campaign's bookkeeping (sample, seq, pass,
- *     load1, measured_at, replaced_total_ms) and the full architecture `arch`.
+ *     load1, measured_at, replaced_total_ms), the machine's speed when measured (speed, ref_ms:
+ *     runtime/steady.ts; files without them read as rows that do not say) and the full
+ *     architecture `arch`.
  *     Every cell we write is free of commas and quotes, so HAT's naive comma split still works.
  * Numbers are written as Python's repr writes them (HAT's files round-trip byte for byte).
  *
@@ -89,6 +91,13 @@ export interface LatencyRow {
   measured_at?: string;
   /** Total (ms) of the measurement this row replaced, when it is a re-measurement. */
   replaced_total_ms?: number;
+  /**
+   * The machine's speed when measured (runtime/steady.ts): the reference architecture's timing
+   * over its baseline in the measuring process (>1: slower than usual). Positive.
+   */
+  speed?: number;
+  /** The reference's timing (ms) that `speed` divides. Positive. */
+  ref_ms?: number;
 }
 
 export const totalMs = (r: LatencyRow): number => r.encoder_ms + r.decoder_ms;
@@ -109,7 +118,7 @@ export function commonValue<T>(rows: readonly LatencyRow[], get: (r: LatencyRow)
 export const EXTRA_COLUMNS = [
   ...PROTOCOL_FIELDS,
   "device_cpu", "device_cores", "device_arch", "device_platform",
-  "sample", "seq", "pass", "load1", "measured_at", "replaced_total_ms", "arch",
+  "sample", "seq", "pass", "load1", "measured_at", "replaced_total_ms", "speed", "ref_ms", "arch",
 ] as const;
 
 /** Protocol columns a row with `runs` must fill (the others came later: UNRECORDED_DEFAULTS fill them in). */
@@ -319,6 +328,11 @@ function parseRow(cells: string[], col: Map<string, number>, where: string): Lat
   row.load1 = optNum("load1");
   row.measured_at = optText("measured_at");
   row.replaced_total_ms = optNum("replaced_total_ms");
+  for (const c of ["speed", "ref_ms"] as const) {
+    const v = optNum(c);
+    if (v !== undefined && !(v > 0)) throw new LatencyDataError(`${where}: column ${c}: ${v} is not a positive number`);
+    row[c] = v;
+  }
   const archCell = optText("arch");
   if (archCell !== undefined) {
     try {
@@ -398,7 +412,9 @@ export function formatRow(r: LatencyRow, extras: boolean): string {
     ...PROTOCOL_FIELDS.map((k) => opt(p?.[k])),
     opt(d?.cpu), opt(d?.cores), opt(d?.arch), opt(d?.platform),
     opt(r.sample), opt(r.seq), opt(r.pass), r.load1 === undefined ? "" : r.load1.toFixed(2), opt(r.measured_at),
-    r.replaced_total_ms === undefined ? "" : pyFloat(r.replaced_total_ms), r.arch ? archToCell(r.arch) : "",
+    r.replaced_total_ms === undefined ? "" : pyFloat(r.replaced_total_ms),
+    r.speed === undefined ? "" : pyFloat(r.speed), r.ref_ms === undefined ? "" : pyFloat(r.ref_ms),
+    r.arch ? archToCell(r.arch) : "",
   ];
   return [...hat, ...cells].join(",") + "\n";
 }

@@ -130,6 +130,10 @@ export const MeasuredRow = z.object({
   load1: z.number().nonnegative().finite().optional(),
   /** Position of the measurement in the agent's process (0 = first: warm-up prone). */
   seq: z.number().int().min(0).optional(),
+  /** The machine's speed when measured (runtime/steady.ts: >1 slower than usual); agents before it send none. */
+  speed: z.number().positive().finite().optional(),
+  /** The reference architecture's timing (ms) behind `speed`. */
+  ref_ms: z.number().positive().finite().optional(),
 }).strict();
 export type MeasuredRow = z.infer<typeof MeasuredRow>;
 
@@ -164,6 +168,10 @@ export const DeploymentReport = z.object({
   decoder_ms: Ms.optional(),
   /** The protocol measured: the work's, with the model's vocabulary and the agent's build (agents before it existed send none). */
   protocol: Protocol.optional(),
+  /** The machine's speed when measured_ms was measured (runtime/steady.ts: >1 slower than usual); agents before it send none. */
+  speed: z.number().positive().finite().optional(),
+  /** The reference architecture's timing (ms) behind `speed`. */
+  ref_ms: z.number().positive().finite().optional(),
   error: z.string().max(2000).optional(),
 }).strict();
 export type DeploymentReport = z.infer<typeof DeploymentReport>;

@@ -197,8 +197,18 @@ function tensorSeed(seed: number, name: string): number {
  * - biases (linear and layer norm): `0.1·u`.
  */
 export function randomTensors(shapes: ShapeMap, seed: number): TensorMap {
+  const g = randomTensorSteps(shapes, seed);
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** randomTensors as steps: yields after each tensor (runtime/profile.ts gives the event loop back between them). */
+export function* randomTensorSteps(shapes: ShapeMap, seed: number): Generator<void, TensorMap> {
   const out: TensorMap = new Map();
   for (const [name, shape] of shapes) {
+    if (out.size > 0) yield;
     const s = tensorSeed(seed, name);
     const data = new Float32Array(shapeSize(shape));
     if (name === "embed.tokens") fillNormal(data, s, 1 / Math.sqrt(shape[shape.length - 1]));

@@ -21,6 +21,7 @@ import { JobRunner, migrateJobs } from "./jobs/runner.js";
 import { registerKinds } from "./jobs/kinds/index.js";
 import { describe, openApiDocument } from "./openapi.js";
 import { InputError } from "../runtime/errors.js";
+import { LEASE_ASSUMED_GFLOPS } from "./fleet/work.js";
 
 /** Longest body on the agents' routes (enrolment included, which needs no token). */
 const AGENT_BODY_LIMIT = 1024 * 1024;
@@ -105,7 +106,7 @@ export interface HatServer {
 export function createServer(o: ServerOptions): HatServer {
   const config: ServerConfig = {
     dataDir: o.dataDir, adminTokenHash: o.adminTokenHash,
-    leaseSeconds: o.leaseSeconds ?? 60, leaseBatch: o.leaseBatch ?? 5,
+    leaseSeconds: o.leaseSeconds ?? 60, leaseBatch: o.leaseBatch ?? 5, leaseAssumedGflops: o.leaseAssumedGflops ?? LEASE_ASSUMED_GFLOPS,
     bodyLimitBytes: o.bodyLimitBytes ?? 64 * 1024 * 1024, maxWaitSeconds: o.maxWaitSeconds ?? 30,
     version: o.version ?? "0.1.0",
     corpusRoots: corpusRoots(o.corpusRoots ?? []), maxCorpusFileBytes: o.maxCorpusFileBytes ?? MAX_CORPUS_FILE_BYTES,

@@ -9,8 +9,13 @@ export interface ServerConfig {
   dataDir: string;
   /** sha256 of the admin token. */
   adminTokenHash: string;
-  /** A profiling lease ends this long after the agent's last heartbeat or rows (default 60 s). */
+  /**
+   * A profiling lease ends this long after the agent's last heartbeat or rows (default 60 s): the
+   * floor; a lease whose work takes longer is longer (server/fleet/work.ts leaseSecondsFor).
+   */
   leaseSeconds: number;
+  /** The speed (GFLOP/s) leases assume of a device before its campaign's rows say (default LEASE_ASSUMED_GFLOPS). */
+  leaseAssumedGflops: number;
   /** Architectures per profiling lease (default 5). */
   leaseBatch: number;
   /** Longest request body accepted (default 64 MiB: datasets are uploaded as JSON). */

@@ -46,6 +46,10 @@ export const DeploymentAgentView = z.object({
   decoder_ms: z.number().nullable(),
   /** The protocol the agent measured with (its build, the model's vocabulary); null from agents that did not say. */
   protocol: Protocol.nullable(),
+  /** The machine's speed when measured_ms was measured (runtime/steady.ts: >1 slower than usual); null from agents that did not say. */
+  speed: z.number().nullable(),
+  /** The reference timing (ms) behind `speed`. */
+  ref_ms: z.number().nullable(),
   /** measured_ms <= the deployment's constraint_ms; null without either. */
   meets_constraint: z.boolean().nullable(),
   error: z.string().nullable(),
@@ -185,6 +189,7 @@ export class Deployments {
       return {
         agent_id: a.id, name: a.name, state, measured_ms: measured, encoder_ms: r?.encoder_ms ?? null,
         decoder_ms: r?.decoder_ms ?? null, protocol: r?.protocol ? readProtocol(JSON.parse(r.protocol)) : null,
+        speed: r?.speed ?? null, ref_ms: r?.ref_ms ?? null,
         meets_constraint: measured !== null && d.constraint_ms !== null ? measured <= d.constraint_ms : null,
         error: r?.error ?? null, updated_at: r?.updated_at ?? null,
       } as z.infer<typeof DeploymentAgentView>;
@@ -233,17 +238,17 @@ export class Deployments {
       const message = `state: active, but this agent never downloaded the model ${d.model_sha256} of deployment ${deploymentId} (GET /v1/artifacts/${d.model_sha256})`;
       // recorded as failed, so the deployment is not handed to this agent again and again (an agent that keeps re-reporting is no busy loop)
       db.prepare(`INSERT INTO deployment_agents (deployment_id, agent_id, state, error, updated_at) VALUES (?, ?, 'failed', ?, ?)
-        ON CONFLICT (deployment_id, agent_id) DO UPDATE SET state = 'failed', measured_ms = NULL, encoder_ms = NULL, decoder_ms = NULL, protocol = NULL, error = excluded.error, updated_at = excluded.updated_at`)
+        ON CONFLICT (deployment_id, agent_id) DO UPDATE SET state = 'failed', measured_ms = NULL, encoder_ms = NULL, decoder_ms = NULL, protocol = NULL, speed = NULL, ref_ms = NULL, error = excluded.error, updated_at = excluded.updated_at`)
         .run(deploymentId, agent.agentId, message, now());
       throw new ApiError(409, "model_not_fetched", message);
     }
-    db.prepare(`INSERT INTO deployment_agents (deployment_id, agent_id, state, measured_ms, encoder_ms, decoder_ms, protocol, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    db.prepare(`INSERT INTO deployment_agents (deployment_id, agent_id, state, measured_ms, encoder_ms, decoder_ms, protocol, error, updated_at, speed, ref_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (deployment_id, agent_id) DO UPDATE SET state = excluded.state, measured_ms = excluded.measured_ms, encoder_ms = excluded.encoder_ms,
-      decoder_ms = excluded.decoder_ms, protocol = excluded.protocol, error = excluded.error, updated_at = excluded.updated_at`)
+      decoder_ms = excluded.decoder_ms, protocol = excluded.protocol, error = excluded.error, updated_at = excluded.updated_at, speed = excluded.speed, ref_ms = excluded.ref_ms`)
       .run(deploymentId, agent.agentId, body.state, body.measured_ms ?? null, body.encoder_ms ?? null, body.decoder_ms ?? null,
         body.protocol ? JSON.stringify(body.protocol) : null,
-        body.error ?? (body.state === "failed" ? "failed (the agent gave no reason)" : null), now());
-    this.ctx.log(`fleet: deployment ${deploymentId} on agent ${agent.agentId}: ${body.state}${body.measured_ms !== undefined ? ` (${body.measured_ms.toFixed(2)} ms)` : ""}${body.error ? `: ${body.error}` : ""}`);
+        body.error ?? (body.state === "failed" ? "failed (the agent gave no reason)" : null), now(), body.speed ?? null, body.ref_ms ?? null);
+    this.ctx.log(`fleet: deployment ${deploymentId} on agent ${agent.agentId}: ${body.state}${body.measured_ms !== undefined ? ` (${body.measured_ms.toFixed(2)} ms${body.speed !== undefined ? `, speed ${body.speed.toFixed(2)}` : ""})` : ""}${body.error ? `: ${body.error}` : ""}`);
     return this.view(deploymentId)!;
   }
 }

@@ -39,6 +39,8 @@ export function campaignDataset(db: Db, jobId: string): CampaignDataset {
     };
     if (s.seq !== null) row.seq = s.seq;
     if (s.load1 !== null) row.load1 = s.load1;
+    if (s.speed !== null) row.speed = s.speed;
+    if (s.ref_ms !== null) row.ref_ms = s.ref_ms;
     if (!row.device) delete row.device;
     return row;
   });

@@ -38,7 +38,7 @@ export function migrateFleet(db: Db): void {
     CREATE INDEX IF NOT EXISTS campaign_archs_lease ON campaign_archs (lease_id);
     CREATE TABLE IF NOT EXISTS leases (
       id TEXT PRIMARY KEY, job_id TEXT NOT NULL, agent_id TEXT NOT NULL, created_at INTEGER NOT NULL,
-      expires_at INTEGER NOT NULL, state TEXT NOT NULL);
+      expires_at INTEGER NOT NULL, state TEXT NOT NULL, lease_ms INTEGER);
     CREATE INDEX IF NOT EXISTS leases_state ON leases (state, expires_at);
     CREATE INDEX IF NOT EXISTS leases_job ON leases (job_id);
     CREATE INDEX IF NOT EXISTS leases_agent ON leases (agent_id, state);
@@ -49,7 +49,7 @@ export function migrateFleet(db: Db): void {
       job_id TEXT NOT NULL, idx INTEGER NOT NULL, agent_id TEXT NOT NULL, lease_id TEXT NOT NULL,
       encoder_ms REAL NOT NULL, decoder_ms REAL NOT NULL, encoder_std_ms REAL NOT NULL, decoder_std_ms REAL NOT NULL,
       runs INTEGER NOT NULL, build TEXT NOT NULL, load1 REAL, seq INTEGER, measured_at INTEGER NOT NULL,
-      PRIMARY KEY (job_id, idx));
+      speed REAL, ref_ms REAL, PRIMARY KEY (job_id, idx));
     CREATE TABLE IF NOT EXISTS fleet_idempotency (
       agent_id TEXT NOT NULL, key TEXT NOT NULL, lease_id TEXT NOT NULL, reply TEXT NOT NULL, created_at INTEGER NOT NULL,
       PRIMARY KEY (agent_id, key));
@@ -59,7 +59,8 @@ export function migrateFleet(db: Db): void {
     CREATE INDEX IF NOT EXISTS deployments_class ON deployments (device_class, created_at);
     CREATE TABLE IF NOT EXISTS deployment_agents (
       deployment_id TEXT NOT NULL, agent_id TEXT NOT NULL, state TEXT NOT NULL, measured_ms REAL, encoder_ms REAL,
-      decoder_ms REAL, protocol TEXT, error TEXT, updated_at INTEGER NOT NULL, PRIMARY KEY (deployment_id, agent_id));
+      decoder_ms REAL, protocol TEXT, error TEXT, updated_at INTEGER NOT NULL, speed REAL, ref_ms REAL,
+      PRIMARY KEY (deployment_id, agent_id));
     CREATE TABLE IF NOT EXISTS agent_downloads (
       agent_id TEXT NOT NULL, sha256 TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (agent_id, sha256)) WITHOUT ROWID;
   `);
@@ -72,6 +73,17 @@ export function migrateFleet(db: Db): void {
   // a data directory from before deployments had a latency constraint to meet
   const pcols = (db.prepare(`PRAGMA table_info(deployments)`).all() as { name: string }[]).map((c) => c.name);
   if (!pcols.includes("constraint_ms")) db.exec(`ALTER TABLE deployments ADD COLUMN constraint_ms REAL`);
+  // a data directory from before measurements carried the machine's speed (runtime/steady.ts)
+  addColumns(db, "latency_rows", ["speed REAL", "ref_ms REAL"]);
+  addColumns(db, "deployment_agents", ["speed REAL", "ref_ms REAL"]);
+  // a data directory from before leases were sized from their work (work.ts): their length, ms
+  addColumns(db, "leases", ["lease_ms INTEGER"]);
+}
+
+/** Add the columns ("name TYPE") a table lacks. */
+function addColumns(db: Db, table: string, columns: readonly string[]): void {
+  const have = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
+  for (const c of columns) if (!have.has(c.split(" ")[0])) db.exec(`ALTER TABLE ${table} ADD COLUMN ${c}`);
 }
 
 /** A stored campaign's protocol (one stored before the protocol had its rounds takes the campaign's). */
@@ -112,6 +124,8 @@ export interface LeaseRow {
   created_at: number;
   expires_at: number;
   state: "active" | "done" | "expired" | "cancelled";
+  /** The lease's length (ms after the last heartbeat or rows); null: a lease from before, config.leaseSeconds. */
+  lease_ms: number | null;
 }
 
 export interface StoredRow {
@@ -128,6 +142,8 @@ export interface StoredRow {
   load1: number | null;
   seq: number | null;
   measured_at: number;
+  speed: number | null;
+  ref_ms: number | null;
 }
 
 export interface DeploymentRow {
@@ -154,4 +170,6 @@ export interface DeploymentAgentRow {
   protocol: string | null; // JSON Protocol, as the agent measured
   error: string | null;
   updated_at: number;
+  speed: number | null;
+  ref_ms: number | null;
 }

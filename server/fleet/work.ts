@@ -2,12 +2,23 @@
  * Work for agents: the long poll, profiling leases, rows and heartbeats.
  *
  * A campaign's architectures are leased in batches (config.leaseBatch) to agents of its device
- * class, oldest campaign first. A lease lives `config.leaseSeconds` after its last heartbeat or
- * rows; then it expires and its architectures without a stored row go back to `pending` for the
+ * class, oldest campaign first. A lease lives `lease_s` after its last heartbeat or rows; then it
+ * expires and its architectures without a stored row go back to `pending` for the
  * next agent that asks. An agent asking for work while it holds an active lease has restarted:
  * that lease ends the same way first. Rows are stored once per (campaign, index), whoever sends
  * them (a late row of an expired lease counts if the index is still missing, even one given up); a rows request is
  * idempotent by its key. Every change that could unblock a waiter calls `notify`.
+ *
+ * Lease lengths grow with the work (leaseSecondsFor): lease_s = max(config.leaseSeconds,
+ * min(MAX_LEASE_S, LEASE_SAFETY x rounds x (warmup + runs) x F / R)), F the floating-point
+ * operations of one run of the batch's largest architecture with the campaign's protocol
+ * (runtime/flops.ts) and R the device's speed: the median FLOP/s of the campaign's latest rows
+ * (at least LEASE_RATE_ROWS of them), else config.leaseAssumedGflops (default LEASE_ASSUMED_GFLOPS,
+ * about a Raspberry Pi's; this VM runs ~15). So an agent that heartbeats only between
+ * architectures (agents before steady measurements did) still keeps its lease through the
+ * largest one; LEASE_SAFETY covers the steady re-measurements (runtime/steady.ts: up to 3
+ * measurements). Agents now also heartbeat between runs (agent/profiler.ts). The length is
+ * stored with the lease; heartbeats and rows extend it by that length and say it.
  */
 import { Hono } from "hono";
 import { z } from "zod";
@@ -18,6 +29,9 @@ import {
 import type { ServerConfig } from "../context.js";
 import { now, type Db } from "../db.js";
 import { ApiError, badRequest, jsonBody, notFound, query } from "../http.js";
+import { validateArch } from "../../runtime/arch.js";
+import { protocolFlops } from "../../runtime/flops.js";
+import type { Protocol } from "../../runtime/protocol.js";
 import { describe } from "../openapi.js";
 import { agentOf, type AgentCaller, type FleetCore } from "./core.js";
 import type { Deployments } from "./deployments.js";
@@ -34,11 +48,58 @@ export const MAX_LEASES = 3;
 /** How often a waiting long poll looks again when nothing notified it (leases expire by time). */
 const POLL_MS = 200;
 
+/** A device's assumed speed (GFLOP/s) before its campaign's rows measure it: slow, as a Raspberry Pi's wasm runtime. */
+export const LEASE_ASSUMED_GFLOPS = 2;
+/** The lease covers this many times the estimated measurement (steady re-measurements: up to 3). */
+export const LEASE_SAFETY = 3;
+/** The longest lease sizing gives (a dead agent's architectures wait at most this long; config.leaseSeconds may be longer). */
+export const MAX_LEASE_S = 3600;
+/** Rows of a campaign needed before their measured speed replaces the assumed one. */
+export const LEASE_RATE_ROWS = 3;
+
+/**
+ * The lease length (s) for measuring `archs` with `protocol` at `flopsPerS` (see the file's
+ * header): at least `floorS`, at most max(floorS, MAX_LEASE_S).
+ */
+export function leaseSecondsFor(archs: readonly unknown[], protocol: Protocol, flopsPerS: number, floorS: number): number {
+  let largest = 0;
+  for (const a of archs) {
+    try {
+      const f = protocolFlops(validateArch(a), protocol);
+      largest = Math.max(largest, f.encoder + f.decoder);
+    } catch {
+      // an invalid architecture: the agent skips it
+    }
+  }
+  const estimate = (protocol.rounds * (protocol.warmup + protocol.runs) * largest) / flopsPerS;
+  return Math.max(floorS, Math.min(MAX_LEASE_S, Math.ceil(LEASE_SAFETY * estimate)));
+}
+
 export class LeaseBook {
   constructor(private readonly db: Db, private readonly config: ServerConfig, private readonly notify: () => void) {}
 
-  private get leaseMs(): number {
-    return this.config.leaseSeconds * 1000;
+  /** A lease's length, ms (a lease from before leases were sized: config.leaseSeconds). */
+  private leaseMsOf(lease: Pick<LeaseRow, "lease_ms">): number {
+    return lease.lease_ms ?? this.config.leaseSeconds * 1000;
+  }
+
+  /** The device's measured speed (FLOP/s): the median over the campaign's latest rows, if enough. */
+  private measuredRate(jobId: string, protocol: Protocol): number | undefined {
+    const rows = this.db.prepare(`SELECT r.encoder_ms + r.decoder_ms AS ms, a.arch AS arch FROM latency_rows r
+      JOIN campaign_archs a ON a.job_id = r.job_id AND a.idx = r.idx WHERE r.job_id = ? ORDER BY r.measured_at DESC, r.rowid DESC LIMIT 21`)
+      .all(jobId) as { ms: number; arch: string }[];
+    const rates: number[] = [];
+    for (const r of rows) {
+      try {
+        const f = protocolFlops(validateArch(JSON.parse(r.arch)), protocol);
+        if (r.ms > 0) rates.push((f.encoder + f.decoder) / (r.ms / 1000));
+      } catch {
+        // not an architecture: no rate
+      }
+    }
+    if (rates.length < LEASE_RATE_ROWS) return undefined;
+    rates.sort((a, b) => a - b);
+    return rates[rates.length >> 1];
   }
 
   /**
@@ -91,8 +152,12 @@ export class LeaseBook {
       const archs = suspect.length ? suspect : this.db.prepare(`SELECT idx, arch FROM campaign_archs WHERE job_id = ? AND state = 'pending' ORDER BY idx LIMIT ?`)
         .all(campaign.job_id, this.config.leaseBatch) as { idx: number; arch: string }[];
       const id = newId("ls"), t = now();
-      this.db.prepare(`INSERT INTO leases (id, job_id, agent_id, created_at, expires_at, state) VALUES (?, ?, ?, ?, ?, 'active')`)
-        .run(id, campaign.job_id, agent.agentId, t, t + this.leaseMs);
+      const protocol = campaignProtocol(campaign);
+      const parsed = archs.map((a) => ({ index: a.idx, arch: JSON.parse(a.arch) as unknown }));
+      const rate = this.measuredRate(campaign.job_id, protocol) ?? this.config.leaseAssumedGflops * 1e9;
+      const leaseS = leaseSecondsFor(parsed.map((a) => a.arch), protocol, rate, this.config.leaseSeconds);
+      this.db.prepare(`INSERT INTO leases (id, job_id, agent_id, created_at, expires_at, state, lease_ms) VALUES (?, ?, ?, ?, ?, 'active', ?)`)
+        .run(id, campaign.job_id, agent.agentId, t, t + leaseS * 1000, leaseS * 1000);
       const give = this.db.prepare(`INSERT INTO lease_archs (lease_id, job_id, idx) VALUES (?, ?, ?)`);
       const mark = this.db.prepare(`UPDATE campaign_archs SET state = 'leased', lease_id = ? WHERE job_id = ? AND idx = ?`);
       for (const a of archs) {
@@ -100,9 +165,7 @@ export class LeaseBook {
         mark.run(id, campaign.job_id, a.idx);
       }
       return {
-        kind: "profile", lease_id: id, campaign_id: campaign.job_id, protocol: campaignProtocol(campaign),
-        archs: archs.map((a) => ({ index: a.idx, arch: JSON.parse(a.arch) as unknown })),
-        lease_s: this.config.leaseSeconds,
+        kind: "profile", lease_id: id, campaign_id: campaign.job_id, protocol, archs: parsed, lease_s: leaseS,
       };
     }).immediate();
   }
@@ -124,9 +187,10 @@ export class LeaseBook {
   heartbeat(leaseId: string, agentId: string): z.infer<typeof HeartbeatResponse> {
     this.expireStale();
     const lease = this.owned(leaseId, agentId);
-    if (lease.state !== "active") return { lease_active: false, lease_s: this.config.leaseSeconds };
-    this.db.prepare(`UPDATE leases SET expires_at = ? WHERE id = ? AND state = 'active'`).run(now() + this.leaseMs, leaseId);
-    return { lease_active: true, lease_s: this.config.leaseSeconds };
+    const ms = this.leaseMsOf(lease);
+    if (lease.state !== "active") return { lease_active: false, lease_s: ms / 1000 };
+    this.db.prepare(`UPDATE leases SET expires_at = ? WHERE id = ? AND state = 'active'`).run(now() + ms, leaseId);
+    return { lease_active: true, lease_s: ms / 1000 };
   }
 
   /** Stores a chunk of rows (see the file's header). */
@@ -148,11 +212,11 @@ export class LeaseBook {
       let stored = 0, duplicates = 0;
       if (campaign?.state === "running") {
         const t = now();
-        const insert = this.db.prepare(`INSERT OR IGNORE INTO latency_rows (job_id, idx, agent_id, lease_id, encoder_ms, decoder_ms, encoder_std_ms, decoder_std_ms, runs, build, load1, seq, measured_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+        const insert = this.db.prepare(`INSERT OR IGNORE INTO latency_rows (job_id, idx, agent_id, lease_id, encoder_ms, decoder_ms, encoder_std_ms, decoder_std_ms, runs, build, load1, seq, measured_at, speed, ref_ms)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
         const done = this.db.prepare(`UPDATE campaign_archs SET state = 'done' WHERE job_id = ? AND idx = ?`);
         for (const r of req.rows) {
-          const info = insert.run(lease.job_id, r.index, agentId, leaseId, r.encoder_ms, r.decoder_ms, r.encoder_std_ms, r.decoder_std_ms, r.runs, r.build, r.load1 ?? null, r.seq ?? null, t);
+          const info = insert.run(lease.job_id, r.index, agentId, leaseId, r.encoder_ms, r.decoder_ms, r.encoder_std_ms, r.decoder_std_ms, r.runs, r.build, r.load1 ?? null, r.seq ?? null, t, r.speed ?? null, r.ref_ms ?? null);
           if (info.changes > 0) {
             stored++;
             done.run(lease.job_id, r.index);
@@ -165,7 +229,7 @@ export class LeaseBook {
         for (const { lease_id } of touched) {
           if (this.missing(lease_id) === 0) this.db.prepare(`UPDATE leases SET state = 'done' WHERE id = ?`).run(lease_id);
         }
-        this.db.prepare(`UPDATE leases SET expires_at = ? WHERE id = ? AND state = 'active'`).run(t + this.leaseMs, leaseId);
+        this.db.prepare(`UPDATE leases SET expires_at = ? WHERE id = ? AND state = 'active'`).run(t + this.leaseMsOf(lease), leaseId);
       }
       const state = (this.db.prepare(`SELECT state FROM leases WHERE id = ?`).get(leaseId) as { state: LeaseRow["state"] }).state;
       const out: RowsResponse = { stored, duplicates, lease_active: state === "active" };

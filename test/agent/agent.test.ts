@@ -159,7 +159,7 @@ describe("agent", () => {
     // interleaved: 30, 31, 30, 31) once the last contact is older than lease_s / 2
     s.push({ ...work, lease_id: "L3", lease_s: 1e-6, archs: [30, 31].map((index) => ({ index, arch: smallestArch(space) })) });
     await until(() => logs.some((l) => /lease L3: 2 measured/.test(l)), 30_000, "lease L3 done");
-    expect(s.heartbeats.filter((h) => h === "L3").length).toBe(4);
+    expect(s.heartbeats.filter((h) => h === "L3").length).toBeGreaterThanOrEqual(4); // and the timer's, while measuring
     expect(s.rowPosts.filter((p) => p.lease === "L3").map((p) => p.indexes)).toEqual([[30], [31]]);
     // a heartbeat saying the lease is over stops the batch before anything is measured
     s.endedLeases.add("L4");

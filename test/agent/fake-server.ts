@@ -20,6 +20,8 @@ export interface FakeServer {
   rowPosts: { lease: string; key: string; indexes: number[]; status: number }[];
   rows: Map<number, MeasuredRow>;
   heartbeats: string[];
+  /** Every rows post and heartbeat: the lease and when (Date.now()). */
+  contacts: { lease: string; at: number; what: "rows" | "heartbeat" }[];
   reports: { id: string; body: Record<string, unknown> }[];
   artifacts: Map<string, Uint8Array>;
   /** Fail the next N rows posts with 503. */
@@ -38,7 +40,7 @@ export async function fakeServer(port = 0): Promise<FakeServer> {
   const keyReplies = new Map<string, RowsResponse>();
   const s = {
     enrolTokens: new Set<string>(), enrolments: [], tokens: new Set<string>(), queue: [], rowPosts: [], rows: new Map(),
-    heartbeats: [], reports: [], artifacts: new Map(), failRows: 0, endedLeases: new Set<string>(), leaseRowLimit: new Map(), polls: 0,
+    heartbeats: [], contacts: [], reports: [], artifacts: new Map(), failRows: 0, endedLeases: new Set<string>(), leaseRowLimit: new Map(), polls: 0,
     push(work: unknown) {
       s.queue.push(work);
       waiters.splice(0).forEach((w) => w());
@@ -74,6 +76,7 @@ export async function fakeServer(port = 0): Promise<FakeServer> {
     const r = RowsRequest.safeParse(await c.req.json());
     if (!r.success) return c.json({ error: { code: "invalid_body", message: r.error.issues[0].message } }, 400);
     const post = { lease, key: r.data.idempotency_key, indexes: r.data.rows.map((x) => x.index), status: 200 };
+    s.contacts.push({ lease, at: Date.now(), what: "rows" });
     s.rowPosts.push(post);
     if (s.failRows > 0) {
       s.failRows--;
@@ -97,6 +100,7 @@ export async function fakeServer(port = 0): Promise<FakeServer> {
   app.post("/v1/agent/leases/:id/heartbeat", (c) => {
     if (!authed(c.req.header("authorization"))) return c.json(unauthorized, 401);
     s.heartbeats.push(c.req.param("id"));
+    s.contacts.push({ lease: c.req.param("id"), at: Date.now(), what: "heartbeat" });
     return c.json({ lease_active: !s.endedLeases.has(c.req.param("id")), lease_s: 60 });
   });
 

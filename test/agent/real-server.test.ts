@@ -69,10 +69,11 @@ describe("agent + the real server", () => {
     const bytes = encodeModel({ kind: "supertransformer", space: DEMO_SPACE, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim }, vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: {} }, randomTensors(superTensorShapes(DEMO_SPACE, bpe.vocab().size), 7));
     const art = srv.ctx.artifacts.put(bytes, "model", "test.hatm");
     const dep = await api<{ id: string }>("POST", "/v1/deployments", { device_class: "test-box", model: { sha256: art.sha256 }, protocol });
-    type Dep = { agents: { agent_id: string; state: string; measured_ms?: number; error?: string }[] };
+    type Dep = { agents: { agent_id: string; state: string; measured_ms?: number; speed?: number; error?: string }[] };
     const states = await poll(async () => { const x = await api<Dep>("GET", `/v1/deployments/${dep.id}`); return x.agents.length && x.agents.every((a) => a.state !== "pending") ? x.agents : undefined; }, 60_000, "the deployment");
     expect(states[0].state, states[0].error).toBe("active");
     expect(states[0].measured_ms).toBeGreaterThan(0);
+    expect(states[0].speed).toBeGreaterThan(0); // measured steadily (runtime/steady.ts)
     const t = await fetch(`${info.translate_url}/translate`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ lines: ["hello world", "the cat"] }) });
     expect(t.status).toBe(200);
     expect(await t.json()).toMatchObject({ deployment_id: dep.id, model_sha256: art.sha256 });

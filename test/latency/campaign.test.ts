@@ -161,3 +161,33 @@ describe("profiling campaigns", () => {
     for (const k of keys) expect(rows.some((x) => archToCell(x.arch!) === k)).toBe(true);
   });
 });
+
+describe("steady campaigns (runtime/steady.ts)", () => {
+  it("rows carry the speed; a slow spell of the reference re-measures (bounded); the file says so", async () => {
+    const out = join(dir, "steady.csv");
+    // the reference: 1 ms, except 2 ms for the 9th-11th timings (a slow spell at the 5th measurement)
+    let refs = 0;
+    const reference = () => (++refs >= 9 && refs <= 11 ? 2 : 1);
+    let measures = 0;
+    const fake = fakeMeasure();
+    const measure: Measure = (a, p) => { measures++; return fake(a, p); };
+    const pauses: number[] = [];
+    const r = await runCampaign({ space, samples: 5, out, protocol, device, measure, reference, sleep: async (ms) => { pauses.push(ms); }, remeasure: false });
+    expect(r.complete).toBe(true);
+    // primed with timings 1-4; each measurement's "before" is the last timing (just taken), its "after" the next: rows 1-4 after 5-8;
+    // row 5 after 9 (2 ms): (1 + 2) / 2 / median(1 x8, 2) = 1.5 -> again: 10, 11 (2, 2) -> 2 -> again: 12, 13 -> 1, kept
+    expect(r.slow_remeasured).toBe(2);
+    expect(pauses).toEqual([500, 500]);
+    expect(measures).toBe(1 + 5 + 2); // the warm-up, 5 rows, 2 re-measurements
+    expect(r.speed_max).toBe(1);
+    const rows = readDataset(out).rows;
+    expect(rows.map((x) => x.speed)).toEqual([1, 1, 1, 1, 1]);
+    expect(rows.every((x) => x.ref_ms === 1)).toBe(true);
+    // without a reference, an injected measurement is not framed: no speed columns filled
+    const plain = join(dir, "plain.csv");
+    const p2 = await runCampaign({ space, samples: 3, out: plain, protocol, device, measure: fakeMeasure(), remeasure: false });
+    expect(p2.slow_remeasured).toBe(0);
+    expect(p2.speed_median).toBeUndefined();
+    expect(readDataset(plain).rows.every((x) => x.speed === undefined)).toBe(true);
+  });
+});

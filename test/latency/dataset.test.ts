@@ -58,6 +58,33 @@ describe("latency datasets", () => {
     expect(archFromCell(archToCell(rows[1].arch!))).toEqual(rows[1].arch);
   });
 
+  it("rows carry the machine's speed (speed, ref_ms); files without the columns still read; a bad value names line and column", () => {
+    const arch = smallestArch(DEMO_SPACE);
+    const base: LatencyRow = { features: hatFeatures(arch), encoder_ms: 1, decoder_ms: 2, encoder_std_ms: 0, decoder_std_ms: 0, arch, protocol: { ...DEFAULT_PROTOCOL, build: "hat.wasm" } };
+    const rows: LatencyRow[] = [{ ...base, speed: 1.0712345678901234, ref_ms: 0.8125 }, { ...base, encoder_ms: 3 }];
+    const text = formatDataset(rows);
+    expect(csvHeader(true)).toMatch(/,replaced_total_ms,speed,ref_ms,arch\n$/);
+    const back = parseDataset(text).rows;
+    expect(back[0]).toMatchObject({ speed: 1.0712345678901234, ref_ms: 0.8125 }); // exact: written as Python's repr
+    expect(back[1]).not.toHaveProperty("speed");
+    // a file of before: no speed columns
+    const cols = csvHeader(true).trim().split(",");
+    const drop = (line: string) => line.split(",").filter((_, i) => cols[i] !== "speed" && cols[i] !== "ref_ms").join(",");
+    const old = text.trim().split("\n").map(drop).join("\n") + "\n";
+    expect(old).not.toMatch(/speed/);
+    const oldRows = parseDataset(old, "old.csv").rows;
+    expect(oldRows).toHaveLength(2);
+    expect(oldRows[0]).not.toHaveProperty("speed");
+    expect(oldRows[0].arch).toEqual(arch);
+    // bad values
+    const at = cols.indexOf("speed");
+    const withSpeed = (v: string) => { const lines = text.split("\n"); const c = lines[1].split(","); c[at] = v; lines[1] = c.join(","); return lines.join("\n"); };
+    expect(() => parseDataset(withSpeed("fast"), "s.csv")).toThrow(LatencyDataError);
+    expect(() => parseDataset(withSpeed("fast"), "s.csv")).toThrow(/s\.csv:2: column speed: 'fast' is not a finite number/);
+    expect(() => parseDataset(withSpeed("0"), "s.csv")).toThrow(/s\.csv:2: column speed: 0 is not a positive number/);
+    expect(() => parseDataset(withSpeed("-1.5"), "s.csv")).toThrow(/column speed: -1\.5 is not a positive number/);
+  });
+
   it("a later row of the same architecture replaces the earlier one in place", () => {
     const a = smallestArch(DEMO_SPACE), b = largestArch(DEMO_SPACE);
     const r = (arch: typeof a, ms: number): LatencyRow => ({ features: hatFeatures(arch), arch, encoder_ms: ms, decoder_ms: ms, encoder_std_ms: 0, decoder_std_ms: 0 });

@@ -15,6 +15,10 @@ import { encodeModel } from "../../runtime/format.js";
 import { DEPLOYMENT_PROTOCOL } from "../../runtime/protocol.js";
 import { createServer, type HatServer } from "../../server/app.js";
 import { hashToken } from "../../server/auth.js";
+import { LEASE_ASSUMED_GFLOPS, LEASE_SAFETY, leaseSecondsFor, MAX_LEASE_S } from "../../server/fleet/work.js";
+import { validateArch } from "../../runtime/arch.js";
+import { protocolFlops } from "../../runtime/flops.js";
+import { campaignDataset } from "../../server/fleet/rows.js";
 
 const ADMIN = "admin";
 const HW: Hardware = {
@@ -27,7 +31,8 @@ let s: HatServer;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "hat-fleet-"));
-  s = createServer({ dataDir: dir, adminTokenHash: hashToken(ADMIN), leaseSeconds: 1, maxWaitSeconds: 2, leaseBatch: 3, log: () => {} });
+  // leases at their 1 s floor (the expiry tests), whatever their work: a device assumed very fast
+  s = createServer({ dataDir: dir, adminTokenHash: hashToken(ADMIN), leaseSeconds: 1, leaseAssumedGflops: 1e6, maxWaitSeconds: 2, leaseBatch: 3, log: () => {} });
 });
 
 afterAll(async () => {
@@ -328,6 +333,60 @@ describe("a campaign on two agents", () => {
   });
 });
 
+describe("lease lengths", () => {
+  it("grow with the work (runs x rounds x the largest architecture's operations over the device's speed), then with the speed its rows measure", async () => {
+    const d2 = mkdtempSync(join(tmpdir(), "hat-fleet-lease-"));
+    const s2 = createServer({ dataDir: d2, adminTokenHash: hashToken(ADMIN), leaseSeconds: 4, leaseBatch: 2, maxWaitSeconds: 1, log: () => {} });
+    const req = async (method: string, path: string, token: string, body?: unknown) => {
+      const res = await s2.app.request(path, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: res.status, body: res.status === 204 ? undefined : await res.json() as any };
+    };
+    try {
+      const t = await req("POST", "/v1/enrolment-tokens", ADMIN, { device_class: "ls" });
+      const A = (await req("POST", "/v1/agent/enrol", "", { enrolment_token: t.body.token, name: "l", hardware: HW })).body as { token: string };
+      const protocol = { runs: 100, warmup: 5, vocab: 1000, rounds: 2 };
+      const job = s2.ctx.jobs.create("campaign", { device_class: "ls", space: "demo", samples: 9, protocol });
+      const w = (await req("GET", "/v1/agent/work?wait_s=1", A.token)).body as ProfileWork;
+      // the batch: the demo space's smallest and largest; one run of the largest at vocab 1000 (runtime/flops.ts)
+      const flops = (a: unknown) => { const f = protocolFlops(validateArch(a), w.protocol); return f.encoder + f.decoder; };
+      const F = Math.max(...w.archs.map((a) => flops(a.arch)));
+      expect(F).toBeCloseTo(67.7e6, -5);
+      const expected = Math.ceil(LEASE_SAFETY * 2 * 105 * F / (LEASE_ASSUMED_GFLOPS * 1e9)); // 3 x 2 x 105 x 67.7e6 / 2e9 = 21.3 -> 22
+      expect(w.lease_s).toBe(expected);
+      expect(w.lease_s).toBeGreaterThan(4);
+      expect(leaseSecondsFor(w.archs.map((a) => a.arch), w.protocol, LEASE_ASSUMED_GFLOPS * 1e9, 4)).toBe(expected);
+      const lease = s2.ctx.db.prepare(`SELECT created_at, expires_at, lease_ms FROM leases WHERE id = ?`).get(w.lease_id) as { created_at: number; expires_at: number; lease_ms: number };
+      expect(lease.lease_ms).toBe(expected * 1000);
+      expect(lease.expires_at - lease.created_at).toBe(expected * 1000);
+      expect((await req("POST", `/v1/agent/leases/${w.lease_id}/heartbeat`, A.token, {})).body).toEqual({ lease_active: true, lease_s: expected });
+      // a tiny protocol: the floor
+      expect(leaseSecondsFor(w.archs.map((a) => a.arch), { ...w.protocol, runs: 1, warmup: 0, rounds: 1 }, LEASE_ASSUMED_GFLOPS * 1e9, 4)).toBe(4);
+      expect(leaseSecondsFor(w.archs.map((a) => a.arch), { ...w.protocol, runs: 10000, rounds: 20 }, 1e6, 4)).toBe(MAX_LEASE_S);
+
+      // rows measured at 1 ms per 67.7 MFLOP-ish (a device ~30x faster than assumed): the next leases are sized from them
+      const rowOf = (index: number, arch: unknown) => ({ ...row(index, 0), encoder_ms: flops(arch) / 1e8 / 3, decoder_ms: 2 * flops(arch) / 1e8 / 3 }); // total = F / 1e11 s: 100 GFLOP/s
+      const rows = w.archs.map((a) => ({ ...rowOf(a.index, a.arch), speed: 1.25, ref_ms: 0.8 }));
+      expect((await req("POST", `/v1/agent/leases/${w.lease_id}/rows`, A.token, { idempotency_key: "ls-chunk-1", rows })).body.stored).toBe(2);
+      // the rows' speed is stored and in the campaign's dataset (a CSV column)
+      const ds = campaignDataset(s2.ctx.db, job.id);
+      expect(ds.rows.map((r) => [r.speed, r.ref_ms])).toEqual([[1.25, 0.8], [1.25, 0.8]]);
+      expect(parseDataset(ds.csv).rows[0]).toMatchObject({ speed: 1.25, ref_ms: 0.8 });
+      expect((await req("POST", `/v1/agent/leases/${w.lease_id}/rows`, A.token, { idempotency_key: "ls-chunk-x", rows: [{ ...rows[0], speed: 0 }] })).status).toBe(400);
+      const w2 = (await req("GET", "/v1/agent/work?wait_s=1", A.token)).body as ProfileWork; // 2 rows: still assumed
+      expect(w2.lease_s).toBe(leaseSecondsFor(w2.archs.map((a) => a.arch), w2.protocol, LEASE_ASSUMED_GFLOPS * 1e9, 4));
+      await req("POST", `/v1/agent/leases/${w2.lease_id}/rows`, A.token, { idempotency_key: "ls-chunk-2", rows: w2.archs.map((a) => rowOf(a.index, a.arch)) });
+      const w3 = (await req("GET", "/v1/agent/work?wait_s=1", A.token)).body as ProfileWork;
+      expect(w3.lease_s).toBe(leaseSecondsFor(w3.archs.map((a) => a.arch), w3.protocol, 1e11, 4));
+      expect(w3.lease_s).toBe(4); // 3 x 2 x 105 x <=67.7e6 / 1e11 = 0.43 s: the floor
+      s2.ctx.jobs.cancel(job.id);
+      await s2.ctx.jobs.settled(job.id);
+    } finally {
+      await s2.close();
+      rmSync(d2, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("a server restart mid-campaign", () => {
   it("keeps the rows, resumes the job, and an agent that restarted gets its unmeasured archs again", async () => {
     const d2 = mkdtempSync(join(tmpdir(), "hat-fleet-restart-"));
@@ -440,14 +499,15 @@ describe("deployments", () => {
     const measured = { ...d.body.protocol, build: "hat-relaxed.wasm" };
     expect(await fetchModel(A.token, sha)).toBe(200);
     expect(await fetchModel(B.token, sha)).toBe(200);
-    expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: A.token, body: { state: "active", measured_ms: 3, encoder_ms: 1, decoder_ms: 2, protocol: measured } })).status).toBe(200);
+    expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: A.token, body: { state: "active", measured_ms: 3, encoder_ms: 1, decoder_ms: 2, protocol: measured, speed: 1.08, ref_ms: 0.74 } })).status).toBe(200);
     expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: B.token, body: { state: "active", measured_ms: 4, encoder_ms: 1, decoder_ms: 3 } })).status).toBe(200);
     expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: B.token, body: { state: "active", measured_ms: 4, protocol: { runs: 5 } } })).status).toBe(400);
     const g = await call("GET", `/v1/deployments/${d.body.id}`, { token: ADMIN });
     expect(g.body.agents).toEqual([
-      expect.objectContaining({ agent_id: A.agent_id, protocol: measured }),
-      expect.objectContaining({ agent_id: B.agent_id, protocol: null }),
+      expect.objectContaining({ agent_id: A.agent_id, protocol: measured, speed: 1.08, ref_ms: 0.74 }),
+      expect.objectContaining({ agent_id: B.agent_id, protocol: null, speed: null, ref_ms: null }), // an agent that does not say
     ]);
+    expect((await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: B.token, body: { state: "active", measured_ms: 4, speed: -1 } })).status).toBe(400);
   });
 
   it("says whether each agent's measurement meets the deployment's constraint, and whether all do", async () => {
