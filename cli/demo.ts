@@ -177,13 +177,13 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
       supernet: train.id, predictor: fit.id, latency_ms: constraint, dataset: dataset.id, generations, valid_max: validMax, seed, random_baseline: true,
       ...(finetuneMinutes > 0 ? { finetune_minutes: finetuneMinutes, lr: 0.0005, max_tokens: 1024, dropout: 0 } : {}), bleu: true,
     }), `[5/8] evolutionary search under ${constraint} ms (${generations} generations; random search at the same budget)`);
-    type Candidate = { round: number; valid_loss: number; predicted_ms: number; measured_ms: number | null; meets: boolean | null; winner: boolean };
+    type Candidate = { round: number; valid_loss: number; predicted_ms: number; measured_ms: number | null; meets: boolean | null; speed: number | null; winner: boolean };
     const sr = search.result as {
       arch: Arch; predicted_ms: number; valid_loss: number; evaluations: number; random?: { valid_loss: number }; bleu?: number; params?: number; finetuned?: { valid_loss: number };
       verdict?: "meets" | "none_met" | "unverified"; measured_ms?: number; candidates?: Candidate[];
     };
     for (const c of sr.candidates ?? []) {
-      say(`      round ${c.round} candidate: loss ${c.valid_loss.toFixed(4)}, predicted ${c.predicted_ms.toFixed(2)} ms, measured ${c.measured_ms === null ? "(failed)" : `${c.measured_ms.toFixed(2)} ms`} on the agent${c.meets === false ? " (over)" : ""}${c.winner ? "  <- winner" : ""}`);
+      say(`      round ${c.round} candidate: loss ${c.valid_loss.toFixed(4)}, predicted ${c.predicted_ms.toFixed(2)} ms, measured ${c.measured_ms === null ? "(failed)" : `${c.measured_ms.toFixed(2)} ms`} on the agent${c.speed !== null ? ` (machine speed ${c.speed.toFixed(2)})` : ""}${c.meets === false ? " (over)" : ""}${c.winner ? "  <- winner" : ""}`);
     }
     if (sr.verdict === "none_met") say(`      NO CANDIDATE MET THE CONSTRAINT of ${constraint} ms when measured on the agent: the fastest measured is deployed`);
     else if (sr.verdict === "unverified") say("      the candidates could not be measured on the agent: the winner is unverified");
@@ -250,7 +250,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
       io.out(JSON.stringify({
         constraint_ms: constraint, winner_arch: sr.arch, predicted_ms: sr.predicted_ms, measured_ms: measured, over_constraint: measured > constraint,
         verdict: measured <= constraint ? "meets" : "misses", within_10_percent: measured <= constraint * 1.1, deployment_meets_constraint: meets,
-        search_verdict: sr.verdict ?? null, search_measured_ms: sr.measured_ms ?? null, candidates: sr.candidates?.map(({ round, valid_loss, predicted_ms, measured_ms, meets: m, winner }) => ({ round, valid_loss, predicted_ms, measured_ms, meets: m, winner })) ?? [],
+        search_verdict: sr.verdict ?? null, search_measured_ms: sr.measured_ms ?? null, candidates: sr.candidates?.map(({ round, valid_loss, predicted_ms, measured_ms, meets: m, speed, winner }) => ({ round, valid_loss, predicted_ms, measured_ms, meets: m, speed, winner })) ?? [],
         evolution_best_loss: sr.valid_loss, random_best_loss: sr.random?.valid_loss ?? null, bleu: sr.bleu ?? null, report,
         params: sr.params ?? null, evaluations: sr.evaluations, train_updates: tr.steps, train_valid_loss: tr.valid_loss,
         campaign_rows: (campaign.result as { rows?: number }).rows, predictor_test_rmse_ms: fr.test_rmse_ms, device_class: deviceClass,

@@ -58,6 +58,8 @@ export interface Candidate {
   encoderMs?: number;
   decoderMs?: number;
   meets?: boolean;
+  /** The machine's speed factor when it was measured (runtime/steady.ts; >1: slower than usual), when the row says. */
+  speed?: number;
 }
 
 export type Verdict = "meets" | "none_met" | "unverified";
@@ -126,13 +128,13 @@ export async function closedLoop(o: LoopOptions): Promise<LoopResult> {
       const c: Candidate = { arch: e.arch, round, validLoss: e.loss, predictedMs: e.latency[0] };
       if (r) {
         rows.push(r);
-        Object.assign(c, { measuredMs: totalMs(r), encoderMs: r.encoder_ms, decoderMs: r.decoder_ms, meets: totalMs(r) <= o.maxMs });
+        Object.assign(c, { measuredMs: totalMs(r), encoderMs: r.encoder_ms, decoderMs: r.decoder_ms, meets: totalMs(r) <= o.maxMs, ...(r.speed !== undefined ? { speed: r.speed } : {}) });
       }
       return c;
     });
     candidates.push(...round_);
     for (const c of round_) {
-      log(`  loss ${c.validLoss.toFixed(4)}: predicted ${c.predictedMs.toFixed(3)} ms, measured ${c.measuredMs === undefined ? "(failed)" : `${c.measuredMs.toFixed(3)} ms`}${c.meets === undefined ? "" : c.meets ? "" : ` OVER ${o.maxMs} ms`}`);
+      log(`  loss ${c.validLoss.toFixed(4)}: predicted ${c.predictedMs.toFixed(3)} ms, measured ${c.measuredMs === undefined ? "(failed)" : `${c.measuredMs.toFixed(3)} ms`}${c.speed !== undefined ? ` (speed ${c.speed.toFixed(2)})` : ""}${c.meets === undefined ? "" : c.meets ? "" : ` OVER ${o.maxMs} ms`}`);
     }
     if (round_[0].meets) { stopped = `round ${round + 1}'s best candidate met the constraint`; break; }
     if (round === o.rounds - 1) break;
@@ -163,7 +165,7 @@ export function verificationRecord(loop: LoopResult, meta: Pick<VerificationReco
   const i = loop.winner ? loop.candidates.indexOf(loop.winner) : -1;
   return {
     ...meta, rounds: loop.rounds, targets: loop.targets, verdict: loop.verdict, stopped: loop.stopped,
-    candidates: loop.candidates.map(({ arch, round, validLoss, predictedMs, measuredMs, meets }) => ({ arch, round, validLoss, predictedMs, measuredMs, meets })),
+    candidates: loop.candidates.map(({ arch, round, validLoss, predictedMs, measuredMs, meets, speed }) => ({ arch, round, validLoss, predictedMs, measuredMs, meets, speed })),
     ...(i >= 0 ? { winner: i } : {}),
   };
 }
@@ -173,7 +175,7 @@ export function loopSummary(v: VerificationRecord): Record<string, unknown> {
   return {
     verdict: v.verdict, constraint_ms: v.maxMs, verified_on: v.where, verify_rounds: v.rounds,
     candidates: v.candidates.map((c, i) => ({
-      round: c.round + 1, valid_loss: c.validLoss, predicted_ms: c.predictedMs, measured_ms: c.measuredMs ?? null, meets: c.meets ?? null, winner: i === v.winner, arch: c.arch,
+      round: c.round + 1, valid_loss: c.validLoss, predicted_ms: c.predictedMs, measured_ms: c.measuredMs ?? null, meets: c.meets ?? null, speed: c.speed ?? null, winner: i === v.winner, arch: c.arch,
     })),
   };
 }

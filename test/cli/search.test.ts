@@ -90,6 +90,7 @@ describe("hat search", () => {
     for (const c of j.candidates) {
       expect(c.measured_ms).toBeGreaterThan(0);
       expect(c.meets).toBe(c.measured_ms <= limit);
+      expect(c.speed).toBeGreaterThan(0); // measured steadily: the machine's speed factor beside it
     }
     const won = j.candidates.filter((c: { winner: boolean }) => c.winner);
     expect(won).toHaveLength(1);
