@@ -192,7 +192,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     // ---- 6. deploy to the class; each agent measures it
     const dep = await api.post<{ id: string; protocol: Protocol }>("/v1/deployments", { device_class: deviceClass, model: { job: search.id }, protocol: { ...protocol, runs: Math.max(runs, 100) } });
     say(`[6/8] deployment ${dep.id} of the winner to '${deviceClass}'`);
-    type DepAgent = { agent_id: string; state: string; measured_ms: number | null; encoder_ms: number | null; decoder_ms: number | null; protocol: Protocol | null; error: string | null };
+    type DepAgent = { agent_id: string; state: string; measured_ms: number | null; encoder_ms: number | null; decoder_ms: number | null; protocol: Protocol | null; speed?: number | null; error: string | null };
     let agents: DepAgent[] = [];
     let meets: boolean | null = null; // the server's verdict: every agent's measurement against the search's constraint
     for (const deadline = Date.now() + 180_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 500))) {
@@ -202,7 +202,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
       if (agent) agents = agents.filter((a) => a.agent_id === agent!.info.agent_id); // ours; a fleet's: all of the class
       if (agents.length > 0 && agents.every((a) => a.state !== "pending")) break;
     }
-    for (const a of agents) say(`      agent ${a.agent_id}: ${a.state}${typeof a.measured_ms === "number" ? `, measured ${a.measured_ms.toFixed(2)} ms` : ""}${a.error ? ` (${a.error})` : ""}`);
+    for (const a of agents) say(`      agent ${a.agent_id}: ${a.state}${typeof a.measured_ms === "number" ? `, measured ${a.measured_ms.toFixed(2)} ms` : ""}${typeof a.speed === "number" ? ` (machine speed ${a.speed.toFixed(2)})` : ""}${a.error ? ` (${a.error})` : ""}`);
     const active = agents.filter((a) => a.state === "active" && typeof a.measured_ms === "number").sort((a, b) => a.measured_ms! - b.measured_ms!);
     if (active.length === 0) throw new Error(`the deployment reached no agent (states: ${agents.map((a) => a.state).join(", ") || "none"})`);
     const median = active[Math.floor(active.length / 2)], measured = median.measured_ms!;
@@ -249,7 +249,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     if (values.json) {
       io.out(JSON.stringify({
         constraint_ms: constraint, winner_arch: sr.arch, predicted_ms: sr.predicted_ms, measured_ms: measured, over_constraint: measured > constraint,
-        verdict: measured <= constraint ? "meets" : "misses", within_10_percent: measured <= constraint * 1.1, deployment_meets_constraint: meets,
+        verdict: measured <= constraint ? "meets" : "misses", within_10_percent: measured <= constraint * 1.1, deployment_meets_constraint: meets, deployment_speed: median.speed ?? null,
         search_verdict: sr.verdict ?? null, search_measured_ms: sr.measured_ms ?? null, candidates: sr.candidates?.map(({ round, valid_loss, predicted_ms, measured_ms, meets: m, speed, winner }) => ({ round, valid_loss, predicted_ms, measured_ms, meets: m, speed, winner })) ?? [],
         evolution_best_loss: sr.valid_loss, random_best_loss: sr.random?.valid_loss ?? null, bleu: sr.bleu ?? null, report,
         params: sr.params ?? null, evaluations: sr.evaluations, train_updates: tr.steps, train_valid_loss: tr.valid_loss,
