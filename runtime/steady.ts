@@ -183,3 +183,12 @@ export async function measureSteady<R = ProfileResult>(arch: ValidArch, protocol
     o.log?.(`the reference ran ${((speed - 1) * 100).toFixed(0)} % slower than its baseline (${ref_ms.toFixed(3)} vs ${gauge.baseline(protocol)!.toFixed(3)} ms): measuring again (${attempt + 1} of ${maxRemeasures})`);
   }
 }
+
+/**
+ * A latency at the machine's usual speed: measured / speed (the speed factor of the same process's
+ * gauge; docs/method.md §11). Two measurements of one process taken at different moments compare
+ * so, whatever ran beside them; without a factor, the latency as measured.
+ */
+export function atUsualSpeed(ms: number, speed: number | null | undefined): number {
+  return speed !== undefined && speed !== null && speed > 0 ? ms / speed : ms;
+}

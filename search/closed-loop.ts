@@ -10,12 +10,15 @@
  * measured is the one handed on.
  *
  *   round r:  search(target_r, predictor_r) -> top K feasible, not yet measured, by loss
- *             measure them -> rows; winner so far = lowest loss with measured <= constraint
+ *             measure them -> rows; winner so far = lowest loss with usual <= constraint
+ *             (usual: the measurement at the machine's usual speed, measured / speed factor,
+ *             runtime/steady.ts: a slow minute on the device is not the model's latency)
  *             stop if the round's best candidate met it (nothing better is left at this predictor)
  *             predictor_{r+1} = refit(data + every row so far)
- *             target_{r+1}    = constraint / max(1, median over the round of measured / predicted_{r+1})
+ *             target_{r+1}    = constraint / max(1, median over the round of usual / predicted_{r+1})
  */
 import { archKey } from "../runtime/arch-features.js";
+import { atUsualSpeed } from "../runtime/steady.js";
 import type { ValidArch } from "../runtime/types.js";
 import { totalMs, type LatencyRow } from "../latency/dataset.js";
 import type { LatencyModel } from "./constraint.js";
@@ -60,6 +63,8 @@ export interface Candidate {
   meets?: boolean;
   /** The machine's speed factor when it was measured (runtime/steady.ts; >1: slower than usual), when the row says. */
   speed?: number;
+  /** measuredMs at the machine's usual speed (measured / speed; measured when the row has no factor): what `meets` compares. */
+  usualMs?: number;
 }
 
 export type Verdict = "meets" | "none_met" | "unverified";
@@ -128,13 +133,14 @@ export async function closedLoop(o: LoopOptions): Promise<LoopResult> {
       const c: Candidate = { arch: e.arch, round, validLoss: e.loss, predictedMs: e.latency[0] };
       if (r) {
         rows.push(r);
-        Object.assign(c, { measuredMs: totalMs(r), encoderMs: r.encoder_ms, decoderMs: r.decoder_ms, meets: totalMs(r) <= o.maxMs, ...(r.speed !== undefined ? { speed: r.speed } : {}) });
+        const usual = atUsualSpeed(totalMs(r), r.speed);
+        Object.assign(c, { measuredMs: totalMs(r), encoderMs: r.encoder_ms, decoderMs: r.decoder_ms, usualMs: usual, meets: usual <= o.maxMs, ...(r.speed !== undefined ? { speed: r.speed } : {}) });
       }
       return c;
     });
     candidates.push(...round_);
     for (const c of round_) {
-      log(`  loss ${c.validLoss.toFixed(4)}: predicted ${c.predictedMs.toFixed(3)} ms, measured ${c.measuredMs === undefined ? "(failed)" : `${c.measuredMs.toFixed(3)} ms`}${c.speed !== undefined ? ` (speed ${c.speed.toFixed(2)})` : ""}${c.meets === undefined ? "" : c.meets ? "" : ` OVER ${o.maxMs} ms`}`);
+      log(`  loss ${c.validLoss.toFixed(4)}: predicted ${c.predictedMs.toFixed(3)} ms, measured ${c.measuredMs === undefined ? "(failed)" : `${c.measuredMs.toFixed(3)} ms`}${c.speed !== undefined ? ` (speed ${c.speed.toFixed(2)}: ${c.usualMs!.toFixed(3)} ms at the usual speed)` : ""}${c.meets === undefined ? "" : c.meets ? "" : ` OVER ${o.maxMs} ms`}`);
     }
     if (round_[0].meets) { stopped = `round ${round + 1}'s best candidate met the constraint`; break; }
     if (round === o.rounds - 1) break;
@@ -149,13 +155,13 @@ export async function closedLoop(o: LoopOptions): Promise<LoopResult> {
     const measured = round_.filter((c) => c.measuredMs !== undefined);
     if (measured.length > 0) {
       const pred = model.predict(measured.map((c) => c.arch));
-      const ratio = median(measured.map((c, i) => c.measuredMs! / Math.max(pred[i], 1e-9)));
+      const ratio = median(measured.map((c, i) => c.usualMs! / Math.max(pred[i], 1e-9)));
       target = o.maxMs / Math.max(1, ratio);
     }
   }
   const met = candidates.filter((c) => c.meets).sort((a, b) => a.validLoss - b.validLoss);
   const measured = candidates.filter((c) => c.measuredMs !== undefined);
-  const winner = met[0] ?? [...measured].sort((a, b) => a.measuredMs! - b.measuredMs!)[0];
+  const winner = met[0] ?? [...measured].sort((a, b) => a.usualMs! - b.usualMs!)[0];
   const verdict: Verdict = met.length > 0 ? "meets" : measured.length > 0 ? "none_met" : "unverified";
   return { candidates, rows, winner, verdict, rounds: targets.length, targets, stopped };
 }
@@ -165,7 +171,7 @@ export function verificationRecord(loop: LoopResult, meta: Pick<VerificationReco
   const i = loop.winner ? loop.candidates.indexOf(loop.winner) : -1;
   return {
     ...meta, rounds: loop.rounds, targets: loop.targets, verdict: loop.verdict, stopped: loop.stopped,
-    candidates: loop.candidates.map(({ arch, round, validLoss, predictedMs, measuredMs, meets, speed }) => ({ arch, round, validLoss, predictedMs, measuredMs, meets, speed })),
+    candidates: loop.candidates.map(({ arch, round, validLoss, predictedMs, measuredMs, usualMs, meets, speed }) => ({ arch, round, validLoss, predictedMs, measuredMs, usualMs, meets, speed })),
     ...(i >= 0 ? { winner: i } : {}),
   };
 }
@@ -175,7 +181,7 @@ export function loopSummary(v: VerificationRecord): Record<string, unknown> {
   return {
     verdict: v.verdict, constraint_ms: v.maxMs, verified_on: v.where, verify_rounds: v.rounds,
     candidates: v.candidates.map((c, i) => ({
-      round: c.round + 1, valid_loss: c.validLoss, predicted_ms: c.predictedMs, measured_ms: c.measuredMs ?? null, meets: c.meets ?? null, speed: c.speed ?? null, winner: i === v.winner, arch: c.arch,
+      round: c.round + 1, valid_loss: c.validLoss, predicted_ms: c.predictedMs, measured_ms: c.measuredMs ?? null, usual_ms: c.usualMs ?? null, meets: c.meets ?? null, speed: c.speed ?? null, winner: i === v.winner, arch: c.arch,
     })),
   };
 }

@@ -303,7 +303,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchRun> {
       // the loop measured the winner: that measurement is the winner's
       const row = loop.rows.find((r) => r.arch && archKey(r.arch) === archKey(wm.arch));
       const maxMs = devices[0].maxMs, protocol = row?.protocol ?? measureProtocol ?? sources[0].protocol;
-      const over = maxMs !== undefined && wm.measuredMs > maxMs;
+      const over = maxMs !== undefined && (wm.usualMs ?? wm.measuredMs) > maxMs;
       // (the record's measurement says its protocol; rows that do not are in the candidates' table only)
       if (protocol) {
         winner.measured = {
@@ -313,6 +313,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchRun> {
         };
       }
       summary.measured_ms = wm.measuredMs;
+      if (wm.speed !== undefined) Object.assign(summary, { measured_speed: wm.speed, usual_ms: wm.usualMs });
       summary.over_constraint = over;
       if (row?.load1 !== undefined) summary.measured_load1 = row.load1;
     } else if (measureProtocol) {

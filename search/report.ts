@@ -86,7 +86,7 @@ export interface VerificationRecord {
   targets: number[];
   verdict: "meets" | "none_met" | "unverified";
   stopped: string;
-  candidates: { arch: Arch; round: number; validLoss: number; predictedMs: number; measuredMs?: number; meets?: boolean; speed?: number }[];
+  candidates: { arch: Arch; round: number; validLoss: number; predictedMs: number; measuredMs?: number; usualMs?: number; meets?: boolean; speed?: number }[];
   /** Index of the winner in candidates. */
   winner?: number;
 }
@@ -209,7 +209,7 @@ function verificationSection(v: VerificationRecord): string {
     const measured = c.measuredMs === undefined ? "(failed)" : ms(c.measuredMs);
     const err = c.measuredMs === undefined ? "" : `${(((c.predictedMs - c.measuredMs) / c.measuredMs) * 100).toFixed(1)} %`;
     const mark = c.meets === false ? ` <span class="warn">over</span>` : "";
-    return `<tr><td>${c.round + 1}</td><td>${c.validLoss.toFixed(4)}</td><td>${ms(c.predictedMs)}</td><td>${measured}${mark}</td><td>${err}</td><td>${c.speed !== undefined ? c.speed.toFixed(2) : ""}</td><td>${i === v.winner ? "<b>winner</b>" : ""}</td><td>${archLine(c.arch)}</td></tr>`;
+    return `<tr><td>${c.round + 1}</td><td>${c.validLoss.toFixed(4)}</td><td>${ms(c.predictedMs)}</td><td>${measured}${mark}</td><td>${err}</td><td>${c.speed !== undefined ? `${c.speed.toFixed(2)}: ${ms(c.usualMs ?? c.measuredMs! / c.speed)} at the usual speed` : ""}</td><td>${i === v.winner ? "<b>winner</b>" : ""}</td><td>${archLine(c.arch)}</td></tr>`;
   }).join("");
   return `<h2>Candidates measured before the winner was declared</h2>${head}<table class="front"><tr><th>round</th><th>loss</th><th>predicted</th><th>measured</th><th>prediction error</th><th>machine speed</th><th></th><th>architecture</th></tr>${rows}</table>`;
 }

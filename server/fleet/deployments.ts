@@ -9,6 +9,7 @@ import { z } from "zod";
 import { DeploymentReport, DeviceClass, type DeployWork } from "../../runtime/fleet-protocol.js";
 import { DEPLOYMENT_PROTOCOL, FleetProtocolRequest, Protocol, readProtocol } from "../../runtime/protocol.js";
 import { ModelFormatError, readModelFile } from "../../runtime/format.js";
+import { atUsualSpeed } from "../../runtime/steady.js";
 import { SHA256 } from "../artifacts.js";
 import type { ServerContext } from "../context.js";
 import { now } from "../db.js";
@@ -50,7 +51,9 @@ export const DeploymentAgentView = z.object({
   speed: z.number().nullable(),
   /** The reference timing (ms) behind `speed`. */
   ref_ms: z.number().nullable(),
-  /** measured_ms <= the deployment's constraint_ms; null without either. */
+  /** measured_ms at the agent's usual speed (measured_ms / speed; runtime/steady.ts atUsualSpeed): measured_ms when the agent gave no speed. */
+  usual_ms: z.number().nullable(),
+  /** usual_ms <= the deployment's constraint_ms (a slow minute on the device is not the model's latency); null without either. */
   meets_constraint: z.boolean().nullable(),
   error: z.string().nullable(),
   updated_at: z.number().nullable(),
@@ -186,11 +189,12 @@ export class Deployments {
       const r = reports.get(a.id);
       const state = r && r.state !== "pending" ? r.state : current ? "pending" : "superseded";
       const measured = r?.measured_ms ?? null;
+      const usual = measured === null ? null : atUsualSpeed(measured, r?.speed);
       return {
         agent_id: a.id, name: a.name, state, measured_ms: measured, encoder_ms: r?.encoder_ms ?? null,
         decoder_ms: r?.decoder_ms ?? null, protocol: r?.protocol ? readProtocol(JSON.parse(r.protocol)) : null,
-        speed: r?.speed ?? null, ref_ms: r?.ref_ms ?? null,
-        meets_constraint: measured !== null && d.constraint_ms !== null ? measured <= d.constraint_ms : null,
+        speed: r?.speed ?? null, ref_ms: r?.ref_ms ?? null, usual_ms: usual,
+        meets_constraint: usual !== null && d.constraint_ms !== null ? usual <= d.constraint_ms : null,
         error: r?.error ?? null, updated_at: r?.updated_at ?? null,
       } as z.infer<typeof DeploymentAgentView>;
     });

@@ -125,6 +125,17 @@ describe("closedLoop", () => {
     expect(loop.verdict).toBe("meets");
   });
 
+  it("judges a measurement at the machine's usual speed: a slow minute (speed 1.5) is not the model's latency", async () => {
+    const s = searcher(p), model = scaled(p, 1), base = measurer(p);
+    const slow: CandidateMeasurer = { where: "a busy device", measure: async (archs, r) => (await base.measure(archs, r)).map((row) => ({ ...row, encoder_ms: row.encoder_ms * 1.5, decoder_ms: row.decoder_ms * 1.5, speed: 1.5 })) };
+    const loop = await closedLoop({ maxMs, k: 1, rounds: 1, measurer: slow, first: { result: s.search(maxMs, model), model }, search: s.search });
+    const c = loop.candidates[0];
+    expect(c.measuredMs).toBeGreaterThan(maxMs); // as measured, in the slow minute
+    expect(c.usualMs).toBeCloseTo(c.measuredMs! / 1.5, 9);
+    expect(c.meets).toBe(true);
+    expect(loop.verdict).toBe("meets");
+  });
+
   it("topCandidates: feasible, distinct, by loss, skipping what was measured", () => {
     const e = (key: string, loss: number, ms: number, i: number): Evaluated => ({ arch: p[0].arch, key, loss, latency: [ms], generation: 0, evaluation: i });
     const ev = [e("a", 3, 1, 1), e("b", 1, 5, 2), e("c", 2, 1, 3), e("c", 2, 1, 4), e("d", 0.5, 0.9, 5)];

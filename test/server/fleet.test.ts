@@ -525,6 +525,12 @@ describe("deployments", () => {
     g = await call("GET", `/v1/deployments/${d.body.id}`, { token: ADMIN });
     expect(g.body.agents.map((a: { meets_constraint: boolean | null }) => a.meets_constraint)).toEqual([true, false]);
     expect(g.body.meets_constraint).toBe(false); // one agent of the class misses it
+    // measured in a slow minute (the reference ran 1.25x its usual time): judged at the agent's usual speed
+    await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: B.token, body: { state: "active", measured_ms: 4, encoder_ms: 1, decoder_ms: 3, speed: 1.25, ref_ms: 1 } });
+    g = await call("GET", `/v1/deployments/${d.body.id}`, { token: ADMIN });
+    expect(g.body.agents[1]).toMatchObject({ measured_ms: 4, speed: 1.25, usual_ms: 3.2, meets_constraint: true });
+    expect(g.body.agents[0]).toMatchObject({ measured_ms: 3, speed: null, usual_ms: 3 });
+    expect(g.body.meets_constraint).toBe(true);
     expect((await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-limit", model: { sha256: sha }, constraint_ms: -1 } })).status).toBe(400);
   });
 
