@@ -185,10 +185,13 @@ export async function measureSteady<R = ProfileResult>(arch: ValidArch, protocol
 }
 
 /**
- * A latency at the machine's usual speed: measured / speed (the speed factor of the same process's
- * gauge; docs/method.md §11). Two measurements of one process taken at different moments compare
- * so, whatever ran beside them; without a factor, the latency as measured.
+ * A latency at the machine's usual speed (docs/method.md §11): measured / speed when the machine
+ * ran slower than its baseline (speed > 1: something else took the CPU meanwhile), as measured
+ * otherwise. Contention only ever slows a measurement down: a factor below 1 says the baseline
+ * itself was taken in slower minutes (seen here: 0.72 while the model measured as it had a minute
+ * before), not that the model ran faster than it can, so it never scales a latency up. Without a
+ * factor, the latency as measured.
  */
 export function atUsualSpeed(ms: number, speed: number | null | undefined): number {
-  return speed !== undefined && speed !== null && speed > 0 ? ms / speed : ms;
+  return speed !== undefined && speed !== null && speed > 1 ? ms / speed : ms;
 }

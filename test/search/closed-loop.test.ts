@@ -134,6 +134,10 @@ describe("closedLoop", () => {
     expect(c.usualMs).toBeCloseTo(c.measuredMs! / 1.5, 9);
     expect(c.meets).toBe(true);
     expect(loop.verdict).toBe("meets");
+    // a factor below 1 (the baseline was taken in slower minutes) never scales a latency up
+    const fast: CandidateMeasurer = { where: "a device", measure: async (archs, r) => (await base.measure(archs, r)).map((row) => ({ ...row, speed: 0.7 })) };
+    const f = (await closedLoop({ maxMs, k: 1, rounds: 1, measurer: fast, first: { result: s.search(maxMs, model), model }, search: s.search })).candidates[0];
+    expect(f.usualMs).toBe(f.measuredMs);
   });
 
   it("topCandidates: feasible, distinct, by loss, skipping what was measured", () => {

@@ -531,6 +531,10 @@ describe("deployments", () => {
     expect(g.body.agents[1]).toMatchObject({ measured_ms: 4, speed: 1.25, usual_ms: 3.2, meets_constraint: true });
     expect(g.body.agents[0]).toMatchObject({ measured_ms: 3, speed: null, usual_ms: 3 });
     expect(g.body.meets_constraint).toBe(true);
+    // a factor below 1 (its baseline taken in slower minutes) never scales a latency up
+    await call("POST", `/v1/agent/deployments/${d.body.id}`, { token: A.token, body: { state: "active", measured_ms: 3, encoder_ms: 1, decoder_ms: 2, speed: 0.7, ref_ms: 1 } });
+    g = await call("GET", `/v1/deployments/${d.body.id}`, { token: ADMIN });
+    expect(g.body.agents[0]).toMatchObject({ measured_ms: 3, speed: 0.7, usual_ms: 3, meets_constraint: true });
     expect((await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "dep-limit", model: { sha256: sha }, constraint_ms: -1 } })).status).toBe(400);
   });
 
