@@ -9,6 +9,7 @@ import { exportCommand, infoCommand, initCommand } from "./model.js";
 import { campaignCommand } from "./campaign.js";
 import { predictorCommand } from "./predictor.js";
 import { profileCommand } from "./profile.js";
+import { quantizeCommand } from "./quantize.js";
 import { reportCommand, searchCommand } from "./search.js";
 import { serveCommand } from "./serve.js";
 import { trainCommand } from "./train.js";
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<void>;
   predictor: { run: predictorCommand, help: "fit, evaluate, apply or verify a latency predictor (predictor fit|eval|predict|verify)" },
   init: { run: initCommand, help: "create a SuperTransformer model file with random weights" },
   export: { run: exportCommand, help: "cut a compact SubTransformer model out of a SuperTransformer" },
+  quantize: { run: quantizeCommand, help: "quantize a model's weight matrices: K-means (HAT's) or linear, 4 or 8 bits" },
   info: { run: infoCommand, help: "check and describe a model file" },
   train: { run: trainCommand, help: "train a SuperTransformer, or one SubTransformer, on a corpus or the demo task" },
   translate: { run: translateCommand, help: "translate text (a line a sentence) with a model file" },

@@ -43,13 +43,27 @@ export async function infoCommand(argv: string[], io: Io): Promise<void> {
   const path = requireFlag(values, "model");
   const m = await HatModel.fromFile(path);
   const h = m.header;
+  // quantized tensors by form ("kmeans4": count and parameters); the rest f32
+  const forms = new Map<string, { method: string; bits: number; tensors: number; params: number }>();
+  for (const e of h.tensors) {
+    if (!e.quant) continue;
+    const key = `${e.quant.method}${e.quant.bits}`, f = forms.get(key) ?? { method: e.quant.method, bits: e.quant.bits, tensors: 0, params: 0 };
+    f.tensors++;
+    f.params += m.file.tensors.get(e.name)!.data.length;
+    forms.set(key, f);
+  }
+  const bytes = statSync(path).size;
   const info = {
-    path, bytes: statSync(path).size, kind: h.kind, vocab: h.vocab.size, params: m.params, tensors: h.tensors.length,
+    path, bytes, f32_bytes: 4 * m.params, quantization: [...forms.values()], format_version: h.tensors.some((e) => e.quant) ? 2 : 1,
+    kind: h.kind, vocab: h.vocab.size, params: m.params, tensors: h.tensors.length,
     arch: h.arch, space: h.space, features: h.arch ? hatFeatures(h.arch) : undefined, meta: h.meta,
     wasm_memory_bytes: m.weights.wasm.memoryBytes,
   };
   if (values.json) { io.out(JSON.stringify(info)); return; }
   io.out(`${path}: ${h.kind}, ${h.tensors.length} tensors, ${(m.params / 1e6).toFixed(2)} M parameters, vocabulary ${h.vocab.size}, checksum ok`);
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(2)} MiB`;
+  const q = [...forms.values()].map((f) => `${f.method} ${f.bits} bits: ${f.tensors} matrices, ${(f.params / 1e6).toFixed(2)} M parameters`).join("; ");
+  io.out(`size: ${mib(bytes)} on disk, ${mib(info.f32_bytes)} as f32 (${(info.f32_bytes / bytes).toFixed(1)}x)${q ? `; quantized ${q}; the rest f32` : "; all tensors f32"}`);
   if (h.arch) io.out(`arch: ${JSON.stringify(h.arch)}`);
   if (h.space) io.out(`space: ${JSON.stringify(h.space)}`);
   io.out(`wasm memory after loading: ${(info.wasm_memory_bytes / 2 ** 20).toFixed(0)} MiB`);

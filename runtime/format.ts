@@ -4,14 +4,20 @@
  *
  * ```
  * 0      4  magic "HATM"
- * 4      4  u32 LE format version (1)
+ * 4      4  u32 LE format version (1: f32 tensors only; 2: quantized tensors too)
  * 8      4  u32 LE header byte length H
  * 12     H  header: UTF-8 JSON (ModelHeader)
  * ..        zero padding to a multiple of 64 -> dataOffset
- * ..        tensor data, f32 LE, each tensor at a 64-byte aligned offset relative to dataOffset
+ * ..        tensor data, each tensor at a 64-byte aligned offset relative to dataOffset:
+ *             f32 LE values, or (version 2, the entry's `quant`, runtime/quant.ts):
+ *             kmeans  f32 codebook[2^bits], packed indices[packedBytes]
+ *             linear  f32 scales[C], u8 zeroPoints[C], packed indices[packedBytes]  (C = shape[axis])
+ *             packed: row-major, 8 bits one a byte; 4 bits two a byte, the even element low
  * end-8  4  u32 LE CRC-32 (IEEE) of every byte before it
  * end-4  4  magic "MTAH"
  * ```
+ *
+ * A model without quantized tensors is written as version 1, so every reader since version 1 loads it.
  *
  * `decodeModel` checks everything it can before any tensor is used, each failure a
  * `ModelFormatError` with a `code` and a message that says what was found and what was expected.
@@ -22,18 +28,19 @@ import { open, readFile, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { crc32 } from "./crc32.js";
 import type { Arch, Space } from "./types.js";
-import { archTensorShapes, formatShape, shapeSize, type TensorMap } from "./weights.js";
+import { archTensorShapes, formatShape, shapeSize, type Tensor, type TensorMap } from "./weights.js";
 import { InputError } from "./errors.js";
 import { SPACE_LIMITS } from "./arch.js";
+import { dequantize, isQuantized, packedBytes, QUANT_BITS, type QuantBits, type QuantizedTensor } from "./quant.js";
 
 /** Magic at byte 0. */
 export const MODEL_MAGIC = "HATM";
 /** Magic in the last 4 bytes: a file cut short (or with junk appended) loses it. */
 export const MODEL_TRAILER = "MTAH";
-/** The format version this code writes. */
-export const MODEL_FORMAT_VERSION = 1;
+/** The newest format version, written when a model holds quantized tensors (else version 1). */
+export const MODEL_FORMAT_VERSION = 2;
 /** The format versions this code reads. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2];
 /** Alignment of dataOffset and of every tensor inside the data, in bytes. */
 export const DATA_ALIGN = 64;
 /** magic + version + header length. */
@@ -56,6 +63,7 @@ export type ModelFormatErrorCode =
   | "tensor-duplicate" // two tensors with one name
   | "tensor-shape" // a shape not of positive integers, or smaller than the architecture needs
   | "tensor-missing" // a tensor the architecture needs is absent
+  | "tensor-quant" // a quantized tensor's codebook, scales, zero points or packed indices do not fit its shape and bits
   | "arch-mismatch"; // vocabulary or position tables do not fit the architecture
 
 /** A model file that cannot be used, with a machine-readable `code`. */
@@ -68,11 +76,18 @@ export class ModelFormatError extends InputError {
   }
 }
 
+/** How a quantized tensor is stored (format version 2): the sizes of its parts, checked on load. */
+export type TensorQuant =
+  | { method: "kmeans"; bits: QuantBits; /** codebook entries: 2^bits */ codebook: number; packedBytes: number }
+  | { method: "linear"; bits: QuantBits; /** the channel axis */ axis: 0 | 1; packedBytes: number };
+
 /** One tensor's entry in the header: `offset` in bytes from dataOffset, a multiple of 64. */
 export interface TensorEntry {
   name: string;
   shape: number[];
   offset: number;
+  /** Absent: f32 values. */
+  quant?: TensorQuant;
 }
 
 /** The header JSON of a `.hatm` file. */
@@ -101,8 +116,13 @@ export type ModelHeaderInput = Omit<ModelHeader, "dataOffset" | "dataBytes" | "t
 /** A decoded model. */
 export interface DecodedModel {
   header: ModelHeader;
-  /** Views onto `bytes` where aligned (writing to them changes `bytes`), copies otherwise. */
+  /**
+   * Views onto `bytes` where aligned (writing to them changes `bytes`), copies otherwise; a
+   * quantized tensor dequantized to f32 (its stored form in `quantized`).
+   */
   tensors: TensorMap;
+  /** The quantized tensors as stored (codebooks, scales: copies; packed indices: views onto `bytes`). */
+  quantized: Map<string, QuantizedTensor>;
   dataOffset: number;
   bytes: Uint8Array;
 }
@@ -119,20 +139,47 @@ function isPositiveInt(v: unknown): v is number {
 
 // ---- encode ---------------------------------------------------------------------------------
 
+/** The header entry's `quant` of a quantized tensor; throws a RangeError if its parts do not fit its shape. */
+function quantEntry(name: string, q: QuantizedTensor): TensorQuant {
+  const n = shapeSize(q.shape), what = `tensor ${name} of shape ${formatShape(q.shape)} (${q.method}, ${q.bits} bits)`;
+  if (q.packed.length !== packedBytes(n, q.bits)) throw new RangeError(`${what}: ${q.packed.length} packed bytes, not ${packedBytes(n, q.bits)}`);
+  if (q.method === "kmeans") {
+    if (q.codebook.length !== 2 ** q.bits) throw new RangeError(`${what}: codebook of ${q.codebook.length} entries, not ${2 ** q.bits}`);
+    return { method: "kmeans", bits: q.bits, codebook: q.codebook.length, packedBytes: q.packed.length };
+  }
+  const C = q.shape[q.axis];
+  if (q.shape.length !== 2 || q.scales.length !== C || q.zeroPoints.length !== C) throw new RangeError(`${what}: needs ${C} scales and zero points (axis ${q.axis})`);
+  return { method: "linear", bits: q.bits, axis: q.axis, packedBytes: q.packed.length };
+}
+
+/** Bytes a tensor of `shape` stored as `quant` (or f32) takes in the data region. */
+function storedBytes(shape: readonly number[], quant?: TensorQuant): number {
+  if (!quant) return 4 * shapeSize(shape);
+  return quant.method === "kmeans" ? 4 * quant.codebook + quant.packedBytes : 5 * shape[quant.axis] + quant.packedBytes;
+}
+
 /**
- * Serialise a model. Tensors are written in the map's (insertion) order, each 64-byte aligned.
- * Throws a RangeError if a tensor's data length differs from its shape's size.
+ * Serialise a model. Tensors are written in the map's (insertion) order, each 64-byte aligned;
+ * quantized ones (runtime/quant.ts) as codebook or scales and packed indices, which makes the file
+ * version 2 (else version 1). Throws a RangeError if a tensor's data length differs from its shape's size.
  */
-export function encodeModel(h: ModelHeaderInput, tensors: TensorMap): Uint8Array {
+export function encodeModel(h: ModelHeaderInput, tensors: ReadonlyMap<string, Tensor | QuantizedTensor>): Uint8Array {
   // Tensor layout first: it does not depend on where the data starts.
   const entries: TensorEntry[] = [];
-  let end = 0;
+  let end = 0, version = 1;
   for (const [name, t] of tensors) {
     if (!t.shape.every(isPositiveInt)) throw new RangeError(`tensor ${name}: shape ${formatShape(t.shape)} must be positive integers`);
+    const offset = align(end);
+    if (isQuantized(t)) {
+      const quant = quantEntry(name, t);
+      entries.push({ name, shape: [...t.shape], offset, quant });
+      end = offset + storedBytes(t.shape, quant);
+      version = 2;
+      continue;
+    }
     if (t.data.length !== shapeSize(t.shape)) {
       throw new RangeError(`tensor ${name} of shape ${formatShape(t.shape)} holds ${t.data.length} values, not ${shapeSize(t.shape)}`);
     }
-    const offset = align(end);
     entries.push({ name, shape: [...t.shape], offset });
     end = offset + 4 * t.data.length;
   }
@@ -154,13 +201,21 @@ export function encodeModel(h: ModelHeaderInput, tensors: TensorMap): Uint8Array
   const out = new Uint8Array(total); // zero-filled: padding and alignment gaps are zeros
   const view = new DataView(out.buffer);
   writeAscii(out, 0, MODEL_MAGIC);
-  view.setUint32(4, MODEL_FORMAT_VERSION, true);
+  view.setUint32(4, version, true);
   view.setUint32(8, json.length, true);
   out.set(json, PREAMBLE);
+  const putF32 = (at: number, a: Float32Array) => {
+    for (let i = 0; i < a.length; i++) view.setFloat32(at + 4 * i, a[i], true);
+  };
   let k = 0;
   for (const t of tensors.values()) {
     const at = dataOffset + entries[k++].offset;
-    if (LITTLE_ENDIAN) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    if (isQuantized(t)) {
+      const head = t.method === "kmeans" ? t.codebook : t.scales;
+      putF32(at, head);
+      if (t.method === "linear") out.set(t.zeroPoints, at + 4 * head.length);
+      out.set(t.packed, at + (t.method === "kmeans" ? 4 : 5) * head.length);
+    } else if (LITTLE_ENDIAN) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
     else for (let i = 0; i < t.data.length; i++) view.setFloat32(at + 4 * i, t.data[i], true);
   }
   view.setUint32(total - 8, crc32(out.subarray(0, total - 8)), true);
@@ -215,7 +270,7 @@ const ARCH_LISTS = [
 ] as const satisfies readonly (keyof Arch)[];
 
 /** Structure and types of the header; the meaning of space/arch is runtime/arch.ts's to check. */
-function validateHeader(raw: unknown, headerEnd: number): ModelHeader {
+function validateHeader(raw: unknown, headerEnd: number, version: number): ModelHeader {
   const h = needObject(raw, "(header)");
   if (h.kind !== "supertransformer" && h.kind !== "subtransformer") {
     badHeader(`field kind must be "supertransformer" or "subtransformer", got ${JSON.stringify(h.kind) ?? "nothing"}`);
@@ -257,8 +312,34 @@ function validateHeader(raw: unknown, headerEnd: number): ModelHeader {
       badHeader(`field tensors[${i}].shape (${t.name}) must be a list of numbers`);
     }
     if (typeof t.offset !== "number") badHeader(`field tensors[${i}].offset (${t.name}) must be a number`);
+    if (t.quant !== undefined) validateQuant(t.quant, `tensors[${i}].quant (${t.name})`, version);
   });
   return h as unknown as ModelHeader;
+}
+
+/** The types of an entry's `quant` (its sizes against the shape: checkQuant). */
+function validateQuant(v: unknown, field: string, version: number): void {
+  if (version < 2) badHeader(`field ${field}: quantized tensors need format version 2, the file says version ${version}`);
+  const q = needObject(v, field);
+  if (q.method !== "kmeans" && q.method !== "linear") badHeader(`field ${field}.method must be "kmeans" or "linear", got ${JSON.stringify(q.method) ?? "nothing"}`);
+  if (!QUANT_BITS.includes(q.bits as QuantBits)) badHeader(`field ${field}.bits must be one of ${QUANT_BITS.join(", ")}, got ${JSON.stringify(q.bits) ?? "nothing"}`);
+  needInt(q, "packedBytes", `${field}.`, 0);
+  if (q.method === "kmeans") needInt(q, "codebook", `${field}.`, 1);
+  else if (q.axis !== 0 && q.axis !== 1) badHeader(`field ${field}.axis must be 0 or 1, got ${JSON.stringify(q.axis) ?? "nothing"}`);
+}
+
+/** A quantized entry's sizes against its shape and bits. */
+function checkQuant(e: TensorEntry & { quant: TensorQuant }): void {
+  const q = e.quant, n = shapeSize(e.shape), what = `tensor ${e.name} of shape ${formatShape(e.shape)} (${q.method}, ${q.bits} bits)`;
+  if (q.method === "kmeans" && q.codebook !== 2 ** q.bits) {
+    throw new ModelFormatError("tensor-quant", `${what} has a codebook of ${q.codebook} entries: ${q.bits} bits need ${2 ** q.bits}`);
+  }
+  if (q.method === "linear" && e.shape.length !== 2) {
+    throw new ModelFormatError("tensor-quant", `${what}: linear quantization is of 2-D tensors, one scale per output channel`);
+  }
+  if (q.packedBytes !== packedBytes(n, q.bits)) {
+    throw new ModelFormatError("tensor-quant", `${what} has ${q.packedBytes} bytes of packed indices: ${n} elements at ${q.bits} bits take ${packedBytes(n, q.bits)}`);
+  }
 }
 
 /** Tensor entries against the data region: shapes, names, alignment, bounds, overlaps. */
@@ -273,7 +354,8 @@ function checkEntries(entries: TensorEntry[], dataBytes: number): void {
     if (!Number.isInteger(e.offset) || e.offset < 0 || e.offset % DATA_ALIGN !== 0) {
       throw new ModelFormatError("tensor-bounds", `tensor ${e.name} is at offset ${e.offset}: offsets must be non-negative multiples of ${DATA_ALIGN}`);
     }
-    const bytes = 4 * shapeSize(e.shape);
+    if (e.quant) checkQuant(e as TensorEntry & { quant: TensorQuant });
+    const bytes = storedBytes(e.shape, e.quant);
     if (e.offset + bytes > dataBytes) {
       throw new ModelFormatError(
         "tensor-bounds",
@@ -283,7 +365,7 @@ function checkEntries(entries: TensorEntry[], dataBytes: number): void {
   }
   const sorted = [...entries].sort((a, b) => a.offset - b.offset);
   for (let i = 1; i < sorted.length; i++) {
-    const p = sorted[i - 1], prevEnd = p.offset + 4 * shapeSize(p.shape);
+    const p = sorted[i - 1], prevEnd = p.offset + storedBytes(p.shape, p.quant);
     if (sorted[i].offset < prevEnd) {
       throw new ModelFormatError("tensor-bounds", `tensor ${sorted[i].name} at offset ${sorted[i].offset} overlaps tensor ${p.name} (bytes ${p.offset}..${prevEnd})`);
     }
@@ -353,7 +435,7 @@ export function decodeModel(bytes: Uint8Array): DecodedModel {
   } catch (e) {
     badHeader(`not UTF-8 JSON (${(e as Error).message})`);
   }
-  const header = validateHeader(raw, PREAMBLE + H);
+  const header = validateHeader(raw, PREAMBLE + H, version);
   const { dataOffset, dataBytes } = header;
   const expected = dataOffset + dataBytes + TRAILER;
   if (n < expected) {
@@ -383,7 +465,14 @@ export function decodeModel(bytes: Uint8Array): DecodedModel {
   checkSizingFields(header);
 
   const tensors: TensorMap = new Map();
+  const quantized = new Map<string, QuantizedTensor>();
   for (const e of header.tensors) {
+    if (e.quant) {
+      const q = readQuantized(bytes, view, dataOffset + e.offset, e as TensorEntry & { quant: TensorQuant });
+      quantized.set(e.name, q);
+      tensors.set(e.name, dequantize(q));
+      continue;
+    }
     const size = shapeSize(e.shape), at = dataOffset + e.offset;
     let data: Float32Array;
     if (LITTLE_ENDIAN && (bytes.byteOffset + at) % 4 === 0) {
@@ -395,7 +484,44 @@ export function decodeModel(bytes: Uint8Array): DecodedModel {
     }
     tensors.set(e.name, { shape: [...e.shape], data });
   }
-  return { header, tensors, dataOffset, bytes };
+  return { header, tensors, quantized, dataOffset, bytes };
+}
+
+/**
+ * A quantized tensor's parts at byte `at` (sizes already checked against the data by checkEntries),
+ * refused if they lie: a codebook entry or scale not finite (or a scale <= 0), a zero point outside
+ * [0, 2^bits), or a 4-bit odd count whose unused last nibble is not zero. (With exactly 2^bits
+ * codebook entries, checkQuant, every packed index is in range.)
+ */
+function readQuantized(bytes: Uint8Array, view: DataView, at: number, e: TensorEntry & { quant: TensorQuant }): QuantizedTensor {
+  const q = e.quant, n = shapeSize(e.shape), what = `tensor ${e.name} of shape ${formatShape(e.shape)} (${q.method}, ${q.bits} bits)`;
+  const f32 = (from: number, count: number) => {
+    const a = new Float32Array(count);
+    for (let i = 0; i < count; i++) a[i] = view.getFloat32(from + 4 * i, true);
+    return a;
+  };
+  const bad = (msg: string): never => { throw new ModelFormatError("tensor-quant", `${what}: ${msg}`); };
+  let head: number;
+  let out: QuantizedTensor;
+  if (q.method === "kmeans") {
+    const codebook = f32(at, q.codebook);
+    const i = codebook.findIndex((x) => !Number.isFinite(x));
+    if (i >= 0) bad(`codebook entry ${i} is ${codebook[i]}, not a finite number`);
+    head = 4 * q.codebook;
+    out = { method: "kmeans", bits: q.bits, shape: [...e.shape], codebook, packed: bytes.subarray(at + head, at + head + q.packedBytes) };
+  } else {
+    const C = e.shape[q.axis], scales = f32(at, C), zeroPoints = bytes.slice(at + 4 * C, at + 5 * C);
+    const i = scales.findIndex((x) => !(Number.isFinite(x) && x > 0));
+    if (i >= 0) bad(`scale ${i} of ${C} (axis ${q.axis}) is ${scales[i]}, not a finite number > 0`);
+    const z = zeroPoints.findIndex((x) => x >= 2 ** q.bits);
+    if (z >= 0) bad(`zero point ${z} of ${C} is ${zeroPoints[z]}, outside [0, ${2 ** q.bits - 1}]`);
+    head = 5 * C;
+    out = { method: "linear", bits: q.bits, shape: [...e.shape], axis: q.axis, scales, zeroPoints, packed: bytes.subarray(at + head, at + head + q.packedBytes) };
+  }
+  if (q.bits === 4 && n % 2 === 1 && out.packed[out.packed.length - 1] >> 4 !== 0) {
+    bad(`the unused high nibble of the last packed byte is ${out.packed[out.packed.length - 1] >> 4}, not 0: the packed indices do not hold ${n} elements`);
+  }
+  return out;
 }
 
 // ---- files ----------------------------------------------------------------------------------

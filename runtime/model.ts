@@ -11,6 +11,7 @@ import type { Space, ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import { loadWasm, type HatWasm } from "./wasm.js";
 import { WasmSubTransformer, WasmWeights } from "./wasm-model.js";
+import { quantizeTensors, type QuantizeOptions, type QuantizeSummary } from "./quant.js";
 import { paramCount, randomTensors, sliceSubTensors, superTensorShapes, type TensorMap, archTensorShapes } from "./weights.js";
 
 /** A decoded model file uploaded into a wasm instance. */
@@ -120,6 +121,25 @@ export function randomSuperTransformer(space: Space, vocabSize: number, seed = 1
     space, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim },
     vocab: { size: vocabSize, ...SPECIALS }, meta: { weights: "random", seed, ...meta },
   }, tensors);
+}
+
+/** What {@link quantizeModel} made: the file's bytes and how it was quantized. */
+export interface QuantizedModel extends QuantizeSummary {
+  bytes: Uint8Array;
+  /** Bytes of its tensors as f32 (4 per parameter): what an f32 file holds besides its header. */
+  f32Bytes: number;
+}
+
+/**
+ * The model `file` with every weight matrix (2-D tensor) quantized (runtime/quant.ts), biases and
+ * layer norms kept f32; the header otherwise unchanged (meta notes the quantization). A model
+ * already quantized is quantized again from its dequantized values.
+ */
+export function quantizeModel(file: DecodedModel, o: QuantizeOptions): QuantizedModel {
+  const { dataOffset: _o, dataBytes: _b, tensors: _t, ...h } = file.header;
+  const { tensors, summary } = quantizeTensors(file.tensors, o);
+  const meta = { ...h.meta, quantized: { method: summary.method, bits: summary.bits, relRmse: summary.relRmse, at: new Date().toISOString() } };
+  return { ...summary, bytes: encodeModel({ ...h, meta }, tensors), f32Bytes: 4 * summary.params };
 }
 
 export { readModelFile, writeModelFile };

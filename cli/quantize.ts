@@ -1,0 +1,44 @@
+/** `hat quantize`: a model file with its weight matrices quantized (K-means as in HAT, or linear). */
+import { parseArgs } from "node:util";
+import { quantizeModel, readModelFile, writeModelFile } from "../runtime/model.js";
+import { QUANT_BITS, QUANT_METHODS, type QuantBits, type QuantMethod } from "../runtime/quant.js";
+import { requireFlag } from "./args.js";
+import { UsageError, type Io } from "./io.js";
+
+const HELP = `usage: hat quantize --model IN --bits 4|8 [--method kmeans|linear] --out OUT [--json]
+
+Writes IN with every weight matrix (projections, FFN, embedding) quantized; biases and layer norms
+stay f32. kmeans (default, HAT's): 2^bits centroids per matrix, initialised uniformly over
+[min, max], at most 300 iterations. linear: a scale and zero point per output channel.
+The runtime dequantizes at load, so translate, profile, info and the agent run OUT unchanged.`;
+
+export async function quantizeCommand(argv: string[], io: Io): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { model: { type: "string" }, bits: { type: "string" }, method: { type: "string" }, out: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    strict: true,
+  });
+  if (values.help) {
+    io.out(HELP);
+    return;
+  }
+  const bits = Number(requireFlag(values, "bits"));
+  if (!QUANT_BITS.includes(bits as QuantBits)) throw new UsageError(`--bits must be ${QUANT_BITS.join(" or ")}, got '${values.bits}'`);
+  const method = (values.method ?? "kmeans") as QuantMethod;
+  if (!QUANT_METHODS.includes(method)) throw new UsageError(`--method must be ${QUANT_METHODS.join(" or ")}, got '${values.method}'`);
+  const input = requireFlag(values, "model"), out = requireFlag(values, "out");
+  const file = await readModelFile(input);
+  const t0 = performance.now();
+  const q = quantizeModel(file, { bits: bits as QuantBits, method });
+  const seconds = (performance.now() - t0) / 1000;
+  await writeModelFile(out, q.bytes);
+  const r = {
+    out, method, bits, bytes: q.bytes.length, in_bytes: file.bytes.length, f32_bytes: q.f32Bytes, ratio: q.f32Bytes / q.bytes.length,
+    quantized_tensors: q.quantized, f32_tensors: q.kept, quantized_params: q.quantizedParams, params: q.params, rel_rmse: q.relRmse, seconds,
+  };
+  if (values.json) io.out(JSON.stringify(r));
+  else {
+    io.out(`wrote ${out} (${(r.bytes / 2 ** 20).toFixed(2)} MiB, ${r.ratio.toFixed(1)}x smaller than its f32 tensors): ${method} ${bits} bits, ` +
+      `${q.quantized} matrices quantized, ${q.kept} tensors kept f32, relative RMS error ${q.relRmse.toExponential(2)}, ${seconds.toFixed(1)} s`);
+  }
+}
