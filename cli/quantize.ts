@@ -1,6 +1,6 @@
 /** `hat quantize`: a model file with its weight matrices quantized (K-means as in HAT, or linear). */
 import { parseArgs } from "node:util";
-import { quantizeModel, readModelFile, writeModelFile } from "../runtime/model.js";
+import { readModelFile, writeQuantizedModel } from "../runtime/model.js";
 import { QUANT_BITS, QUANT_METHODS, type QuantBits, type QuantMethod } from "../runtime/quant.js";
 import { requireFlag } from "./args.js";
 import { UsageError, type Io } from "./io.js";
@@ -29,11 +29,10 @@ export async function quantizeCommand(argv: string[], io: Io): Promise<void> {
   const input = requireFlag(values, "model"), out = requireFlag(values, "out");
   const file = await readModelFile(input);
   const t0 = performance.now();
-  const q = quantizeModel(file, { bits: bits as QuantBits, method });
+  const q = await writeQuantizedModel(file, { bits: bits as QuantBits, method }, out);
   const seconds = (performance.now() - t0) / 1000;
-  await writeModelFile(out, q.bytes);
   const r = {
-    out, method, bits, bytes: q.bytes.length, in_bytes: file.bytes.length, f32_bytes: q.f32Bytes, ratio: q.f32Bytes / q.bytes.length,
+    out, method, bits, bytes: q.bytes, in_bytes: file.bytes.length, f32_bytes: q.f32Bytes, ratio: q.f32Bytes / q.bytes,
     quantized_tensors: q.quantized, f32_tensors: q.kept, quantized_params: q.quantizedParams, params: q.params, rel_rmse: q.relRmse, seconds,
   };
   if (values.json) io.out(JSON.stringify(r));

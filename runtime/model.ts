@@ -142,4 +142,11 @@ export function quantizeModel(file: DecodedModel, o: QuantizeOptions): Quantized
   return { ...summary, bytes: encodeModel({ ...h, meta }, tensors), f32Bytes: 4 * summary.params };
 }
 
+/** {@link quantizeModel} written to `out` (`hat quantize`, the quantize job): what it did, `bytes` the file's size. */
+export async function writeQuantizedModel(file: DecodedModel, o: QuantizeOptions, out: string): Promise<Omit<QuantizedModel, "bytes"> & { out: string; bytes: number }> {
+  const { bytes, ...q } = quantizeModel(file, o);
+  await writeModelFile(out, bytes);
+  return { ...q, out, bytes: bytes.length };
+}
+
 export { readModelFile, writeModelFile };

@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { isInputError } from "../../runtime/errors.js";
 import { writeFileAtomic } from "../../runtime/files.js";
 import { readModelFile } from "../../runtime/format.js";
-import { writeSubTransformer } from "../../runtime/model.js";
+import { writeQuantizedModel, writeSubTransformer } from "../../runtime/model.js";
 import { readTexts, type Texts } from "../../data/texts.js";
 import { fitPredictorFile } from "../../latency/fit-file.js";
 import { fewShotFile } from "../../latency/transfer-file.js";
@@ -95,6 +95,8 @@ async function run(spec: JobSpec): Promise<unknown> {
       }));
     case "export":
       return writeSubTransformer(await readModelFile(spec.supernet), spec.arch, spec.out);
+    case "quantize":
+      return writeQuantizedModel(await readModelFile(spec.model), spec.options, spec.out);
     case "predictor":
       if (spec.fewShot) {
         const { data, out, seed, outliers, space, features, device } = spec.options;

@@ -8,6 +8,7 @@
  *   train     — train/pipeline.ts trainModel: a SuperTransformer of `space`
  *   finetune  — trainModel: one SubTransformer, from the inherited weights of `init` (or scratch)
  *   export    — runtime/model.ts writeSubTransformer: the compact model of `arch`
+ *   quantize  — runtime/model.ts writeQuantizedModel: a model with its weight matrices quantized
  *   predictor — latency/fit-file.ts fitPredictorFile: a latency predictor from datasets (with
  *               fewShot: latency/transfer-file.ts fewShotFile, from a few rows and a prior)
  *   search    — search/pipeline.ts runSearch: the search, export, fine-tuning, BLEU and report
@@ -18,6 +19,7 @@ import type { Space, ValidArch } from "../../runtime/types.js";
 import type { FitFileOptions } from "../../latency/fit-file.js";
 import type { FinetuneSettings, SearchOptions } from "../../search/pipeline.js";
 import type { TrainModelOptions } from "../../train/pipeline.js";
+import type { QuantizeOptions } from "../../runtime/quant.js";
 
 /** The spec's file in the job's directory, and the result's. */
 export const SPEC_FILE = "spec.json";
@@ -58,6 +60,14 @@ export interface ExportSpec {
   out: string;
 }
 
+export interface QuantizeSpec {
+  kind: "quantize";
+  /** The model file (any job's `model` artifact). */
+  model: string;
+  options: QuantizeOptions;
+  out: string;
+}
+
 export interface PredictorSpec {
   kind: "predictor";
   options: Omit<FitFileOptions, "log">;
@@ -76,11 +86,11 @@ export interface SearchSpec {
   };
 }
 
-export type JobSpec = TrainSpec | FinetuneSpec | ExportSpec | PredictorSpec | SearchSpec;
+export type JobSpec = TrainSpec | FinetuneSpec | ExportSpec | QuantizeSpec | PredictorSpec | SearchSpec;
 
 /** The `hat` command that does what a spec does: how failures name it. */
 export const SPEC_COMMAND: Record<JobSpec["kind"], string> = {
-  train: "hat train", finetune: "hat train", export: "hat export", predictor: "hat predictor fit", search: "hat search",
+  train: "hat train", finetune: "hat train", export: "hat export", quantize: "hat quantize", predictor: "hat predictor fit", search: "hat search",
 };
 
 /**

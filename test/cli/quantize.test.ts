@@ -9,6 +9,9 @@ import { superDims } from "../../runtime/arch.js";
 import { encodeModel } from "../../runtime/format.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
+import { loadWasm } from "../../runtime/wasm.js";
+import { loadServing } from "../../agent/models.js";
+import { translateLines } from "../../runtime/decode.js";
 
 const dir = mkdtempSync(join(tmpdir(), "hat-quantize-"));
 const text = ["the cat sat on the mat", "a dog runs in the park", "hello world", "the quick brown fox jumps", "over the lazy dog"];
@@ -45,6 +48,10 @@ describe("hat quantize", () => {
       const t = await hat("translate", "--model", out, "--input", input, "--beam", "2");
       expect(t.code, t.err).toBe(0);
       expect(t.out.split("\n").length - 1).toBe(3); // one line out per line in
+
+      // the agent's deployment path loads it as downloaded
+      const serving = loadServing(new Uint8Array(readFileSync(out)), loadWasm(), "D1", "0".repeat(64));
+      expect(translateLines(serving.sub, serving.bpe, ["hello dog"], { beam: 2 })).toHaveLength(1);
     });
   }
 

@@ -519,6 +519,17 @@ describe("/v1/jobs: the train, predictor and search kinds", () => {
     expect(exported.header.kind).toBe("subtransformer");
     expect(exported.header.arch).toEqual(arch);
     expect(exported.header.tokenizer).toBeDefined();
+    // ... quantized (issue 14, 1): a smaller model, its tokenizer kept, deployable like any job's model
+    const badQ = await call(s, "POST", "/v1/jobs/quantize", { body: { model: exp.id, bits: 3 } });
+    expect(badQ.status).toBe(400);
+    expect(JSON.stringify(badQ.body.error)).toMatch(/bits/);
+    const q = await settled(s, (await post(s, "quantize", { model: exp.id, bits: 4 })).id, 60_000);
+    expect(q.state, q.error ?? "").toBe("done");
+    const quantized = decodeModel(s.ctx.artifacts.read(q.artifacts.model));
+    expect(quantized.header.tensors.filter((e) => e.quant?.method === "kmeans" && e.quant.bits === 4).length).toBeGreaterThan(5);
+    expect(quantized.header.tokenizer).toEqual(exported.header.tokenizer);
+    expect(q.result).toMatchObject({ method: "kmeans", bits: 4, model_sha256: q.artifacts.model });
+    expect((q.result as { bytes: number }).bytes).toBeLessThan(exported.bytes.length / 4);
     const ft = await settled(s, (await post(s, "finetune", { supernet: t.id, arch, dataset: ds, steps: 2, max_tokens: 256, threads: 1 })).id, 60_000);
     expect(ft.state, ft.error ?? "").toBe("done");
     expect(ft.result).toMatchObject({ steps: 2, mode: "finetune", model_sha256: ft.artifacts.model });

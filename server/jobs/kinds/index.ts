@@ -3,6 +3,7 @@ import type { ServerContext } from "../../context.js";
 import { predictorKind } from "./predictor.js";
 import { searchKind } from "./search.js";
 import { exportKind, finetuneKind } from "./subnet.js";
+import { quantizeKind } from "./quantize.js";
 import { trainKind } from "./train.js";
 
 export function registerKinds(ctx: ServerContext): void {
@@ -11,4 +12,5 @@ export function registerKinds(ctx: ServerContext): void {
   ctx.jobs.register(searchKind(ctx));
   ctx.jobs.register(exportKind(ctx));
   ctx.jobs.register(finetuneKind(ctx));
+  ctx.jobs.register(quantizeKind(ctx));
 }
