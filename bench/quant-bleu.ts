@@ -26,15 +26,17 @@ const bpe = Bpe.fromJSON(file.header.tokenizer);
 const test = demoTask({ seed: Number(values.seed ?? 1) }).test;
 const n = Math.min(test.src.length, Number(values.sentences ?? 500)), beam = Number(values.beam ?? 4);
 
-const forms: { name: string; method?: QuantMethod; bits?: QuantBits }[] = [
+const forms: { name: string; method?: QuantMethod; bits?: QuantBits; embedBits?: QuantBits | 32 }[] = [
   { name: "f32" }, { name: "kmeans8", method: "kmeans", bits: 8 }, { name: "linear8", method: "linear", bits: 8 },
   { name: "kmeans4", method: "kmeans", bits: 4 }, { name: "linear4", method: "linear", bits: 4 },
+  { name: "kmeans4, embedding kmeans8", method: "kmeans", bits: 4, embedBits: 8 },
+  { name: "kmeans4, embedding f32", method: "kmeans", bits: 4, embedBits: 32 },
 ];
 const rows: string[] = [];
 let base = 0;
 for (const f of forms) {
   const t0 = performance.now();
-  const q = f.method ? quantizeModel(file, { method: f.method, bits: f.bits! }) : undefined;
+  const q = f.method ? quantizeModel(file, { method: f.method, bits: f.bits!, embedBits: f.embedBits }) : undefined;
   const qs = (performance.now() - t0) / 1000;
   const b = q?.bytes ?? bytes;
   const model = HatModel.fromBytes(b);

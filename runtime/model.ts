@@ -138,7 +138,7 @@ export interface QuantizedModel extends QuantizeSummary {
 export function quantizeModel(file: DecodedModel, o: QuantizeOptions): QuantizedModel {
   const { dataOffset: _o, dataBytes: _b, tensors: _t, ...h } = file.header;
   const { tensors, summary } = quantizeTensors(file.tensors, o);
-  const meta = { ...h.meta, quantized: { method: summary.method, bits: summary.bits, relRmse: summary.relRmse, at: new Date().toISOString() } };
+  const meta = { ...h.meta, quantized: { method: summary.method, bits: summary.bits, embedBits: summary.embedBits, relRmse: summary.relRmse, at: new Date().toISOString() } };
   return { ...summary, bytes: encodeModel({ ...h, meta }, tensors), f32Bytes: 4 * summary.params };
 }
 

@@ -55,6 +55,16 @@ describe("hat quantize", () => {
     });
   }
 
+  it("--embed-bits 8: the embedding at 8 bits, the other matrices at 4; hat info lists both forms", async () => {
+    const out = join(dir, "mixed.hatm");
+    const q = await hat("quantize", "--model", model, "--bits", "4", "--embed-bits", "8", "--out", out);
+    expect(q.code, q.err).toBe(0);
+    expect(q.out).toMatch(/kmeans 4 bits \(the embedding 8 bits\)/);
+    const i = JSON.parse((await hat("info", "--model", out, "--json")).out);
+    expect(i.quantization.map((f: { method: string; bits: number; tensors: number }) => [f.method, f.bits, f.tensors > 1 ? "many" : f.tensors]))
+      .toEqual([["kmeans", 8, 1], ["kmeans", 4, "many"]]);
+  });
+
   it("an f32 model's info says so", async () => {
     const i = JSON.parse((await hat("info", "--model", model, "--json")).out);
     expect(i).toMatchObject({ format_version: 1, quantization: [] });
@@ -70,6 +80,7 @@ describe("hat quantize", () => {
       [["quantize", "--model", model, "--bits", "3", "--out", out], /--bits must be 4 or 8, got '3'/],
       [["quantize", "--model", model, "--bits", "8", "--method", "pq", "--out", out], /--method must be kmeans or linear, got 'pq'/],
       [["quantize", "--model", model, "--out", out], /--bits is required/],
+      [["quantize", "--model", model, "--bits", "4", "--embed-bits", "16", "--out", out], /--embed-bits must be 4, 8 or 32, got '16'/],
       [["quantize", "--model", model, "--bits", "8"], /--out is required/],
       [["quantize", "--model", join(dir, "cut.hatm"), "--bits", "8", "--out", out], /cut\.hatm: file is truncated/],
       [["info", "--model", join(dir, "cut.hatm")], /truncated/],

@@ -243,6 +243,20 @@ describe("quantized model files (format version 2)", () => {
     });
   }
 
+  it("embedBits: the embedding at its own bits, or kept f32", () => {
+    const bitsOf = (embedBits: 4 | 8 | 32) => {
+      const { tensors, summary } = quantizeTensors(f32, { method: "kmeans", bits: 4, embedBits });
+      expect(summary.embedBits).toBe(embedBits);
+      const e = tensors.get("embed.tokens")!, w = tensors.get("enc.0.ffn.fc1.w")!;
+      expect("method" in w && w.bits).toBe(4);
+      return "method" in e ? e.bits : 32;
+    };
+    expect(bitsOf(8)).toBe(8);
+    expect(bitsOf(4)).toBe(4);
+    expect(bitsOf(32)).toBe(32);
+    expect(() => quantizeTensors(f32, { bits: 4, embedBits: 6 as 8 })).toThrow(/embedBits must be one of 4, 8 or 32, got 6/);
+  });
+
   it("a model of f32 tensors is still written as version 1, and a version-1 file loads", () => {
     expect(u32(f32Bytes, 4)).toBe(1);
     const m = decodeModel(f32Bytes);
