@@ -84,6 +84,12 @@ export interface YieldingOptions extends ProfileOptions {
    * passed since the last time (default 250). Between runs only: no run's timing includes it.
    */
   sliceMs?: number;
+  /**
+   * profileFastestYielding: a pause this long (ms) between rounds, so that they are taken at
+   * different moments as a campaign's are (its rounds go across the lease's batch); back-to-back
+   * rounds share one slow spell. Default 0.
+   */
+  roundGapMs?: number;
 }
 
 const DEFAULT_SLICE_MS = 250;
@@ -118,6 +124,7 @@ export async function profileArchYielding(arch: ValidArch, protocol: Protocol = 
 export async function profileFastestYielding(arch: ValidArch, protocol: Protocol, o: YieldingOptions = {}): Promise<ProfileResult> {
   let best = await profileArchYielding(arch, protocol, o);
   for (let r = 1; r < protocol.rounds; r++) {
+    if (o.roundGapMs) await new Promise<void>((resolve) => setTimeout(resolve, o.roundGapMs));
     const m = await profileArchYielding(arch, protocol, o);
     if (m.total_ms < best.total_ms) best = m;
   }

@@ -11,6 +11,9 @@ import { measureSteady, primeGauge, SpeedGauge } from "../runtime/steady.js";
 import { deviceLabel, thisDevice, type LatencyRow } from "../latency/dataset.js";
 import type { CandidateMeasurer } from "./closed-loop.js";
 
+/** The rounds of a candidate this far apart (ms): at different moments, as a campaign's (runtime/profile.ts roundGapMs). */
+const ROUND_GAP_MS = 500;
+
 export function hereMeasurer(protocol: Protocol, log?: (line: string) => void): CandidateMeasurer {
   const device = thisDevice(), gauge = new SpeedGauge();
   return {
@@ -19,7 +22,7 @@ export function hereMeasurer(protocol: Protocol, log?: (line: string) => void): 
       await primeGauge(gauge, protocol);
       const rows: LatencyRow[] = [];
       for (const arch of archs) {
-        const s = await measureSteady(arch, protocol, { gauge, log });
+        const s = await measureSteady(arch, protocol, { gauge, log, profile: { roundGapMs: ROUND_GAP_MS } });
         const m = s.result;
         rows.push({
           features: hatFeatures(arch), encoder_ms: m.encoder_ms, decoder_ms: m.decoder_ms, encoder_std_ms: m.encoder_std_ms, decoder_std_ms: m.decoder_std_ms,

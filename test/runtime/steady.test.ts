@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { smallestArch } from "../../runtime/arch-sample.js";
-import { profileArch, profileArchYielding } from "../../runtime/profile.js";
+import { profileArch, profileArchYielding, profileFastestYielding } from "../../runtime/profile.js";
 import { protocolOf } from "../../runtime/protocol.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
 import {
@@ -122,6 +122,18 @@ describe("measureSteady", () => {
     expect(r.ref_ms).toBeGreaterThan(0);
     expect(r.speed).toBeGreaterThan(0);
     expect(gauge.count(p)).toBe(2);
+  });
+});
+
+describe("profileFastestYielding", () => {
+  it("takes its rounds roundGapMs apart (at different moments, as a campaign's), the fastest kept", async () => {
+    const wasm = loadWasm();
+    const three = protocolOf({ ...p, rounds: 3 });
+    const t0 = performance.now();
+    const r = await profileFastestYielding(arch, three, { wasm, roundGapMs: 150 });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(2 * 150 - 5); // two gaps between three rounds
+    expect(r.protocol.rounds).toBe(3);
+    expect(r.total_ms).toBeGreaterThan(0);
   });
 });
 
