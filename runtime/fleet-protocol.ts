@@ -149,7 +149,7 @@ export const RowsRequest = z.object({
 export type RowsRequest = z.infer<typeof RowsRequest>;
 
 export const RowsResponse = z.object({
-  stored: z.number().int(), // rows stored by this request (0 on a replay)
+  stored: z.number().int(), // rows stored by this request (a replay, same key, gets the first reply again and stores nothing)
   duplicates: z.number().int(), // rows whose index was already stored
   /** false when the lease is over (cancelled campaign, or reassigned): stop this batch. */
   lease_active: z.boolean(),

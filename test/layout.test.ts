@@ -22,7 +22,7 @@ const MAY_IMPORT: Record<Folder, readonly string[]> = {
   search: ["runtime", "data", "train", "latency"],
   server: ["runtime", "data", "train", "latency", "search"],
   agent: ["runtime", "data", "latency"],
-  bench: ["runtime", "data", "train", "latency", "search", "assembly"],
+  bench: ["runtime", "data", "train", "latency", "search", "server", "agent", "assembly"], // fleet-load runs the server and the agent's client
   cli: ["runtime", "data", "train", "latency", "search", "server", "agent"],
 };
 
