@@ -41,6 +41,7 @@ export function migrateFleet(db: Db): void {
       expires_at INTEGER NOT NULL, state TEXT NOT NULL, lease_ms INTEGER);
     CREATE INDEX IF NOT EXISTS leases_state ON leases (state, expires_at);
     CREATE INDEX IF NOT EXISTS leases_job ON leases (job_id);
+    CREATE INDEX IF NOT EXISTS leases_job_state ON leases (job_id, state);
     CREATE INDEX IF NOT EXISTS leases_agent ON leases (agent_id, state);
     CREATE TABLE IF NOT EXISTS lease_archs (
       lease_id TEXT NOT NULL, job_id TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (lease_id, idx));
@@ -50,6 +51,7 @@ export function migrateFleet(db: Db): void {
       encoder_ms REAL NOT NULL, decoder_ms REAL NOT NULL, encoder_std_ms REAL NOT NULL, decoder_std_ms REAL NOT NULL,
       runs INTEGER NOT NULL, build TEXT NOT NULL, load1 REAL, seq INTEGER, measured_at INTEGER NOT NULL,
       speed REAL, ref_ms REAL, PRIMARY KEY (job_id, idx));
+    CREATE INDEX IF NOT EXISTS latency_rows_time ON latency_rows (job_id, measured_at);
     CREATE TABLE IF NOT EXISTS fleet_idempotency (
       agent_id TEXT NOT NULL, key TEXT NOT NULL, lease_id TEXT NOT NULL, reply TEXT NOT NULL, created_at INTEGER NOT NULL,
       PRIMARY KEY (agent_id, key));
