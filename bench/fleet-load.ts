@@ -32,6 +32,7 @@ import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import Database from "better-sqlite3";
 import { parseDataset } from "../latency/dataset.js";
 import { BUILTIN_SPACE_NAMES, type BuiltinSpaceName } from "../runtime/spaces.js";
 import { listen } from "../server/app.js";
@@ -134,6 +135,8 @@ export interface LoadSummary {
     log_sample: string[];
   };
   agents_side: { cpu_s: number; rss_peak_mb: number; processes: number };
+  /** One SQLite commit on the data directory's disk (ms): FULL is what the server does. */
+  disk_commit_ms: { full_ms: number; normal_ms: number };
   campaigns: CampaignCheck[];
   wall_s: number;
 }
@@ -153,6 +156,31 @@ function fdCount(): number {
     return readdirSync("/proc/self/fd").length;
   } catch {
     return -1; // not Linux
+  }
+}
+
+/**
+ * What one commit costs on the data directory's disk (ms): the server commits every agent request
+ * (synchronous=FULL: an fsync of the WAL each), so this bounds its request rate. NORMAL for
+ * comparison (WAL, no fsync per commit: survives a process kill, not a power loss).
+ */
+function commitCost(dir: string, n = 100): { full_ms: number; normal_ms: number } {
+  const file = join(dir, "commit-probe.db");
+  const db = new Database(file);
+  try {
+    db.pragma("journal_mode = WAL");
+    db.exec(`CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)`);
+    const up = db.prepare(`INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)`);
+    const time = (mode: string) => {
+      db.pragma(`synchronous = ${mode}`);
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) up.run(i % 10, i);
+      return round((performance.now() - t0) / n, 3);
+    };
+    return { full_ms: time("FULL"), normal_ms: time("NORMAL") };
+  } finally {
+    db.close();
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
   }
 }
 
@@ -200,6 +228,8 @@ export async function runFleetLoad(given: Partial<LoadOptions> = {}): Promise<Lo
   const wall0 = performance.now();
   const dir = mkdtempSync(join(tmpdir(), "hat-fleet-load-"));
   const admin = newToken("admin");
+  const disk = commitCost(dir);
+  say(`fleet-load: a commit costs ${disk.full_ms} ms on ${dir} (synchronous=FULL; NORMAL: ${disk.normal_ms} ms)`);
   const logSample: string[] = [];
   let enrolledLines = 0;
   const s = await listen({
@@ -339,7 +369,7 @@ export async function runFleetLoad(given: Partial<LoadOptions> = {}): Promise<Lo
         ...(idle ? { idle } : {}), log_sample: logSample,
       },
       agents_side: { cpu_s: round((sim.cpuUserMs + sim.cpuSystemMs) / 1000, 1), rss_peak_mb: mb(sim.rssPeakBytes), processes: o.procs === 0 ? 0 : Math.min(o.procs, o.agents) },
-      campaigns, wall_s: round((performance.now() - wall0) / 1000, 1),
+      disk_commit_ms: disk, campaigns, wall_s: round((performance.now() - wall0) / 1000, 1),
     };
     return summary;
   } finally {
