@@ -20,6 +20,9 @@ export function agentOf(c: Context): AgentCaller {
   return { agentId: caller.agentId, deviceClass: caller.deviceClass };
 }
 
+/** An agent's last_seen_at is rewritten at most this often (ms); see FleetCore.seen. */
+export const SEEN_EVERY_MS = 10_000;
+
 export class FleetCore {
   private closedFlag = false;
   private readonly waiters = new Set<() => void>();
@@ -42,11 +45,24 @@ export class FleetCore {
     return !a || a.revoked_at !== null;
   }
 
-  /** Marks the calling agent as seen now (every agent route; GET /v1/agents says who is online). */
+  /**
+   * Marks the calling agent as seen now (every agent route; GET /v1/agents says who is online),
+   * written only when the stored time is older than seenEveryMs: each write is a commit (an
+   * fsync), and before this every agent request paid one on top of its own (docs/scaling.md).
+   * An UPDATE that matches no row writes nothing.
+   */
   readonly seen: MiddlewareHandler = async (c, next) => {
-    this.ctx.db.prepare(`UPDATE agents SET last_seen_at = ? WHERE id = ?`).run(now(), agentOf(c).agentId);
+    const t = now();
+    this.ctx.db.prepare(`UPDATE agents SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at <= ?)`)
+      .run(t, agentOf(c).agentId, t - this.seenEveryMs);
     await next();
   };
+
+  /** A quarter of the online window (two long polls and a lease: enrol.ts), at most SEEN_EVERY_MS. */
+  get seenEveryMs(): number {
+    const { maxWaitSeconds, leaseSeconds } = this.ctx.config;
+    return Math.min(SEEN_EVERY_MS, ((2 * maxWaitSeconds + leaseSeconds) * 1000) / 4);
+  }
 
   /** Wakes every sleeper: something they wait for may have changed. */
   notify(): void {

@@ -1,8 +1,9 @@
 /**
  * What the fleet load test (bench/fleet-load.ts, docs/scaling.md) found: per-request costs that
  * grew with the campaign. A lease hand-out must not sort the campaign's rows (the device's
- * measured speed) nor probe every pending architecture (the suspects), and the campaign's watcher
- * must not recount its rows on every stored chunk.
+ * measured speed) nor probe every pending architecture (the suspects), the campaign's watcher
+ * must not recount its rows on every stored chunk, and an agent's request must not pay a second
+ * commit (an fsync) only to say it was seen.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +13,7 @@ import type { Hardware, ProfileWork } from "../../runtime/fleet-protocol.js";
 import { createServer, type HatServer } from "../../server/app.js";
 import { hashToken } from "../../server/auth.js";
 import { WATCH_MIN_MS } from "../../server/fleet/campaign.js";
+import { SEEN_EVERY_MS } from "../../server/fleet/core.js";
 import { RECENT_ROWS_SQL, SUSPECT_SQL } from "../../server/fleet/work.js";
 
 const ADMIN = "admin";
@@ -97,5 +99,35 @@ describe("the campaign's watcher", () => {
     } finally {
       db.prepare = prepare;
     }
+  });
+});
+
+describe("an agent seen", () => {
+  it("is written at most every seenEveryMs (not one more commit per request), and still written when stale", async () => {
+    const t = await call("POST", "/v1/enrolment-tokens", { token: ADMIN, body: { device_class: "seen" } });
+    const a = await call("POST", "/v1/agent/enrol", { body: { enrolment_token: t.body.token, name: "s", hardware: HW } });
+    const id = a.body.agent_id as string, token = a.body.token as string;
+    const every = s.fleet.core.seenEveryMs;
+    expect(every).toBeGreaterThan(0);
+    expect(every).toBeLessThanOrEqual(SEEN_EVERY_MS);
+    const seen = () => (s.ctx.db.prepare(`SELECT last_seen_at AS t FROM agents WHERE id = ?`).get(id) as { t: number }).t;
+    const set = (v: number) => s.ctx.db.prepare(`UPDATE agents SET last_seen_at = ? WHERE id = ?`).run(v, id);
+    const changes = () => (s.ctx.db.prepare(`SELECT total_changes() AS n`).get() as { n: number }).n;
+
+    const recent = Date.now() - Math.floor(every / 2);
+    set(recent);
+    const before = changes();
+    expect((await call("GET", "/v1/agent/work?wait_s=0", { token })).status).toBe(204);
+    expect((await call("GET", "/v1/agent/work?wait_s=0", { token })).status).toBe(204);
+    expect(seen()).toBe(recent); // seen recently: not written again
+    expect(changes()).toBe(before); // the two polls wrote nothing at all
+
+    const stale = Date.now() - every - 1000;
+    set(stale);
+    expect((await call("GET", "/v1/agent/work?wait_s=0", { token })).status).toBe(204);
+    expect(seen()).toBeGreaterThan(stale);
+    expect(Date.now() - seen()).toBeLessThan(5000);
+    const listed = await call("GET", `/v1/agents/${id}`, { token: ADMIN });
+    expect(listed.body.online).toBe(true);
   });
 });
