@@ -26,6 +26,8 @@ export const SEEN_EVERY_MS = 10_000;
 export class FleetCore {
   private closedFlag = false;
   private readonly waiters = new Set<() => void>();
+  /** The long polls: woken by notify() but not by notify("rows"). */
+  private readonly workWaiters = new Set<() => void>();
 
   constructor(readonly ctx: ServerContext) {}
 
@@ -64,23 +66,33 @@ export class FleetCore {
     return Math.min(SEEN_EVERY_MS, ((2 * maxWaitSeconds + leaseSeconds) * 1000) / 4);
   }
 
-  /** Wakes every sleeper: something they wait for may have changed. */
-  notify(): void {
+  /**
+   * Wakes the sleepers: something they wait for may have changed. `rows` (rows were stored) wakes
+   * only the sleepers that wait for rows (a campaign's watcher), not the long polls: stored rows
+   * make no work for another agent, and at a campaign's end, with most agents polling, waking
+   * every poll on every chunk cost O(polling agents) per stored row (docs/scaling.md).
+   */
+  notify(what: "any" | "rows" = "any"): void {
     for (const wake of [...this.waiters]) wake();
+    if (what === "any") for (const wake of [...this.workWaiters]) wake();
   }
 
-  /** Sleeps up to `ms`; returns early on notify(), on abort of `signal` and on close(). */
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Sleeps up to `ms`; returns early on notify() (`for: "work"`: not on notify("rows")), on abort
+   * of `signal` and on close().
+   */
+  sleep(ms: number, signal?: AbortSignal, o: { for?: "anything" | "work" } = {}): Promise<void> {
+    const set = o.for === "work" ? this.workWaiters : this.waiters;
     return new Promise<void>((resolve) => {
       if (this.closedFlag || signal?.aborted) return resolve();
       const done = () => {
         clearTimeout(timer);
-        this.waiters.delete(done);
+        set.delete(done);
         signal?.removeEventListener("abort", done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.waiters.add(done);
+      set.add(done);
       signal?.addEventListener("abort", done, { once: true });
     });
   }

@@ -30,7 +30,7 @@ export class Fleet {
   constructor(readonly ctx: ServerContext) {
     const core = new FleetCore(ctx);
     this.core = core;
-    this.leases = new LeaseBook(ctx.db, ctx.config, () => core.notify());
+    this.leases = new LeaseBook(ctx.db, ctx.config, (what) => core.notify(what));
     this.deployments = new Deployments(ctx, () => core.notify());
   }
 

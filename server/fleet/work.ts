@@ -46,7 +46,7 @@ export const WorkQuery = z.object({
 export const MAX_LEASES = 3;
 
 /** How often a waiting long poll looks again when nothing notified it (leases expire by time). */
-const POLL_MS = 200;
+export const POLL_MS = 200;
 
 /** A device's assumed speed (GFLOP/s) before its campaign's rows measure it: slow, as a Raspberry Pi's wasm runtime. */
 export const LEASE_ASSUMED_GFLOPS = 2;
@@ -94,7 +94,7 @@ export const SUSPECT_SQL = `SELECT a.idx AS idx, a.arch AS arch FROM leases l
   WHERE l.job_id = ? AND l.state = 'expired' AND a.state = 'pending' ORDER BY a.idx LIMIT 1`;
 
 export class LeaseBook {
-  constructor(private readonly db: Db, private readonly config: ServerConfig, private readonly notify: () => void) {}
+  constructor(private readonly db: Db, private readonly config: ServerConfig, private readonly notify: (what?: "any" | "rows") => void) {}
 
   /** A lease's length, ms (a lease from before leases were sized: config.leaseSeconds). */
   private leaseMsOf(lease: Pick<LeaseRow, "lease_ms">): number {
@@ -252,7 +252,7 @@ export class LeaseBook {
       return { ...out, fresh: true };
     }).immediate();
     const { fresh, ...out } = reply;
-    if (fresh && out.stored > 0) this.notify();
+    if (fresh && out.stored > 0) this.notify("rows"); // the campaign's watcher; no long poll gets work from it
     return out;
   }
 
@@ -289,7 +289,7 @@ export function workApp(fleet: FleetCore, leases: LeaseBook, deployments: Deploy
       if (work) return c.json(work);
       const left = deadline - Date.now();
       if (left <= 0) return c.body(null, 204);
-      await fleet.sleep(Math.min(left, POLL_MS), signal);
+      await fleet.sleep(Math.min(left, POLL_MS), signal, { for: "work" });
     }
   });
 

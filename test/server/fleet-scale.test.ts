@@ -2,8 +2,9 @@
  * What the fleet load test (bench/fleet-load.ts, docs/scaling.md) found: per-request costs that
  * grew with the campaign. A lease hand-out must not sort the campaign's rows (the device's
  * measured speed) nor probe every pending architecture (the suspects), the campaign's watcher
- * must not recount its rows on every stored chunk, and an agent's request must not pay a second
- * commit (an fsync) only to say it was seen.
+ * must not recount its rows on every stored chunk, a stored chunk must not wake every long poll
+ * (the herd at a campaign's end), and an agent's request must not pay a second commit (an fsync)
+ * only to say it was seen.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +15,7 @@ import { createServer, type HatServer } from "../../server/app.js";
 import { hashToken } from "../../server/auth.js";
 import { WATCH_MIN_MS } from "../../server/fleet/campaign.js";
 import { SEEN_EVERY_MS } from "../../server/fleet/core.js";
-import { RECENT_ROWS_SQL, SUSPECT_SQL } from "../../server/fleet/work.js";
+import { POLL_MS, RECENT_ROWS_SQL, SUSPECT_SQL } from "../../server/fleet/work.js";
 
 const ADMIN = "admin";
 const HW: Hardware = {
@@ -129,5 +130,54 @@ describe("an agent seen", () => {
     expect(Date.now() - seen()).toBeLessThan(5000);
     const listed = await call("GET", `/v1/agents/${id}`, { token: ADMIN });
     expect(listed.body.online).toBe(true);
+  });
+});
+
+describe("long polls and stored rows", () => {
+  it("a stored chunk does not wake the agents that long-poll (they look again every POLL_MS, or on new work)", async () => {
+    const enrol = async (cls: string, name: string) => {
+      const t = await call("POST", "/v1/enrolment-tokens", { token: ADMIN, body: { device_class: cls } });
+      return (await call("POST", "/v1/agent/enrol", { body: { enrolment_token: t.body.token, name, hardware: HW } })).body.token as string;
+    };
+    const idle = await Promise.all(Array.from({ length: 20 }, (_, i) => enrol("herd-idle", `idle-${i}`)));
+    const busy = await enrol("herd-busy", "busy");
+    const job = await call("POST", "/v1/jobs/campaign", { token: ADMIN, body: { device_class: "herd-busy", space: "wmt14", samples: 60 } });
+    expect(job.status).toBe(201);
+    for (let i = 0; i < 100 && !s.ctx.db.prepare(`SELECT 1 FROM campaigns WHERE job_id = ?`).get(job.body.id); i++) await new Promise((r) => setTimeout(r, 20));
+
+    const db = s.ctx.db, prepare = db.prepare.bind(db);
+    let looks = 0; // a long poll (or the busy agent) looking for a lease
+    db.prepare = ((sql: string) => {
+      if (sql.includes("FROM campaigns c WHERE c.device_class = ?")) looks++;
+      return prepare(sql);
+    }) as typeof db.prepare;
+    let stop = false;
+    const polls = idle.map(async (token) => { while (!stop) await call("GET", "/v1/agent/work?wait_s=1", { token }); });
+    try {
+      await new Promise((r) => setTimeout(r, 50)); // the polls are waiting
+      const t0 = Date.now();
+      let chunks = 0, leases = 0;
+      for (;;) {
+        const w = await call<ProfileWork>("GET", "/v1/agent/work?wait_s=0", { token: busy });
+        if (w.status !== 200) break;
+        leases++;
+        for (const { index } of w.body.archs) {
+          await call("POST", `/v1/agent/leases/${w.body.lease_id}/rows`, {
+            token: busy, body: { idempotency_key: `herd-${index}-xxxx`, rows: [{ index, encoder_ms: 1, decoder_ms: 2, encoder_std_ms: 0, decoder_std_ms: 0, runs: 1, build: "t" }] },
+          });
+          chunks++;
+        }
+      }
+      const ms = Date.now() - t0;
+      expect(chunks).toBe(60);
+      // before: every chunk woke the 20 polls (>= 1200 looks); now each looks every POLL_MS (and once per new poll)
+      const bound = 20 * (Math.ceil(ms / POLL_MS) + Math.ceil(ms / 1000) + 2) + leases + 2;
+      expect(looks).toBeLessThanOrEqual(bound);
+      expect(looks).toBeLessThan(20 * 60 / 2);
+    } finally {
+      stop = true;
+      db.prepare = prepare;
+      await Promise.all(polls);
+    }
   });
 });
