@@ -64,13 +64,19 @@ export interface LoadOptions {
   /** Give up after this many seconds of campaign. */
   maxS: number;
   space: BuiltinSpaceName;
+  /**
+   * The server database's synchronous pragma: "full" is what the server runs (an fsync per
+   * commit); "normal" is a diagnostic (no fsync per commit in WAL: survives a process kill, not a
+   * power loss), to see what the fsyncs cost.
+   */
+  sync: "full" | "normal";
   /** Progress lines (stderr). */
   log?: (line: string) => void;
 }
 
 export const DEFAULT_LOAD: LoadOptions = {
   agents: 10, archs: 2000, campaigns: 1, measureMs: 0, heartbeatEvery: 3, replay: 0.05, procs: 1, leaseBatch: 5,
-  waitS: 5, idleS: 0, maxS: 600, space: "wmt14",
+  waitS: 5, idleS: 0, maxS: 600, space: "wmt14", sync: "full",
 };
 
 interface Pct { n: number; p50: number; p99: number; max: number }
@@ -241,6 +247,7 @@ export async function runFleetLoad(given: Partial<LoadOptions> = {}): Promise<Lo
   });
   const problems: string[] = [];
   try {
+    if (o.sync === "normal") s.ctx.db.pragma("synchronous = NORMAL"); // the diagnostic (see LoadOptions.sync)
     const api = new HatClient(s.url, admin);
     const deviceClass = "load";
     say(`fleet-load: server ${s.url}, data ${dir}; minting ${o.agents} enrolment tokens`);
@@ -429,6 +436,7 @@ function checkOptions(o: LoadOptions): void {
   int("idle-s", o.idleS, 0, 3600);
   int("max-s", o.maxS, 1, 86_400);
   if (!(o.replay >= 0 && o.replay <= 1)) throw new LoadOptionError(`--replay: a fraction from 0 to 1, got ${o.replay}`);
+  if (o.sync !== "full" && o.sync !== "normal") throw new LoadOptionError(`--sync: full or normal, got ${o.sync}`);
   if (!BUILTIN_SPACE_NAMES.includes(o.space)) throw new LoadOptionError(`--space: one of ${BUILTIN_SPACE_NAMES.join(", ")}, got ${o.space}`);
 }
 
@@ -451,11 +459,13 @@ The real server against N simulated agents on 127.0.0.1; one JSON summary line o
   --wait-s S           long-poll wait (${DEFAULT_LOAD.waitS})
   --idle-s S           then measure S seconds of idle long polls (${DEFAULT_LOAD.idleS})
   --max-s S            give up after S seconds (${DEFAULT_LOAD.maxS})
-  --space NAME         ${BUILTIN_SPACE_NAMES.join(" | ")} (${DEFAULT_LOAD.space})`;
+  --space NAME         ${BUILTIN_SPACE_NAMES.join(" | ")} (${DEFAULT_LOAD.space})
+  --sync full|normal   the database's synchronous pragma: full is the server's; normal (no fsync
+                       per commit) is a diagnostic of what the fsyncs cost (${DEFAULT_LOAD.sync})`;
 
 /** Parses the command line (a LoadOptionError names a bad flag). */
 export function parseLoadArgs(argv: string[]): Partial<LoadOptions> | "help" {
-  const options = Object.fromEntries([...Object.keys(FLAGS), "space"].map((k) => [k, { type: "string" as const }]));
+  const options = Object.fromEntries([...Object.keys(FLAGS), "space", "sync"].map((k) => [k, { type: "string" as const }]));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: { ...options, help: { type: "boolean" } }, strict: true, allowPositionals: false });
@@ -473,6 +483,7 @@ export function parseLoadArgs(argv: string[]): Partial<LoadOptions> | "help" {
     (out as Record<string, number>)[key] = n;
   }
   if (typeof values.space === "string") out.space = values.space as BuiltinSpaceName;
+  if (typeof values.sync === "string") out.sync = values.sync as LoadOptions["sync"];
   return out;
 }
 
