@@ -343,7 +343,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchRun> {
         seed: evo.seed, checkpoint: `${f.out}.ckpt`, log,
         onProgress: (p) => {
           const now = performance.now();
-          const line = `  update ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(3)} ${Math.round(p.tokensPerSec)} tokens/s`;
+          const line = `  update ${p.step}/${p.totalSteps > 0 ? p.totalSteps : "?"} loss ${p.loss.toFixed(3)} ${Math.round(p.tokensPerSec)} tokens/s`;
           if (now - last > 10_000) { last = now; log(line); }
           o.onProgress?.({ done: p.step, total: p.totalSteps, message: line.trim() });
         },

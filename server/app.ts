@@ -22,6 +22,7 @@ import { registerKinds } from "./jobs/kinds/index.js";
 import { describe, openApiDocument } from "./openapi.js";
 import { InputError } from "../runtime/errors.js";
 import { LEASE_ASSUMED_GFLOPS } from "./fleet/work.js";
+import { artifactHeaders, uiApp } from "./ui/routes.js";
 
 /** Longest body on the agents' routes (enrolment included, which needs no token). */
 const AGENT_BODY_LIMIT = 1024 * 1024;
@@ -156,7 +157,7 @@ export function createServer(o: ServerOptions): HatServer {
   describe({ method: "get", path: "/openapi.json", summary: "this API as an OpenAPI 3.1 document", auth: "none" });
   app.get("/openapi.json", (c) => c.json(openApiDocument(config.version) as object));
 
-  describe({ method: "get", path: "/v1/artifacts/{sha256}", summary: "download an artifact (model, dataset, predictor, report) by its sha256; an agent only a model deployed to its class", auth: "admin or agent" });
+  describe({ method: "get", path: "/v1/artifacts/{sha256}", summary: "download an artifact (model, dataset, predictor, report) by its sha256 (a report is text/html, sandboxed); an agent only a model deployed to its class", auth: "admin or agent" });
   app.get("/v1/artifacts/:sha256", ctx.anyone, (c) => {
     const sha = c.req.param("sha256");
     if (!SHA256.test(sha) || !artifacts.has(sha)) throw notFound(`artifact ${sha}`);
@@ -164,11 +165,10 @@ export function createServer(o: ServerOptions): HatServer {
     if (caller.role === "agent") fleet.deployments.agentDownload(caller, sha); // only models deployed to its class
     const info = artifacts.info(sha)!;
     // streamed: a deployment's many concurrent downloads must not each hold the file in memory
-    return new Response(Readable.toWeb(artifacts.stream(sha)) as ReadableStream, {
-      headers: { "content-type": "application/octet-stream", "content-length": String(info.size), "x-sha256": sha, "content-disposition": `attachment; filename="${info.name.replace(/[^\w.-]/g, "_")}"` },
-    });
+    return new Response(Readable.toWeb(artifacts.stream(sha)) as ReadableStream, { headers: artifactHeaders(info) });
   });
 
+  app.route("/", uiApp()); // GET /: the dashboard (no token in the page: it signs in with one)
   app.route("/v1/datasets", datasetsApp(ctx));
   app.route("/v1/jobs", jobsApp(ctx));
   app.route("/v1", fleet.app());

@@ -69,12 +69,15 @@ export function trainSummary(r: TrainModelResult): Record<string, unknown> {
   return { out: r.out, vocab: r.vocab, steps: t.steps, valid_loss: t.validLoss, train_loss: t.trainLoss, tokens_per_sec: t.tokensPerSec, backend: t.backend.name, threads: t.threads, seconds: t.seconds };
 }
 
-/** One line of a run's position: a bar, the loss, the rate and the time left. */
+/**
+ * One line of a run's position: a bar, the loss, the rate and the time left. A time budget's total
+ * is not known before the first updates are timed (totalSteps 0): `step 1/?`, never `step 1/0`.
+ */
 export function progressLine(p: Progress): string {
   const pct = p.totalSteps ? Math.min(100, (100 * p.step) / p.totalSteps) : 0;
   const bar = "#".repeat(Math.round(pct / 5)).padEnd(20, ".");
   const eta = p.etaSec > 0 ? `${Math.floor(p.etaSec / 60)}m${String(Math.round(p.etaSec % 60)).padStart(2, "0")}s` : "-";
-  return `[${bar}] step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(3)}${p.validLoss !== undefined ? ` valid ${p.validLoss.toFixed(3)}` : ""} lr ${p.lr.toExponential(1)} ${Math.round(p.tokensPerSec)} tok/s ETA ${eta}`;
+  return `[${bar}] step ${p.step}/${p.totalSteps > 0 ? p.totalSteps : "?"} loss ${p.loss.toFixed(3)}${p.validLoss !== undefined ? ` valid ${p.validLoss.toFixed(3)}` : ""} lr ${p.lr.toExponential(1)} ${Math.round(p.tokensPerSec)} tok/s ETA ${eta}`;
 }
 
 export type { Progress };

@@ -220,7 +220,7 @@ async function watch(fleet: FleetCore, leases: LeaseBook, campaign: CampaignRow,
     const c = count(fleet, jobId);
     if (c.rows !== last) {
       last = c.rows;
-      ctl.progress(c.rows / size, `${c.rows}/${size} architectures measured on ${c.agents} agent${c.agents === 1 ? "" : "s"}`);
+      ctl.progress(c.rows / size, `${c.rows}/${size} architectures measured on ${c.agents} agent${c.agents === 1 ? "" : "s"}`, { done: c.rows, total: size, agents: c.agents });
     }
     if (c.rows + c.failed >= size) {
       if (c.failed) ctl.log(`campaign: ${c.failed} architecture(s) given up after ${MAX_LEASES} leases each without a row (indexes ${failedIndexes(fleet, jobId).join(", ")})`);

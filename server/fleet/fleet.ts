@@ -8,7 +8,7 @@
  *   store.ts        the tables (migrateFleet) and row shapes
  *   enrol.ts        enrolment tokens, POST /v1/agent/enrol, GET /v1/agents, revoke
  *   work.ts         GET /v1/agent/work (long poll), rows and heartbeats: the lease book
- *   rows.ts         stored rows -> the campaign's latency dataset (HAT's CSV)
+ *   rows.ts         stored rows -> the campaign's latency dataset (HAT's CSV); GET /v1/campaigns/{id}/rows
  *   campaign.ts     the `campaign` JobKind (runs on agents, not on the server's CPU)
  *   deployments.ts  POST/GET /v1/deployments and the agents' reports
  */
@@ -18,6 +18,7 @@ import { campaignKind } from "./campaign.js";
 import { FleetCore, type AgentCaller } from "./core.js";
 import { deploymentsApp, Deployments } from "./deployments.js";
 import { agentsApp } from "./enrol.js";
+import { campaignRowsApp } from "./rows.js";
 import { LeaseBook, workApp } from "./work.js";
 
 export { migrateFleet } from "./store.js";
@@ -48,6 +49,7 @@ export class Fleet {
     app.route("/", agentsApp(this.core, this.leases));
     app.route("/", workApp(this.core, this.leases, this.deployments));
     app.route("/", deploymentsApp(this.core, this.deployments));
+    app.route("/", campaignRowsApp(this.core));
     return app;
   }
 

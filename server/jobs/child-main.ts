@@ -19,6 +19,7 @@ import { readDataset, type LatencyRow } from "../../latency/dataset.js";
 import type { CandidateMeasurer } from "../../search/closed-loop.js";
 import { runSearch } from "../../search/pipeline.js";
 import { progressLine, trainModel, trainSummary, type Progress } from "../../train/pipeline.js";
+import { positionFraction, trainProgressData, type ProgressData } from "./progress.js";
 import { RESULT_FILE, SPEC_COMMAND, type ChildMessage, type JobSpec, type ParentMessage, type TextFiles } from "./spec.js";
 
 // When the server dies, end too, so a restarted server's re-run of the job is the only one writing
@@ -39,13 +40,13 @@ function flush(): Promise<void> {
 }
 
 const log = (line: string) => send({ type: "log", line });
-const progress = (fraction: number | undefined, message: string) => send({ type: "progress", fraction, message });
+const progress = (fraction: number | undefined, message: string, data?: ProgressData) => send({ type: "progress", fraction, message, ...(data ? { data } : {}) });
 const texts = (f: TextFiles): Texts => readTexts(f.src, f.tgt, log);
 
-/** The trainer's progress: every update a progress message, the validations also a log line. */
+/** The trainer's progress: every update a progress message with its numbers, the validations also a log line. */
 function trainProgress(p: Progress): void {
   const line = progressLine(p);
-  progress(p.totalSteps ? p.step / p.totalSteps : undefined, line);
+  progress(positionFraction(p.step, p.totalSteps), line, trainProgressData(p));
   if (p.validLoss !== undefined) log(line);
 }
 
@@ -110,7 +111,7 @@ async function run(spec: JobSpec): Promise<unknown> {
         finetune: o.finetune && { ...o.finetune, train: texts(o.finetune.train) },
         bleu: o.bleu && { test: texts(o.bleu.test), max: o.bleu.max },
         verify: o.verify && { ...o.verify, measurer: fleetMeasurer(o.verify.where) },
-        log, onProgress: (p) => progress(p.total ? p.done / p.total : undefined, p.message),
+        log, onProgress: (p) => progress(positionFraction(p.done, p.total), p.message, { done: p.done, total: p.total > 0 ? p.total : null }),
       });
       return run.summary;
     }

@@ -10,6 +10,7 @@ import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "n
 import { join, resolve } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { moduleCommandLine } from "../../runtime/node-entry.js";
+import { progressData, type ProgressData } from "./progress.js";
 import { RESULT_FILE, SPEC_FILE, type ChildMessage, type JobSpec, type MeasureRequest, type ParentMessage } from "./spec.js";
 
 /** How long a child has after SIGTERM before SIGKILL. */
@@ -114,8 +115,8 @@ export interface ChildOptions {
   signal: AbortSignal;
   /** A line of the child's stdout or stderr, or (stream "log") one it sent as a message. */
   onLine(stream: "stdout" | "stderr" | "log", line: string, progress: boolean): void;
-  /** Progress the child sent as a message. */
-  onProgress?(fraction: number | undefined, message: string | undefined): void;
+  /** Progress the child sent as a message, with its numbers (./progress.ts) when it sent them. */
+  onProgress?(fraction: number | undefined, message: string | undefined, data?: ProgressData): void;
   /** Answers the child's `measure` requests (absent: each is answered with an error). */
   onMeasure?(m: MeasureRequest): Promise<Omit<ParentMessage, "type" | "id">>;
 }
@@ -155,7 +156,8 @@ export function runChild(commandLine: readonly string[], o: ChildOptions): Promi
       keep(line);
       o.onLine("log", line, false);
     } else if (m?.type === "progress") {
-      o.onProgress?.(typeof m.fraction === "number" ? m.fraction : undefined, typeof m.message === "string" ? m.message : undefined);
+      const message = typeof m.message === "string" ? (m.message.length > MAX_LINE ? m.message.slice(0, MAX_LINE) + " [cut]" : m.message) : undefined;
+      o.onProgress?.(typeof m.fraction === "number" ? m.fraction : undefined, message, progressData(m.data));
     } else if (m?.type === "measure" && Number.isInteger(m.id) && Array.isArray(m.archs)) {
       const answer = (r: Omit<ParentMessage, "type" | "id">) => {
         if (child.connected) child.send({ type: "measured", id: m.id, ...r } satisfies ParentMessage, (e: Error | null) => { if (e) o.onLine("stderr", `measure reply not sent: ${e.message}`, false); });

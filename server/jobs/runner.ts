@@ -5,7 +5,9 @@
  * - Exclusive kinds (training, search: they use every core) run one at a time, first come first
  *   served; the others start at once.
  * - Every event is a row (job_id, seq): an SSE client that reconnects replays from its last seq,
- *   also after a server restart. Progress is coalesced to about one row a second per job.
+ *   also after a server restart. Progress is coalesced to about one row a second per job (a
+ *   training validation's row is always kept); a progress row carries its numbers (`data`,
+ *   ./progress.ts) beside the fraction and the message.
  * - stop() kills the children but leaves their jobs `running`; start() runs those again with
  *   `resumed: true` before anything queued (a restarted exclusive job keeps its place).
  */
@@ -17,6 +19,7 @@ import type { ServerContext } from "../context.js";
 import { now, type Db } from "../db.js";
 import { ApiError, check, conflict, notFound } from "../http.js";
 import { JobDirError, runSpec, type ChildOptions } from "./child.js";
+import { linePosition, progressData, type ProgressData } from "./progress.js";
 import type { JobControl, JobKind, JobRecord, Jobs, JobState } from "./types.js";
 
 export const JOB_STATES = ["queued", "running", "done", "failed", "cancelled"] as const satisfies readonly JobState[];
@@ -36,8 +39,6 @@ const PROGRESS_EVERY_MS = 1000;
 const MAX_LOG_EVENTS = 20_000;
 /** How long stop() waits for killed children before it gives up on them. */
 const STOP_WAIT_MS = 15_000;
-/** Lines that carry a position "N/M" the progress fraction is read from. */
-const POSITION = /\b(?:step|generation|update|epoch|architecture|row)s?\s+(\d+)\s*\/\s*(\d+)/i;
 
 export function migrateJobs(db: Db): void {
   db.exec(`CREATE TABLE IF NOT EXISTS jobs (
@@ -70,7 +71,7 @@ interface Active {
   cancelled: boolean;
   done: Promise<void>;
   logs: number;
-  pending?: { fraction: number | undefined; message: string | undefined };
+  pending?: { fraction: number | undefined; message: string | undefined; data: ProgressData | undefined };
   lastProgress: number;
   timer?: NodeJS.Timeout;
   /** Set when the job's events could not be written: why it was stopped. */
@@ -306,22 +307,25 @@ export class JobRunner implements Jobs {
       job, dir, resumed, signal: a.abort.signal,
       // guarded: a kind may call these from a child's stream handlers or a timer, where a throw would end the server
       log: (line) => this.guarded(a, () => this.logLine(a, { line })),
-      progress: (fraction, message) => this.guarded(a, () => this.progress(a, fraction, message)),
+      progress: (fraction, message, data) => this.guarded(a, () => this.progress(a, fraction, message, progressData(data))),
       artifact: (role, file, kind, name) => this.artifact(a.id, role, file, kind, name),
       child: (spec, o) => runSpec(spec, { ...this.childOptions(a, dir), onMeasure: o?.onMeasure }),
     };
   }
 
-  /** A child's lines become log events (a line with a position "N/M" also progress), its messages progress. */
+  /**
+   * A child's lines become log events (a line of its stdout or stderr with a position "N/M" also
+   * progress, { done, total }: a total of 0 is unknown, not 100 %), its messages progress.
+   */
   private childOptions(a: Active, dir: string): ChildOptions {
     return {
       cwd: dir, signal: a.abort.signal,
       onLine: (stream, line, progress) => this.guarded(a, () => {
-        const m = stream === "log" ? null : POSITION.exec(line);
-        if (progress || m) this.progress(a, m ? Number(m[1]) / Math.max(1, Number(m[2])) : undefined, line);
+        const pos = stream === "log" ? undefined : linePosition(line);
+        if (progress || pos) this.progress(a, pos?.fraction, line, pos && { done: pos.done, total: pos.total > 0 ? pos.total : null });
         if (!progress) this.logLine(a, stream === "log" ? { line } : { line, stream });
       }),
-      onProgress: (fraction, message) => this.guarded(a, () => this.progress(a, fraction, message)),
+      onProgress: (fraction, message, data) => this.guarded(a, () => this.progress(a, fraction, message, data)),
     };
   }
 
@@ -359,10 +363,12 @@ export class JobRunner implements Jobs {
     this.append(a.id, "log", data);
   }
 
-  private progress(a: Active, fraction: number | undefined, message: string | undefined): void {
+  private progress(a: Active, fraction: number | undefined, message: string | undefined, data?: ProgressData): void {
     if (this.closed || a.cancelled) return;
     const f = fraction === undefined || !Number.isFinite(fraction) ? undefined : Math.min(1, Math.max(0, fraction));
-    a.pending = { fraction: f, message };
+    // a validation's loss is a point of the curve: its row is kept, not coalesced away by the next update
+    if (typeof a.pending?.data?.valid_loss === "number" && typeof data?.valid_loss !== "number") this.flushProgress(a);
+    a.pending = { fraction: f, message, data };
     const wait = a.lastProgress + PROGRESS_EVERY_MS - Date.now();
     if (wait <= 0) this.flushProgress(a);
     else if (!a.timer) {
@@ -380,7 +386,7 @@ export class JobRunner implements Jobs {
     a.lastProgress = Date.now();
     this.ctx.db.transaction(() => {
       this.ctx.db.prepare(`UPDATE jobs SET progress = COALESCE(?, progress), message = COALESCE(?, message) WHERE id = ?`).run(p.fraction ?? null, p.message ?? null, a.id);
-      this.append(a.id, "progress", { fraction: p.fraction ?? null, message: p.message ?? null });
+      this.append(a.id, "progress", { fraction: p.fraction ?? null, message: p.message ?? null, ...(p.data ? { data: p.data } : {}) });
     })();
   }
 

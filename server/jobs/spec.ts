@@ -20,6 +20,7 @@ import type { FitFileOptions } from "../../latency/fit-file.js";
 import type { FinetuneSettings, SearchOptions } from "../../search/pipeline.js";
 import type { TrainModelOptions } from "../../train/pipeline.js";
 import type { QuantizeOptions } from "../../runtime/quant.js";
+import type { ProgressData } from "./progress.js";
 
 /** The spec's file in the job's directory, and the result's. */
 export const SPEC_FILE = "spec.json";
@@ -94,13 +95,14 @@ export const SPEC_COMMAND: Record<JobSpec["kind"], string> = {
 };
 
 /**
- * What the child sends its parent over the IPC channel. A `measure` request (the search's closed
+ * What the child sends its parent over the IPC channel. A `progress` may carry its numbers
+ * (`data`, ./progress.ts: what the events and the dashboard show). A `measure` request (the search's closed
  * loop, docs/method.md §11) asks the parent to measure architectures on the fleet; the parent
  * answers with one ParentMessage of the same id.
  */
 export type ChildMessage =
   | { type: "log"; line: string }
-  | { type: "progress"; fraction?: number; message?: string }
+  | { type: "progress"; fraction?: number; message?: string; data?: ProgressData }
   | { type: "measure"; id: number; archs: ValidArch[]; round: number }
   | { type: "done" };
 

@@ -11,6 +11,7 @@
  */
 import type { z } from "zod";
 import type { ArtifactInfo } from "../artifacts.js";
+import type { ProgressData } from "./progress.js";
 import type { JobSpec, MeasureRequest, ParentMessage } from "./spec.js";
 
 export type JobState = "queued" | "running" | "done" | "failed" | "cancelled";
@@ -42,8 +43,11 @@ export interface JobControl {
   readonly resumed: boolean;
   /** A line for the job's event stream. */
   log(line: string): void;
-  /** Progress: fraction in 0..1 (or undefined when unknown) and a short message. */
-  progress(fraction: number | undefined, message?: string): void;
+  /**
+   * Progress: fraction in 0..1 (or undefined when unknown), a short message, and the numbers behind
+   * it (./progress.ts: e.g. { done, total }), which the progress event carries as `data`.
+   */
+  progress(fraction: number | undefined, message?: string, data?: ProgressData): void;
   /** Store a file or bytes as an artifact of this job under `role` (e.g. "model", "report"). */
   artifact(role: string, file: string | Uint8Array, kind: string, name: string): ArtifactInfo;
   /**
