@@ -73,7 +73,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<void> {
   const log = (s: string) => io.err(`${new Date().toISOString()} ${s}`);
   const server = await listen({ dataDir, adminTokenHash: hashToken(token), host, port, leaseSeconds, leaseBatch, log, corpusRoots: values["corpus-root"] ?? [] });
   if (values.json) io.out(JSON.stringify({ url: server.url, admin_token_file: file }));
-  else io.out(`hat serve: listening on ${server.url} (data ${dataDir}${file ? `, admin token in ${file}` : ""})`);
+  else io.out(`hat serve: listening on ${server.url} (data ${dataDir}${file ? `, admin token in ${file}` : ""}; the dashboard: ${server.url}/)`);
 
   const signal = await new Promise<NodeJS.Signals>((done) => {
     const on = (s: NodeJS.Signals) => {

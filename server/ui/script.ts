@@ -65,6 +65,9 @@ export const DASHBOARD_SCRIPT = String.raw`
     s.className = isError ? "error" : "";
   }
   function num(x) { return typeof x === "number" && isFinite(x); }
+  // not Math.min.apply: a campaign's 100,000 rows would overflow the argument stack
+  function least(a) { var m = Infinity; for (var i = 0; i < a.length; i++) if (a[i] < m) m = a[i]; return m; }
+  function most(a) { var m = -Infinity; for (var i = 0; i < a.length; i++) if (a[i] > m) m = a[i]; return m; }
   function fmt(x, d) { return num(x) ? x.toFixed(d === undefined ? 2 : d) : "\u2014"; }
   function ms(x) { return num(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) + " ms" : "\u2014"; }
   function pct(f) { return num(f) ? (100 * f).toFixed(f < 0.1 ? 1 : 0) + " %" : "\u2014"; }
@@ -254,7 +257,7 @@ export const DASHBOARD_SCRIPT = String.raw`
     (o.vlines || []).forEach(function (v) { xs.push(v.x); });
     var box = el("div", { class: "chart", id: o.id || null }, el("div", { class: "title", text: o.title }));
     if (!xs.length) { box.appendChild(el("div", { class: "muted small", style: { width: W + "px", padding: "30px 10px" }, text: o.empty || "no points yet" })); return box; }
-    var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs), y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
+    var x0 = least(xs), x1 = most(xs), y0 = least(ys), y1 = most(ys);
     if (o.diagonal) { x0 = y0 = Math.min(x0, y0); x1 = y1 = Math.max(x1, y1); }
     if (o.ymin !== undefined) y0 = Math.min(y0, o.ymin);
     if (x1 === x0) { x0 -= 0.5; x1 += 0.5; }
@@ -305,12 +308,12 @@ export const DASHBOARD_SCRIPT = String.raw`
     var W = o.width || 460, H = o.height || 230, L = 44, R = 14, T = 12, B = 34;
     var box = el("div", { class: "chart", id: o.id || null }, el("div", { class: "title", text: o.title }));
     if (!values.length) { box.appendChild(el("div", { class: "muted small", style: { width: W + "px", padding: "30px 10px" }, text: "no rows yet" })); return box; }
-    var lo = Math.min.apply(null, values), hi = Math.max.apply(null, values);
+    var lo = least(values), hi = most(values);
     if (hi === lo) { lo -= 0.5; hi += 0.5; }
     var n = Math.max(5, Math.min(30, Math.round(Math.sqrt(values.length) * 2)));
     var width = (hi - lo) / n, counts = new Array(n).fill(0);
     values.forEach(function (v) { counts[Math.min(n - 1, Math.floor((v - lo) / width))]++; });
-    var top = Math.max.apply(null, counts);
+    var top = most(counts);
     var sx = function (v) { return L + ((v - lo) / (hi - lo)) * (W - L - R); };
     var sy = function (c) { return H - B - (c / top) * (H - T - B); };
     var g = svg("svg", { width: W, height: H, viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": o.title });
@@ -582,7 +585,7 @@ export const DASHBOARD_SCRIPT = String.raw`
         r.deployments.forEach(function (d) {
           var verdict = d.meets_constraint === true ? badge("meets", "meets") : d.meets_constraint === false ? badge("misses", "misses") : badge("not measured yet", "unknown");
           var measured = d.agents.map(function (a) { return a.measured_ms; }).filter(num);
-          var scale = Math.max.apply(null, measured.concat([num(d.constraint_ms) ? d.constraint_ms : 0, 1e-9])) * 1.15;
+          var scale = most(measured.concat([num(d.constraint_ms) ? d.constraint_ms : 0, 1e-9])) * 1.15;
           list.appendChild(el("div", { class: "card", "data-deployment-id": d.id },
             el("div", { class: "row" }, el("h3", { style: { margin: "0" } }, el("span", { class: "mono", text: d.id })), d.current ? badge("current", "active") : badge("superseded"), verdict,
               el("span", { class: "muted small", text: "class " + d.device_class + " \u00b7 " + d.model_kind + " model " + d.model_sha256.slice(0, 12) + "\u2026 (" + (d.model_bytes / 1048576).toFixed(2) + " MiB) \u00b7 " + ago(d.created_at) })),
