@@ -531,19 +531,21 @@ export const DASHBOARD_SCRIPT = String.raw`
     var cands = Array.isArray(r.candidates) ? r.candidates : [];
     if (!cands.length) return;
     var hl = constraint !== null ? [{ y: constraint, label: "constraint " + ms(constraint) }] : [];
+    // what "meets" compares: the measurement at the machine's usual speed (measured / speed factor), the raw one when there is no factor
+    var usual = function (c) { return num(c.usual_ms) ? c.usual_ms : c.measured_ms; };
     box.append(el("h3", { text: "Candidates measured before the winner was declared" }),
-      el("div", { class: "charts" }, plot({ id: "candidates-chart", title: "measured against predicted (dashed: equal; red: the constraint)", xlabel: "predicted ms", ylabel: "measured ms", diagonal: true, hlines: hl,
+      el("div", { class: "charts" }, plot({ id: "candidates-chart", title: "measured (at the usual speed) against predicted (dashed: equal; red: the constraint)", xlabel: "predicted ms", ylabel: "measured ms", diagonal: true, hlines: hl,
         vlines: constraint !== null ? [{ x: constraint }] : [],
         series: [
-          { label: "candidate", color: "#0b63c5", dots: true, r: 4, points: cands.filter(function (c) { return !c.winner; }).map(function (c) { return [c.predicted_ms, c.measured_ms]; }) },
-          { label: "winner", color: "#1a7f37", dots: true, r: 6, points: cands.filter(function (c) { return c.winner; }).map(function (c) { return [c.predicted_ms, c.measured_ms]; }) }] })),
-      table(["Round", "Loss", "Predicted", "Measured", "Error", "Speed", "Meets", ""], cands.map(function (c) {
-        var err = num(c.measured_ms) && num(c.predicted_ms) ? (100 * (c.predicted_ms - c.measured_ms)) / c.measured_ms : null;
+          { label: "candidate", color: "#0b63c5", dots: true, r: 4, points: cands.filter(function (c) { return !c.winner; }).map(function (c) { return [c.predicted_ms, usual(c)]; }) },
+          { label: "winner", color: "#1a7f37", dots: true, r: 6, points: cands.filter(function (c) { return c.winner; }).map(function (c) { return [c.predicted_ms, usual(c)]; }) }] })),
+      table(["Round", "Loss", "Predicted", "Measured", "At usual speed", "Error", "Speed", "Meets", ""], cands.map(function (c) {
+        var u = usual(c), err = num(u) && num(c.predicted_ms) ? (100 * (c.predicted_ms - u)) / u : null;
         return el("tr", null, el("td", { class: "num", text: c.round }), el("td", { class: "num", text: fmt(c.valid_loss, 4) }), el("td", { class: "num", text: ms(c.predicted_ms) }),
-          el("td", { class: "num", text: ms(c.measured_ms) }), el("td", { class: "num", text: err === null ? "\u2014" : (err > 0 ? "+" : "") + err.toFixed(1) + " %" }),
+          el("td", { class: "num", text: ms(c.measured_ms) }), el("td", { class: "num", text: ms(u) }), el("td", { class: "num", text: err === null ? "\u2014" : (err > 0 ? "+" : "") + err.toFixed(1) + " %" }),
           el("td", { class: "num", text: fmt(c.speed) }), el("td", null, c.meets === true ? badge("meets") : c.meets === false ? badge("over", "misses") : ""),
           el("td", null, c.winner ? el("b", { text: "winner" }) : ""));
-      }), { num: { 0: 1, 1: 1, 2: 1, 3: 1, 4: 1, 5: 1 }, id: "candidates" }));
+      }), { num: { 0: 1, 1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1 }, id: "candidates" }));
   }
 
   function agentsView() {
@@ -584,7 +586,9 @@ export const DASHBOARD_SCRIPT = String.raw`
         if (!r.deployments.length) list.appendChild(el("p", { class: "muted", text: "Nothing deployed yet: POST /v1/deployments {device_class, model: {job}}." }));
         r.deployments.forEach(function (d) {
           var verdict = d.meets_constraint === true ? badge("meets", "meets") : d.meets_constraint === false ? badge("misses", "misses") : badge("not measured yet", "unknown");
-          var measured = d.agents.map(function (a) { return a.measured_ms; }).filter(num);
+          // what meets_constraint compares: the measurement at the agent's usual speed (usual_ms), the raw one from servers without it
+          var usual = function (a) { return num(a.usual_ms) ? a.usual_ms : a.measured_ms; };
+          var measured = d.agents.map(usual).filter(num);
           var scale = most(measured.concat([num(d.constraint_ms) ? d.constraint_ms : 0, 1e-9])) * 1.15;
           list.appendChild(el("div", { class: "card", "data-deployment-id": d.id },
             el("div", { class: "row" }, el("h3", { style: { margin: "0" } }, el("span", { class: "mono", text: d.id })), d.current ? badge("current", "active") : badge("superseded"), verdict,
@@ -592,16 +596,17 @@ export const DASHBOARD_SCRIPT = String.raw`
             el("p", { class: "small" }, "constraint ", el("b", { text: ms(d.constraint_ms) }),
               d.source_job ? [" from search ", el("a", { href: "#job/" + d.source_job, class: "mono", text: d.source_job })] : null,
               " \u00b7 " + d.counts.active + " active, " + d.counts.pending + " pending, " + d.counts.failed + " failed"),
-            table(["Agent", "State", "Measured", "against the constraint", "Encoder / decoder", "Speed", "Meets", "Updated"], d.agents.map(function (a) {
+            table(["Agent", "State", "Measured", "At usual speed", "against the constraint", "Encoder / decoder", "Speed", "Meets", "Updated"], d.agents.map(function (a) {
               var b = el("div", { class: "bar" + (a.meets_constraint === false ? " over" : a.meets_constraint === true ? " under" : "") });
-              var fill = el("span"); fill.style.width = num(a.measured_ms) ? ((100 * a.measured_ms) / scale).toFixed(1) + "%" : "0%"; b.appendChild(fill);
+              var fill = el("span"); fill.style.width = num(usual(a)) ? ((100 * usual(a)) / scale).toFixed(1) + "%" : "0%"; b.appendChild(fill);
               if (num(d.constraint_ms)) { var lim = el("i", { class: "limit", title: "constraint " + ms(d.constraint_ms) }); lim.style.left = ((100 * d.constraint_ms) / scale).toFixed(1) + "%"; b.appendChild(lim); }
-              return el("tr", null, el("td", { text: a.name }), el("td", null, badge(a.state)), el("td", { class: "num", text: ms(a.measured_ms) }), el("td", null, b),
+              return el("tr", { "data-agent-id": a.agent_id }, el("td", { text: a.name }), el("td", null, badge(a.state)), el("td", { class: "num", text: ms(a.measured_ms) }),
+                el("td", { class: "num", text: ms(usual(a)) }), el("td", null, b),
                 el("td", { class: "num small", text: ms(a.encoder_ms) + " / " + ms(a.decoder_ms) }),
                 el("td", { class: "num", title: "the machine's speed when measured (runtime/steady.ts; above 1: slower than usual)", text: fmt(a.speed) }),
                 el("td", null, a.meets_constraint === true ? badge("meets") : a.meets_constraint === false ? badge("over", "misses") : "\u2014"),
                 el("td", { class: "small" + (a.error ? " error" : " muted"), text: a.error ? short(a.error, 160) : ago(a.updated_at) }));
-            }), { num: { 2: 1, 4: 1, 5: 1 } })));
+            }), { num: { 2: 1, 3: 1, 5: 1, 6: 1 } })));
         });
         say("deployments as of " + new Date().toLocaleTimeString());
       });
