@@ -64,7 +64,7 @@ export function jobsApp(ctx: ServerContext): Hono {
 
   describe({
     method: "get", path: "/v1/jobs/{id}/events", auth: "admin", query: EventsQuery,
-    summary: "the job's events as Server-Sent Events (log, progress, state; id = seq): the stored ones after Last-Event-ID (or ?after=N), then live ones; ends after the final state",
+    summary: "the job's events as Server-Sent Events (log, progress, state; id = seq): the stored ones after Last-Event-ID (or ?after=N), then live ones; ends after the final state. A progress event is {at, fraction, message, data?}: data holds its numbers (server/jobs/progress.ts)",
     ok: { status: 200, description: "text/event-stream" },
   });
   app.get("/:id/events", (c) => {
