@@ -56,7 +56,7 @@ button.primary { background: var(--accent); border-color: var(--accent); color: 
 button.danger { color: var(--bad); border-color: #e5b3b3; }
 #signin-view { max-width: 440px; margin: 60px auto; }
 #signin-view input { width: 100%; padding: 8px 10px; font: inherit; border: 1px solid var(--line); border-radius: 6px; margin: 6px 0 12px; }
-iframe.report { width: 100%; height: 75vh; border: 1px solid var(--line); border-radius: 8px; background: #fff; }
+iframe.report { width: 100%; height: 860px; border: 1px solid var(--line); border-radius: 8px; background: #fff; }
 .row { display: flex; gap: 10px; align-items: center; flex-wrap: wrap; }
 .legend { font-size: 12px; color: var(--muted); }
 .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 5px; margin: 0 4px 0 10px; vertical-align: -1px; }

@@ -189,11 +189,17 @@ export class Page {
     await this.eval(`document.querySelector(${JSON.stringify(selector)}).click()`);
   }
 
-  /** A PNG of the whole page (its full height, at the page's width). */
+  /** A PNG of the whole page (its full height, at the page's width: the viewport is that tall while it is taken). */
   async screenshot(file: string): Promise<void> {
     const m = await this.send("Page.getLayoutMetrics");
-    const h = Math.min(6000, Math.ceil(m.cssContentSize?.height ?? m.contentSize.height));
-    const shot = await this.send("Page.captureScreenshot", { format: "png", captureBeyondViewport: true, clip: { x: 0, y: 0, width: this.width, height: Math.max(h, 200), scale: 1 } });
-    writeFileSync(file, Buffer.from(shot.data, "base64"));
+    const h = Math.max(this.height, Math.min(6000, Math.ceil(m.cssContentSize?.height ?? m.contentSize.height)));
+    await this.send("Emulation.setDeviceMetricsOverride", { width: this.width, height: h, deviceScaleFactor: 1, mobile: false });
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // a layout at the new height
+      const shot = await this.send("Page.captureScreenshot", { format: "png", clip: { x: 0, y: 0, width: this.width, height: h, scale: 1 } });
+      writeFileSync(file, Buffer.from(shot.data, "base64"));
+    } finally {
+      await this.send("Emulation.setDeviceMetricsOverride", { width: this.width, height: this.height, deviceScaleFactor: 1, mobile: false });
+    }
   }
 }

@@ -2,7 +2,7 @@
  * `npm run screenshots [-- OUT_DIR]`: the dashboard's pages as PNGs (docs/dashboard/ by default),
  * taken on a real run so a reader sees them without running anything: a server on 127.0.0.1, a
  * real agent (`hat agent`, a child process), and `hat demo --server ...` driving the whole
- * pipeline through the API with small settings (about 5 minutes on 2 cores), while headless
+ * pipeline through the API with small settings (about 7 minutes on 2 cores), while headless
  * Chromium (./cdp.ts) signs in and photographs each page — the training job live, then every
  * page once the demo has ended. Not part of the test suite. Needs `chromium` ($CHROMIUM).
  */
@@ -25,11 +25,13 @@ if (!chromium) {
 mkdirSync(out, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), "hat-screens-"));
 const logFile = join(work, "run.log");
+/** A line of the run's log (a child's output after the run's directory is gone is dropped). */
+const note = (s: string) => { try { appendFileSync(logFile, s); } catch { /* removed at the end */ } };
 const say = (s: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const token = newToken("admin");
-const server = await listen({ dataDir: join(work, "server"), adminTokenHash: hashToken(token), host: "127.0.0.1", port: 0, log: (l) => appendFileSync(logFile, `server ${l}\n`) });
+const server = await listen({ dataDir: join(work, "server"), adminTokenHash: hashToken(token), host: "127.0.0.1", port: 0, log: (l) => note(`server ${l}\n`) });
 const api = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
   const res = await fetch(server.url + path, { ...init, headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...(init.headers ?? {}) } });
   if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
@@ -46,7 +48,7 @@ try {
   const agent = spawn(cmd, [...args, "agent", "--server", server.url, "--token", enrol.token, "--class", deviceClass, "--name", "edge-box-1", "--state", join(work, "agent"), "--port", "0", "--json"],
     { stdio: ["ignore", "pipe", "pipe"] });
   children.push(agent);
-  agent.stderr!.on("data", (d: Buffer) => appendFileSync(logFile, `agent ${d}`));
+  agent.stderr!.on("data", (d: Buffer) => note(`agent ${d}`));
   const info = await new Promise<{ agent_id: string; translate_url: string }>((res, rej) => {
     const t = setTimeout(() => rej(new Error(`the agent did not enrol in 60 s (${logFile})`)), 60_000);
     createInterface({ input: agent.stdout! }).once("line", (l) => { clearTimeout(t); res(JSON.parse(l)); });
@@ -54,11 +56,11 @@ try {
   say(`server ${server.url}, agent ${info.agent_id} (log ${logFile})`);
 
   const demo = spawn(cmd, [...args, "demo", "--server", server.url, "--admin-token", token, "--device-class", deviceClass, "--translate-url", info.translate_url,
-    "--out", join(work, "demo"), "--minutes", "1", "--samples", "24", "--runs", "8", "--rounds", "2", "--generations", "8", "--valid-max", "40", "--finetune-minutes", "0.25"],
+    "--out", join(work, "demo"), "--minutes", "1", "--samples", "100", "--runs", "8", "--rounds", "2", "--generations", "8", "--valid-max", "40", "--finetune-minutes", "0.25"],
   { stdio: ["ignore", "pipe", "pipe"] });
   children.push(demo);
-  demo.stdout!.on("data", (d: Buffer) => { appendFileSync(logFile, `demo ${d}`); process.stdout.write(d); });
-  demo.stderr!.on("data", (d: Buffer) => appendFileSync(logFile, `demo ${d}`));
+  demo.stdout!.on("data", (d: Buffer) => { note(`demo ${d}`); process.stdout.write(d); });
+  demo.stderr!.on("data", (d: Buffer) => note(`demo ${d}`));
   const demoDone = new Promise<number>((r) => demo.once("exit", (code) => r(code ?? 1)));
 
   browser = await Browser.launch(chromium);
@@ -118,7 +120,11 @@ try {
   ok = true;
 } finally {
   await browser?.close();
-  for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+  await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise<void>((r) => {
+    const t = setTimeout(() => { c.kill("SIGKILL"); r(); }, 10_000);
+    c.once("exit", () => { clearTimeout(t); r(); });
+    c.kill("SIGTERM");
+  })));
   await server.close();
   if (ok) rmSync(work, { recursive: true, force: true });
   else say(`failed: the run's files are kept in ${work}`);
