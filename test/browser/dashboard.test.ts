@@ -58,6 +58,8 @@ describe.skipIf(!chromium)("the dashboard in Chromium", () => {
     campaign = (await api("POST", "/v1/jobs/campaign", { device_class: "pi4", space: "demo", samples: 3, protocol: { runs: 8, warmup: 1 } })).id;
     work = await api("GET", "/v1/agent/work?wait_s=1", undefined, agent.token);
     await api("POST", `/v1/agent/leases/${work.lease_id}/rows`, { idempotency_key: "browser-rows-1", rows: work.archs.slice(0, 2).map((a) => row(a.index)) }, agent.token);
+    // the campaign's watcher counts rows on its own schedule: wait until its progress says 2 of 3
+    for (const until = Date.now() + 10_000; Date.now() < until && ((await api("GET", `/v1/jobs/${campaign}`)).progress ?? 0) < 0.6;) await new Promise((r) => setTimeout(r, 50));
     browser = await Browser.launch(chromium!);
     page = await browser.newPage();
   });
