@@ -17,6 +17,7 @@ import type { Arch, Space } from "../../runtime/types.js";
 import { SPECIALS } from "../../runtime/types.js";
 import { randomTensors, sliceSubTensors, superTensorShapes, type TensorMap } from "../../runtime/weights.js";
 import { rng } from "../helpers.js";
+import { codeOf, headerOf } from "../model-files.js";
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 
@@ -77,22 +78,6 @@ const superT = randomTensors(superTensorShapes(space, V), 1);
 const subT = sliceSubTensors(superT, arch, V);
 const subHeader: ModelHeaderInput = { kind: "subtransformer", space, arch, positionDims: { encoder: 32, decoder: 36 }, vocab };
 const superBytes = encodeModel(superHeader, superT);
-
-/** The code a decode of `bytes` throws (fails the test if it does not throw a ModelFormatError). */
-function codeOf(bytes: Uint8Array): { code: ModelFormatErrorCode; message: string } {
-  try {
-    decodeModel(bytes);
-  } catch (e) {
-    if (e instanceof ModelFormatError) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error("decodeModel accepted the file");
-}
-
-function headerOf(bytes: Uint8Array): Record<string, any> {
-  const H = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
-  return JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + H)));
-}
 
 /**
  * A file with header text `json` and the data region of `from`, at `dataOffset` (which the text

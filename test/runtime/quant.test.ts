@@ -17,6 +17,7 @@ import { SPECIALS } from "../../runtime/types.js";
 import { randomTensors, superTensorShapes, type Tensor } from "../../runtime/weights.js";
 import { rng } from "../helpers.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
+import { codeOf, headerOf } from "../model-files.js";
 
 /** A [rows, cols] matrix of normal values (Box-Muller on the seeded PRNG). */
 function normalMatrix(rows: number, cols: number, seed: number, std = 0.1): Tensor {
@@ -175,22 +176,8 @@ const header: ModelHeaderInput = {
 const f32 = randomTensors(superTensorShapes(DEMO_SPACE, V), 3);
 const f32Bytes = encodeModel(header, f32);
 
-function codeOf(bytes: Uint8Array): { code: ModelFormatErrorCode; message: string } {
-  try {
-    decodeModel(bytes);
-  } catch (e) {
-    if (e instanceof ModelFormatError) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error("decodeModel accepted the file");
-}
-
 const ascii = (s: string) => new TextEncoder().encode(s);
 const u32 = (b: Uint8Array, at: number) => new DataView(b.buffer, b.byteOffset).getUint32(at, true);
-function headerOf(b: Uint8Array): Record<string, any> {
-  return JSON.parse(new TextDecoder().decode(b.subarray(12, 12 + u32(b, 8))));
-}
-
 /** `from` rebuilt with its header edited, its data edited (offsets relative to the data) and a correct CRC: only what the test breaks is broken. */
 function patch(from: Uint8Array, edit: { header?: (h: Record<string, any>) => void; data?: (data: Uint8Array, h: Record<string, any>) => void; version?: number }): Uint8Array {
   const h = headerOf(from), data = from.slice(h.dataOffset, h.dataOffset + h.dataBytes);
