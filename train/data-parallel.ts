@@ -12,11 +12,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
-import type { ValidArch } from "../runtime/types.js";
 import type { TensorMap } from "../runtime/weights.js";
 import { splitBatch, type PaddedBatch } from "./batch.js";
 import type { Adam } from "./optim.js";
-import { applyGradients, shardGradients, type StepOptions, type StepResult } from "./step.js";
+import { applyGradients, archList, shardGradients, stepResult, type StepOptions, type StepResult, type UpdateArchs } from "./step.js";
 import type { SuperTransformer } from "./supertransformer.js";
 import type { GradReply, GradRequest, WorkerInit } from "./grad-worker.js";
 
@@ -107,8 +106,9 @@ export class DataParallel {
     return this.workers.length + 1;
   }
 
-  /** One update of `arch` on `batch`: gradients on every thread, summed, clipped, Adam. */
-  async step(opt: Adam, arch: ValidArch, batch: PaddedBatch, o: StepOptions): Promise<StepResult> {
+  /** One update of `archs` on `batch`: gradients on every thread, summed, clipped, Adam. */
+  async step(opt: Adam, archs: UpdateArchs, batch: PaddedBatch, o: StepOptions): Promise<StepResult> {
+    const arch = archList(archs);
     const shards = splitBatch(batch, this.threads);
     const common = { batchTokens: batch.tokens, labelSmoothing: o.labelSmoothing ?? 0.1, rates: o.rates ?? {} };
     const replies = shards.slice(1).map((shard, i) => {
@@ -147,7 +147,7 @@ export class DataParallel {
     }
     for (const w of this.workers) for (const name of grads.keys()) w.stale.add(name);
     const gradNorm = applyGradients(this.st, opt, grads, o.lr, o.clipNorm ?? 0);
-    return { loss: lossSum / batch.tokens, nll: nllSum / batch.tokens, tokens: batch.tokens, gradNorm };
+    return stepResult(lossSum, nllSum, batch, arch.length, gradNorm);
   }
 
   /** Stop the workers. */

@@ -24,7 +24,8 @@ export interface WorkerInit {
 /** One request: new weights (by name), then the gradients of `shard`. */
 export interface GradRequest {
   weights: [string, Float32Array][];
-  arch: ValidArch;
+  /** The update's SubTransformers (their gradients summed). */
+  arch: readonly ValidArch[];
   shard: PaddedBatch;
   batchTokens: number;
   labelSmoothing: number;

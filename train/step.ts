@@ -6,6 +6,9 @@
  * The update is two halves so that several threads can share one batch (./data-parallel.ts):
  * `shardGradients` (the gradients of one shard's summed loss divided by the whole batch's token
  * count: shards' gradients add up to the batch's) and `applyGradients` (clip, Adam).
+ *
+ * An update may train several SubTransformers on the same batch (the sandwich rule, docs/method.md
+ * §3): their gradients are summed into one update, as slimmable networks and BigNAS do.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ValidArch } from "../runtime/types.js";
@@ -24,10 +27,11 @@ export interface StepOptions {
 
 /** What one update measured. */
 export interface StepResult {
-  /** Label-smoothed loss per target token (natural log). */
+  /** Label-smoothed loss per target token (natural log), the mean over the update's SubTransformers. */
   loss: number;
-  /** NLL per target token. */
+  /** NLL per target token (the same mean). */
   nll: number;
+  /** Target tokens trained: the batch's, times the SubTransformers trained on it. */
   tokens: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
@@ -42,8 +46,40 @@ export interface ShardGradients {
   nllSum: number;
 }
 
-/** Gradients of `shard`'s loss summed over its tokens and divided by `batchTokens`. */
+/** The SubTransformers of one update: one, or the sandwich's several. */
+export type UpdateArchs = ValidArch | readonly ValidArch[];
+
+export function archList(a: UpdateArchs): readonly ValidArch[] {
+  return Array.isArray(a) ? (a as readonly ValidArch[]) : [a as ValidArch];
+}
+
+/**
+ * Gradients of `shard`'s loss summed over its tokens and divided by `batchTokens`; with several
+ * SubTransformers, the sum of each one's (and of their summed losses).
+ */
 export function shardGradients(
+  st: SuperTransformer, archs: UpdateArchs, shard: PaddedBatch, batchTokens: number,
+  o: { labelSmoothing?: number; rates?: Partial<DropoutRates> },
+): ShardGradients {
+  let sum: ShardGradients | undefined;
+  for (const arch of archList(archs)) {
+    const g = oneArchGradients(st, arch, shard, batchTokens, o);
+    if (!sum) { sum = g; continue; }
+    sum.lossSum += g.lossSum;
+    sum.nllSum += g.nllSum;
+    for (const [name, t] of g.grads) {
+      const have = sum.grads.get(name);
+      if (have) {
+        sum.grads.set(name, tf.add(have, t));
+        tf.dispose([have, t]);
+      } else sum.grads.set(name, t);
+    }
+  }
+  if (!sum) throw new RangeError("an update needs at least one SubTransformer");
+  return sum;
+}
+
+function oneArchGradients(
   st: SuperTransformer, arch: ValidArch, shard: PaddedBatch, batchTokens: number,
   o: { labelSmoothing?: number; rates?: Partial<DropoutRates> },
 ): ShardGradients {
@@ -78,9 +114,14 @@ export function applyGradients(st: SuperTransformer, opt: Adam, grads: Map<strin
   return clipped.norm;
 }
 
-/** One update of `arch` on `batch`, on this thread. */
-export function trainStep(st: SuperTransformer, opt: Adam, arch: ValidArch, batch: PaddedBatch, o: StepOptions): StepResult {
-  const g = shardGradients(st, arch, batch, batch.tokens, o);
+/** What an update of `n` SubTransformers on `batch` measured: losses per token per SubTransformer, tokens trained. */
+export function stepResult(lossSum: number, nllSum: number, batch: PaddedBatch, n: number, gradNorm: number): StepResult {
+  return { loss: lossSum / (batch.tokens * n), nll: nllSum / (batch.tokens * n), tokens: batch.tokens * n, gradNorm };
+}
+
+/** One update of `archs` (one SubTransformer, or several summed) on `batch`, on this thread. */
+export function trainStep(st: SuperTransformer, opt: Adam, archs: UpdateArchs, batch: PaddedBatch, o: StepOptions): StepResult {
+  const g = shardGradients(st, archs, batch, batch.tokens, o);
   const gradNorm = applyGradients(st, opt, g.grads, o.lr, o.clipNorm ?? 0);
-  return { loss: g.lossSum / batch.tokens, nll: g.nllSum / batch.tokens, tokens: batch.tokens, gradNorm };
+  return stepResult(g.lossSum, g.nllSum, batch, archList(archs).length, gradNorm);
 }

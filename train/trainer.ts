@@ -1,6 +1,7 @@
 /**
  * The training loop (docs/method.md §3): the SuperTransformer with one SubTransformer sampled
- * uniformly per update (or the sandwich rule: largest, smallest and a random one per update), or
+ * uniformly per update (or the sandwich rule: the largest, the smallest and a random one trained
+ * on the same batch, their gradients summed into one update), or
  * one fixed SubTransformer trained from scratch or fine-tuned from inherited weights.
  * Label-smoothed cross-entropy, Adam, cosine-with-warm-up or inverse-sqrt learning rate, dropout
  * scaled by embed dim, gradient clipping, token-based batching; validation loss computed by the
@@ -230,15 +231,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         state.warmupEndMs ??= elapsed();
         rate = cosineDecay((elapsed() - state.warmupEndMs) / Math.max(1, deadline - state.warmupEndMs), lr.maxLr, lr.minLr);
       } else rate = lrAt(state.step, state.totalSteps || o.steps || 1000, lr);
-      for (const arch of archsFor(o, state.step)) {
-        const batch = stream.next();
-        const so = { lr: rate, labelSmoothing: o.labelSmoothing ?? 0.1, rates, clipNorm: o.clipNorm ?? 0 };
-        const r: StepResult = parallel ? await parallel.step(opt, arch, batch, so) : trainStep(st, opt, arch, batch, so);
-        if (!Number.isFinite(r.loss)) throw new Error(`loss is ${r.loss} at update ${state.step}: lower the learning rate`);
-        recent.push(r.loss);
-        state.tokens += r.tokens;
-        runTokens += r.tokens;
-      }
+      // one batch per update; the sandwich's SubTransformers' gradients on it are summed into one update
+      const archs = archsFor(o, state.step), batch = stream.next();
+      const so = { lr: rate, labelSmoothing: o.labelSmoothing ?? 0.1, rates, clipNorm: o.clipNorm ?? 0 };
+      const r: StepResult = parallel ? await parallel.step(opt, archs, batch, so) : trainStep(st, opt, archs, batch, so);
+      if (!Number.isFinite(r.loss)) throw new Error(`loss is ${r.loss} at update ${state.step}: lower the learning rate`);
+      recent.push(r.loss);
+      state.tokens += r.tokens;
+      runTokens += r.tokens;
       if (recent.length > 20) recent = recent.slice(-20);
       state.step++;
       state.elapsedMs = elapsed();

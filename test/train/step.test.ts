@@ -1,13 +1,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { validateSpace } from "../../runtime/arch.js";
-import { largestArch, sampleArch } from "../../runtime/arch-sample.js";
+import { largestArch, sampleArch, smallestArch } from "../../runtime/arch-sample.js";
 import { mulberry32 } from "../../runtime/rng.js";
 import { selectBackend } from "../../train/backend.js";
 import { padBatch } from "../../train/batch.js";
 import { initialTensors } from "../../train/init.js";
 import { Adam } from "../../train/optim.js";
-import { trainStep } from "../../train/step.js";
+import { shardGradients, trainStep } from "../../train/step.js";
 import { SuperTransformer } from "../../train/supertransformer.js";
 
 const SPACE = validateSpace({
@@ -37,6 +37,40 @@ describe.each(["cpu", "wasm"])("trainStep (%s)", (backend) => {
     expect(first.tokens).toBe(9);
     expect(first.gradNorm).toBeGreaterThan(0);
     expect(last.nll).toBeLessThan(first.nll / 3);
+    st.dispose();
+    opt.dispose();
+  });
+});
+
+describe("a sandwich update", () => {
+  it("sums the SubTransformers' gradients on one batch and reports their mean loss", async () => {
+    await selectBackend("cpu", () => {});
+    const st = new SuperTransformer(SPACE, V, { tensors: initialTensors(SPACE, V, 4) });
+    const batch = padBatch([[5, 6, 7, 2], [8, 9, 2], [10, 4, 2]], [[7, 6, 5], [9, 8, 10, 11], [12, 13]]);
+    const archs = [largestArch(SPACE), smallestArch(SPACE), sampleArch(SPACE, mulberry32(5))];
+    const alone = archs.map((a) => shardGradients(st, a, batch, batch.tokens, {}));
+    const both = shardGradients(st, archs, batch, batch.tokens, {});
+    expect(both.lossSum).toBeCloseTo(alone.reduce((s, g) => s + g.lossSum, 0), 4);
+    const names = new Set(alone.flatMap((g) => [...g.grads.keys()]));
+    expect([...both.grads.keys()].sort()).toEqual([...names].sort());
+    let worst = 0;
+    for (const name of names) {
+      const want = new Float64Array(both.grads.get(name)!.size);
+      for (const g of alone) {
+        const t = g.grads.get(name);
+        if (t) (t.dataSync() as Float32Array).forEach((x, i) => { want[i] += x; });
+      }
+      const got = both.grads.get(name)!.dataSync() as Float32Array;
+      for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1e-6 + Math.abs(want[i])));
+    }
+    expect(worst).toBeLessThan(1e-3);
+    // the smallest SubTransformer alone leaves the largest's extra rows without gradient
+    expect(alone[1].grads.size).toBeLessThanOrEqual(alone[0].grads.size);
+    const opt = new Adam();
+    const r = trainStep(st, opt, archs, batch, { lr: 1e-3 });
+    expect(r.tokens).toBe(3 * batch.tokens);
+    expect(r.loss).toBeCloseTo(both.lossSum / (3 * batch.tokens), 3);
+    for (const g of [...alone, both]) tf.dispose([...g.grads.values()]);
     st.dispose();
     opt.dispose();
   });
