@@ -5,6 +5,7 @@ import { readModelFile, type DecodedModel } from "../runtime/format.js";
 import type { Space, ValidArch } from "../runtime/types.js";
 import { demoTask } from "../data/demo-task.js";
 import { readTexts, type Texts } from "../data/texts.js";
+import { givenSettings } from "../train/defaults.js";
 import { progressLine, trainModel, trainSummary, TRAIN_DEFAULTS as D } from "../train/pipeline.js";
 import { intFlag, numFlag, optIntFlag, optNumFlag, requireFlag, spaceArg } from "./args.js";
 import { Progress, UsageError, type Io } from "./io.js";
@@ -26,10 +27,16 @@ const HELP = `usage: hat train (--src FILE --tgt FILE --valid-src FILE --valid-t
                   --warmup 100 --dropout 0)
                  [--clip-norm 0] [--label-smoothing 0.1] [--valid-every N] [--seed 1] [--backend NAME]
                  [--threads N (default: every core on the wasm/cpu backends)] [--checkpoint-seconds 60]
+                 [--recipe auto|fixed] [--average N]
 
 With --space: trains the SuperTransformer, one SubTransformer sampled per update (the sandwich rule
 trains the largest, the smallest and a random one). With --arch: trains that SubTransformer alone,
 from scratch, or fine-tuned from the inherited weights of --init; the output is a compact model.
+With --minutes alone the recipe is sized to the budget (--recipe auto): the first updates are
+timed, then the batch size, the warm-up and the peak rate that were not given are chosen so that
+the budget makes ~1,000 updates, most past warm-up (printed as "recipe: ..."); --recipe fixed uses
+the values as given. The model is validated every budget/8 and the weights kept are the final ones
+or the best by validation loss; --average N also tries the mean of the last N validated snapshots.
 Checkpoints go to MODEL.ckpt every minute (--checkpoint-seconds); running the same command again
 resumes from it.
 The output model carries its tokenizer (joint BPE trained on the training data).`;
@@ -59,12 +66,16 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
       lr: { type: "string" }, warmup: { type: "string" }, schedule: { type: "string" }, sampling: { type: "string" },
       dropout: { type: "string" }, "clip-norm": { type: "string" }, "label-smoothing": { type: "string" }, "valid-every": { type: "string" },
       seed: { type: "string" }, backend: { type: "string" }, threads: { type: "string" }, "checkpoint-seconds": { type: "string" },
+      recipe: { type: "string" }, average: { type: "string" },
       json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
   if (values.help) { io.out(HELP); return; }
+  // the settings the recipe keeps: the user's, and --demo's own
+  const fixed = values.demo ? givenSettings({ maxTokens: 1, warmup: 1, lr: 1 }) : givenSettings({ maxTokens: values["max-tokens"], warmup: values.warmup, lr: values.lr });
   if (values.demo) for (const [k, v] of Object.entries(DEMO_DEFAULTS)) (values as Record<string, unknown>)[k] ??= v;
+  if (values.recipe !== undefined && values.recipe !== "auto" && values.recipe !== "fixed") throw new UsageError(`--recipe must be auto or fixed, got '${values.recipe}'`);
   const out = requireFlag(values, "out");
   if (!values.space === !values.arch) throw new UsageError("give exactly one of --space (SuperTransformer) and --arch (one SubTransformer)");
   if (values.steps === undefined && values.minutes === undefined) {
@@ -89,6 +100,8 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
 
   const data = loadData(values, io);
   const vocabSize = intFlag(values, "vocab-size", values.demo ? 1000 : D.vocabSize, 300);
+  const average = intFlag(values, "average", 0, 0);
+  if (average > 100) throw new UsageError(`--average must be at most 100, got ${average}`);
   let lastPrint = 0;
   const progress = new Progress();
   const r = await trainModel({
@@ -105,6 +118,7 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
     seed: intFlag(values, "seed", D.seed, 0), backend: values.backend,
     checkpointSeconds: numFlag(values, "checkpoint-seconds", D.checkpointSeconds, 1),
     threads: optIntFlag(values, "threads"),
+    recipe: values.recipe === "fixed" ? false : { fixed }, average,
     onProgress: (p) => {
       const now = performance.now();
       if (now - lastPrint > 1000 || p.validLoss !== undefined) {
@@ -117,5 +131,5 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
   progress.done();
   const t = r.result;
   if (values.json) io.out(JSON.stringify(trainSummary(r)));
-  else io.out(`wrote ${out}: ${t.steps} updates in ${t.seconds.toFixed(0)} s on ${t.backend.name} x ${t.threads} thread${t.threads > 1 ? "s" : ""} (${Math.round(t.tokensPerSec)} tokens/s), validation loss ${t.validLoss.toFixed(3)}`);
+  else io.out(`wrote ${out}: ${t.steps} updates in ${t.seconds.toFixed(0)} s on ${t.backend.name} x ${t.threads} thread${t.threads > 1 ? "s" : ""} (${Math.round(t.tokensPerSec)} tokens/s), validation loss ${t.validLoss.toFixed(3)}${t.kept.kept === "final" ? "" : ` (the ${t.kept.kept} weights; ${t.kept.losses.final.toFixed(3)} at the end)`}`);
 }

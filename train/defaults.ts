@@ -5,3 +5,8 @@ export const TRAIN_DEFAULTS = {
   vocabSize: 8000, maxTokens: 4096, lr: 1e-3, warmup: 400, schedule: "cosine", sampling: "uniform",
   dropout: 0.1, clipNorm: 0, labelSmoothing: 0.1, seed: 1, checkpointSeconds: 60,
 } as const;
+
+/** The settings a budget's recipe leaves as given (train/recipe.ts): those the user set. */
+export function givenSettings(given: { maxTokens?: unknown; warmup?: unknown; lr?: unknown }): ("maxTokens" | "warmup" | "lr")[] {
+  return (["maxTokens", "warmup", "lr"] as const).filter((k) => given[k] !== undefined);
+}

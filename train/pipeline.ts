@@ -15,7 +15,7 @@ import { train, withoutAdamState, type Progress, type TrainOptions, type TrainRe
 export { TRAIN_DEFAULTS } from "./defaults.js";
 
 /** What to train, on what, for how long; every value already checked by whoever took it in. */
-export interface TrainModelOptions extends Pick<TrainOptions, "steps" | "minutes" | "maxTokens" | "dropout" | "clipNorm" | "labelSmoothing" | "validEvery" | "seed" | "backend" | "threads" | "checkpointSeconds" | "sampling" | "onProgress" | "log" | "signal"> {
+export interface TrainModelOptions extends Pick<TrainOptions, "steps" | "minutes" | "maxTokens" | "dropout" | "clipNorm" | "labelSmoothing" | "validEvery" | "validEverySec" | "recipe" | "average" | "seed" | "backend" | "threads" | "checkpointSeconds" | "sampling" | "onProgress" | "log" | "signal"> {
   data: { train: Texts; valid: Texts };
   /** The SuperTransformer's space; with `arch`, that SubTransformer alone (its space: `init`'s, or its own). */
   space?: Space;
@@ -57,7 +57,7 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
     checkpoint: `${out}.ckpt`,
   });
   const positionDims = { encoder: Math.max(...space.encoderEmbedChoices), decoder: Math.max(...space.decoderEmbedChoices) };
-  const meta = { trained: { steps: r.steps, seconds: r.seconds, validLoss: r.validLoss, trainLoss: r.trainLoss, backend: r.backend.name, threads: r.threads, tokensPerSec: r.tokensPerSec } };
+  const meta = { trained: { steps: r.steps, seconds: r.seconds, validLoss: r.validLoss, trainLoss: r.trainLoss, backend: r.backend.name, threads: r.threads, tokensPerSec: r.tokensPerSec, recipe: r.recipe, kept: r.kept } };
   const bytes = encodeTrained({ arch, space, positionDims, vocab, tokenizer: bpe.toJSON(), meta }, r.tensors);
   await writeModelFile(out, bytes);
   return { out, bytes, vocab: vocab.size, result: r };
@@ -66,7 +66,11 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
 /** The training run's JSON summary (`hat train --json`, the train and finetune jobs' results). */
 export function trainSummary(r: TrainModelResult): Record<string, unknown> {
   const t = r.result;
-  return { out: r.out, vocab: r.vocab, steps: t.steps, valid_loss: t.validLoss, train_loss: t.trainLoss, tokens_per_sec: t.tokensPerSec, backend: t.backend.name, threads: t.threads, seconds: t.seconds };
+  const recipe = t.recipe && { max_tokens: t.recipe.maxTokens, warmup: t.recipe.warmup, lr: t.recipe.maxLr, expected_updates: t.recipe.expectedUpdates, fixed: t.recipe.fixed, probe: t.recipe.probe };
+  return {
+    out: r.out, vocab: r.vocab, steps: t.steps, valid_loss: t.validLoss, train_loss: t.trainLoss, tokens_per_sec: t.tokensPerSec, backend: t.backend.name, threads: t.threads, seconds: t.seconds,
+    recipe, kept: t.kept.kept, kept_step: t.kept.step, valid_losses: t.kept.losses,
+  };
 }
 
 /**

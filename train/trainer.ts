@@ -22,7 +22,9 @@ import { selectBackend, type BackendChoice } from "./backend.js";
 import { BatchStream, type TokenPair } from "./batching.js";
 import { DataParallel } from "./data-parallel.js";
 import { initialTensors } from "./init.js";
+import { Keeper, type Kept } from "./keep.js";
 import { Adam, cosineDecay, cosineLr, inverseSqrtLr } from "./optim.js";
+import { describeRecipe, probeDone, sizeRecipe, type Recipe } from "./recipe.js";
 import { trainStep, type StepResult } from "./step.js";
 import { SuperTransformer } from "./supertransformer.js";
 
@@ -62,6 +64,16 @@ export interface TrainOptions {
   checkpointSeconds?: number;
   /** Validate every this many updates (and at the end). */
   validEvery?: number;
+  /** Validate every this many seconds of training (with a recipe: budget / 8, at least 30 s). */
+  validEverySec?: number;
+  /**
+   * With `minutes` (and no `steps`): time the first updates and size the batch, the warm-up and
+   * the peak rate from the updates the budget allows (./recipe.ts); the settings named in `fixed`
+   * stay as given. Default: on with a time budget alone.
+   */
+  recipe?: false | { fixed: Recipe["fixed"] };
+  /** Keep the average of the last N validated snapshots when it validates better (./keep.ts); 0: off. */
+  average?: number;
   /** Validation pairs used (the first n): keeps validation fast. */
   validMax?: number;
   backend?: string;
@@ -96,6 +108,10 @@ export interface TrainResult {
   threads: number;
   seconds: number;
   resumedFrom?: number;
+  /** The recipe the budget was sized with (absent for a fixed recipe). */
+  recipe?: Recipe;
+  /** Which weights were kept (final, best or average) and the validation losses compared. */
+  kept: Omit<Kept, "tensors">;
 }
 
 /** The trainer's own state, kept in a checkpoint's meta. */
@@ -110,6 +126,8 @@ interface TrainerState {
   fingerprint: string;
   /** With a time budget: training time (ms) when warm-up ended, where the cosine decay starts. */
   warmupEndMs?: number;
+  /** The recipe chosen after the probe (./recipe.ts). */
+  recipe?: Recipe;
 }
 
 const DEFAULT_LR: LrOptions = { schedule: "cosine", maxLr: 1e-3, warmup: 400, warmupInitLr: 1e-7, minLr: 1e-7 };
@@ -155,7 +173,15 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const V = o.vocab.size, seed = o.seed ?? 1, fp = fingerprint(o);
   const st = new SuperTransformer(o.space, V, { tensors: o.init ?? initialTensors(o.space, V, seed) });
   const opt = new Adam();
-  const stream = new BatchStream(o.train, o.maxTokens ?? 4096, seed);
+  const maxTokens = o.maxTokens ?? 4096;
+  let stream = new BatchStream(o.train, maxTokens, seed);
+  // a recipe sized to the budget: only for a time budget alone
+  const sizing = o.minutes !== undefined && o.steps === undefined && o.recipe !== false ? (o.recipe || { fixed: [] }) : undefined;
+  const useRecipe = (r: Recipe) => {
+    lr.warmup = r.warmup;
+    lr.maxLr = r.maxLr;
+    if (r.maxTokens !== maxTokens) stream = new BatchStream(o.train, r.maxTokens, seed);
+  };
   const validPairs = o.valid.slice(0, o.validMax ?? 500);
   const validArch = o.arch ?? largestArch(o.space);
   let state: TrainerState = { step: 0, totalSteps: o.steps ?? 0, epoch: 0, index: 0, elapsedMs: 0, tokens: 0, adamSteps: {}, fingerprint: fp };
@@ -176,6 +202,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     st.fromTensorMap(weights);
     opt.loadState({ steps: saved.adamSteps, m, v });
     state = saved;
+    if (saved.recipe) useRecipe(saved.recipe);
     stream.seek(saved.epoch, saved.index);
     resumedFrom = saved.step;
     log(`resumed from ${o.checkpoint} at update ${saved.step}`);
@@ -196,6 +223,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       meta: { trainer: state, checkpoint: true },
     }, tensors));
   };
+  const keeper = new Keeper({
+    average: o.average ?? 0, fingerprint: fp, base: o.checkpoint,
+    encode: (tensors, meta) => encodeModel({ kind: "supertransformer", space: o.space, positionDims: st.positionDims, vocab: o.vocab, tokenizer: o.tokenizer, meta }, tensors),
+  });
+  if (resumedFrom !== undefined) await keeper.restore(resumedFrom);
 
   const threads = o.threads ?? (backend.name === "wasm" || backend.name === "cpu" ? availableParallelism() : 1);
   if (!(Number.isInteger(threads) && threads >= 1)) throw new RangeError(`threads must be a positive integer, got ${threads}`);
@@ -215,6 +247,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const deadline = o.minutes !== undefined ? o.minutes * 60_000 : Infinity;
     let lastSave = performance.now(), recent: number[] = [], validLoss = NaN, runTokens = 0;
     const runStart = performance.now();
+    const validEverySec = o.validEverySec ?? (sizing && o.validEvery === undefined ? Math.max(30, (o.minutes! * 60) / 8) : undefined);
+    let lastValid = elapsed();
+    const probeTimes: number[] = []; // seconds of each update after the first, until the recipe is chosen
     while (!o.signal?.aborted) {
       if (o.steps !== undefined && state.step >= o.steps) break;
       const now = elapsed();
@@ -234,7 +269,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       // one batch per update; the sandwich's SubTransformers' gradients on it are summed into one update
       const archs = archsFor(o, state.step), batch = stream.next();
       const so = { lr: rate, labelSmoothing: o.labelSmoothing ?? 0.1, rates, clipNorm: o.clipNorm ?? 0 };
+      const t0 = performance.now();
       const r: StepResult = parallel ? await parallel.step(opt, archs, batch, so) : trainStep(st, opt, archs, batch, so);
+      if (sizing && !state.recipe && state.step > 0) probeTimes.push((performance.now() - t0) / 1000); // the first update compiles kernels
       if (!Number.isFinite(r.loss)) throw new Error(`loss is ${r.loss} at update ${state.step}: lower the learning rate`);
       recent.push(r.loss);
       state.tokens += r.tokens;
@@ -242,8 +279,23 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       if (recent.length > 20) recent = recent.slice(-20);
       state.step++;
       state.elapsedMs = elapsed();
-      const validate = o.validEvery !== undefined && state.step % o.validEvery === 0;
-      if (validate) validLoss = validationLoss(st.toTensorMap(), V, st.positionDims, validArch, validPairs, o.labelSmoothing ?? 0.1);
+      if (sizing && !state.recipe && probeDone(probeTimes.length, state.elapsedMs / 1000, deadline / 1000)) {
+        const sorted = probeTimes.slice().sort((a, b) => a - b);
+        state.recipe = sizeRecipe({
+          probe: { updates: state.step, batchTokens: maxTokens, secPerUpdate: sorted[sorted.length >> 1] },
+          remainingSec: (deadline - state.elapsedMs) / 1000, maxTokens, warmup: lr.warmup, maxLr: lr.maxLr, fixed: sizing.fixed,
+        });
+        useRecipe(state.recipe);
+        log(describeRecipe(state.recipe));
+      }
+      const validate = (o.validEvery !== undefined && state.step % o.validEvery === 0) ||
+        (validEverySec !== undefined && state.elapsedMs - lastValid >= validEverySec * 1000 && state.elapsedMs < deadline - 5000);
+      if (validate) {
+        const tensors = st.toTensorMap();
+        validLoss = validationLoss(tensors, V, st.positionDims, validArch, validPairs, o.labelSmoothing ?? 0.1);
+        await keeper.offer(state.step, validLoss, tensors);
+        lastValid = elapsed();
+      }
       const tps = runTokens / ((performance.now() - runStart) / 1000);
       const totalNow = o.steps ?? state.totalSteps;
       o.onProgress?.({
@@ -257,12 +309,15 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       }
       await new Promise((r) => setImmediate(r)); // let signals and I/O through
     }
-    const tensors = st.toTensorMap();
-    validLoss = validationLoss(tensors, V, st.positionDims, validArch, validPairs, o.labelSmoothing ?? 0.1);
-    await save(tensors);
+    const final = st.toTensorMap();
+    const loss = (t: TensorMap) => validationLoss(t, V, st.positionDims, validArch, validPairs, o.labelSmoothing ?? 0.1);
+    validLoss = loss(final);
+    await save(final);
+    const { tensors, ...kept } = await keeper.choose({ tensors: final, step: state.step, validLoss }, loss);
+    if (kept.kept !== "final") log(`kept the ${kept.kept === "best" ? `best weights (update ${kept.step})` : `average of updates ${kept.losses.average!.steps.join(", ")}`}: validation loss ${kept.validLoss.toFixed(3)} against ${validLoss.toFixed(3)} at the end`);
     const trainLoss = recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : NaN;
     return {
-      tensors, steps: state.step, validLoss, trainLoss, backend, threads, resumedFrom,
+      tensors, steps: state.step, validLoss: kept.validLoss, trainLoss, backend, threads, resumedFrom, recipe: state.recipe, kept,
       tokensPerSec: runTokens / Math.max(1e-9, (performance.now() - runStart) / 1000), seconds: state.elapsedMs / 1000,
     };
   }

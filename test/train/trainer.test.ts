@@ -102,6 +102,38 @@ describe("trainer", () => {
     expect(lrs[lrs.length - 1]).toBeLessThan(3e-3 * 0.2); // decayed by time, whatever the speed
   });
 
+  it("a time budget alone is sized by a recipe from its first updates, validated on time, and the recipe survives a resume", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hat-recipe-"));
+    try {
+      const lines: string[] = [], ck = join(dir, "m.ckpt");
+      const stop = new AbortController();
+      const o: TrainOptions = { ...base(), maxTokens: 4096, minutes: 0.12, threads: 1, validEverySec: 1, average: 2, checkpoint: ck, checkpointSeconds: 0, log: (l) => lines.push(l) };
+      let recipeSeen = -1;
+      const part = await train({ ...o, signal: stop.signal, onProgress: (p) => { if (recipeSeen < 0 && lines.some((l) => l.startsWith("recipe:"))) recipeSeen = p.step; if (recipeSeen > 0 && p.step >= recipeSeen + 3) stop.abort(); } });
+      expect(part.recipe, lines.join("\n")).toBeDefined();
+      const r = part.recipe!;
+      expect(r.probe.batchTokens).toBe(4096);
+      expect(r.probe.updates).toBeGreaterThanOrEqual(3);
+      // the probe's updates are timed; the whole tiny corpus fits one batch of 4,096 tokens, so the
+      // budget is sized down to MIN_BATCH-or-less batches only when it cannot afford 1,000 of them
+      expect(r.maxTokens).toBeLessThanOrEqual(4096);
+      expect(r.warmup).toBe(Math.min(4000, Math.max(10, Math.round(0.08 * r.expectedUpdates))));
+      expect(r.fixed).toEqual([]);
+      const resumed = await train({ ...o, log: (l) => lines.push(l) });
+      expect(resumed.resumedFrom).toBe(part.steps);
+      expect(resumed.recipe).toEqual(r); // not probed again
+      expect(lines.filter((l) => l.startsWith("recipe:")).length).toBe(1);
+      expect(resumed.kept.losses.final).toBeGreaterThan(0);
+      expect(resumed.kept.losses.best).toBeDefined(); // validated every second
+      expect(resumed.validLoss).toBeLessThanOrEqual(resumed.kept.losses.final);
+      // with steps, or --recipe fixed, nothing is sized
+      expect((await train({ ...base(), steps: 3 })).recipe).toBeUndefined();
+      expect((await train({ ...base(), minutes: 0.02, recipe: false })).recipe).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses a run without a budget and an arch outside the space", async () => {
     await expect(train({ ...base() })).rejects.toThrow(/steps or minutes/);
     await expect(train({ ...base(), steps: 1, arch: validArch({ ...smallestArch(space), encoderEmbedDim: 16 }) })).rejects.toThrow(/encoderEmbedDim/);

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { parseSpaceText } from "../../../runtime/arch-text.js";
 import { BUILTIN_SPACE_NAMES } from "../../../runtime/spaces.js";
-import { TRAIN_DEFAULTS as D } from "../../../train/defaults.js";
+import { givenSettings, TRAIN_DEFAULTS as D } from "../../../train/defaults.js";
 import type { ServerContext } from "../../context.js";
 import { datasetFiles } from "../../datasets.js";
 import { badRequest } from "../../http.js";
@@ -28,6 +28,8 @@ export const TRAINING_OPTIONS = {
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
   threads: z.number().int().min(1).max(1024).optional(),
   checkpoint_seconds: z.number().min(1).max(86_400).optional().describe("seconds between checkpoints (default 60): what a restarted server resumes from"),
+  recipe: z.enum(["auto", "fixed"]).optional().describe("with minutes: size batch, warm-up and peak rate from the updates the budget allows (auto, the default), or use them as given (fixed)"),
+  average: z.number().int().min(0).max(100).optional().describe("keep the average of the last N validated snapshots when it validates better (0: off)"),
 };
 type TrainingOptions = { [K in keyof typeof TRAINING_OPTIONS]?: z.infer<(typeof TRAINING_OPTIONS)[K]> };
 
@@ -39,6 +41,7 @@ export const oneBudget: [(p: { minutes?: number; steps?: number }) => boolean, {
 export function trainSettings(p: TrainingOptions & { vocab_size?: number; sampling?: "uniform" | "sandwich" }, out: string): TrainSettings {
   return {
     out, vocabSize: p.vocab_size ?? D.vocabSize, sampling: p.sampling ?? D.sampling, steps: p.steps, minutes: p.minutes,
+    recipe: p.recipe === "fixed" ? false : { fixed: givenSettings({ maxTokens: p.max_tokens, warmup: p.warmup, lr: p.lr }) }, average: p.average ?? 0,
     maxTokens: p.max_tokens ?? D.maxTokens, lr: { maxLr: p.lr ?? D.lr, warmup: p.warmup ?? D.warmup, schedule: D.schedule },
     dropout: p.dropout ?? D.dropout, clipNorm: D.clipNorm, labelSmoothing: D.labelSmoothing, seed: p.seed ?? D.seed,
     threads: p.threads, checkpointSeconds: p.checkpoint_seconds ?? D.checkpointSeconds,

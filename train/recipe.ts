@@ -1,0 +1,84 @@
+/**
+ * A training recipe sized to a time budget (docs/training.md "Recipes for a time budget").
+ *
+ * A fixed recipe (4,096-token batches, 400 warm-up updates) spends a 15-minute CPU budget in its
+ * warm-up: at ~900 tokens/s that is ~200 updates, the rate never reaches its peak and never decays.
+ * With `--minutes` the trainer times its first updates (the probe), then sizes what the user did
+ * not set from the updates the rest of the budget allows:
+ *
+ *   U(b)    = remaining seconds / (seconds per update at the probe's batch b0 · b / b0)
+ *   batch   b = clamp(b0 · U(b0) / TARGET_UPDATES, MIN_BATCH, b0), rounded down to 64s below b0
+ *   warm-up W = clamp(WARMUP_FRACTION · U(b), 10, 4000)
+ *   peak    lr = lr0 · sqrt(b / b0)      (Adam's square-root rule for a smaller batch)
+ *
+ * so a short budget makes ~TARGET_UPDATES updates of smaller batches, most of them past warm-up,
+ * and a long one keeps the full batch and makes more updates. The cosine schedule then decays over
+ * the time left after warm-up (train/trainer.ts), whatever the machine's speed turns out to be.
+ */
+
+/** Updates a budget is sized for when it cannot afford full batches. */
+export const TARGET_UPDATES = 1000;
+/** The smallest batch (padded tokens) the recipe shrinks to: below it per-update costs dominate. */
+export const MIN_BATCH = 1024;
+/** Share of the expected updates spent warming up (fairseq/HAT: 4k-10k of 40k-100k). */
+export const WARMUP_FRACTION = 0.08;
+
+/** What the probe measured: `updates` updates of batches of `batchTokens`, `secPerUpdate` each (median). */
+export interface Probe {
+  updates: number;
+  batchTokens: number;
+  secPerUpdate: number;
+}
+
+/** The settings a recipe chose, and why: printed, kept in the checkpoint and in the result. */
+export interface Recipe {
+  maxTokens: number;
+  warmup: number;
+  maxLr: number;
+  /** Updates the rest of the budget allows at `maxTokens`, as estimated from the probe. */
+  expectedUpdates: number;
+  probe: Probe;
+  /** Which settings the user fixed (the recipe left them as given). */
+  fixed: ("maxTokens" | "warmup" | "lr")[];
+}
+
+export interface RecipeInput {
+  probe: Probe;
+  /** Training seconds left after the probe. */
+  remainingSec: number;
+  /** The user's settings, or the defaults; those named in `fixed` are kept. */
+  maxTokens: number;
+  warmup: number;
+  maxLr: number;
+  fixed: Recipe["fixed"];
+}
+
+/** The recipe for the rest of a budget (pure: tested on numbers). */
+export function sizeRecipe(i: RecipeInput): Recipe {
+  const { probe, fixed } = i;
+  const remaining = Math.max(0, i.remainingSec);
+  const per = Math.max(1e-6, probe.secPerUpdate) / probe.batchTokens; // seconds per padded token
+  let maxTokens = i.maxTokens;
+  if (!fixed.includes("maxTokens")) {
+    const want = remaining / (per * TARGET_UPDATES);
+    const b = Math.min(i.maxTokens, Math.max(Math.min(MIN_BATCH, i.maxTokens), want));
+    maxTokens = b >= i.maxTokens ? i.maxTokens : Math.min(i.maxTokens, Math.max(64, Math.floor(b / 64) * 64));
+  }
+  const expectedUpdates = Math.max(1, Math.floor(remaining / (per * maxTokens))) + probe.updates;
+  const warmup = fixed.includes("warmup") ? i.warmup : Math.min(4000, Math.max(10, Math.round(WARMUP_FRACTION * expectedUpdates)));
+  const maxLr = fixed.includes("lr") || maxTokens >= i.maxTokens ? i.maxLr : i.maxLr * Math.sqrt(maxTokens / i.maxTokens);
+  return { maxTokens, warmup, maxLr, expectedUpdates, probe, fixed };
+}
+
+/** When the probe has seen enough: >= 4 timed updates and 10 s, or 5 % of the budget (>= 2 updates). */
+export function probeDone(timedUpdates: number, elapsedSec: number, budgetSec: number): boolean {
+  if (timedUpdates >= 4 && elapsedSec >= 10) return true;
+  return timedUpdates >= 2 && elapsedSec >= 0.05 * budgetSec;
+}
+
+/** One line for the log. */
+export function describeRecipe(r: Recipe): string {
+  const mark = (k: Recipe["fixed"][number]) => (r.fixed.includes(k) ? " (given)" : "");
+  return `recipe: batches of ${r.maxTokens} tokens${mark("maxTokens")}, ${r.warmup} warm-up updates${mark("warmup")}, peak lr ${r.maxLr.toExponential(2)}${mark("lr")}, ` +
+    `~${r.expectedUpdates} updates in the budget (probe: ${r.probe.updates} updates of ${r.probe.batchTokens} tokens, ${r.probe.secPerUpdate.toFixed(2)} s each)`;
+}
