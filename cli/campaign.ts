@@ -9,7 +9,7 @@ import { intFlag, requireFlag } from "./args.js";
 import { UsageError, type Io } from "./io.js";
 import { latencySpaceArg } from "./predictor.js";
 
-const HELP = `usage: hat profile-campaign (--space FILE|demo|wmt14|iwslt14|hat-latency | --supernet MODEL)
+const HELP = `usage: hat profile-campaign (--space FILE|demo|wmt14|iwslt14|multi30k|cpu-server|hat-latency | --supernet MODEL)
                           --samples N --out CSV
                           [--runs 300] [--warmup 5] [--vocab 32768] [--src-len 30] [--tgt-len 30]
                           [--beam 5] [--seed 1] [--rounds 1] [--no-remeasure] [--no-steady] [--json]

@@ -10,7 +10,7 @@ import type { Io } from "./io.js";
 export async function initCommand(argv: string[], io: Io): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { space: { type: "string" }, vocab: { type: "string" }, seed: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true });
   if (values.help) {
-    io.out("usage: hat init --space FILE|demo|wmt14|iwslt14 --out MODEL [--vocab 32768] [--seed 1]\n\nWrites a SuperTransformer of the space (project JSON or HAT space YAML) with random weights.");
+    io.out("usage: hat init --space FILE|demo|wmt14|iwslt14|multi30k|cpu-server --out MODEL [--vocab 32768] [--seed 1]\n\nWrites a SuperTransformer of the space (project JSON or HAT space YAML) with random weights.");
     return;
   }
   const space = spaceArg(requireFlag(values, "space"));

@@ -31,7 +31,7 @@ stopping on validation; the MLP is kept only when it beats the linear part on th
 smallest training latency. Refuses fewer rows than 3 per coefficient of the features (their rank)
 plus 10 validation and 10 test rows, saying how many more to measure. Reports RMSE (with a 95 %
 bootstrap interval), MAPE and Kendall's tau on the test split beside linear regression, and the
-predictor's impossible orderings on sampled pairs of the space (needs --space). --space: the space the predictor is for (demo, wmt14, iwslt14, hat-latency: the
+predictor's impossible orderings on sampled pairs of the space (needs --space). --space: the space the predictor is for (demo, wmt14, iwslt14, multi30k, cpu-server, hat-latency: the
 space of HAT's latency datasets, or a file); predictions outside it are refused.
 --outliers: drop (default) leaves out the warm-up period and spikes (docs/latency.md).
 With --json the last line printed is one object: model, test_rmse_ms, test_rmse_ci_ms, test_rows,

@@ -19,7 +19,7 @@ const DEMO_MINUTES = 5;
 const DEMO_DEFAULTS = { "max-tokens": "1024", lr: "0.005", warmup: "100", dropout: "0" };
 
 const HELP = `usage: hat train (--src FILE --tgt FILE --valid-src FILE --valid-tgt FILE | --demo)
-                 (--space FILE|demo|wmt14|iwslt14 | --arch FILE [--init SUPERNET.hatm])
+                 (--space FILE|demo|wmt14|iwslt14|multi30k|cpu-server | --arch FILE [--init SUPERNET.hatm])
                  (--steps N | --minutes M; --demo alone: 5 minutes) --out MODEL
                  [--vocab-size 8000] [--max-tokens 4096] [--lr 0.001] [--warmup 400]
                  [--schedule cosine|inverse-sqrt] [--sampling uniform|sandwich] [--dropout 0.1]

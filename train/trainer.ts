@@ -23,6 +23,7 @@ import { BatchStream, type TokenPair } from "./batching.js";
 import { DataParallel } from "./data-parallel.js";
 import { initialTensors } from "./init.js";
 import { Keeper, type Kept } from "./keep.js";
+import { checkTrainingMemory, largestFittingBatch, TrainingMemoryError, WASM_HEAP_BYTES } from "./memory.js";
 import { Adam, cosineDecay, cosineLr, inverseSqrtLr } from "./optim.js";
 import { describeRecipe, probeDone, sizeRecipe, type Recipe } from "./recipe.js";
 import { trainStep, type StepResult } from "./step.js";
@@ -163,6 +164,29 @@ function archsFor(o: TrainOptions, step: number): ValidArch[] {
   return [sampleArch(o.space, r)];
 }
 
+/**
+ * The batch size to train with: `maxTokens` when the training memory fits the backend
+ * (./memory.ts); when it does not, the largest batch that fits if the recipe may size the batch,
+ * else a TrainingMemoryError that says what to shrink.
+ */
+function fitBatch(o: TrainOptions, backend: string, threads: number, log: (l: string) => void): number {
+  const maxTokens = o.maxTokens ?? 4096;
+  let longest = 0;
+  for (const p of o.train) longest = Math.max(longest, p.src.length, p.tgt.length + 1);
+  const input = { space: o.space, vocabSize: o.vocab.size, maxTokens, threads, longest };
+  const mayShrink = o.minutes !== undefined && o.steps === undefined && o.recipe !== false && !(o.recipe?.fixed ?? []).includes("maxTokens");
+  try {
+    const e = checkTrainingMemory(input, backend);
+    if (backend === "wasm") log(`memory: about ${(e.total / 2 ** 30).toFixed(2)} GiB a thread of the wasm backend's ${(WASM_HEAP_BYTES / 2 ** 30).toFixed(2)} GiB (${e.shardTokens} tokens a thread)`);
+    return maxTokens;
+  } catch (e) {
+    const fits = mayShrink ? largestFittingBatch(input) : 0;
+    if (!(e instanceof TrainingMemoryError) || fits < 64) throw e;
+    log(`memory: batches of ${maxTokens} tokens would not fit the ${backend} backend's heap; training with ${fits}`);
+    return fits;
+  }
+}
+
 /** Train; resumes from `o.checkpoint` when it exists and belongs to the same run. */
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + "\n"));
@@ -173,7 +197,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const V = o.vocab.size, seed = o.seed ?? 1, fp = fingerprint(o);
   const st = new SuperTransformer(o.space, V, { tensors: o.init ?? initialTensors(o.space, V, seed) });
   const opt = new Adam();
-  const maxTokens = o.maxTokens ?? 4096;
+  const threads = o.threads ?? (backend.name === "wasm" || backend.name === "cpu" ? availableParallelism() : 1);
+  if (!(Number.isInteger(threads) && threads >= 1)) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+  const maxTokens = fitBatch(o, backend.name, threads, log);
   let stream = new BatchStream(o.train, maxTokens, seed);
   // a recipe sized to the budget: only for a time budget alone
   const sizing = o.minutes !== undefined && o.steps === undefined && o.recipe !== false ? (o.recipe || { fixed: [] }) : undefined;
@@ -229,8 +255,6 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   });
   if (resumedFrom !== undefined) await keeper.restore(resumedFrom);
 
-  const threads = o.threads ?? (backend.name === "wasm" || backend.name === "cpu" ? availableParallelism() : 1);
-  if (!(Number.isInteger(threads) && threads >= 1)) throw new RangeError(`threads must be a positive integer, got ${threads}`);
   const parallel = threads > 1 ? await DataParallel.start(st, threads, backend.name) : undefined;
   try {
     return await loop();
