@@ -1,8 +1,10 @@
 /**
  * `hat demo`: the main job, end to end, the way a user runs it — over the server's HTTP API.
  * It starts a server (in this process) and a local agent (a child process), then:
- *   1. uploads the built-in demo task as a dataset,
- *   2. trains the SuperTransformer of the demo space (a job on the server),
+ *   1. uploads the built-in demo task as a dataset (or the user's parallel files: then the
+ *      defaults are sized for a real corpus: the multi30k space, a vocabulary sized to the corpus,
+ *      a training recipe sized to the time budget),
+ *   2. trains the SuperTransformer of the space (a job on the server),
  *   3. profiles a latency campaign on the agent (its device class),
  *   4. fits the latency predictor on that campaign,
  *   5. searches under a latency constraint (evolution against random search), fine-tunes the
@@ -13,15 +15,17 @@
  * With --server/--admin-token it drives an existing server and its fleet instead.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { demoTask } from "../data/demo-task.js";
 import { Predictor } from "../latency/predictor.js";
 import { largestArch, smallestArch } from "../runtime/arch-sample.js";
-import { DEMO_SPACE } from "../runtime/spaces.js";
+import { BUILTIN_SPACES } from "../runtime/spaces.js";
+import { readTexts } from "../data/texts.js";
+import { vocabSizeFor } from "../train/defaults.js";
 import type { Protocol } from "../runtime/protocol.js";
 import type { Arch } from "../runtime/types.js";
 import { hashToken, newToken } from "../server/auth.js";
@@ -29,11 +33,13 @@ import { listen } from "../server/app.js";
 import { HatClient, type SseEvent } from "../server/client.js";
 import type { JobRecord } from "../server/jobs/types.js";
 import { renderReport, type SearchRecord } from "../search/report.js";
-import { intFlag, numFlag } from "./args.js";
+import { intFlag, numFlag, spaceArg } from "./args.js";
 import { UsageError, type Io } from "./io.js";
 import { hatCommandLine } from "./self.js";
 
 const HELP = `usage: hat demo [--out DIR (hat-demo)] [--json]
+                [--src F --tgt F --valid-src F --valid-tgt F [--test-src F --test-tgt F]]
+                [--space NAME|FILE] [--vocab-size N]
                 [--minutes 3.5] [--samples 120] [--runs 30] [--rounds 3] [--latency-ms X]
                 [--generations 20] [--valid-max 100] [--finetune-minutes 1] [--seed 1] [--verbose]
                 [--server URL --admin-token T --device-class C [--translate-url URL [--translate-token T]]] [--dataset ID]
@@ -50,6 +56,11 @@ and the HTML report. About 9 minutes on 2 cores.
                     --translate-url an agent's /translate, --translate-token its token (an agent
                     listening beyond loopback keeps it in STATE/translate-token)
   --dataset ID      a dataset already on the server instead of the built-in demo task
+  --src ...         your parallel corpus (a sentence a line; test: BLEU, translations) instead of
+                    the demo task; the defaults change for a real corpus: --space multi30k,
+                    --vocab-size from the corpus (~4 pairs a token, 2,000-8,000), --minutes 20
+                    with the recipe sized to the budget, --finetune-minutes 5, dropout 0.1
+                    (with --dataset too)
 With --json the last line is one object: constraint_ms, winner_arch, predicted_ms, measured_ms,
 evolution_best_loss, random_best_loss, bleu, report, and more.`;
 
@@ -58,7 +69,33 @@ const OPTIONS = {
   "latency-ms": { type: "string" }, generations: { type: "string" }, rounds: { type: "string" }, "valid-max": { type: "string" }, "finetune-minutes": { type: "string" }, seed: { type: "string" },
   verbose: { type: "boolean" }, server: { type: "string" }, "admin-token": { type: "string" }, "device-class": { type: "string" },
   "translate-url": { type: "string" }, "translate-token": { type: "string" }, dataset: { type: "string" }, help: { type: "boolean", short: "h" },
+  src: { type: "string" }, tgt: { type: "string" }, "valid-src": { type: "string" }, "valid-tgt": { type: "string" }, "test-src": { type: "string" }, "test-tgt": { type: "string" },
+  space: { type: "string" }, "vocab-size": { type: "string" },
 } as const;
+
+type FilePair = { src: string; tgt: string };
+type CorpusFiles = { train: FilePair; valid: FilePair; test?: FilePair };
+
+/** The user's corpus files (absolute paths), or undefined for the demo task; half a pair is an error. */
+function corpusFiles(values: Record<string, unknown>): CorpusFiles | undefined {
+  const pair = (s: string, t: string, need: boolean): FilePair | undefined => {
+    const a = values[s] as string | undefined, b = values[t] as string | undefined;
+    if (a === undefined && b === undefined && !need) return undefined;
+    if (a === undefined || b === undefined) throw new UsageError(`give both --${s} and --${t}`);
+    return { src: resolve(a), tgt: resolve(b) };
+  };
+  const given = ["src", "tgt", "valid-src", "valid-tgt", "test-src", "test-tgt"].some((k) => values[k] !== undefined);
+  if (!given) return undefined;
+  if (values.dataset !== undefined) throw new UsageError("give either --dataset or corpus files (--src ...), not both");
+  const test = pair("test-src", "test-tgt", false);
+  return { train: pair("src", "tgt", true)!, valid: pair("valid-src", "valid-tgt", true)!, ...(test ? { test } : {}) };
+}
+
+/** The texts of the files, for a server that cannot read them from its disk (an upload). */
+function readSplits(f: CorpusFiles): Record<string, { src: string; tgt: string }> {
+  const read = (p: FilePair) => ({ src: readFileSync(p.src, "utf8"), tgt: readFileSync(p.tgt, "utf8") });
+  return { train: read(f.train), valid: read(f.valid), ...(f.test ? { test: read(f.test) } : {}) };
+}
 
 interface AgentProcess {
   child: ChildProcess;
@@ -89,8 +126,16 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
   const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
   if (values.help) { io.out(HELP); return; }
   const out = resolve(values.out ?? "hat-demo");
-  const minutes = numFlag(values, "minutes", 3.5, 0.05), samples = intFlag(values, "samples", 120, 20), runs = intFlag(values, "runs", 30), rounds = intFlag(values, "rounds", 3);
-  const generations = intFlag(values, "generations", 20), validMax = intFlag(values, "valid-max", 100), finetuneMinutes = numFlag(values, "finetune-minutes", 1, 0), seed = intFlag(values, "seed", 1, 0);
+  // a real corpus (files or a dataset on the server) gets defaults sized for it, the demo task its own
+  const files = corpusFiles(values);
+  const corpus = files !== undefined || values.dataset !== undefined;
+  const spaceName = values.space ?? (corpus ? "multi30k" : "demo");
+  const space = spaceArg(spaceName);
+  const spaceParam = Object.hasOwn(BUILTIN_SPACES, spaceName) ? spaceName : space; // a file's space travels as JSON
+  const trainTexts = files && readTexts(files.train.src, files.train.tgt, () => {});
+  const vocabSize = intFlag(values, "vocab-size", trainTexts ? vocabSizeFor(trainTexts.src.length) : corpus ? 8000 : 1000, 300);
+  const minutes = numFlag(values, "minutes", corpus ? 20 : 3.5, 0.05), samples = intFlag(values, "samples", 120, 20), runs = intFlag(values, "runs", 30), rounds = intFlag(values, "rounds", 3);
+  const generations = intFlag(values, "generations", 20), validMax = intFlag(values, "valid-max", 100), finetuneMinutes = numFlag(values, "finetune-minutes", corpus ? 5 : 1, 0), seed = intFlag(values, "seed", 1, 0);
   const external = values.server !== undefined;
   if (external && (!values["admin-token"] || !values["device-class"])) throw new UsageError("--server needs --admin-token and --device-class (the agents to use)");
   const t0 = performance.now();
@@ -112,7 +157,9 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     rmSync(join(out, "agent"), { recursive: true, force: true });
     adminToken = newToken("admin");
     const serverLog = join(out, "server.log");
-    const server = await listen({ dataDir: join(out, "server"), adminTokenHash: hashToken(adminToken), port: 0, leaseSeconds: 60, log: (l) => appendFileSync(serverLog, `${new Date().toISOString()} ${l}\n`) });
+    // the corpus files are read by the server from their directories (a files dataset)
+    const corpusRoots = files ? [...new Set(Object.values(files).flatMap((f) => [dirname(f.src), dirname(f.tgt)]))] : [];
+    const server = await listen({ dataDir: join(out, "server"), adminTokenHash: hashToken(adminToken), port: 0, leaseSeconds: 60, corpusRoots, log: (l) => appendFileSync(serverLog, `${new Date().toISOString()} ${l}\n`) });
     url = server.url;
     closeServer = () => server.close();
     writeFileSync(join(out, "admin-token"), adminToken + "\n", { mode: 0o600 });
@@ -146,20 +193,26 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     }
 
     // ---- 1. data
+    type Dataset = { id: string; name: string; splits: { train: { lines: number }; test?: { lines: number } } };
     const dataset = values.dataset
-      ? await api.get<{ id: string; name: string }>(`/v1/datasets/${values.dataset}`)
-      : await api.post<{ id: string; name: string }>("/v1/datasets", { name: "demo task", builtin: "demo", seed });
-    say(`[1/8] dataset ${dataset.id} (${dataset.name})`);
+      ? await api.get<Dataset>(`/v1/datasets/${values.dataset}`)
+      : files
+        ? await api.post<Dataset>("/v1/datasets", external ? { name: basename(files.train.src), splits: readSplits(files) } : { name: basename(files.train.src), files })
+        : await api.post<Dataset>("/v1/datasets", { name: "demo task", builtin: "demo", seed });
+    const hasTest = dataset.splits.test !== undefined;
+    say(`[1/8] dataset ${dataset.id} (${dataset.name}, ${dataset.splits.train.lines} training pairs${hasTest ? `, ${dataset.splits.test!.lines} test` : ", no test split: no BLEU"})`);
 
-    // ---- 2. the SuperTransformer (the demo recipe: small batches, a high rate, no dropout)
-    const train = await follow(await api.job("train", { dataset: dataset.id, space: "demo", minutes, vocab_size: 1000, max_tokens: 1024, lr: 0.005, warmup: 100, dropout: 0, seed }),
-      `[2/8] training the SuperTransformer for ${minutes} min`);
-    const tr = train.result as { steps?: number; valid_loss?: number; tokens_per_sec?: number };
-    say(`      ${tr.steps} updates, validation loss ${tr.valid_loss?.toFixed(3)}, ${Math.round(tr.tokens_per_sec ?? 0)} tokens/s`);
+    // ---- 2. the SuperTransformer: the demo task's recipe (small batches, a high rate, no
+    // dropout), or for a real corpus the recipe the trainer sizes to the budget
+    const recipe = corpus ? {} : { max_tokens: 1024, lr: 0.005, warmup: 100, dropout: 0 };
+    const train = await follow(await api.job("train", { dataset: dataset.id, space: spaceParam, minutes, vocab_size: vocabSize, ...recipe, seed }),
+      `[2/8] training the SuperTransformer of the ${typeof spaceParam === "string" ? spaceParam : "given"} space for ${minutes} min (vocabulary ${vocabSize})`);
+    const tr = train.result as { steps?: number; valid_loss?: number; tokens_per_sec?: number; recipe?: { max_tokens: number; warmup: number; lr: number } };
+    say(`      ${tr.steps} updates, validation loss ${tr.valid_loss?.toFixed(3)}, ${Math.round(tr.tokens_per_sec ?? 0)} tokens/s${tr.recipe ? ` (recipe: batches of ${tr.recipe.max_tokens} tokens, ${tr.recipe.warmup} warm-up updates, peak lr ${tr.recipe.lr.toExponential(1)})` : ""}`);
 
     // ---- 3. latency campaign on the agents of the class, at the SuperTransformer's vocabulary
     const protocol = { runs, warmup: 5, src_len: 30, tgt_len: 30, beam: 5 };
-    const campaign = await follow(await api.job("campaign", { device_class: deviceClass, supernet: train.id, space: "demo", samples, protocol, rounds, seed }),
+    const campaign = await follow(await api.job("campaign", { device_class: deviceClass, supernet: train.id, space: spaceParam, samples, protocol, rounds, seed }),
       `[3/8] latency campaign: ${samples} architectures on '${deviceClass}' agents (the fastest of ${rounds} x ${runs} runs each)`);
     say(`      ${(campaign.result as { rows?: number }).rows} rows`);
 
@@ -168,14 +221,14 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     const fr = fit.result as { test_rmse_ms?: number; test_mape?: number; test_kendall_tau?: number; linear_rmse_ms?: number };
     say(`      held-out RMSE ${fr.test_rmse_ms?.toFixed(3)} ms, MAPE ${(fr.test_mape ?? 0).toFixed(1)} %, Kendall tau ${fr.test_kendall_tau?.toFixed(2)} (linear ${fr.linear_rmse_ms?.toFixed(3)} ms)`);
     const predictor = Predictor.fromJSON(JSON.parse(Buffer.from(await api.download(fit.artifacts.predictor)).toString("utf8")));
-    const [lo, hi] = predictor.predict([smallestArch(DEMO_SPACE), largestArch(DEMO_SPACE)]);
+    const [lo, hi] = predictor.predict([smallestArch(space), largestArch(space)]);
     const constraint = values["latency-ms"] !== undefined ? numFlag(values, "latency-ms", 1, 0) : Math.round((lo + (hi - lo) / 2) * 100) / 100;
     say(`      predicted: smallest SubTransformer ${lo.toFixed(2)} ms, largest ${hi.toFixed(2)} ms; constraint ${constraint} ms`);
 
     // ---- 5. search + fine-tune + BLEU
     const search = await follow(await api.job("search", {
       supernet: train.id, predictor: fit.id, latency_ms: constraint, dataset: dataset.id, generations, valid_max: validMax, seed, random_baseline: true,
-      ...(finetuneMinutes > 0 ? { finetune_minutes: finetuneMinutes, lr: 0.0005, max_tokens: 1024, dropout: 0 } : {}), bleu: true,
+      ...(finetuneMinutes > 0 ? { finetune_minutes: finetuneMinutes, ...(corpus ? {} : { lr: 0.0005, max_tokens: 1024, dropout: 0 }) } : {}), bleu: hasTest,
     }), `[5/8] evolutionary search under ${constraint} ms (${generations} generations; random search at the same budget)`);
     type Candidate = { round: number; valid_loss: number; predicted_ms: number; measured_ms: number | null; meets: boolean | null; speed: number | null; winner: boolean };
     const sr = search.result as {
@@ -211,9 +264,10 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
 
     // ---- 7. translate through the agent
     let translations: { src: string; hyp: string; ref: string }[] = [];
-    if (translateUrl) {
-      const test = demoTask({ seed }).test;
-      const src = test.src.slice(0, 5), ref = test.tgt.slice(0, 5);
+    // sentences of the corpus's test split (its validation split without one), or of the demo task
+    const sample = files ? readTexts((files.test ?? files.valid).src, (files.test ?? files.valid).tgt, () => {}) : corpus ? undefined : demoTask({ seed }).test;
+    if (translateUrl && sample) {
+      const src = sample.src.slice(0, 5), ref = sample.tgt.slice(0, 5);
       // an agent listening beyond loopback wants its translate token (STATE/translate-token)
       const auth: Record<string, string> = values["translate-token"] ? { authorization: `Bearer ${values["translate-token"]}` } : {};
       const res = await fetch(`${translateUrl}/translate`, { method: "POST", headers: { "content-type": "application/json", ...auth }, body: JSON.stringify({ lines: src }), signal: AbortSignal.timeout(60_000) });
@@ -224,7 +278,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
       say(`[7/8] translated through ${translateUrl}/translate in ${body.ms?.toFixed(0)} ms:`);
       for (const t of translations) say(`      ${t.src}\n${" ".repeat(14)}=> ${t.hyp}\n${" ".repeat(14)}   (reference: ${t.ref})`);
     } else {
-      say("[7/8] no agent translate URL given (--translate-url): skipped");
+      say(`[7/8] ${!translateUrl ? "no agent translate URL given (--translate-url)" : "the dataset's sentences are on the server, not here"}: skipped`);
     }
 
     // ---- 8. the report, with the agent's measurement

@@ -6,7 +6,12 @@
  * target tokens per second and where the time of one update goes (tf.profile, by kernel).
  *
  *   node --import tsx train/bench-throughput.ts [--steps 5] [--tokens 2560] [--threads 2] [--profile]
+ *     [--embed 128 --ffn 512 --layers 2 --heads 4 --vocab 1000] [--compare-all-rows]
  *   HAT_BACKEND=cpu node --import tsx train/bench-throughput.ts
+ *
+ * --compare-all-rows interleaves, one thread, updates that project every padded target position
+ * onto the vocabulary (as before the trainer scored real targets only) with the trainer's, and
+ * prints the ratio of their medians.
  */
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
@@ -18,7 +23,8 @@ import type { PaddedBatch } from "./batch.js";
 import { BatchStream, type TokenPair } from "./batching.js";
 import { Adam } from "./optim.js";
 import { DataParallel } from "./data-parallel.js";
-import { trainStep } from "./step.js";
+import { labelSmoothedLoss } from "./loss.js";
+import { applyGradients, trainStep } from "./step.js";
 import { SuperTransformer } from "./supertransformer.js";
 
 const { values: args } = parseArgs({
@@ -28,18 +34,22 @@ const { values: args } = parseArgs({
     len: { type: "string", default: "32" },
     profile: { type: "boolean", default: false },
     threads: { type: "string", default: "1" },
+    embed: { type: "string", default: "128" }, ffn: { type: "string", default: "512" }, layers: { type: "string", default: "2" },
+    heads: { type: "string", default: "4" }, vocab: { type: "string", default: "1000" },
+    "compare-all-rows": { type: "boolean", default: false },
   },
 });
 const STEPS = Number(args.steps), TOKENS = Number(args.tokens), LEN = Number(args.len), THREADS = Number(args.threads);
+const D = Number(args.embed), F = Number(args.ffn), L = Number(args.layers), H = Number(args.heads);
 
 const SPACE: Space = {
-  encoderEmbedChoices: [128], decoderEmbedChoices: [128],
-  encoderFfnChoices: [512], decoderFfnChoices: [512],
-  encoderLayerChoices: [2], decoderLayerChoices: [2],
-  encoderHeadChoices: [4], decoderSelfHeadChoices: [4], decoderCrossHeadChoices: [4],
-  endeLayerChoices: [1], qkvDim: 128,
+  encoderEmbedChoices: [D], decoderEmbedChoices: [D],
+  encoderFfnChoices: [F], decoderFfnChoices: [F],
+  encoderLayerChoices: [L], decoderLayerChoices: [L],
+  encoderHeadChoices: [H], decoderSelfHeadChoices: [H], decoderCrossHeadChoices: [H],
+  endeLayerChoices: [1], qkvDim: D,
 };
-const V = 1000;
+const V = Number(args.vocab);
 
 /**
  * Batches as the trainer makes them (./batching.ts: a corpus sorted by length, cut into batches of
@@ -78,6 +88,30 @@ for (let i = 1; i <= STEPS; i++) {
 }
 const secs = (performance.now() - t) / 1000;
 console.log(`${choice.name}, ${THREADS} thread${THREADS > 1 ? "s" : ""}: ${(tokens / secs).toFixed(0)} target tokens/s (${STEPS} steps, ${(secs / STEPS * 1000).toFixed(0)} ms/step)`);
+
+if (args["compare-all-rows"]) {
+  // the update as it was: logits for all B·T positions, pads masked in the loss
+  const allRows = (batch: PaddedBatch) => {
+    const src = tf.tensor2d(batch.src, [batch.B, batch.S], "int32"), prev = tf.tensor2d(batch.prev, [batch.B, batch.T], "int32");
+    const target = tf.tensor1d(batch.target, "int32");
+    const { value, grads } = tf.variableGrads(() => tf.div(labelSmoothedLoss(st.forward(arch, src, prev, { training: true, rates: stepOptions.rates }), target, 0.1).loss, batch.tokens) as tf.Scalar, [...st.variables.values()]);
+    const byName = new Map<string, tf.Tensor>();
+    for (const [name, v] of st.variables) if (grads[v.name]) byName.set(name, grads[v.name]);
+    applyGradients(st, opt, byName, stepOptions.lr, stepOptions.clipNorm);
+    tf.dispose([src, prev, target, value]);
+  };
+  const ms = { all: [] as number[], real: [] as number[] };
+  for (let i = 0; i < STEPS; i++) {
+    const batch = nextBatch();
+    for (const which of i % 2 ? ["real", "all"] as const : ["all", "real"] as const) {
+      const t0 = performance.now();
+      if (which === "all") allRows(batch); else trainStep(st, opt, arch, batch, stepOptions);
+      ms[which].push(performance.now() - t0);
+    }
+  }
+  const med = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+  console.log(`all positions projected: median ${med(ms.all).toFixed(0)} ms/update; real targets only: ${med(ms.real).toFixed(0)} ms/update; speed-up ${(med(ms.all) / med(ms.real)).toFixed(3)}x (${STEPS} interleaved pairs)`);
+}
 
 if (args.profile) {
   const prof = await tf.profile(() => { trainStep(st, opt, arch, nextBatch(), stepOptions); });

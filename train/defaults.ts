@@ -10,3 +10,12 @@ export const TRAIN_DEFAULTS = {
 export function givenSettings(given: { maxTokens?: unknown; warmup?: unknown; lr?: unknown }): ("maxTokens" | "warmup" | "lr")[] {
   return (["maxTokens", "warmup", "lr"] as const).filter((k) => given[k] !== undefined);
 }
+
+/**
+ * A joint BPE vocabulary sized to a corpus: ~4 training pairs a token, in 500s, 2,000..8,000
+ * (8,000 from 32k pairs; Multi30k's 29k pairs: 7,000). A vocabulary far larger than the corpus
+ * supports leaves rare tokens untrained and makes the output layer the largest cost.
+ */
+export function vocabSizeFor(trainPairs: number): number {
+  return Math.min(8000, Math.max(2000, Math.round(trainPairs / 4 / 500) * 500));
+}

@@ -11,7 +11,7 @@
  * §3): their gradients are summed into one update, as slimmable networks and BigNAS do.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { ValidArch } from "../runtime/types.js";
+import { SPECIALS, type ValidArch } from "../runtime/types.js";
 import type { PaddedBatch } from "./batch.js";
 import { labelSmoothedLoss } from "./loss.js";
 import { Adam, clipByGlobalNorm } from "./optim.js";
@@ -86,15 +86,19 @@ function oneArchGradients(
   const eps = o.labelSmoothing ?? 0.1;
   const src = tf.tensor2d(shard.src, [shard.B, shard.S], "int32");
   const prev = tf.tensor2d(shard.prev, [shard.B, shard.T], "int32");
-  const target = tf.tensor1d(shard.target, "int32");
+  // only the real target positions are projected onto the vocabulary and scored (pads count for nothing)
+  const real: number[] = [];
+  for (let i = 0; i < shard.target.length; i++) if (shard.target[i] !== SPECIALS.pad) real.push(i);
+  const rows = tf.tensor1d(real, "int32");
+  const target = tf.tensor1d(real.map((i) => shard.target[i]), "int32");
   let nllSum = 0;
   const { value, grads } = tf.variableGrads(() => {
-    const logits = st.forward(arch, src, prev, { training: true, rates: o.rates }); // [B·T, V]
+    const logits = st.forward(arch, src, prev, { training: true, rates: o.rates, rows }); // [real targets, V]
     const l = labelSmoothedLoss(logits, target, eps);
     nllSum = l.nll.dataSync()[0];
     return tf.div(l.loss, batchTokens) as tf.Scalar;
   }, [...st.variables.values()]);
-  tf.dispose([src, prev, target]);
+  tf.dispose([src, prev, rows, target]);
   const lossSum = value.dataSync()[0] * batchTokens;
   value.dispose();
   // tfjs names gradients by the variables' registered names; callers work with docs/runtime.md names

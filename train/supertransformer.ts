@@ -159,16 +159,20 @@ export class SuperTransformer {
 
   /**
    * Teacher-forced logits of SubTransformer `arch`: src [B, S] right-padded with pad, prev [B, T]
-   * (eos, y_1, ..., right-padded) -> logits [B·T, V]. Call inside tf.tidy / a gradient function.
+   * (eos, y_1, ..., right-padded) -> logits [B·T, V]; with `o.rows` (int32 indices into the B·T
+   * positions), the logits of those rows only, [rows, V]: training scores real targets only, so
+   * the output projection (the largest product at a large vocabulary) skips the padding.
+   * Call inside tf.tidy / a gradient function.
    */
-  forward(arch: ValidArch, src: tf.Tensor2D, prev: tf.Tensor2D, o: ForwardOptions = {}): tf.Tensor2D {
+  forward(arch: ValidArch, src: tf.Tensor2D, prev: tf.Tensor2D, o: ForwardOptions & { rows?: tf.Tensor1D } = {}): tf.Tensor2D {
     this.checkArch(arch);
     if (src.shape[0] !== prev.shape[0]) throw new RangeError(`forward: ${src.shape[0]} sources but ${prev.shape[0]} targets`);
     const maxLen = Math.max(src.shape[1], prev.shape[1]);
     if (maxLen > this.maxPositions) throw new RangeError(`sequence of ${maxLen} tokens exceeds maxPositions ${this.maxPositions}`);
     const srcBias = paddingBias(src); // [B, 1, 1, S]
     const enc = this.encode(arch, src, srcBias, o);
-    return this.logits(arch, this.decode(arch, enc, srcBias, prev, o));
+    const hidden = this.decode(arch, enc, srcBias, prev, o); // [B·T, Dd]
+    return this.logits(arch, o.rows ? tf.gather(hidden, o.rows) : hidden);
   }
 
   /** Every variable's value as a runtime TensorMap (f32, row-major, super shapes, model-file order). */
