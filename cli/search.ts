@@ -22,6 +22,7 @@ const HELP = `usage: hat search --supernet MODEL --predictor FILE [--predictor F
   after the search (not with --pareto):
                   [--export MODEL] [--finetune-steps N | --finetune-minutes M] [--scratch]
                   [--finetune-out MODEL] [--train-src FILE --train-tgt FILE] [--lr 0.001]
+                  [--finetune-distill [--distill-weight 0.5]]
                   [--warmup 100] [--max-tokens 4096] [--dropout 0.1]
                   (with --demo: --lr 0.0005 --max-tokens 1024 --dropout 0)
                   [--measure [--verify 3] [--verify-rounds 3] [--verify-data CSV ...]]
@@ -39,7 +40,9 @@ the space reaches is refused with that minimum.
   --out FILE         the winner's architecture (JSON; with --pareto, the front)
   --export MODEL     the winner as a compact model with inherited weights (only its slices)
   --finetune-*       train the winner from its inherited weights (--scratch: from scratch) into
-                     --finetune-out; data: the demo task's training split, or --train-src/--train-tgt
+                     --finetune-out; data: the demo task's training split, or --train-src/--train-tgt;
+                     --finetune-distill: token-level distillation from the SuperTransformer's largest
+                     SubTransformer (its top-5 tokens, --distill-weight 0.5)
   --measure          the closed loop, here: before a winner is declared, the best --verify
                      candidates the search found are measured on this machine with the first
                      predictor's protocol, and the winner is the best whose measured latency meets
@@ -63,6 +66,7 @@ const OPTIONS = {
   out: { type: "string" }, record: { type: "string" }, report: { type: "string" }, json: { type: "boolean" },
   export: { type: "string" }, "finetune-steps": { type: "string" }, "finetune-minutes": { type: "string" }, scratch: { type: "boolean" },
   "finetune-out": { type: "string" }, "train-src": { type: "string" }, "train-tgt": { type: "string" },
+  "finetune-distill": { type: "boolean" }, "distill-weight": { type: "string" },
   lr: { type: "string" }, warmup: { type: "string" }, "max-tokens": { type: "string" }, dropout: { type: "string" },
   measure: { type: "boolean" }, verify: { type: "string" }, "verify-rounds": { type: "string" }, "verify-data": { type: "string", multiple: true }, runs: { type: "string" }, "warmup-runs": { type: "string" }, vocab: { type: "string" },
   "src-len": { type: "string" }, "tgt-len": { type: "string" }, beam: { type: "string" },
@@ -134,8 +138,10 @@ function searchOptions(values: Values, io: Io): SearchOptions {
       minutes: optNumFlag(values, "finetune-minutes"),
       // with --demo, the demo recipe (hat train --demo) at a fine-tuning rate: the default
       // (lr 1e-3, dropout 0.1, 4096-token batches) made the winner's inherited loss worse there
-      maxTokens: intFlag(values, "max-tokens", values.demo ? 1024 : F.maxTokens), lr: numFlag(values, "lr", values.demo ? 5e-4 : F.lr),
-      warmup: intFlag(values, "warmup", F.warmup, 0), dropout: numFlag(values, "dropout", values.demo ? 0 : F.dropout),
+      // otherwise what is not given is sized by the budget's recipe (--finetune-minutes) or defaults
+      maxTokens: values.demo ? intFlag(values, "max-tokens", 1024) : optInt(values, "max-tokens"), lr: values.demo ? numFlag(values, "lr", 5e-4) : optNumFlag(values, "lr"),
+      warmup: optInt(values, "warmup", 0), dropout: numFlag(values, "dropout", values.demo ? 0 : F.dropout),
+      distill: values["finetune-distill"] ? { weight: optNumFlag(values, "distill-weight") } : undefined,
     } : undefined,
     bleu: values.bleu ? { test: texts(values, "test", io), max: optInt(values, "bleu-max") } : undefined,
     out: values.out as string | undefined, record: values.record as string | undefined, report: values.report as string | undefined,

@@ -28,6 +28,7 @@ const HELP = `usage: hat train (--src FILE --tgt FILE --valid-src FILE --valid-t
                  [--clip-norm 0] [--label-smoothing 0.1] [--valid-every N] [--seed 1] [--backend NAME]
                  [--threads N (default: every core on the wasm/cpu backends)] [--checkpoint-seconds 60]
                  [--recipe auto|fixed] [--average N]
+                 [--distill [--teacher-arch FILE] [--distill-weight 0.5] [--distill-top 5]]   (with --init)
 
 With --space: trains the SuperTransformer, one SubTransformer sampled per update (the sandwich rule
 trains the largest, the smallest and a random one). With --arch: trains that SubTransformer alone,
@@ -37,6 +38,9 @@ timed, then the batch size, the warm-up and the peak rate that were not given ar
 the budget makes ~1,000 updates, most past warm-up (printed as "recipe: ..."); --recipe fixed uses
 the values as given. The model is validated every budget/8 and the weights kept are the final ones
 or the best by validation loss; --average N also tries the mean of the last N validated snapshots.
+--distill (fine-tuning from --init): token-level knowledge distillation, each position's loss mixed
+with the cross-entropy against the top-k tokens of a teacher, the SuperTransformer's largest
+SubTransformer (or --teacher-arch).
 Checkpoints go to MODEL.ckpt every minute (--checkpoint-seconds); running the same command again
 resumes from it.
 The output model carries its tokenizer (joint BPE trained on the training data).`;
@@ -67,6 +71,7 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
       dropout: { type: "string" }, "clip-norm": { type: "string" }, "label-smoothing": { type: "string" }, "valid-every": { type: "string" },
       seed: { type: "string" }, backend: { type: "string" }, threads: { type: "string" }, "checkpoint-seconds": { type: "string" },
       recipe: { type: "string" }, average: { type: "string" },
+      distill: { type: "boolean" }, "teacher-arch": { type: "string" }, "distill-weight": { type: "string" }, "distill-top": { type: "string" },
       json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -98,6 +103,15 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
     space = spaceArg(values.space!);
   }
 
+  const distillFlags = ["teacher-arch", "distill-weight", "distill-top"].filter((k) => values[k as keyof typeof values] !== undefined);
+  if (distillFlags.length && !values.distill) throw new UsageError(`--${distillFlags[0]} goes with --distill`);
+  if (values.distill && !init) throw new UsageError("--distill needs a teacher: fine-tune from a SuperTransformer with --arch FILE --init SUPERNET.hatm");
+  const distillWeight = numFlag(values, "distill-weight", 0.5, 0);
+  if (distillWeight > 1) throw new UsageError(`--distill-weight must be in [0, 1], got ${distillWeight}`);
+  const distill = values.distill ? {
+    arch: values["teacher-arch"] ? loadArch(values["teacher-arch"], init!.header.space) : undefined,
+    weight: distillWeight, topK: intFlag(values, "distill-top", 5, 1),
+  } : undefined;
   const data = loadData(values, io);
   const vocabSize = intFlag(values, "vocab-size", values.demo ? 1000 : D.vocabSize, 300);
   const average = intFlag(values, "average", 0, 0);
@@ -118,7 +132,7 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
     seed: intFlag(values, "seed", D.seed, 0), backend: values.backend,
     checkpointSeconds: numFlag(values, "checkpoint-seconds", D.checkpointSeconds, 1),
     threads: optIntFlag(values, "threads"),
-    recipe: values.recipe === "fixed" ? false : { fixed }, average,
+    recipe: values.recipe === "fixed" ? false : { fixed }, average, distill,
     onProgress: (p) => {
       const now = performance.now();
       if (now - lastPrint > 1000 || p.validLoss !== undefined) {

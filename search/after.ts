@@ -5,7 +5,8 @@
  * measured in this machine's wasm runtime with the predictor's protocol.
  */
 import { archParams } from "../runtime/arch-features.js";
-import { spaceOfArch } from "../runtime/arch-sample.js";
+import { largestArch, spaceOfArch } from "../runtime/arch-sample.js";
+import { InputError } from "../runtime/errors.js";
 import { translateLines } from "../runtime/decode.js";
 import type { DecodedModel } from "../runtime/format.js";
 import { encodeTrained, exportSubTransformer, HatModel } from "../runtime/model.js";
@@ -15,6 +16,7 @@ import type { ValidArch } from "../runtime/types.js";
 import { archTensorShapes, paramCount, type TensorMap } from "../runtime/weights.js";
 import type { Bpe } from "../data/bpe.js";
 import { bleu, type BleuResult } from "../data/bleu.js";
+import { givenSettings } from "../train/defaults.js";
 import { train, withoutAdamState, type TrainOptions, type TrainResult } from "../train/trainer.js";
 
 /** The compact model of `arch` with inherited weights, and its parameter count. */
@@ -29,9 +31,14 @@ export interface FinetuneOptions extends Pick<TrainOptions, "train" | "valid" | 
   arch: ValidArch;
   /** "finetune": from the inherited weights (HAT's cheaper path); "scratch": fresh initialisation. */
   mode: "finetune" | "scratch";
-  /** Peak learning rate (default 1e-3) and its linear warm-up in updates (default 100). */
+  /**
+   * Peak learning rate (default 1e-3), its linear warm-up in updates (default 100) and the batch
+   * (default 4,096 tokens); those left out are sized by a time budget's recipe (train/recipe.ts).
+   */
   lr?: number;
   warmup?: number;
+  /** Token-level knowledge distillation from the SuperTransformer's largest SubTransformer (mode finetune only). */
+  distill?: { weight?: number; topK?: number };
 }
 
 /** Train the winner; returns the compact model's bytes and the trainer's result. */
@@ -40,11 +47,13 @@ export async function finetuneWinner(o: FinetuneOptions): Promise<{ bytes: Uint8
   if (!h.space) throw new RangeError("fine-tuning needs the SuperTransformer's space");
   const init: TensorMap | undefined = o.mode === "finetune" ? withoutAdamState(o.supernet.tensors) : undefined;
   const space = o.mode === "finetune" ? h.space : spaceOfArch(o.arch);
+  if (o.distill && !init) throw new InputError("distillation needs the inherited weights (fine-tuning, not training from scratch)");
   const result = await train({
     space, arch: o.arch, init, vocab: h.vocab, tokenizer: h.tokenizer, train: o.train, valid: o.valid,
     steps: o.steps, minutes: o.minutes, maxTokens: o.maxTokens ?? 4096,
-    lr: { maxLr: o.lr ?? 1e-3, warmup: o.warmup ?? 100 }, dropout: o.dropout, seed: o.seed ?? 1, checkpoint: o.checkpoint,
-    onProgress: o.onProgress, log: o.log,
+    lr: { maxLr: o.lr ?? 1e-3, warmup: o.warmup ?? 100 }, recipe: { fixed: givenSettings({ maxTokens: o.maxTokens, warmup: o.warmup, lr: o.lr }) },
+    dropout: o.dropout, seed: o.seed ?? 1, checkpoint: o.checkpoint, onProgress: o.onProgress, log: o.log,
+    distill: o.distill && init ? { tensors: init, arch: largestArch(space), topK: o.distill.topK, weight: o.distill.weight } : undefined,
   });
   const positionDims = o.mode === "finetune" ? h.positionDims : { encoder: o.arch.encoderEmbedDim, decoder: o.arch.decoderEmbedDim };
   const bytes = encodeTrained({

@@ -47,10 +47,13 @@ export interface FinetuneSettings {
   train: Texts;
   steps?: number;
   minutes?: number;
-  maxTokens: number;
-  lr: number;
-  warmup: number;
+  /** Batch, peak rate and warm-up; left out, a time budget's recipe sizes them (train/recipe.ts), else the defaults. */
+  maxTokens?: number;
+  lr?: number;
+  warmup?: number;
   dropout: number;
+  /** Token-level knowledge distillation from the SuperTransformer's largest SubTransformer (mode finetune). */
+  distill?: { weight?: number; topK?: number };
 }
 
 export interface SearchOptions {
@@ -339,7 +342,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchRun> {
       let last = 0;
       const ft = await finetuneWinner({
         supernet: file, arch: best.arch, mode: f.mode, train: trainPairs, valid: tokenizeTexts(bpe, o.valid),
-        steps: f.steps, minutes: f.minutes, maxTokens: f.maxTokens, lr: f.lr, warmup: f.warmup, dropout: f.dropout,
+        steps: f.steps, minutes: f.minutes, maxTokens: f.maxTokens, lr: f.lr, warmup: f.warmup, dropout: f.dropout, distill: f.distill,
         seed: evo.seed, checkpoint: `${f.out}.ckpt`, log,
         onProgress: (p) => {
           const now = performance.now();

@@ -17,7 +17,7 @@ import { splitBatch, type PaddedBatch } from "./batch.js";
 import type { Adam } from "./optim.js";
 import { applyGradients, archList, shardGradients, stepResult, type StepOptions, type StepResult, type UpdateArchs } from "./step.js";
 import type { SuperTransformer } from "./supertransformer.js";
-import type { GradReply, GradRequest, WorkerInit } from "./grad-worker.js";
+import type { GradReply, GradRequest, TeacherInit, WorkerInit } from "./grad-worker.js";
 
 /**
  * A worker on the script next to this file: the compiled .js, or (running from source) the .ts
@@ -94,10 +94,10 @@ class GradWorker {
 export class DataParallel {
   private constructor(private readonly st: SuperTransformer, private readonly workers: GradWorker[]) {}
 
-  /** Start `threads - 1` workers holding copies of `st`'s current weights. */
-  static async start(st: SuperTransformer, threads: number, backend: string): Promise<DataParallel> {
+  /** Start `threads - 1` workers holding copies of `st`'s current weights (and of a distillation teacher's). */
+  static async start(st: SuperTransformer, threads: number, backend: string, teacher?: TeacherInit): Promise<DataParallel> {
     const tensors: TensorMap = st.toTensorMap();
-    const init: WorkerInit = { space: st.space, vocabSize: st.vocabSize, backend, tensors };
+    const init: WorkerInit = { space: st.space, vocabSize: st.vocabSize, backend, tensors, teacher };
     const workers = await Promise.all(Array.from({ length: Math.max(0, threads - 1) }, () => GradWorker.start(init)));
     return new DataParallel(st, workers);
   }
@@ -120,7 +120,7 @@ export class DataParallel {
     });
     let mine;
     try {
-      mine = shardGradients(this.st, arch, shards[0], batch.tokens, common);
+      mine = shardGradients(this.st, arch, shards[0], batch.tokens, { ...common, teacher: o.teacher });
     } catch (e) {
       await Promise.allSettled(replies);
       throw e;

@@ -19,6 +19,16 @@ export interface WorkerInit {
   vocabSize: number;
   backend: string;
   tensors: TensorMap;
+  /** Distillation: the teacher's weights (same space) and settings; each worker holds its own copy. */
+  teacher?: TeacherInit;
+}
+
+/** A teacher as it travels to a worker (./step.ts Teacher without its SuperTransformer). */
+export interface TeacherInit {
+  tensors: TensorMap;
+  arch: ValidArch;
+  topK: number;
+  weight: number;
 }
 
 /** One request: new weights (by name), then the gradients of `shard`. */
@@ -41,6 +51,8 @@ const port = parentPort!;
 const init = workerData as WorkerInit;
 await selectBackend(init.backend, () => {});
 const st = new SuperTransformer(init.space, init.vocabSize, { tensors: init.tensors });
+const t = init.teacher;
+const teacher = t && { st: new SuperTransformer(init.space, init.vocabSize, { tensors: t.tensors }), arch: t.arch, topK: t.topK, weight: t.weight };
 port.postMessage({ ready: true });
 
 port.on("message", (req: GradRequest) => {
@@ -49,7 +61,7 @@ port.on("message", (req: GradRequest) => {
       const v = st.variable(name);
       tf.tidy(() => v.assign(tf.tensor(data, v.shape, "float32")));
     }
-    const g = shardGradients(st, req.arch, req.shard, req.batchTokens, { labelSmoothing: req.labelSmoothing, rates: req.rates });
+    const g = shardGradients(st, req.arch, req.shard, req.batchTokens, { labelSmoothing: req.labelSmoothing, rates: req.rates, teacher });
     const grads: [string, Float32Array][] = [];
     for (const [name, t] of g.grads) grads.push([name, new Float32Array(t.dataSync() as Float32Array)]); // a copy: transferable
     tf.dispose([...g.grads.values()]);

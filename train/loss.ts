@@ -61,3 +61,27 @@ export function labelSmoothedLoss(logits: tf.Tensor2D, target: tf.Tensor1D, eps 
     tokens: tf.sum(keep),
   };
 }
+
+/** A teacher's soft labels for each scored row: its top-k tokens and their probabilities (renormalised over the k). */
+export interface SoftLabels {
+  /** [R, k] token ids, int32. */
+  idx: tf.Tensor2D;
+  /** [R, k] probabilities summing to 1 per row. */
+  p: tf.Tensor2D;
+}
+
+/**
+ * Token-level knowledge distillation (docs/method.md §9): per row, the cross-entropy of the
+ * student's distribution against the teacher's top-k, -Σ_k p_k · log softmax(logits)[idx_k],
+ * summed over non-pad rows. Differentiable w.r.t. logits (the soft labels are constants).
+ */
+export function distillLoss(logits: tf.Tensor2D, soft: SoftLabels, target: tf.Tensor1D, pad: number = SPECIALS.pad): tf.Scalar {
+  const [R, V] = logits.shape, k = soft.idx.shape[1];
+  if (soft.idx.shape[0] !== R || soft.p.shape[0] !== R || soft.p.shape[1] !== k) throw new RangeError(`distill: ${R} logit rows but soft labels ${soft.idx.shape} / ${soft.p.shape}`);
+  const lse = logSumExpRows(logits); // [R]
+  const flat = tf.add(tf.reshape(tf.range(0, R * V, V, "int32"), [R, 1]), tf.cast(soft.idx, "int32")); // [R, k]: r·V + idx
+  const picked = tf.reshape(tf.gather(tf.reshape(logits, [R * V]), tf.reshape(flat, [R * k])), [R, k]); // logits[r, idx_rk]
+  const ce = tf.sub(lse, tf.sum(tf.mul(soft.p, picked), 1)); // Σ_k p (lse - logit) = lse - Σ_k p·logit (Σ p = 1)
+  const keep = tf.cast(tf.notEqual(target, pad), "float32");
+  return tf.sum(tf.mul(ce, keep));
+}

@@ -4,7 +4,8 @@
  * text tokenized, the trainer run (checkpointing to OUT.ckpt, resumed from it when it exists), and
  * the result written as a model file: the SuperTransformer, or the compact SubTransformer of `arch`.
  */
-import { spaceOfArch } from "../runtime/arch-sample.js";
+import { largestArch, spaceOfArch } from "../runtime/arch-sample.js";
+import { InputError } from "../runtime/errors.js";
 import { writeModelFile, type DecodedModel } from "../runtime/format.js";
 import { encodeTrained } from "../runtime/model.js";
 import type { Space, ValidArch } from "../runtime/types.js";
@@ -27,6 +28,12 @@ export interface TrainModelOptions extends Pick<TrainOptions, "steps" | "minutes
   lr: { maxLr: number; warmup: number; schedule?: "cosine" | "inverse-sqrt" };
   /** The model file written; checkpoints go to `${out}.ckpt`. */
   out: string;
+  /**
+   * Fine-tuning with token-level knowledge distillation from `init` (docs/method.md §9): the
+   * teacher is `init`'s SubTransformer `arch` (default its largest), top-k soft labels (default 5)
+   * weighted `weight` (default 0.5).
+   */
+  distill?: { arch?: ValidArch; topK?: number; weight?: number };
 }
 
 export interface TrainModelResult {
@@ -38,7 +45,8 @@ export interface TrainModelResult {
 }
 
 export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult> {
-  const { data, space: superSpace, arch, init: initFile, vocabSize, lr, out, ...trainer } = o;
+  const { data, space: superSpace, arch, init: initFile, vocabSize, lr, out, distill, ...trainer } = o;
+  if (distill && !initFile) throw new InputError("distillation needs a teacher: fine-tune from a SuperTransformer (--init)");
   const log = o.log ?? (() => {});
   // the space, the starting weights and (when fine-tuning) the tokenizer
   const space = initFile ? initFile.header.space! : arch ? spaceOfArch(arch) : superSpace!;
@@ -52,6 +60,7 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
   const vocab = bpe.vocab();
   const r = await train({
     ...trainer, space, arch, init, vocab, tokenizer: bpe.toJSON(),
+    distill: distill && init ? { tensors: init, arch: distill.arch ?? largestArch(space), topK: distill.topK, weight: distill.weight } : undefined,
     train: tokenizeTexts(bpe, data.train), valid: tokenizeTexts(bpe, data.valid),
     lr: { maxLr: lr.maxLr, warmup: lr.warmup, schedule: lr.schedule ?? "cosine" },
     checkpoint: `${out}.ckpt`,

@@ -13,9 +13,21 @@
 import * as tf from "@tensorflow/tfjs";
 import { SPECIALS, type ValidArch } from "../runtime/types.js";
 import type { PaddedBatch } from "./batch.js";
-import { labelSmoothedLoss } from "./loss.js";
+import { distillLoss, labelSmoothedLoss, type SoftLabels } from "./loss.js";
 import { Adam, clipByGlobalNorm } from "./optim.js";
 import type { DropoutRates, SuperTransformer } from "./supertransformer.js";
+
+/**
+ * A teacher for token-level knowledge distillation (docs/method.md §9): a frozen SuperTransformer
+ * and the SubTransformer of it that teaches (the largest, usually). Each scored position's loss
+ * becomes (1 - weight)·label-smoothed CE + weight·CE against the teacher's top-k distribution.
+ */
+export interface Teacher {
+  st: SuperTransformer;
+  arch: ValidArch;
+  topK: number;
+  weight: number;
+}
 
 /** Options of one update. */
 export interface StepOptions {
@@ -23,6 +35,15 @@ export interface StepOptions {
   labelSmoothing?: number; // default 0.1
   rates?: Partial<DropoutRates>; // at the super dims; default none
   clipNorm?: number; // <= 0 or absent: no clipping
+  teacher?: Teacher;
+}
+
+/** The teacher's top-k tokens and renormalised probabilities at the scored rows (no gradient). */
+export function softLabels(t: Teacher, src: tf.Tensor2D, prev: tf.Tensor2D, rows: tf.Tensor1D): SoftLabels {
+  return tf.tidy(() => {
+    const { values, indices } = tf.topk(t.st.forward(t.arch, src, prev, { rows }), t.topK); // [R, k]
+    return { idx: indices as tf.Tensor2D, p: tf.softmax(values) as tf.Tensor2D }; // softmax over the top-k logits = their probabilities renormalised
+  });
 }
 
 /** What one update measured. */
@@ -59,7 +80,7 @@ export function archList(a: UpdateArchs): readonly ValidArch[] {
  */
 export function shardGradients(
   st: SuperTransformer, archs: UpdateArchs, shard: PaddedBatch, batchTokens: number,
-  o: { labelSmoothing?: number; rates?: Partial<DropoutRates> },
+  o: { labelSmoothing?: number; rates?: Partial<DropoutRates>; teacher?: Teacher },
 ): ShardGradients {
   let sum: ShardGradients | undefined;
   for (const arch of archList(archs)) {
@@ -81,7 +102,7 @@ export function shardGradients(
 
 function oneArchGradients(
   st: SuperTransformer, arch: ValidArch, shard: PaddedBatch, batchTokens: number,
-  o: { labelSmoothing?: number; rates?: Partial<DropoutRates> },
+  o: { labelSmoothing?: number; rates?: Partial<DropoutRates>; teacher?: Teacher },
 ): ShardGradients {
   const eps = o.labelSmoothing ?? 0.1;
   const src = tf.tensor2d(shard.src, [shard.B, shard.S], "int32");
@@ -91,14 +112,17 @@ function oneArchGradients(
   for (let i = 0; i < shard.target.length; i++) if (shard.target[i] !== SPECIALS.pad) real.push(i);
   const rows = tf.tensor1d(real, "int32");
   const target = tf.tensor1d(real.map((i) => shard.target[i]), "int32");
+  const soft = o.teacher && softLabels(o.teacher, src, prev, rows);
+  const w = o.teacher?.weight ?? 0;
   let nllSum = 0;
   const { value, grads } = tf.variableGrads(() => {
     const logits = st.forward(arch, src, prev, { training: true, rates: o.rates, rows }); // [real targets, V]
     const l = labelSmoothedLoss(logits, target, eps);
     nllSum = l.nll.dataSync()[0];
-    return tf.div(l.loss, batchTokens) as tf.Scalar;
+    const loss = soft ? tf.add(tf.mul(l.loss, 1 - w), tf.mul(distillLoss(logits, soft, target), w)) : l.loss;
+    return tf.div(loss, batchTokens) as tf.Scalar;
   }, [...st.variables.values()]);
-  tf.dispose([src, prev, rows, target]);
+  tf.dispose([src, prev, rows, target, ...(soft ? [soft.idx, soft.p] : [])]);
   const lossSum = value.dataSync()[0] * batchTokens;
   value.dispose();
   // tfjs names gradients by the variables' registered names; callers work with docs/runtime.md names

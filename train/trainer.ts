@@ -75,6 +75,12 @@ export interface TrainOptions {
   recipe?: false | { fixed: Recipe["fixed"] };
   /** Keep the average of the last N validated snapshots when it validates better (./keep.ts); 0: off. */
   average?: number;
+  /**
+   * Token-level knowledge distillation (./step.ts Teacher): the teacher's weights (SuperTransformer
+   * shapes of `space`, e.g. the SuperTransformer fine-tuned from) and the SubTransformer of them
+   * that teaches; top-k soft labels (default 5) weighted `weight` (default 0.5) against the labels.
+   */
+  distill?: { tensors: TensorMap; arch: ValidArch; topK?: number; weight?: number };
   /** Validation pairs used (the first n): keeps validation fast. */
   validMax?: number;
   backend?: string;
@@ -135,7 +141,8 @@ const DEFAULT_LR: LrOptions = { schedule: "cosine", maxLr: 1e-3, warmup: 400, wa
 
 /** What must match for a checkpoint to be resumed. */
 function fingerprint(o: TrainOptions): string {
-  return JSON.stringify({ space: o.space, arch: o.arch ?? null, sampling: o.sampling ?? "uniform", V: o.vocab.size, n: o.train.length, seed: o.seed ?? 1 });
+  const d = o.distill && { arch: o.distill.arch, topK: o.distill.topK ?? 5, weight: o.distill.weight ?? 0.5 }; // only when set: older checkpoints still resume
+  return JSON.stringify({ space: o.space, arch: o.arch ?? null, sampling: o.sampling ?? "uniform", V: o.vocab.size, n: o.train.length, seed: o.seed ?? 1, ...(d ? { distill: d } : {}) });
 }
 
 /** A model file's weights: its tensors without the Adam moments (`adam.m.*`, `adam.v.*`) a checkpoint adds. */
@@ -255,11 +262,21 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   });
   if (resumedFrom !== undefined) await keeper.restore(resumedFrom);
 
-  const parallel = threads > 1 ? await DataParallel.start(st, threads, backend.name) : undefined;
+  const d = o.distill;
+  if (d) {
+    archInSpace(d.arch, o.space);
+    if (!(Number.isInteger(d.topK ?? 5) && (d.topK ?? 5) >= 1 && (d.topK ?? 5) <= V)) throw new RangeError(`distill.topK must be an integer 1..${V}, got ${d.topK}`);
+    if (!((d.weight ?? 0.5) >= 0 && (d.weight ?? 0.5) <= 1)) throw new RangeError(`distill.weight must be in [0, 1], got ${d.weight}`);
+  }
+  const teacherInit = d && { tensors: d.tensors, arch: d.arch, topK: d.topK ?? 5, weight: d.weight ?? 0.5 };
+  const teacher = teacherInit && { ...teacherInit, st: new SuperTransformer(o.space, V, { tensors: d.tensors }) };
+  if (teacher) log(`distilling from the teacher's top ${teacher.topK} (weight ${teacher.weight})`);
+  const parallel = threads > 1 ? await DataParallel.start(st, threads, backend.name, teacherInit) : undefined;
   try {
     return await loop();
   } finally {
     await parallel?.close();
+    teacher?.st.dispose();
     st.dispose();
     opt.dispose();
   }
@@ -292,7 +309,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       } else rate = lrAt(state.step, state.totalSteps || o.steps || 1000, lr);
       // one batch per update; the sandwich's SubTransformers' gradients on it are summed into one update
       const archs = archsFor(o, state.step), batch = stream.next();
-      const so = { lr: rate, labelSmoothing: o.labelSmoothing ?? 0.1, rates, clipNorm: o.clipNorm ?? 0 };
+      const so = { lr: rate, labelSmoothing: o.labelSmoothing ?? 0.1, rates, clipNorm: o.clipNorm ?? 0, teacher };
       const t0 = performance.now();
       const r: StepResult = parallel ? await parallel.step(opt, archs, batch, so) : trainStep(st, opt, archs, batch, so);
       if (sizing && !state.recipe && state.step > 0) probeTimes.push((performance.now() - t0) / 1000); // the first update compiles kernels

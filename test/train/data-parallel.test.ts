@@ -99,4 +99,32 @@ describe("DataParallel (wasm, 2 threads)", () => {
     }
     expect(tf.memory().numTensors).toBeLessThan(50);
   });
+
+  it("distils on every thread: the same update as one thread with the same teacher", async () => {
+    const backend = await selectBackend("wasm", () => {});
+    const tensors = initialTensors(TINY_SPACE, V, 5), teacherTensors = initialTensors(TINY_SPACE, V, 6);
+    const one = new SuperTransformer(TINY_SPACE, V, { tensors }), two = new SuperTransformer(TINY_SPACE, V, { tensors });
+    const teacherInit = { tensors: teacherTensors, arch: largestArch(TINY_SPACE), topK: 4, weight: 0.7 };
+    const teacher = { ...teacherInit, st: new SuperTransformer(TINY_SPACE, V, { tensors: teacherTensors }) };
+    const opt1 = new Adam(), opt2 = new Adam();
+    const dp = await DataParallel.start(two, 2, backend.name, teacherInit);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const batch = randomBatch(20, 300 + i), o = { lr: 2e-3, teacher };
+        const a = trainStep(one, opt1, smallestArch(TINY_SPACE), batch, o);
+        const b = await dp.step(opt2, smallestArch(TINY_SPACE), batch, o);
+        expect(relErr(new Float64Array([b.loss, b.gradNorm]), new Float64Array([a.loss, a.gradNorm]))).toBeLessThan(1e-4);
+        if (i === 0) {
+          // the distillation term is in the loss: the label-smoothed loss alone, on the same weights, differs
+          const plain = new SuperTransformer(TINY_SPACE, V, { tensors }), po = new Adam();
+          expect(Math.abs(a.loss - trainStep(plain, po, smallestArch(TINY_SPACE), batch, { lr: 0 }).loss)).toBeGreaterThan(1e-3);
+          plain.dispose();
+          po.dispose();
+        }
+      }
+    } finally {
+      await dp.close();
+      for (const x of [one, two, teacher.st, opt1, opt2]) x.dispose();
+    }
+  });
 });

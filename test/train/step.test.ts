@@ -7,7 +7,9 @@ import { selectBackend } from "../../train/backend.js";
 import { padBatch } from "../../train/batch.js";
 import { initialTensors } from "../../train/init.js";
 import { Adam } from "../../train/optim.js";
-import { shardGradients, trainStep } from "../../train/step.js";
+import { shardGradients, softLabels, trainStep } from "../../train/step.js";
+import { distillLoss } from "../../train/loss.js";
+import { SPECIALS } from "../../runtime/types.js";
 import { SuperTransformer } from "../../train/supertransformer.js";
 
 const SPACE = validateSpace({
@@ -73,5 +75,57 @@ describe("a sandwich update", () => {
     for (const g of [...alone, both]) tf.dispose([...g.grads.values()]);
     st.dispose();
     opt.dispose();
+  });
+});
+
+describe("token-level distillation", () => {
+  it("the loss and its gradient match a float64 reference on random logits (pad rows count for nothing)", async () => {
+    await selectBackend("cpu", () => {});
+    const R = 7, V = 11, k = 3, r = mulberry32(8);
+    const logits = Array.from({ length: R * V }, () => (r() - 0.5) * 6);
+    const idx = Array.from({ length: R }, () => { const s = new Set<number>(); while (s.size < k) s.add(Math.floor(r() * V)); return [...s]; });
+    const praw = idx.map(() => Array.from({ length: k }, () => r() + 0.1)), p = praw.map((row) => row.map((x) => x / row.reduce((a, b) => a + b, 0)));
+    const target = [3, 4, SPECIALS.pad, 5, 6, SPECIALS.pad, 7];
+    // float64: sum over non-pad rows of lse - Σ p·logit; d/dlogit[r, v] = softmax[r, v] - Σ_k p_k [v = idx_k]
+    let want = 0;
+    const wantGrad = new Float64Array(R * V);
+    for (let i = 0; i < R; i++) {
+      if (target[i] === SPECIALS.pad) continue;
+      const row = logits.slice(i * V, (i + 1) * V), m = Math.max(...row);
+      const lse = m + Math.log(row.reduce((s, x) => s + Math.exp(x - m), 0));
+      want += lse - idx[i].reduce((s, j, q) => s + p[i][q] * row[j], 0);
+      for (let v = 0; v < V; v++) wantGrad[i * V + v] = Math.exp(row[v] - lse);
+      idx[i].forEach((j, q) => { wantGrad[i * V + j] -= p[i][q]; });
+    }
+    const soft = { idx: tf.tensor2d(idx, [R, k], "int32"), p: tf.tensor2d(p, [R, k]) };
+    const x = tf.tensor2d(logits, [R, V]), t = tf.tensor1d(target, "int32");
+    const { value, grad } = tf.valueAndGrad((l: tf.Tensor) => distillLoss(l as tf.Tensor2D, soft, t))(x);
+    expect(Math.abs(value.dataSync()[0] - want) / want).toBeLessThan(1e-5);
+    const g = grad.dataSync();
+    let worst = 0;
+    for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(g[i] - wantGrad[i]));
+    expect(worst).toBeLessThan(1e-5); // gradients are O(1): absolute error
+    tf.dispose([soft.idx, soft.p, x, t, value, grad]);
+  });
+
+  it("a student trained on the teacher's top-k alone comes closer to the teacher", async () => {
+    await selectBackend("cpu", () => {});
+    const tensors = initialTensors(SPACE, V, 6);
+    const st = new SuperTransformer(SPACE, V, { tensors }), opt = new Adam();
+    const teacher = { st: new SuperTransformer(SPACE, V, { tensors }), arch: largestArch(SPACE), topK: 5, weight: 1 };
+    const batch = padBatch([[5, 6, 7, 2], [8, 9, 2], [10, 11, 12, 13, 2]], [[7, 6, 5], [9, 8, 10, 11], [12, 13, 14]]);
+    const student = smallestArch(SPACE);
+    const gap = () => tf.tidy(() => {
+      const src = tf.tensor2d(batch.src, [batch.B, batch.S], "int32"), prev = tf.tensor2d(batch.prev, [batch.B, batch.T], "int32");
+      const real = [...batch.target.keys()].filter((i) => batch.target[i] !== SPECIALS.pad);
+      const rows = tf.tensor1d(real, "int32");
+      const soft = softLabels(teacher, src, prev, rows);
+      return distillLoss(st.forward(student, src, prev, { rows }), soft, tf.tensor1d(real.map((i) => batch.target[i]), "int32")).dataSync()[0];
+    });
+    const before = gap();
+    for (let i = 0; i < 30; i++) trainStep(st, opt, student, batch, { lr: 3e-3, teacher });
+    const after = gap();
+    expect(after).toBeLessThan(before * 0.8);
+    for (const x of [st, teacher.st, opt]) x.dispose();
   });
 });

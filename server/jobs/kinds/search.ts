@@ -37,6 +37,8 @@ export const SearchParams = z.strictObject({
   random_baseline: z.boolean().optional().describe("default true"),
   finetune_minutes: z.number().positive().max(7 * 24 * 60).optional(),
   finetune_steps: z.number().int().positive().optional(),
+  finetune_distill: z.boolean().optional().describe("fine-tune with token-level distillation from the SuperTransformer's largest SubTransformer (its top-5 tokens)"),
+  distill_weight: z.number().min(0).max(1).optional().describe("the distillation term's weight (default 0.5)"),
   lr: z.number().positive().max(1).optional(),
   max_tokens: z.number().int().positive().optional(),
   dropout: z.number().min(0).lt(1).optional(),
@@ -102,7 +104,9 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
           export: file("winner.hatm"),
           finetune: finetune ? {
             out: file("finetuned.hatm"), mode: "finetune", train: textFiles(data.train), steps: p.finetune_steps, minutes: p.finetune_minutes,
-            maxTokens: p.max_tokens ?? F.maxTokens, lr: p.lr ?? F.lr, warmup: p.warmup ?? F.warmup, dropout: p.dropout ?? F.dropout,
+            // left out: sized by the budget's recipe (finetune_minutes) or the defaults
+            maxTokens: p.max_tokens, lr: p.lr, warmup: p.warmup, dropout: p.dropout ?? F.dropout,
+            distill: p.finetune_distill ? { weight: p.distill_weight } : undefined,
           } : undefined,
           bleu: bleu ? { test: textFiles(data.test!), max: p.bleu_max } : undefined,
           out: file("arch.json"), record: file("search.json"), report: file("report.html"),

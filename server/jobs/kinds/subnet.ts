@@ -66,8 +66,10 @@ export const FinetuneParams = z.strictObject({
   arch: archField,
   dataset: z.string().min(1),
   scratch: z.boolean().optional().describe("train from random weights instead of the inherited ones"),
+  distill: z.boolean().optional().describe("token-level distillation from the SuperTransformer's largest SubTransformer (its top-5 tokens)"),
+  distill_weight: z.number().min(0).max(1).optional().describe("the distillation term's weight (default 0.5)"),
   ...TRAINING_OPTIONS,
-}).refine(...oneBudget);
+}).refine(...oneBudget).refine((p) => !(p.distill && p.scratch), { message: "distill needs the inherited weights: not with scratch", path: ["distill"] });
 export type FinetuneParams = z.infer<typeof FinetuneParams>;
 
 export function finetuneKind(ctx: ServerContext): JobKind<FinetuneParams> {
@@ -87,7 +89,8 @@ export function finetuneKind(ctx: ServerContext): JobKind<FinetuneParams> {
       const out = join(ctl.dir, "finetuned.hatm");
       if (existsSync(`${out}.ckpt`)) ctl.log("resumed from checkpoint finetuned.hatm.ckpt");
       const summary = await runJob(ctl, {
-        kind: "finetune", data: trainData(d), arch: checked(p.arch), init: p.scratch ? undefined : supernet.file, settings: trainSettings(p, out),
+        kind: "finetune", data: trainData(d), arch: checked(p.arch), init: p.scratch ? undefined : supernet.file,
+        settings: { ...trainSettings(p, out), distill: p.distill ? { weight: p.distill_weight } : undefined },
       });
       const model = ctl.artifact("model", out, "model", "finetuned.hatm");
       delete summary.out;
