@@ -11,6 +11,7 @@ import { predictorCommand } from "./predictor.js";
 import { profileCommand } from "./profile.js";
 import { quantizeCommand } from "./quantize.js";
 import { reportCommand, searchCommand } from "./search.js";
+import { studyCommand } from "./study.js";
 import { serveCommand } from "./serve.js";
 import { trainCommand } from "./train.js";
 import { bleuCommand, translateCommand } from "./translate.js";
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<void>;
   bleu: { run: bleuCommand, help: "corpus BLEU, compatible with sacreBLEU's default" },
   search: { run: searchCommand, help: "hardware-aware evolutionary search for a SubTransformer under a latency constraint" },
   report: { run: reportCommand, help: "the HTML report of a search, from its record (hat search --record)" },
+  study: { run: studyCommand, help: "HAT's evidence on your corpus: the proxy check (inherited loss against fine-tuned models)" },
   serve: { run: serveCommand, help: "the search server: jobs, datasets, campaigns on agents, predictors, searches, deployments (HTTP)" },
   agent: { run: agentCommand, help: "the edge agent: enrols with a server, profiles architectures, serves deployed models" },
   demo: { run: demoCommand, help: "the main job on the built-in demo space (see docs/STATUS.md)" },
