@@ -132,6 +132,21 @@ for (const build of builds) describe(`${build.name}: int8 products`, () => {
     }
   }
 
+  it("the first call (the engine's baseline tier) and a warmed-up call give the same bits", () => {
+    // Node 20's V8 computed i32x4.relaxed_dot_i8x16_i7x16_add_s twice over in Liftoff (assembly/int8.ts, dot4)
+    const fresh = loadWasm(build.bytes), fx = fresh.x as typeof fresh.x & Q8Exports;
+    const K = 64, N = 16, M = 5, W = randArray(K * N, 8);
+    const lin = linearQuantize({ shape: [K, N], data: W }, { bits: 8 });
+    const packed = packQ8(q8Source({ shape: [K, N], data: W }, 1, lin), K, N);
+    const pw = fresh.alloc(packed.length);
+    new Uint8Array(fresh.x.memory.buffer, pw, packed.length).set(packed);
+    const px = fresh.putF32(randArray(M * K, 9)), py = fresh.alloc(M * N * 4);
+    fx.q8_matmul(py, px, pw, 0, M, K, N, K, 0, N);
+    const first = fresh.f32(py, M * N).slice();
+    for (let i = 0; i < 20000; i++) fx.q8_matmul(py, px, pw, 0, M, K, N, K, 0, N);
+    expect(Array.from(fresh.f32(py, M * N))).toEqual(Array.from(first));
+  });
+
   it("a constant row (zero range) is exact", () => {
     const K = 21, N = 10, W = randArray(K * N, 4);
     const lin = linearQuantize({ shape: [K, N], data: W }, { bits: 8 });
