@@ -1,8 +1,12 @@
 /**
  * The benchmark suite (npm run bench): kernels against onnxruntime in the same run, then whole
- * SubTransformers under HAT's latency protocol, with the decode's effective GFLOP/s against the GEMM's.
+ * SubTransformers under HAT's latency protocol, with the decode's effective GFLOP/s against the GEMM's;
+ * int8 products against f32 (bench/int8.ts), and one config's whole decode f32 vs int8 against
+ * onnxruntime-web's GEMM rate in the same rounds (bench/decode.ts).
  */
+import { decodeBench, printDecode } from "./decode.js";
 import { gemmBench, printGemm } from "./gemm.js";
+import { int8Bench, printInt8 } from "./int8.js";
 import { latencyBench } from "./latency.js";
 import { printTable } from "./timing.js";
 
@@ -14,3 +18,5 @@ const gemmGf = gemm[0].gflops.SIMD;
 printTable(lat.map((r) => ({ ...r, "vs GEMM": r["GFLOP/s"] / gemmGf })), { digits: 2 });
 console.log(`\n'vs GEMM': the whole decode's effective GFLOP/s over the GEMM kernel's ${gemmGf.toFixed(1)} GFLOP/s above.`);
 console.log("hat_ms: HAT's published latency for the config (PyTorch on their Xeon, multi-threaded): a reference, not a peer.");
+printInt8(await int8Bench());
+printDecode(await decodeBench());
