@@ -15,7 +15,8 @@
  * and above 1e-5 against the dequantized f32 (int8 products did run: an f32 fallback would match
  * it to rounding).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadWasm } from "../../runtime/wasm.js";
@@ -28,6 +29,7 @@ import { InputError } from "../../runtime/errors.js";
 import { profileArch } from "../../runtime/profile.js";
 import { DEFAULT_PROTOCOL } from "../../runtime/protocol.js";
 import { rng, repoRoot } from "../helpers.js";
+import { hat } from "../cli/hat.js";
 
 const builds = ["hat.wasm", "hat-relaxed.wasm"].flatMap((f) => {
   const p = join(repoRoot, "build", f);
@@ -95,5 +97,22 @@ describe("int8 options", () => {
     expect(r.quant).toBe("int8");
     expect(r.decoder_ms).toBeGreaterThan(0);
     expect(profileArch(arch, p).quant).toBe("f32");
+  });
+});
+
+describe("hat profile --quant", () => {
+  const archFile = join(mkdtempSync(join(tmpdir(), "hat-int8-")), "arch.json");
+  writeFileSync(archFile, JSON.stringify(smallestArch(DEMO_SPACE)));
+
+  it("--quant int8 measures int8 products and says so in --json", async () => {
+    const r = await hat("profile", "--arch", archFile, "--vocab", "200", "--runs", "2", "--warmup", "0", "--src-len", "4", "--tgt-len", "2", "--quant", "int8", "--json");
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).quant).toBe("int8");
+  });
+
+  it("an unknown --quant is a usage error naming the flag", async () => {
+    const r = await hat("profile", "--arch", archFile, "--quant", "int4");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--quant must be one of f32, int8, got 'int4'/);
   });
 });
