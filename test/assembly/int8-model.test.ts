@@ -14,13 +14,15 @@
  * Tolerance 4e-2 (about 2x the worst measured; the per-product bound is test/assembly/int8.test.ts's),
  * and above 1e-5 against the dequantized f32 (int8 products did run: an f32 fallback would match
  * it to rounding).
+ *
+ * Then the options: an unknown quant refused, profileArch's quant, `hat profile --quant` and
+ * `hat translate --quant int8` on a linear 8-bit file with a tokenizer.
  */
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadWasm } from "../../runtime/wasm.js";
-import { decodeModel } from "../../runtime/format.js";
 import { HatModel, quantizeModel, randomSuperTransformer } from "../../runtime/model.js";
 import { largestArch, smallestArch } from "../../runtime/arch-sample.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
@@ -30,6 +32,10 @@ import { profileArch } from "../../runtime/profile.js";
 import { DEFAULT_PROTOCOL } from "../../runtime/protocol.js";
 import { rng, repoRoot } from "../helpers.js";
 import { hat } from "../cli/hat.js";
+import { Bpe } from "../../data/bpe.js";
+import { superDims } from "../../runtime/arch.js";
+import { decodeModel, encodeModel } from "../../runtime/format.js";
+import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 
 const builds = ["hat.wasm", "hat-relaxed.wasm"].flatMap((f) => {
   const p = join(repoRoot, "build", f);
@@ -114,5 +120,27 @@ describe("hat profile --quant", () => {
     const r = await hat("profile", "--arch", archFile, "--quant", "int4");
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--quant must be one of f32, int8, got 'int4'/);
+  });
+});
+
+describe("hat translate --quant int8", () => {
+  it("translates a linear 8-bit model with a tokenizer, one line out per line in; an unknown --quant is refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hat-int8-tr-"));
+    const text = ["the cat sat on the mat", "a dog runs in the park", "hello world", "over the lazy dog"];
+    const bpe = Bpe.train(text, { vocabSize: 60, byteFallback: false, minFrequency: 1 });
+    const d = superDims(DEMO_SPACE);
+    const f32 = encodeModel({
+      kind: "supertransformer", space: DEMO_SPACE, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim },
+      vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: {},
+    }, randomTensors(superTensorShapes(DEMO_SPACE, bpe.vocab().size), 1));
+    const model = join(dir, "linear8.hatm"), input = join(dir, "src.txt");
+    writeFileSync(model, quantizeModel(decodeModel(f32), { bits: 8, method: "linear" }).bytes);
+    writeFileSync(input, "the cat runs\nhello dog\nover the mat\n");
+    const t = await hat("translate", "--model", model, "--input", input, "--beam", "2", "--quant", "int8");
+    expect(t.code, t.err).toBe(0);
+    expect(t.out.split("\n").length - 1).toBe(3);
+    const bad = await hat("translate", "--model", model, "--input", input, "--quant", "fp16");
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--quant must be one of f32, int8, got 'fp16'/);
   });
 });
