@@ -3,6 +3,7 @@
 // above heapBase() and passes byte offsets. Nothing here allocates or keeps state.
 
 export { matmul, matmul_nt, matmul_naive, matmul_nt_naive, gemv } from "./matmul";
+export { q8_matmul, q8_matmul_naive, q8_levels } from "./int8";
 export { add_layernorm, layernorm_naive } from "./norm";
 export { relu } from "./activation";
 export { attention, softmax_row } from "./attention";

@@ -161,6 +161,10 @@ function matmulFewRows(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N
     for (; k + 4 <= K; k += 4) {
       const w0 = wb + <usize>k * wBytes;
       let m = 0;
+      for (; m + 3 <= M && M - m != 4; m += 3) { // as matmul_nt: M = 5 is 3 + 2, M = 4 is 2 + 2
+        const xm = x + ((<usize>m * ldx + k) << 2), ym = yb + <usize>m * yBytes;
+        rows3k4(ym, yBytes, xm, xBytes, w0, wBytes, nb);
+      }
       for (; m + 2 <= M; m += 2) {
         const xm = x + ((<usize>m * ldx + k) << 2), ym = yb + <usize>m * yBytes;
         rows2k4(ym, ym + yBytes, xm, xm + xBytes, w0, wBytes, nb);
@@ -210,6 +214,34 @@ function matmulFewRows(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N
   }
   for (let o = end; o < (<usize>nb << 2); o += 4) columnK4(ya, xa, w0, wBytes, o);
   for (let o = end; o < (<usize>nb << 2); o += 4) columnK4(yb, xb, w0, wBytes, o);
+}
+
+/** The three-row version of rows2k4: each W vector loaded feeds three multiply-adds. */
+// @ts-ignore: decorator
+@inline function rows3k4(ya: usize, yBytes: usize, xa: usize, xBytes: usize, w0: usize, wBytes: usize, nb: i32): void {
+  const xb = xa + xBytes, xc = xb + xBytes, yb = ya + yBytes, yc = yb + yBytes;
+  const a0 = v128.load32_splat(xa), a1 = v128.load32_splat(xa, 4), a2 = v128.load32_splat(xa, 8), a3 = v128.load32_splat(xa, 12);
+  const b0 = v128.load32_splat(xb), b1 = v128.load32_splat(xb, 4), b2 = v128.load32_splat(xb, 8), b3 = v128.load32_splat(xb, 12);
+  const c0 = v128.load32_splat(xc), c1 = v128.load32_splat(xc, 4), c2 = v128.load32_splat(xc, 8), c3 = v128.load32_splat(xc, 12);
+  const w1 = w0 + wBytes, w2 = w1 + wBytes, w3 = w2 + wBytes;
+  const end = <usize>(nb & ~3) << 2;
+  for (let o: usize = 0; o < end; o += 16) {
+    let p = v128.load(ya + o), q = v128.load(yb + o), r = v128.load(yc + o);
+    let v = v128.load(w0 + o);
+    p = madd(a0, v, p); q = madd(b0, v, q); r = madd(c0, v, r);
+    v = v128.load(w1 + o);
+    p = madd(a1, v, p); q = madd(b1, v, q); r = madd(c1, v, r);
+    v = v128.load(w2 + o);
+    p = madd(a2, v, p); q = madd(b2, v, q); r = madd(c2, v, r);
+    v = v128.load(w3 + o);
+    p = madd(a3, v, p); q = madd(b3, v, q); r = madd(c3, v, r);
+    v128.store(ya + o, p);
+    v128.store(yb + o, q);
+    v128.store(yc + o, r);
+  }
+  for (let o = end; o < (<usize>nb << 2); o += 4) columnK4(ya, xa, w0, wBytes, o);
+  for (let o = end; o < (<usize>nb << 2); o += 4) columnK4(yb, xb, w0, wBytes, o);
+  for (let o = end; o < (<usize>nb << 2); o += 4) columnK4(yc, xc, w0, wBytes, o);
 }
 
 /** The one-row version of rows2k4 (odd M). */
@@ -331,6 +363,13 @@ export function matmul_nt(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32
     const w0 = w + <usize>n * wRow, w4 = w0 + 4 * wStep;
     const bn = b + (<usize>n << 2);
     let m = 0;
+    // rows of x three at a time (each W vector loaded feeds three multiply-adds), but never
+    // leaving one row alone where two pairs fit (M = 4: 2 + 2; M = 5, a beam-5 step: 3 + 2)
+    for (; m + 3 <= M && M - m != 4; m += 3) {
+      const xm = x + <usize>m * xRow, ym = y + ((<usize>m * ldy + n) << 2);
+      dot3x4(ym, yRow, yStep, xm, xRow, w0, wStep, K, b, bn);
+      dot3x4(ym + 4 * yStep, yRow, yStep, xm, xRow, w4, wStep, K, b, bn + 4 * yStep);
+    }
     for (; m + 2 <= M; m += 2) {
       const xm = x + <usize>m * xRow, ym = y + ((<usize>m * ldy + n) << 2);
       dot2x4(ym, ym + yRow, yStep, xm, xm + xRow, w0, wStep, K, b, bn);
@@ -397,6 +436,30 @@ export function matmul_nt(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32
   }
   finish4(ya, yStep, hsum4(a0, a1, a2, a3), xa, w0, wStep, K, b, bn);
   finish4(yb, yStep, hsum4(c0, c1, c2, c3), xb, w0, wStep, K, b, bn);
+}
+
+/** Three rows of x (xRow bytes apart) against four rows of W (wStep bytes apart): 12 accumulators. */
+// @ts-ignore: decorator
+@inline function dot3x4(y: usize, yRow: usize, yStep: usize, xa: usize, xRow: usize, w0: usize, wStep: usize, K: i32, b: usize, bn: usize): void {
+  const w1 = w0 + wStep, w2 = w1 + wStep, w3 = w2 + wStep, xb = xa + xRow, xc = xb + xRow;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  let e0 = f32x4.splat(0), e1 = f32x4.splat(0), e2 = f32x4.splat(0), e3 = f32x4.splat(0);
+  const end = <usize>(K & ~3) << 2;
+  for (let o: usize = 0; o < end; o += 16) {
+    const p = v128.load(xa + o), q = v128.load(xb + o), r = v128.load(xc + o);
+    let v = v128.load(w0 + o);
+    a0 = madd(p, v, a0); c0 = madd(q, v, c0); e0 = madd(r, v, e0);
+    v = v128.load(w1 + o);
+    a1 = madd(p, v, a1); c1 = madd(q, v, c1); e1 = madd(r, v, e1);
+    v = v128.load(w2 + o);
+    a2 = madd(p, v, a2); c2 = madd(q, v, c2); e2 = madd(r, v, e2);
+    v = v128.load(w3 + o);
+    a3 = madd(p, v, a3); c3 = madd(q, v, c3); e3 = madd(r, v, e3);
+  }
+  finish4(y, yStep, hsum4(a0, a1, a2, a3), xa, w0, wStep, K, b, bn);
+  finish4(y + yRow, yStep, hsum4(c0, c1, c2, c3), xb, w0, wStep, K, b, bn);
+  finish4(y + 2 * yRow, yStep, hsum4(e0, e1, e2, e3), xc, w0, wStep, K, b, bn);
 }
 
 /** One row of x against eight rows of W (wStep bytes apart): 8 accumulators, 8 streams. */

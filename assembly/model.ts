@@ -18,6 +18,7 @@
 // plain memory; this file keeps no state of its own.
 
 import { matmul, matmul_nt } from "./matmul";
+import { q8_matmul } from "./int8";
 import { add_layernorm } from "./norm";
 import { relu } from "./activation";
 import { attention } from "./attention";
@@ -26,7 +27,7 @@ import { gather_rows } from "./decode";
 // Field offsets of the model descriptor (M_* header, E_* encoder layer, D_* decoder layer, A_*
 // attention block) and of the decoder state (S_*): the one table the host also writes from.
 import {
-  M_V, M_DE, M_DD, M_LE, M_LD, M_Q, M_EMB, M_LDEMB, M_POSE, M_LDPOSE, M_POSD, M_LDPOSD, M_HEADER,
+  M_V, M_DE, M_DD, M_LE, M_LD, M_Q, M_EMB, M_LDEMB, M_POSE, M_LDPOSE, M_POSD, M_LDPOSD, M_HEADER, M_QUANT, M_EMBQ,
   E_H, E_F, E_LDD, E_LDF, E_ATTN, E_LN1, E_FC1, E_FC2, E_LN2, E_STRIDE,
   D_HS, D_HC, D_F, D_K, D_LDD, D_LDF, D_SELF, D_LN1, D_CROSS, D_LN2, D_FC1, D_FC2, D_LN3, D_STRIDE,
   A_QW, A_QB, A_KW, A_KB, A_VW, A_VB, A_OW, A_OB,
@@ -55,17 +56,25 @@ function maxDecK(m: usize): i32 { let k = 1; for (let i = 0; i < fld(m, M_LD); i
 
 // ---- blocks ---------------------------------------------------------------------------------
 
+/** A weight product y = x · W (+ b): f32 (W stored with leading dimension ldw), or, in an int8
+ *  model (M_QUANT), W a packed int8 matrix of exactly K x N (assembly/int8.ts). */
+// @ts-ignore: decorator
+@inline function product(m: usize, y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N: i32, ldx: i32, ldw: i32, ldy: i32): void {
+  if (fld(m, M_QUANT) != 0) q8_matmul(y, x, w, b, M, K, N, ldx, ldw, ldy);
+  else matmul(y, x, w, b, M, K, N, ldx, ldw, ldy);
+}
+
 /** y[R,D] = x[R,Dx] · W[:Dx,:D] + b, W stored with leading dimension ldw. */
 // @ts-ignore: decorator
-@inline function linear(y: usize, x: usize, w: usize, b: usize, R: i32, Din: i32, Dout: i32, ldw: i32): void {
-  matmul(y, x, w, b, R, Din, Dout, Din, ldw, Dout);
+@inline function linear(m: usize, y: usize, x: usize, w: usize, b: usize, R: i32, Din: i32, Dout: i32, ldw: i32): void {
+  product(m, y, x, w, b, R, Din, Dout, Din, ldw, Dout);
 }
 
 /** x = LN(x + FFN(x)), FFN(x) = relu(x · W1 + b1) · W2 + b2. h [R,F], t [R,D] scratch. */
-function ffnBlock(x: usize, h: usize, t: usize, L: usize, fc1: i32, fc2: i32, ln: i32, R: i32, D: i32, F: i32, ldD: i32, ldF: i32): void {
-  linear(h, x, ptr(L, fc1), ptr(L, fc1 + 1), R, D, F, ldF); // [R,F]
+function ffnBlock(m: usize, x: usize, h: usize, t: usize, L: usize, fc1: i32, fc2: i32, ln: i32, R: i32, D: i32, F: i32, ldD: i32, ldF: i32): void {
+  linear(m, h, x, ptr(L, fc1), ptr(L, fc1 + 1), R, D, F, ldF); // [R,F]
   relu(h, R * F);
-  linear(t, h, ptr(L, fc2), ptr(L, fc2 + 1), R, F, D, ldD); // [R,D]
+  linear(m, t, h, ptr(L, fc2), ptr(L, fc2 + 1), R, F, D, ldD); // [R,D]
   add_layernorm(x, x, t, ptr(L, ln), ptr(L, ln + 1), R, D);
 }
 
@@ -95,14 +104,14 @@ export function encode(m: usize, work: usize, tokens: usize, lens: usize, B: i32
     const ldD = fld(L, E_LDD), F = fld(L, E_F);
     const y = enc + (<usize>i * R * De << 2);
     // self-attention
-    linear(q, x, ptr(L, E_ATTN + A_QW), ptr(L, E_ATTN + A_QB), R, De, Q, Q);
-    linear(k, x, ptr(L, E_ATTN + A_KW), ptr(L, E_ATTN + A_KB), R, De, Q, Q);
-    linear(v, x, ptr(L, E_ATTN + A_VW), ptr(L, E_ATTN + A_VB), R, De, Q, Q);
+    linear(m, q, x, ptr(L, E_ATTN + A_QW), ptr(L, E_ATTN + A_QB), R, De, Q, Q);
+    linear(m, k, x, ptr(L, E_ATTN + A_KW), ptr(L, E_ATTN + A_KB), R, De, Q, Q);
+    linear(m, v, x, ptr(L, E_ATTN + A_VW), ptr(L, E_ATTN + A_VB), R, De, Q, Q);
     attention(a, q, k, v, sc, lens, B, S, S, fld(L, E_H), Q, S * Q, S * Q, S * Q, 1, S, false);
-    linear(t, a, ptr(L, E_ATTN + A_OW), ptr(L, E_ATTN + A_OB), R, Q, De, ldD);
+    linear(m, t, a, ptr(L, E_ATTN + A_OW), ptr(L, E_ATTN + A_OB), R, Q, De, ldD);
     add_layernorm(y, x, t, ptr(L, E_LN1), ptr(L, E_LN1 + 1), R, De);
     // feed-forward
-    ffnBlock(y, h, t, L, E_FC1, E_FC2, E_LN2, R, De, F, ldD, fld(L, E_LDF));
+    ffnBlock(m, y, h, t, L, E_FC1, E_FC2, E_LN2, R, De, F, ldD, fld(L, E_LDF));
     x = y;
   }
 }
@@ -148,8 +157,8 @@ export function decoder_init(m: usize, st: usize, enc: usize, lens: usize, Bs: i
       for (let j = 0; j < K; j++) {
         const src = enc + ((<usize>(Le - 1 - j) * Bs * S + <usize>b * S) * De << 2); // [S,De]
         const dst = (<usize>b * K * S + <usize>j * S) * Q << 2;                       // [S,Q]
-        linear(crossK + dst, src, ptr(L, D_CROSS + A_KW), ptr(L, D_CROSS + A_KB), S, De, Q, Q);
-        linear(crossV + dst, src, ptr(L, D_CROSS + A_VW), ptr(L, D_CROSS + A_VB), S, De, Q, Q);
+        linear(m, crossK + dst, src, ptr(L, D_CROSS + A_KW), ptr(L, D_CROSS + A_KB), S, De, Q, Q);
+        linear(m, crossV + dst, src, ptr(L, D_CROSS + A_VW), ptr(L, D_CROSS + A_VB), S, De, Q, Q);
       }
     }
   }
@@ -176,29 +185,29 @@ function decoderLayer(m: usize, st: usize, i: i32, y: usize, work: usize, B: i32
   const h = a + f32s(R * Q);
   const sc = h + f32s(R * maxDecF(m));
   // self-attention: project the new rows straight into the key/value cache
-  linear(q, y, ptr(L, D_SELF + A_QW), ptr(L, D_SELF + A_QB), R, Dd, Q, Q);
+  linear(m, q, y, ptr(L, D_SELF + A_QW), ptr(L, D_SELF + A_QB), R, Dd, Q, Q);
   if (T == 1) {
     // one step: row b of the new keys goes to cache row (b, t0), sk apart: one product for all rows
     const row = <usize>t0 * Q << 2;
-    matmul(kc + row, y, ptr(L, D_SELF + A_KW), ptr(L, D_SELF + A_KB), B, Dd, Q, Dd, Q, sk);
-    matmul(vc + row, y, ptr(L, D_SELF + A_VW), ptr(L, D_SELF + A_VB), B, Dd, Q, Dd, Q, sk);
+    product(m, kc + row, y, ptr(L, D_SELF + A_KW), ptr(L, D_SELF + A_KB), B, Dd, Q, Dd, Q, sk);
+    product(m, vc + row, y, ptr(L, D_SELF + A_VW), ptr(L, D_SELF + A_VB), B, Dd, Q, Dd, Q, sk);
   } else {
     for (let b = 0; b < B; b++) {
       const yb = y + (<usize>b * T * Dd << 2), row = (<usize>b * sk + <usize>t0 * Q) << 2;
-      linear(kc + row, yb, ptr(L, D_SELF + A_KW), ptr(L, D_SELF + A_KB), T, Dd, Q, Q);
-      linear(vc + row, yb, ptr(L, D_SELF + A_VW), ptr(L, D_SELF + A_VB), T, Dd, Q, Q);
+      linear(m, kc + row, yb, ptr(L, D_SELF + A_KW), ptr(L, D_SELF + A_KB), T, Dd, Q, Q);
+      linear(m, vc + row, yb, ptr(L, D_SELF + A_VW), ptr(L, D_SELF + A_VB), T, Dd, Q, Q);
     }
   }
   attention(a, q, kc, vc, sc, 0, B, T, Tk, fld(L, D_HS), Q, T * Q, sk, T * Q, 1, Tk, causal);
-  linear(t, a, ptr(L, D_SELF + A_OW), ptr(L, D_SELF + A_OB), R, Q, Dd, ldD);
+  linear(m, t, a, ptr(L, D_SELF + A_OW), ptr(L, D_SELF + A_OB), R, Q, Dd, ldD);
   add_layernorm(y, y, t, ptr(L, D_LN1), ptr(L, D_LN1 + 1), R, Dd);
   // encoder-decoder attention over the last K encoder layers
-  linear(q, y, ptr(L, D_CROSS + A_QW), ptr(L, D_CROSS + A_QB), R, Dd, Q, Q);
+  linear(m, q, y, ptr(L, D_CROSS + A_QW), ptr(L, D_CROSS + A_QB), R, Dd, Q, Q);
   attention(a, q, stLayer(st, i, 2), stLayer(st, i, 3), sc, ptr(st, S_LENS), B, T, K * S, fld(L, D_HC), Q, T * Q, K * S * Q, T * Q, beam, S, false);
-  linear(t, a, ptr(L, D_CROSS + A_OW), ptr(L, D_CROSS + A_OB), R, Q, Dd, ldD);
+  linear(m, t, a, ptr(L, D_CROSS + A_OW), ptr(L, D_CROSS + A_OB), R, Q, Dd, ldD);
   add_layernorm(y, y, t, ptr(L, D_LN2), ptr(L, D_LN2 + 1), R, Dd);
   // feed-forward
-  ffnBlock(y, h, t, L, D_FC1, D_FC2, D_LN3, R, Dd, F, ldD, fld(L, D_LDF));
+  ffnBlock(m, y, h, t, L, D_FC1, D_FC2, D_LN3, R, Dd, F, ldD, fld(L, D_LDF));
 }
 
 /** One incremental step at position t: tokens i32 [B] -> logits [B,V]. Uses and extends the
@@ -226,6 +235,7 @@ export function decoder_forward(m: usize, st: usize, work: usize, tokens: usize,
 /** logits [R,V] = y [R,Dd] · E[:, :Dd]^T (the output projection tied to the embedding). */
 export function output_logits(m: usize, logits: usize, y: usize, R: i32): void {
   const Dd = fld(m, M_DD), V = fld(m, M_V);
+  if (fld(m, M_QUANT) != 0) { q8_matmul(logits, y, ptr(m, M_EMBQ), 0, R, Dd, V, Dd, 0, V); return; }
   matmul_nt(logits, y, ptr(m, M_EMB), 0, R, Dd, V, Dd, fld(m, M_LDEMB), V);
 }
 

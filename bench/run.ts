@@ -1,8 +1,13 @@
 /**
  * The benchmark suite (npm run bench): kernels against onnxruntime in the same run, then whole
- * SubTransformers under HAT's latency protocol, with the decode's effective GFLOP/s against the GEMM's.
+ * SubTransformers under HAT's latency protocol, with the decode's effective GFLOP/s against the GEMM's;
+ * int8 products against f32 (bench/int8.ts), and one config's whole decode f32 vs int8 against
+ * onnxruntime-web's GEMM rate in the same rounds (bench/decode.ts).
  */
+import { existsSync } from "node:fs";
+import { decodeBench, printDecode, XEON_137 } from "./decode.js";
 import { gemmBench, printGemm } from "./gemm.js";
+import { int8Bench, printInt8 } from "./int8.js";
 import { latencyBench } from "./latency.js";
 import { printTable } from "./timing.js";
 
@@ -14,3 +19,6 @@ const gemmGf = gemm[0].gflops.SIMD;
 printTable(lat.map((r) => ({ ...r, "vs GEMM": r["GFLOP/s"] / gemmGf })), { digits: 2 });
 console.log(`\n'vs GEMM': the whole decode's effective GFLOP/s over the GEMM kernel's ${gemmGf.toFixed(1)} GFLOP/s above.`);
 console.log("hat_ms: HAT's published latency for the config (PyTorch on their Xeon, multi-threaded): a reference, not a peer.");
+printInt8(await int8Bench());
+if (existsSync(XEON_137)) printDecode(await decodeBench());
+else console.log(`\n(${XEON_137} absent: no whole-decode bench)`);

@@ -3,6 +3,7 @@ import { loadSpace } from "../runtime/arch-files.js";
 import { BUILTIN_SPACES } from "../runtime/spaces.js";
 import type { Space } from "../runtime/types.js";
 import { UsageError } from "./io.js";
+import { PRODUCT_QUANTS, type ProductQuant } from "../runtime/int8.js";
 
 export function intFlag(values: Record<string, unknown>, name: string, dflt: number, min = 1): number {
   const v = values[name];
@@ -42,4 +43,11 @@ export function numFlag(values: Record<string, unknown>, name: string, dflt: num
   if (String(v).trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got '${String(v)}'`);
   if (n < min) throw new UsageError(`--${name} must be >= ${min}, got ${n}`);
   return n;
+}
+
+/** --quant f32|int8 (default f32): the products a model runs (runtime/int8.ts). */
+export function quantFlag(v: unknown): ProductQuant {
+  if (v === undefined) return "f32";
+  if (typeof v !== "string" || !PRODUCT_QUANTS.includes(v as ProductQuant)) throw new UsageError(`--quant must be one of ${PRODUCT_QUANTS.join(", ")}, got '${String(v)}'`);
+  return v as ProductQuant;
 }

@@ -11,6 +11,14 @@ import type { Space, ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import { loadWasm, type HatWasm } from "./wasm.js";
 import { WasmSubTransformer, WasmWeights } from "./wasm-model.js";
+import type { ProductQuant } from "./int8.js";
+
+/** How a model file is run. */
+export interface LoadOptions {
+  /** Products: "f32" (default) or "int8" (linear 8-bit matrices: a `--method linear --bits 8`
+   *  file's own; any other quantized linearly at load; docs/runtime.md, "int8 products"). */
+  quant?: ProductQuant;
+}
 import { quantizeTensors, type QuantizeOptions, type QuantizeSummary } from "./quant.js";
 import { paramCount, randomTensors, sliceSubTensors, superTensorShapes, type TensorMap, archTensorShapes } from "./weights.js";
 
@@ -25,7 +33,7 @@ export class HatModel {
   readonly defaultArch: ValidArch;
   private readonly subnets = new Map<string, WasmSubTransformer>();
 
-  private constructor(file: DecodedModel, wasm: HatWasm) {
+  private constructor(file: DecodedModel, wasm: HatWasm, o: LoadOptions = {}) {
     this.file = file;
     this.header = file.header;
     if (file.header.kind === "subtransformer" && !file.header.arch) throw new Error("a subtransformer model must carry its arch");
@@ -37,21 +45,21 @@ export class HatModel {
     this.arch = h.arch ? validateArch(h.arch, space) : undefined;
     this.defaultArch = this.arch ?? largestArch(space!);
     checkTensorsFor(h, file.tensors, this.defaultArch, h.vocab.size);
-    this.weights = new WasmWeights(wasm, { tensors: file.tensors, vocabSize: file.header.vocab.size, positionDims: file.header.positionDims });
+    this.weights = new WasmWeights(wasm, { tensors: file.tensors, vocabSize: file.header.vocab.size, positionDims: file.header.positionDims }, undefined, { quant: o.quant, quantized: file.quantized });
   }
 
   /** Decode and check `bytes`; errors are ModelFormatError with a code. */
-  static fromBytes(bytes: Uint8Array, wasm: HatWasm = loadWasm()): HatModel {
-    return new HatModel(decodeModel(bytes), wasm);
+  static fromBytes(bytes: Uint8Array, wasm: HatWasm = loadWasm(), o: LoadOptions = {}): HatModel {
+    return new HatModel(decodeModel(bytes), wasm, o);
   }
 
-  static async fromFile(path: string, wasm: HatWasm = loadWasm()): Promise<HatModel> {
-    return new HatModel(await readModelFile(path), wasm);
+  static async fromFile(path: string, wasm: HatWasm = loadWasm(), o: LoadOptions = {}): Promise<HatModel> {
+    return new HatModel(await readModelFile(path), wasm, o);
   }
 
   /** A model file already read (readModelFile): checked and uploaded, not read again. */
-  static fromDecoded(file: DecodedModel, wasm: HatWasm = loadWasm()): HatModel {
-    return new HatModel(file, wasm);
+  static fromDecoded(file: DecodedModel, wasm: HatWasm = loadWasm(), o: LoadOptions = {}): HatModel {
+    return new HatModel(file, wasm, o);
   }
 
   get vocabSize(): number {

@@ -11,6 +11,7 @@ import { checkProtocol, DEFAULT_PROTOCOL, type Protocol } from "./protocol.js";
 import { archTensorShapes, randomTensorSteps } from "./weights.js";
 import { checkWasmFits, loadWasm, wasmBuild, type HatWasm } from "./wasm.js";
 import { WasmSubTransformer, WasmWeights, weightsWasmBytes } from "./wasm-model.js";
+import type { ProductQuant } from "./int8.js";
 
 /** What a measurement takes besides its protocol. */
 export interface ProfileOptions {
@@ -22,6 +23,9 @@ export interface ProfileOptions {
   wasm?: HatWasm;
   /** The build of `wasm`, recorded in the result's protocol (default: the protocol's, else "(caller's instance)"). */
   build?: string;
+  /** Products: "f32" (default) or "int8" (the random matrices quantized linearly at 8 bits per
+   *  output channel, as `hat quantize --method linear --bits 8` does a real model's: runtime/wasm-model.ts). */
+  quant?: ProductQuant;
 }
 
 /** One measurement: encoder and decoder latency (ms, the protocol's statistic) and their run-to-run spread. */
@@ -40,6 +44,8 @@ export interface ProfileResult extends Measurement {
   params: number;
   /** Linear memory of the wasm instance after the runs. */
   wasm_memory_bytes: number;
+  /** The products measured (ProfileOptions.quant). */
+  quant: ProductQuant;
 }
 
 /** The fastest (by total) of the protocol's `rounds` measurements of `arch`, back to back. */
@@ -154,7 +160,7 @@ function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions, c
     const weights = new WasmWeights(wasm, {
       tensors, vocabSize: vocab,
       positionDims,
-    }, Math.max(S, T));
+    }, Math.max(S, T), { quant: o.quant });
     const model = new WasmSubTransformer(weights, arch);
     let seed = (o.seed ?? 1) * 7919;
     const tok = () => { seed = (seed * 1103515245 + 12345) >>> 0; return 4 + (seed % (vocab - 4)); };
@@ -185,7 +191,7 @@ function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions, c
     return {
       encoder_ms, decoder_ms, total_ms: encoder_ms + decoder_ms,
       encoder_std_ms: std(enc), decoder_std_ms: std(dec),
-      protocol: { ...p, build }, params, wasm_memory_bytes: wasm.memoryBytes,
+      protocol: { ...p, build }, params, wasm_memory_bytes: wasm.memoryBytes, quant: o.quant ?? "f32",
     };
   } finally {
     wasm.release(mark);

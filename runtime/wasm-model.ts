@@ -11,13 +11,15 @@ import {
   A_KB, A_KW, A_OB, A_OW, A_QB, A_QW, A_VB, A_VW,
   D_CROSS, D_F, D_FC1, D_FC2, D_HC, D_HS, D_K, D_LDD, D_LDF, D_LN1, D_LN2, D_LN3, D_SELF,
   E_ATTN, E_F, E_FC1, E_FC2, E_H, E_LDD, E_LDF, E_LN1, E_LN2,
-  M_DD, M_DE, M_EMB, M_LD, M_LDEMB, M_LDPOSD, M_LDPOSE, M_LE, M_MAXPOS, M_POSD, M_POSE, M_Q, M_V,
+  M_DD, M_DE, M_EMB, M_EMBQ, M_LD, M_LDEMB, M_LDPOSD, M_LDPOSE, M_LE, M_MAXPOS, M_POSD, M_POSE, M_Q, M_QUANT, M_V,
 } from "../assembly/layout.js";
 import type { ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
-import type { TensorMap } from "./weights.js";
 import { checkWasmFits, HatWasm } from "./wasm.js";
 import { InputError } from "./errors.js";
+import { packQ8, q8Bytes, q8Source, PRODUCT_QUANTS, type ProductQuant, type Q8Source } from "./int8.js";
+import { channelAxis, type QuantizedTensor } from "./quant.js";
+import type { Tensor, TensorMap } from "./weights.js";
 
 /** What the runtime needs from a model file. */
 export interface ModelWeights {
@@ -64,6 +66,37 @@ export function weightsWasmBytes(tensors: Iterable<{ shape: readonly number[] } 
   return bytes;
 }
 
+/**
+ * Bytes an int8 upload (WasmWeights with quant "int8") places in wasm memory: 1-D tensors and the
+ * embedding (the input lookup) as f32, every matrix packed at its stored shape (an upper bound of
+ * the architecture's slices), the position tables. From shapes alone, before anything is allocated.
+ */
+export function int8WasmBytes(tensors: Iterable<[string, { shape: readonly number[] }]>, rows: number, positionDims: { encoder: number; decoder: number }): number {
+  const al = (n: number) => Math.ceil(n / 64) * 64;
+  let bytes = weightsWasmBytes([], rows, positionDims);
+  for (const [name, t] of tensors) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (t.shape.length !== 2) { bytes += al(4 * n); continue; }
+    const [R, C] = t.shape;
+    if (name === "embed.tokens") bytes += al(4 * n) + al(q8Bytes(C, R));
+    else bytes += al(q8Bytes(R, C));
+  }
+  return bytes;
+}
+
+/** How WasmWeights runs the products. */
+export interface WeightsOptions {
+  /**
+   * "f32" (default): every tensor uploaded as f32. "int8": the matrices kept as linear 8-bit
+   * (a linear file's own indices and scales; any other matrix quantized linearly at 8 bits,
+   * channels as `hat quantize --method linear` takes them), packed for the int8 kernels when an
+   * architecture first uses them (docs/runtime.md, "int8 products").
+   */
+  quant?: ProductQuant;
+  /** The file's quantized forms (DecodedModel.quantized): a linear tensor's indices are kept. */
+  quantized?: ReadonlyMap<string, QuantizedTensor>;
+}
+
 export class ModelShapeError extends InputError {
   constructor(message: string) {
     super(message);
@@ -84,15 +117,26 @@ export class WasmWeights {
   private readonly placed = new Map<string, Placed>();
   readonly posEnc: Placed;
   readonly posDec: Placed;
+  /** "int8": the matrices run as int8 products. */
+  readonly quant: ProductQuant;
+  /** int8: each matrix's f32 tensor and stored form, its 8-bit source once made, its packed slices. */
+  private readonly q8 = new Map<string, { t: Tensor; stored?: QuantizedTensor; src?: Q8Source; packed: Map<string, number> }>();
 
-  constructor(wasm: HatWasm, w: ModelWeights, maxPositions = MAX_POSITIONS) {
+  constructor(wasm: HatWasm, w: ModelWeights, maxPositions = MAX_POSITIONS, o: WeightsOptions = {}) {
     this.wasm = wasm;
     this.vocabSize = w.vocabSize;
     this.maxPositions = maxPositions;
+    this.quant = o.quant ?? "f32";
+    if (!PRODUCT_QUANTS.includes(this.quant)) throw new InputError(`quant must be one of ${PRODUCT_QUANTS.join(", ")}, got ${String(o.quant)}`);
     const rows = maxPositions + 2; // positions start at padding_idx + 1 = 2
-    checkWasmFits(weightsWasmBytes(w.tensors.values(), rows, w.positionDims), "the model's weights and position tables", wasm);
+    const int8 = this.quant === "int8";
+    checkWasmFits(int8 ? int8WasmBytes(w.tensors, rows, w.positionDims) : weightsWasmBytes(w.tensors.values(), rows, w.positionDims), "the model's weights and position tables", wasm);
     for (const [name, t] of w.tensors) {
-      this.placed.set(name, { ptr: wasm.putF32(t.data), shape: t.shape });
+      const matrix = int8 && t.shape.length === 2;
+      if (matrix) this.q8.set(name, { t, stored: o.quantized?.get(name), packed: new Map() });
+      // an int8 matrix lives packed (q8Ptr); the embedding is also the f32 input lookup
+      const f32 = !matrix || name === "embed.tokens";
+      this.placed.set(name, { ptr: f32 ? wasm.putF32(t.data) : 0, shape: t.shape });
     }
     this.posEnc = { ptr: wasm.putF32(sinusoidTable(rows, w.positionDims.encoder)), shape: [rows, w.positionDims.encoder] };
     this.posDec = w.positionDims.decoder === w.positionDims.encoder
@@ -107,6 +151,26 @@ export class WasmWeights {
     const ok = t.shape.length === need.length && t.shape.every((s, i) => s >= need[i]);
     if (!ok) throw new ModelShapeError(`tensor ${name} has shape [${t.shape}] but the architecture needs at least [${need}]`);
     return t;
+  }
+
+  /**
+   * int8: the packed K x N product of matrix `name` (its front slice; the embedding read
+   * transposed, K = D, N = V), packed into wasm memory on first use. Check with get() first.
+   */
+  q8Ptr(name: string, K: number, N: number): number {
+    const e = this.q8.get(name);
+    if (!e) throw new ModelShapeError(`tensor ${name} is not an int8 matrix of this upload`);
+    const key = `${K}x${N}`;
+    let p = e.packed.get(key);
+    if (p === undefined) {
+      e.src ??= q8Source(e.t, channelAxis(name), e.stored);
+      const bytes = packQ8(e.src, K, N, name);
+      checkWasmFits(bytes.length, `the int8 matrix ${name}`, this.wasm);
+      p = this.wasm.alloc(bytes.length);
+      new Uint8Array(this.wasm.x.memory.buffer, p, bytes.length).set(bytes);
+      e.packed.set(key, p);
+    }
+    return p;
   }
 }
 
@@ -163,6 +227,10 @@ export class WasmSubTransformer {
     d[M_POSE] = w.posEnc.ptr; d[M_LDPOSE] = w.posEnc.shape[1];
     d[M_POSD] = w.posDec.ptr; d[M_LDPOSD] = w.posDec.shape[1];
     d[M_MAXPOS] = w.maxPositions;
+    const int8 = w.quant === "int8";
+    /** A matrix's pointer: the f32 tensor's, or its packed int8 K x N product. */
+    const mat = (name: string, t: Placed, K: number, N: number) => (int8 ? w.q8Ptr(name, K, N) : t.ptr);
+    if (int8) { d[M_QUANT] = 1; d[M_EMBQ] = w.q8Ptr("embed.tokens", Dd, V); }
 
     /** q/k/v/o of one attention block: [Din, Q] projections (kvDin for k, v) and [Q, Dout] out. */
     const attn = (base: number, prefix: string, Din: number, kvDin: number, Dout: number): number => {
@@ -176,7 +244,7 @@ export class WasmSubTransformer {
           throw new ModelShapeError(`tensor ${prefix}.${part} has width ${t.shape[1]} but qkv-dim is ${Q}`);
         }
         if (part === "o.w") ldD = t.shape[1];
-        d[base + j] = t.ptr;
+        d[base + j] = part.endsWith(".w") ? mat(`${prefix}.${part}`, t, shapes[part][0], shapes[part][1]) : t.ptr;
       });
       return ldD;
     };
@@ -186,8 +254,8 @@ export class WasmSubTransformer {
     const ffn = (i1: number, i2: number, prefix: string, Dm: number, F: number): [number, number] => {
       const fc1 = w.get(`${prefix}.fc1.w`, [Dm, F]);
       const fc2 = w.get(`${prefix}.fc2.w`, [F, Dm]);
-      d[i1] = fc1.ptr; vec(i1 + 1, `${prefix}.fc1.b`, F);
-      d[i2] = fc2.ptr; vec(i2 + 1, `${prefix}.fc2.b`, Dm);
+      d[i1] = mat(`${prefix}.fc1.w`, fc1, Dm, F); vec(i1 + 1, `${prefix}.fc1.b`, F);
+      d[i2] = mat(`${prefix}.fc2.w`, fc2, F, Dm); vec(i2 + 1, `${prefix}.fc2.b`, Dm);
       return [fc1.shape[1], fc2.shape[1]];
     };
 
