@@ -133,6 +133,7 @@ function find(h: u32): Loaded | null {
 
 function needBpe(l: Loaded): bool {
   if (l.model.bpe !== null) return true;
+  if (l.model.bpeError.length > 0) return fail(E_NO_TOKENIZER, l.model.bpeError);
   return fail(E_NO_TOKENIZER, "this model carries no tokenizer: it was not trained on text");
 }
 

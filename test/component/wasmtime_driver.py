@@ -16,9 +16,11 @@ from wasmtime import component as cm
 
 
 def options(job, names):
+    """A WIT record from the job's fields (snake_case there, kebab-case in WIT), defaults for the rest."""
     o = cm.Record()
     for key, default in names:
-        setattr(o, key, job.get(key.replace("-", "_"), default))
+        v = job.get(key.replace("-", "_"), default)
+        setattr(o, key, float(v) if isinstance(default, float) else v)
     return o
 
 
