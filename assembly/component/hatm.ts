@@ -31,6 +31,7 @@ export const E_NO_TOKENIZER = 14;
 export const E_BAD_HANDLE = 15;
 export const E_BAD_INPUT = 16;
 export const E_TOO_LARGE = 17;
+export const E_IO = 18;
 
 export let failCode = 0;
 export let failMessage = "";

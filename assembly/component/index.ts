@@ -19,6 +19,7 @@
 
 import { Model, loadModel, failCode, failMessage, fail, E_BAD_HANDLE, E_NO_TOKENIZER, E_BAD_INPUT, E_BAD_ARCH, MAX_POSITIONS, readArch, JsonParser } from "./hatm";
 import { Net } from "./net";
+import { readFile } from "./files";
 import "./abort";
 
 // ---- memory for the host ---------------------------------------------------------------------
@@ -158,6 +159,18 @@ function wLoad(p: usize, len: usize): usize {
   return ok();
 }
 
+// open: func(path: string) -> result<u32, error>
+function wOpen(pp: usize, pl: usize): usize {
+  const path = argString(pp, pl);
+  const len: usize[] = [0];
+  const p = readFile(path, len);
+  if (p == 0) return err(4);
+  const r = wLoad(p, len[0]);
+  if (load<u8>(RET) != 0) failMessage = path + ": " + failMessage;
+  if (load<u8>(RET) != 0) return err(4);
+  return r;
+}
+
 // unload: func(model: u32) -> result<_, error>
 function wUnload(h: u32): usize {
   const l = find(h);
@@ -285,6 +298,7 @@ function wProfile(h: u32, hasArch: u32, ap: usize, al: usize, runs: u32, warmup:
 }
 
 function postLoad(r: usize): void { postReturn(r); }
+function postOpen(r: usize): void { postReturn(r); }
 function postUnload(r: usize): void { postReturn(r); }
 function postInfo(r: usize): void { postReturn(r); }
 function postTokenize(r: usize): void { postReturn(r); }
@@ -295,9 +309,9 @@ function postProfile(r: usize): void { postReturn(r); }
 
 export {
   cabiRealloc as cabi_realloc,
-  wLoad as load, wUnload as unload, wInfo as info, wTokenize as tokenize, wDecode as decode,
+  wLoad as load, wOpen as open, wUnload as unload, wInfo as info, wTokenize as tokenize, wDecode as decode,
   wTranslate as translate, wScore as score, wProfile as profile,
-  postLoad as cabi_post_load, postUnload as cabi_post_unload, postInfo as cabi_post_info,
+  postLoad as cabi_post_load, postOpen as cabi_post_open, postUnload as cabi_post_unload, postInfo as cabi_post_info,
   postTokenize as cabi_post_tokenize, postDecode as cabi_post_decode, postTranslate as cabi_post_translate,
   postScore as cabi_post_score, postProfile as cabi_post_profile,
 };

@@ -1,6 +1,9 @@
 """Drive build/hat-component.wasm from wasmtime (the Python `wasmtime` package's component API).
 
-    python3 wasmtime_driver.py COMPONENT JOBS.json
+    python3 wasmtime_driver.py COMPONENT JOBS.json [HOST_DIR=GUEST_NAME ...]
+    python3 wasmtime_driver.py COMPONENT - [...]  (one job a line on stdin, one result a line out)
+
+HOST_DIR=GUEST_NAME preopens a directory, read-only, for {"op": "open", "path": "GUEST_NAME/file"}.
 
 JOBS.json is a list of calls, each {"op": NAME, ...}; it prints one JSON list with a result for
 each: {"ok": value, "ms": wall time} or {"err": {"code", "message"}, "ms"}, or {"trap": text}
@@ -39,7 +42,11 @@ def main():
     component_path, jobs_path = sys.argv[1], sys.argv[2]
     engine = wasmtime.Engine()
     store = wasmtime.Store(engine)
-    store.set_wasi(wasmtime.WasiConfig())
+    wasi = wasmtime.WasiConfig()
+    for spec in sys.argv[3:]:
+        host, guest = spec.split("=", 1)
+        wasi.preopen_dir(host, guest, False)
+    store.set_wasi(wasi)
     linker = cm.Linker(engine)
     linker.add_wasip2()
     component = cm.Component.from_file(engine, component_path)
@@ -55,14 +62,16 @@ def main():
         return r
 
     handles = {}
-    out = []
-    for job in json.load(open(jobs_path)):
+
+    def run(job):
         op = job["op"]
         h = handles.get(job.get("model"), job.get("handle", 0))
         t0 = time.perf_counter()
         try:
             if op == "load":
                 r = call("load", open(job["path"], "rb").read() if "path" in job else bytes(job["bytes"]))
+            elif op == "open":
+                r = call("open", job["path"])
             elif op == "unload":
                 r = call("unload", h)
             elif op == "info":
@@ -79,21 +88,26 @@ def main():
                 r = call("profile", h, job.get("arch"), o)
             else:
                 raise ValueError("unknown op " + op)
-        except wasmtime.Trap as e:
-            out.append({"trap": str(e)})
-            break
-        except wasmtime.WasmtimeError as e:
-            out.append({"trap": str(e)})
-            break
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
+            return {"trap": str(e)}
         ms = (time.perf_counter() - t0) * 1000
         if isinstance(r, cm.Variant):  # result<_, error>: tagged, as `ok` has no payload type
             r = r.payload
         if isinstance(r, cm.Record) and hasattr(r, "code") and hasattr(r, "message"):
-            out.append({"err": {"code": r.code, "message": r.message}, "ms": ms})
-        else:
-            if op == "load" and "as" in job:
-                handles[job["as"]] = r
-            out.append({"ok": plain(r), "ms": ms})
+            return {"err": {"code": r.code, "message": r.message}, "ms": ms}
+        if op in ("load", "open") and "as" in job:
+            handles[job["as"]] = r
+        return {"ok": plain(r), "ms": ms}
+
+    if jobs_path == "-":
+        for line in sys.stdin:
+            print(json.dumps(run(json.loads(line))), flush=True)
+        return
+    out = []
+    for job in json.load(open(jobs_path)):
+        out.append(run(job))
+        if "trap" in out[-1]:
+            break
     print(json.dumps(out))
 
 
