@@ -5,7 +5,8 @@
  * carrying the WIT error (code and message). Needs no Python, so it runs wherever npm does.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -18,11 +19,12 @@ import { loadWasm } from "../../runtime/wasm.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 import { repoRoot } from "../helpers.js";
+import { COMPONENT, ensureComponent } from "./build.js";
 
-const COMPONENT = join(repoRoot, "build", "hat-component.wasm");
 
 interface Bindings {
   load(bytes: Uint8Array): number;
+  open(path: string): number;
   translate(model: number, text: string, o: { beam: number; lenpen: number; maxLen?: number }): string;
   unload(model: number): void;
 }
@@ -39,14 +41,13 @@ let c: Bindings;
 
 describe("the component under Node (jco transpile)", () => {
   beforeAll(async () => {
-    const stale = !existsSync(COMPONENT) || readdirSync(join(repoRoot, "assembly", "component")).some((f) => statSync(join(repoRoot, "assembly", "component", f)).mtimeMs > statSync(COMPONENT).mtimeMs);
-    if (stale) execFileSync("npm", ["run", "--silent", "build:component"], { cwd: repoRoot, stdio: "pipe" });
+    await ensureComponent();
     // under build/, so that the bindings' import of @bytecodealliance/preview2-shim resolves to node_modules
     mkdirSync(join(repoRoot, "build", "tmp"), { recursive: true });
     const out = mkdtempSync(join(repoRoot, "build", "tmp", "jco-"));
     execFileSync("npx", ["jco", "transpile", COMPONENT, "-o", out, "--quiet"], { cwd: repoRoot, stdio: "pipe" });
     c = (await import(pathToFileURL(join(out, "hat-component.js")).href)) as Bindings;
-  }, 120_000);
+  }, 200_000);
 
   it("translates as the Node host does", () => {
     const m = HatModel.fromBytes(model, loadWasm(new Uint8Array(readFileSync(join(repoRoot, "build", "hat.wasm")))));
@@ -58,6 +59,16 @@ describe("the component under Node (jco transpile)", () => {
     }
     expect(got.join("").length).toBeGreaterThan(0);
     c.unload(h);
+  });
+
+  it("opens a model file through WASI's filesystem (preview2-shim preopens / as /)", () => {
+    const path = join(mkdtempSync(join(tmpdir(), "hat-jco-")), "m.hatm");
+    writeFileSync(path, model);
+    const h = c.open(path);
+    expect(c.translate(h, "hello park", { beam: 4, lenpen: 0.6 })).toBe(c.translate(c.load(model), "hello park", { beam: 4, lenpen: 0.6 }));
+    let thrown: unknown;
+    try { c.open(path + ".missing"); } catch (e) { thrown = e; }
+    expect((thrown as { payload?: unknown }).payload).toMatchObject({ code: "io", message: expect.stringContaining("no-entry") });
   });
 
   it("an error result is a ComponentError with the WIT error as its payload", () => {

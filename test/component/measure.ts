@@ -6,14 +6,15 @@
  * wasmtime_driver.py in its line mode, one process for all rounds; the time of the calls only,
  * Python's marshalling included, not of starting Python or loading the models) and
  * the component under Node (jco transpile). Two models with random weights: the demo space's
- * SuperTransformer (text: tokenize, beam search, detokenize) and a mid-size one (256-wide, 2+2
- * layers, FFN 1024, vocabulary 2000; token ids in and out). Prints JSON.
+ * SuperTransformer (text: tokenize, beam search, detokenize) and a mid-size one (512-wide, 3+3
+ * layers, FFN 2048, vocabulary 8000, 105 MB; token ids in and out). Prints JSON.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { gzipSync } from "node:zlib";
 import { Bpe } from "../../data/bpe.js";
 import { superDims } from "../../runtime/arch.js";
 import { beamSearch, translateLines } from "../../runtime/decode.js";
@@ -39,13 +40,13 @@ const demo = encodeModel({
   vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: {},
 }, randomTensors(superTensorShapes(DEMO_SPACE, bpe.vocabSize), 1));
 const MID: Space = {
-  encoderEmbedChoices: [256], decoderEmbedChoices: [256], encoderFfnChoices: [1024], decoderFfnChoices: [1024],
-  encoderLayerChoices: [2], decoderLayerChoices: [2], encoderHeadChoices: [4], decoderSelfHeadChoices: [4],
-  decoderCrossHeadChoices: [4], endeLayerChoices: [1], qkvDim: 256,
+  encoderEmbedChoices: [512], decoderEmbedChoices: [512], encoderFfnChoices: [2048], decoderFfnChoices: [2048],
+  encoderLayerChoices: [3], decoderLayerChoices: [3], encoderHeadChoices: [8], decoderSelfHeadChoices: [8],
+  decoderCrossHeadChoices: [8], endeLayerChoices: [1], qkvDim: 512,
 };
-const midV = 2000;
+const midV = 8000;
 const mid = encodeModel({
-  kind: "supertransformer", space: MID, positionDims: { encoder: 256, decoder: 256 }, vocab: { size: midV, ...SPECIALS }, meta: {},
+  kind: "supertransformer", space: MID, positionDims: { encoder: 512, decoder: 512 }, vocab: { size: midV, ...SPECIALS }, meta: {},
 }, randomTensors(superTensorShapes(MID, midV), 2));
 writeFileSync(join(tmp, "demo.hatm"), demo);
 writeFileSync(join(tmp, "mid.hatm"), mid);
@@ -60,7 +61,7 @@ const nodeDemo = (() => { const m = HatModel.fromBytes(demo, loadWasm(hatWasm));
 const nodeMid = (() => { const m = HatModel.fromBytes(mid, loadWasm(hatWasm)); return m.subnet(m.defaultArch); })();
 
 // the wasmtime driver in its line mode: a job a line in, a result a line out
-const driver = spawn("python3", [join(repoRoot, "test", "component", "wasmtime_driver.py"), COMPONENT, "-"], { stdio: ["pipe", "pipe", "inherit"] });
+const driver = spawn("python3", [join(repoRoot, "test", "component", "wasmtime_driver.py"), COMPONENT, "-", `${tmp}=models`], { stdio: ["pipe", "pipe", "inherit"] });
 const lines = createInterface({ input: driver.stdout })[Symbol.asyncIterator]();
 async function call(job: Record<string, unknown>): Promise<{ ok?: unknown; err?: unknown; ms: number }> {
   driver.stdin.write(JSON.stringify(job) + "\n");
@@ -68,8 +69,7 @@ async function call(job: Record<string, unknown>): Promise<{ ok?: unknown; err?:
   if (r.err || r.trap) throw new Error(JSON.stringify(r));
   return r;
 }
-await call({ op: "load", path: join(tmp, "demo.hatm"), as: "demo" });
-await call({ op: "load", path: join(tmp, "mid.hatm"), as: "mid" });
+const loadMs = { demo_load: (await call({ op: "load", path: join(tmp, "demo.hatm"), as: "demo" })).ms, mid_open: (await call({ op: "open", path: "models/mid.hatm", as: "mid" })).ms };
 async function wasmtimeRound(): Promise<{ demo: number; mid: number }> {
   let demoMs = 0, midMs = 0;
   for (const text of sentences) demoMs += (await call({ op: "translate", model: "demo", text, ...o })).ms;
@@ -103,8 +103,8 @@ for (let i = 0; i < rounds; i++) {
 driver.stdin.end();
 const med = Object.fromEntries(Object.entries(res).map(([k, v]) => [k, +median(v).toFixed(2)]));
 console.log(JSON.stringify({
-  rounds, medians_ms: med,
+  rounds, medians_ms: med, wasmtime_load_ms: loadMs, demo_bytes: demo.length, mid_bytes: mid.length,
   ratio_wasmtime_vs_node: { demo: +(med.wasmtime_demo / med.node_demo).toFixed(2), mid: +(med.wasmtime_mid / med.node_mid).toFixed(2) },
   ratio_jco_vs_node: { demo: +(med.jco_demo / med.node_demo).toFixed(2), mid: +(med.jco_mid / med.node_mid).toFixed(2) },
-  component_bytes: statSync(COMPONENT).size, core_module_bytes: statSync(join(repoRoot, "build", "hat.wasm")).size,
+  component_bytes: statSync(COMPONENT).size, component_gzip_bytes: gzipSync(readFileSync(COMPONENT)).length, core_module_bytes: statSync(join(repoRoot, "build", "hat.wasm")).size,
 }, null, 1));
