@@ -5,11 +5,11 @@
  * carrying the WIT error (code and message). Needs no Python, so it runs wherever npm does.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bpe } from "../../data/bpe.js";
 import { superDims } from "../../runtime/arch.js";
 import { translateLines } from "../../runtime/decode.js";
@@ -38,16 +38,18 @@ const model = encodeModel({
 }, randomTensors(superTensorShapes(DEMO_SPACE, bpe.vocabSize), 7));
 
 let c: Bindings;
+let out = "";
 
 describe("the component under Node (jco transpile)", () => {
   beforeAll(async () => {
     await ensureComponent();
     // under build/, so that the bindings' import of @bytecodealliance/preview2-shim resolves to node_modules
     mkdirSync(join(repoRoot, "build", "tmp"), { recursive: true });
-    const out = mkdtempSync(join(repoRoot, "build", "tmp", "jco-"));
+    out = mkdtempSync(join(repoRoot, "build", "tmp", "jco-"));
     execFileSync("npx", ["jco", "transpile", COMPONENT, "-o", out, "--quiet"], { cwd: repoRoot, stdio: "pipe" });
     c = (await import(pathToFileURL(join(out, "hat-component.js")).href)) as Bindings;
   }, 200_000);
+  afterAll(() => { if (out) rmSync(out, { recursive: true, force: true }); });
 
   it("translates as the Node host does", () => {
     const m = HatModel.fromBytes(model, loadWasm(new Uint8Array(readFileSync(join(repoRoot, "build", "hat.wasm")))));

@@ -11,7 +11,7 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -101,6 +101,7 @@ for (let i = 0; i < rounds; i++) {
   res.jco_mid.push(performance.now() - t);
 }
 driver.stdin.end();
+rmSync(tmp, { recursive: true, force: true });
 const med = Object.fromEntries(Object.entries(res).map(([k, v]) => [k, +median(v).toFixed(2)]));
 console.log(JSON.stringify({
   rounds, medians_ms: med, wasmtime_load_ms: loadMs, demo_bytes: demo.length, mid_bytes: mid.length,
