@@ -298,6 +298,30 @@ describe.skipIf(!hasWasmtime)("the component under wasmtime", () => {
     expect(out[bad.length + 2].ok).toBeGreaterThan(out[0].ok);
   }, 60_000);
 
+  it("random edits of the header (CRC recomputed): never a trap, and the Node host's verdict", () => {
+    const r = rng(21), H = new DataView(subBytes.buffer, subBytes.byteOffset).getUint32(8, true);
+    const alphabet = new TextEncoder().encode("{}[]\":,0123456789-.eE \\tnul");
+    const cases: Uint8Array[] = [];
+    for (let k = 0; k < 300; k++) {
+      const b = subBytes.slice();
+      for (let e = 0; e < 1 + Math.floor(r() * 3); e++) {
+        const at = 12 + Math.floor(r() * H);
+        b[at] = r() < 0.8 ? alphabet[Math.floor(r() * alphabet.length)] : Math.floor(r() * 256);
+      }
+      new DataView(b.buffer).setUint32(b.length - 8, crc32(b.subarray(0, b.length - 8)), true);
+      cases.push(b);
+    }
+    cases.forEach((b, i) => writeFileSync(join(dir, `fuzz${i}.hatm`), b));
+    const out = drive(cases.map((_, i) => ({ op: "open", path: `models/fuzz${i}.hatm` })));
+    let errors = 0;
+    cases.forEach((b, i) => {
+      const node = nodeCode(b);
+      if (node === "(loaded)") expect(out[i].ok, `case ${i}: the Node host loads it`).toBeGreaterThan(0);
+      else { errors++; expect(out[i].err?.code, `case ${i}: ${node}`).toBe(node); }
+    });
+    expect(errors).toBeGreaterThan(150);
+  }, 60_000);
+
   it("opens a model file through WASI's filesystem (a preopened directory), refusing paths outside it", () => {
     writeFileSync(join(dir, "cut.hatm"), subBytes.subarray(0, 1000));
     const out = drive([
