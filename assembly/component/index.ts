@@ -147,14 +147,22 @@ function tokenize(l: Loaded, text: string, what: string): i32[] | null {
   return ids;
 }
 
-// load: func(bytes: list<u8>) -> result<u32, error>
-function wLoad(p: usize, len: usize): usize {
+/** Decode and check the model file in block p (the model owns it now), build its SubTransformer,
+ *  and give it a handle; 0 with a failure. */
+function register(p: usize, len: usize): u32 {
   const m = loadModel(p, len);
-  if (m === null) return err(4);
+  if (m === null) return 0;
   const net = new Net(m, m.arch);
-  if (!net.build()) { net.release(); m.release(); return err(4); }
+  if (!net.build()) { net.release(); m.release(); return 0; }
   const h = nextHandle++;
   loaded.set(h, new Loaded(m, net));
+  return h;
+}
+
+// load: func(bytes: list<u8>) -> result<u32, error>
+function wLoad(p: usize, len: usize): usize {
+  const h = register(p, len);
+  if (h == 0) return err(4);
   store<u32>(RET + 4, h);
   return ok();
 }
@@ -165,10 +173,10 @@ function wOpen(pp: usize, pl: usize): usize {
   const len: usize[] = [0];
   const p = readFile(path, len);
   if (p == 0) return err(4);
-  const r = wLoad(p, len[0]);
-  if (load<u8>(RET) != 0) failMessage = path + ": " + failMessage;
-  if (load<u8>(RET) != 0) return err(4);
-  return r;
+  const h = register(p, len[0]);
+  if (h == 0) { fail(failCode, path + ": " + failMessage); return err(4); }
+  store<u32>(RET + 4, h);
+  return ok();
 }
 
 // unload: func(model: u32) -> result<_, error>

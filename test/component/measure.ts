@@ -20,6 +20,9 @@ import { superDims } from "../../runtime/arch.js";
 import { beamSearch, translateLines } from "../../runtime/decode.js";
 import { encodeModel } from "../../runtime/format.js";
 import { HatModel } from "../../runtime/model.js";
+import { profileArch } from "../../runtime/profile.js";
+import { protocolOf } from "../../runtime/protocol.js";
+import { largestArch } from "../../runtime/arch-sample.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { SPECIALS, type Space } from "../../runtime/types.js";
 import { loadWasm } from "../../runtime/wasm.js";
@@ -82,7 +85,10 @@ execFileSync("npx", ["jco", "transpile", COMPONENT, "-o", join(tmp, "js"), "--qu
 const jco = await import(pathToFileURL(join(tmp, "js", "hat-component.js")).href);
 const jDemo = jco.load(demo), jMid = jco.load(mid);
 
-const res: Record<string, number[]> = { node_demo: [], wasmtime_demo: [], jco_demo: [], node_mid: [], wasmtime_mid: [], jco_mid: [] };
+const res: Record<string, number[]> = { node_demo: [], wasmtime_demo: [], jco_demo: [], node_mid: [], wasmtime_mid: [], jco_mid: [], node_profile_mid: [], wasmtime_profile_mid: [] };
+// the latency protocol on the mid model's architecture: the Node host's profileArch against the component's profile
+const prof = { runs: 10, warmup: 2, src_len: 30, tgt_len: 30, beam: 4, trim: 0.1 };
+const protocol = protocolOf({ ...prof, vocab: midV });
 for (let i = 0; i < rounds; i++) {
   let t = performance.now();
   for (const s of sentences) translateLines(nodeDemo, bpe, [s], { ...o, batch: 1 });
@@ -99,6 +105,9 @@ for (let i = 0; i < rounds; i++) {
   t = performance.now();
   for (const s of midSrc) jco.decode(jMid, s, midO);
   res.jco_mid.push(performance.now() - t);
+  res.node_profile_mid.push(profileArch(largestArch(MID), protocol, { wasm: loadWasm(hatWasm) }).total_ms);
+  const p = (await call({ op: "profile", model: "mid", ...prof })).ok as Record<string, number>;
+  res.wasmtime_profile_mid.push(p["total-ms"]);
 }
 driver.stdin.end();
 rmSync(tmp, { recursive: true, force: true });
@@ -106,6 +115,7 @@ const med = Object.fromEntries(Object.entries(res).map(([k, v]) => [k, +median(v
 console.log(JSON.stringify({
   rounds, medians_ms: med, wasmtime_load_ms: loadMs, demo_bytes: demo.length, mid_bytes: mid.length,
   ratio_wasmtime_vs_node: { demo: +(med.wasmtime_demo / med.node_demo).toFixed(2), mid: +(med.wasmtime_mid / med.node_mid).toFixed(2) },
+  ratio_profile_wasmtime_vs_node: +(med.wasmtime_profile_mid / med.node_profile_mid).toFixed(2),
   ratio_jco_vs_node: { demo: +(med.jco_demo / med.node_demo).toFixed(2), mid: +(med.jco_mid / med.node_mid).toFixed(2) },
   component_bytes: statSync(COMPONENT).size, component_gzip_bytes: gzipSync(readFileSync(COMPONENT)).length, core_module_bytes: statSync(join(repoRoot, "build", "hat.wasm")).size,
 }, null, 1));
