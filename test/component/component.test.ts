@@ -25,6 +25,7 @@ import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 import { headerOf } from "../model-files.js";
 import { repoRoot, rng, TINY_SPACE } from "../helpers.js";
 import { unicodeTablesSource, UNICODE_FILE } from "./unicode-gen.js";
+import { hat } from "../cli/hat.js";
 import { COMPONENT, ensureComponent } from "./build.js";
 
 const python = spawnSync("python3", ["-c", "from wasmtime.component import Linker; Linker.add_wasip2"], { encoding: "utf8" });
@@ -90,6 +91,8 @@ const loadJobs = (): Job[] => Object.keys(files).map((name) => ({ op: "open", pa
 
 /** The Node host on build/hat.wasm (the baseline SIMD build, the kernels the component holds). */
 const hatWasm = new Uint8Array(readFileSync(join(repoRoot, "build", "hat.wasm")));
+// `hat translate` in this process runs the same build (not the relaxed-SIMD one, whose fused multiply-adds round differently)
+process.env.HAT_WASM = join(repoRoot, "build", "hat.wasm");
 function nodeModel(name: string) {
   const m = HatModel.fromBytes(files[name], loadWasm(hatWasm));
   return m.subnet(m.defaultArch);
@@ -184,6 +187,20 @@ describe.skipIf(!hasWasmtime)("the component under wasmtime", () => {
     expect(want.slice(0, n).some((w, i) => w.text !== want[n + i].text)).toBe(true);
     expect(want.some((w) => w.tokens.length === 0) && want.some((w) => w.tokens.length > 10)).toBe(true);
   }, 120_000);
+
+  it("examples/translate-component.py prints what `hat translate --batch 1` prints, line for line", async () => {
+    const input = join(dir, "in.txt");
+    writeFileSync(input, sentences.join("\n") + "\n");
+    const cli = await hat("translate", "--model", paths.super, "--input", input, "--batch", "1");
+    expect(cli.code, cli.err).toBe(0);
+    const py = spawnSync("python3", [join(repoRoot, "examples", "translate-component.py"), paths.super, "--component", COMPONENT], { input: readFileSync(input), encoding: "utf8" });
+    expect(py.status, py.stderr).toBe(0);
+    expect(py.stdout).toBe(cli.out);
+    writeFileSync(join(dir, "cut.hatm"), subBytes.subarray(0, 1000));
+    const bad = spawnSync("python3", [join(repoRoot, "examples", "translate-component.py"), join(dir, "cut.hatm"), "--component", COMPONENT], { input: "x\n", encoding: "utf8" });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("hat component: truncated: model/cut.hatm: file is truncated");
+  });
 
   it("a blank line translates to an empty line; max-len caps the output", () => {
     const out = drive([
