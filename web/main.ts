@@ -12,7 +12,7 @@
  */
 import { Bpe } from "../data/bpe.js";
 import {
-  compileWasm, HatModel, instantiateWasm, ModelFormatError, pickWasmBuild, translateLinesWithTokens, validateArch,
+  HatModel, instantiateWasm, ModelFormatError, pickWasmBuild, translateLinesWithTokens, validateArch,
   type HatWasm, type Translation, type ValidArch, type WasmSubTransformer,
 } from "../runtime/browser.js";
 
@@ -113,7 +113,7 @@ export async function start(builds: readonly InlineBuild[]): Promise<void> {
   }
   let module: WebAssembly.Module;
   try {
-    module = (await compileWasm(build.bytes)).module;
+    module = await WebAssembly.compile(build.bytes);
   } catch (e) {
     setStatus("error", "no runtime");
     showError(`the wasm runtime (${build.name}) did not compile: ${(e as Error).message}`);

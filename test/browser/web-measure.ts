@@ -1,14 +1,14 @@
 /**
  * `node --experimental-wasm-relaxed-simd --import tsx test/browser/web-measure.ts MODEL [--arch FILE]
- *  [--sentence TEXT] [--rounds 7] [--runs 5] [--beam 4] [--lenpen 0.6] [--screenshot docs/web.png]`:
+ *  [--sentence TEXT] [--rounds 7] [--runs 5] [--beam 4] [--lenpen 0.6] [--screenshot docs/web.png --show FILE]`:
  * the page's translation latency in headless Chromium against Node's for the same sentence, model
  * and settings: `translateLinesWithTokens`, what `hat translate` runs for a line, timed in this
  * process (no process start, no model load) and in the page (its own timing, the `runs` it shows).
  * Interleaved: each round times `runs` in Node, then `runs` in the page; medians over all of them,
  * and their ratio. Checks the two translations are the same tokens. With --screenshot, a PNG of
- * the page after the last round. Not part of the test suite. Needs `chromium` ($CHROMIUM).
+ * the page after the last round, showing --show FILE's lines if given (else the sentence). Not part of the test suite. Needs `chromium` ($CHROMIUM).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -23,7 +23,7 @@ import { Browser, findChromium } from "./cdp.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { arch: { type: "string" }, sentence: { type: "string" }, rounds: { type: "string" }, runs: { type: "string" }, beam: { type: "string" }, lenpen: { type: "string" }, screenshot: { type: "string" } },
+  options: { arch: { type: "string" }, sentence: { type: "string" }, rounds: { type: "string" }, runs: { type: "string" }, beam: { type: "string" }, lenpen: { type: "string" }, screenshot: { type: "string" }, show: { type: "string" } },
 });
 const modelPath = positionals[0];
 if (!modelPath) throw new Error("usage: web-measure.ts MODEL [--arch FILE] [--sentence TEXT] [--rounds 7] [--runs 5] [--screenshot PNG]");
@@ -74,7 +74,15 @@ try {
     same_tokens: tokens.node === tokens.web, build: { node: wasmBuild(), page: pageBuild }, chromium: (await browser.send("Browser.getVersion")).product,
     node_ms_median: +med(node).toFixed(3), page_ms_median: +med(web).toFixed(3), page_over_node: +(med(web) / med(node)).toFixed(3), n: { node: node.length, page: web.length },
   }));
-  if (values.screenshot) await page.screenshot(values.screenshot);
+  if (values.screenshot) {
+    if (values.show) {
+      await page.eval(`(() => { const s = document.getElementById("src"); s.value = ""; s.dispatchEvent(new Event("input")); })()`);
+      await page.waitFor(`document.getElementById("out").dataset.source === ""`);
+      await page.type("#src", readFileSync(values.show, "utf8").trimEnd());
+      await page.waitFor(`document.getElementById("out").dataset.source === document.getElementById("src").value`, 120_000);
+    }
+    await page.screenshot(values.screenshot);
+  }
 } finally {
   await browser.close();
   await served.close();
