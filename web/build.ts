@@ -4,7 +4,8 @@
  *
  *   index.html  the page (web/page.ts): its CSS inline, its settings as JSON
  *   hat-web.js  web/main.ts and the host-neutral runtime bundled by esbuild for the browser
- *               (one classic script, so it loads from file:// too), the wasm builds inlined
+ *               (one classic script, so it loads from file:// too), the wasm builds and the
+ *               worker that translates (web/worker.ts) inlined
  *   model.hatm  the model, checked here first as `hat translate` checks it
  *
  * The model is fetched by the page, which a browser allows over http(s) only: serve the folder
@@ -61,13 +62,16 @@ function intIn(field: string, v: number | undefined, dflt: number, lo: number, h
   return x;
 }
 
-/** The entry bundled: web/main.ts from the sources (tsx, tests), web/main.js when compiled (dist/). */
-function mainEntry(): string {
+/** web/NAME.ts from the sources (tsx, tests), web/NAME.js when compiled (dist/). */
+function entry(name: string): string {
   const self = fileURLToPath(import.meta.url);
-  return join(self, "..", self.endsWith(".ts") ? "main.ts" : "main.js");
+  return join(self, "..", `${name}${self.endsWith(".ts") ? ".ts" : ".js"}`);
 }
 
-/** The page's script: web/main.ts with the runtime, and `builds` inlined as base64. */
+/**
+ * The page's script: web/main.ts with the runtime, `builds` inlined as base64, and the worker
+ * (web/worker.ts, the runtime again) inlined as source text that the page starts from a blob: URL.
+ */
 export async function bundlePage(builds: readonly { name: string; bytes: Uint8Array }[]): Promise<string> {
   let esbuild: typeof import("esbuild");
   try {
@@ -75,13 +79,17 @@ export async function bundlePage(builds: readonly { name: string; bytes: Uint8Ar
   } catch {
     throw new Error("hat web needs the esbuild package to bundle the page (npm install esbuild)");
   }
+  const bundle = async (name: string, call: string) => {
+    const e = entry(name);
+    const r = await esbuild.build({
+      stdin: { contents: `import * as m from ${JSON.stringify(e)};\n${call}\n`, resolveDir: join(e, ".."), loader: "ts", sourcefile: `hat-web-${name}-entry.ts` },
+      bundle: true, platform: "browser", format: "iife", target: "es2022", minify: true, write: false, logLevel: "silent", legalComments: "none",
+    });
+    return r.outputFiles[0].text;
+  };
+  const worker = await bundle("worker", "m.serveRequests(self);");
   const inline = builds.map((b) => ({ name: b.name, base64: Buffer.from(b.bytes).toString("base64") }));
-  const entry = mainEntry();
-  const r = await esbuild.build({
-    stdin: { contents: `import { start } from ${JSON.stringify(entry)};\nstart(${JSON.stringify(inline)});\n`, resolveDir: join(entry, ".."), loader: "ts", sourcefile: "hat-web-entry.ts" },
-    bundle: true, platform: "browser", format: "iife", target: "es2022", minify: true, write: false, logLevel: "silent", legalComments: "none",
-  });
-  return r.outputFiles[0].text;
+  return bundle("main", `m.start(${JSON.stringify(inline)}, ${JSON.stringify(worker)});`);
 }
 
 /** Check the model (as `hat translate` would run it) and write the page into `o.out`. */

@@ -1,20 +1,19 @@
 /**
  * The page `hat web` writes (docs/runtime.md, "In the browser"): the runtime translating as you
  * type, in the browser, with nothing but its own files. Bundled by web/build.ts with the wasm
- * builds inlined; the model is fetched from the page's folder (`model.hatm`) or, where fetch
- * cannot reach it (a page opened from file://), picked from disk. The host-neutral runtime only
- * (runtime/browser.ts and data/bpe.ts): test/runtime/host-neutral.test.ts bundles this file for
- * the browser with no Node builtin allowed.
+ * builds and the worker's source inlined; the model is fetched from the page's folder
+ * (`model.hatm`) or, where fetch cannot reach it (a page opened from file://), picked from disk.
+ * The model lives in a worker (web/worker.ts, web/translator.ts), so typing never waits for a
+ * decode. The host-neutral runtime only (runtime/browser.ts, data/bpe.ts):
+ * test/runtime/host-neutral.test.ts bundles these files for the browser, no Node builtin allowed.
  *
  * What the page shows of each translation: its text, and its latency as the median of `runs`
- * timed translations (performance.now() around the same translateLinesWithTokens `hat translate`
- * runs), with the decoding settings (greedy or beam, lenpen, batch) and the wasm build.
+ * timed translations (performance.now() in the worker around the same translateLinesWithTokens
+ * `hat translate` runs), with the decoding settings (greedy or beam, lenpen, batch) and the build.
  */
-import { Bpe } from "../data/bpe.js";
-import {
-  HatModel, instantiateWasm, ModelFormatError, pickWasmBuild, translateLinesWithTokens, validateArch,
-  type HatWasm, type Translation, type ValidArch, type WasmSubTransformer,
-} from "../runtime/browser.js";
+import { pickWasmBuild } from "../runtime/browser.js";
+import type { LoadRequest, ModelInfo, PlainError, TranslateRequest, TranslateResult } from "./translator.js";
+import { RequestHandler, type WorkerReply, type WorkerRequest } from "./worker.js";
 
 /** What `hat web` writes into the page (a JSON script element, id "hat-config"). */
 export interface PageConfig {
@@ -57,12 +56,63 @@ const median = (xs: number[]): number => {
 
 const fmtMs = (ms: number): string => (ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0));
 
-/** The model loaded and ready to translate. */
-interface Loaded {
-  model: HatModel;
-  sub: WasmSubTransformer;
-  bpe: Bpe;
-  arch: ValidArch;
+/**
+ * Where the model runs: a worker made from the bundled worker source (typing never waits for a
+ * decode), or, where the page cannot start one, this thread (the same code, RequestHandler).
+ */
+interface Backend {
+  where: string;
+  load(r: LoadRequest): Promise<ModelInfo>;
+  translate(r: TranslateRequest): Promise<TranslateResult>;
+}
+
+class RequestError extends Error {
+  constructor(readonly plain: PlainError) {
+    super(plain.message);
+  }
+}
+
+function workerBackend(source: string): Backend {
+  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  const worker = new Worker(url);
+  let next = 0;
+  const waiting = new Map<number, { ok: (r: WorkerReply) => void; fail: (e: Error) => void }>();
+  worker.onmessage = (ev: MessageEvent<WorkerReply>) => {
+    const w = waiting.get(ev.data.id);
+    waiting.delete(ev.data.id);
+    w?.ok(ev.data);
+  };
+  worker.onerror = (ev) => {
+    for (const w of waiting.values()) w.fail(new Error(`the worker failed: ${ev.message}`));
+    waiting.clear();
+  };
+  const ask = (req: WorkerRequest, transfer: Transferable[] = []) => new Promise<WorkerReply>((ok, fail) => {
+    waiting.set(req.id, { ok, fail });
+    worker.postMessage(req, transfer);
+  });
+  const unwrap = <K extends "info" | "result">(r: WorkerReply, k: K) => {
+    if ("error" in r) throw new RequestError(r.error);
+    return (r as Record<K, unknown>)[k];
+  };
+  return {
+    where: "a worker",
+    load: async (r) => unwrap(await ask({ id: ++next, load: r }, [r.bytes.buffer as ArrayBuffer]), "info") as ModelInfo,
+    translate: async (r) => unwrap(await ask({ id: ++next, translate: r }), "result") as TranslateResult,
+  };
+}
+
+function sameThreadBackend(): Backend {
+  const h = new RequestHandler();
+  let next = 0;
+  const unwrap = (r: WorkerReply) => {
+    if ("error" in r) throw new RequestError(r.error);
+    return r;
+  };
+  return {
+    where: "this page's thread",
+    load: async (r) => (unwrap(h.answer({ id: ++next, load: r })) as { info: ModelInfo }).info,
+    translate: async (r) => (unwrap(h.answer({ id: ++next, translate: r })) as { result: TranslateResult }).result,
+  };
 }
 
 /** Settings the user can change on the page, checked (a bad value is shown, never run). */
@@ -74,8 +124,8 @@ function readSettings(): { beam: number; lenpen: number; runs: number } | string
   return { beam, lenpen, runs };
 }
 
-/** Start the page: called by the bundle's entry with the inlined wasm builds. */
-export async function start(builds: readonly InlineBuild[]): Promise<void> {
+/** Start the page: called by the bundle's entry with the inlined wasm builds and the worker's source. */
+export async function start(builds: readonly InlineBuild[], workerSource: string): Promise<void> {
   const status = $("status"), error = $("error"), out = $("out"), latency = $("latency"), src = $("src") as HTMLTextAreaElement;
   const setStatus = (state: "loading" | "ready" | "busy" | "error", text: string) => {
     status.dataset.state = state;
@@ -121,38 +171,45 @@ export async function start(builds: readonly InlineBuild[]): Promise<void> {
   }
   $("build").textContent = build.name;
 
-  let loaded: Loaded | undefined;
+  let backend: Backend;
+  try {
+    backend = workerBackend(workerSource);
+  } catch {
+    backend = sameThreadBackend();
+  }
+  $("where").textContent = backend.where;
 
-  /** Decode, check and upload `bytes` (a fresh instance each time: a new model replaces the old). */
-  const load = (bytes: Uint8Array, name: string): void => {
-    loaded = undefined;
+  let ready = false, busy = false, again = false;
+
+  /** Load `bytes` in the backend (a fresh wasm instance: a new model replaces the old). */
+  const load = async (bytes: Uint8Array, name: string): Promise<void> => {
+    ready = false;
     out.replaceChildren();
     latency.textContent = "";
+    setStatus("loading", `loading ${name}…`);
     try {
-      const wasm: HatWasm = instantiateWasm(module);
-      const t0 = performance.now();
-      const model = HatModel.fromBytes(bytes, wasm);
-      if (!model.header.tokenizer) throw new Error(`${name} carries no tokenizer: it was not trained on text, so it cannot translate text`);
-      const bpe = Bpe.fromJSON(model.header.tokenizer);
-      const arch = cfg.arch !== undefined ? validateArch(cfg.arch, model.header.space) : model.defaultArch;
-      const sub = model.subnet(arch);
-      loaded = { model, sub, bpe, arch };
-      const h = model.header;
-      $("model").textContent = `${name} · ${h.kind} · ${(model.params / 1e6).toFixed(2)} M parameters · vocabulary ${h.vocab.size} · encoder ${arch.encoderLayers}×${arch.encoderEmbedDim}, decoder ${arch.decoderLayers}×${arch.decoderEmbedDim} · loaded in ${fmtMs(performance.now() - t0)} ms`;
+      const m = await backend.load({ module, bytes, name, arch: cfg.arch });
+      const a = m.arch;
+      $("model").textContent = `${name} · ${m.kind} · ${(m.params / 1e6).toFixed(2)} M parameters · vocabulary ${m.vocab} · encoder ${a.encoderLayers}×${a.encoderEmbedDim}, decoder ${a.decoderLayers}×${a.decoderEmbedDim} · loaded in ${fmtMs(m.loadMs)} ms`;
+      ready = true;
       clearError();
       setStatus("ready", "ready");
-      translate();
+      void translate();
     } catch (e) {
-      const code = e instanceof ModelFormatError ? ` (${e.code})` : "";
+      const code = e instanceof RequestError && e.plain.code ? ` (${e.plain.code})` : "";
       setStatus("error", "no model");
       showError(`${name} cannot be used${code}: ${(e as Error).message}`);
     }
   };
 
   let seq = 0;
-  /** Translate the text now: each line a sentence, as `hat translate` does. */
-  const translate = (): void => {
-    if (!loaded) return;
+  /** Translate the text now (each line a sentence, as `hat translate`); while one runs, once more after it. */
+  const translate = async (): Promise<void> => {
+    if (!ready) return;
+    if (busy) {
+      again = true;
+      return;
+    }
     const settings = readSettings();
     if (typeof settings === "string") {
       showError(settings);
@@ -167,22 +224,20 @@ export async function start(builds: readonly InlineBuild[]): Promise<void> {
       return;
     }
     const id = ++seq;
+    busy = true;
     setStatus("busy", "translating…");
-    const times: number[] = [];
-    let result: Translation[] = [];
+    let r: TranslateResult;
     try {
-      for (let r = 0; r < settings.runs; r++) {
-        const t0 = performance.now();
-        result = translateLinesWithTokens(loaded.sub, loaded.bpe, lines, { beam: settings.beam, lenpen: settings.lenpen, batch: cfg.batch });
-        times.push(performance.now() - t0);
-      }
+      r = await backend.translate({ lines, beam: settings.beam, lenpen: settings.lenpen, batch: cfg.batch, runs: settings.runs });
     } catch (e) {
       setStatus("error", "failed");
       showError(`translation failed: ${(e as Error).message}`);
       return;
+    } finally {
+      busy = false;
     }
     clearError();
-    out.replaceChildren(...result.map((t) => {
+    out.replaceChildren(...r.translations.map((t) => {
       const p = document.createElement("p");
       p.textContent = t.text;
       p.dataset.tokens = t.tokens.join(" ");
@@ -190,30 +245,34 @@ export async function start(builds: readonly InlineBuild[]): Promise<void> {
     }));
     out.dataset.seq = String(id);
     out.dataset.source = text; // what was translated (the tests wait for it to equal the textarea)
-    const med = median(times), srcTokens = lines.reduce((n, l) => n + (l.trim() ? loaded!.bpe.encode(l).length : 0), 0);
-    const outTokens = result.reduce((n, t) => n + t.tokens.length, 0);
+    const times = r.times, med = median(times);
+    const outTokens = r.translations.reduce((n, t) => n + t.tokens.length, 0);
     latency.dataset.ms = String(med);
     latency.dataset.times = times.join(" ");
     const decoding = settings.beam === 1 ? "greedy (beam 1)" : `beam ${settings.beam}`;
     latency.innerHTML = "";
     const b = document.createElement("b");
     b.textContent = `${fmtMs(med)} ms`;
-    latency.append(b, ` median of ${settings.runs} run${settings.runs === 1 ? "" : "s"}${settings.runs > 1 ? ` (min ${fmtMs(Math.min(...times))}, max ${fmtMs(Math.max(...times))})` : ""} · ${decoding}, lenpen ${settings.lenpen} · ${lines.length} line${lines.length === 1 ? "" : "s"}, ${srcTokens} → ${outTokens} tokens · ${build.name}`);
+    latency.append(b, ` median of ${settings.runs} run${settings.runs === 1 ? "" : "s"}${settings.runs > 1 ? ` (min ${fmtMs(Math.min(...times))}, max ${fmtMs(Math.max(...times))})` : ""} · ${decoding}, lenpen ${settings.lenpen} · ${lines.length} line${lines.length === 1 ? "" : "s"}, ${r.srcTokens} → ${outTokens} tokens · ${build.name}`);
     setStatus("ready", "ready");
+    if (again) {
+      again = false;
+      void translate();
+    }
   };
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   const later = () => {
     clearTimeout(timer);
-    timer = setTimeout(translate, cfg.debounceMs);
+    timer = setTimeout(() => void translate(), cfg.debounceMs);
   };
   src.addEventListener("input", later);
-  for (const id of ["beam", "lenpen", "runs"]) $(id).addEventListener("change", translate);
+  for (const id of ["beam", "lenpen", "runs"]) $(id).addEventListener("change", () => void translate());
 
   // a model from disk: the way in for a page opened from file://, or to try another model
   ($("file") as HTMLInputElement).addEventListener("change", async (ev) => {
     const f = (ev.target as HTMLInputElement).files?.[0];
-    if (f) load(new Uint8Array(await f.arrayBuffer()), f.name);
+    if (f) await load(new Uint8Array(await f.arrayBuffer()), f.name);
   });
 
   setStatus("loading", `fetching ${cfg.modelName}…`);
@@ -228,5 +287,5 @@ export async function start(builds: readonly InlineBuild[]): Promise<void> {
     showError(`could not fetch ${cfg.model}: ${(e as Error).message}.${fileUrl}`);
     return;
   }
-  load(bytes, cfg.modelName);
+  await load(bytes, cfg.modelName);
 }

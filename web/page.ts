@@ -1,7 +1,8 @@
 /**
  * The HTML of the page `hat web` writes (web/build.ts): one document with its CSS inline and one
  * script, the bundle beside it (hat-web.js). Its Content-Security-Policy lets it load that script,
- * compile wasm and fetch its own folder, nothing else: no network beyond its own files.
+ * compile wasm, fetch its own folder and start its worker from the bundle (a blob: URL), nothing
+ * else: no network beyond its own files.
  */
 import type { PageConfig } from "./main.js";
 
@@ -43,7 +44,7 @@ export function pageHtml(config: PageConfig, title = "hat-edge: translate in the
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; worker-src blob:; style-src 'unsafe-inline'; img-src 'self' data:">
 <link rel="icon" href="data:,">
 <title>${esc(title)}</title>
 <style>${STYLE}</style>
@@ -63,10 +64,10 @@ export function pageHtml(config: PageConfig, title = "hat-edge: translate in the
     <label>beam <input id="beam" type="number" min="1" max="64" step="1"></label>
     <label>lenpen <input id="lenpen" type="number" min="0" max="10" step="0.1"></label>
     <label>runs <input id="runs" type="number" min="1" max="100" step="1"></label>
-    <span class="muted small">batch ${config.batch} · wasm <code id="build">…</code></span>
+    <span class="muted small">batch ${config.batch} · wasm <code id="build">…</code> in <span id="where">…</span></span>
     <label class="small">another model: <input id="file" type="file" accept=".hatm"></label>
   </section>
-  <p class="muted small">Latency: the median of <i>runs</i> translations of the whole text, timed in this page around the same decoding <code>hat translate</code> runs (docs/runtime.md, "In the browser").</p>
+  <p class="muted small">Latency: the median of <i>runs</i> translations of the whole text, timed in the page's worker around the same decoding <code>hat translate</code> runs (docs/runtime.md, "In the browser").</p>
 </main>
 <script id="hat-config" type="application/json">${json}</script>
 <script src="hat-web.js"></script>

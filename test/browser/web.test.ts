@@ -2,7 +2,7 @@
  * `hat web`'s page (web/) in headless Chromium, served by `hat web --serve`'s server on 127.0.0.1
  * (web/serve.ts): it loads the wasm and a small model (random weights, a real BPE tokenizer),
  * translates what is typed, and its translation equals `hat translate`'s on the same model and
- * settings, token for token; it asks for nothing but its own files; a damaged model shows its
+ * settings, token for token, decoding in its worker; it asks for nothing but its own files; a damaged model shows its
  * error on the page; opened from file:// it says why it cannot fetch and takes the model from a
  * file picker. Skips with a message where there is no Chromium (Debian: apt-get install chromium;
  * .ci/run installs it when root). Driven over the DevTools pipe (./cdp.ts). The Node side
@@ -160,13 +160,27 @@ describe.skipIf(!chromium)("hat web: the page in Chromium", () => {
     expect(greedy.map((l) => l.text)).toEqual(wantGreedy.text);
     expect(wantGreedy.tokens).not.toEqual(want.tokens);
 
-    // a bad setting is shown, not run
+    // typing while a translation runs (beam 3, 100 runs of it: half a second or more): the latest text is translated once it ends
+    await page.eval(`(() => { document.getElementById("beam").value = "3"; const b = document.getElementById("runs"); b.value = "100"; b.dispatchEvent(new Event("change")); })()`);
+    await page.waitFor(`document.getElementById("status").dataset.state === "busy"`);
+    await page.type("#src", "\nthe dog");
+    await translated(page);
+    const latest = await nodeTranslation([...SENTENCES, "the dog"], ["--beam", String(BEAM), "--lenpen", String(LENPEN)], { beam: BEAM, lenpen: LENPEN });
+    expect((await lines(page)).map((l) => l.tokens)).toEqual(latest.tokens);
+    expect(await page.eval(`document.getElementById("latency").textContent`)).toContain("median of 100 runs");
+
+        // a bad setting is shown, not run
     await page.eval(`(() => { const b = document.getElementById("beam"); b.value = "0"; b.dispatchEvent(new Event("change")); })()`);
     await page.waitFor(`document.getElementById("error").textContent.includes('beam must be an integer 1-64, got "0"')`);
 
     // nothing but its own files, no error in the page
-    expect(page.requests.map((r) => r.url).filter((u) => !u.startsWith(served.url))).toEqual([]);
-    expect(page.requests.map((r) => new URL(r.url).pathname).sort()).toEqual(["/", "/hat-web.js", "/model.hatm"]);
+    // (and its worker, started from the bundle as a blob: URL of the page's origin)
+    const [files, blobs] = [page.requests.filter((r) => !r.url.startsWith("blob:")), page.requests.filter((r) => r.url.startsWith("blob:"))];
+    expect(files.map((r) => r.url).filter((u) => !u.startsWith(served.url))).toEqual([]);
+    expect(files.map((r) => new URL(r.url).pathname).sort()).toEqual(["/", "/hat-web.js", "/model.hatm"]);
+    expect(blobs).toHaveLength(1);
+    expect(blobs[0].url.startsWith(`blob:${new URL(served.url).origin}/`)).toBe(true);
+    expect(await page.eval(`document.getElementById("where").textContent`)).toBe("a worker");
     expect(page.errors).toEqual([]);
   });
 
@@ -203,5 +217,6 @@ describe.skipIf(!chromium)("hat web: the page in Chromium", () => {
     await translated(p);
     const want = await nodeTranslation(SENTENCES, ["--beam", String(BEAM), "--lenpen", String(LENPEN)], { beam: BEAM, lenpen: LENPEN });
     expect((await lines(p)).map((l) => l.tokens)).toEqual(want.tokens);
+    expect(await p.eval(`document.getElementById("where").textContent`)).toBe("a worker");
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The shared runtime is host-neutral (docs/runtime.md, "In the browser"): every runtime/ module
- * but the named Node ones, data/bpe.ts and the page's entry (web/main.ts) bundle for the browser
+ * but the named Node ones, data/bpe.ts and the page's modules (web/main.ts, worker.ts, translator.ts) bundle for the browser
  * with esbuild (platform "browser": a `node:` import, or any Node builtin, fails to resolve), and
  * none of our own files in their import graphs touches `process` or `Buffer` (which a browser
  * bundle would take and then fail on at run time). The Node list is checked both ways: a module
@@ -43,7 +43,7 @@ const NODE_GLOBALS = /\b(process\.|Buffer\.|Buffer\b(?=\s*[.(]))/;
 describe("the shared runtime is host-neutral", () => {
   const shared = readdirSync("runtime").filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts") && !NODE_ONLY.includes(f)).map((f) => `runtime/${f}`);
 
-  it.each([...shared, "data/bpe.ts", "web/main.ts"])("%s bundles for the browser, no Node builtin or global in its graph", async (entry) => {
+  it.each([...shared, "data/bpe.ts", "web/main.ts", "web/worker.ts", "web/translator.ts"])("%s bundles for the browser, no Node builtin or global in its graph", async (entry) => {
     const r = await browserBundle(entry);
     expect(r.ok ? "" : r.error).toBe("");
     if (!r.ok) return;
@@ -53,8 +53,8 @@ describe("the shared runtime is host-neutral", () => {
     expect(usesNode).toEqual([]);
   });
 
-  it("the page's entry reaches the whole translation path (wasm, format, model, decode, bpe)", async () => {
-    const r = await browserBundle("web/main.ts");
+  it("the page's worker reaches the whole translation path (wasm, format, model, decode, bpe)", async () => {
+    const r = await browserBundle("web/worker.ts");
     expect(r.ok).toBe(true);
     if (r.ok) for (const f of ["runtime/wasm.ts", "runtime/wasm-model.ts", "runtime/format.ts", "runtime/model.ts", "runtime/decode.ts", "data/bpe.ts"]) expect(r.inputs).toContain(f);
   });
