@@ -72,7 +72,6 @@ export function checkWasmFits(bytes: number, what: string, wasm?: HatWasm): void
 
 /** The relaxed-SIMD build's file name (fused multiply-add), and the baseline SIMD build's. */
 export const WASM_BUILDS = ["hat-relaxed.wasm", "hat.wasm"] as const;
-export type WasmBuildName = (typeof WASM_BUILDS)[number];
 
 /**
  * The first of `builds` (in order of preference) this engine accepts: the relaxed-SIMD build on

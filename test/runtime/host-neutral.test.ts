@@ -59,6 +59,12 @@ describe("the shared runtime is host-neutral", () => {
     if (r.ok) for (const f of ["runtime/wasm.ts", "runtime/wasm-model.ts", "runtime/format.ts", "runtime/model.ts", "runtime/decode.ts", "data/bpe.ts"]) expect(r.inputs).toContain(f);
   });
 
+  it("is the package's browser entry (hat-edge/browser)", () => {
+    const pkg = JSON.parse(readFileSync("package.json", "utf8"));
+    expect(pkg.exports["./browser"]).toEqual({ types: "./dist/runtime/browser.d.ts", default: "./dist/runtime/browser.js" });
+    expect(shared).toContain("runtime/browser.ts");
+  });
+
   it.each(NODE_ONLY)("runtime/%s is Node's indeed (else: take it off the list)", async (f) => {
     const r = await browserBundle(`runtime/${f}`);
     expect(r.ok ? "bundles for the browser" : r.error).toMatch(/Could not resolve "node:/);
