@@ -6,7 +6,8 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { loadWasm, wasmBuild, type HatWasm } from "../runtime/wasm.js";
+import type { HatWasm } from "../runtime/wasm.js";
+import { loadWasm, wasmBuild } from "../runtime/wasm-node.js";
 import { AgentClient, backoffDelay, DEFAULT_BACKOFF, HttpError, sleep, StoppedError, UnauthorizedError, type Backoff } from "./client.js";
 import { detectHardware } from "./hardware.js";
 import { errText, type Log } from "./log.js";

@@ -18,7 +18,7 @@ import { loadArch } from "../runtime/arch-files.js";
 import { protocolFlops } from "../runtime/flops.js";
 import { profileArch } from "../runtime/profile.js";
 import { DEFAULT_PROTOCOL } from "../runtime/protocol.js";
-import { loadWasm, wasmBuild } from "../runtime/wasm.js";
+import { loadWasm, wasmBuild } from "../runtime/wasm-node.js";
 import { WasmSubTransformer, WasmWeights } from "../runtime/wasm-model.js";
 import { archTensorShapes, randomTensors } from "../runtime/weights.js";
 import { SPECIALS, type ValidArch } from "../runtime/types.js";

@@ -11,7 +11,8 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { loadWasm, type HatWasm } from "../runtime/wasm.js";
+import type { HatWasm } from "../runtime/wasm.js";
+import { loadWasm } from "../runtime/wasm-node.js";
 import { jsMatmul, ortNodeMatmul, ortWebMatmul, randomFloats, relError, REL_TOL } from "./peers.js";
 import { gflops, matmulFlops, median, perCallMs, printTable, type Row } from "./timing.js";
 

@@ -13,7 +13,8 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { loadWasm, type HatWasm } from "../runtime/wasm.js";
+import type { HatWasm } from "../runtime/wasm.js";
+import { loadWasm } from "../runtime/wasm-node.js";
 import { packQ8, q8Source, type Q8Exports } from "../runtime/int8.js";
 import { linearQuantize } from "../runtime/quant.js";
 import { randomFloats, relError } from "./peers.js";

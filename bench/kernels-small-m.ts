@@ -13,7 +13,8 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { loadWasm, type HatWasm } from "../runtime/wasm.js";
+import type { HatWasm } from "../runtime/wasm.js";
+import { loadWasm } from "../runtime/wasm-node.js";
 import { randomFloats, relError } from "./peers.js";
 import { matmulFlops, median, perCallMs } from "./timing.js";
 

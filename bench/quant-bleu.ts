@@ -13,6 +13,7 @@ import { Bpe } from "../data/bpe.js";
 import { demoTask } from "../data/demo-task.js";
 import { decodeModel } from "../runtime/format.js";
 import { HatModel, quantizeModel } from "../runtime/model.js";
+import { loadWasm } from "../runtime/wasm-node.js";
 import type { QuantBits, QuantMethod } from "../runtime/quant.js";
 import { bleuOfModel } from "../search/after.js";
 
@@ -39,7 +40,7 @@ for (const f of forms) {
   const q = f.method ? quantizeModel(file, { method: f.method, bits: f.bits!, embedBits: f.embedBits }) : undefined;
   const qs = (performance.now() - t0) / 1000;
   const b = q?.bytes ?? bytes;
-  const model = HatModel.fromBytes(b);
+  const model = HatModel.fromBytes(b, loadWasm());
   const { result } = bleuOfModel(model, bpe, test.src.slice(0, n), test.tgt.slice(0, n), { beam, lenpen: 0.6 });
   if (!f.method) base = result.score;
   rows.push(`| ${f.name} | ${result.score.toFixed(2)} | ${(result.score - base).toFixed(2)} | ${(b.length / 1024).toFixed(0)} KiB | ${(bytes.length / b.length).toFixed(2)}x | ${q ? q.relRmse.toExponential(2) : "-"} | ${q ? qs.toFixed(2) + " s" : "-"} |`);

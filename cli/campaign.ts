@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { runCampaign } from "../latency/campaign.js";
 import { DEFAULT_PROTOCOL as D } from "../runtime/protocol.js";
-import { readModelFile } from "../runtime/format.js";
+import { readModelFile } from "../runtime/model-files.js";
 import type { Space } from "../runtime/types.js";
 import { checkSpaceCovered } from "../search/predictor-file.js";
 import { intFlag, requireFlag } from "./args.js";

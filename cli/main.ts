@@ -15,6 +15,7 @@ import { studyCommand } from "./study.js";
 import { serveCommand } from "./serve.js";
 import { trainCommand } from "./train.js";
 import { bleuCommand, translateCommand } from "./translate.js";
+import { webCommand } from "./web.js";
 import { isInputError } from "../runtime/errors.js";
 import type { Io } from "./io.js";
 import { packageVersion } from "./version.js";
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<void>;
   info: { run: infoCommand, help: "check and describe a model file" },
   train: { run: trainCommand, help: "train a SuperTransformer, or one SubTransformer, on a corpus or the demo task" },
   translate: { run: translateCommand, help: "translate text (a line a sentence) with a model file" },
+  web: { run: webCommand, help: "write a static page that translates in the browser as you type, with its latency (--serve PORT serves it)" },
   bleu: { run: bleuCommand, help: "corpus BLEU, compatible with sacreBLEU's default" },
   search: { run: searchCommand, help: "hardware-aware evolutionary search for a SubTransformer under a latency constraint" },
   report: { run: reportCommand, help: "the HTML report of a search, from its record (hat search --record)" },

@@ -3,7 +3,8 @@ import { parseArgs } from "node:util";
 import { statSync } from "node:fs";
 import { hatFeatures } from "../runtime/arch-features.js";
 import { loadArch } from "../runtime/arch-files.js";
-import { HatModel, randomSuperTransformer, readModelFile, writeModelFile, writeSubTransformer } from "../runtime/model.js";
+import { HatModel, randomSuperTransformer } from "../runtime/model.js";
+import { loadModelFile, readModelFile, writeModelFile, writeSubTransformer } from "../runtime/model-files.js";
 import { intFlag, requireFlag, spaceArg } from "./args.js";
 import type { Io } from "./io.js";
 
@@ -41,7 +42,7 @@ export async function infoCommand(argv: string[], io: Io): Promise<void> {
     return;
   }
   const path = requireFlag(values, "model");
-  const m = await HatModel.fromFile(path);
+  const m = await loadModelFile(path);
   const h = m.header;
   // quantized tensors by form ("kmeans4": count and parameters); the rest f32
   const forms = new Map<string, { method: string; bits: number; tensors: number; params: number }>();

@@ -1,6 +1,6 @@
 /** `hat quantize`: a model file with its weight matrices quantized (K-means as in HAT, or linear). */
 import { parseArgs } from "node:util";
-import { readModelFile, writeQuantizedModel } from "../runtime/model.js";
+import { readModelFile, writeQuantizedModel } from "../runtime/model-files.js";
 import { QUANT_BITS, QUANT_METHODS, type QuantBits, type QuantMethod } from "../runtime/quant.js";
 import { requireFlag } from "./args.js";
 import { UsageError, type Io } from "./io.js";

@@ -1,7 +1,8 @@
 /** `hat train`: train a SuperTransformer (or one SubTransformer) on a corpus or the built-in demo task. */
 import { parseArgs } from "node:util";
 import { loadArch } from "../runtime/arch-files.js";
-import { readModelFile, type DecodedModel } from "../runtime/format.js";
+import type { DecodedModel } from "../runtime/format.js";
+import { readModelFile } from "../runtime/model-files.js";
 import type { Space, ValidArch } from "../runtime/types.js";
 import { demoTask } from "../data/demo-task.js";
 import { readTexts, type Texts } from "../data/texts.js";

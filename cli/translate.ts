@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadArch } from "../runtime/arch-files.js";
 import { translateLines } from "../runtime/decode.js";
-import { HatModel } from "../runtime/model.js";
+import { loadModelFile } from "../runtime/model-files.js";
 import { Bpe } from "../data/bpe.js";
 import { bleu, formatBleu } from "../data/bleu.js";
 import { readLines } from "../data/corpus.js";
@@ -20,7 +20,7 @@ export async function translateCommand(argv: string[], io: Io): Promise<void> {
     io.out("usage: hat translate --model FILE [--arch FILE] [--input FILE (default stdin)] [--beam 4] [--lenpen 0.6] [--batch 32] [--quant f32|int8]\n\nOne sentence a line in, its translation a line out. A SuperTransformer runs --arch (default its largest SubTransformer). --quant int8 runs int8 products (a --method linear --bits 8 file's own weights; any other model's matrices quantized linearly at load).");
     return;
   }
-  const model = await HatModel.fromFile(requireFlag(values, "model"), undefined, { quant: quantFlag(values.quant) });
+  const model = await loadModelFile(requireFlag(values, "model"), undefined, { quant: quantFlag(values.quant) });
   if (!model.header.tokenizer) throw new UsageError("this model carries no tokenizer: it was not trained on text");
   const bpe = Bpe.fromJSON(model.header.tokenizer);
   const arch = values.arch ? loadArch(values.arch, model.header.space) : model.defaultArch;

@@ -47,7 +47,8 @@ import { measureSteady, primeGauge, REFERENCE_ARCH, referenceProtocol, SpeedGaug
 import { describeDiff, protocolLine, protocolOf, sameProtocol, type Protocol, type ProtocolRequest } from "../runtime/protocol.js";
 import { mulberry32 } from "../runtime/rng.js";
 import type { Arch, Space, ValidArch } from "../runtime/types.js";
-import { loadWasm, wasmBuild, type HatWasm } from "../runtime/wasm.js";
+import type { HatWasm } from "../runtime/wasm.js";
+import { loadWasm, wasmBuild } from "../runtime/wasm-node.js";
 import {
   csvHeader, deviceLabel, latestPerArch, readDataset, RowAppender, sameDevice, thisDevice, totalMs, writeDataset,
   type Dataset, type DeviceInfo, type LatencyRow,

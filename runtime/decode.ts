@@ -243,16 +243,28 @@ export interface TextTokenizer {
   decode(ids: ArrayLike<number>): string;
 }
 
+/** One translated line: its text and the output tokens it was decoded from (without eos). */
+export interface Translation {
+  text: string;
+  tokens: number[];
+}
+
 /**
  * Translate lines of text with beam search, `batch` sentences at a time: each source is cut to the
- * positions the model has and ends with eos; an empty (or blank) line translates to an empty line.
+ * positions the model has and ends with eos; an empty (or blank) line translates to an empty line
+ * (no tokens).
  */
-export function translateLines(model: WasmSubTransformer, tokenizer: TextTokenizer, lines: readonly string[], o: DecodeOptions & { batch?: number } = {}): string[] {
-  const B = o.batch ?? 32, out: string[] = [];
+export function translateLinesWithTokens(model: WasmSubTransformer, tokenizer: TextTokenizer, lines: readonly string[], o: DecodeOptions & { batch?: number } = {}): Translation[] {
+  const B = o.batch ?? 32, out: Translation[] = [];
   for (let i = 0; i < lines.length; i += B) {
     const chunk = lines.slice(i, i + B);
     const src = chunk.map((l) => [...tokenizer.encode(l).slice(0, model.weights.maxPositions - 1), SPECIALS.eos]);
-    beamSearch(model, src, o).forEach((h, j) => out.push(chunk[j].trim() === "" ? "" : tokenizer.decode(h.tokens)));
+    beamSearch(model, src, o).forEach((h, j) => out.push(chunk[j].trim() === "" ? { text: "", tokens: [] } : { text: tokenizer.decode(h.tokens), tokens: h.tokens }));
   }
   return out;
+}
+
+/** {@link translateLinesWithTokens}, the text only (`hat translate`). */
+export function translateLines(model: WasmSubTransformer, tokenizer: TextTokenizer, lines: readonly string[], o: DecodeOptions & { batch?: number } = {}): string[] {
+  return translateLinesWithTokens(model, tokenizer, lines, o).map((t) => t.text);
 }

@@ -21,11 +21,9 @@
  *
  * `decodeModel` checks everything it can before any tensor is used, each failure a
  * `ModelFormatError` with a `code` and a message that says what was found and what was expected.
- * `checkTensorsFor` then checks the tensors against the architecture to run.
+ * `checkTensorsFor` then checks the tensors against the architecture to run. Bytes in, bytes out:
+ * reading and writing the files is runtime/model-files.ts (Node).
  */
-import { randomBytes } from "node:crypto";
-import { open, readFile, rename, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
 import { crc32 } from "./crc32.js";
 import type { Arch, Space } from "./types.js";
 import { archTensorShapes, formatShape, shapeSize, type Tensor, type TensorMap } from "./weights.js";
@@ -522,51 +520,6 @@ function readQuantized(bytes: Uint8Array, view: DataView, at: number, e: TensorE
     bad(`the unused high nibble of the last packed byte is ${out.packed[out.packed.length - 1] >> 4}, not 0: the packed indices do not hold ${n} elements`);
   }
   return out;
-}
-
-// ---- files ----------------------------------------------------------------------------------
-
-/** Read and decode a `.hatm` file; format errors are prefixed with the path. */
-export async function readModelFile(path: string): Promise<DecodedModel> {
-  const buf = await readFile(path);
-  try {
-    return decodeModel(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
-  } catch (e) {
-    if (e instanceof ModelFormatError) throw new ModelFormatError(e.code, `${path}: ${e.message}`);
-    throw e;
-  }
-}
-
-/**
- * Write `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk, then
- * renamed over `path`. A crash leaves either the old file or the new one, never half a model.
- */
-export async function writeModelFile(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  try {
-    const f = await open(tmp, "wx");
-    try {
-      await f.writeFile(bytes);
-      await f.sync();
-    } finally {
-      await f.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
-  // Persist the rename itself where the platform allows syncing a directory.
-  try {
-    const d = await open(dirname(path), "r");
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-    // not supported (e.g. Windows): the data itself is already on disk
-  }
 }
 
 // ---- against an architecture ----------------------------------------------------------------

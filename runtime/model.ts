@@ -2,14 +2,17 @@
  * Model files in use: load a `.hatm` (SuperTransformer or compact SubTransformer), check it
  * against the architecture to run before any wasm call, run SubTransformers on it, export a
  * compact SubTransformer, and create a SuperTransformer with random weights.
+ *
+ * Host-neutral: model bytes and a wasm instance in (runtime/wasm.ts). Reading and writing files,
+ * and the Node default instance, are runtime/model-files.ts.
  */
 import { archInSpace, superDims, validateArch, validateSpace } from "./arch.js";
 import { archKey } from "./arch-features.js";
 import { largestArch } from "./arch-sample.js";
-import { checkTensorsFor, decodeModel, encodeModel, readModelFile, writeModelFile, type DecodedModel, type ModelHeader, type ModelHeaderInput } from "./format.js";
+import { checkTensorsFor, decodeModel, encodeModel, type DecodedModel, type ModelHeader, type ModelHeaderInput } from "./format.js";
 import type { Space, ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
-import { loadWasm, type HatWasm } from "./wasm.js";
+import type { HatWasm } from "./wasm.js";
 import { WasmSubTransformer, WasmWeights } from "./wasm-model.js";
 import type { ProductQuant } from "./int8.js";
 
@@ -48,17 +51,13 @@ export class HatModel {
     this.weights = new WasmWeights(wasm, { tensors: file.tensors, vocabSize: file.header.vocab.size, positionDims: file.header.positionDims }, undefined, { quant: o.quant, quantized: file.quantized });
   }
 
-  /** Decode and check `bytes`; errors are ModelFormatError with a code. */
-  static fromBytes(bytes: Uint8Array, wasm: HatWasm = loadWasm(), o: LoadOptions = {}): HatModel {
+  /** Decode and check `bytes`, then upload them into `wasm`; errors are ModelFormatError with a code. */
+  static fromBytes(bytes: Uint8Array, wasm: HatWasm, o: LoadOptions = {}): HatModel {
     return new HatModel(decodeModel(bytes), wasm, o);
   }
 
-  static async fromFile(path: string, wasm: HatWasm = loadWasm(), o: LoadOptions = {}): Promise<HatModel> {
-    return new HatModel(await readModelFile(path), wasm, o);
-  }
-
-  /** A model file already read (readModelFile): checked and uploaded, not read again. */
-  static fromDecoded(file: DecodedModel, wasm: HatWasm = loadWasm(), o: LoadOptions = {}): HatModel {
+  /** A model file already decoded (decodeModel, readModelFile): checked and uploaded, not decoded again. */
+  static fromDecoded(file: DecodedModel, wasm: HatWasm, o: LoadOptions = {}): HatModel {
     return new HatModel(file, wasm, o);
   }
 
@@ -114,13 +113,6 @@ export function exportSubTransformer(superFile: DecodedModel, arch: ValidArch): 
   }, superFile.tensors);
 }
 
-/** The compact model of `arch` cut from `superFile`, written to `out` (`hat export`, the export job). */
-export async function writeSubTransformer(superFile: DecodedModel, arch: ValidArch, out: string): Promise<{ out: string; bytes: number; params: number }> {
-  const bytes = exportSubTransformer(superFile, arch);
-  await writeModelFile(out, bytes);
-  return { out, bytes: bytes.length, params: paramCount(archTensorShapes(arch, superFile.header.vocab.size)) };
-}
-
 /** A SuperTransformer of `space` with seeded random weights (for profiling and tests). */
 export function randomSuperTransformer(space: Space, vocabSize: number, seed = 1, meta: Record<string, unknown> = {}): Uint8Array {
   const d = superDims(space);
@@ -149,12 +141,3 @@ export function quantizeModel(file: DecodedModel, o: QuantizeOptions): Quantized
   const meta = { ...h.meta, quantized: { method: summary.method, bits: summary.bits, embedBits: summary.embedBits, relRmse: summary.relRmse, at: new Date().toISOString() } };
   return { ...summary, bytes: encodeModel({ ...h, meta }, tensors), f32Bytes: 4 * summary.params };
 }
-
-/** {@link quantizeModel} written to `out` (`hat quantize`, the quantize job): what it did, `bytes` the file's size. */
-export async function writeQuantizedModel(file: DecodedModel, o: QuantizeOptions, out: string): Promise<Omit<QuantizedModel, "bytes"> & { out: string; bytes: number }> {
-  const { bytes, ...q } = quantizeModel(file, o);
-  await writeModelFile(out, bytes);
-  return { ...q, out, bytes: bytes.length };
-}
-
-export { readModelFile, writeModelFile };

@@ -9,7 +9,8 @@ import type { ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import { checkProtocol, DEFAULT_PROTOCOL, type Protocol } from "./protocol.js";
 import { archTensorShapes, randomTensorSteps } from "./weights.js";
-import { checkWasmFits, loadWasm, wasmBuild, type HatWasm } from "./wasm.js";
+import { checkWasmFits, type HatWasm } from "./wasm.js";
+import { loadWasm, wasmBuild } from "./wasm-node.js";
 import { WasmSubTransformer, WasmWeights, weightsWasmBytes } from "./wasm-model.js";
 import type { ProductQuant } from "./int8.js";
 

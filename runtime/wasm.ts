@@ -1,10 +1,10 @@
 /**
  * The host side of build/hat.wasm: instantiation, one bump arena over the wasm memory, typed
  * views, and trap handling. The wasm keeps no state; everything it touches is laid out here.
+ *
+ * Host-neutral (docs/runtime.md, "In the browser"): wasm bytes or a compiled module in, no file
+ * system. Finding and reading build/hat*.wasm on disk is Node's part, runtime/wasm-node.ts.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { basename, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { InputError } from "./errors.js";
 
 /** The module's exports (assembly/index.ts). Pointers are byte offsets into `memory`. */
@@ -70,50 +70,33 @@ export function checkWasmFits(bytes: number, what: string, wasm?: HatWasm): void
   }
 }
 
+/** The relaxed-SIMD build's file name (fused multiply-add), and the baseline SIMD build's. */
+export const WASM_BUILDS = ["hat-relaxed.wasm", "hat.wasm"] as const;
+
 /**
- * The build this process runs: `HAT_WASM` if set; else the relaxed-SIMD build (fused multiply-add)
- * when this engine accepts it (Node 22+, current browsers; Node 20 only with
- * --experimental-wasm-relaxed-simd), else the baseline SIMD build.
+ * The first of `builds` (in order of preference) this engine accepts: the relaxed-SIMD build on
+ * Node 22+ and current browsers (Node 20 only with --experimental-wasm-relaxed-simd), else the
+ * baseline SIMD build. Undefined when it accepts none.
  */
-function defaultWasm(): { path: string; bytes: Uint8Array<ArrayBuffer> } {
-  const env = process.env.HAT_WASM;
-  if (env) return { path: env, bytes: new Uint8Array(readFileSync(env)) };
-  for (const dir of ["../build/", "../../build/"]) {
-    const base = fileURLToPath(new URL(dir, import.meta.url));
-    if (!existsSync(join(base, "hat.wasm"))) continue;
-    const relaxed = join(base, "hat-relaxed.wasm");
-    if (existsSync(relaxed)) {
-      const bytes = new Uint8Array(readFileSync(relaxed));
-      if (WebAssembly.validate(bytes)) return { path: relaxed, bytes };
-    }
-    const path = join(base, "hat.wasm");
-    return { path, bytes: new Uint8Array(readFileSync(path)) };
-  }
-  throw new Error("build/hat.wasm not found: run `npm run build:wasm` (or set HAT_WASM)");
+export function pickWasmBuild<T extends { bytes: Uint8Array<ArrayBuffer> }>(builds: readonly T[]): T | undefined {
+  return builds.find((b) => WebAssembly.validate(b.bytes));
 }
 
-let cached: { module: WebAssembly.Module; path: string } | undefined;
+const IMPORTS = { env: { abort: () => { throw new Error("abort called in wasm"); } } };
 
-/** File name of the build loadWasm() runs by default (hat.wasm or hat-relaxed.wasm). */
-export function wasmBuild(): string {
-  if (!cached) compileDefault();
-  return basename(cached!.path);
-}
-
-function compileDefault(): WebAssembly.Module {
-  if (!cached) {
-    const { path, bytes } = defaultWasm();
-    cached = { module: new WebAssembly.Module(bytes), path };
-  }
-  return cached.module;
-}
-
-/** Compile (once per process) and instantiate the runtime. Each instance has its own memory. */
-export function loadWasm(bytes?: Uint8Array<ArrayBuffer>): HatWasm {
-  const mod = bytes ? new WebAssembly.Module(bytes) : compileDefault();
-  const imports = { env: { abort: () => { throw new Error("abort called in wasm"); } } };
-  const inst = new WebAssembly.Instance(mod, imports);
+/** Instantiate a compiled runtime (synchronous: the module is compiled already). Each instance has its own memory. */
+export function instantiateWasm(mod: WebAssembly.Module): HatWasm {
+  const inst = new WebAssembly.Instance(mod, IMPORTS);
   return new HatWasm(inst.exports as unknown as HatExports);
+}
+
+/**
+ * Compile `bytes` asynchronously (WebAssembly.compile) and instantiate it: what a browser page
+ * does, where a synchronous compile of a module this size on the main thread may be refused.
+ */
+export async function compileWasm(bytes: Uint8Array<ArrayBuffer>): Promise<{ module: WebAssembly.Module; wasm: HatWasm }> {
+  const module = await WebAssembly.compile(bytes);
+  return { module, wasm: instantiateWasm(module) };
 }
 
 /** A wasm instance with a bump arena. `mark()`/`release(mark)` free everything allocated since. */

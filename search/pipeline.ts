@@ -11,7 +11,9 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { readModelFile, writeModelFile, type DecodedModel } from "../runtime/format.js";
+import type { DecodedModel } from "../runtime/format.js";
+import { readModelFile, writeModelFile } from "../runtime/model-files.js";
+import { loadWasm } from "../runtime/wasm-node.js";
 import { HatModel } from "../runtime/model.js";
 import { archKey } from "../runtime/arch-features.js";
 import { protocolOf, type Protocol, type ProtocolRequest } from "../runtime/protocol.js";
@@ -176,7 +178,7 @@ async function readInputs(o: SearchOptions, log: (line: string) => void): Promis
   const bpe = Bpe.fromJSON(file.header.tokenizer);
   const validPairs = tokenizeTexts(bpe, o.valid).slice(0, o.validMax);
   if (validPairs.length === 0) throw new SearchInputError("the validation set is empty");
-  return { sources, file, space, model: HatModel.fromDecoded(file), bpe, validPairs, measureProtocol };
+  return { sources, file, space, model: HatModel.fromDecoded(file, loadWasm()), bpe, validPairs, measureProtocol };
 }
 
 /** The winner as the stages after the search see it: an arch, its loss, its predicted latency per device. */
@@ -361,7 +363,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchRun> {
       const test = o.bleu.test;
       const n = Math.min(test.src.length, o.bleu.max ?? test.src.length);
       const beam = 4, lenpen = 0.6;
-      const b = bleuOfModel(HatModel.fromBytes(final.bytes), bpe, test.src.slice(0, n), test.tgt.slice(0, n), { beam, lenpen });
+      const b = bleuOfModel(HatModel.fromBytes(final.bytes, loadWasm()), bpe, test.src.slice(0, n), test.tgt.slice(0, n), { beam, lenpen });
       winner.bleu = { score: b.result.score, sentences: n, beam, lenpen, model: final.kind };
       summary.bleu = b.result.score;
       log(`BLEU ${b.result.score.toFixed(2)} (${final.kind} weights, ${n} test sentences, beam ${beam}, lenpen ${lenpen})`);

@@ -15,7 +15,9 @@
 import { archKey, archParams } from "../runtime/arch-features.js";
 import { largestArch, sampleArch, smallestArch } from "../runtime/arch-sample.js";
 import { InputError } from "../runtime/errors.js";
-import { readModelFile, type DecodedModel } from "../runtime/format.js";
+import type { DecodedModel } from "../runtime/format.js";
+import { readModelFile } from "../runtime/model-files.js";
+import { loadWasm } from "../runtime/wasm-node.js";
 import { HatModel } from "../runtime/model.js";
 import { mulberry32 } from "../runtime/rng.js";
 import type { Space, ValidArch } from "../runtime/types.js";
@@ -94,7 +96,7 @@ export async function proxyStudy(o: ProxyStudyOptions): Promise<ProxyStudy> {
   const valid = tokenizeTexts(bpe, o.valid).slice(0, o.validMax ?? 200);
   const validTexts = { src: o.valid.src.slice(0, valid.length), tgt: o.valid.tgt.slice(0, valid.length) };
   const train = tokenizeTexts(bpe, o.train);
-  const model = HatModel.fromDecoded(file);
+  const model = HatModel.fromDecoded(file, loadWasm());
   const inherited = new InheritedLoss(model, valid);
   const archs = spreadArchs(space, V, o.archs, o.seed ?? 1);
   const bleuMax = o.bleuMax ?? 200;
@@ -107,7 +109,7 @@ export async function proxyStudy(o: ProxyStudyOptions): Promise<ProxyStudy> {
       steps: o.finetune.steps, minutes: o.finetune.minutes, seed: o.seed ?? 1, log: () => {},
     });
     let bleu: number | undefined;
-    if (test) bleu = bleuOfModel(HatModel.fromBytes(ft.bytes), bpe, test.src, test.tgt).result.score;
+    if (test) bleu = bleuOfModel(HatModel.fromBytes(ft.bytes, loadWasm()), bpe, test.src, test.tgt).result.score;
     const row: ProxyRow = { arch, params: archParams(arch, V), inheritedLoss, finetunedLoss: ft.result.validLoss, bleu, steps: ft.result.steps, seconds: ft.result.seconds };
     rows.push(row);
     log(`[${i + 1}/${archs.length}] ${(row.params / 1e6).toFixed(2)} M parameters: inherited loss ${inheritedLoss.toFixed(4)}, after ${row.steps} updates ${row.finetunedLoss.toFixed(4)}${bleu !== undefined ? `, BLEU ${bleu.toFixed(2)}` : ""}`);

@@ -3,6 +3,7 @@
  * included): no import cycle, and each folder imports only the folders below it:
  *
  *   runtime (the wasm host)  <-  data, train  <-  latency  <-  search  <-  server, agent  <-  cli
+ *   runtime, data  <-  web (the browser page and hat web)  <-  cli
  *
  * The agent stays off train/ and search/ (its single executable must not bundle tfjs), and nothing
  * imports cli/: the CLI is a shell over the libraries, never a library itself.
@@ -10,7 +11,7 @@
 import madge from "madge";
 import { describe, expect, it } from "vitest";
 
-const FOLDERS = ["runtime", "data", "train", "latency", "search", "server", "agent", "bench", "cli"] as const;
+const FOLDERS = ["runtime", "data", "train", "latency", "search", "server", "agent", "web", "bench", "cli"] as const;
 type Folder = (typeof FOLDERS)[number];
 
 /** The folders each folder may import besides itself (assembly/: the descriptor layout shared with the wasm). */
@@ -22,8 +23,9 @@ const MAY_IMPORT: Record<Folder, readonly string[]> = {
   search: ["runtime", "data", "train", "latency"],
   server: ["runtime", "data", "train", "latency", "search"],
   agent: ["runtime", "data", "latency"],
+  web: ["runtime", "data"], // the page (browser) and hat web's writer
   bench: ["runtime", "data", "train", "latency", "search", "server", "agent", "assembly"], // fleet-load runs the server and the agent's client
-  cli: ["runtime", "data", "train", "latency", "search", "server", "agent"],
+  cli: ["runtime", "data", "train", "latency", "search", "server", "agent", "web"],
 };
 
 async function graph(): Promise<{ deps: Record<string, string[]>; cycles: string[][] }> {

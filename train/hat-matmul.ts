@@ -17,7 +17,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { loadWasm, type HatWasm } from "../runtime/wasm.js";
+import type { HatWasm } from "../runtime/wasm.js";
+import { loadWasm } from "../runtime/wasm-node.js";
 
 type MatMulArgs = {
   inputs: { a: tf.TensorInfo; b: tf.TensorInfo };

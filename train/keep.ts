@@ -9,7 +9,7 @@
  * resumed run keeps the ones taken before the kill; only the best is also held in memory.
  */
 import { existsSync } from "node:fs";
-import { readModelFile, writeModelFile } from "../runtime/format.js";
+import { readModelFile, writeModelFile } from "../runtime/model-files.js";
 import type { TensorMap } from "../runtime/weights.js";
 
 /** What is recorded with a kept set of weights, in its file's meta. */

@@ -6,7 +6,8 @@
  */
 import { largestArch, spaceOfArch } from "../runtime/arch-sample.js";
 import { InputError } from "../runtime/errors.js";
-import { writeModelFile, type DecodedModel } from "../runtime/format.js";
+import type { DecodedModel } from "../runtime/format.js";
+import { writeModelFile } from "../runtime/model-files.js";
 import { encodeTrained } from "../runtime/model.js";
 import type { Space, ValidArch } from "../runtime/types.js";
 import { Bpe } from "../data/bpe.js";

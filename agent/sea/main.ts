@@ -12,7 +12,7 @@ import { smallestArch } from "../../runtime/arch-sample.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { profileArch } from "../../runtime/profile.js";
 import { protocolOf } from "../../runtime/protocol.js";
-import { loadWasm, wasmBuild } from "../../runtime/wasm.js";
+import { loadWasm, wasmBuild } from "../../runtime/wasm-node.js";
 import { AGENT_VERSION, wasmFeatures } from "../hardware.js";
 
 /** The runtime's bytes and build name: the executable's asset, or the source tree's build (undefined). */

@@ -15,7 +15,7 @@ import type { ProfileWork } from "../../runtime/fleet-protocol.js";
 import { profileArch } from "../../runtime/profile.js";
 import { protocolOf } from "../../runtime/protocol.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
-import { loadWasm } from "../../runtime/wasm.js";
+import { loadWasm } from "../../runtime/wasm-node.js";
 import { hashToken } from "../../server/auth.js";
 import { listen } from "../../server/app.js";
 import { fakeServer, until } from "./fake-server.js";

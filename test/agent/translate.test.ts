@@ -15,7 +15,7 @@ import { Bpe } from "../../data/bpe.js";
 import { superDims } from "../../runtime/arch.js";
 import { encodeModel } from "../../runtime/format.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
-import { loadWasm } from "../../runtime/wasm.js";
+import { loadWasm } from "../../runtime/wasm-node.js";
 import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 import { fakeServer } from "./fake-server.js";
 

@@ -22,7 +22,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadWasm } from "../../runtime/wasm.js";
+import { loadWasm } from "../../runtime/wasm-node.js";
 import { HatModel, quantizeModel, randomSuperTransformer } from "../../runtime/model.js";
 import { largestArch, smallestArch } from "../../runtime/arch-sample.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";

@@ -15,7 +15,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadWasm } from "../../runtime/wasm.js";
+import { loadWasm } from "../../runtime/wasm-node.js";
 import { packQ8, q8Source, Q8ShapeError, type Q8Exports } from "../../runtime/int8.js";
 import { dequantize, linearQuantize } from "../../runtime/quant.js";
 import { Q8_MAX_K } from "../../assembly/q8-layout.js";

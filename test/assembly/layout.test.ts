@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { D_STRIDE, E_STRIDE, M_HEADER } from "../../assembly/layout.js";
-import { loadWasm } from "../../runtime/wasm.js";
+import { loadWasm } from "../../runtime/wasm-node.js";
 
 describe("descriptor layout", () => {
   it("the wasm's descriptor size and layer offsets are the table's", () => {

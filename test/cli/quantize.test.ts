@@ -9,7 +9,7 @@ import { superDims } from "../../runtime/arch.js";
 import { encodeModel } from "../../runtime/format.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
-import { loadWasm } from "../../runtime/wasm.js";
+import { loadWasm } from "../../runtime/wasm-node.js";
 import { loadServing } from "../../agent/models.js";
 import { translateLines } from "../../runtime/decode.js";
 

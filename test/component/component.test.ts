@@ -20,7 +20,7 @@ import { beamSearch, score, translateLines } from "../../runtime/decode.js";
 import { decodeModel, encodeModel, ModelFormatError } from "../../runtime/format.js";
 import { exportSubTransformer, HatModel, quantizeModel } from "../../runtime/model.js";
 import { SPECIALS, type Space } from "../../runtime/types.js";
-import { loadWasm } from "../../runtime/wasm.js";
+import { loadWasm } from "../../runtime/wasm-node.js";
 import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 import { headerOf } from "../model-files.js";
 import { repoRoot, rng, TINY_SPACE } from "../helpers.js";

@@ -15,7 +15,7 @@ import { superDims } from "../../runtime/arch.js";
 import { translateLines } from "../../runtime/decode.js";
 import { encodeModel } from "../../runtime/format.js";
 import { HatModel } from "../../runtime/model.js";
-import { loadWasm } from "../../runtime/wasm.js";
+import { loadWasm } from "../../runtime/wasm-node.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 import { repoRoot } from "../helpers.js";

@@ -25,7 +25,7 @@ import { protocolOf } from "../../runtime/protocol.js";
 import { largestArch } from "../../runtime/arch-sample.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { SPECIALS, type Space } from "../../runtime/types.js";
-import { loadWasm } from "../../runtime/wasm.js";
+import { loadWasm } from "../../runtime/wasm-node.js";
 import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 import { repoRoot, rng } from "../helpers.js";
 

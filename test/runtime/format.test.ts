@@ -9,10 +9,8 @@ import { join } from "node:path";
 import * as zlib from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { crc32 } from "../../runtime/crc32.js";
-import {
-  checkTensorsFor, decodeModel, encodeModel, ModelFormatError, readModelFile, writeModelFile,
-  type ModelFormatErrorCode, type ModelHeader, type ModelHeaderInput,
-} from "../../runtime/format.js";
+import { checkTensorsFor, decodeModel, encodeModel, ModelFormatError, type ModelFormatErrorCode, type ModelHeader, type ModelHeaderInput } from "../../runtime/format.js";
+import { readModelFile, writeModelFile } from "../../runtime/model-files.js";
 import type { Arch, Space } from "../../runtime/types.js";
 import { SPECIALS } from "../../runtime/types.js";
 import { randomTensors, sliceSubTensors, superTensorShapes, type TensorMap } from "../../runtime/weights.js";

@@ -7,7 +7,8 @@ import { decodeModel, ModelFormatError } from "../../runtime/format.js";
 import { exportSubTransformer, HatModel, randomSuperTransformer } from "../../runtime/model.js";
 import { mulberry32 } from "../../runtime/rng.js";
 import { SPECIALS } from "../../runtime/types.js";
-import { loadWasm, WasmTrapError } from "../../runtime/wasm.js";
+import { WasmTrapError } from "../../runtime/wasm.js";
+import { loadWasm } from "../../runtime/wasm-node.js";
 import { validArch } from "../helpers.js";
 
 const V = 200;
@@ -27,7 +28,7 @@ describe("HatModel", () => {
   });
 
   it("runs any SubTransformer of its space; refuses one outside it, naming the field", () => {
-    const m = HatModel.fromBytes(superBytes);
+    const m = HatModel.fromBytes(superBytes, loadWasm());
     const r = mulberry32(1);
     for (let i = 0; i < 5; i++) expect(greedy(m.subnet(sampleArch(DEMO_SPACE, r)), src, { maxLen: 6 })).toHaveLength(2);
     expect(() => m.subnet(validArch({ ...smallestArch(DEMO_SPACE), decoderFfnDims: [1000] }))).toThrow(/decoderFfnDims\[0\]/);
@@ -37,7 +38,7 @@ describe("HatModel", () => {
   it("an exported SubTransformer holds only its slices and decodes like the slice", () => {
     const arch = sampleArch(DEMO_SPACE, mulberry32(9));
     const subBytes = exportSubTransformer(decodeModel(superBytes), arch);
-    const sup = HatModel.fromBytes(superBytes), sub = HatModel.fromBytes(subBytes);
+    const sup = HatModel.fromBytes(superBytes, loadWasm()), sub = HatModel.fromBytes(subBytes, loadWasm());
     expect(sub.header.kind).toBe("subtransformer");
     expect(sub.params).toBeLessThan(sup.params);
     expect(subBytes.length).toBeLessThan(superBytes.length);

@@ -8,7 +8,8 @@
 import { describe, expect, it } from "vitest";
 import { SPECIALS } from "../../runtime/types.js";
 import { randomTensors, sliceSubTensors, superTensorShapes } from "../../runtime/weights.js";
-import { loadWasm, WasmMemoryError } from "../../runtime/wasm.js";
+import { WasmMemoryError } from "../../runtime/wasm.js";
+import { loadWasm } from "../../runtime/wasm-node.js";
 import { SPACE_LIMITS, validateArch } from "../../runtime/arch.js";
 import { profileArch } from "../../runtime/profile.js";
 import { protocolOf } from "../../runtime/protocol.js";

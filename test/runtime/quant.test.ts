@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { crc32 } from "../../runtime/crc32.js";
 import { decodeModel, encodeModel, ModelFormatError, type ModelFormatErrorCode, type ModelHeaderInput } from "../../runtime/format.js";
 import { HatModel, quantizeModel } from "../../runtime/model.js";
+import { loadWasm } from "../../runtime/wasm-node.js";
 import {
   dequantize, kmeans1d, kmeansQuantize, linearQuantize, packIndices, packedBytes, quantizeTensors, unpackIndices, type QuantBits,
 } from "../../runtime/quant.js";
@@ -310,7 +311,7 @@ describe("quantized model files (format version 2)", () => {
     const src = [5, 9, 12, 7, SPECIALS.eos];
     /** The logits of the first two decoder steps (bos, then token 11). */
     const logits = (bytes: Uint8Array) => {
-      const s = HatModel.fromBytes(bytes).subnet(arch).begin([src], { maxLen: 4 });
+      const s = HatModel.fromBytes(bytes, loadWasm()).subnet(arch).begin([src], { maxLen: 4 });
       const out = [...s.step(new Int32Array([SPECIALS.eos]), 0).slice(), ...s.step(new Int32Array([11]), 1).slice()];
       s.release();
       return out;
@@ -325,6 +326,6 @@ describe("quantized model files (format version 2)", () => {
     for (let i = 0; i < a.length; i++) { num = Math.max(num, Math.abs(a[i] - b[i])); den = Math.max(den, Math.abs(a[i])); }
     expect(num / den).toBeGreaterThan(0); // really the quantized weights
     expect(num / den).toBeLessThan(0.05);
-    expect(HatModel.fromBytes(q8.bytes).header.meta).toMatchObject({ quantized: { method: "kmeans", bits: 8 } });
+    expect(HatModel.fromBytes(q8.bytes, loadWasm()).header.meta).toMatchObject({ quantized: { method: "kmeans", bits: 8 } });
   });
 });

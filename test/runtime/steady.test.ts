@@ -11,7 +11,7 @@ import { DEMO_SPACE } from "../../runtime/spaces.js";
 import {
   MAX_REMEASURES, measureSteady, MIN_BASELINE, REFERENCE_ARCH, REFERENCE_REUSE_MS, referenceProtocol, SpeedGauge, STEADY_TOLERANCE,
 } from "../../runtime/steady.js";
-import { loadWasm } from "../../runtime/wasm.js";
+import { loadWasm } from "../../runtime/wasm-node.js";
 
 const p = protocolOf({ runs: 3, warmup: 1, vocab: 64, src_len: 4, tgt_len: 3, beam: 2, build: "test" });
 const arch = smallestArch(DEMO_SPACE);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { largestArch, sampleArch, smallestArch } from "../../runtime/arch-sample.js";
 import { HatModel, randomSuperTransformer } from "../../runtime/model.js";
+import { loadWasm } from "../../runtime/wasm-node.js";
 import { CachedLoss, InheritedLoss } from "../../search/fitness.js";
 import { validationLoss } from "../../train/trainer.js";
 import type { TokenPair } from "../../train/batching.js";
@@ -8,7 +9,7 @@ import { rng, TINY_SPACE, validArch } from "../helpers.js";
 
 const space = { ...TINY_SPACE, endeLayerChoices: [1, 2] };
 const V = 50;
-const model = HatModel.fromBytes(randomSuperTransformer(space, V, 3));
+const model = HatModel.fromBytes(randomSuperTransformer(space, V, 3), loadWasm());
 const r = rng(4);
 const tok = () => 4 + Math.floor(r() * (V - 4));
 const pairs: TokenPair[] = Array.from({ length: 37 }, () => ({

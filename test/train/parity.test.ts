@@ -10,7 +10,7 @@ import { score } from "../../runtime/decode.js";
 import { refDecode, refEncode } from "../../runtime/reference.js";
 import { mulberry32 } from "../../runtime/rng.js";
 import type { Space, ValidArch } from "../../runtime/types.js";
-import { loadWasm } from "../../runtime/wasm.js";
+import { loadWasm } from "../../runtime/wasm-node.js";
 import { WasmSubTransformer, WasmWeights } from "../../runtime/wasm-model.js";
 import { randomTensors, superTensorShapes, type TensorMap } from "../../runtime/weights.js";
 import { selectBackend } from "../../train/backend.js";
