@@ -13,6 +13,7 @@ import { quantizeCommand } from "./quantize.js";
 import { reportCommand, searchCommand } from "./search.js";
 import { serveCommand } from "./serve.js";
 import { trainCommand } from "./train.js";
+import { workerCommand } from "./worker.js";
 import { bleuCommand, translateCommand } from "./translate.js";
 import { isInputError } from "../runtime/errors.js";
 import type { Io } from "./io.js";
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<void>;
   search: { run: searchCommand, help: "hardware-aware evolutionary search for a SubTransformer under a latency constraint" },
   report: { run: reportCommand, help: "the HTML report of a search, from its record (hat search --record)" },
   serve: { run: serveCommand, help: "the search server: jobs, datasets, campaigns on agents, predictors, searches, deployments (HTTP)" },
+  worker: { run: workerCommand, help: "runs the jobs a `hat serve --queue` server put on its BullMQ queue (Redis), on this machine" },
   agent: { run: agentCommand, help: "the edge agent: enrols with a server, profiles architectures, serves deployed models" },
   demo: { run: demoCommand, help: "the main job on the built-in demo space (see docs/STATUS.md)" },
 };

