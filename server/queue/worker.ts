@@ -87,10 +87,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   const stop = new AbortController();
   let fatal: WorkerTokenError | undefined;
   const die = (e: WorkerTokenError) => {
-    if (!fatal) {
-      fatal = e;
-      o.log(`hat worker: ${e.message}`);
-    }
+    fatal ??= e; // the CLI prints it as the worker ends
     stop.abort(e);
   };
   o.signal?.addEventListener("abort", () => stop.abort(new Error("stopped")), { once: true });

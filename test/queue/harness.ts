@@ -46,6 +46,7 @@ export function hat(args: string[], env: Record<string, string> = {}): Proc {
     child.once("exit", (code) => reject(new Error(`hat ${args[0]} exited (${code}) before printing:\n${out.join("\n").slice(-3000)}`)));
   });
   lines.on("line", keep);
+  firstLine.catch(() => { /* awaited by the tests that need it; a process that is meant to fail never prints */ });
   return { child, out, firstLine, exited };
 }
 

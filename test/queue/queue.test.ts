@@ -112,4 +112,94 @@ describe.skipIf(!hasRedis)("the queue mode: hat serve --queue, hat worker, Redis
     console.log(`queue: run handed to worker b ${handedOnS.toFixed(1)} s after worker a was SIGKILLed (lock 3 s, stalled check every 1 s)`);
     expect(handedOnS).toBeLessThan(30);
   });
+
+  it("Redis killed and restarted: a waiting run survives in its append-only file; with Redis's data gone, the server puts it back", async () => {
+    await kill(workers.b.child, "SIGTERM"); // a graceful stop: nothing of its own was running
+    expect(await workers.b.exited).toBe(0);
+    const arch = sampleArch(BUILTIN_SPACES.demo, mulberry32(5));
+    const queued = async (id: string, kind: string) => until(`${id} on the queue`, async () => ((await api.get<JobRecord>(`/v1/jobs/${id}`)).message ?? "").includes(`queued on hat:${kind}`) || undefined, 30_000);
+    // 1. acknowledged by Redis (appendfsync always), then Redis SIGKILLed and started again on its files
+    const exp = await api.job("export", { supernet: trainJob.id, arch });
+    await queued(exp.id, "export");
+    await kill(redis);
+    redis = await startRedis(redisPort, join(dir, "redis"));
+    const c = await newWorkerToken("c");
+    workers.c = await startWorker("c", c.token, "export");
+    const exported = await api.follow(exp.id, () => {}, { timeoutMs: 120_000 });
+    expect(exported.state, exported.error ?? "").toBe("done");
+    expect(await eventText(exp.id)).not.toMatch(/had lost run/);
+    // 2. Redis's data gone (a new, empty directory): the run is in the server's SQLite, which puts it back
+    const q = await api.job("quantize", { model: exp.id, bits: 8 });
+    await queued(q.id, "quantize");
+    await kill(redis);
+    redis = await startRedis(redisPort, join(dir, "redis-empty"));
+    const d = await newWorkerToken("d");
+    workers.d = await startWorker("d", d.token, "quantize");
+    const quantized = await api.follow(q.id, () => {}, { timeoutMs: 120_000 });
+    expect(quantized.state, quantized.error ?? "").toBe("done");
+    expect(await eventText(q.id)).toMatch(/the queue had lost run job_\w+-c1 .*put back on hat:quantize/);
+    expect((quantized.result as { bits: number }).bits).toBe(8);
+    // worker c came through both restarts
+    expect(workers.c.child.exitCode).toBeNull();
+  });
+
+  it("a revoked worker token stops its worker (exit 2, a clear message); a revoked token does not start one", async () => {
+    const e = await newWorkerToken("e");
+    const w = await startWorker("e", e.token, "train");
+    const t0 = Date.now();
+    await api.call("DELETE", `/v1/workers/${e.id}`);
+    expect(await w.exited).toBe(2);
+    console.log(`queue: a revoked worker stopped ${((Date.now() - t0) / 1000).toFixed(1)} s after the DELETE`);
+    expect(w.out.join("\n")).toMatch(/refused the worker token \(401: the worker token is not valid \(unknown or revoked\)\)/);
+    const again = track(hat(["worker", "--server", api.url, "--token", e.token, "--queue", redisUrl(), "--dir", join(dir, "worker-e2")]));
+    expect(await again.exited).toBe(2);
+    expect(again.out.join("\n")).toMatch(/refused the worker token/);
+    const listed = await api.get<{ workers: { id: string; revoked_at: number | null }[] }>("/v1/workers");
+    expect(listed.workers.find((x) => x.id === e.id)?.revoked_at).toBeGreaterThan(0);
+  });
+
+  it("a run whose every attempt fails fails its job with the reason of each attempt", async () => {
+    // a dataset whose stored train text is damaged after it was checked (same size, other bytes): every attempt's download fails its sha256
+    const t2 = demoTask({ seed: 11, train: 50, valid: 10 });
+    const ds = await api.post<{ id: string; splits: { train: { src_sha256: string } } }>("/v1/datasets", { name: "damaged", splits: { train: { src: lines(t2.train.src), tgt: lines(t2.train.tgt) }, valid: { src: lines(t2.valid.src), tgt: lines(t2.valid.tgt) } } });
+    const sha = ds.splits.train.src_sha256;
+    const file = join(dir, "server", "artifacts", sha.slice(0, 2), sha);
+    const bytes = readFileSync(file);
+    bytes[0] ^= 1;
+    writeFileSync(file, bytes);
+    expect(statSync(file).size).toBe(bytes.length);
+    const f = await newWorkerToken("f");
+    workers.f = await startWorker("f", f.token, "train,predictor,search");
+    const failed = await api.follow((await api.job("train", { dataset: ds.id, space: "demo", steps: 2, vocab_size: 300, max_tokens: 256, threads: 1 })).id, () => {}, { timeoutMs: 120_000 });
+    expect(failed.state).toBe("failed");
+    expect(failed.error).toMatch(/failed after 2 attempt\(s\) on the queue/);
+    expect(failed.error).toMatch(new RegExp(`attempt 1 \\(worker f\\): .*input ${sha}: the server sent bytes whose sha256 is [0-9a-f]{64}`));
+    expect(failed.error).toMatch(new RegExp(`attempt 2 \\(worker f\\): .*input ${sha}`));
+  });
+
+  it("a campaign (on the server, measured by an agent), a predictor and a search (on a worker, its closed loop measured on the agent through the server)", async () => {
+    const { token } = await api.post<{ token: string }>("/v1/enrolment-tokens", { device_class: CLASS });
+    const agent = track(hat(["agent", "--server", api.url, "--token", token, "--name", "q1", "--state", join(dir, "agent"), "--port", "0", "--wait-s", "2", "--json"]));
+    await agent.firstLine;
+    const protocol = { runs: 30, warmup: 1, vocab: 300, src_len: 30, tgt_len: 30, beam: 4 };
+    const campaign = await api.follow((await api.job("campaign", { device_class: CLASS, space: "demo", samples: 59, protocol })).id, () => {}, { timeoutMs: 300_000 });
+    expect(campaign.state, campaign.error ?? "").toBe("done");
+    const predictor = await api.follow((await api.job("predictor", { campaign: campaign.id })).id, () => {}, { timeoutMs: 240_000 });
+    expect(predictor.state, predictor.error ?? "").toBe("done");
+    expect(await eventText(predictor.id)).toMatch(/attempt 1 on worker f/);
+    const search = await api.job("search", {
+      supernet: trainJob.id, predictor: predictor.id, latency_ms: 1000, dataset, generations: 2, population: 8, parents: 3, mutations: 3, crossovers: 2,
+      random_baseline: false, finetune_steps: 2, max_tokens: 512, bleu: true, valid_max: 10, verify: 2, verify_rounds: 1,
+    });
+    const done = await api.follow(search.id, () => {}, { timeoutMs: 300_000 });
+    expect(done.state, done.error ?? "").toBe("done");
+    const text = await eventText(search.id);
+    expect(text).toMatch(/attempt 1 on worker f/);
+    expect(text).toMatch(/verify round 1: campaign job_\w+ measures [12] candidate/);
+    const r = done.result as { verdict: string; candidates: { measured_ms: number | null }[]; bleu?: number };
+    expect(r.verdict).toBe("meets");
+    for (const c of r.candidates) expect(c.measured_ms).toBeGreaterThan(0);
+    expect(typeof r.bleu).toBe("number");
+    for (const role of ["model", "arch", "record", "report"]) expect(done.artifacts[role]).toMatch(/^[0-9a-f]{64}$/);
+  });
 });
