@@ -108,6 +108,15 @@ describe.skipIf(!hasRedis)("the queue mode: hat serve --queue, hat worker, Redis
     expect((trainJob.result as { steps: number }).steps).toBe(40);
     expect(trainJob.artifacts.model).toMatch(/^[0-9a-f]{64}$/);
     expect(run()!.state).toBe("done");
+    // the result is taken once: the same run's result again (a retried upload, a late attempt) is a duplicate, and a late attempt's events are refused
+    const seq = (await eventText(job.id)).split("\n").length;
+    const again = await api.post<{ duplicate?: boolean }>(`/v1/queue/runs/${run()!.id}/result`, { attempt: 1, code: 0, result: { steps: 1 }, stderr_tail: "" });
+    expect(again).toEqual({ duplicate: true });
+    const late = await fetch(`${api.url}/v1/queue/runs/${run()!.id}/events`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify({ attempt: 1, events: [{ type: "line", stream: "log", line: "late" }] }) });
+    expect(late.status).toBe(409);
+    expect(((await late.json()) as { error: { code: string } }).error.code).toBe("run_done");
+    expect((await eventText(job.id)).split("\n").length).toBe(seq);
+    expect(((await api.get<JobRecord>(`/v1/jobs/${job.id}`)).result as { steps: number }).steps).toBe(40);
     db.close();
     console.log(`queue: run handed to worker b ${handedOnS.toFixed(1)} s after worker a was SIGKILLed (lock 3 s, stalled check every 1 s)`);
     expect(handedOnS).toBeLessThan(30);
@@ -175,6 +184,23 @@ describe.skipIf(!hasRedis)("the queue mode: hat serve --queue, hat worker, Redis
     expect(failed.error).toMatch(/failed after 2 attempt\(s\) on the queue/);
     expect(failed.error).toMatch(new RegExp(`attempt 1 \\(worker f\\): .*input ${sha}: the server sent bytes whose sha256 is [0-9a-f]{64}`));
     expect(failed.error).toMatch(new RegExp(`attempt 2 \\(worker f\\): .*input ${sha}`));
+  });
+
+  it("the server SIGKILLed mid-run and restarted: the run goes on on its worker, and the server re-attaches to it", async () => {
+    const job = await api.job("train", { dataset, space: "demo", steps: 40, vocab_size: 300, max_tokens: 512, threads: 1, checkpoint_seconds: 1, seed: 4 });
+    await until("the run on worker f, a few steps in", async () => /step ([3-9]|\d\d)\/40/.test((await api.get<JobRecord>(`/v1/jobs/${job.id}`)).message ?? ""), 120_000);
+    await kill(server.child);
+    await new Promise((r) => setTimeout(r, 1500)); // the worker's events wait meanwhile
+    server = track(hat(["serve", "--data", join(dir, "server"), "--port", String(port), "--admin-token", ADMIN, "--lease-s", "3", "--lease-batch", "3",
+      "--queue", redisUrl(), "--queue-attempts", "2", "--queue-backoff-s", "0.2", "--json"]));
+    await server.firstLine;
+    const done = await api.follow(job.id, () => {}, { timeoutMs: 240_000 });
+    expect(done.state, done.error ?? "").toBe("done");
+    expect(done.attempts).toBe(2); // the server ran the kind twice ...
+    const text = await eventText(job.id);
+    expect(text).toMatch(/re-attached to run job_\w+-c1 on the queue hat:train \(it runs on worker f\)/);
+    expect(text).not.toMatch(/attempt 2 on worker/); // ... the worker only once
+    expect((done.result as { steps: number }).steps).toBe(40);
   });
 
   it("a campaign (on the server, measured by an agent), a predictor and a search (on a worker, its closed loop measured on the agent through the server)", async () => {
