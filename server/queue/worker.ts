@@ -298,7 +298,10 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     }
     try {
       if (fatal || stop.signal.aborted) return await handBack(fatal ? "the token was refused" : "the worker stops");
-      if (stopped) throw new UnrecoverableError(`run ${run}, attempt ${attempt}: ${stopped}`);
+      if (stopped) {
+        o.log(`run ${run}: attempt ${attempt} stopped by the server: ${stopped}`);
+        throw new UnrecoverableError(`run ${run}, attempt ${attempt}: ${stopped}`);
+      }
       await retrying(`run ${run}: events`, END_RETRY_MS, async () => { await flush(); if (buffer.length) throw new Error("the server did not take the events"); });
       if (stopped) throw new UnrecoverableError(`run ${run}, attempt ${attempt}: ${stopped}`);
       if (r && r.code === 0) {

@@ -214,8 +214,8 @@ describe.skipIf(!hasRedis)("the queue mode: hat serve --queue, hat worker, Redis
     expect(predictor.state, predictor.error ?? "").toBe("done");
     expect(await eventText(predictor.id)).toMatch(/attempt 1 on worker f/);
     const search = await api.job("search", {
-      supernet: trainJob.id, predictor: predictor.id, latency_ms: 1000, dataset, generations: 2, population: 8, parents: 3, mutations: 3, crossovers: 2,
-      random_baseline: false, finetune_steps: 2, max_tokens: 512, bleu: true, valid_max: 10, verify: 2, verify_rounds: 1,
+      supernet: trainJob.id, predictor: predictor.id, latency_ms: 1000, dataset, generations: 1, population: 6, parents: 2, mutations: 2, crossovers: 2,
+      random_baseline: false, bleu: true, bleu_max: 5, valid_max: 5, verify: 2, verify_rounds: 1,
     });
     const done = await api.follow(search.id, () => {}, { timeoutMs: 300_000 });
     expect(done.state, done.error ?? "").toBe("done");
@@ -227,5 +227,17 @@ describe.skipIf(!hasRedis)("the queue mode: hat serve --queue, hat worker, Redis
     for (const c of r.candidates) expect(c.measured_ms).toBeGreaterThan(0);
     expect(typeof r.bleu).toBe("number");
     for (const role of ["model", "arch", "record", "report"]) expect(done.artifacts[role]).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("a job cancelled while its run trains on a worker: the worker stops that run (no retry) and takes the next", async () => {
+    const job = await api.job("train", { dataset, space: "demo", steps: 400, vocab_size: 300, max_tokens: 512, threads: 1, seed: 6 });
+    await until("a few steps on worker f", async () => /step ([3-9]|\d\d+)\/400/.test((await api.get<JobRecord>(`/v1/jobs/${job.id}`)).message ?? ""), 120_000);
+    await api.post(`/v1/jobs/${job.id}/cancel`);
+    await until("worker f to stop the run", () => workers.f.out.some((l) => new RegExp(`run ${job.id}-c1: attempt 1 stopped by the server: .*is cancelled`).test(l)), 30_000);
+    expect((await api.get<JobRecord>(`/v1/jobs/${job.id}`)).state).toBe("cancelled");
+    const next = await api.follow((await api.job("train", { dataset, space: "demo", steps: 2, vocab_size: 300, max_tokens: 256, threads: 1 })).id, () => {}, { timeoutMs: 120_000 });
+    expect(next.state, next.error ?? "").toBe("done");
+    expect(await eventText(next.id)).toMatch(/attempt 1 on worker f/);
+    expect(workers.f.out.join("\n")).not.toMatch(new RegExp(`run ${job.id}-c1 \\(train of ${job.id}\\): attempt 2`));
   });
 });
