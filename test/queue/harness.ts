@@ -5,11 +5,24 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { createServer as netServer, connect } from "node:net";
+import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { hatCommandLine } from "../../cli/self.js";
 
-export const hasRedis = spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
-export const noRedisMessage = "redis-server is not installed (apt-get install redis-server): the queue tests skip";
+const hasServer = spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
+/** ioredis resolved as server/queue/redis.ts resolves it (a package.json dependency: absent only before `npm install`). */
+const hasClient = (() => {
+  try {
+    createRequire(new URL("../../server/queue/redis.ts", import.meta.url)).resolve("ioredis");
+    return true;
+  } catch {
+    return false;
+  }
+})();
+export const hasRedis = hasServer && hasClient;
+export const noRedisMessage = !hasServer
+  ? "redis-server is not installed (apt-get install redis-server): the queue tests skip"
+  : "the ioredis package is not installed (npm install): the queue tests skip";
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
