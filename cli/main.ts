@@ -14,6 +14,7 @@ import { reportCommand, searchCommand } from "./search.js";
 import { studyCommand } from "./study.js";
 import { serveCommand } from "./serve.js";
 import { trainCommand } from "./train.js";
+import { workerCommand } from "./worker.js";
 import { bleuCommand, translateCommand } from "./translate.js";
 import { webCommand } from "./web.js";
 import { isInputError } from "../runtime/errors.js";
@@ -36,6 +37,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<void>;
   report: { run: reportCommand, help: "the HTML report of a search, from its record (hat search --record)" },
   study: { run: studyCommand, help: "HAT's evidence on your corpus: the proxy check (inherited loss against fine-tuned models)" },
   serve: { run: serveCommand, help: "the search server: jobs, datasets, campaigns on agents, predictors, searches, deployments (HTTP)" },
+  worker: { run: workerCommand, help: "runs the jobs a `hat serve --queue` server put on its BullMQ queue (Redis), on this machine" },
   agent: { run: agentCommand, help: "the edge agent: enrols with a server, profiles architectures, serves deployed models" },
   demo: { run: demoCommand, help: "the main job on the built-in demo space (see docs/STATUS.md)" },
 };

@@ -7,12 +7,14 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { listen } from "../server/app.js";
+import { QueueBackend } from "../server/queue/backend.js";
 import { hashToken, newToken } from "../server/auth.js";
-import { intFlag } from "./args.js";
+import { intFlag, numFlag } from "./args.js";
 import { UsageError, type Io } from "./io.js";
 
 const HELP = `usage: hat serve --data DIR [--host 127.0.0.1] [--port 8080] [--admin-token TOKEN]
                  [--corpus-root DIR ...] [--lease-s 60] [--lease-batch 5] [--json]
+                 [--queue redis://HOST:PORT [--queue-attempts 3] [--queue-backoff-s 10]]
 
 The search server: datasets, training, latency campaigns on edge agents, predictors, searches
 and deployments over HTTP (JSON). GET /openapi.json describes every route; docs/fleet.md walks
@@ -27,6 +29,10 @@ through them.
   --lease-s S       a profiling lease ends S seconds after its agent's last news (at least: a
                     lease is longer when its work is, server/fleet/work.ts)
   --lease-batch N   architectures per profiling lease
+  --queue URL       the queue mode: jobs' work goes on BullMQ queues in this Redis for \`hat worker\`s
+                    (docs/scaling.md); without it, jobs run here as children of the server
+  --queue-attempts N   attempts of a job's work on the queue before it fails
+  --queue-backoff-s S  the first retry waits S seconds, each next one twice as long
   --json            print {"url", "admin_token_file"} instead of the plain line
 Stop it with Ctrl-C (SIGINT) or SIGTERM.`;
 
@@ -56,7 +62,8 @@ export async function serveCommand(argv: string[], io: Io): Promise<void> {
     options: {
       data: { type: "string" }, host: { type: "string" }, port: { type: "string" }, "admin-token": { type: "string" },
       "corpus-root": { type: "string", multiple: true },
-      "lease-s": { type: "string" }, "lease-batch": { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      "lease-s": { type: "string" }, "lease-batch": { type: "string" },
+      queue: { type: "string" }, "queue-attempts": { type: "string" }, "queue-backoff-s": { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
@@ -71,7 +78,12 @@ export async function serveCommand(argv: string[], io: Io): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
   const { token, file } = adminToken(dataDir, values["admin-token"]);
   const log = (s: string) => io.err(`${new Date().toISOString()} ${s}`);
-  const server = await listen({ dataDir, adminTokenHash: hashToken(token), host, port, leaseSeconds, leaseBatch, log, corpusRoots: values["corpus-root"] ?? [] });
+  if (values.queue === undefined && (values["queue-attempts"] !== undefined || values["queue-backoff-s"] !== undefined)) throw new UsageError("--queue-attempts and --queue-backoff-s need --queue");
+  const queue = values.queue === undefined ? undefined : await QueueBackend.prepare({
+    url: values.queue, attempts: intFlag(values, "queue-attempts", 3, 1), backoffSeconds: numFlag(values, "queue-backoff-s", 10, 0),
+  });
+  const server = await listen({ dataDir, adminTokenHash: hashToken(token), host, port, leaseSeconds, leaseBatch, log, corpusRoots: values["corpus-root"] ?? [], queue });
+  if (server.queue) log(`queue mode: jobs' work goes on the BullMQ queues ${server.queue.shown} (hat:<kind>) for hat workers`);
   if (values.json) io.out(JSON.stringify({ url: server.url, admin_token_file: file }));
   else io.out(`hat serve: listening on ${server.url} (data ${dataDir}${file ? `, admin token in ${file}` : ""}; the dashboard: ${server.url}/)`);
 

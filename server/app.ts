@@ -23,6 +23,7 @@ import { describe, openApiDocument } from "./openapi.js";
 import { InputError } from "../runtime/errors.js";
 import { LEASE_ASSUMED_GFLOPS } from "./fleet/work.js";
 import { artifactHeaders, uiApp } from "./ui/routes.js";
+import type { QueueBackend, QueueFactory } from "./queue/backend.js";
 
 /** Longest body on the agents' routes (enrolment included, which needs no token). */
 const AGENT_BODY_LIMIT = 1024 * 1024;
@@ -93,6 +94,8 @@ export interface ServerOptions extends Partial<Omit<ServerConfig, "dataDir" | "a
   log?: (line: string) => void;
   /** Leave the jobs a previous process left running alone until `runner.start()` (listen binds first). */
   deferJobs?: boolean;
+  /** The queue mode (server/queue/backend.ts QueueBackend.prepare): jobs' children run on `hat worker`s. */
+  queue?: QueueFactory;
 }
 
 export interface HatServer {
@@ -100,6 +103,8 @@ export interface HatServer {
   ctx: ServerContext;
   fleet: Fleet;
   runner: JobRunner;
+  /** The queue mode's backend, when the server runs in it. */
+  queue?: QueueBackend;
   /** Stop jobs' child processes (their jobs stay `running`: the next start resumes them) and close the database. */
   close(): Promise<void>;
 }
@@ -136,6 +141,7 @@ export function createServer(o: ServerOptions): HatServer {
   } as Omit<ServerContext, "jobs"> as ServerContext;
   const runner = new JobRunner(ctx, join(config.dataDir, "jobs"));
   ctx.jobs = runner;
+  const queue = o.queue?.(ctx, runner);
   const fleet = new Fleet(ctx);
   lookup = (h) => fleet.agentByTokenHash(h);
   registerKinds(ctx);
@@ -150,7 +156,9 @@ export function createServer(o: ServerOptions): HatServer {
   });
   // agents' messages are small, and enrolment needs no token: 1 MiB there; datasets need the big one
   app.use("/v1/agent/*", limit(Math.min(config.bodyLimitBytes, AGENT_BODY_LIMIT)));
-  app.use("*", limit(config.bodyLimitBytes));
+  // a worker's checkpoint and output uploads are streamed to disk with their own limit (server/queue/backend.ts)
+  const bodies = limit(config.bodyLimitBytes);
+  app.use("*", (c, next) => (queue && c.req.method === "PUT" && c.req.path.startsWith("/v1/queue/") ? next() : bodies(c, next)));
 
   describe({ method: "get", path: "/v1/health", summary: "liveness and version", auth: "none" });
   app.get("/v1/health", (c) => c.json({ ok: true, version: config.version }));
@@ -172,13 +180,15 @@ export function createServer(o: ServerOptions): HatServer {
   app.route("/v1/datasets", datasetsApp(ctx));
   app.route("/v1/jobs", jobsApp(ctx));
   app.route("/v1", fleet.app());
+  if (queue) app.route("/v1", queue.app());
 
   if (!o.deferJobs) runner.start(); // resumes jobs a previous process left running
   return {
-    app, ctx, fleet, runner,
+    app, ctx, fleet, runner, queue,
     async close() {
       fleet.close();
       await runner.stop();
+      await queue?.close();
       db.close();
       unlock();
     },

@@ -8,7 +8,7 @@ export interface RouteDoc {
   method: "get" | "post" | "put" | "delete";
   path: string; // OpenAPI style: /v1/jobs/{id}
   summary: string;
-  auth: "none" | "admin" | "agent" | "admin or agent";
+  auth: "none" | "admin" | "agent" | "admin or agent" | "worker";
   body?: z.ZodType;
   query?: z.ZodType;
   /** The success status and a short description of what comes back. */

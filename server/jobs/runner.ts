@@ -18,7 +18,8 @@ import type { ArtifactInfo } from "../artifacts.js";
 import type { ServerContext } from "../context.js";
 import { now, type Db } from "../db.js";
 import { ApiError, check, conflict, notFound } from "../http.js";
-import { JobDirError, runSpec, type ChildOptions } from "./child.js";
+import { JobDirError, runSpec, type ChildOptions, type SpecRun } from "./child.js";
+import type { JobSpec } from "./spec.js";
 import { linePosition, progressData, type ProgressData } from "./progress.js";
 import type { JobControl, JobKind, JobRecord, Jobs, JobState } from "./types.js";
 
@@ -63,6 +64,14 @@ const toRecord = (r: JobRow): JobRecord => ({
   created_at: r.created_at, started_at: r.started_at, finished_at: r.finished_at,
 });
 
+/**
+ * Where a job's child runs instead of this process (the queue mode: server/queue/backend.ts puts
+ * it on a BullMQ queue for a `hat worker`): the same spec and the same ChildOptions as runSpec
+ * (its lines, progress and measure requests come back through them), the same answer. `call`
+ * counts the children of this run() (1, 2, ...), so a resumed run() asks for the same runs again.
+ */
+export type RemoteChild = (run: { job: JobRecord; dir: string; call: number; options: ChildOptions }, spec: JobSpec) => Promise<SpecRun>;
+
 /** A job running in this process. */
 interface Active {
   id: string;
@@ -89,6 +98,8 @@ export class JobRunner implements Jobs {
   private stopped = false;
   /** After stop(): the database may be closed, nothing is written any more. */
   private closed = false;
+  /** Set in the queue mode: children run on workers, and exclusive kinds no longer wait for each other here. */
+  private remote?: RemoteChild;
 
   constructor(readonly ctx: ServerContext, jobsDir: string) {
     this.dir = resolve(jobsDir);
@@ -99,6 +110,11 @@ export class JobRunner implements Jobs {
     if (this.kinds.has(kind.kind)) throw new Error(`job kind ${kind.kind} is registered twice`);
     this.kinds.set(kind.kind, kind as JobKind<unknown>);
     this.pump(); // jobs of this kind left by a previous process can run now
+  }
+
+  /** The queue mode (server/queue): every job's child runs through `remote`; call before start(). */
+  useRemote(remote: RemoteChild): void {
+    this.remote = remote;
   }
 
   /** The registered kinds (routes describe one POST per kind). */
@@ -242,7 +258,7 @@ export class JobRunner implements Jobs {
         this.unknownSaid.add(r.id);
         continue;
       }
-      if (kind.exclusive) {
+      if (kind.exclusive && !this.remote) { // queued on workers, the server's CPU is not what they use
         if (exclusiveBusy) continue;
         exclusiveBusy = true;
       }
@@ -303,13 +319,17 @@ export class JobRunner implements Jobs {
   }
 
   private control(a: Active, job: JobRecord, dir: string, resumed: boolean): JobControl {
+    let calls = 0;
     return {
       job, dir, resumed, signal: a.abort.signal,
       // guarded: a kind may call these from a child's stream handlers or a timer, where a throw would end the server
       log: (line) => this.guarded(a, () => this.logLine(a, { line })),
       progress: (fraction, message, data) => this.guarded(a, () => this.progress(a, fraction, message, progressData(data))),
       artifact: (role, file, kind, name) => this.artifact(a.id, role, file, kind, name),
-      child: (spec, o) => runSpec(spec, { ...this.childOptions(a, dir), onMeasure: o?.onMeasure }),
+      child: (spec, o) => {
+        const options = { ...this.childOptions(a, dir), onMeasure: o?.onMeasure };
+        return this.remote ? this.remote({ job, dir, call: ++calls, options }, spec) : runSpec(spec, options);
+      },
     };
   }
 
