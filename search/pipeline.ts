@@ -101,7 +101,8 @@ export interface SearchOptions {
   report?: string;
   log?: (line: string) => void;
   /** A stage's position: a search's generations, fine-tuning's updates. */
-  onProgress?: (p: { done: number; total: number; message: string }) => void;
+  /** Position and, per generation, the numbers behind the line (best_loss, best_ms, evaluations) for the dashboard. */
+  onProgress?: (p: { done: number; total: number; message: string; data?: Record<string, number | null> }) => void;
 }
 
 export interface SearchRun {
@@ -240,7 +241,11 @@ export async function runSearch(o: SearchOptions): Promise<SearchRun> {
   const progress = (method: string, total: number, ds: Device[] = devices) => (s: GenerationStats) => {
     const line = progressLine(method, total, s, ds);
     log(line);
-    o.onProgress?.({ done: s.generation + 1, total, message: line });
+    const best = Number.isFinite(s.bestLoss);
+    o.onProgress?.({
+      done: s.generation + 1, total, message: line,
+      data: { generation: s.generation + 1, best_loss: best ? s.bestLoss : null, best_ms: best && s.bestLatency.length ? s.bestLatency[0] : null, evaluations: s.evaluations, elapsed_s: s.seconds },
+    });
   };
 
   // ---- the search(es)

@@ -111,7 +111,7 @@ async function run(spec: JobSpec): Promise<unknown> {
         finetune: o.finetune && { ...o.finetune, train: texts(o.finetune.train) },
         bleu: o.bleu && { test: texts(o.bleu.test), max: o.bleu.max },
         verify: o.verify && { ...o.verify, measurer: fleetMeasurer(o.verify.where) },
-        log, onProgress: (p) => progress(positionFraction(p.done, p.total), p.message, { done: p.done, total: p.total > 0 ? p.total : null }),
+        log, onProgress: (p) => progress(positionFraction(p.done, p.total), p.message, { done: p.done, total: p.total > 0 ? p.total : null, ...p.data }),
       });
       return run.summary;
     }

@@ -5,7 +5,9 @@
  *
  *   train, finetune  { step, total_steps, loss, lr, tokens_per_sec, elapsed_s, eta_s, valid_loss? }
  *                    total_steps is null while a time budget's total is not yet estimated
- *   search           { done, total }  (generations of the search, then updates of fine-tuning)
+ *   search           { done, total, generation, best_loss, best_ms, evaluations, elapsed_s } per
+ *                    generation (best_* null until a feasible candidate), then { done, total }
+ *                    for the updates of fine-tuning
  *   campaign         { done, total, agents }  (architectures measured, on how many agents)
  *
  * The job child sends them over IPC (./spec.ts ChildMessage `progress`): the parent keeps only

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { hat } from "./hat.js";
+import { runSearch } from "../../search/pipeline.js";
 import { encodeModel } from "../../runtime/format.js";
 import { superDims, validateArch } from "../../runtime/arch.js";
 import { archParams } from "../../runtime/arch-features.js";
@@ -60,6 +61,24 @@ const last = (out: string) => JSON.parse(out.trim().split("\n").pop()!);
 
 describe("hat search", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("reports each generation's numbers (best loss and latency, evaluations) beside its line", async () => {
+    const seen: { done: number; total: number; data?: Record<string, number | null> }[] = [];
+    await runSearch({
+      supernet, predictors: [pred], latencyMs: [limit], valid: task.valid, validMax: 20,
+      evolution: { generations: 3, population: 12, parents: 4, mutations: 4, crossovers: 4, mutationProb: 0.3, seed: 1 },
+      onProgress: (p) => seen.push(p),
+    });
+    expect(seen.map((p) => p.done)).toEqual([1, 2, 3]);
+    for (const p of seen) {
+      expect(p.data!.generation).toBe(p.done);
+      expect(p.data!.best_loss).toBeGreaterThan(0);
+      expect(p.data!.best_ms).toBeLessThanOrEqual(limit);
+      expect(p.data!.evaluations).toBeGreaterThan(0);
+    }
+    // the best so far never gets worse
+    expect(seen[2].data!.best_loss).toBeLessThanOrEqual(seen[0].data!.best_loss!);
+  });
 
   it("--json: the last line has arch, predicted_ms, valid_loss, evaluations; export, measure, report, random baseline", async () => {
     const out = join(dir, "arch.json"), sub = join(dir, "sub.hatm"), report = join(dir, "r.html"), rec = join(dir, "rec.json");
