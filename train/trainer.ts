@@ -26,7 +26,7 @@ import { initialTensors } from "./init.js";
 import { Keeper, type Kept } from "./keep.js";
 import { checkTrainingMemory, largestFittingBatch, TrainingMemoryError, WASM_HEAP_BYTES } from "./memory.js";
 import { Adam, cosineDecay, cosineLr, inverseSqrtLr } from "./optim.js";
-import { describeRecipe, probeDone, sizeRecipe, type Recipe } from "./recipe.js";
+import { describeRecipe, probeDone, refineRecipe, sizeRecipe, TRIAL_UPDATES, type Recipe } from "./recipe.js";
 import { trainStep, type StepResult } from "./step.js";
 import { SuperTransformer } from "./supertransformer.js";
 
@@ -211,10 +211,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let stream = new BatchStream(o.train, maxTokens, seed);
   // a recipe sized to the budget: only for a time budget alone
   const sizing = o.minutes !== undefined && o.steps === undefined && o.recipe !== false ? (o.recipe || { fixed: [] }) : undefined;
+  let streamTokens = maxTokens;
+  const given = { warmup: lr.warmup, maxLr: lr.maxLr }; // what a recipe sizes from
   const useRecipe = (r: Recipe) => {
     lr.warmup = r.warmup;
     lr.maxLr = r.maxLr;
-    if (r.maxTokens !== maxTokens) stream = new BatchStream(o.train, r.maxTokens, seed);
+    if (r.maxTokens !== streamTokens) stream = new BatchStream(o.train, streamTokens = r.maxTokens, seed);
   };
   const validPairs = o.valid.slice(0, o.validMax ?? 500);
   const validArch = o.arch ?? largestArch(o.space);
@@ -291,7 +293,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const runStart = performance.now();
     const validEverySec = o.validEverySec ?? (sizing && o.validEvery === undefined ? Math.max(30, (o.minutes! * 60) / 8) : undefined);
     let lastValid = elapsed();
-    const probeTimes: number[] = []; // seconds of each update after the first, until the recipe is chosen
+    // the recipe's probe (updates at maxTokens) and trial (at the first estimate's smaller batch):
+    // seconds of each update after the first of each, until the recipe is chosen
+    const probeTimes: number[] = [], trialTimes: number[] = [];
+    let trial: { recipe: Recipe; updates: number } | undefined;
+    const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
     while (!o.signal?.aborted) {
       if (o.steps !== undefined && state.step >= o.steps) break;
       const now = elapsed();
@@ -313,7 +319,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const so = { lr: rate, labelSmoothing: o.labelSmoothing ?? 0.1, rates, clipNorm: o.clipNorm ?? 0, teacher };
       const t0 = performance.now();
       const r: StepResult = parallel ? await parallel.step(opt, archs, batch, so) : trainStep(st, opt, archs, batch, so);
-      if (sizing && !state.recipe && state.step > 0) probeTimes.push((performance.now() - t0) / 1000); // the first update compiles kernels
+      if (sizing && !state.recipe) {
+        const sec = (performance.now() - t0) / 1000;
+        if (trial) { if (trial.updates++ > 0) trialTimes.push(sec); } // the first at a new size allocates
+        else if (state.step > 0) probeTimes.push(sec); // the first update compiles kernels
+      }
       if (!Number.isFinite(r.loss)) throw new Error(`loss is ${r.loss} at update ${state.step}: lower the learning rate`);
       recent.push(r.loss);
       state.tokens += r.tokens;
@@ -321,14 +331,18 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       if (recent.length > 20) recent = recent.slice(-20);
       state.step++;
       state.elapsedMs = elapsed();
-      if (sizing && !state.recipe && probeDone(probeTimes.length, state.elapsedMs / 1000, deadline / 1000)) {
-        const sorted = probeTimes.slice().sort((a, b) => a - b);
-        state.recipe = sizeRecipe({
-          probe: { updates: state.step, batchTokens: maxTokens, secPerUpdate: sorted[sorted.length >> 1] },
-          remainingSec: (deadline - state.elapsedMs) / 1000, maxTokens, warmup: lr.warmup, maxLr: lr.maxLr, fixed: sizing.fixed,
-        });
-        useRecipe(state.recipe);
-        log(describeRecipe(state.recipe));
+      if (sizing && !state.recipe) {
+        const input = { remainingSec: (deadline - state.elapsedMs) / 1000, maxTokens, ...given, fixed: sizing.fixed };
+        if (!trial && probeDone(probeTimes.length, state.elapsedMs / 1000, deadline / 1000)) {
+          const first = sizeRecipe({ ...input, probe: { updates: state.step, batchTokens: maxTokens, secPerUpdate: median(probeTimes) } });
+          if (first.maxTokens < maxTokens) trial = { recipe: first, updates: 0 }; // time the smaller batch before trusting the estimate
+          else state.recipe = first;
+          useRecipe(first);
+        } else if (trial && trialTimes.length >= TRIAL_UPDATES) {
+          state.recipe = refineRecipe(trial.recipe, { updates: trial.updates, batchTokens: trial.recipe.maxTokens, secPerUpdate: median(trialTimes) }, input);
+          useRecipe(state.recipe);
+        }
+        if (state.recipe) log(describeRecipe(state.recipe));
       }
       const validate = (o.validEvery !== undefined && state.step % o.validEvery === 0) ||
         (validEverySec !== undefined && state.elapsedMs - lastValid >= validEverySec * 1000 && state.elapsedMs < deadline - 5000);

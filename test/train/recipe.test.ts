@@ -1,6 +1,6 @@
 /** A recipe sized to a time budget (train/recipe.ts), on numbers: the 15-minute run, a long run, the user's settings kept. */
 import { describe, expect, it } from "vitest";
-import { MIN_BATCH, probeDone, sizeRecipe, TARGET_UPDATES, WARMUP_FRACTION } from "../../train/recipe.js";
+import { EFFICIENCY, MIN_BATCH, probeDone, refineRecipe, sizeRecipe, TARGET_UPDATES, WARMUP_FRACTION } from "../../train/recipe.js";
 
 const defaults = { maxTokens: 4096, warmup: 400, maxLr: 1e-3, fixed: [] as ("maxTokens" | "warmup" | "lr")[] };
 
@@ -59,5 +59,40 @@ describe("probeDone", () => {
     expect(probeDone(4, 10, 900)).toBe(true);
     expect(probeDone(1, 100, 900)).toBe(false);
     expect(probeDone(2, 0.2, 3)).toBe(true);
+  });
+});
+
+describe("refineRecipe", () => {
+  const probe = { updates: 6, batchTokens: 4096, secPerUpdate: 6.26 };
+  const input = { ...defaults, remainingSec: 850 };
+
+  it("with a fixed cost an update, keeps the batch whose tokens/s stays near the full batch's (measured: 6.26 s at 4,096, 2.29 s at 1,024)", () => {
+    const first = sizeRecipe({ ...input, probe });
+    expect(first.maxTokens).toBe(MIN_BATCH);
+    const r = refineRecipe(first, { updates: 4, batchTokens: 1024, secPerUpdate: 2.29 }, input);
+    const k = (6.26 - 2.29) / 3072, c = 6.26 - k * 4096;
+    expect(r.overheadSec).toBeCloseTo(c, 6);
+    const tps = (b: number) => b / (c + k * b);
+    expect(tps(r.maxTokens)).toBeGreaterThanOrEqual(EFFICIENCY * tps(4096) - 1e-9);
+    expect(tps(r.maxTokens - 64)).toBeLessThan(EFFICIENCY * tps(4096)); // the smallest such batch, in 64s
+    expect(r.expectedUpdates).toBe(Math.floor(850 / (c + k * r.maxTokens)) + 10);
+    expect(r.warmup).toBe(Math.round(WARMUP_FRACTION * r.expectedUpdates));
+    expect(r.maxLr).toBeCloseTo(1e-3 * Math.sqrt(r.maxTokens / 4096), 9);
+  });
+
+  it("without a fixed cost keeps the first estimate's batch, and a noisy trial (k <= 0) changes nothing", () => {
+    const first = sizeRecipe({ ...input, probe });
+    const proportional = refineRecipe(first, { updates: 4, batchTokens: 1024, secPerUpdate: 6.26 / 4 }, input);
+    expect(proportional.maxTokens).toBe(first.maxTokens);
+    expect(proportional.overheadSec).toBeCloseTo(0, 9);
+    const noisy = refineRecipe(first, { updates: 4, batchTokens: 1024, secPerUpdate: 7 }, input);
+    expect([noisy.maxTokens, noisy.warmup, noisy.expectedUpdates]).toEqual([first.maxTokens, first.warmup, first.expectedUpdates]);
+    expect(noisy.trial!.secPerUpdate).toBe(7);
+  });
+
+  it("a batch the user set stays as given", () => {
+    const fixed = { ...input, fixed: ["maxTokens" as const] };
+    const first = sizeRecipe({ ...fixed, maxTokens: 1024, probe: { ...probe, batchTokens: 1024, secPerUpdate: 2.29 } });
+    expect(refineRecipe(first, { updates: 4, batchTokens: 512, secPerUpdate: 1.6 }, { ...fixed, maxTokens: 1024 }).maxTokens).toBe(1024);
   });
 });
