@@ -1,6 +1,7 @@
 /**
  * Deployments (DeployWork): download the model with the agent's token, check its size and
- * sha256, load it into its own wasm instance, check it carries a tokenizer, warm it up on one
+ * sha256, load it into its own wasm instance with the products of the work's protocol (quant: f32
+ * or int8, runtime/model.ts LoadOptions: the deployment measures and serves what it says), check it carries a tokenizer, warm it up on one
  * line, store it (models/<sha256>.hatm, atomically), then switch to it with a single reference swap
  * (the old model serves until that moment), measure its latency with the work's protocol, steady
  * (runtime/steady.ts: a measurement taken while the machine runs slow is taken again, bounded;
@@ -11,6 +12,7 @@ import { Bpe } from "../data/bpe.js";
 import { translateLines } from "../runtime/decode.js";
 import type { DeploymentReport, DeployWork } from "../runtime/fleet-protocol.js";
 import { HatModel } from "../runtime/model.js";
+import type { ProductQuant } from "../runtime/protocol.js";
 import { measureSteady, primeGauge, SpeedGauge } from "../runtime/steady.js";
 import type { ValidArch } from "../runtime/types.js";
 import type { HatWasm } from "../runtime/wasm.js";
@@ -28,18 +30,20 @@ export interface Serving {
   vocabSize: number;
   sub: WasmSubTransformer;
   bpe: Bpe;
+  /** The products it runs (the deployment's protocol.quant). */
+  quant: ProductQuant;
 }
 
-/** Load `bytes` into a fresh wasm instance and check it can translate (throws otherwise). */
-export function loadServing(bytes: Uint8Array, wasm: HatWasm, deploymentId: string, sha256: string): Serving {
-  const model = HatModel.fromBytes(bytes, wasm);
+/** Load `bytes` into a fresh wasm instance, running `quant` products, and check it can translate (throws otherwise). */
+export function loadServing(bytes: Uint8Array, wasm: HatWasm, deploymentId: string, sha256: string, quant: ProductQuant = "f32"): Serving {
+  const model = HatModel.fromBytes(bytes, wasm, { quant });
   const h = model.header;
   if (!h.tokenizer) throw new Error("the model carries no tokenizer: it cannot translate text");
   const bpe = Bpe.fromJSON(h.tokenizer);
   if (bpe.vocabSize > model.vocabSize) throw new Error(`the tokenizer has ${bpe.vocabSize} tokens, the model only ${model.vocabSize}`);
   const arch = model.defaultArch;
   const sub = model.subnet(arch);
-  const s: Serving = { deploymentId, sha256, arch, vocabSize: model.vocabSize, sub, bpe };
+  const s: Serving = { deploymentId, sha256, arch, vocabSize: model.vocabSize, sub, bpe, quant };
   translateLines(sub, bpe, ["warm up"], { beam: 2, maxLen: 8 }); // warm-up: the first decode compiles and allocates
   return s;
 }
@@ -86,8 +90,8 @@ export class Models {
       return;
     }
     try {
-      this.current = loadServing(bytes, this.o.newWasm(), a.deployment_id, a.model_sha256);
-      this.o.log(`serving model ${a.model_sha256.slice(0, 12)} of deployment ${a.deployment_id} again`);
+      this.current = loadServing(bytes, this.o.newWasm(), a.deployment_id, a.model_sha256, a.quant);
+      this.o.log(`serving model ${a.model_sha256.slice(0, 12)} of deployment ${a.deployment_id} again (${a.quant ?? "f32"} products)`);
     } catch (e) {
       this.o.log(`the last active model ${a.model_sha256.slice(0, 12)} does not load: ${errText(e)}`);
     }
@@ -116,8 +120,8 @@ export class Models {
 
   private async install(work: DeployWork): Promise<DeploymentReport> {
     const { state, client, log } = this.o;
-    const sha = work.model_sha256;
-    if (this.current?.sha256 !== sha) {
+    const sha = work.model_sha256, quant = work.protocol.quant;
+    if (this.current?.sha256 !== sha || this.current.quant !== quant) {
       let bytes = state.readModel(sha);
       const stored = !!bytes;
       if (!bytes) {
@@ -126,15 +130,15 @@ export class Models {
         if (bytes.byteLength !== work.model_bytes) throw new Error(`downloaded ${bytes.byteLength} bytes, the deployment says ${work.model_bytes}: the old model keeps serving`);
         if (got !== sha) throw new Error(`sha256 mismatch: expected ${sha}, got ${got}: the old model keeps serving`);
       }
-      const next = loadServing(bytes, this.o.newWasm(), work.deployment_id, sha);
+      const next = loadServing(bytes, this.o.newWasm(), work.deployment_id, sha, quant);
       if (!stored) state.writeModel(sha, bytes); // before the switch, so a restart finds what is serving
       this.current = next; // the switch
     } else {
       this.current = { ...this.current, deploymentId: work.deployment_id };
     }
-    state.saveActiveModel({ deployment_id: work.deployment_id, model_sha256: sha });
+    state.saveActiveModel({ deployment_id: work.deployment_id, model_sha256: sha, quant });
     state.pruneModels([sha]); // the old model's file is no longer needed: the new one is active
-    log(`deployment ${work.deployment_id}: serving model ${sha.slice(0, 12)}; measuring its latency`);
+    log(`deployment ${work.deployment_id}: serving model ${sha.slice(0, 12)} (${quant} products); measuring its latency`);
     await new Promise<void>((resolve) => setImmediate(resolve));
     const s = this.current, p = { ...work.protocol, vocab: s.vocabSize }; // the model's own vocabulary
     try {

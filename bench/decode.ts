@@ -56,7 +56,7 @@ export async function decodeBench(path = XEON_137, rounds = Number(process.env.B
   const enc = { f32: [] as number[], int8: [] as number[] };
   for (let r = 0; r < rounds; r++) {
     for (const quant of r & 1 ? (["int8", "f32"] as const) : (["f32", "int8"] as const)) {
-      const m = profileArch(arch, protocol, { quant });
+      const m = profileArch(arch, { ...protocol, quant });
       t[quant].push(m.total_ms); enc[quant].push(m.encoder_ms);
     }
     t.web.push(await perCallMs(webRun, roundMs));

@@ -31,11 +31,12 @@ export async function profileCommand(argv: string[], io: Io): Promise<void> {
   const protocol = protocolOf({
     vocab: intFlag(values, "vocab", D.vocab, 8), src_len: intFlag(values, "src-len", D.src_len), tgt_len: intFlag(values, "tgt-len", D.tgt_len),
     beam: intFlag(values, "beam", D.beam), runs: intFlag(values, "runs", D.runs), warmup: intFlag(values, "warmup", D.warmup, 0),
+    quant: quantFlag(values.quant),
   });
   let lastPct = -1;
   const progress = new Progress(process.stderr, 0);
   const r = profileArch(arch, protocol, {
-    seed: intFlag(values, "seed", 1, 0), quant: quantFlag(values.quant),
+    seed: intFlag(values, "seed", 1, 0),
     onRun: values.json ? undefined : (done, total) => {
       const pct = Math.floor((100 * done) / total);
       if (pct !== lastPct && pct % 10 === 0) { lastPct = pct; progress.update(`profiling ${done}/${total} runs`); }
@@ -47,5 +48,5 @@ export async function profileCommand(argv: string[], io: Io): Promise<void> {
   io.out(`encoder  ${r.encoder_ms.toFixed(3)} ms  (std ${r.encoder_std_ms.toFixed(3)})`);
   io.out(`decoder  ${r.decoder_ms.toFixed(3)} ms  (std ${r.decoder_std_ms.toFixed(3)}; ${p.tgt_len} steps, beam ${p.beam})`);
   io.out(`total    ${r.total_ms.toFixed(3)} ms  (trimmed mean of ${p.runs} runs after ${p.warmup} warm-up; src ${p.src_len}, vocab ${p.vocab})`);
-  io.out(`params   ${(r.params / 1e6).toFixed(2)} M; wasm memory ${(r.wasm_memory_bytes / 2 ** 20).toFixed(0)} MiB; build ${p.build}; ${r.quant} products`);
+  io.out(`params   ${(r.params / 1e6).toFixed(2)} M; wasm memory ${(r.wasm_memory_bytes / 2 ** 20).toFixed(0)} MiB; build ${p.build}; ${p.quant} products`);
 }

@@ -11,14 +11,14 @@ import { demoTask } from "../data/demo-task.js";
 import { readTexts, type Texts } from "../data/texts.js";
 import { runSearch, SEARCH_DEFAULTS, type SearchOptions } from "../search/pipeline.js";
 import { readSearchRecord, renderReport } from "../search/report.js";
-import { intFlag, numFlag, optIntFlag as optInt, optNumFlag, requireFlag } from "./args.js";
+import { intFlag, numFlag, optIntFlag as optInt, optNumFlag, quantFlag, requireFlag } from "./args.js";
 import { UsageError, type Io } from "./io.js";
 
 const HELP = `usage: hat search --supernet MODEL --predictor FILE [--predictor FILE ...] --latency-ms X [--latency-ms Y ...]
                   (--demo [--demo-seed 1] | --valid-src FILE --valid-tgt FILE) [--valid-max 200]
                   [--generations 30] [--population 125] [--parents 25] [--mutations 50]
                   [--crossovers 50] [--mutation-prob 0.3] [--seed 1] [--random-baseline] [--pareto]
-                  [--out arch.json] [--record search.json] [--report report.html] [--json]
+                  [--quant f32|int8] [--out arch.json] [--record search.json] [--report report.html] [--json]
   after the search (not with --pareto):
                   [--export MODEL] [--finetune-steps N | --finetune-minutes M] [--scratch]
                   [--finetune-out MODEL] [--train-src FILE --train-tgt FILE] [--lr 0.001]
@@ -37,6 +37,9 @@ the space reaches is refused with that minimum.
   --random-baseline  also run random search with the same number of evaluations (HAT Figure 9)
   --pareto           NSGA-II instead: the whole loss/latency Pareto front over all predictors
                      (--latency-ms optional, then a bound on the front)
+  --quant int8       the deployment runs int8 products: every --predictor must have learnt int8
+                     latencies (a campaign with --quant int8), else refused naming both (default
+                     f32: predictors of f32 campaigns); --measure measures int8 products
   --out FILE         the winner's architecture (JSON; with --pareto, the front)
   --export MODEL     the winner as a compact model with inherited weights (only its slices)
   --finetune-*       train the winner from its inherited weights (--scratch: from scratch) into
@@ -62,7 +65,7 @@ const OPTIONS = {
   demo: { type: "boolean" }, "demo-seed": { type: "string" }, "valid-src": { type: "string" }, "valid-tgt": { type: "string" }, "valid-max": { type: "string" },
   generations: { type: "string" }, population: { type: "string" }, parents: { type: "string" }, mutations: { type: "string" },
   crossovers: { type: "string" }, "mutation-prob": { type: "string" }, seed: { type: "string" },
-  "random-baseline": { type: "boolean" }, pareto: { type: "boolean" },
+  "random-baseline": { type: "boolean" }, pareto: { type: "boolean" }, quant: { type: "string" },
   out: { type: "string" }, record: { type: "string" }, report: { type: "string" }, json: { type: "boolean" },
   export: { type: "string" }, "finetune-steps": { type: "string" }, "finetune-minutes": { type: "string" }, scratch: { type: "boolean" },
   "finetune-out": { type: "string" }, "train-src": { type: "string" }, "train-tgt": { type: "string" },
@@ -122,7 +125,7 @@ function searchOptions(values: Values, io: Io): SearchOptions {
   const supernet = requireFlag(values, "supernet");
   const validMax = intFlag(values, "valid-max", SEARCH_DEFAULTS.validMax);
   return {
-    supernet, predictors: predictorPaths, latencyMs: limits, pareto: values.pareto === true,
+    supernet, predictors: predictorPaths, latencyMs: limits, pareto: values.pareto === true, quant: quantFlag(values.quant),
     valid: texts(values, "valid", io), validMax, evolution, randomBaseline: values["random-baseline"] === true,
     export: values.export as string | undefined,
     measure: values.measure ? {

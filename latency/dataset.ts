@@ -7,8 +7,9 @@
  *     `latency_std_encoder`, `latency_std_decoder` (ms). HAT's reader splits each line on commas,
  *     takes the first 10 fields as features and fields 11 and 12 as the two means; nothing else.
  *   - ours, optional (EXTRA_COLUMNS): the protocol (runtime/protocol.ts, a column a field: runs,
- *     warmup, vocab, src_len, tgt_len, beam, trim, rounds, keep, threads, build; in files from
- *     before trim, rounds, keep and threads were columns they read as UNRECORDED_DEFAULTS), the
+ *     warmup, vocab, src_len, tgt_len, beam, trim, rounds, keep, threads, quant, build; in files from
+ *     before trim, rounds, keep, threads and quant were columns they read as UNRECORDED_DEFAULTS:
+ *     quant f32), the
  *     device (CPU model, cores, arch, platform), the campaign's bookkeeping (sample, seq, pass,
  *     load1, measured_at, replaced_total_ms), the machine's speed when measured (speed, ref_ms:
  *     runtime/steady.ts; files without them read as rows that do not say) and the full
@@ -304,7 +305,7 @@ function parseRow(cells: string[], col: Map<string, number>, where: string): Lat
     const given: Record<string, number | string> = {};
     for (const c of PROTOCOL_FIELDS) {
       const v = optText(c);
-      if (v !== undefined) given[c] = c === "keep" || c === "build" ? v : num(c);
+      if (v !== undefined) given[c] = c === "keep" || c === "quant" || c === "build" ? v : num(c);
     }
     try {
       row.protocol = readProtocol(given);

@@ -20,9 +20,8 @@ export interface Q8Exports {
   q8_levels(): number;
 }
 
-/** Products in f32 (the default) or int8 (linear 8-bit weights, activations quantized per row). */
-export type ProductQuant = "f32" | "int8";
-export const PRODUCT_QUANTS: readonly ProductQuant[] = ["f32", "int8"];
+/** Products in f32 (the default) or int8 (linear 8-bit weights, activations quantized per row): a field of the measurement protocol (runtime/protocol.ts). */
+export { PRODUCT_QUANTS, type ProductQuant } from "./protocol.js";
 
 /** A refused int8 matrix (too large a K for the kernel's activation buffer). */
 export class Q8ShapeError extends RangeError {

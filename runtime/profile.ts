@@ -4,6 +4,7 @@
  * output projection included) with the decoder batch replicated to the beam size. Warm up, time
  * `runs` runs, drop the fastest and slowest `trim` (10 %), average the rest (runtime/protocol.ts).
  * Encoder and decoder apart; the decoder's time includes projecting the encoder outputs to cross-attention keys/values.
+ * The products are the protocol's `quant` (f32, or int8 on the random matrices quantized as a model's are).
  */
 import type { ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
@@ -12,7 +13,6 @@ import { archTensorShapes, randomTensorSteps } from "./weights.js";
 import { checkWasmFits, type HatWasm } from "./wasm.js";
 import { loadWasm, wasmBuild } from "./wasm-node.js";
 import { WasmSubTransformer, WasmWeights, weightsWasmBytes } from "./wasm-model.js";
-import type { ProductQuant } from "./int8.js";
 
 /** What a measurement takes besides its protocol. */
 export interface ProfileOptions {
@@ -24,9 +24,6 @@ export interface ProfileOptions {
   wasm?: HatWasm;
   /** The build of `wasm`, recorded in the result's protocol (default: the protocol's, else "(caller's instance)"). */
   build?: string;
-  /** Products: "f32" (default) or "int8" (the random matrices quantized linearly at 8 bits per
-   *  output channel, as `hat quantize --method linear --bits 8` does a real model's: runtime/wasm-model.ts). */
-  quant?: ProductQuant;
 }
 
 /** One measurement: encoder and decoder latency (ms, the protocol's statistic) and their run-to-run spread. */
@@ -45,8 +42,6 @@ export interface ProfileResult extends Measurement {
   params: number;
   /** Linear memory of the wasm instance after the runs. */
   wasm_memory_bytes: number;
-  /** The products measured (ProfileOptions.quant). */
-  quant: ProductQuant;
 }
 
 /** The fastest (by total) of the protocol's `rounds` measurements of `arch`, back to back. */
@@ -161,7 +156,7 @@ function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions, c
     const weights = new WasmWeights(wasm, {
       tensors, vocabSize: vocab,
       positionDims,
-    }, Math.max(S, T), { quant: o.quant });
+    }, Math.max(S, T), { quant: p.quant }); // int8: the random matrices quantized linearly at 8 bits per output channel, as a model's are (runtime/wasm-model.ts)
     const model = new WasmSubTransformer(weights, arch);
     let seed = (o.seed ?? 1) * 7919;
     const tok = () => { seed = (seed * 1103515245 + 12345) >>> 0; return 4 + (seed % (vocab - 4)); };
@@ -192,7 +187,7 @@ function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions, c
     return {
       encoder_ms, decoder_ms, total_ms: encoder_ms + decoder_ms,
       encoder_std_ms: std(enc), decoder_std_ms: std(dec),
-      protocol: { ...p, build }, params, wasm_memory_bytes: wasm.memoryBytes, quant: o.quant ?? "f32",
+      protocol: { ...p, build }, params, wasm_memory_bytes: wasm.memoryBytes,
     };
   } finally {
     wasm.release(mark);

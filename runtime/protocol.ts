@@ -14,7 +14,13 @@
  *                                   this fraction of them at each end (sorted)
  *   rounds, keep                    measurements of the architecture, at different moments; the
  *                                   one kept ("fastest": noise only ever slows a run down)
- *   threads                         threads of the runtime (1: the wasm runtime is single-threaded)
+ *   threads                         threads of the runtime (1: the wasm runtime is single-threaded;
+ *                                   the field is there for the threaded runtime, docs/latency.md)
+ *   quant                           the products measured: "f32", or "int8" (every weight product
+ *                                   int8 x 8-bit with i32 accumulation: docs/runtime.md, "int8
+ *                                   products"; the random weights quantized linearly at 8 bits per
+ *                                   output channel, as a deployed int8 model's are). Older files
+ *                                   and messages without it read as "f32", as they were measured
  *   build                           the wasm build measured (hat.wasm, hat-relaxed.wasm); absent in
  *                                   a request: the measuring process's own
  *
@@ -23,6 +29,10 @@
 import { z } from "zod";
 import { InputError } from "./errors.js";
 import { describeIssues } from "./schema-issues.js";
+
+/** The products a measurement (and a model) runs: runtime/int8.ts and runtime/wasm-model.ts take them from here. */
+export const PRODUCT_QUANTS = ["f32", "int8"] as const;
+export type ProductQuant = (typeof PRODUCT_QUANTS)[number];
 
 export const Protocol = z.object({
   runs: z.number().int().min(1).max(10000),
@@ -35,6 +45,7 @@ export const Protocol = z.object({
   rounds: z.number().int().min(1).max(20),
   keep: z.literal("fastest"),
   threads: z.literal(1),
+  quant: z.enum(PRODUCT_QUANTS),
   build: z.string().min(1).max(64).optional(),
 }).strict();
 export type Protocol = z.infer<typeof Protocol>;
@@ -54,7 +65,7 @@ export const PROTOCOL_FIELDS = Object.keys(Protocol.shape) as readonly (keyof Pr
  * end, source and target 30 tokens, beam 5, the WMT vocabulary of 32768), one round.
  */
 export const DEFAULT_PROTOCOL: Protocol = Object.freeze({
-  runs: 300, warmup: 5, vocab: 32768, src_len: 30, tgt_len: 30, beam: 5, trim: 0.1, rounds: 1, keep: "fastest", threads: 1,
+  runs: 300, warmup: 5, vocab: 32768, src_len: 30, tgt_len: 30, beam: 5, trim: 0.1, rounds: 1, keep: "fastest", threads: 1, quant: "f32",
 });
 
 /** A deployed model's latency (agent/models.ts): the fastest of two rounds (the vocabulary is the model's). */
@@ -65,7 +76,7 @@ export const DEPLOYMENT_PROTOCOL: Protocol = Object.freeze({ ...DEFAULT_PROTOCOL
  * they fill in when an older campaign CSV, predictor file or stored protocol is read (the fleet's
  * stored deployments pass rounds 2, as their agents measured).
  */
-export const UNRECORDED_DEFAULTS = Object.freeze({ trim: 0.1, rounds: 1, keep: "fastest", threads: 1 } as const);
+export const UNRECORDED_DEFAULTS = Object.freeze({ trim: 0.1, rounds: 1, keep: "fastest", threads: 1, quant: "f32" } as const);
 
 /** A protocol out of range or malformed; the message starts with the field ("runs: ..."). */
 export class ProtocolError extends InputError {
@@ -112,8 +123,8 @@ export function describeDiff(a: Protocol, b: Protocol): string {
   return protocolDiff(a, b).map((k) => `${k} ${v(a[k])} vs ${v(b[k])}`).join(", ");
 }
 
-/** One line: "300 runs after 5 warm-up (trimmed mean, 10 % each end), fastest of 1 round; vocab 32768, src 30, tgt 30, beam 5; 1 thread, hat.wasm". */
+/** One line: "300 runs after 5 warm-up (trimmed mean, 10 % each end), fastest of 1 round; vocab 32768, src 30, tgt 30, beam 5; 1 thread, f32, hat.wasm". */
 export function protocolLine(p: Protocol): string {
   return `${p.runs} runs after ${p.warmup} warm-up (trimmed mean, ${+(p.trim * 100).toFixed(2)} % each end), ${p.keep} of ${p.rounds} round${p.rounds === 1 ? "" : "s"}; `
-    + `vocab ${p.vocab}, src ${p.src_len}, tgt ${p.tgt_len}, beam ${p.beam}; ${p.threads} thread${p.threads === 1 ? "" : "s"}${p.build ? `, ${p.build}` : ""}`;
+    + `vocab ${p.vocab}, src ${p.src_len}, tgt ${p.tgt_len}, beam ${p.beam}; ${p.threads} thread${p.threads === 1 ? "" : "s"}, ${p.quant}${p.build ? `, ${p.build}` : ""}`;
 }

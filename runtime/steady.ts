@@ -7,7 +7,8 @@
  *   - REFERENCE_ARCH, a small constant SubTransformer (embed 64, one encoder and one decoder
  *     layer), measured with referenceProtocol(p): 20 runs after 2 warm-up of a 10-token source
  *     and 10 decoder steps at beam 5, the vocabulary min(p.vocab, REFERENCE_VOCAB_CAP), the same
- *     statistic (trimmed mean) and build. It does not depend on the campaign's space and costs
+ *     statistic (trimmed mean) and build, f32 products whatever p's quant (it gauges the machine,
+ *     one baseline for a process's f32 and int8 measurements). It does not depend on the campaign's space and costs
  *     ~15-20 ms here (a demo-space measurement of 100 runs: 300-500 ms; of wmt14: seconds).
  *   - measureSteady(arch, p, o): the reference right before and right after the measurement (a
  *     reference taken less than REFERENCE_REUSE_MS before serves as the "before": back-to-back
@@ -56,7 +57,7 @@ export const REFERENCE_ARCH: ValidArch = validateArch({
 export function referenceProtocol(p: Protocol): Protocol {
   return checkProtocol({
     runs: 20, warmup: 2, vocab: Math.min(p.vocab, REFERENCE_VOCAB_CAP), src_len: 10, tgt_len: 10, beam: 5,
-    trim: p.trim, rounds: 1, keep: "fastest", threads: p.threads, ...(p.build !== undefined ? { build: p.build } : {}),
+    trim: p.trim, rounds: 1, keep: "fastest", threads: p.threads, quant: "f32", ...(p.build !== undefined ? { build: p.build } : {}),
   });
 }
 

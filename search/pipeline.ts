@@ -16,7 +16,7 @@ import { readModelFile, writeModelFile } from "../runtime/model-files.js";
 import { loadWasm } from "../runtime/wasm-node.js";
 import { HatModel } from "../runtime/model.js";
 import { archKey } from "../runtime/arch-features.js";
-import { protocolOf, type Protocol, type ProtocolRequest } from "../runtime/protocol.js";
+import { protocolOf, type ProductQuant, type Protocol, type ProtocolRequest } from "../runtime/protocol.js";
 import type { Space } from "../runtime/types.js";
 import { Bpe } from "../data/bpe.js";
 import { tokenizeTexts, type Texts, type TokenPair } from "../data/texts.js";
@@ -30,7 +30,7 @@ import { evolutionSearch, type EvolutionOptions } from "./evolution.js";
 import { CachedLoss, InheritedLoss } from "./fitness.js";
 import { nsga2Search } from "./nsga2.js";
 import { thisDevice } from "../latency/dataset.js";
-import { checkMeasuredHere, checkPredictorVocab, checkSpaceCovered, loadPredictorFile, SearchInputError, type LatencySource } from "./predictor-file.js";
+import { checkMeasuredHere, checkPredictorQuant, checkPredictorVocab, checkSpaceCovered, loadPredictorFile, SearchInputError, type LatencySource } from "./predictor-file.js";
 import { hereMeasurer } from "./measure-here.js";
 import { SearchProblem, type Evaluated, type GenerationStats, type SearchResult } from "./problem.js";
 import { randomSearch } from "./random.js";
@@ -82,6 +82,12 @@ export interface SearchOptions {
    * when they contradict it. Refused when the predictor is for another machine.
    */
   measure?: Pick<ProtocolRequest, "vocab" | "src_len" | "tgt_len" | "beam" | "runs" | "warmup">;
+  /**
+   * The products the deployed model will run (the protocol's quant; default "f32"): every
+   * predictor must have learnt latencies of these products (refused otherwise, naming both), and
+   * measurements here (--measure, the closed loop) run them.
+   */
+  quant?: ProductQuant;
   /**
    * The closed loop (./closed-loop.ts, docs/method.md §11): before the winner is declared, the best
    * `k` feasible candidates are measured on the first device, `rounds` rounds at most, and the
@@ -135,12 +141,12 @@ async function writeModel(path: string, bytes: Uint8Array): Promise<void> {
  * workload given (vocab, lengths, beam) applies only where the predictor does not say its
  * protocol, and is refused when it contradicts it.
  */
-function measuredProtocol(s: LatencySource, given: NonNullable<SearchOptions["measure"]>, vocab: number, log: (line: string) => void): Protocol {
+function measuredProtocol(s: LatencySource, given: NonNullable<SearchOptions["measure"]>, vocab: number, quant: ProductQuant, log: (line: string) => void): Protocol {
   checkMeasuredHere(s, thisDevice(), log);
   const p = s.protocol;
   if (!p) {
-    const protocol = protocolOf({ vocab, ...given });
-    log(`measure: ${s.path} does not say its protocol; measuring with vocab ${protocol.vocab}, src ${protocol.src_len}, tgt ${protocol.tgt_len}, beam ${protocol.beam}`);
+    const protocol = protocolOf({ vocab, quant, ...given });
+    log(`measure: ${s.path} does not say its protocol; measuring with vocab ${protocol.vocab}, src ${protocol.src_len}, tgt ${protocol.tgt_len}, beam ${protocol.beam}, ${protocol.quant}`);
     return protocol;
   }
   const workload = ["vocab", "src_len", "tgt_len", "beam"] as const;
@@ -173,7 +179,9 @@ async function readInputs(o: SearchOptions, log: (line: string) => void): Promis
   for (const s of sources) if (s.space) checkSpaceCovered(space, s.space, `the predictor ${s.path}`);
   if (!file.header.tokenizer) throw new SearchInputError(`${supernetPath} carries no tokenizer: it was not trained on text (hat train writes one)`);
   for (const s of sources) checkPredictorVocab(s, file.header.vocab.size, `the SuperTransformer ${supernetPath}`, log);
-  const measureProtocol = o.measure && !o.pareto ? measuredProtocol(sources[0], o.measure, file.header.vocab.size, log) : undefined;
+  const quant = o.quant ?? "f32";
+  for (const s of sources) checkPredictorQuant(s, quant, "this search", log);
+  const measureProtocol = o.measure && !o.pareto ? measuredProtocol(sources[0], o.measure, file.header.vocab.size, quant, log) : undefined;
   if (o.verify && o.pareto) throw new SearchInputError("the closed loop (verify) checks one winner: not with the Pareto search");
   if (o.verify && !o.verify.measurer && !measureProtocol) throw new SearchInputError("verify: nothing to measure candidates with (give a measurer, or measure here)");
   const bpe = Bpe.fromJSON(file.header.tokenizer);
@@ -292,6 +300,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchRun> {
     }
     : { arch: best.arch, predicted_ms: best.latency[0], valid_loss: best.loss, evaluations: result.evaluations };
   summary.search_seconds = searchSeconds;
+  summary.quant = o.quant ?? "f32"; // the products the predictors learnt and the deployment runs
   if (devices.length > 1 && !o.pareto) summary.devices = devices.map((d, i) => ({ name: d.name, max_ms: d.maxMs, predicted_ms: best.latency[i] }));
   if (random) summary.random = { valid_loss: random.best.loss, predicted_ms: random.best.latency[0], evaluations: random.evaluations, arch: random.best.arch };
   if (loop) Object.assign(summary, loopSummary(record.verification!));

@@ -4,7 +4,7 @@
  * search and its report need besides predictions: the device's name, the space the predictor
  * was fitted on, its held-out test set and the measurement protocol.
  */
-import type { Protocol } from "../runtime/protocol.js";
+import type { ProductQuant, Protocol } from "../runtime/protocol.js";
 import type { Arch, Space } from "../runtime/types.js";
 import { deviceLabel, sameDevice, type DeviceInfo } from "../latency/dataset.js";
 import { Predictor } from "../latency/predictor.js";
@@ -82,6 +82,23 @@ export function checkPredictorVocab(s: LatencySource, vocab: number, model: stri
   }
   if (s.protocol.vocab !== vocab) {
     throw new SearchInputError(`the predictor ${s.path} learnt latencies measured at vocabulary ${s.protocol.vocab}, but ${model} has vocabulary ${vocab}: measure a campaign at vocabulary ${vocab} (hat profile-campaign --supernet MODEL, or the server's campaign with "supernet")`);
+  }
+}
+
+/**
+ * The predictor learnt latencies of the products the deployment will run (the protocol's quant,
+ * docs/latency.md): int8 products take a fraction of f32's time, so a predictor measured at one
+ * predicts nothing about the other. Refused with both values; a predictor that does not say its
+ * protocol (HAT's datasets) is taken as f32, with a warning when the target is not f32.
+ */
+export function checkPredictorQuant(s: LatencySource, quant: ProductQuant, what: string, log: (line: string) => void): void {
+  const learnt = s.protocol?.quant;
+  if (learnt === undefined) {
+    if (quant !== "f32") log(`warning: ${s.path} does not say how its latencies were measured (HAT's f32 products, most likely); ${what} targets ${quant} products`);
+    return;
+  }
+  if (learnt !== quant) {
+    throw new SearchInputError(`the predictor ${s.path} learnt latencies of ${learnt} products, but ${what} targets ${quant} products: measure a campaign at ${quant} (hat profile-campaign --quant ${quant}, or the server's campaign with "protocol": {"quant": "${quant}"}) and fit on it, or search for ${learnt}`);
   }
 }
 

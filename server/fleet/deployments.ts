@@ -28,8 +28,9 @@ export const DeploymentRequest = z.object({
     sha256: z.string().regex(SHA256, "a sha256 is 64 lowercase hex digits").optional(),
   }).strict(),
   /**
-   * How agents measure the deployed model: default DEPLOYMENT_PROTOCOL at the model's vocabulary,
-   * with the workload (lengths, beam) and the statistic (trim, rounds, keep) of the predictor a
+   * How agents run and measure the deployed model: default DEPLOYMENT_PROTOCOL at the model's
+   * vocabulary, with the workload (lengths, beam, quant: the products the agents load the model
+   * with) and the statistic (trim, rounds, keep) of the predictor a
    * search job's model was found with; a workload contradicting that predictor's is a 400. The
    * build is each agent's own.
    */
@@ -85,8 +86,12 @@ export const DeploymentView = z.object({
 });
 export type DeploymentView = z.infer<typeof DeploymentView>;
 
-/** The protocol's fields that say what is measured (the vocabulary is the deployed model's own): a deployment may not contradict its search's predictor on them. */
-const WORKLOAD = ["src_len", "tgt_len", "beam"] as const;
+/**
+ * The protocol's fields that say what is measured (the vocabulary is the deployed model's own): a
+ * deployment may not contradict its search's predictor on them. `quant`: the products the agents
+ * load the model with and measure (f32 or int8), those whose latencies the predictor learnt.
+ */
+const WORKLOAD = ["src_len", "tgt_len", "beam", "quant"] as const;
 /** What a deployment of a search's model takes from its predictor's protocol by default: the workload and the statistic learnt. */
 const LEARNT = [...WORKLOAD, "trim", "rounds", "keep"] as const;
 
@@ -173,7 +178,7 @@ export class Deployments {
     const deviceClass = params.device_class ?? (predictorJob ? predictorData(this.ctx, predictorJob).deviceClass : undefined);
     const sha = predictorJob?.artifacts.predictor;
     const p = sha && this.ctx.artifacts.has(sha) ? predictorProtocol(this.ctx.artifacts.path(sha)) : undefined;
-    const workload = p && { src_len: p.src_len, tgt_len: p.tgt_len, beam: p.beam, trim: p.trim, rounds: p.rounds, keep: p.keep };
+    const workload = p && { src_len: p.src_len, tgt_len: p.tgt_len, beam: p.beam, quant: p.quant, trim: p.trim, rounds: p.rounds, keep: p.keep };
     return { constraintMs: params.latency_ms, workload, deviceClass };
   }
 

@@ -15,7 +15,7 @@
  * and above 1e-5 against the dequantized f32 (int8 products did run: an f32 fallback would match
  * it to rounding).
  *
- * Then the options: an unknown quant refused, profileArch's quant, `hat profile --quant` and
+ * Then the options: an unknown quant refused, profileArch's quant (the protocol's), `hat profile --quant` and
  * `hat translate --quant int8` on a linear 8-bit file with a tokenizer.
  */
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -99,10 +99,10 @@ describe("int8 options", () => {
   it("hat profile's measurement runs int8 products on random weights and says so", () => {
     const arch = smallestArch(DEMO_SPACE);
     const p = { ...DEFAULT_PROTOCOL, vocab: 200, src_len: 6, tgt_len: 4, runs: 3, warmup: 1 };
-    const r = profileArch(arch, p, { quant: "int8" });
-    expect(r.quant).toBe("int8");
+    const r = profileArch(arch, { ...p, quant: "int8" });
+    expect(r.protocol.quant).toBe("int8");
     expect(r.decoder_ms).toBeGreaterThan(0);
-    expect(profileArch(arch, p).quant).toBe("f32");
+    expect(profileArch(arch, p).protocol.quant).toBe("f32");
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * The protocol in files: campaign CSVs, predictor files and search records of today round-trip
- * it, and those written before it had its later fields (trim, rounds, keep, threads; a predictor's
+ * it, and those written before it had its later fields (trim, rounds, keep, threads, quant; a predictor's
  * build beside it; a record's camelCase protocol) still load, with the documented defaults.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -19,7 +19,7 @@ import { measuredRecord, type MeasuredRecord } from "../../search/report.js";
 import { TINY_SPACE } from "../helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "hat-protocol-"));
-const LATER = ["trim", "rounds", "keep", "threads"];
+const LATER = ["trim", "rounds", "keep", "threads", "quant"];
 
 /** The CSV text without the later protocol columns: a file as an earlier version wrote it. */
 function withoutLaterColumns(text: string): string {
@@ -43,7 +43,14 @@ describe("the protocol in files", () => {
     const old = withoutLaterColumns(text);
     expect(old.split("\n")[0].split(",")).not.toContain("rounds");
     expect(parseDataset(old).rows[0].protocol).toEqual({ ...p, ...UNRECORDED_DEFAULTS });
+    expect(parseDataset(old).rows[0].protocol!.quant).toBe("f32"); // measured before int8 products
+    // an int8 campaign's rows say so, and read back as int8
+    const q = { ...p, quant: "int8" as const };
+    const qText = formatDataset([row(q)]);
+    expect(qText.split("\n")[1].split(",")[csvHeader(true).split(",").indexOf("quant")]).toBe("int8");
+    expect(parseDataset(qText).rows[0].protocol).toEqual(q);
     // bad cells name the column
+    expect(() => parseDataset(qText.replace(",int8,", ",int4,"), "x")).toThrow(/x:2: column quant: /);
     expect(() => parseDataset(text.replace(",fastest,", ",median,"), "x")).toThrow(/x:2: column keep: /);
     expect(() => parseDataset(text.replace(",0.25,3,", ",0.25,0,"), "x")).toThrow(/x:2: column rounds: /);
   });
@@ -60,11 +67,15 @@ describe("the protocol in files", () => {
     expect(json.protocol).toEqual(p);
     expect(json.build).toBeUndefined();
     expect(Predictor.fromJSON(json).protocol).toEqual(p);
-    const { trim: _t, rounds: _r, keep: _k, threads: _h, build, ...six } = p;
+    const { trim: _t, rounds: _r, keep: _k, threads: _h, quant: _q, build, ...six } = p;
     const old = { ...json, protocol: six, build };
     expect(Predictor.fromJSON(old).protocol).toEqual(p); // the defaults are what it was measured with
     expect(Predictor.fromJSON({ ...json, protocol: six }).protocol).toEqual({ ...p, build: undefined });
     expect(() => Predictor.fromJSON({ ...json, protocol: { ...p, runs: 0 } })).toThrow(/protocol\.runs: /);
+    // an int8 predictor says so in its file
+    const q = Predictor.fromJSON(JSON.parse(JSON.stringify({ ...json, protocol: { ...p, quant: "int8" } })));
+    expect(q.protocol!.quant).toBe("int8");
+    expect((JSON.parse(JSON.stringify(q)) as { protocol: { quant: string } }).protocol.quant).toBe("int8");
     const noProtocol = { ...json };
     delete noProtocol.protocol;
     expect(Predictor.fromJSON(noProtocol).protocol).toBeUndefined(); // HAT's data says nothing

@@ -8,14 +8,14 @@ import { InputError } from "../../runtime/errors.js";
 
 describe("the measurement protocol", () => {
   it("the defaults are HAT's protocol, one round, and pass the schema; JSON round-trips it unchanged", () => {
-    expect(DEFAULT_PROTOCOL).toEqual({ runs: 300, warmup: 5, vocab: 32768, src_len: 30, tgt_len: 30, beam: 5, trim: 0.1, rounds: 1, keep: "fastest", threads: 1 });
+    expect(DEFAULT_PROTOCOL).toEqual({ runs: 300, warmup: 5, vocab: 32768, src_len: 30, tgt_len: 30, beam: 5, trim: 0.1, rounds: 1, keep: "fastest", threads: 1, quant: "f32" });
     expect(DEPLOYMENT_PROTOCOL).toEqual({ ...DEFAULT_PROTOCOL, rounds: 2 });
-    for (const p of [DEFAULT_PROTOCOL, { ...DEFAULT_PROTOCOL, build: "hat-relaxed.wasm", rounds: 3, trim: 0.2 }]) {
+    for (const p of [DEFAULT_PROTOCOL, { ...DEFAULT_PROTOCOL, build: "hat-relaxed.wasm", rounds: 3, trim: 0.2 }, { ...DEFAULT_PROTOCOL, quant: "int8" as const }]) {
       const back = Protocol.parse(JSON.parse(JSON.stringify(p)));
       expect(back).toEqual(p);
       expect(sameProtocol(back, p)).toBe(true);
     }
-    expect(PROTOCOL_FIELDS).toEqual(["runs", "warmup", "vocab", "src_len", "tgt_len", "beam", "trim", "rounds", "keep", "threads", "build"]);
+    expect(PROTOCOL_FIELDS).toEqual(["runs", "warmup", "vocab", "src_len", "tgt_len", "beam", "trim", "rounds", "keep", "threads", "quant", "build"]);
   });
 
   it("protocolOf: the given fields over the defaults, checked; errors name the field and are input errors", () => {
@@ -24,6 +24,7 @@ describe("the measurement protocol", () => {
     const bad: [object, RegExp][] = [
       [{ runs: 0 }, /^runs: /], [{ warmup: 1.5 }, /^warmup: /], [{ vocab: 4 }, /^vocab: /], [{ beam: 65 }, /^beam: /],
       [{ trim: 0.5 }, /^trim: /], [{ rounds: 21 }, /^rounds: /], [{ keep: "median" }, /^keep: /], [{ threads: 4 }, /^threads: /],
+      [{ quant: "int4" }, /^quant: /], [{ quant: "INT8" }, /^quant: /], [{ quant: null }, /^quant: /],
       [{ runs: "300" }, /^runs: /], [{ src: 30 }, /Unrecognized key/],
     ];
     for (const [given, re] of bad) {
@@ -34,12 +35,16 @@ describe("the measurement protocol", () => {
     // the fleet's requests may not name a build: each agent measures with its own
     expect(FleetProtocolRequest.safeParse({ runs: 5, build: "hat.wasm" }).success).toBe(false);
     expect(FleetProtocolRequest.safeParse({ runs: 5 }).success).toBe(true);
+    expect(FleetProtocolRequest.safeParse({ quant: "int8" }).success).toBe(true); // a campaign at int8
   });
 
   it("readProtocol: an older shape (the six numbers) reads with the unrecorded fields as they were measured", () => {
     const old = { runs: 300, warmup: 5, vocab: 1000, src_len: 30, tgt_len: 30, beam: 5 };
     expect(readProtocol(old)).toEqual({ ...old, ...UNRECORDED_DEFAULTS });
     expect(readProtocol(old, { rounds: 2, build: "hat.wasm" })).toEqual({ ...old, ...UNRECORDED_DEFAULTS, rounds: 2, build: "hat.wasm" });
+    expect(readProtocol(old).quant).toBe("f32"); // measured before int8 products existed
+    expect(readProtocol({ ...old, quant: "int8" }).quant).toBe("int8");
+    expect(() => readProtocol({ ...old, quant: "int4" })).toThrow(/^quant: /);
     // what a file says wins over the fill-ins
     expect(readProtocol({ ...old, rounds: 3 }, { rounds: 2 }).rounds).toBe(3);
     // the six numbers must be there
@@ -55,6 +60,12 @@ describe("the measurement protocol", () => {
     expect(sameProtocol(a, { ...a })).toBe(true);
     expect(sameProtocol(a, { ...a, trim: 0.2 })).toBe(false);
     expect(describeDiff(a, { ...DEFAULT_PROTOCOL, runs: 100 })).toBe("runs 300 vs 100, build hat.wasm vs (none)");
-    expect(protocolLine(a)).toBe("300 runs after 5 warm-up (trimmed mean, 10 % each end), fastest of 1 round; vocab 32768, src 30, tgt 30, beam 5; 1 thread, hat.wasm");
+    expect(protocolLine(a)).toBe("300 runs after 5 warm-up (trimmed mean, 10 % each end), fastest of 1 round; vocab 32768, src 30, tgt 30, beam 5; 1 thread, f32, hat.wasm");
+    // the products measured are part of what is compared
+    const q = { ...a, quant: "int8" as const };
+    expect(protocolDiff(a, q)).toEqual(["quant"]);
+    expect(sameProtocol(a, q)).toBe(false);
+    expect(describeDiff(a, q)).toBe("quant f32 vs int8");
+    expect(protocolLine(q)).toMatch(/; 1 thread, int8, hat\.wasm$/);
   });
 });

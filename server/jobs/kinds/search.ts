@@ -16,7 +16,7 @@ import { badRequest } from "../../http.js";
 import type { JobControl, JobKind, JobRecord } from "../types.js";
 import type { MeasureRequest, ParentMessage } from "../spec.js";
 import { DeviceClass } from "../../../runtime/fleet-protocol.js";
-import type { Protocol } from "../../../runtime/protocol.js";
+import { PRODUCT_QUANTS, type Protocol } from "../../../runtime/protocol.js";
 import { doneJob, predictorData, predictorProtocol, runJob, supernetVocab, textFiles } from "./common.js";
 
 const E = SEARCH_DEFAULTS.evolution, F = SEARCH_DEFAULTS.finetune;
@@ -50,6 +50,7 @@ export const SearchParams = z.strictObject({
   verify_rounds: z.number().int().min(1).max(10).optional().describe(`rounds of the closed loop at most (default ${SEARCH_DEFAULTS.verify.rounds})`),
   verify_timeout_s: z.number().positive().max(86_400).optional().describe(`how long a round waits for its measurements (default ${VERIFY_TIMEOUT_S})`),
   device_class: DeviceClass.optional().describe("the agents that measure the candidates (default: the class of the predictor's campaign)"),
+  quant: z.enum(PRODUCT_QUANTS).optional().describe("the products the deployed model runs (default f32): the predictor must have learnt latencies of these products (its campaign's protocol.quant), else a 400 protocol_mismatch; the closed loop measures them"),
 })
   .refine((p) => p.finetune_minutes === undefined || p.finetune_steps === undefined, { message: "give finetune_minutes or finetune_steps, not both", path: ["finetune_minutes"] })
   .refine((p) => (p.parents ?? E.parents) <= (p.population ?? E.population), { message: "cannot exceed population", path: ["parents"] });
@@ -65,6 +66,11 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
     const learnt = predictorProtocol(predictor.file)?.vocab, vocab = supernetVocab(supernet);
     if (learnt !== undefined && learnt !== vocab) {
       throw badRequest(`predictor: job ${p.predictor} learnt latencies measured at vocabulary ${learnt}, but the supernet ${p.supernet} has vocabulary ${vocab}: run a campaign with "supernet": "${p.supernet}" and fit on it`, "protocol_mismatch");
+    }
+    // the predictor learnt latencies of the products the deployment runs (docs/latency.md), else it predicts another model's
+    const learntQuant = predictorProtocol(predictor.file)?.quant, quant = p.quant ?? "f32";
+    if (learntQuant !== undefined && learntQuant !== quant) {
+      throw badRequest(`quant: ${quant}, but the predictor ${p.predictor} learnt latencies of ${learntQuant} products: run a campaign with "protocol": {"quant": "${quant}"} and fit on it, or search with "quant": "${learntQuant}"`, "protocol_mismatch");
     }
     const fitted = predictorData(ctx, predictor.job);
     if (p.device_class !== undefined && fitted.deviceClass !== undefined && p.device_class !== fitted.deviceClass) {
@@ -94,7 +100,7 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
       const summary = await runJob(ctl, {
         kind: "search",
         options: {
-          supernet: supernet.file, predictors: [predictor.file], latencyMs: [p.latency_ms],
+          supernet: supernet.file, predictors: [predictor.file], latencyMs: [p.latency_ms], quant: p.quant ?? "f32",
           valid: textFiles(data.valid), validMax: p.valid_max ?? SEARCH_DEFAULTS.validMax,
           evolution: {
             generations: p.generations ?? E.generations, population: p.population ?? E.population, parents: p.parents ?? E.parents,
