@@ -98,7 +98,7 @@ export function checkPredictorQuant(s: LatencySource, quant: ProductQuant, what:
     return;
   }
   if (learnt !== quant) {
-    throw new SearchInputError(`the predictor ${s.path} learnt latencies of ${learnt} products, but ${what} targets ${quant} products: measure a campaign at ${quant} (hat profile-campaign --quant ${quant}, or the server's campaign with "protocol": {"quant": "${quant}"}) and fit on it, or search for ${learnt}`);
+    throw new SearchInputError(`the predictor ${s.path} learnt latencies of ${learnt} products, but ${what} targets ${quant} products: search for ${learnt} (hat search --quant ${learnt}; the search job's "quant"), or measure a campaign at ${quant} (hat profile-campaign --quant ${quant}; the campaign job's "protocol": {"quant": "${quant}"}) and fit on it`);
   }
 }
 

@@ -20,15 +20,15 @@ import { Bpe } from "../../data/bpe.js";
 import { demoTask } from "../../data/demo-task.js";
 import type { DeviceInfo } from "../../latency/dataset.js";
 import { Predictor } from "../../latency/predictor.js";
-import { protocolOf } from "../../runtime/protocol.js";
+import { protocolOf, type ProductQuant } from "../../runtime/protocol.js";
 import { rng, TINY_SPACE } from "../helpers.js";
 
-/** A predictor file: total ms = b + w . (HAT's 10 features), its latencies "measured" at vocabulary `vocab`. */
-function linearPredictor(space: Space, device: string | DeviceInfo, vocab: number): Predictor {
+/** A predictor file: total ms = b + w . (HAT's 10 features), its latencies "measured" at vocabulary `vocab`, of `quant` products. */
+function linearPredictor(space: Space, device: string | DeviceInfo, vocab: number, quant: ProductQuant = "f32"): Predictor {
   const w = [0.002, 0.05, 0.0005, 0.01, 0.003, 0.1, 0.001, 0.01, 0.01, 0.02];
   const zeros = w.map(() => 0), ones = w.map(() => 1);
   return new Predictor({
-    device, space, protocol: protocolOf({ runs: 3, warmup: 1, vocab, src_len: 4, tgt_len: 3, beam: 2 }),
+    device, space, protocol: protocolOf({ runs: 3, warmup: 1, vocab, src_len: 4, tgt_len: 3, beam: 2, quant }),
     features: { kind: "hat", maxEncoderLayers: 0, maxDecoderLayers: 0, mean: zeros, std: ones, min: zeros, max: w.map(() => 1e4) },
     target: { kind: "total", mean: [0], std: [1] }, sizes: [10, 1],
     weights: [{ w: Float32Array.from(w), b: Float32Array.from([0.05]) }],
@@ -176,6 +176,18 @@ describe("hat search", () => {
     expect(last((await hat("info", "--model", ft, "--json")).out).params).toBe(j.params);
   });
 
+  it("--quant int8: an int8 predictor's search, the winner measured here with int8 products", async () => {
+    const int8Pred = join(dir, "int8-ok.json"), rec = join(dir, "int8-rec.json");
+    writeFileSync(int8Pred, JSON.stringify(linearPredictor(space, "stand-in cpu", V, "int8").toJSON()));
+    const r = await hat("search", "--supernet", supernet, "--predictor", int8Pred, "--demo", ...small, "--latency-ms", String(limit),
+      "--quant", "int8", "--measure", "--verify", "0", "--record", rec, "--json");
+    expect(r.code, r.err).toBe(0);
+    const j = last(r.out);
+    expect(j.quant).toBe("int8");
+    expect(j.measured_ms).toBeGreaterThan(0);
+    expect(JSON.parse(readFileSync(rec, "utf8")).winner.measured.protocol).toMatchObject({ quant: "int8", vocab: V, runs: 3 });
+  });
+
   it("bad input: one clear line and exit code 2", async () => {
     const bad = join(dir, "bad.json");
     writeFileSync(bad, "{ not json");
@@ -186,6 +198,9 @@ describe("hat search", () => {
     writeFileSync(otherVocab, JSON.stringify(linearPredictor(space, "x", 32768).toJSON()));
     const pi = join(dir, "pi.json");
     writeFileSync(pi, JSON.stringify(linearPredictor(space, { cpu: "Cortex-A72", cores: 4, arch: "arm64", platform: "linux" }, V).toJSON()));
+    // latencies of int8 products (a campaign at --quant int8) for a search that targets f32, and the other way round
+    const int8Pred = join(dir, "int8.json");
+    writeFileSync(int8Pred, JSON.stringify(linearPredictor(space, "x", V, "int8").toJSON()));
     const notPred = join(dir, "notpred.json");
     writeFileSync(notPred, JSON.stringify({ format: "something else" }));
     const sub = join(dir, "plain-sub.hatm");
@@ -202,6 +217,9 @@ describe("hat search", () => {
       [["search", "--supernet", supernet, "--predictor", otherVocab, "--demo", "--latency-ms", "1"], new RegExp(`measured at vocabulary 32768, but the SuperTransformer .* has vocabulary ${V}`)],
       [["search", "--supernet", supernet, "--predictor", pi, "--demo", ...small, "--latency-ms", String(limit), "--measure"], /--measure: the predictor .*pi\.json is for Cortex-A72 x4 \(arm64 linux\), and this machine is /],
       [[...base, "--latency-ms", String(limit), "--measure", "--vocab", "64", "--beam", "2"], new RegExp(`--measure: vocab 64 against the protocol the predictor .* learnt \\(vocab ${V}\\)`)],
+      [["search", "--supernet", supernet, "--predictor", int8Pred, "--demo", "--latency-ms", "1"], /the predictor .*int8\.json learnt latencies of int8 products, but this search targets f32 products: .*--quant int8/],
+      [["search", "--supernet", supernet, "--predictor", pred, "--demo", "--latency-ms", "1", "--quant", "int8"], /the predictor .*pred\.json learnt latencies of f32 products, but this search targets int8 products/],
+      [["search", "--supernet", supernet, "--predictor", pred, "--demo", "--latency-ms", "1", "--quant", "int4"], /--quant must be one of f32, int8, got 'int4'/],
       [["search", "--supernet", noTok, "--predictor", pred, "--demo", "--latency-ms", "1"], /no tokenizer/],
       [["search", "--supernet", supernet, "--predictor", pred, "--demo"], /--latency-ms is required/],
       [["search", "--supernet", supernet, "--predictor", pred, "--latency-ms", "1"], /--demo or --valid-src/],

@@ -162,6 +162,42 @@ describe("profiling campaigns", () => {
   });
 });
 
+describe("campaigns at int8 (the protocol's quant)", () => {
+  it("every measurement gets quant int8, the rows and the file say so, and an f32 campaign refuses to resume the file", async () => {
+    const out = join(dir, "int8.csv");
+    const seen: string[] = [];
+    const fake = fakeMeasure();
+    const measure: Measure = (a, p) => { seen.push(p.quant); return fake(a, p); };
+    const o = { space, samples: 4, out, device, remeasure: false, log: () => {} };
+    const r = await runCampaign({ ...o, measure, protocol: { ...protocol, build: "test", quant: "int8" } });
+    expect(r.complete).toBe(true);
+    expect(seen.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(seen)).toEqual(new Set(["int8"])); // the warm-up too
+    const text = readFileSync(out, "utf8").trim().split("\n");
+    const col = text[0].split(",").indexOf("quant");
+    expect(col).toBeGreaterThan(13); // one of our columns, after HAT's 14
+    expect(text.slice(1).every((l) => l.split(",")[col] === "int8")).toBe(true);
+    expect(readDataset(out).rows.every((x) => x.protocol!.quant === "int8")).toBe(true);
+    await expect(runCampaign({ ...o, measure: fakeMeasure(), protocol: { ...protocol, build: "test" } })).rejects.toThrow(/quant int8 vs f32/);
+  });
+
+  it("hat profile-campaign --quant int8 measures int8 products in the wasm runtime; --quant bad is a usage error naming the flag", async () => {
+    const spaceFile = join(dir, "space-int8.json");
+    writeFileSync(spaceFile, JSON.stringify(space));
+    const out = join(dir, "int8-cli.csv");
+    const args = ["--space", spaceFile, "--samples", "2", "--out", out, "--runs", "2", "--warmup", "0", "--vocab", "64", "--src-len", "2", "--tgt-len", "2", "--beam", "1", "--no-steady", "--no-remeasure"];
+    const r = await hat("profile-campaign", ...args, "--quant", "int8", "--json");
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/1 thread, int8/); // the protocol line
+    const rows = readDataset(out).rows;
+    expect(rows).toHaveLength(2);
+    expect(rows.every((x) => x.protocol!.quant === "int8" && x.decoder_ms > 0)).toBe(true);
+    const bad = await hat("profile-campaign", ...args, "--quant", "int4");
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--quant must be one of f32, int8, got 'int4'/);
+  });
+});
+
 describe("steady campaigns (runtime/steady.ts)", () => {
   it("rows carry the speed; a slow spell of the reference re-measures (bounded); the file says so", async () => {
     const out = join(dir, "steady.csv");
