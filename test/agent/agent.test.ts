@@ -236,6 +236,32 @@ describe("agent", () => {
     expect(((await t3.json()) as { deployment_id: string }).deployment_id).toBe("D1");
   });
 
+  it("deploys at the protocol's quant: int8 products loaded, measured and reported, kept across a restart; a later f32 deployment of the same model reloads it", async () => {
+    const s = await server();
+    const state = tmp();
+    const { agent: a, done } = await running(s, { stateDir: state });
+    const m = model(4), sha = sha256Hex(m);
+    s.artifacts.set(sha, m);
+    const d: DeployWork = { kind: "deploy", deployment_id: "Q1", model_sha256: sha, model_bytes: m.byteLength, model_url: `/v1/artifacts/${sha}`, protocol: { ...protocol, quant: "int8" } };
+    s.push(d);
+    await until(() => s.reports.length === 1, 30_000, "report Q1");
+    expect(s.reports[0]).toMatchObject({ id: "Q1", body: { state: "active", protocol: { quant: "int8" } } });
+    expect(a.models.current!.quant).toBe("int8");
+    expect(a.models.current!.sub.weights.quant).toBe("int8"); // the model runs int8 products, not only says so
+    expect(JSON.parse(readFileSync(join(state, "active.json"), "utf8"))).toMatchObject({ deployment_id: "Q1", quant: "int8" });
+    s.push({ ...d, deployment_id: "Q2", protocol });
+    await until(() => s.reports.length === 2, 30_000, "report Q2");
+    expect(s.reports[1]).toMatchObject({ id: "Q2", body: { state: "active", protocol: { quant: "f32" } } });
+    expect(a.models.current!.sub.weights.quant).toBe("f32");
+    s.push({ ...d, deployment_id: "Q3" });
+    await until(() => s.reports.length === 3, 30_000, "report Q3");
+    a.stop();
+    await done;
+    const b = agent(s, { stateDir: state }).agent;
+    await b.start();
+    expect(b.models.current!.sub.weights.quant).toBe("int8"); // restored with the products it served
+  });
+
   it("backs off while the server is down and picks it up again when it is back; a bad reply is logged, not fatal", async () => {
     const s = await server();
     const { logs } = await running(s);

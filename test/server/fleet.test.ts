@@ -333,6 +333,70 @@ describe("a campaign on two agents", () => {
   });
 });
 
+describe("the protocol's quant (int8 campaigns and deployments)", () => {
+  it("a campaign at int8: its leases say so, and its rows and dataset record it", async () => {
+    const archs = [smallestArch(DEMO_SPACE)];
+    const job = s.ctx.jobs.create("campaign", { device_class: "int8-class", space: "demo", archs, protocol: { runs: 8, quant: "int8" } });
+    expect(job.params).toMatchObject({ protocol: { runs: 8, quant: "int8" } });
+    expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "demo", samples: 3, protocol: { quant: "int4" } })).toThrow(/protocol\.quant/);
+    const A = await enrol("int8-a", "int8-class");
+    const w = await call<ProfileWork>("GET", "/v1/agent/work?wait_s=2", { token: A.token });
+    expect(w.body.kind).toBe("profile");
+    expect(w.body.protocol.quant).toBe("int8");
+    expect((await call("POST", `/v1/agent/leases/${w.body.lease_id}/rows`, { token: A.token, body: { idempotency_key: "int8-chunk-1", rows: [row(0)] } })).status).toBe(200);
+    const ds = parseDataset(campaignDataset(s.ctx.db, job.id).csv, "int8.csv");
+    expect(ds.columns).toContain("quant");
+    expect(ds.rows.map((r) => r.protocol!.quant)).toEqual(["int8"]);
+    await s.ctx.jobs.settled(job.id);
+  });
+
+  /** A done job as the store keeps it (its artifacts stored), without running it. */
+  const doneJob = (id: string, kind: string, params: object, artifacts: Record<string, string>) => {
+    s.ctx.db.prepare(`INSERT INTO jobs (id, kind, state, params, result, artifacts, attempts, created_at, started_at, finished_at) VALUES (?, ?, 'done', ?, '{}', ?, 1, ?, ?, ?)`)
+      .run(id, kind, JSON.stringify(params), JSON.stringify(artifacts), Date.now(), Date.now(), Date.now());
+    return id;
+  };
+  const arch = smallestArch(DEMO_SPACE);
+  const model = encodeModel({ kind: "subtransformer", arch, space: DEMO_SPACE, positionDims: { encoder: 64, decoder: 64 }, vocab: { size: 300, pad: 0, bos: 1, eos: 2, unk: 3 }, tokenizer: { fake: true } },
+    new Map([["x", { shape: [2], data: new Float32Array([1, 2]) }]]));
+
+  it("a deployment of a search's model runs and measures the products its predictor learnt; another quant is refused naming both", async () => {
+    const A = await enrol("int8-dep", "int8-dep");
+    const sha = s.ctx.artifacts.put(model, "model", "m.hatm").sha256;
+    // a predictor fitted on an int8 campaign (only its protocol is read here), and the search that used it
+    const pred = s.ctx.artifacts.put(Buffer.from(JSON.stringify({ protocol: { ...DEPLOYMENT_PROTOCOL, vocab: 300, rounds: 1, quant: "int8" } })), "predictor", "p.json").sha256;
+    doneJob("job_int8pred", "predictor", { data: [] }, { predictor: pred });
+    doneJob("job_int8search", "search", { predictor: "job_int8pred", latency_ms: 5, quant: "int8" }, { model: sha });
+    const f32 = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "int8-dep", model: { job: "job_int8search" }, protocol: { quant: "f32" } } });
+    expect(f32.status).toBe(400);
+    expect(f32.body.error).toMatchObject({ code: "protocol_mismatch", message: expect.stringMatching(/^protocol\.quant: f32 differs from the quant int8 the search's predictor learnt/) });
+    const d = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "int8-dep", model: { job: "job_int8search" } } });
+    expect(d.status, JSON.stringify(d.body)).toBe(201);
+    expect(d.body.protocol).toMatchObject({ quant: "int8", vocab: 300, rounds: 1 });
+    const w = await call<DeployWork>("GET", "/v1/agent/work?wait_s=0", { token: A.token });
+    expect(w.body.protocol.quant).toBe("int8"); // the agent loads the model with int8 products and measures them
+    const list = await call("GET", "/v1/deployments", { token: ADMIN });
+    expect(list.body.deployments.find((x: { id: string }) => x.id === d.body.id).protocol.quant).toBe("int8");
+    // a model deployed by itself: f32 unless the request says; a bad quant names the field
+    const plain = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "int8-plain", model: { sha256: sha } } });
+    expect(plain.body.protocol.quant).toBe("f32");
+    const asked = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "int8-plain", model: { sha256: sha }, protocol: { quant: "int8" } } });
+    expect(asked.body.protocol.quant).toBe("int8");
+    const bad = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "int8-plain", model: { sha256: sha }, protocol: { quant: "int4" } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/protocol\.quant/);
+  });
+
+  it("a deployment stored before the protocol had its quant reads as f32", async () => {
+    const sha = s.ctx.artifacts.put(model, "model", "m.hatm").sha256;
+    const d = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "int8-old", model: { sha256: sha } } });
+    const { quant: _q, ...old } = d.body.protocol;
+    s.ctx.db.prepare(`UPDATE deployments SET protocol = ? WHERE id = ?`).run(JSON.stringify(old), d.body.id);
+    const g = await call("GET", `/v1/deployments/${d.body.id}`, { token: ADMIN });
+    expect(g.body.protocol).toEqual({ ...old, quant: "f32" });
+  });
+});
+
 describe("lease lengths", () => {
   it("grow with the work (runs x rounds x the largest architecture's operations over the device's speed), then with the speed its rows measure", async () => {
     const d2 = mkdtempSync(join(tmpdir(), "hat-fleet-lease-"));

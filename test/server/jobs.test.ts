@@ -490,6 +490,19 @@ describe("/v1/jobs: the train, predictor and search kinds", () => {
     expect(mismatch.body.error).toMatchObject({ code: "protocol_mismatch" });
     expect(mismatch.body.error.message).toMatch(/measured at vocabulary 32768, but the supernet .* has vocabulary 300/);
 
+    // a predictor of int8 latencies (a campaign with "quant": "int8") for a search of an f32 deployment, and a bad quant
+    const int8File = { ...JSON.parse(s.ctx.artifacts.read(fit32k.artifacts.predictor).toString("utf8")), protocol: { ...DEFAULT_PROTOCOL, vocab: 300, quant: "int8" } };
+    const int8Sha = s.ctx.artifacts.put(Buffer.from(JSON.stringify(int8File)), "predictor", "int8.json").sha256;
+    s.ctx.db.prepare(`INSERT INTO jobs (id, kind, state, params, result, artifacts, attempts, created_at, started_at, finished_at) VALUES ('job_int8fit', 'predictor', 'done', '{"data":[]}', '{}', ?, 1, ?, ?, ?)`)
+      .run(JSON.stringify({ predictor: int8Sha }), Date.now(), Date.now(), Date.now());
+    const quantMismatch = await call(s, "POST", "/v1/jobs/search", { body: { supernet: t.id, predictor: "job_int8fit", latency_ms: 20, dataset: ds } });
+    expect(quantMismatch.status).toBe(400);
+    expect(quantMismatch.body.error).toMatchObject({ code: "protocol_mismatch" });
+    expect(quantMismatch.body.error.message).toMatch(/^quant: f32, but the predictor job_int8fit learnt latencies of int8 products/);
+    const badQuant = await call(s, "POST", "/v1/jobs/search", { body: { supernet: t.id, predictor: "job_int8fit", latency_ms: 20, dataset: ds, quant: "int4" } });
+    expect(badQuant.status).toBe(400);
+    expect(badQuant.body.error.message).toMatch(/quant/);
+
     // a reference to the wrong kind of job names the field
     const wrong = await call(s, "POST", "/v1/jobs/search", { body: { supernet: fit.id, predictor: fit.id, latency_ms: 20, dataset: ds } });
     expect(wrong.status).toBe(400);
