@@ -133,6 +133,16 @@ describe("latency predictor", () => {
     await expect(fitPredictor(mixed, quiet)).rejects.toThrow(/different devices/);
   });
 
+  it("a predictor fit on an int8 campaign carries its quant (its file too); f32 and int8 rows are not fit together", async () => {
+    const protocol = protocolOf({ runs: 3, warmup: 1, vocab: 64, src_len: 4, tgt_len: 3, beam: 2, quant: "int8" });
+    const rows = syntheticRows(100, 9).map((r) => ({ ...r, protocol }));
+    const { predictor } = await fitPredictor(rows, { ...quiet, maxEpochs: 0 });
+    expect(predictor.protocol!.quant).toBe("int8");
+    expect(Predictor.fromJSON(JSON.parse(JSON.stringify(predictor))).protocol).toEqual(protocol);
+    const mixed = rows.map((r, i) => (i % 2 ? r : { ...r, protocol: { ...protocol, quant: "f32" as const } }));
+    await expect(fitPredictor(mixed, quiet)).rejects.toThrow(/different protocols: .*1 thread, (f32|int8).* and .*1 thread, (int8|f32)/);
+  });
+
   it("verify: fresh architectures outside the training data, measured with the predictor's protocol", async () => {
     const protocol = protocolOf({ runs: 3, warmup: 1, vocab: 64, src_len: 4, tgt_len: 3, beam: 2 });
     const rows = syntheticRows(200, 6).map((r) => ({ ...r, protocol }));
