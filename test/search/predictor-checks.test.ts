@@ -4,7 +4,7 @@ import { protocolOf } from "../../runtime/protocol.js";
 import { checkPredictorQuant, SearchInputError, type LatencySource } from "../../search/predictor-file.js";
 
 const source = (quant?: "f32" | "int8"): LatencySource => ({
-  path: `pi-${quant ?? "hat"}.json`, name: "pi", model: { predict: (archs) => archs.map(() => 1) },
+  path: `pi-${quant ?? "hat"}.json`, name: "pi", model: { predict: (archs) => new Float64Array(archs.length).fill(1) },
   protocol: quant === undefined ? undefined : protocolOf({ vocab: 300, quant }),
 });
 

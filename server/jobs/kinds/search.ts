@@ -16,7 +16,7 @@ import { badRequest } from "../../http.js";
 import type { JobControl, JobKind, JobRecord } from "../types.js";
 import type { MeasureRequest, ParentMessage } from "../spec.js";
 import { DeviceClass } from "../../../runtime/fleet-protocol.js";
-import { PRODUCT_QUANTS, type Protocol } from "../../../runtime/protocol.js";
+import { PRODUCT_QUANTS, type ProductQuant, type Protocol } from "../../../runtime/protocol.js";
 import { doneJob, predictorData, predictorProtocol, runJob, supernetVocab, textFiles } from "./common.js";
 
 const E = SEARCH_DEFAULTS.evolution, F = SEARCH_DEFAULTS.finetune;
@@ -118,7 +118,7 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
           out: file("arch.json"), record: file("search.json"), report: file("report.html"),
           verify,
         },
-      }, verify ? { onMeasure: (m) => measureOnFleet(ctx, ctl, { deviceClass: deviceClass!, supernet: p.supernet, protocol: learnt, timeoutS: p.verify_timeout_s ?? VERIFY_TIMEOUT_S }, m) } : undefined);
+      }, verify ? { onMeasure: (m) => measureOnFleet(ctx, ctl, { deviceClass: deviceClass!, supernet: p.supernet, protocol: learnt, quant: p.quant ?? "f32", timeoutS: p.verify_timeout_s ?? VERIFY_TIMEOUT_S }, m) } : undefined);
       const model = finetune && existsSync(file("finetuned.hatm"))
         ? ctl.artifact("model", file("finetuned.hatm"), "model", "finetuned.hatm")
         : ctl.artifact("model", file("winner.hatm"), "model", "winner.hatm");
@@ -150,13 +150,14 @@ function onlineAgents(ctx: ServerContext, deviceClass: string): number {
  * answer is the campaign's dataset. No agent online, a failed campaign, or no rows within the
  * timeout: an error (the search goes on, its winner unverified). Cancelling the search cancels it.
  */
-async function measureOnFleet(ctx: ServerContext, ctl: JobControl, o: { deviceClass: string; supernet: string; protocol?: Protocol; timeoutS: number }, m: MeasureRequest): Promise<Omit<ParentMessage, "type" | "id">> {
+async function measureOnFleet(ctx: ServerContext, ctl: JobControl, o: { deviceClass: string; supernet: string; protocol?: Protocol; quant: ProductQuant; timeoutS: number }, m: MeasureRequest): Promise<Omit<ParentMessage, "type" | "id">> {
   const online = onlineAgents(ctx, o.deviceClass);
   if (online === 0) return { error: `no agent of class ${o.deviceClass} is online to measure the candidates` };
   const { build: _build, keep: _keep, threads: _threads, ...protocol } = o.protocol ?? {};
   let job: JobRecord;
   try {
-    job = ctx.jobs.create("campaign", { device_class: o.deviceClass, supernet: o.supernet, archs: m.archs, ...(o.protocol ? { protocol } : {}) });
+    // the search's products (the predictor's, when it says: checked at POST), also for a predictor that does not say its protocol
+    job = ctx.jobs.create("campaign", { device_class: o.deviceClass, supernet: o.supernet, archs: m.archs, protocol: { ...protocol, quant: o.quant } });
   } catch (e) {
     return { error: `the candidates' campaign was refused: ${(e as Error).message}` };
   }
