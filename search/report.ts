@@ -244,7 +244,7 @@ export function renderReport(rec: SearchRecord): string {
       const m = measuredRecord(w.measured), p = m.protocol, maxMs = rec.devices.find((d) => d.name === m.device)?.maxMs;
       const flag = m.overConstraint ? ` <span class="warn">OVER THE CONSTRAINT (${maxMs} ms)</span>` : maxMs !== undefined ? ` (within ${maxMs} ms)` : "";
       const busy = m.load1 !== undefined && m.cores !== undefined && m.load1 > m.cores ? ` <span class="warn">measured on a busy machine (load ${m.load1.toFixed(1)} on ${m.cores} cores)</span>` : m.load1 !== undefined ? `; load ${m.load1.toFixed(1)}${m.cores ? ` on ${m.cores} cores` : ""}` : "";
-      rows.push(["measured latency", `${ms(m.totalMs)} = encoder ${ms(m.encoderMs)} + decoder ${ms(m.decoderMs)}; ${p.runs} runs, ${esc(p.build ?? "?")}${m.measuredOn ? ` on ${esc(m.measuredOn)}` : ""}, vocab ${p.vocab}, src ${p.src_len}, tgt ${p.tgt_len}, beam ${p.beam}${p.rounds > 1 ? `, ${p.keep} of ${p.rounds}` : ""}${flag}${busy}`]);
+      rows.push(["measured latency", `${ms(m.totalMs)} = encoder ${ms(m.encoderMs)} + decoder ${ms(m.decoderMs)}; ${p.runs} runs${p.quant !== "f32" ? `, ${p.quant} products` : ""}, ${esc(p.build ?? "?")}${m.measuredOn ? ` on ${esc(m.measuredOn)}` : ""}, vocab ${p.vocab}, src ${p.src_len}, tgt ${p.tgt_len}, beam ${p.beam}${p.rounds > 1 ? `, ${p.keep} of ${p.rounds}` : ""}${flag}${busy}`]);
       const predicted = w.predictedMs[rec.devices.findIndex((d) => d.name === m.device)];
       if (predicted !== undefined) rows.push(["prediction error", `${(((predicted - m.totalMs) / m.totalMs) * 100).toFixed(1)} %`]);
     }

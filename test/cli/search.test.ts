@@ -177,15 +177,16 @@ describe("hat search", () => {
   });
 
   it("--quant int8: an int8 predictor's search, the winner measured here with int8 products", async () => {
-    const int8Pred = join(dir, "int8-ok.json"), rec = join(dir, "int8-rec.json");
+    const int8Pred = join(dir, "int8-ok.json"), rec = join(dir, "int8-rec.json"), report = join(dir, "int8.html");
     writeFileSync(int8Pred, JSON.stringify(linearPredictor(space, "stand-in cpu", V, "int8").toJSON()));
     const r = await hat("search", "--supernet", supernet, "--predictor", int8Pred, "--demo", ...small, "--latency-ms", String(limit),
-      "--quant", "int8", "--measure", "--verify", "0", "--record", rec, "--json");
+      "--quant", "int8", "--measure", "--verify", "0", "--record", rec, "--report", report, "--json");
     expect(r.code, r.err).toBe(0);
     const j = last(r.out);
     expect(j.quant).toBe("int8");
     expect(j.measured_ms).toBeGreaterThan(0);
     expect(JSON.parse(readFileSync(rec, "utf8")).winner.measured.protocol).toMatchObject({ quant: "int8", vocab: V, runs: 3 });
+    expect(readFileSync(report, "utf8")).toMatch(/measured latency.*3 runs, int8 products/);
   });
 
   it("bad input: one clear line and exit code 2", async () => {
