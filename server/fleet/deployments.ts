@@ -89,9 +89,10 @@ export type DeploymentView = z.infer<typeof DeploymentView>;
 /**
  * The protocol's fields that say what is measured (the vocabulary is the deployed model's own): a
  * deployment may not contradict its search's predictor on them. `quant`: the products the agents
- * load the model with and measure (f32 or int8), those whose latencies the predictor learnt.
+ * load the model with and measure (f32 or int8), those whose latencies the predictor learnt;
+ * `threads` likewise (1 until the threaded runtime: docs/latency.md).
  */
-const WORKLOAD = ["src_len", "tgt_len", "beam", "quant"] as const;
+const WORKLOAD = ["src_len", "tgt_len", "beam", "quant", "threads"] as const;
 /** What a deployment of a search's model takes from its predictor's protocol by default: the workload and the statistic learnt. */
 const LEARNT = [...WORKLOAD, "trim", "rounds", "keep"] as const;
 
@@ -178,7 +179,7 @@ export class Deployments {
     const deviceClass = params.device_class ?? (predictorJob ? predictorData(this.ctx, predictorJob).deviceClass : undefined);
     const sha = predictorJob?.artifacts.predictor;
     const p = sha && this.ctx.artifacts.has(sha) ? predictorProtocol(this.ctx.artifacts.path(sha)) : undefined;
-    const workload = p && { src_len: p.src_len, tgt_len: p.tgt_len, beam: p.beam, quant: p.quant, trim: p.trim, rounds: p.rounds, keep: p.keep };
+    const workload = p && { src_len: p.src_len, tgt_len: p.tgt_len, beam: p.beam, quant: p.quant, threads: p.threads, trim: p.trim, rounds: p.rounds, keep: p.keep };
     return { constraintMs: params.latency_ms, workload, deviceClass };
   }
 

@@ -153,7 +153,7 @@ function onlineAgents(ctx: ServerContext, deviceClass: string): number {
 async function measureOnFleet(ctx: ServerContext, ctl: JobControl, o: { deviceClass: string; supernet: string; protocol?: Protocol; quant: ProductQuant; timeoutS: number }, m: MeasureRequest): Promise<Omit<ParentMessage, "type" | "id">> {
   const online = onlineAgents(ctx, o.deviceClass);
   if (online === 0) return { error: `no agent of class ${o.deviceClass} is online to measure the candidates` };
-  const { build: _build, keep: _keep, threads: _threads, ...protocol } = o.protocol ?? {};
+  const { build: _build, keep: _keep, ...protocol } = o.protocol ?? {};
   let job: JobRecord;
   try {
     // the search's products (the predictor's, when it says: checked at POST), also for a predictor that does not say its protocol
