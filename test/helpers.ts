@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { validateArch } from "../runtime/arch.js";
+import { readWasmBuilds } from "../runtime/wasm-node.js";
 import type { Arch, Space, ValidArch } from "../runtime/types.js";
 
 /** Seeded PRNG (mulberry32), shared with the runtime. */
@@ -36,6 +37,18 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 export const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * The wasm builds in build/ that this Node can run (runtime/wasm-node.ts readWasmBuilds): the
+ * baseline SIMD build, and the relaxed-SIMD one when this engine accepts it (Node 20 needs
+ * --experimental-wasm-relaxed-simd); a build it cannot run is skipped with a message.
+ */
+export function runnableBuilds(): { name: string; bytes: Uint8Array<ArrayBuffer> }[] {
+  return readWasmBuilds().flatMap(({ name, bytes }) => {
+    if (!WebAssembly.validate(bytes)) { console.log(`skipping ${name}: this Node cannot run it`); return []; }
+    return [{ name, bytes }];
+  });
+}
 export const sharedData = fileURLToPath(new URL("../../shared/data", import.meta.url));
 export const hasShared = existsSync(sharedData);
 

@@ -18,7 +18,7 @@
  * Then the options: an unknown quant refused, profileArch's quant (the protocol's), `hat profile --quant` and
  * `hat translate --quant int8` on a linear 8-bit file with a tokenizer.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -30,20 +30,14 @@ import { SPECIALS, type ValidArch } from "../../runtime/types.js";
 import { InputError } from "../../runtime/errors.js";
 import { profileArch } from "../../runtime/profile.js";
 import { DEFAULT_PROTOCOL } from "../../runtime/protocol.js";
-import { rng, repoRoot } from "../helpers.js";
+import { rng, runnableBuilds } from "../helpers.js";
 import { hat } from "../cli/hat.js";
 import { Bpe } from "../../data/bpe.js";
 import { superDims } from "../../runtime/arch.js";
 import { decodeModel, encodeModel } from "../../runtime/format.js";
 import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 
-const builds = ["hat.wasm", "hat-relaxed.wasm"].flatMap((f) => {
-  const p = join(repoRoot, "build", f);
-  if (!existsSync(p)) return [];
-  const bytes = readFileSync(p);
-  if (!WebAssembly.validate(bytes)) { console.log(`skipping ${f}: this Node cannot run it`); return []; }
-  return [{ name: f, bytes }];
-});
+const builds = runnableBuilds();
 
 const V = 300;
 const superBytes = randomSuperTransformer(DEMO_SPACE, V, 5);

@@ -12,22 +12,14 @@
  *    sx/2 of its quantized value (sx = the row's (max - min) / L, L = q8_levels()), so
  *    |y - ref| <= (0.51 · sx + 1e-5 · max|x|) · Σ_k |Ŵ_kc| + 1e-6.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadWasm } from "../../runtime/wasm-node.js";
 import { packQ8, q8Source, Q8ShapeError, type Q8Exports } from "../../runtime/int8.js";
 import { dequantize, linearQuantize } from "../../runtime/quant.js";
 import { Q8_MAX_K } from "../../assembly/q8-layout.js";
-import { randArray, repoRoot } from "../helpers.js";
+import { randArray, runnableBuilds } from "../helpers.js";
 
-const builds = ["hat.wasm", "hat-relaxed.wasm"].flatMap((f) => {
-  const p = join(repoRoot, "build", f);
-  if (!existsSync(p)) return [];
-  const bytes = readFileSync(p);
-  if (!WebAssembly.validate(bytes)) { console.log(`skipping ${f}: this Node cannot run it`); return []; }
-  return [{ name: f, bytes }];
-});
+const builds = runnableBuilds();
 
 const f = Math.fround;
 const roundEven = (v: number) => { const r = Math.round(v); return Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : r; };

@@ -3,23 +3,15 @@
  * front-slice leading dimensions and shapes with tails (not multiples of 4 or 8).
  * Tolerance: max abs error <= 1e-5 x max |reference| (f32 accumulation over K <= 700).
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadWasm } from "../../runtime/wasm-node.js";
-import { randArray, relErr, repoRoot } from "../helpers.js";
+import { randArray, relErr, runnableBuilds } from "../helpers.js";
 
 const TOL = 1e-5;
 
 // The baseline SIMD build, and the optional relaxed-SIMD (fused multiply-add) build when it
 // exists and this Node accepts it (Node 20 needs --experimental-wasm-relaxed-simd).
-const builds = ["hat.wasm", "hat-relaxed.wasm"].flatMap((f) => {
-  const p = join(repoRoot, "build", f);
-  if (!existsSync(p)) return [];
-  const bytes = readFileSync(p);
-  if (!WebAssembly.validate(bytes)) { console.log(`skipping ${f}: this Node cannot run it`); return []; }
-  return [{ name: f, bytes }];
-});
+const builds = runnableBuilds();
 
 for (const build of builds) describe(build.name, () => {
 const wasm = loadWasm(build.bytes);
