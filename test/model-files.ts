@@ -1,5 +1,9 @@
-/** Helpers of the model-file tests (format, quantized files): the error a decode throws, and a file's header JSON. */
-import { decodeModel, ModelFormatError, type ModelFormatErrorCode } from "../runtime/format.js";
+/** Helpers of the model-file tests: the error a decode throws, a file's header JSON, a random SuperTransformer with a tokenizer. */
+import { superDims } from "../runtime/arch.js";
+import { decodeModel, encodeModel, ModelFormatError, type ModelFormatErrorCode } from "../runtime/format.js";
+import type { Space } from "../runtime/types.js";
+import { randomTensors, superTensorShapes, type TensorMap } from "../runtime/weights.js";
+import type { Bpe } from "../data/bpe.js";
 
 /** The code a decode of `bytes` throws (fails the test if it does not throw a ModelFormatError). */
 export function codeOf(bytes: Uint8Array): { code: ModelFormatErrorCode; message: string } {
@@ -16,4 +20,16 @@ export function codeOf(bytes: Uint8Array): { code: ModelFormatErrorCode; message
 export function headerOf(bytes: Uint8Array): Record<string, any> {
   const H = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
   return JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + H)));
+}
+
+/**
+ * A SuperTransformer file of `space` carrying `bpe` as its tokenizer (what `hat translate` and the
+ * hosts need), with seeded random weights or the `tensors` given (super shapes at bpe's vocabulary).
+ */
+export function supernetWithTokenizer(space: Space, bpe: Bpe, weights: number | TensorMap): Uint8Array {
+  const d = superDims(space);
+  return encodeModel({
+    kind: "supertransformer", space, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim },
+    vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: {},
+  }, typeof weights === "number" ? randomTensors(superTensorShapes(space, bpe.vocab().size), weights) : weights);
 }

@@ -10,12 +10,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Agent } from "../../agent/agent.js";
 import { UnauthorizedError } from "../../agent/client.js";
 import { Bpe } from "../../data/bpe.js";
-import { superDims } from "../../runtime/arch.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
-import { encodeModel } from "../../runtime/format.js";
-import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 import { hashToken } from "../../server/auth.js";
 import { listen } from "../../server/app.js";
+import { supernetWithTokenizer } from "../model-files.js";
 
 async function poll<T>(f: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
   const t0 = Date.now();
@@ -65,8 +63,7 @@ describe("agent + the real server", () => {
     expect(j.result!.agents[info.agent_id]).toBe(6);
 
     const bpe = Bpe.train(["the cat sat on the mat", "a dog runs in the park", "hello world"], { vocabSize: 60, byteFallback: false, minFrequency: 1 });
-    const d = superDims(DEMO_SPACE);
-    const bytes = encodeModel({ kind: "supertransformer", space: DEMO_SPACE, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim }, vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: {} }, randomTensors(superTensorShapes(DEMO_SPACE, bpe.vocab().size), 7));
+    const bytes = supernetWithTokenizer(DEMO_SPACE, bpe, 7);
     const art = srv.ctx.artifacts.put(bytes, "model", "test.hatm");
     const dep = await api<{ id: string }>("POST", "/v1/deployments", { device_class: "test-box", model: { sha256: art.sha256 }, protocol });
     type Dep = { agents: { agent_id: string; state: string; measured_ms?: number; speed?: number; error?: string }[] };

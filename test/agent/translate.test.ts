@@ -12,20 +12,14 @@ import { Agent, isLoopback } from "../../agent/agent.js";
 import { loadServing, type Serving } from "../../agent/models.js";
 import { listenApp, MAX_TRANSLATE_WORK, translateApp, type Listening, type TranslateLimits } from "../../agent/translate-server.js";
 import { Bpe } from "../../data/bpe.js";
-import { superDims } from "../../runtime/arch.js";
-import { encodeModel } from "../../runtime/format.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { loadWasm } from "../../runtime/wasm-node.js";
-import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 import { fakeServer } from "./fake-server.js";
+import { supernetWithTokenizer } from "../model-files.js";
 
 const text = ["the cat sat on the mat", "a dog runs in the park", "hello world", "the quick brown fox jumps", "over the lazy dog", "we translate lines of text"];
 const bpe = Bpe.train(text, { vocabSize: 60, byteFallback: false, minFrequency: 1 });
-const d = superDims(DEMO_SPACE);
-const bytes = encodeModel({
-  kind: "supertransformer", space: DEMO_SPACE, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim },
-  vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: {},
-}, randomTensors(superTensorShapes(DEMO_SPACE, bpe.vocab().size), 1));
+const bytes = supernetWithTokenizer(DEMO_SPACE, bpe, 1);
 const serving: Serving = loadServing(bytes, loadWasm(), "D1", "0".repeat(64));
 
 const open: Listening[] = [];

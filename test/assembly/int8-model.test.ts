@@ -33,9 +33,8 @@ import { DEFAULT_PROTOCOL } from "../../runtime/protocol.js";
 import { rng, runnableBuilds } from "../helpers.js";
 import { hat } from "../cli/hat.js";
 import { Bpe } from "../../data/bpe.js";
-import { superDims } from "../../runtime/arch.js";
-import { decodeModel, encodeModel } from "../../runtime/format.js";
-import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
+import { decodeModel } from "../../runtime/format.js";
+import { supernetWithTokenizer } from "../model-files.js";
 
 const builds = runnableBuilds();
 
@@ -122,11 +121,7 @@ describe("hat translate --quant int8", () => {
     const dir = mkdtempSync(join(tmpdir(), "hat-int8-tr-"));
     const text = ["the cat sat on the mat", "a dog runs in the park", "hello world", "over the lazy dog"];
     const bpe = Bpe.train(text, { vocabSize: 60, byteFallback: false, minFrequency: 1 });
-    const d = superDims(DEMO_SPACE);
-    const f32 = encodeModel({
-      kind: "supertransformer", space: DEMO_SPACE, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim },
-      vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: {},
-    }, randomTensors(superTensorShapes(DEMO_SPACE, bpe.vocab().size), 1));
+    const f32 = supernetWithTokenizer(DEMO_SPACE, bpe, 1);
     const model = join(dir, "linear8.hatm"), input = join(dir, "src.txt");
     writeFileSync(model, quantizeModel(decodeModel(f32), { bits: 8, method: "linear" }).bytes);
     writeFileSync(input, "the cat runs\nhello dog\nover the mat\n");

@@ -25,6 +25,7 @@ import { WEB_FILES, writeWebPage } from "../../web/build.js";
 import { serveWebPage, type ServingPage } from "../../web/serve.js";
 import { hat } from "../cli/hat.js";
 import { Browser, findChromium, type Page } from "./cdp.js";
+import { supernetWithTokenizer } from "../model-files.js";
 
 const chromium = findChromium();
 if (!chromium) console.warn("web page browser test skipped: no `chromium` on this machine (Debian: apt-get install chromium; or set $CHROMIUM)");
@@ -34,10 +35,7 @@ const corpus = ["the cat sat on the mat", "a dog runs in the park", "hello world
 const bpe = Bpe.train(corpus, { vocabSize: 60, byteFallback: false, minFrequency: 1 });
 const d = superDims(DEMO_SPACE);
 const modelPath = join(dir, "demo.hatm");
-writeFileSync(modelPath, encodeModel({
-  kind: "supertransformer", space: DEMO_SPACE, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim },
-  vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: {},
-}, randomTensors(superTensorShapes(DEMO_SPACE, bpe.vocab().size), 2)));
+writeFileSync(modelPath, supernetWithTokenizer(DEMO_SPACE, bpe, 2));
 // with these weights (seed 2) and this arch, beam 3 ends one sentence at once and runs the others
 // to the length cap, while greedy runs all three: beam, lenpen and the arch all show in the tokens
 const SENTENCES = ["the cat runs in the park", "hello lazy dog", "over the mat"];

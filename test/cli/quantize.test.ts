@@ -6,22 +6,18 @@ import { describe, expect, it } from "vitest";
 import { hat } from "./hat.js";
 import { Bpe } from "../../data/bpe.js";
 import { superDims } from "../../runtime/arch.js";
-import { encodeModel } from "../../runtime/format.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
-import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 import { loadWasm } from "../../runtime/wasm-node.js";
 import { loadServing } from "../../agent/models.js";
 import { translateLines } from "../../runtime/decode.js";
+import { supernetWithTokenizer } from "../model-files.js";
 
 const dir = mkdtempSync(join(tmpdir(), "hat-quantize-"));
 const text = ["the cat sat on the mat", "a dog runs in the park", "hello world", "the quick brown fox jumps", "over the lazy dog"];
 const bpe = Bpe.train(text, { vocabSize: 60, byteFallback: false, minFrequency: 1 });
 const d = superDims(DEMO_SPACE);
 const model = join(dir, "m.hatm");
-writeFileSync(model, encodeModel({
-  kind: "supertransformer", space: DEMO_SPACE, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim },
-  vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: {},
-}, randomTensors(superTensorShapes(DEMO_SPACE, bpe.vocab().size), 1)));
+writeFileSync(model, supernetWithTokenizer(DEMO_SPACE, bpe, 1));
 const input = join(dir, "src.txt");
 writeFileSync(input, "the cat runs\nhello dog\nover the mat\n");
 

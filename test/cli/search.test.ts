@@ -9,11 +9,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { hat } from "./hat.js";
 import { runSearch } from "../../search/pipeline.js";
-import { encodeModel } from "../../runtime/format.js";
-import { superDims, validateArch } from "../../runtime/arch.js";
+import { validateArch } from "../../runtime/arch.js";
 import { archParams } from "../../runtime/arch-features.js";
 import { sampleArch, smallestArch } from "../../runtime/arch-sample.js";
-import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 import { randomSuperTransformer } from "../../runtime/model.js";
 import type { Space } from "../../runtime/types.js";
 import { Bpe } from "../../data/bpe.js";
@@ -22,6 +20,7 @@ import type { DeviceInfo } from "../../latency/dataset.js";
 import { Predictor } from "../../latency/predictor.js";
 import { protocolOf, type ProductQuant } from "../../runtime/protocol.js";
 import { rng, TINY_SPACE } from "../helpers.js";
+import { supernetWithTokenizer } from "../model-files.js";
 
 /** A predictor file: total ms = b + w . (HAT's 10 features), its latencies "measured" at vocabulary `vocab`, of `quant` products. */
 function linearPredictor(space: Space, device: string | DeviceInfo, vocab: number, quant: ProductQuant = "f32"): Predictor {
@@ -42,11 +41,7 @@ const task = demoTask({ seed: 1, train: 300, valid: 40, test: 20 });
 const bpe = Bpe.train([...task.train.src, ...task.train.tgt], { vocabSize: 300 });
 const V = bpe.vocab().size;
 const supernet = join(dir, "super.hatm");
-const d = superDims(space);
-writeFileSync(supernet, encodeModel({
-  kind: "supertransformer", space, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim },
-  vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: {},
-}, randomTensors(superTensorShapes(space, V), 5)));
+writeFileSync(supernet, supernetWithTokenizer(space, bpe, 5));
 const lat = linearPredictor(space, "stand-in cpu", V);
 const r0 = rng(1);
 const all = Array.from({ length: 1000 }, () => sampleArch(space, r0));

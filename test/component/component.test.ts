@@ -22,7 +22,7 @@ import { exportSubTransformer, HatModel, quantizeModel } from "../../runtime/mod
 import { SPECIALS, type Space } from "../../runtime/types.js";
 import { loadWasm } from "../../runtime/wasm-node.js";
 import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
-import { headerOf } from "../model-files.js";
+import { headerOf, supernetWithTokenizer } from "../model-files.js";
 import { repoRoot, rng, TINY_SPACE } from "../helpers.js";
 import { unicodeTablesSource, UNICODE_FILE } from "./unicode-gen.js";
 import { hat } from "../cli/hat.js";
@@ -70,10 +70,7 @@ const superTensors = randomTensors(superTensorShapes(SPACE, V), 3);
   const e = superTensors.get("embed.tokens")!, D = e.shape[1];
   for (let j = 0; j < D; j++) e.data[SPECIALS.eos * D + j] *= 4;
 }
-const superBytes = encodeModel({
-  kind: "supertransformer", space: SPACE, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim },
-  vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: {},
-}, superTensors);
+const superBytes = supernetWithTokenizer(SPACE, bpe, superTensors);
 const subArch = sampleArch(SPACE, rng(11));
 const subBytes = exportSubTransformer(decodeModel(superBytes), subArch);
 const quantBytes = quantizeModel(decodeModel(subBytes), { bits: 4, method: "kmeans" }).bytes;

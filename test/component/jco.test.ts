@@ -11,15 +11,13 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bpe } from "../../data/bpe.js";
-import { superDims } from "../../runtime/arch.js";
 import { translateLines } from "../../runtime/decode.js";
-import { encodeModel } from "../../runtime/format.js";
 import { HatModel } from "../../runtime/model.js";
 import { loadWasm } from "../../runtime/wasm-node.js";
 import { DEMO_SPACE } from "../../runtime/spaces.js";
-import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 import { repoRoot } from "../helpers.js";
 import { COMPONENT, ensureComponent } from "./build.js";
+import { supernetWithTokenizer } from "../model-files.js";
 
 
 interface Bindings {
@@ -31,11 +29,7 @@ interface Bindings {
 
 const texts = ["the cat sat on the mat", "a dog runs in the park", "hello world", "über alles, 42"];
 const bpe = Bpe.train(texts, { vocabSize: 300, byteFallback: true, minFrequency: 1 });
-const d = superDims(DEMO_SPACE);
-const model = encodeModel({
-  kind: "supertransformer", space: DEMO_SPACE, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim },
-  vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: {},
-}, randomTensors(superTensorShapes(DEMO_SPACE, bpe.vocabSize), 7));
+const model = supernetWithTokenizer(DEMO_SPACE, bpe, 7);
 
 let c: Bindings;
 let out = "";

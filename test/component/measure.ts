@@ -16,7 +16,6 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import { Bpe } from "../../data/bpe.js";
-import { superDims } from "../../runtime/arch.js";
 import { beamSearch, translateLines } from "../../runtime/decode.js";
 import { encodeModel } from "../../runtime/format.js";
 import { HatModel } from "../../runtime/model.js";
@@ -28,6 +27,7 @@ import { SPECIALS, type Space } from "../../runtime/types.js";
 import { loadWasm } from "../../runtime/wasm-node.js";
 import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 import { repoRoot, rng } from "../helpers.js";
+import { supernetWithTokenizer } from "../model-files.js";
 
 const rounds = Number(process.argv[2] ?? 5);
 const tmp = mkdtempSync(join(repoRoot, "build", "measure-"));
@@ -37,11 +37,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 const texts = ["the cat sat on the mat", "a dog runs in the park", "hello world", "the quick brown fox jumps over the lazy dog"];
 const bpe = Bpe.train(texts, { vocabSize: 330, byteFallback: true, minFrequency: 1 });
-const d = superDims(DEMO_SPACE);
-const demo = encodeModel({
-  kind: "supertransformer", space: DEMO_SPACE, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim },
-  vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: {},
-}, randomTensors(superTensorShapes(DEMO_SPACE, bpe.vocabSize), 1));
+const demo = supernetWithTokenizer(DEMO_SPACE, bpe, 1);
 const MID: Space = {
   encoderEmbedChoices: [512], decoderEmbedChoices: [512], encoderFfnChoices: [2048], decoderFfnChoices: [2048],
   encoderLayerChoices: [3], decoderLayerChoices: [3], encoderHeadChoices: [8], decoderSelfHeadChoices: [8],

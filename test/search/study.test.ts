@@ -9,15 +9,13 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { archParams } from "../../runtime/arch-features.js";
 import { largestArch, smallestArch } from "../../runtime/arch-sample.js";
-import { superDims } from "../../runtime/arch.js";
-import { encodeModel } from "../../runtime/format.js";
-import { randomTensors, superTensorShapes } from "../../runtime/weights.js";
 import { Bpe } from "../../data/bpe.js";
 import { demoTask } from "../../data/demo-task.js";
 import { kendallTau } from "../../latency/metrics.js";
 import { spreadArchs } from "../../search/study.js";
 import { hat } from "../cli/hat.js";
 import { TINY_SPACE } from "../helpers.js";
+import { supernetWithTokenizer } from "../model-files.js";
 
 const space = { ...TINY_SPACE, endeLayerChoices: [1, 2] };
 const dir = mkdtempSync(join(tmpdir(), "hat-study-"));
@@ -25,11 +23,7 @@ const task = demoTask({ seed: 1, train: 200, valid: 20, test: 10 });
 const bpe = Bpe.train([...task.train.src, ...task.train.tgt], { vocabSize: 300 });
 const V = bpe.vocab().size;
 const supernet = join(dir, "super.hatm");
-const d = superDims(space);
-writeFileSync(supernet, encodeModel({
-  kind: "supertransformer", space, positionDims: { encoder: d.encoderEmbedDim, decoder: d.decoderEmbedDim },
-  vocab: bpe.vocab(), tokenizer: bpe.toJSON(), meta: {},
-}, randomTensors(superTensorShapes(space, V), 5)));
+writeFileSync(supernet, supernetWithTokenizer(space, bpe, 5));
 const files: string[] = [];
 for (const s of ["train", "valid", "test"] as const) for (const side of ["src", "tgt"] as const) {
   const p = join(dir, `${s}.${side}`);
