@@ -33,7 +33,7 @@ import { listen } from "../server/app.js";
 import { HatClient, type SseEvent } from "../server/client.js";
 import type { JobRecord } from "../server/jobs/types.js";
 import { renderReport, type SearchRecord } from "../search/report.js";
-import { intFlag, numFlag, spaceArg } from "./args.js";
+import { intFlag, numFlag, optIntFlag, spaceArg } from "./args.js";
 import { UsageError, type Io } from "./io.js";
 import { hatCommandLine } from "./self.js";
 
@@ -132,8 +132,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
   const spaceName = values.space ?? (corpus ? "multi30k" : "demo");
   const space = spaceArg(spaceName);
   const spaceParam = Object.hasOwn(BUILTIN_SPACES, spaceName) ? spaceName : space; // a file's space travels as JSON
-  const trainTexts = files && readTexts(files.train.src, files.train.tgt, () => {});
-  const vocabSize = intFlag(values, "vocab-size", trainTexts ? vocabSizeFor(trainTexts.src.length) : corpus ? 8000 : 1000, 300);
+  const givenVocab = optIntFlag(values, "vocab-size", 300); // else sized to the dataset's training pairs once it is known
   const minutes = numFlag(values, "minutes", corpus ? 20 : 3.5, 0.05), samples = intFlag(values, "samples", 120, 20), runs = intFlag(values, "runs", 30), rounds = intFlag(values, "rounds", 3);
   const generations = intFlag(values, "generations", 20), validMax = intFlag(values, "valid-max", 100), finetuneMinutes = numFlag(values, "finetune-minutes", corpus ? 5 : 1, 0), seed = intFlag(values, "seed", 1, 0);
   const external = values.server !== undefined;
@@ -205,6 +204,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     // ---- 2. the SuperTransformer: the demo task's recipe (small batches, a high rate, no
     // dropout), or for a real corpus the recipe the trainer sizes to the budget
     const recipe = corpus ? {} : { max_tokens: 1024, lr: 0.005, warmup: 100, dropout: 0 };
+    const vocabSize = givenVocab ?? (corpus ? vocabSizeFor(dataset.splits.train.lines) : 1000);
     const train = await follow(await api.job("train", { dataset: dataset.id, space: spaceParam, minutes, vocab_size: vocabSize, ...recipe, seed }),
       `[2/8] training the SuperTransformer of the ${typeof spaceParam === "string" ? spaceParam : "given"} space for ${minutes} min (vocabulary ${vocabSize})`);
     const tr = train.result as { steps?: number; valid_loss?: number; tokens_per_sec?: number; recipe?: { max_tokens: number; warmup: number; lr: number } };

@@ -18,6 +18,8 @@ const DEMO_MINUTES = 5;
  * hundred updates of small batches at a high rate; the data is noiseless, so no dropout).
  */
 const DEMO_DEFAULTS = { "max-tokens": "1024", lr: "0.005", warmup: "100", dropout: "0" };
+/** --demo's recipe is its own: a time budget sizes none of it. */
+const DEMO_FIXED = { maxTokens: DEMO_DEFAULTS["max-tokens"], warmup: DEMO_DEFAULTS.warmup, lr: DEMO_DEFAULTS.lr };
 
 const HELP = `usage: hat train (--src FILE --tgt FILE --valid-src FILE --valid-tgt FILE | --demo)
                  (--space FILE|demo|wmt14|iwslt14|multi30k|cpu-server | --arch FILE [--init SUPERNET.hatm])
@@ -79,7 +81,7 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
   });
   if (values.help) { io.out(HELP); return; }
   // the settings the recipe keeps: the user's, and --demo's own
-  const fixed = values.demo ? givenSettings({ maxTokens: 1, warmup: 1, lr: 1 }) : givenSettings({ maxTokens: values["max-tokens"], warmup: values.warmup, lr: values.lr });
+  const fixed = givenSettings(values.demo ? DEMO_FIXED : { maxTokens: values["max-tokens"], warmup: values.warmup, lr: values.lr });
   if (values.demo) for (const [k, v] of Object.entries(DEMO_DEFAULTS)) (values as Record<string, unknown>)[k] ??= v;
   if (values.recipe !== undefined && values.recipe !== "auto" && values.recipe !== "fixed") throw new UsageError(`--recipe must be auto or fixed, got '${values.recipe}'`);
   const out = requireFlag(values, "out");

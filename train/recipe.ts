@@ -68,6 +68,14 @@ export interface RecipeInput {
   fixed: Recipe["fixed"];
 }
 
+/** Warm-up (WARMUP_FRACTION of the expected updates, 10..4000) and peak rate (the square-root rule below the full batch), unless given. */
+function warmupAndRate(expectedUpdates: number, maxTokens: number, i: Pick<RecipeInput, "warmup" | "maxLr" | "maxTokens">, fixed: Recipe["fixed"]): { warmup: number; maxLr: number } {
+  return {
+    warmup: fixed.includes("warmup") ? i.warmup : Math.min(4000, Math.max(10, Math.round(WARMUP_FRACTION * expectedUpdates))),
+    maxLr: fixed.includes("lr") || maxTokens >= i.maxTokens ? i.maxLr : i.maxLr * Math.sqrt(maxTokens / i.maxTokens),
+  };
+}
+
 /** The recipe for the rest of a budget (pure: tested on numbers). */
 export function sizeRecipe(i: RecipeInput): Recipe {
   const { probe, fixed } = i;
@@ -80,9 +88,7 @@ export function sizeRecipe(i: RecipeInput): Recipe {
     maxTokens = b >= i.maxTokens ? i.maxTokens : Math.min(i.maxTokens, Math.max(64, Math.floor(b / 64) * 64));
   }
   const expectedUpdates = Math.max(1, Math.floor(remaining / (per * maxTokens))) + probe.updates;
-  const warmup = fixed.includes("warmup") ? i.warmup : Math.min(4000, Math.max(10, Math.round(WARMUP_FRACTION * expectedUpdates)));
-  const maxLr = fixed.includes("lr") || maxTokens >= i.maxTokens ? i.maxLr : i.maxLr * Math.sqrt(maxTokens / i.maxTokens);
-  return { maxTokens, warmup, maxLr, expectedUpdates, probe, fixed };
+  return { maxTokens, ...warmupAndRate(expectedUpdates, maxTokens, i, fixed), expectedUpdates, probe, fixed };
 }
 
 /**
@@ -107,9 +113,7 @@ export function refineRecipe(first: Recipe, trial: Probe, i: Omit<RecipeInput, "
   }
   const updatesDone = probe.updates + trial.updates;
   const expectedUpdates = Math.max(1, Math.floor(remaining / (c + k * maxTokens))) + updatesDone;
-  const warmup = first.fixed.includes("warmup") ? i.warmup : Math.min(4000, Math.max(10, Math.round(WARMUP_FRACTION * expectedUpdates)));
-  const maxLr = first.fixed.includes("lr") || maxTokens >= i.maxTokens ? i.maxLr : i.maxLr * Math.sqrt(maxTokens / i.maxTokens);
-  return { maxTokens, warmup, maxLr, expectedUpdates, probe, trial, overheadSec: c, fixed: first.fixed };
+  return { maxTokens, ...warmupAndRate(expectedUpdates, maxTokens, i, first.fixed), expectedUpdates, probe, trial, overheadSec: c, fixed: first.fixed };
 }
 
 /** When the probe has seen enough: >= 4 timed updates and 10 s, or 5 % of the budget (>= 2 updates). */

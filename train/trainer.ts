@@ -177,12 +177,11 @@ function archsFor(o: TrainOptions, step: number): ValidArch[] {
  * (./memory.ts); when it does not, the largest batch that fits if the recipe may size the batch,
  * else a TrainingMemoryError that says what to shrink.
  */
-function fitBatch(o: TrainOptions, backend: string, threads: number, log: (l: string) => void): number {
+function fitBatch(o: TrainOptions, backend: string, threads: number, mayShrink: boolean, log: (l: string) => void): number {
   const maxTokens = o.maxTokens ?? 4096;
   let longest = 0;
   for (const p of o.train) longest = Math.max(longest, p.src.length, p.tgt.length + 1);
   const input = { space: o.space, vocabSize: o.vocab.size, maxTokens, threads, longest };
-  const mayShrink = o.minutes !== undefined && o.steps === undefined && o.recipe !== false && !(o.recipe?.fixed ?? []).includes("maxTokens");
   try {
     const e = checkTrainingMemory(input, backend);
     if (backend === "wasm") log(`memory: about ${(e.total / 2 ** 30).toFixed(2)} GiB a thread of the wasm backend's ${(WASM_HEAP_BYTES / 2 ** 30).toFixed(2)} GiB (${e.shardTokens} tokens a thread)`);
@@ -207,10 +206,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const opt = new Adam();
   const threads = o.threads ?? (backend.name === "wasm" || backend.name === "cpu" ? availableParallelism() : 1);
   if (!(Number.isInteger(threads) && threads >= 1)) throw new RangeError(`threads must be a positive integer, got ${threads}`);
-  const maxTokens = fitBatch(o, backend.name, threads, log);
-  let stream = new BatchStream(o.train, maxTokens, seed);
   // a recipe sized to the budget: only for a time budget alone
   const sizing = o.minutes !== undefined && o.steps === undefined && o.recipe !== false ? (o.recipe || { fixed: [] }) : undefined;
+  const maxTokens = fitBatch(o, backend.name, threads, sizing !== undefined && !sizing.fixed.includes("maxTokens"), log);
+  let stream = new BatchStream(o.train, maxTokens, seed);
   let streamTokens = maxTokens;
   const given = { warmup: lr.warmup, maxLr: lr.maxLr }; // what a recipe sizes from
   const useRecipe = (r: Recipe) => {
