@@ -18,18 +18,25 @@
 // summed into each i32 lane (dot4 below), tiles of 4 rows x 8 columns.
 //
 // Arguments go outputs, inputs, sizes (as assembly/matmul.ts). The activation buffer below is the
-// only static memory: a threaded build gives each worker its own (index by worker id).
+// only static memory, one slot per thread (assembly/thread-id.ts).
 
+import { slot, SLOTS } from "./thread-id";
 import { Q8_K, Q8_N, Q8_KP, Q8_NP, Q8_SCALES, Q8_R, Q8_SUMS, Q8_HEADER_BYTES, Q8_MAX_K, Q8_ROWS } from "./q8-layout";
 
 /** The activations' top level: xu in [0, L]. */
 const L: i32 = ASC_FEATURE_RELAXED_SIMD ? 127 : 255;
 /** Bytes per quantized activation (i16 baseline, u8 relaxed). */
 const XB: i32 = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
-/** Q8_ROWS rows of quantized x (Q8_MAX_K elements each, XB bytes). */
-const XQ: usize = memory.data(Q8_ROWS * Q8_MAX_K * 2, 16);
-/** Per row of XQ: f32 sx, f32 min, i32 U, unused. */
-const XP: usize = memory.data(Q8_ROWS * 16, 16);
+const XQ_BYTES: usize = Q8_ROWS * Q8_MAX_K * 2;
+const XP_BYTES: usize = Q8_ROWS * 16;
+/** Per thread: Q8_ROWS rows of quantized x (Q8_MAX_K elements each, XB bytes). */
+const XQS: usize = memory.data(<i32>XQ_BYTES * SLOTS, 16);
+/** Per thread and row of its XQ: f32 sx, f32 min, i32 U, unused. */
+const XPS: usize = memory.data(<i32>XP_BYTES * SLOTS, 16);
+// @ts-ignore: decorator
+@inline function xq(): usize { return XQS + slot() * XQ_BYTES; }
+// @ts-ignore: decorator
+@inline function xp(): usize { return XPS + slot() * XP_BYTES; }
 
 /** The activations' top level of this build (255 baseline, 127 relaxed). */
 export function q8_levels(): i32 { return L; }
@@ -74,7 +81,7 @@ export function q8_matmul_naive(y: usize, x: usize, q: usize, zp: usize, scales:
 function quantizeRows(x: usize, M: i32, K: i32, Kp: i32, ldx: i32): void {
   const K4 = K & ~3, rowBytes = <usize>(Kp * XB);
   for (let m = 0; m < M; m++) {
-    const xm = x + (<usize>m * ldx << 2), dst = XQ + <usize>m * rowBytes;
+    const xm = x + (<usize>m * ldx << 2), dst = xq() + <usize>m * rowBytes;
     let vmn = f32x4.splat(Infinity), vmx = f32x4.splat(-Infinity);
     for (let k = 0; k < K4; k += 4) { const v = v128.load(xm + (<usize>k << 2)); vmn = f32x4.min(vmn, v); vmx = f32x4.max(vmx, v); }
     let mn = min(min(f32x4.extract_lane(vmn, 0), f32x4.extract_lane(vmn, 1)), min(f32x4.extract_lane(vmn, 2), f32x4.extract_lane(vmn, 3)));
@@ -99,7 +106,7 @@ function quantizeRows(x: usize, M: i32, K: i32, Kp: i32, ldx: i32): void {
       if (ASC_FEATURE_RELAXED_SIMD) store<u8>(dst + <usize>k, <u8>u);
       else store<i16>(dst + (<usize>k << 1), <i16>u);
     }
-    const p = XP + (<usize>m << 4);
+    const p = xp() + (<usize>m << 4);
     store<f32>(p, sx);
     store<f32>(p, mn, 4);
     store<i32>(p, U, 8);
@@ -116,8 +123,13 @@ function quantizeRows(x: usize, M: i32, K: i32, Kp: i32, ldx: i32): void {
  * tile of the block.
  */
 export function q8_matmul(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N: i32, ldx: i32, ldw: i32, ldy: i32): void {
-  if (K != hdr(w, Q8_K) || N != hdr(w, Q8_N) || K > Q8_MAX_K) unreachable();
-  const Kp = hdr(w, Q8_KP), Np = hdr(w, Q8_NP);
+  q8_matmul_cols(y, x, w, b, M, K, N, ldx, ldy, 0, N);
+}
+
+/** The columns n0..n1-1 of q8_matmul's y (n0 a multiple of 8): one thread's share. */
+export function q8_matmul_cols(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N: i32, ldx: i32, ldy: i32, n0: i32, n1: i32): void {
+  if (K != hdr(w, Q8_K) || N != hdr(w, Q8_N) || K > Q8_MAX_K || (n0 & 7) != 0 || n0 < 0 || n1 > N) unreachable();
+  const Kp = hdr(w, Q8_KP), Np = min(hdr(w, Q8_NP), (n1 + 7) & ~7), XQ = xq();
   const data = w + Q8_HEADER_BYTES, panelBytes = <usize>Kp << 3;
   const scales = w + <usize>hdr(w, Q8_SCALES), rs = w + <usize>hdr(w, Q8_R), sums = w + <usize>hdr(w, Q8_SUMS);
   const xRow = <usize>(Kp * XB);
@@ -125,7 +137,7 @@ export function q8_matmul(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32
     const mb = min(Q8_ROWS, M - m0);
     quantizeRows(x + (<usize>m0 * ldx << 2), mb, K, Kp, ldx);
     const y0 = y + (<usize>m0 * ldy << 2);
-    for (let n = 0; n < Np; n += 8) {
+    for (let n = n0; n < Np; n += 8) {
       const panel = data + <usize>(n >> 3) * panelBytes;
       if (ASC_FEATURE_RELAXED_SIMD) {
         let m = 0;
@@ -145,7 +157,7 @@ export function q8_matmul(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32
 /** Row m's outputs at columns n..n+3 from their integer products D (i32x4). */
 // @ts-ignore: decorator
 @inline function finish(y0: usize, ldy: i32, m: i32, n: i32, N: i32, D: v128, scales: usize, rs: usize, sums: usize, b: usize): void {
-  const p = XP + (<usize>m << 4), c = <usize>n << 2;
+  const p = xp() + (<usize>m << 4), c = <usize>n << 2;
   const T = i32x4.add(D, i32x4.mul(v128.load(rs + c), i32x4.splat(load<i32>(p, 8))));
   let v = f32x4.mul(v128.load(scales + c), f32x4.add(
     f32x4.mul(f32x4.splat(load<f32>(p)), f32x4.convert_i32x4_s(T)),

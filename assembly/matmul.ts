@@ -5,9 +5,12 @@
 //   matmul_nt y[M,N] = x[M,K] · W[N,K]^T (+ b[N])     tied output projection, attention scores
 //
 // Arguments go outputs, inputs, sizes (llm.c). `b == 0` means no bias. Every kernel keeps its
-// state in locals: no module state, so a threaded build can split N across workers.
+// state in locals and its thread's scratch slot, so the threaded build splits N across workers
+// (assembly/threads.ts).
 // The *_naive versions are the textbook loops: the reference for the tests and the scalar
 // baseline of the benchmark.
+
+import { slot, SLOTS } from "./thread-id";
 
 // ---------------------------------------------------------------------------------------------
 // Reference kernels
@@ -49,9 +52,9 @@ export function matmul_nt_naive(y: usize, x: usize, w: usize, b: usize, M: i32, 
 
 /** Largest K for which a column panel is packed (96 KiB). Larger K runs unpacked. */
 const PACK_K: i32 = 3072;
-/** One packed panel W[:, n:n+8], contiguous. The only static memory of the module: a threaded
- *  build gives each worker its own panel (index by worker id). */
-const PANEL: usize = memory.data(PACK_K * 8 * 4, 16);
+const PANEL_BYTES: usize = PACK_K * 8 * 4;
+/** One packed panel W[:, n:n+8], contiguous, per thread (assembly/thread-id.ts). */
+const PANELS: usize = memory.data(<i32>PANEL_BYTES * SLOTS, 16);
 
 /** Up to this many rows, matmul streams W once (matmulFewRows); above, packed 4x8 tiles. */
 const FEW_ROWS: i32 = 8;
@@ -73,6 +76,7 @@ export function matmul(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N
   }
   const N8 = N & ~7;
   const pack = K <= PACK_K;
+  const PANEL = PANELS + slot() * PANEL_BYTES;
   for (let n = 0; n < N8; n += 8) {
     let panel = w + (<usize>n << 2), ldp = ldw;
     if (pack) {

@@ -17,8 +17,7 @@
 // The model descriptor (i32 fields, written by runtime/wasm-model.ts) and the decoder state are
 // plain memory; this file keeps no state of its own.
 
-import { matmul, matmul_nt } from "./matmul";
-import { q8_matmul } from "./int8";
+import { product_op, OP_MATMUL, OP_MATMUL_NT, OP_Q8 } from "./threads";
 import { add_layernorm } from "./norm";
 import { relu } from "./activation";
 import { attention } from "./attention";
@@ -57,11 +56,11 @@ function maxDecK(m: usize): i32 { let k = 1; for (let i = 0; i < fld(m, M_LD); i
 // ---- blocks ---------------------------------------------------------------------------------
 
 /** A weight product y = x · W (+ b): f32 (W stored with leading dimension ldw), or, in an int8
- *  model (M_QUANT), W a packed int8 matrix of exactly K x N (assembly/int8.ts). */
+ *  model (M_QUANT), W a packed int8 matrix of exactly K x N (assembly/int8.ts). Split across the
+ *  threads of a threaded build (assembly/threads.ts). */
 // @ts-ignore: decorator
 @inline function product(m: usize, y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N: i32, ldx: i32, ldw: i32, ldy: i32): void {
-  if (fld(m, M_QUANT) != 0) q8_matmul(y, x, w, b, M, K, N, ldx, ldw, ldy);
-  else matmul(y, x, w, b, M, K, N, ldx, ldw, ldy);
+  product_op(fld(m, M_QUANT) != 0 ? OP_Q8 : OP_MATMUL, y, x, w, b, M, K, N, ldx, ldw, ldy);
 }
 
 /** y[R,D] = x[R,Dx] · W[:Dx,:D] + b, W stored with leading dimension ldw. */
@@ -235,8 +234,8 @@ export function decoder_forward(m: usize, st: usize, work: usize, tokens: usize,
 /** logits [R,V] = y [R,Dd] · E[:, :Dd]^T (the output projection tied to the embedding). */
 export function output_logits(m: usize, logits: usize, y: usize, R: i32): void {
   const Dd = fld(m, M_DD), V = fld(m, M_V);
-  if (fld(m, M_QUANT) != 0) { q8_matmul(logits, y, ptr(m, M_EMBQ), 0, R, Dd, V, Dd, 0, V); return; }
-  matmul_nt(logits, y, ptr(m, M_EMB), 0, R, Dd, V, Dd, fld(m, M_LDEMB), V);
+  if (fld(m, M_QUANT) != 0) product_op(OP_Q8, logits, y, ptr(m, M_EMBQ), 0, R, Dd, V, Dd, 0, V);
+  else product_op(OP_MATMUL_NT, logits, y, ptr(m, M_EMB), 0, R, Dd, V, Dd, fld(m, M_LDEMB), V);
 }
 
 /** Beam search bookkeeping: row b of every self-attention cache (positions 0..t) becomes the old

@@ -6,7 +6,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { HatWasm, instantiateWasm, pickWasmBuild, WASM_BUILDS } from "./wasm.js";
+import { checkThreads, createThreadedWasm, THREAD_BUILDS, WORKER_BODY, type SpawnWorker, type ThreadOptions } from "./threads.js";
 
 /** The folder holding build/hat.wasm: ../build/ from runtime/ (sources), ../../build/ from dist/runtime/. */
 export function wasmBuildDir(): string {
@@ -17,10 +19,11 @@ export function wasmBuildDir(): string {
   throw new Error("build/hat.wasm not found: run `npm run build:wasm` (or set HAT_WASM)");
 }
 
-/** Every build in build/ (relaxed first, then baseline), those present, with their bytes. */
-export function readWasmBuilds(): { name: string; path: string; bytes: Uint8Array<ArrayBuffer> }[] {
+/** Every build in build/ (relaxed first, then baseline), those present, with their bytes; the
+ *  threaded builds with `threads`. */
+export function readWasmBuilds(threads = false): { name: string; path: string; bytes: Uint8Array<ArrayBuffer> }[] {
   const dir = wasmBuildDir();
-  return WASM_BUILDS.map((name) => ({ name, path: join(dir, name) }))
+  return (threads ? THREAD_BUILDS : WASM_BUILDS).map((name) => ({ name, path: join(dir, name) }))
     .filter((b) => existsSync(b.path))
     .map((b) => ({ ...b, bytes: new Uint8Array(readFileSync(b.path)) }));
 }
@@ -56,4 +59,45 @@ function compileDefault(): WebAssembly.Module {
 /** Compile (the default build: once per process) and instantiate the runtime. Each instance has its own memory. */
 export function loadWasm(bytes?: Uint8Array<ArrayBuffer>): HatWasm {
   return instantiateWasm(bytes ? new WebAssembly.Module(bytes) : compileDefault());
+}
+
+/** Node's SpawnWorker: a worker thread running WORKER_BODY (unref'd: it never keeps the process alive). */
+export const nodeWorkerSpawner: SpawnWorker = (init, onMessage) => new Promise((resolve, reject) => {
+  const src = `const { parentPort, workerData } = require("node:worker_threads");\n(${WORKER_BODY})(workerData, (m) => parentPort.postMessage(m));`;
+  const w = new Worker(src, { eval: true, workerData: init });
+  w.unref();
+  w.once("error", reject);
+  w.on("message", (m) => {
+    if ("ready" in m) resolve(w);
+    onMessage(m);
+  });
+});
+
+let threadCached: { module: WebAssembly.Module; path: string } | undefined;
+
+/** The threaded build this process runs (relaxed when the engine accepts it), compiled once. */
+function compileThreaded(): { module: WebAssembly.Module; path: string } {
+  if (!threadCached) {
+    const builds = readWasmBuilds(true);
+    const b = pickWasmBuild(builds) ?? builds[builds.length - 1];
+    if (!b) throw new Error("build/hat-threads.wasm not found: run `npm run build:wasm`");
+    threadCached = { module: new WebAssembly.Module(b.bytes), path: b.path };
+  }
+  return threadCached;
+}
+
+/**
+ * The runtime on `threads` threads: one thread is loadWasm() (the single-threaded build); more is
+ * the threaded build with threads - 1 worker threads (runtime/threads.ts). Close it when done
+ * (HatWasm.close) or let the process exit: the workers do not keep it alive.
+ */
+export async function loadWasmThreads(threads: number, o: ThreadOptions & { bytes?: Uint8Array<ArrayBuffer> } = {}): Promise<HatWasm> {
+  if (checkThreads(threads) === 1 && !o.bytes) return loadWasm();
+  const module = o.bytes ? new WebAssembly.Module(o.bytes) : compileThreaded().module;
+  return createThreadedWasm(module, threads, nodeWorkerSpawner, o);
+}
+
+/** File name of the build loadWasmThreads(threads) runs. */
+export function wasmBuildFor(threads: number): string {
+  return threads > 1 ? basename(compileThreaded().path) : wasmBuild();
 }

@@ -37,6 +37,22 @@ export interface HatExports {
   decoder_forward(m: number, st: number, work: number, tokens: number, T: number, hidden: number): void;
   decoder_reorder(m: number, st: number, work: number, parents: number, t: number): void;
   output_logits(m: number, logits: number, y: number, R: number): void;
+  /** y = x · W (+ b) by op (0 matmul, 1 matmul_nt, 2 q8_matmul), split over a threaded group's threads. */
+  product_op(op: number, y: number, x: number, w: number, b: number, M: number, K: number, N: number, ldx: number, ldw: number, ldy: number): void;
+  // the threaded builds only (assembly/threads.ts; runtime/threads.ts)
+  thread_ctrl?(): number;
+  set_threads?(n: number, minWork: number): void;
+  worker_loop?(id: number, seen: number): void;
+  stop_workers?(): void;
+}
+
+/** The workers of a threaded HatWasm (runtime/threads.ts createThreadedWasm). */
+export interface ThreadGroup {
+  readonly threads: number;
+  /** Stop the workers (the instance then runs single-threaded). */
+  close(): void;
+  /** Messages of workers that trapped. */
+  readonly faults: readonly string[];
 }
 
 /** A wasm trap (out-of-bounds access, unreachable) turned into an ordinary, catchable error. */
@@ -103,10 +119,23 @@ export async function compileWasm(bytes: Uint8Array<ArrayBuffer>): Promise<{ mod
 export class HatWasm {
   readonly x: HatExports;
   private top: number;
+  private group?: ThreadGroup;
 
-  constructor(exports: HatExports) {
+  constructor(exports: HatExports, group?: ThreadGroup) {
     this.x = exports;
     this.top = exports.heapBase();
+    this.group = group;
+  }
+
+  /** Threads the products run on (1 unless made by createThreadedWasm and not closed). */
+  get threads(): number {
+    return this.group?.threads ?? 1;
+  }
+
+  /** Stop a threaded instance's workers (idempotent); it stays usable on one thread. */
+  close(): void {
+    this.group?.close();
+    this.group = undefined;
   }
 
   /** Bytes of linear memory currently reserved by the wasm instance. */
@@ -173,7 +202,10 @@ export class HatWasm {
       return fn();
     } catch (e) {
       this.release(m);
-      if (e instanceof WebAssembly.RuntimeError) throw new WasmTrapError(where, e);
+      if (e instanceof WebAssembly.RuntimeError) {
+        const fault = this.group?.faults[0];
+        throw new WasmTrapError(fault ? `${where} (a worker thread trapped: ${fault})` : where, e);
+      }
       throw e;
     }
   }
