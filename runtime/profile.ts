@@ -11,6 +11,7 @@ import { SPECIALS } from "./types.js";
 import { checkProtocol, DEFAULT_PROTOCOL, type Protocol } from "./protocol.js";
 import { archTensorShapes, randomTensorSteps } from "./weights.js";
 import { checkWasmFits, type HatWasm } from "./wasm.js";
+import { ThreadsError } from "./threads.js";
 import { loadWasm, wasmBuild } from "./wasm-node.js";
 import { WasmSubTransformer, WasmWeights, weightsWasmBytes } from "./wasm-model.js";
 
@@ -151,6 +152,9 @@ function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions, c
   for (const t of tensors.values()) params += t.data.length;
   yield;
   const wasm = o.wasm ?? loadWasm();
+  if (wasm.threads !== p.threads) {
+    throw new ThreadsError(`the protocol measures on ${p.threads} thread${p.threads === 1 ? "" : "s"} but the runtime instance runs ${wasm.threads} (loadWasmThreads(${p.threads}))`);
+  }
   const mark = wasm.mark();
   try {
     const weights = new WasmWeights(wasm, {
@@ -183,7 +187,7 @@ function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions, c
       yield;
     }
     const encoder_ms = trimmedMean(enc, p.trim), decoder_ms = trimmedMean(dec, p.trim);
-    const build = o.wasm ? o.build ?? p.build ?? "(caller's instance)" : wasmBuild();
+    const build = o.wasm ? o.build ?? o.wasm.build ?? p.build ?? "(caller's instance)" : wasmBuild();
     return {
       encoder_ms, decoder_ms, total_ms: encoder_ms + decoder_ms,
       encoder_std_ms: std(enc), decoder_std_ms: std(dec),

@@ -14,8 +14,9 @@
  *                                   this fraction of them at each end (sorted)
  *   rounds, keep                    measurements of the architecture, at different moments; the
  *                                   one kept ("fastest": noise only ever slows a run down)
- *   threads                         threads of the runtime (1: the wasm runtime is single-threaded;
- *                                   the field is there for the threaded runtime, docs/latency.md)
+ *   threads                         threads the runtime's products ran on (1: the single-threaded
+ *                                   build; more: the threaded build, runtime/threads.ts; docs/runtime.md
+ *                                   "Threads"). Older files and messages without it read as 1
  *   quant                           the products measured: "f32", or "int8" (every weight product
  *                                   int8 x 8-bit with i32 accumulation: docs/runtime.md, "int8
  *                                   products"; the random weights quantized linearly at 8 bits per
@@ -44,7 +45,7 @@ export const Protocol = z.object({
   trim: z.number().min(0).max(0.45),
   rounds: z.number().int().min(1).max(20),
   keep: z.literal("fastest"),
-  threads: z.literal(1),
+  threads: z.number().int().min(1).max(16),
   quant: z.enum(PRODUCT_QUANTS),
   build: z.string().min(1).max(64).optional(),
 }).strict();

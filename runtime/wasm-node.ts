@@ -58,7 +58,10 @@ function compileDefault(): WebAssembly.Module {
 
 /** Compile (the default build: once per process) and instantiate the runtime. Each instance has its own memory. */
 export function loadWasm(bytes?: Uint8Array<ArrayBuffer>): HatWasm {
-  return instantiateWasm(bytes ? new WebAssembly.Module(bytes) : compileDefault());
+  if (bytes) return instantiateWasm(new WebAssembly.Module(bytes));
+  const w = instantiateWasm(compileDefault());
+  w.build = wasmBuild();
+  return w;
 }
 
 /** Node's SpawnWorker: a worker thread running WORKER_BODY (unref'd: it never keeps the process alive). */
@@ -94,7 +97,9 @@ function compileThreaded(): { module: WebAssembly.Module; path: string } {
 export async function loadWasmThreads(threads: number, o: ThreadOptions & { bytes?: Uint8Array<ArrayBuffer> } = {}): Promise<HatWasm> {
   if (checkThreads(threads) === 1 && !o.bytes) return loadWasm();
   const module = o.bytes ? new WebAssembly.Module(o.bytes) : compileThreaded().module;
-  return createThreadedWasm(module, threads, nodeWorkerSpawner, o);
+  const w = await createThreadedWasm(module, threads, nodeWorkerSpawner, o);
+  if (!o.bytes) w.build = basename(compileThreaded().path);
+  return w;
 }
 
 /** File name of the build loadWasmThreads(threads) runs. */

@@ -120,6 +120,8 @@ export class HatWasm {
   readonly x: HatExports;
   private top: number;
   private group?: ThreadGroup;
+  /** The build's file name, when the loader knows it (runtime/wasm-node.ts): what a measurement records. */
+  build?: string;
 
   constructor(exports: HatExports, group?: ThreadGroup) {
     this.x = exports;
