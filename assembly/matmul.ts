@@ -61,6 +61,12 @@ const FEW_ROWS: i32 = 8;
 /** Columns of y per block in matmulFewRows: the M x NB block of y (<= 16 KiB) and the four W
  *  row segments it meets (8 KiB) stay in L1. */
 const NB: i32 = 512;
+const FEW_Y_BYTES: usize = FEW_ROWS * NB * 4;
+/** Per thread: the M x NB block of y that matmulFewRows accumulates in, copied to y once done.
+ *  Accumulating in y itself, two threads' neighbouring column shares of the same rows of y made
+ *  the hardware prefetchers pull each other's lines away (the split product ran at half the
+ *  speed of one thread: docs/runtime.md "Threads"). */
+const FEW_Y: usize = memory.data(<i32>FEW_Y_BYTES * SLOTS, 16);
 
 /** y = x · W (+ b). One row: gemv. Few rows (a beam-search decoder step): matmulFewRows.
  *  Many rows: copy each 8-column panel of W contiguous (a strided panel costs a TLB miss per
@@ -148,10 +154,11 @@ export function gemv(y: usize, x: usize, w: usize, b: usize, K: i32, N: i32, ldw
  *  time; the matching block of y (M rows x NB columns) stays in L1 and is updated two rows at a
  *  time, so each W vector loaded feeds two multiply-adds and each y load/store four. */
 function matmulFewRows(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N: i32, ldx: i32, ldw: i32, ldy: i32): void {
-  const xBytes = <usize>ldx << 2, yBytes = <usize>ldy << 2, wBytes = <usize>ldw << 2;
+  const xBytes = <usize>ldx << 2, yBytes: usize = NB << 2, wBytes = <usize>ldw << 2;
+  const yb = FEW_Y + slot() * FEW_Y_BYTES;
   for (let n0 = 0; n0 < N; n0 += NB) {
     const nb = min(NB, N - n0);
-    const yb = y + (<usize>n0 << 2), wb = w + (<usize>n0 << 2);
+    const wb = w + (<usize>n0 << 2);
     // y block = bias (or 0)
     for (let m = 0; m < M; m++) {
       const ym = yb + <usize>m * yBytes;
@@ -192,6 +199,7 @@ function matmulFewRows(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N
         }
       }
     }
+    for (let m = 0; m < M; m++) memory.copy(y + ((<usize>m * ldy + n0) << 2), yb + <usize>m * yBytes, <usize>nb << 2);
   }
 }
 

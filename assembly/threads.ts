@@ -47,7 +47,7 @@ export const OP_Q8: i32 = 2;
 /** The control block's address (the host's view of FAULT and LEFT for a trapped worker). */
 export function thread_ctrl(): usize { return CTRL; }
 
-/** Leader: run products on n threads (n - 1 workers must be in worker_loop), split when a
+/** Leader: run products on n threads (n - 1 workers calling worker_step), split when a
  *  product has at least `min` multiply-adds. */
 export function set_threads(n: i32, min: i32): void {
   if (n < 1 || n > MAX_THREADS || (n > 1 && !ASC_FEATURE_THREADS)) unreachable();
@@ -126,13 +126,21 @@ function waitWorkers(): void {
   if (atomic.load<i32>(FAULT) != 0) unreachable();
 }
 
+/** The last job a worker has seen (per instance: each worker's own). */
+let seen: i32 = 0;
+
 /**
- * Worker: run shares of the leader's jobs until STOP. `seen` is the EPOCH the host read before
- * starting the worker (so a job published while it was starting is not missed).
+ * Worker: wait for the leader's next job, run this thread's share; 0 once STOP is set, else 1.
+ * The host calls it in a loop (runtime/threads.ts WORKER_BODY) rather than this looping itself:
+ * V8 optimizes a wasm function when it is entered again, so a loop that never returned would
+ * run its shares in the baseline tier for ever (measured: 2 threads slower than one). `start`
+ * is the EPOCH the host read before starting the worker, so a job published while it was
+ * starting is not missed; it counts only on the first call.
  */
-export function worker_loop(id: i32, seen: i32): void {
+export function worker_step(id: i32, start: i32, first: bool): i32 {
   if (!ASC_FEATURE_THREADS) unreachable();
-  while (ASC_FEATURE_THREADS) {
+  if (ASC_FEATURE_THREADS) {
+    if (first) seen = start;
     let e = atomic.load<i32>(EPOCH);
     for (let s = 0; e == seen && s < SPINS; s++) e = atomic.load<i32>(EPOCH);
     while (e == seen) {
@@ -140,13 +148,14 @@ export function worker_loop(id: i32, seen: i32): void {
       e = atomic.load<i32>(EPOCH);
     }
     seen = e;
-    if (atomic.load<i32>(STOP) != 0) return;
+    if (atomic.load<i32>(STOP) != 0) return 0;
     runShare(id);
     if (atomic.sub<i32>(LEFT, 1) == 1) atomic.notify(LEFT, 1);
   }
+  return 1;
 }
 
-/** Host: make every worker leave worker_loop (then the group is single-threaded). */
+/** Host: make every worker's worker_step return 0 (then the group is single-threaded). */
 export function stop_workers(): void {
   threads = 1;
   if (!ASC_FEATURE_THREADS) return;

@@ -4,6 +4,7 @@ import { BUILTIN_SPACES } from "../runtime/spaces.js";
 import type { Space } from "../runtime/types.js";
 import { UsageError } from "./io.js";
 import { PRODUCT_QUANTS, type ProductQuant } from "../runtime/int8.js";
+import { MAX_THREADS } from "../runtime/threads.js";
 
 export function intFlag(values: Record<string, unknown>, name: string, dflt: number, min = 1): number {
   const v = values[name];
@@ -51,3 +52,13 @@ export function quantFlag(v: unknown): ProductQuant {
   if (typeof v !== "string" || !PRODUCT_QUANTS.includes(v as ProductQuant)) throw new UsageError(`--quant must be one of ${PRODUCT_QUANTS.join(", ")}, got '${String(v)}'`);
   return v as ProductQuant;
 }
+
+/** --threads: 1 (the default: the single-threaded build) .. MAX_THREADS (the threaded build). */
+export function threadsFlag(values: Record<string, unknown>): number {
+  const v = values.threads;
+  if (v === undefined) return 1;
+  const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : Number.NaN;
+  if (!(n >= 1 && n <= MAX_THREADS)) throw new UsageError(`--threads must be an integer in 1..${MAX_THREADS}, got '${String(v)}'`);
+  return n;
+}
+

@@ -7,20 +7,22 @@ import { loadModelFile } from "../runtime/model-files.js";
 import { Bpe } from "../data/bpe.js";
 import { bleu, formatBleu } from "../data/bleu.js";
 import { readLines } from "../data/corpus.js";
-import { intFlag, numFlag, quantFlag, requireFlag } from "./args.js";
+import { intFlag, numFlag, quantFlag, requireFlag, threadsFlag } from "./args.js";
+import { loadWasmThreads } from "../runtime/wasm-node.js";
 import { UsageError, type Io } from "./io.js";
 
 export async function translateCommand(argv: string[], io: Io): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { model: { type: "string" }, arch: { type: "string" }, input: { type: "string" }, beam: { type: "string" }, lenpen: { type: "string" }, batch: { type: "string" }, quant: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: { model: { type: "string" }, arch: { type: "string" }, input: { type: "string" }, beam: { type: "string" }, lenpen: { type: "string" }, batch: { type: "string" }, quant: { type: "string" }, threads: { type: "string" }, help: { type: "boolean", short: "h" } },
     strict: true,
   });
   if (values.help) {
-    io.out("usage: hat translate --model FILE [--arch FILE] [--input FILE (default stdin)] [--beam 4] [--lenpen 0.6] [--batch 32] [--quant f32|int8]\n\nOne sentence a line in, its translation a line out. A SuperTransformer runs --arch (default its largest SubTransformer). --quant int8 runs int8 products (a --method linear --bits 8 file's own weights; any other model's matrices quantized linearly at load).");
+    io.out("usage: hat translate --model FILE [--arch FILE] [--input FILE (default stdin)] [--beam 4] [--lenpen 0.6] [--batch 32] [--quant f32|int8] [--threads 1]\n\nOne sentence a line in, its translation a line out. A SuperTransformer runs --arch (default its largest SubTransformer). --quant int8 runs int8 products (a --method linear --bits 8 file's own weights; any other model's matrices quantized linearly at load). --threads N splits the products over N threads (the same translations).");
     return;
   }
-  const model = await loadModelFile(requireFlag(values, "model"), undefined, { quant: quantFlag(values.quant) });
+  const wasm = await loadWasmThreads(threadsFlag(values));
+  const model = await loadModelFile(requireFlag(values, "model"), wasm, { quant: quantFlag(values.quant) });
   if (!model.header.tokenizer) throw new UsageError("this model carries no tokenizer: it was not trained on text");
   const bpe = Bpe.fromJSON(model.header.tokenizer);
   const arch = values.arch ? loadArch(values.arch, model.header.space) : model.defaultArch;
@@ -30,6 +32,7 @@ export async function translateCommand(argv: string[], io: Io): Promise<void> {
   if (lines.length && lines[lines.length - 1] === "") lines.pop();
   const opts = { beam: intFlag(values, "beam", 4), lenpen: numFlag(values, "lenpen", 0.6), batch: intFlag(values, "batch", 32) };
   for (const line of translateLines(sub, bpe, lines, opts)) io.out(line);
+  wasm.close();
 }
 
 export async function bleuCommand(argv: string[], io: Io): Promise<void> {

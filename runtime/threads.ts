@@ -2,7 +2,7 @@
  * The threaded runtime's host side (docs/runtime.md, "Threads"): one shared wasm memory, a
  * leader instance the host calls as usual, and N - 1 workers (Node worker threads, or Web
  * Workers in a browser) that each instantiate the same threaded build over that memory and wait
- * in its worker_loop for the leader's products (assembly/threads.ts). Host-neutral: how a worker
+ * in its worker_step for the leader's products (assembly/threads.ts). Host-neutral: how a worker
  * is started is the `spawn` function the host passes (runtime/wasm-node.ts for Node,
  * `webWorkerSpawner` below for a page).
  *
@@ -33,7 +33,7 @@ export interface WorkerInit {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   id: number;
-  /** The leader's EPOCH when the group started (assembly/threads.ts worker_loop). */
+  /** The leader's EPOCH when the group started (assembly/threads.ts worker_step). */
   seen: number;
   /** The control block's address. */
   ctrl: number;
@@ -53,7 +53,7 @@ export type WorkerMessage = { ready: number } | { done: number } | { fault: stri
 /**
  * The worker's whole program, as source text (a worker is started from text in both hosts:
  * `new Worker(src, { eval: true })` in Node, a Blob URL in a browser): instantiate, say ready,
- * run worker_loop; a trap marks the group faulty (FAULT, and itself off LEFT) so the leader's
+ * call worker_step until it says stop; a trap marks the group faulty (FAULT, and itself off LEFT) so the leader's
  * call fails instead of waiting.
  */
 export const WORKER_BODY = `function hatWorker(init, post) {
@@ -62,7 +62,7 @@ export const WORKER_BODY = `function hatWorker(init, post) {
   x.thread_init(id);
   post({ ready: id });
   try {
-    x.worker_loop(id, seen);
+    for (let first = 1; x.worker_step(id, seen, first); first = 0);
     post({ done: id });
   } catch (e) {
     const c = new Int32Array(memory.buffer, ctrl, 64);

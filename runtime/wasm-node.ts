@@ -68,10 +68,12 @@ export function loadWasm(bytes?: Uint8Array<ArrayBuffer>): HatWasm {
 export const nodeWorkerSpawner: SpawnWorker = (init, onMessage) => new Promise((resolve, reject) => {
   const src = `const { parentPort, workerData } = require("node:worker_threads");\n(${WORKER_BODY})(workerData, (m) => parentPort.postMessage(m));`;
   const w = new Worker(src, { eval: true, workerData: init });
-  w.unref();
   w.once("error", reject);
   w.on("message", (m) => {
-    if ("ready" in m) resolve(w);
+    if ("ready" in m) {
+      w.unref(); // started: from now on the worker never keeps the process alive
+      resolve(w);
+    }
     onMessage(m);
   });
 });

@@ -42,7 +42,7 @@ export interface HatExports {
   // the threaded builds only (assembly/threads.ts; runtime/threads.ts)
   thread_ctrl?(): number;
   set_threads?(n: number, minWork: number): void;
-  worker_loop?(id: number, seen: number): void;
+  worker_step?(id: number, start: number, first: boolean | number): number;
   stop_workers?(): void;
 }
 
