@@ -6,13 +6,12 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { HatWasm } from "../runtime/wasm.js";
-import { loadWasm, wasmBuild } from "../runtime/wasm-node.js";
 import { AgentClient, backoffDelay, DEFAULT_BACKOFF, HttpError, sleep, StoppedError, UnauthorizedError, type Backoff } from "./client.js";
 import { detectHardware } from "./hardware.js";
 import { errText, type Log } from "./log.js";
 import { Models } from "./models.js";
 import { Profiler } from "./profiler.js";
+import { Runtimes } from "./runtimes.js";
 import { AgentState, normalizeServer, type Identity } from "./state.js";
 import { listenApp, translateApp, type Listening } from "./translate-server.js";
 
@@ -45,6 +44,9 @@ export interface AgentOptions {
   wasmBytes?: Uint8Array<ArrayBuffer>;
   /** The build name recorded in rows (default: the file loaded). */
   build?: string;
+  /** The threaded build's bytes and name (the executable's assets; default build/hat-threads*.wasm). */
+  threadWasmBytes?: Uint8Array<ArrayBuffer>;
+  threadBuild?: string;
   backoff?: Backoff;
   /** Per-request timeout (ms) of short requests. */
   timeoutMs?: number;
@@ -84,13 +86,10 @@ export class Agent {
     this.log = o.log;
     this.state = new AgentState(o.stateDir, o.log);
     this.client = new AgentClient({ server: o.server, log: o.log, backoff: o.backoff, timeoutMs: o.timeoutMs, signal: this.abort.signal });
-    const bytes = o.wasmBytes;
-    const newWasm = (): HatWasm => (bytes ? loadWasm(bytes) : loadWasm());
-    const wasm = newWasm();
-    const build = o.build ?? (bytes ? "hat.wasm" : wasmBuild());
+    const runtimes = new Runtimes({ wasmBytes: o.wasmBytes, build: o.build, threadWasmBytes: o.threadWasmBytes, threadBuild: o.threadBuild });
     const stopped = () => this.abort.signal.aborted;
-    this.profiler = new Profiler({ client: this.client, log: o.log, wasm, build, stopped });
-    this.models = new Models({ state: this.state, client: this.client, log: o.log, newWasm, profileWasm: wasm, build, gauge: this.profiler.gauge });
+    this.profiler = new Profiler({ client: this.client, log: o.log, runtimes, stopped });
+    this.models = new Models({ state: this.state, client: this.client, log: o.log, runtimes, gauge: this.profiler.gauge });
   }
 
   get stopped(): boolean {
@@ -124,7 +123,7 @@ export class Agent {
 
   /** Serve /translate (with the last active model), then enrol or reuse the kept identity. */
   async start(): Promise<Enrolled> {
-    this.models.restore();
+    await this.models.restore();
     const host = this.o.host ?? "127.0.0.1";
     const auth = this.translateToken(host);
     const app = translateApp({

@@ -52,6 +52,8 @@ export interface AgentCommandExtras {
   /** The wasm runtime's bytes (the single executable's asset). */
   wasmBytes?: Uint8Array<ArrayBuffer>;
   build?: string;
+  threadWasmBytes?: Uint8Array<ArrayBuffer>;
+  threadBuild?: string;
   /** Stop when this aborts (tests); SIGINT and SIGTERM always stop the agent. */
   signal?: AbortSignal;
 }
@@ -93,7 +95,7 @@ export async function agentCommand(argv: string[], io: AgentIo, extras: AgentCom
   const agent = new Agent({
     server: values.server, enrolmentToken: values.token, reenrol: values.reenrol, name: values.name ?? hostname(), deviceClass: values.class,
     stateDir: values.state ?? defaultStateDir(), host: values.host ?? "127.0.0.1", port, publicUrl: values["public-url"],
-    waitS, log, wasmBytes: extras.wasmBytes, build: extras.build,
+    waitS, log, wasmBytes: extras.wasmBytes, build: extras.build, threadWasmBytes: extras.threadWasmBytes, threadBuild: extras.threadBuild,
     translateToken: tt === undefined ? undefined : tt === "none" ? false : tt,
   });
   const onSignal = (sig: string) => () => {

@@ -1,7 +1,8 @@
 /**
  * Deployments (DeployWork): download the model with the agent's token, check its size and
- * sha256, load it into its own wasm instance with the products of the work's protocol (quant: f32
- * or int8, runtime/model.ts LoadOptions: the deployment serves and measures what it says), check
+ * sha256, load it into its own wasm instance with the products and threads of the work's protocol
+ * (quant: f32 or int8, runtime/model.ts LoadOptions; threads: agent/runtimes.ts; the deployment
+ * serves and measures what it says), check
  * it carries a tokenizer, warm it up on one line, store it (models/<sha256>.hatm, atomically), then switch to it with a single reference swap
  * (the old model serves until that moment), measure its latency with the work's protocol, steady
  * (runtime/steady.ts: a measurement taken while the machine runs slow is taken again, bounded;
@@ -17,6 +18,7 @@ import { measureSteady, primeGauge, SpeedGauge } from "../runtime/steady.js";
 import type { ValidArch } from "../runtime/types.js";
 import type { HatWasm } from "../runtime/wasm.js";
 import type { WasmSubTransformer } from "../runtime/wasm-model.js";
+import type { Runtimes } from "./runtimes.js";
 import { AgentClient, StoppedError, UnauthorizedError } from "./client.js";
 import { errText, type Log } from "./log.js";
 import { SLICE_MS, warmUpOn } from "./profiler.js";
@@ -30,12 +32,24 @@ export interface Serving {
   vocabSize: number;
   sub: WasmSubTransformer;
   bpe: Bpe;
-  /** The products it runs (the deployment's protocol.quant). */
+  /** The products it runs (the deployment's protocol.quant), on how many threads (protocol.threads). */
   quant: ProductQuant;
+  threads: number;
+  /** Its wasm instance (closed when the model is replaced: its worker threads stop). */
+  wasm: HatWasm;
 }
 
 /** Load `bytes` into a fresh wasm instance, running `quant` products, and check it can translate (throws otherwise). */
 export function loadServing(bytes: Uint8Array, wasm: HatWasm, deploymentId: string, sha256: string, quant: ProductQuant = "f32"): Serving {
+  try {
+    return loadOn(bytes, wasm, deploymentId, sha256, quant);
+  } catch (e) {
+    wasm.close();
+    throw e;
+  }
+}
+
+function loadOn(bytes: Uint8Array, wasm: HatWasm, deploymentId: string, sha256: string, quant: ProductQuant): Serving {
   const model = HatModel.fromBytes(bytes, wasm, { quant });
   const h = model.header;
   if (!h.tokenizer) throw new Error("the model carries no tokenizer: it cannot translate text");
@@ -43,7 +57,7 @@ export function loadServing(bytes: Uint8Array, wasm: HatWasm, deploymentId: stri
   if (bpe.vocabSize > model.vocabSize) throw new Error(`the tokenizer has ${bpe.vocabSize} tokens, the model only ${model.vocabSize}`);
   const arch = model.defaultArch;
   const sub = model.subnet(arch);
-  const s: Serving = { deploymentId, sha256, arch, vocabSize: model.vocabSize, sub, bpe, quant };
+  const s: Serving = { deploymentId, sha256, arch, vocabSize: model.vocabSize, sub, bpe, quant, threads: wasm.threads, wasm };
   translateLines(sub, bpe, ["warm up"], { beam: 2, maxLen: 8 }); // warm-up: the first decode compiles and allocates
   return s;
 }
@@ -62,11 +76,9 @@ export interface ModelsOptions {
   state: AgentState;
   client: AgentClient;
   log: Log;
-  /** A fresh wasm instance (one per loaded model, so an old model's memory goes with it). */
-  newWasm: () => HatWasm;
-  /** The instance latency measurements run in, and its build's name (recorded in the report's protocol). */
-  profileWasm: HatWasm;
-  build: string;
+  /** A fresh wasm instance per loaded model (so an old model's memory and threads go with it),
+   *  and the instances latency measurements run in, with their builds' names. */
+  runtimes: Runtimes;
   /** The machine's speed gauge (runtime/steady.ts), shared with the profiler (default a new one). */
   gauge?: SpeedGauge;
 }
@@ -81,7 +93,7 @@ export class Models {
   }
 
   /** Serve the last active model kept in the state directory again, if any. */
-  restore(): void {
+  async restore(): Promise<void> {
     const a = this.o.state.activeModel();
     if (!a) return;
     const bytes = this.o.state.readModel(a.model_sha256);
@@ -90,8 +102,9 @@ export class Models {
       return;
     }
     try {
-      this.current = loadServing(bytes, this.o.newWasm(), a.deployment_id, a.model_sha256, a.quant);
-      this.o.log(`serving model ${a.model_sha256.slice(0, 12)} of deployment ${a.deployment_id} again (${a.quant ?? "f32"} products)`);
+      const threads = a.threads ?? 1;
+      this.current = loadServing(bytes, await this.o.runtimes.serving(threads), a.deployment_id, a.model_sha256, a.quant);
+      this.o.log(`serving model ${a.model_sha256.slice(0, 12)} of deployment ${a.deployment_id} again (${a.quant ?? "f32"} products, ${threads} thread${threads === 1 ? "" : "s"})`);
     } catch (e) {
       this.o.log(`the last active model ${a.model_sha256.slice(0, 12)} does not load: ${errText(e)}`);
     }
@@ -120,8 +133,8 @@ export class Models {
 
   private async install(work: DeployWork): Promise<DeploymentReport> {
     const { state, client, log } = this.o;
-    const sha = work.model_sha256, quant = work.protocol.quant;
-    if (this.current?.sha256 !== sha || this.current.quant !== quant) {
+    const sha = work.model_sha256, quant = work.protocol.quant, threads = work.protocol.threads;
+    if (this.current?.sha256 !== sha || this.current.quant !== quant || this.current.threads !== threads) {
       let bytes = state.readModel(sha);
       const stored = !!bytes;
       if (!bytes) {
@@ -130,19 +143,22 @@ export class Models {
         if (bytes.byteLength !== work.model_bytes) throw new Error(`downloaded ${bytes.byteLength} bytes, the deployment says ${work.model_bytes}: the old model keeps serving`);
         if (got !== sha) throw new Error(`sha256 mismatch: expected ${sha}, got ${got}: the old model keeps serving`);
       }
-      const next = loadServing(bytes, this.o.newWasm(), work.deployment_id, sha, quant);
+      const next = loadServing(bytes, await this.o.runtimes.serving(threads), work.deployment_id, sha, quant);
       if (!stored) state.writeModel(sha, bytes); // before the switch, so a restart finds what is serving
+      const old = this.current;
       this.current = next; // the switch
+      setTimeout(() => old?.wasm.close(), 5000).unref(); // a request still decoding on it finishes first
     } else {
       this.current = { ...this.current, deploymentId: work.deployment_id };
     }
-    state.saveActiveModel({ deployment_id: work.deployment_id, model_sha256: sha, quant });
+    state.saveActiveModel({ deployment_id: work.deployment_id, model_sha256: sha, quant, threads });
     state.pruneModels([sha]); // the old model's file is no longer needed: the new one is active
-    log(`deployment ${work.deployment_id}: serving model ${sha.slice(0, 12)} (${quant} products); measuring its latency`);
+    log(`deployment ${work.deployment_id}: serving model ${sha.slice(0, 12)} (${quant} products, ${threads} thread${threads === 1 ? "" : "s"}); measuring its latency`);
     await new Promise<void>((resolve) => setImmediate(resolve));
     const s = this.current, p = { ...work.protocol, vocab: s.vocabSize }; // the model's own vocabulary
     try {
-      const opts = { wasm: this.o.profileWasm, build: this.o.build, sliceMs: SLICE_MS, roundGapMs: DEPLOYMENT_ROUND_GAP_MS };
+      const { wasm, build } = await this.o.runtimes.measure(threads);
+      const opts = { wasm, build, sliceMs: SLICE_MS, roundGapMs: DEPLOYMENT_ROUND_GAP_MS };
       // as a campaign's rows: an unrecorded warm-up first (right after loading and switching, the
       // first runs measured 2x slow: 6.1 ms against 3.0 ms a minute later), then the fastest of
       // rounds, steady (runtime/steady.ts: measured again while the reference runs slow)

@@ -22,7 +22,7 @@ import { profileArchYielding, type ProfileOptions, type ProfileResult } from "..
 import type { Protocol } from "../runtime/protocol.js";
 import { measureSteady, primeGauge, SpeedGauge, type SteadyResult } from "../runtime/steady.js";
 import type { ValidArch } from "../runtime/types.js";
-import type { HatWasm } from "../runtime/wasm.js";
+import type { Runtimes } from "./runtimes.js";
 import { AgentClient, HttpError, StoppedError, UnauthorizedError } from "./client.js";
 import { errText, type Log } from "./log.js";
 import { sha256Hex } from "./state.js";
@@ -59,10 +59,8 @@ export async function warmUpOn(arch: ValidArch, protocol: Protocol, opts: Profil
 export interface ProfilerOptions {
   client: AgentClient;
   log: Log;
-  /** The wasm instance measurements run in. */
-  wasm: HatWasm;
-  /** The wasm build's name, recorded in every row (hat.wasm, hat-relaxed.wasm). */
-  build: string;
+  /** The wasm instances measurements run in, by the work's threads, and their builds' names (recorded in every row). */
+  runtimes: Runtimes;
   /** True once the agent is stopping. */
   stopped: () => boolean;
   /** Length of the unrecorded warm-up before the process's first measurement (default 2000 ms). */
@@ -84,7 +82,8 @@ export interface BatchResult {
 export class Profiler {
   /** Measurements recorded by this process (a row's `seq`). */
   private seq = 0;
-  private warmedUp = false;
+  /** Thread counts whose instance has had its unrecorded warm-up in this process. */
+  private readonly warmedUp = new Set<number>();
   readonly gauge: SpeedGauge;
 
   constructor(private readonly o: ProfilerOptions) {
@@ -92,8 +91,16 @@ export class Profiler {
   }
 
   async run(work: ProfileWork): Promise<BatchResult> {
-    const { client, log, wasm, build, stopped } = this.o;
+    const { client, log, stopped } = this.o;
     const p = work.protocol, rounds = p.rounds;
+    let runtime;
+    try {
+      runtime = await this.o.runtimes.measure(p.threads);
+    } catch (e) {
+      log(`lease ${work.lease_id}: no runtime for ${p.threads} threads (${errText(e)}): the lease expires and goes to another agent`);
+      return { measured: 0, stored: 0, unsent: 0, leaseActive: true };
+    }
+    const { wasm, build } = runtime;
     const opts: ProfileOptions = { wasm, build };
     const pending: MeasuredRow[] = [];
     const res: BatchResult = { measured: 0, stored: 0, unsent: 0, leaseActive: true };
@@ -154,7 +161,7 @@ export class Profiler {
             if (!(await this.heartbeatOk(work))) { res.leaseActive = false; break rounds; }
             lastContact = performance.now();
           }
-          if (!this.warmedUp) {
+          if (!this.warmedUp.has(p.threads)) {
             await this.warmUp(a, p, opts);
             if (!(await this.heartbeatOk(work))) { res.leaseActive = false; break rounds; }
             lastContact = performance.now();
@@ -193,7 +200,7 @@ export class Profiler {
     } catch (e) {
       this.o.log(`warm-up failed: ${errText(e)}`);
     }
-    this.warmedUp = true;
+    this.warmedUp.add(p.threads);
   }
 
   /** A heartbeat; false when the server says the lease is over (errors other than 401/stop: assume it is not). */

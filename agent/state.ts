@@ -26,8 +26,8 @@ export const Identity = z.object({
 });
 export type Identity = z.infer<typeof Identity>;
 
-/** The model serving, and the products it runs (its deployment's protocol.quant; files from before it: f32). */
-export const ActiveModel = z.object({ deployment_id: z.string(), model_sha256: z.string().regex(/^[0-9a-f]{64}$/), quant: z.enum(PRODUCT_QUANTS).optional() });
+/** The model serving, and the products and threads it runs (its deployment's protocol.quant and threads; files from before them: f32, 1). */
+export const ActiveModel = z.object({ deployment_id: z.string(), model_sha256: z.string().regex(/^[0-9a-f]{64}$/), quant: z.enum(PRODUCT_QUANTS).optional(), threads: z.number().int().min(1).max(16).optional() });
 export type ActiveModel = z.infer<typeof ActiveModel>;
 
 export const defaultStateDir = (): string => join(homedir(), ".hat-agent");

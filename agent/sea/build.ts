@@ -70,8 +70,8 @@ export async function buildAgent(o: BuildOptions = {}): Promise<BuildResult> {
   const log = o.log ?? ((s: string) => process.stderr.write(s + "\n"));
   const targets = o.targets ?? ["x64", "arm64"];
   const version = o.nodeVersion ?? process.version.slice(1);
-  const wasm = join(root, "build/hat.wasm");
-  if (!existsSync(wasm)) throw new Error("build/hat.wasm not found: run `npm run build:wasm` first");
+  const wasm = join(root, "build/hat.wasm"), threadWasm = join(root, "build/hat-threads.wasm");
+  for (const f of [wasm, threadWasm]) if (!existsSync(f)) throw new Error(`${relative(root, f)} not found: run \`npm run build:wasm\` first`);
   const work = join(root, "build/sea");
   const outDir = join(root, "dist/agent");
   mkdirSync(work, { recursive: true });
@@ -99,9 +99,9 @@ export async function buildAgent(o: BuildOptions = {}): Promise<BuildResult> {
   writeFileSync(config, JSON.stringify({
     main: relative(root, bundle), output: relative(root, blob),
     disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false,
-    assets: { "hat.wasm": relative(root, wasm) },
+    assets: { "hat.wasm": relative(root, wasm), "hat-threads.wasm": relative(root, threadWasm) },
   }, null, 2) + "\n");
-  const stampOf = (target: Target, node: string) => sha256([sha256(readFileSync(bundle)), sha256(readFileSync(wasm)), version, target, node, statSync(node).size].join("\n"));
+  const stampOf = (target: Target, node: string) => sha256([sha256(readFileSync(bundle)), sha256(readFileSync(wasm)), sha256(readFileSync(threadWasm)), version, target, node, statSync(node).size].join("\n"));
 
   // 3. one executable per target
   const require = createRequire(import.meta.url);

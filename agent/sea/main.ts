@@ -1,6 +1,7 @@
 /**
  * The single executable's entry (`hat-agent`, built by agent/sea/build.ts): the `hat agent`
- * command with the wasm runtime read from the executable's own asset (hat.wasm), plus
+ * command with the wasm runtime read from the executable's own assets (hat.wasm, and
+ * hat-threads.wasm for work on several threads), plus
  * `--version` and `--self-test` (load the runtime, profile a tiny architecture of the demo space,
  * print one JSON line). Run from the source tree (node --import tsx agent/sea/main.ts) it uses
  * build/hat*.wasm instead.
@@ -15,9 +16,11 @@ import { protocolOf } from "../../runtime/protocol.js";
 import { loadWasm, wasmBuild } from "../../runtime/wasm-node.js";
 import { AGENT_VERSION, wasmFeatures } from "../hardware.js";
 
-/** The runtime's bytes and build name: the executable's asset, or the source tree's build (undefined). */
-function runtimeWasm(): { bytes?: Uint8Array<ArrayBuffer>; build: string } {
-  if (sea.isSea()) return { bytes: new Uint8Array(sea.getAsset("hat.wasm")), build: "hat.wasm" };
+/** The runtime's bytes and build name, single-threaded and threaded: the executable's assets, or the source tree's builds (undefined). */
+function runtimeWasm(): { bytes?: Uint8Array<ArrayBuffer>; build: string; threadBytes?: Uint8Array<ArrayBuffer>; threadBuild?: string } {
+  if (sea.isSea()) {
+    return { bytes: new Uint8Array(sea.getAsset("hat.wasm")), build: "hat.wasm", threadBytes: new Uint8Array(sea.getAsset("hat-threads.wasm")), threadBuild: "hat-threads.wasm" };
+  }
   return { build: wasmBuild() };
 }
 
@@ -52,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
       return r.ok ? 0 : 1;
     }
     const w = runtimeWasm();
-    await agentCommand(argv, io, { wasmBytes: w.bytes, build: w.build });
+    await agentCommand(argv, io, { wasmBytes: w.bytes, build: w.build, threadWasmBytes: w.threadBytes, threadBuild: w.threadBuild });
     return 0;
   } catch (e) {
     io.err(`hat-agent: ${(e as Error).message}`);
