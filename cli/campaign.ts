@@ -5,14 +5,14 @@ import { DEFAULT_PROTOCOL as D } from "../runtime/protocol.js";
 import { readModelFile } from "../runtime/model-files.js";
 import type { Space } from "../runtime/types.js";
 import { checkSpaceCovered } from "../search/predictor-file.js";
-import { intFlag, quantFlag, requireFlag } from "./args.js";
+import { intFlag, quantFlag, requireFlag, threadsFlag } from "./args.js";
 import { UsageError, type Io } from "./io.js";
 import { latencySpaceArg } from "./predictor.js";
 
 const HELP = `usage: hat profile-campaign (--space FILE|demo|wmt14|iwslt14|multi30k|cpu-server|hat-latency | --supernet MODEL)
                           --samples N --out CSV
                           [--runs 300] [--warmup 5] [--vocab 32768] [--src-len 30] [--tgt-len 30]
-                          [--beam 5] [--seed 1] [--rounds 1] [--quant f32|int8] [--no-remeasure]
+                          [--beam 5] [--seed 1] [--rounds 1] [--quant f32|int8] [--threads 1] [--no-remeasure]
                           [--no-steady] [--json]
 
 --supernet MODEL: the SuperTransformer the latencies are for: the campaign measures at its
@@ -23,6 +23,9 @@ is given; a --vocab that differs is refused.
 quantized linearly at 8 bits per output channel): the latencies of a model deployed at int8. The
 rows record it (the protocol's quant column); a predictor fit on them predicts int8 latencies, and
 a search for an int8 deployment (hat search --quant int8) takes only such a predictor.
+
+--threads N: every product split over N threads (the threaded build; docs/runtime.md "Threads");
+recorded in the rows (the threads column), matched by hat search --threads N.
 
 Measures N architectures of the space (its extremes, then seeded uniform samples) on this machine
 with \`hat profile\`'s protocol, one row appended (and flushed to disk) per architecture, in HAT's
@@ -41,7 +44,7 @@ export async function campaignCommand(argv: string[], io: Io): Promise<void> {
     options: {
       space: { type: "string" }, supernet: { type: "string" }, samples: { type: "string" }, out: { type: "string" }, runs: { type: "string" }, warmup: { type: "string" },
       vocab: { type: "string" }, "src-len": { type: "string" }, "tgt-len": { type: "string" }, beam: { type: "string" }, seed: { type: "string" }, rounds: { type: "string" },
-      quant: { type: "string" }, "no-remeasure": { type: "boolean" }, "no-steady": { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      quant: { type: "string" }, threads: { type: "string" }, "no-remeasure": { type: "boolean" }, "no-steady": { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
@@ -60,7 +63,7 @@ export async function campaignCommand(argv: string[], io: Io): Promise<void> {
     protocol: {
       runs: intFlag(values, "runs", D.runs), warmup: intFlag(values, "warmup", D.warmup, 0), vocab,
       src_len: intFlag(values, "src-len", D.src_len), tgt_len: intFlag(values, "tgt-len", D.tgt_len), beam: intFlag(values, "beam", D.beam),
-      rounds: intFlag(values, "rounds", D.rounds), quant,
+      rounds: intFlag(values, "rounds", D.rounds), quant, threads: threadsFlag(values),
     },
     remeasure: !values["no-remeasure"], steady: values["no-steady"] ? false : undefined,
     log: (s) => io.err(s),

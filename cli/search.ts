@@ -11,14 +11,14 @@ import { demoTask } from "../data/demo-task.js";
 import { readTexts, type Texts } from "../data/texts.js";
 import { runSearch, SEARCH_DEFAULTS, type SearchOptions } from "../search/pipeline.js";
 import { readSearchRecord, renderReport } from "../search/report.js";
-import { intFlag, numFlag, optIntFlag as optInt, optNumFlag, quantFlag, requireFlag } from "./args.js";
+import { intFlag, numFlag, optIntFlag as optInt, optNumFlag, quantFlag, requireFlag, threadsFlag } from "./args.js";
 import { UsageError, type Io } from "./io.js";
 
 const HELP = `usage: hat search --supernet MODEL --predictor FILE [--predictor FILE ...] --latency-ms X [--latency-ms Y ...]
                   (--demo [--demo-seed 1] | --valid-src FILE --valid-tgt FILE) [--valid-max 200]
                   [--generations 30] [--population 125] [--parents 25] [--mutations 50]
                   [--crossovers 50] [--mutation-prob 0.3] [--seed 1] [--random-baseline] [--pareto]
-                  [--quant f32|int8] [--out arch.json] [--record search.json] [--report report.html] [--json]
+                  [--quant f32|int8] [--threads 1] [--out arch.json] [--record search.json] [--report report.html] [--json]
   after the search (not with --pareto):
                   [--export MODEL] [--finetune-steps N | --finetune-minutes M] [--scratch]
                   [--finetune-out MODEL] [--train-src FILE --train-tgt FILE] [--lr 0.001]
@@ -40,6 +40,9 @@ the space reaches is refused with that minimum.
   --quant int8       the deployment runs int8 products: every --predictor must have learnt int8
                      latencies (a campaign with --quant int8), else refused naming both (default
                      f32: predictors of f32 campaigns); --measure measures int8 products
+  --threads N        the deployment runs on N threads: every --predictor must have learnt
+                     latencies on N threads (hat profile-campaign --threads N); --measure and
+                     the closed loop measure on N threads (default 1)
   --out FILE         the winner's architecture (JSON; with --pareto, the front)
   --export MODEL     the winner as a compact model with inherited weights (only its slices)
   --finetune-*       train the winner from its inherited weights (--scratch: from scratch) into
@@ -65,7 +68,7 @@ const OPTIONS = {
   demo: { type: "boolean" }, "demo-seed": { type: "string" }, "valid-src": { type: "string" }, "valid-tgt": { type: "string" }, "valid-max": { type: "string" },
   generations: { type: "string" }, population: { type: "string" }, parents: { type: "string" }, mutations: { type: "string" },
   crossovers: { type: "string" }, "mutation-prob": { type: "string" }, seed: { type: "string" },
-  "random-baseline": { type: "boolean" }, pareto: { type: "boolean" }, quant: { type: "string" },
+  "random-baseline": { type: "boolean" }, pareto: { type: "boolean" }, quant: { type: "string" }, threads: { type: "string" },
   out: { type: "string" }, record: { type: "string" }, report: { type: "string" }, json: { type: "boolean" },
   export: { type: "string" }, "finetune-steps": { type: "string" }, "finetune-minutes": { type: "string" }, scratch: { type: "boolean" },
   "finetune-out": { type: "string" }, "train-src": { type: "string" }, "train-tgt": { type: "string" },
@@ -125,7 +128,7 @@ function searchOptions(values: Values, io: Io): SearchOptions {
   const supernet = requireFlag(values, "supernet");
   const validMax = intFlag(values, "valid-max", SEARCH_DEFAULTS.validMax);
   return {
-    supernet, predictors: predictorPaths, latencyMs: limits, pareto: values.pareto === true, quant: quantFlag(values.quant),
+    supernet, predictors: predictorPaths, latencyMs: limits, pareto: values.pareto === true, quant: quantFlag(values.quant), threads: threadsFlag(values),
     valid: texts(values, "valid", io), validMax, evolution, randomBaseline: values["random-baseline"] === true,
     export: values.export as string | undefined,
     measure: values.measure ? {

@@ -48,7 +48,7 @@ import { describeDiff, protocolLine, protocolOf, sameProtocol, type Protocol, ty
 import { mulberry32 } from "../runtime/rng.js";
 import type { Arch, Space, ValidArch } from "../runtime/types.js";
 import type { HatWasm } from "../runtime/wasm.js";
-import { loadWasm, wasmBuild } from "../runtime/wasm-node.js";
+import { loadWasm, prepareThreads, wasmBuildFor } from "../runtime/wasm-node.js";
 import {
   csvHeader, deviceLabel, latestPerArch, readDataset, RowAppender, sameDevice, thisDevice, totalMs, writeDataset,
   type Dataset, type DeviceInfo, type LatencyRow,
@@ -212,9 +212,10 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const log = o.log ?? (() => {});
   const space = validateSpace(o.space);
   if (!Number.isInteger(o.samples) || o.samples < 1) throw new RangeError(`samples must be a positive integer, got ${o.samples}`);
-  const protocol: Protocol = protocolOf({ build: o.measure ? "custom" : wasmBuild(), ...o.protocol });
+  const protocol: Protocol = protocolOf({ build: o.measure ? "custom" : wasmBuildFor(o.protocol?.threads ?? 1), ...o.protocol });
   const { rounds, build } = protocol;
-  let wasm: HatWasm | undefined;
+  // one instance for the whole campaign: the single-threaded build's, or this process's threaded one
+  let wasm: HatWasm | undefined = !o.measure && protocol.threads > 1 ? await prepareThreads(protocol.threads) : undefined;
   const measure: Measure = o.measure ?? ((a, p) => profileArch(a, p, { wasm: (wasm ??= loadWasm()) }));
   const steadyOn = o.steady ?? (o.measure === undefined || o.reference !== undefined);
   const reference = o.reference ?? ((p: Protocol) => profileArch(REFERENCE_ARCH, referenceProtocol(p), { wasm: (wasm ??= loadWasm()) }).total_ms);

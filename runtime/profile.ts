@@ -12,7 +12,7 @@ import { checkProtocol, DEFAULT_PROTOCOL, type Protocol } from "./protocol.js";
 import { archTensorShapes, randomTensorSteps } from "./weights.js";
 import { checkWasmFits, type HatWasm } from "./wasm.js";
 import { ThreadsError } from "./threads.js";
-import { loadWasm, wasmBuild } from "./wasm-node.js";
+import { loadWasm, preparedThreads, prepareThreads, wasmBuild } from "./wasm-node.js";
 import { WasmSubTransformer, WasmWeights, weightsWasmBytes } from "./wasm-model.js";
 
 /** What a measurement takes besides its protocol. */
@@ -110,6 +110,7 @@ let lastYield = performance.now();
 export async function profileArchYielding(arch: ValidArch, protocol: Protocol = DEFAULT_PROTOCOL, o: YieldingOptions = {}): Promise<ProfileResult> {
   const slice = o.sliceMs ?? DEFAULT_SLICE_MS;
   const clock = { pausedMs: 0 };
+  if (!o.wasm && protocol.threads > 1) await prepareThreads(protocol.threads);
   const g = profileSteps(arch, protocol, o, clock);
   for (;;) {
     const r = g.next();
@@ -151,7 +152,8 @@ function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions, c
   let params = 0;
   for (const t of tensors.values()) params += t.data.length;
   yield;
-  const wasm = o.wasm ?? loadWasm();
+  const wasm = o.wasm ?? (p.threads === 1 ? loadWasm() : preparedThreads(p.threads));
+  if (!wasm) throw new ThreadsError(`measuring on ${p.threads} threads needs this process's threaded runtime started first (await prepareThreads(${p.threads}))`);
   if (wasm.threads !== p.threads) {
     throw new ThreadsError(`the protocol measures on ${p.threads} thread${p.threads === 1 ? "" : "s"} but the runtime instance runs ${wasm.threads} (loadWasmThreads(${p.threads}))`);
   }
@@ -187,7 +189,7 @@ function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions, c
       yield;
     }
     const encoder_ms = trimmedMean(enc, p.trim), decoder_ms = trimmedMean(dec, p.trim);
-    const build = o.wasm ? o.build ?? o.wasm.build ?? p.build ?? "(caller's instance)" : wasmBuild();
+    const build = o.wasm ? o.build ?? o.wasm.build ?? p.build ?? "(caller's instance)" : wasm.build ?? wasmBuild();
     return {
       encoder_ms, decoder_ms, total_ms: encoder_ms + decoder_ms,
       encoder_std_ms: std(enc), decoder_std_ms: std(dec),

@@ -108,3 +108,26 @@ export async function loadWasmThreads(threads: number, o: ThreadOptions & { byte
 export function wasmBuildFor(threads: number): string {
   return threads > 1 ? basename(compileThreaded().path) : wasmBuild();
 }
+
+const shared = new Map<number, Promise<HatWasm>>();
+const sharedReady = new Map<number, HatWasm>();
+
+/**
+ * This process's measuring instance on `threads` threads (> 1): one threaded group per thread
+ * count, started on the first call and kept (profileArch with no instance given measures in it;
+ * runtime/profile.ts). Measurements run one at a time, each releasing what it allocated.
+ */
+export function prepareThreads(threads: number): Promise<HatWasm> {
+  let w = shared.get(threads);
+  if (!w) {
+    w = loadWasmThreads(threads).then((x) => { sharedReady.set(threads, x); return x; });
+    shared.set(threads, w);
+    w.catch(() => shared.delete(threads));
+  }
+  return w;
+}
+
+/** prepareThreads's instance once started, else undefined. */
+export function preparedThreads(threads: number): HatWasm | undefined {
+  return sharedReady.get(threads);
+}

@@ -13,7 +13,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { DecodedModel } from "../runtime/format.js";
 import { readModelFile, writeModelFile } from "../runtime/model-files.js";
-import { loadWasm } from "../runtime/wasm-node.js";
+import { loadWasm, prepareThreads } from "../runtime/wasm-node.js";
 import { HatModel } from "../runtime/model.js";
 import { archKey } from "../runtime/arch-features.js";
 import { protocolOf, type ProductQuant, type Protocol, type ProtocolRequest } from "../runtime/protocol.js";
@@ -30,7 +30,7 @@ import { evolutionSearch, type EvolutionOptions } from "./evolution.js";
 import { CachedLoss, InheritedLoss } from "./fitness.js";
 import { nsga2Search } from "./nsga2.js";
 import { thisDevice } from "../latency/dataset.js";
-import { checkMeasuredHere, checkPredictorQuant, checkPredictorVocab, checkSpaceCovered, loadPredictorFile, SearchInputError, type LatencySource } from "./predictor-file.js";
+import { checkMeasuredHere, checkPredictorQuant, checkPredictorThreads, checkPredictorVocab, checkSpaceCovered, loadPredictorFile, SearchInputError, type LatencySource } from "./predictor-file.js";
 import { hereMeasurer } from "./measure-here.js";
 import { SearchProblem, type Evaluated, type GenerationStats, type SearchResult } from "./problem.js";
 import { randomSearch } from "./random.js";
@@ -89,6 +89,12 @@ export interface SearchOptions {
    */
   quant?: ProductQuant;
   /**
+   * The threads the deployed model will run on (the protocol's threads; default 1): every
+   * predictor must have learnt latencies on that many threads (refused otherwise, naming both),
+   * and measurements here run on them.
+   */
+  threads?: number;
+  /**
    * The closed loop (./closed-loop.ts, docs/method.md §11): before the winner is declared, the best
    * `k` feasible candidates are measured on the first device, `rounds` rounds at most, and the
    * winner is the best whose measured latency meets the constraint. Measured by `measurer`, or
@@ -141,11 +147,11 @@ async function writeModel(path: string, bytes: Uint8Array): Promise<void> {
  * workload given (vocab, lengths, beam) applies only where the predictor does not say its
  * protocol, and is refused when it contradicts it.
  */
-function measuredProtocol(s: LatencySource, given: NonNullable<SearchOptions["measure"]>, vocab: number, quant: ProductQuant, log: (line: string) => void): Protocol {
+function measuredProtocol(s: LatencySource, given: NonNullable<SearchOptions["measure"]>, vocab: number, quant: ProductQuant, threads: number, log: (line: string) => void): Protocol {
   checkMeasuredHere(s, thisDevice(), log);
   const p = s.protocol;
   if (!p) {
-    const protocol = protocolOf({ vocab, quant, ...given });
+    const protocol = protocolOf({ vocab, quant, threads, ...given });
     log(`measure: ${s.path} does not say its protocol; measuring with vocab ${protocol.vocab}, src ${protocol.src_len}, tgt ${protocol.tgt_len}, beam ${protocol.beam}, ${protocol.quant}`);
     return protocol;
   }
@@ -181,7 +187,10 @@ async function readInputs(o: SearchOptions, log: (line: string) => void): Promis
   for (const s of sources) checkPredictorVocab(s, file.header.vocab.size, `the SuperTransformer ${supernetPath}`, log);
   const quant = o.quant ?? "f32";
   for (const s of sources) checkPredictorQuant(s, quant, "this search", log);
-  const measureProtocol = o.measure && !o.pareto ? measuredProtocol(sources[0], o.measure, file.header.vocab.size, quant, log) : undefined;
+  const threads = o.threads ?? 1;
+  for (const s of sources) checkPredictorThreads(s, threads, "this search");
+  const measureProtocol = o.measure && !o.pareto ? measuredProtocol(sources[0], o.measure, file.header.vocab.size, quant, threads, log) : undefined;
+  if (measureProtocol && measureProtocol.threads > 1) await prepareThreads(measureProtocol.threads); // measurements here run on them
   if (o.verify && o.pareto) throw new SearchInputError("the closed loop (verify) checks one winner: not with the Pareto search");
   if (o.verify && !o.verify.measurer && !measureProtocol) throw new SearchInputError("verify: nothing to measure candidates with (give a measurer, or measure here)");
   const bpe = Bpe.fromJSON(file.header.tokenizer);

@@ -102,6 +102,14 @@ export function checkPredictorQuant(s: LatencySource, quant: ProductQuant, what:
   }
 }
 
+/** The predictor learnt latencies on `threads` threads (a predictor that does not say: 1, as every measurement was before threads). */
+export function checkPredictorThreads(s: LatencySource, threads: number, what: string): void {
+  const learnt = s.protocol?.threads ?? 1;
+  if (learnt !== threads) {
+    throw new SearchInputError(`the predictor ${s.path} learnt latencies on ${learnt} thread${learnt === 1 ? "" : "s"}, but ${what} targets ${threads}: search with --threads ${learnt} (the search job's "threads"), or measure a campaign on ${threads} threads (hat profile-campaign --threads ${threads}; the campaign job's "protocol": {"threads": ${threads}}) and fit on it`);
+  }
+}
+
 /**
  * A measurement here checks the predictor only when its data was measured on this machine: a
  * predictor of another device is refused, naming both; one that names no machine gets a warning.

@@ -262,6 +262,28 @@ describe("agent", () => {
     expect(b.models.current!.sub.weights.quant).toBe("int8"); // restored with the products it served
   });
 
+  it("deploys at the protocol's threads: the model served and measured on 2 threads, the report says so, kept across a restart", async () => {
+    const s = await server();
+    const state = tmp();
+    const { agent: a, done } = await running(s, { stateDir: state });
+    const m = model(5), sha = sha256Hex(m);
+    s.artifacts.set(sha, m);
+    const d: DeployWork = { kind: "deploy", deployment_id: "T1", model_sha256: sha, model_bytes: m.byteLength, model_url: `/v1/artifacts/${sha}`, protocol: { ...protocol, threads: 2 } };
+    s.push(d);
+    await until(() => s.reports.length === 1, 30_000, "report T1");
+    expect(s.reports[0]).toMatchObject({ id: "T1", body: { state: "active", protocol: { threads: 2 } } });
+    expect((s.reports[0].body as { protocol: { build: string } }).protocol.build).toMatch(/^hat-threads/);
+    expect(a.models.current!.threads).toBe(2);
+    expect(a.models.current!.wasm.threads).toBe(2); // it runs on 2 threads, not only says so
+    const t = await post(`${a.translateUrl}/translate`, { lines: ["hello world"] });
+    expect(t.status).toBe(200);
+    a.stop();
+    await done;
+    const b = agent(s, { stateDir: state }).agent;
+    await b.start();
+    expect(b.models.current!.wasm.threads).toBe(2); // restored on the threads it served on
+  });
+
   it("backs off while the server is down and picks it up again when it is back; a bad reply is logged, not fatal", async () => {
     const s = await server();
     const { logs } = await running(s);

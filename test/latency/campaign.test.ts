@@ -198,6 +198,24 @@ describe("campaigns at int8 (the protocol's quant)", () => {
   });
 });
 
+describe("campaigns on threads (the protocol's threads)", () => {
+  it("hat profile-campaign --threads 2 measures in the threaded build; the rows say threads 2 and its build; --threads 0 is a usage error", async () => {
+    const spaceFile = join(dir, "space-threads.json");
+    writeFileSync(spaceFile, JSON.stringify(space));
+    const out = join(dir, "threads-cli.csv");
+    const args = ["--space", spaceFile, "--samples", "2", "--out", out, "--runs", "2", "--warmup", "0", "--vocab", "64", "--src-len", "2", "--tgt-len", "2", "--beam", "1", "--no-remeasure"];
+    const r = await hat("profile-campaign", ...args, "--threads", "2", "--json");
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/2 threads, f32/);
+    const rows = readDataset(out).rows;
+    expect(rows).toHaveLength(2);
+    expect(rows.every((x) => x.protocol!.threads === 2 && /^hat-threads/.test(x.protocol!.build!) && x.decoder_ms > 0)).toBe(true);
+    const bad = await hat("profile-campaign", ...args, "--threads", "0");
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--threads must be an integer in 1\.\.16, got '0'/);
+  });
+});
+
 describe("steady campaigns (runtime/steady.ts)", () => {
   it("rows carry the speed; a slow spell of the reference re-measures (bounded); the file says so", async () => {
     const out = join(dir, "steady.csv");

@@ -21,6 +21,15 @@ import { DEMO_SPACE } from "../../runtime/spaces.js";
 import { SPECIALS, type ValidArch } from "../../runtime/types.js";
 import { packQ8, q8Source } from "../../runtime/int8.js";
 import { rng } from "../helpers.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { profileArch, profileArchYielding } from "../../runtime/profile.js";
+import { DEFAULT_PROTOCOL } from "../../runtime/protocol.js";
+import { prepareThreads } from "../../runtime/wasm-node.js";
+import { hat } from "../cli/hat.js";
+import { supernetWithTokenizer } from "../model-files.js";
+import { Bpe } from "../../data/bpe.js";
 
 const builds = readWasmBuilds(true).filter((b) => WebAssembly.validate(b.bytes));
 const OP_MATMUL = 0, OP_MATMUL_NT = 1, OP_Q8 = 2;
@@ -121,6 +130,43 @@ for (const build of builds) describe(`${build.name}: products split over threads
       const py2 = wasm.alloc(N * 4);
       expect(() => wasm.call("product", () => wasm.x.product_op(OP_MATMUL, py2, px, pw, 0, 1, K, N, K, N, N))).toThrow(/worker thread trapped/);
     } finally { wasm.close(); }
+  });
+});
+
+describe("measurements on threads (profileArch, hat profile, hat translate)", () => {
+  it("profileArch on 2 threads runs in this process's threaded instance once prepared, and says so; an instance of other threads is refused", async () => {
+    const arch = smallestArch(DEMO_SPACE);
+    const p = { ...DEFAULT_PROTOCOL, vocab: 64, src_len: 3, tgt_len: 3, beam: 2, runs: 2, warmup: 0, threads: 2 };
+    await prepareThreads(2);
+    const m = profileArch(arch, p);
+    expect(m.protocol.threads).toBe(2);
+    expect(m.protocol.build).toMatch(/^hat-threads/);
+    expect(() => profileArch(arch, p, { wasm: loadWasm() })).toThrow(/measures on 2 threads but the runtime instance runs 1/);
+    expect(() => profileArch(arch, { ...p, threads: 3 })).toThrow(/prepareThreads\(3\)/);
+    const y = await profileArchYielding(arch, { ...p, threads: 3 }); // the yielding form starts it
+    expect(y.protocol.threads).toBe(3);
+  });
+
+  it("hat profile --threads 2 says threads 2; hat translate --threads 2 prints what --threads 1 prints", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hat-threads-"));
+    const archFile = join(dir, "arch.json");
+    writeFileSync(archFile, JSON.stringify(smallestArch(DEMO_SPACE)));
+    const r = await hat("profile", "--arch", archFile, "--vocab", "64", "--src-len", "3", "--tgt-len", "3", "--runs", "3", "--warmup", "0", "--threads", "2", "--json");
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ threads: 2 });
+    const bpe = Bpe.train(["the cat sat on the mat", "a dog runs in the park", "hello world"], { vocabSize: 60, byteFallback: false, minFrequency: 1 });
+    const path = join(dir, "super.hatm"), input = join(dir, "in.txt");
+    writeFileSync(path, supernetWithTokenizer(DEMO_SPACE, bpe, 2));
+    writeFileSync(input, "the cat runs\nhello dog\n");
+    const one = await hat("translate", "--model", path, "--input", input, "--threads", "1");
+    const two = await hat("translate", "--model", path, "--input", input, "--threads", "2");
+    expect(one.code, one.err).toBe(0);
+    expect(two.code, two.err).toBe(0);
+    expect(two.out).toBe(one.out);
+    expect(one.out.split("\n").length - 1).toBe(2);
+    const bad = await hat("translate", "--model", path, "--input", input, "--threads", "17");
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--threads must be an integer in 1\.\.16/);
   });
 });
 

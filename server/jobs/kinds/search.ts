@@ -50,6 +50,7 @@ export const SearchParams = z.strictObject({
   verify_rounds: z.number().int().min(1).max(10).optional().describe(`rounds of the closed loop at most (default ${SEARCH_DEFAULTS.verify.rounds})`),
   verify_timeout_s: z.number().positive().max(86_400).optional().describe(`how long a round waits for its measurements (default ${VERIFY_TIMEOUT_S})`),
   device_class: DeviceClass.optional().describe("the agents that measure the candidates (default: the class of the predictor's campaign)"),
+  threads: z.number().int().min(1).max(16).optional().describe("the threads the deployed model runs on (default 1): the predictor must have learnt latencies on that many threads (its campaign's protocol.threads), else a 400 protocol_mismatch"),
   quant: z.enum(PRODUCT_QUANTS).optional().describe("the products the deployed model runs (default f32): the predictor must have learnt latencies of these products (its campaign's protocol.quant), else a 400 protocol_mismatch; the closed loop measures them"),
 })
   .refine((p) => p.finetune_minutes === undefined || p.finetune_steps === undefined, { message: "give finetune_minutes or finetune_steps, not both", path: ["finetune_minutes"] })
@@ -71,6 +72,10 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
     const learntQuant = predictorProtocol(predictor.file)?.quant, quant = p.quant ?? "f32";
     if (learntQuant !== undefined && learntQuant !== quant) {
       throw badRequest(`quant: ${quant}, but the predictor ${p.predictor} learnt latencies of ${learntQuant} products: run a campaign with "protocol": {"quant": "${quant}"} and fit on it, or search with "quant": "${learntQuant}"`, "protocol_mismatch");
+    }
+    const learntThreads = predictorProtocol(predictor.file)?.threads ?? 1, threads = p.threads ?? 1;
+    if (learntThreads !== threads) {
+      throw badRequest(`threads: ${threads}, but the predictor ${p.predictor} learnt latencies on ${learntThreads} thread${learntThreads === 1 ? "" : "s"}: run a campaign with "protocol": {"threads": ${threads}} and fit on it, or search with "threads": ${learntThreads}`, "protocol_mismatch");
     }
     const fitted = predictorData(ctx, predictor.job);
     if (p.device_class !== undefined && fitted.deviceClass !== undefined && p.device_class !== fitted.deviceClass) {
@@ -100,7 +105,7 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
       const summary = await runJob(ctl, {
         kind: "search",
         options: {
-          supernet: supernet.file, predictors: [predictor.file], latencyMs: [p.latency_ms], quant: p.quant ?? "f32",
+          supernet: supernet.file, predictors: [predictor.file], latencyMs: [p.latency_ms], quant: p.quant ?? "f32", threads: p.threads ?? 1,
           valid: textFiles(data.valid), validMax: p.valid_max ?? SEARCH_DEFAULTS.validMax,
           evolution: {
             generations: p.generations ?? E.generations, population: p.population ?? E.population, parents: p.parents ?? E.parents,
