@@ -212,6 +212,8 @@ describe("hat search", () => {
       [["search", "--supernet", sub, "--predictor", pred, "--demo", "--latency-ms", "1"], /not a SuperTransformer/],
       [["search", "--supernet", supernet, "--predictor", otherVocab, "--demo", "--latency-ms", "1"], new RegExp(`measured at vocabulary 32768, but the SuperTransformer .* has vocabulary ${V}`)],
       [["search", "--supernet", supernet, "--predictor", pi, "--demo", ...small, "--latency-ms", String(limit), "--measure"], /--measure: the predictor .*pi\.json is for Cortex-A72 x4 \(arm64 linux\), and this machine is /],
+      [[...base, "--latency-ms", String(limit), "--threads", "2"], /learnt latencies on 1 thread, but this search targets 2: search with --threads 1/],
+      [[...base, "--latency-ms", String(limit), "--threads", "x"], /--threads must be an integer in 1\.\.16, got 'x'/],
       [[...base, "--latency-ms", String(limit), "--measure", "--vocab", "64", "--beam", "2"], new RegExp(`--measure: vocab 64 against the protocol the predictor .* learnt \\(vocab ${V}\\)`)],
       [["search", "--supernet", supernet, "--predictor", int8Pred, "--demo", "--latency-ms", "1"], /the predictor .*int8\.json learnt latencies of int8 products, but this search targets f32 products: .*--quant int8/],
       [["search", "--supernet", supernet, "--predictor", pred, "--demo", "--latency-ms", "1", "--quant", "int8"], /the predictor .*pred\.json learnt latencies of f32 products, but this search targets int8 products/],

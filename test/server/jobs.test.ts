@@ -502,6 +502,11 @@ describe("/v1/jobs: the train, predictor and search kinds", () => {
     const badQuant = await call(s, "POST", "/v1/jobs/search", { body: { supernet: t.id, predictor: "job_int8fit", latency_ms: 20, dataset: ds, quant: "int4" } });
     expect(badQuant.status).toBe(400);
     expect(badQuant.body.error.message).toMatch(/quant/);
+    // a search on 2 threads with a predictor that learnt one-thread latencies (it says none: 1)
+    const threadsMismatch = await call(s, "POST", "/v1/jobs/search", { body: { supernet: t.id, predictor: "job_int8fit", latency_ms: 20, dataset: ds, quant: "int8", threads: 2 } });
+    expect(threadsMismatch.status).toBe(400);
+    expect(threadsMismatch.body.error).toMatchObject({ code: "protocol_mismatch" });
+    expect(threadsMismatch.body.error.message).toMatch(/^threads: 2, but the predictor job_int8fit learnt latencies on 1 thread/);
 
     // a reference to the wrong kind of job names the field
     const wrong = await call(s, "POST", "/v1/jobs/search", { body: { supernet: fit.id, predictor: fit.id, latency_ms: 20, dataset: ds } });
