@@ -18,6 +18,7 @@ export * from "./format.js";
 export * from "./model.js";
 export * from "./types.js";
 export * from "./wasm.js";
+export { createThreadedWasm, webWorkerSpawner, THREAD_BUILDS, MAX_THREADS, checkThreads, ThreadsError } from "./threads.js";
 export * from "./wasm-model.js";
 export * from "./weights.js";
 

@@ -20,6 +20,7 @@ import { loadArch } from "../runtime/arch-files.js";
 import { InputError } from "../runtime/errors.js";
 import { HatModel } from "../runtime/model.js";
 import { readModelFile } from "../runtime/model-files.js";
+import { MAX_THREADS } from "../runtime/threads.js";
 import { loadWasm, readWasmBuilds } from "../runtime/wasm-node.js";
 import type { PageConfig } from "./main.js";
 import { pageHtml } from "./page.js";
@@ -42,6 +43,9 @@ export interface WebPageOptions {
   runs?: number;
   /** Milliseconds of no typing before a translation: default 200. */
   debounceMs?: number;
+  /** Threads the page's worker runs the products on (default 1; more: the threaded builds are
+   *  inlined too, used where the page is cross-origin isolated, as `hat web --serve` serves it). */
+  threads?: number;
 }
 
 export interface WebPage {
@@ -72,7 +76,7 @@ function entry(name: string): string {
  * The page's script: web/main.ts with the runtime, `builds` inlined as base64, and the worker
  * (web/worker.ts, the runtime again) inlined as source text that the page starts from a blob: URL.
  */
-export async function bundlePage(builds: readonly { name: string; bytes: Uint8Array }[]): Promise<string> {
+export async function bundlePage(builds: readonly { name: string; bytes: Uint8Array }[], threadBuilds: readonly { name: string; bytes: Uint8Array }[] = []): Promise<string> {
   let esbuild: typeof import("esbuild");
   try {
     esbuild = await import("esbuild");
@@ -88,8 +92,8 @@ export async function bundlePage(builds: readonly { name: string; bytes: Uint8Ar
     return r.outputFiles[0].text;
   };
   const worker = await bundle("worker", "m.serveRequests(self);");
-  const inline = builds.map((b) => ({ name: b.name, base64: Buffer.from(b.bytes).toString("base64") }));
-  return bundle("main", `m.start(${JSON.stringify(inline)}, ${JSON.stringify(worker)});`);
+  const inline = (bs: readonly { name: string; bytes: Uint8Array }[]) => bs.map((b) => ({ name: b.name, base64: Buffer.from(b.bytes).toString("base64") }));
+  return bundle("main", `m.start(${JSON.stringify(inline(builds))}, ${JSON.stringify(worker)}, ${JSON.stringify(inline(threadBuilds))});`);
 }
 
 /** Check the model (as `hat translate` would run it) and write the page into `o.out`. */
@@ -107,9 +111,10 @@ export async function writeWebPage(o: WebPageOptions): Promise<WebPage> {
   model.subnet(arch ?? model.defaultArch); // the tensors fit the arch the page will run
   if (2 * beam > file.header.vocab.size) throw new WebOptionError(`beam ${beam} too large for the model's vocabulary of ${file.header.vocab.size}`);
 
-  const builds = readWasmBuilds();
-  const script = await bundlePage(builds);
-  const config: PageConfig = { model: "model.hatm", modelName: basename(o.model), arch, beam, lenpen, batch, runs, debounceMs };
+  const threads = intIn("threads", o.threads, 1, 1, MAX_THREADS);
+  const builds = readWasmBuilds(), threadBuilds = threads > 1 ? readWasmBuilds(true) : [];
+  const script = await bundlePage(builds, threadBuilds);
+  const config: PageConfig = { model: "model.hatm", modelName: basename(o.model), arch, beam, lenpen, batch, runs, debounceMs, threads };
   const contents: Record<(typeof WEB_FILES)[number], string | Uint8Array> = {
     "index.html": pageHtml(config), "hat-web.js": script, "model.hatm": new Uint8Array(readFileSync(o.model)),
   };
@@ -118,5 +123,5 @@ export async function writeWebPage(o: WebPageOptions): Promise<WebPage> {
     writeFileSync(join(o.out, name), contents[name]);
     return { name, bytes: typeof contents[name] === "string" ? Buffer.byteLength(contents[name]) : contents[name].byteLength };
   });
-  return { out: o.out, files, builds: builds.map((b) => b.name) };
+  return { out: o.out, files, builds: [...builds, ...threadBuilds].map((b) => b.name) };
 }

@@ -29,6 +29,9 @@ export interface PageConfig {
   runs: number;
   /** Milliseconds of no typing before a translation starts. */
   debounceMs: number;
+  /** Threads the products run on (the threaded build, in the worker; 1 where the page is not
+   *  cross-origin isolated: SharedArrayBuffer needs it, `hat web --serve` sends the headers). */
+  threads?: number;
 }
 
 /** A wasm build inlined in the bundle. */
@@ -110,8 +113,9 @@ function sameThreadBackend(): Backend {
   };
   return {
     where: "this page's thread",
-    load: async (r) => (unwrap(h.answer({ id: ++next, load: r })) as { info: ModelInfo }).info,
-    translate: async (r) => (unwrap(h.answer({ id: ++next, translate: r })) as { result: TranslateResult }).result,
+    // one thread here: a page's own thread may not wait on atomics (memory.atomic.wait)
+    load: async (r) => (unwrap(await h.answer({ id: ++next, load: { ...r, threads: 1 } })) as { info: ModelInfo }).info,
+    translate: async (r) => (unwrap(await h.answer({ id: ++next, translate: r })) as { result: TranslateResult }).result,
   };
 }
 
@@ -125,7 +129,7 @@ function readSettings(): { beam: number; lenpen: number; runs: number } | string
 }
 
 /** Start the page: called by the bundle's entry with the inlined wasm builds and the worker's source. */
-export async function start(builds: readonly InlineBuild[], workerSource: string): Promise<void> {
+export async function start(builds: readonly InlineBuild[], workerSource: string, threadBuilds: readonly InlineBuild[] = []): Promise<void> {
   const status = $("status"), error = $("error"), out = $("out"), latency = $("latency"), src = $("src") as HTMLTextAreaElement;
   const setStatus = (state: "loading" | "ready" | "busy" | "error", text: string) => {
     status.dataset.state = state;
@@ -169,7 +173,23 @@ export async function start(builds: readonly InlineBuild[], workerSource: string
     showError(`the wasm runtime (${build.name}) did not compile: ${(e as Error).message}`);
     return;
   }
-  $("build").textContent = build.name;
+  // threads: the threaded build of the same kind (relaxed or not), where the page may share memory
+  let threads = Math.max(1, Math.floor(cfg.threads ?? 1)), threadModule: WebAssembly.Module | undefined, threadNote = "";
+  if (threads > 1) {
+    const tb = pickWasmBuild(threadBuilds.map((b) => ({ name: b.name, bytes: bytesOf(b.base64) })));
+    if (!globalThis.crossOriginIsolated) threadNote = " (1 thread: the page is not cross-origin isolated, so it cannot share memory; serve it with hat web --serve)";
+    else if (!tb) threadNote = " (1 thread: this browser runs no threaded build)";
+    else {
+      try {
+        threadModule = await WebAssembly.compile(tb.bytes);
+        $("build").textContent = tb.name;
+      } catch (e) {
+        threadNote = ` (1 thread: the threaded build did not compile: ${(e as Error).message})`;
+      }
+    }
+    if (!threadModule) threads = 1;
+  }
+  if (!threadModule) $("build").textContent = build.name;
 
   let backend: Backend;
   try {
@@ -188,8 +208,9 @@ export async function start(builds: readonly InlineBuild[], workerSource: string
     latency.textContent = "";
     setStatus("loading", `loading ${name}…`);
     try {
-      const m = await backend.load({ module, bytes, name, arch: cfg.arch });
+      const m = await backend.load({ module, bytes, name, arch: cfg.arch, threads, threadModule });
       const a = m.arch;
+      $("threads").textContent = `${m.threads} thread${m.threads === 1 ? "" : "s"}${threadNote}`;
       $("model").textContent = `${name} · ${m.kind} · ${(m.params / 1e6).toFixed(2)} M parameters · vocabulary ${m.vocab} · encoder ${a.encoderLayers}×${a.encoderEmbedDim}, decoder ${a.decoderLayers}×${a.decoderEmbedDim} · loaded in ${fmtMs(m.loadMs)} ms`;
       ready = true;
       clearError();

@@ -64,7 +64,7 @@ export function pageHtml(config: PageConfig, title = "hat-edge: translate in the
     <label>beam <input id="beam" type="number" min="1" max="64" step="1"></label>
     <label>lenpen <input id="lenpen" type="number" min="0" max="10" step="0.1"></label>
     <label>runs <input id="runs" type="number" min="1" max="100" step="1"></label>
-    <span class="muted small">batch ${config.batch} · wasm <code id="build">…</code> in <span id="where">…</span></span>
+    <span class="muted small">batch ${config.batch} · wasm <code id="build">…</code> on <span id="threads">…</span> in <span id="where">…</span></span>
     <label class="small">another model: <input id="file" type="file" accept=".hatm"></label>
   </section>
   <p class="muted small">Latency: the median of <i>runs</i> translations of the whole text, timed in the page's worker around the same decoding <code>hat translate</code> runs (docs/runtime.md, "In the browser").</p>

@@ -2,6 +2,8 @@
  * `hat web --serve PORT`: the page's folder over plain http (a browser fetches the model only
  * over http(s), not from file://). Serves exactly the files `writeWebPage` writes (WEB_FILES),
  * GET and HEAD, nothing else: no listing, no path from the request ever reaches the file system.
+ * Sent cross-origin isolated (COOP same-origin, COEP require-corp), so that a page written with
+ * --threads may run the threaded runtime (SharedArrayBuffer).
  */
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -40,6 +42,8 @@ export async function serveWebPage(dir: string, o: { port: number; host?: string
     res.writeHead(200, {
       "content-type": TYPES[name.slice(name.lastIndexOf("."))] ?? "application/octet-stream",
       "content-length": body.byteLength, "cache-control": "no-store", "x-content-type-options": "nosniff",
+      // cross-origin isolated: the page may share wasm memory with its workers (the threaded runtime)
+      "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp",
     });
     res.end(req.method === "HEAD" ? undefined : body);
   });

@@ -5,8 +5,8 @@
  */
 import { Bpe } from "../data/bpe.js";
 import {
-  HatModel, instantiateWasm, ModelFormatError, translateLinesWithTokens, validateArch,
-  type Translation, type ValidArch, type WasmSubTransformer,
+  createThreadedWasm, HatModel, instantiateWasm, ModelFormatError, translateLinesWithTokens, validateArch, webWorkerSpawner,
+  type HatWasm, type Translation, type ValidArch, type WasmSubTransformer,
 } from "../runtime/browser.js";
 
 export interface LoadRequest {
@@ -17,6 +17,9 @@ export interface LoadRequest {
   name: string;
   /** The arch to run (a SuperTransformer's SubTransformer), else the model's default. */
   arch?: unknown;
+  /** More than 1: run on this many threads, with `threadModule` (a threaded build; docs/runtime.md "Threads"). */
+  threads?: number;
+  threadModule?: WebAssembly.Module;
 }
 
 export interface ModelInfo {
@@ -26,6 +29,8 @@ export interface ModelInfo {
   vocab: number;
   arch: ValidArch;
   loadMs: number;
+  /** The threads its products run on. */
+  threads: number;
 }
 
 export interface TranslateRequest {
@@ -53,18 +58,27 @@ export const plainError = (e: unknown): PlainError =>
   e instanceof ModelFormatError ? { message: e.message, code: e.code } : { message: e instanceof Error ? e.message : String(e) };
 
 export class PageTranslator {
-  private constructor(private readonly sub: WasmSubTransformer, private readonly bpe: Bpe) {}
+  private constructor(private readonly sub: WasmSubTransformer, private readonly bpe: Bpe, readonly wasm: HatWasm) {}
 
-  /** Decode, check and upload the model into a fresh instance of `module`. */
-  static load(r: LoadRequest): { translator: PageTranslator; info: ModelInfo } {
+  /** Decode, check and upload the model into a fresh instance of `module` (of `threadModule` on
+   *  r.threads threads, its workers Web Workers started from this worker). */
+  static async load(r: LoadRequest): Promise<{ translator: PageTranslator; info: ModelInfo }> {
     const t0 = performance.now();
-    const model = HatModel.fromBytes(r.bytes, instantiateWasm(r.module));
-    if (!model.header.tokenizer) throw new Error(`${r.name} carries no tokenizer: it was not trained on text, so it cannot translate text`);
-    const bpe = Bpe.fromJSON(model.header.tokenizer);
-    const arch = r.arch !== undefined ? validateArch(r.arch, model.header.space) : model.defaultArch;
-    const sub = model.subnet(arch);
-    const h = model.header;
-    return { translator: new PageTranslator(sub, bpe), info: { name: r.name, kind: h.kind, params: model.params, vocab: h.vocab.size, arch, loadMs: performance.now() - t0 } };
+    const threads = r.threads ?? 1;
+    if (threads > 1 && !r.threadModule) throw new Error("threads > 1 needs the threaded build");
+    const wasm = threads > 1 ? await createThreadedWasm(r.threadModule!, threads, webWorkerSpawner()) : instantiateWasm(r.module);
+    try {
+      const model = HatModel.fromBytes(r.bytes, wasm);
+      if (!model.header.tokenizer) throw new Error(`${r.name} carries no tokenizer: it was not trained on text, so it cannot translate text`);
+      const bpe = Bpe.fromJSON(model.header.tokenizer);
+      const arch = r.arch !== undefined ? validateArch(r.arch, model.header.space) : model.defaultArch;
+      const sub = model.subnet(arch);
+      const h = model.header;
+      return { translator: new PageTranslator(sub, bpe, wasm), info: { name: r.name, kind: h.kind, params: model.params, vocab: h.vocab.size, arch, loadMs: performance.now() - t0, threads } };
+    } catch (e) {
+      wasm.close();
+      throw e;
+    }
   }
 
   translate(r: TranslateRequest): TranslateResult {

@@ -13,12 +13,21 @@ export type WorkerReply = { id: number; info: ModelInfo } | { id: number; result
 /** Answers requests in order; holds the loaded model. The worker runs one; the page's same-thread fallback another. */
 export class RequestHandler {
   private translator: PageTranslator | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
 
-  answer(req: WorkerRequest): WorkerReply {
+  /** The reply to `req`, after every earlier request's (a load may wait for its threads to start). */
+  answer(req: WorkerRequest): Promise<WorkerReply> {
+    const reply = this.queue.then(() => this.answerNow(req));
+    this.queue = reply;
+    return reply;
+  }
+
+  private async answerNow(req: WorkerRequest): Promise<WorkerReply> {
     try {
       if ("load" in req) {
-        this.translator = undefined; // a model that fails to load replaces the old one too
-        const r = PageTranslator.load(req.load);
+        this.translator?.wasm.close(); // a model that fails to load replaces the old one too
+        this.translator = undefined;
+        const r = await PageTranslator.load(req.load);
         this.translator = r.translator;
         return { id: req.id, info: r.info };
       }
@@ -33,5 +42,5 @@ export class RequestHandler {
 /** Listen for the page's requests (the worker bundle's entry calls it with the worker's global scope). */
 export function serveRequests(scope: { onmessage: ((ev: MessageEvent) => void) | null; postMessage(m: unknown): void }): void {
   const h = new RequestHandler();
-  scope.onmessage = (ev: MessageEvent) => scope.postMessage(h.answer(ev.data as WorkerRequest));
+  scope.onmessage = (ev: MessageEvent) => void h.answer(ev.data as WorkerRequest).then((r) => scope.postMessage(r));
 }

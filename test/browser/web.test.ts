@@ -201,6 +201,28 @@ describe.skipIf(!chromium)("hat web: the page in Chromium", () => {
     }
   });
 
+  it("--threads 2: the page's worker runs the threaded build on 2 threads (Web Workers sharing its memory), with hat translate's tokens", async () => {
+    const out = join(dir, "threads");
+    const r = await hat("web", "--model", modelPath, "--arch", archPath, "--out", out, "--beam", String(BEAM), "--lenpen", String(LENPEN), "--runs", "1", "--threads", "2");
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/hat-threads/);
+    const s = await serveWebPage(out, { port: 0 });
+    try {
+      const p = await browser.newPage();
+      await p.goto(s.url);
+      await p.waitFor(`document.getElementById("status").dataset.state === "ready"`, 30_000);
+      expect(await p.eval(`document.getElementById("threads").textContent`)).toBe("2 threads");
+      expect(await p.eval(`document.getElementById("build").textContent`)).toMatch(/^hat-threads(-relaxed)?\.wasm$/);
+      await p.type("#src", SENTENCES.join("\n"));
+      await translated(p);
+      const want = await nodeTranslation(SENTENCES, ["--beam", String(BEAM), "--lenpen", String(LENPEN)], { beam: BEAM, lenpen: LENPEN });
+      expect((await lines(p)).map((l) => l.tokens)).toEqual(want.tokens);
+      expect(p.errors).toEqual([]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("opened from file:// says why it cannot fetch, and translates a model picked from disk", async () => {
     const p = await browser.newPage();
     await p.goto(`file://${join(dir, "page", "index.html")}`);
