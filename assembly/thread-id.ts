@@ -3,8 +3,10 @@
 // share one memory; the kernels' scratch buffers (matmul's packing panel, int8's activation
 // rows) are indexed by it. The single-threaded builds fold slot() to 0.
 
+import { T_MAX_THREADS } from "./threads-layout";
+
 /** Most threads a threaded instance group may have (scratch slots reserved statically). */
-export const MAX_THREADS: i32 = 16;
+export const MAX_THREADS: i32 = T_MAX_THREADS;
 /** Scratch slots this build reserves: MAX_THREADS with threads, else one. */
 export const SLOTS: i32 = ASC_FEATURE_THREADS ? MAX_THREADS : 1;
 

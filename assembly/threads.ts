@@ -21,14 +21,15 @@
 import { matmul, matmul_nt } from "./matmul";
 import { q8_matmul_cols } from "./int8";
 import { MAX_THREADS } from "./thread-id";
+import { T_ARGS, T_BYTES, T_EPOCH, T_FAULT, T_LEFT, T_STOP } from "./threads-layout";
 
-/** The control block (one cache line per hot word: the leader and workers write different ones). */
-const CTRL: usize = memory.data(256, 64);
-const EPOCH: usize = CTRL;       // i32, bumped once per job
-const LEFT: usize = CTRL + 64;   // i32, workers still busy with the current job
-const STOP: usize = CTRL + 128;  // i32, 1: workers leave their loop
-const FAULT: usize = CTRL + 132; // i32, 1: a worker trapped
-const ARGS: usize = CTRL + 192;  // i32 x 14: op, threads, y, x, w, b, M, K, N, ldx, ldw, ldy
+/** The control block (assembly/threads-layout.ts). */
+const CTRL: usize = memory.data(T_BYTES, 64);
+const EPOCH: usize = CTRL + T_EPOCH;
+const LEFT: usize = CTRL + T_LEFT;
+const STOP: usize = CTRL + T_STOP;
+const FAULT: usize = CTRL + T_FAULT;
+const ARGS: usize = CTRL + T_ARGS;
 
 /** Threads of this group (the leader's setting; set_threads). */
 let threads: i32 = 1;

@@ -9,20 +9,21 @@
  * The leader waits for its workers with memory.atomic.wait, which a browser refuses on a page's
  * main thread: there the threaded runtime runs inside a Web Worker (as `hat web`'s page does).
  */
+import { T_BYTES, T_FAULT, T_LEFT, T_MAX_THREADS } from "../assembly/threads-layout.js";
 import { InputError } from "./errors.js";
 import { HatWasm, type HatExports } from "./wasm.js";
 
 /** The threaded builds (relaxed SIMD first), as WASM_BUILDS for one thread. */
 export const THREAD_BUILDS = ["hat-threads-relaxed.wasm", "hat-threads.wasm"] as const;
-/** Most threads a group may have (assembly/thread-id.ts MAX_THREADS). */
-export const MAX_THREADS = 16;
+/** Most threads a group may have. */
+export const MAX_THREADS = T_MAX_THREADS;
 /** Pages the threaded builds need at start (asconfig.json's threads targets: initialMemory). */
 const INITIAL_PAGES = 64;
 /** Default split threshold in multiply-adds (docs/runtime.md "Threads": measured on bench/threads.ts). */
 export const MIN_SPLIT_WORK = 1 << 16;
 
-/** Control block words (i32 index from assembly/threads.ts's CTRL). */
-const LEFT_WORD = 16, FAULT_WORD = 33;
+/** The control block's words a trapped worker writes (i32 indexes). */
+const LEFT_WORD = T_LEFT / 4, FAULT_WORD = T_FAULT / 4;
 
 export class ThreadsError extends InputError {
   override name = "ThreadsError";
@@ -65,7 +66,7 @@ export const WORKER_BODY = `function hatWorker(init, post) {
     for (let first = 1; x.worker_step(id, seen, first); first = 0);
     post({ done: id });
   } catch (e) {
-    const c = new Int32Array(memory.buffer, ctrl, 64);
+    const c = new Int32Array(memory.buffer, ctrl, ${T_BYTES / 4});
     Atomics.store(c, ${FAULT_WORD}, 1);
     Atomics.sub(c, ${LEFT_WORD}, 1);
     Atomics.notify(c, ${LEFT_WORD});

@@ -23,7 +23,7 @@ describe("the measurement protocol", () => {
     expect(protocolOf({ vocab: 300 }, DEPLOYMENT_PROTOCOL).rounds).toBe(2);
     const bad: [object, RegExp][] = [
       [{ runs: 0 }, /^runs: /], [{ warmup: 1.5 }, /^warmup: /], [{ vocab: 4 }, /^vocab: /], [{ beam: 65 }, /^beam: /],
-      [{ trim: 0.5 }, /^trim: /], [{ rounds: 21 }, /^rounds: /], [{ keep: "median" }, /^keep: /], [{ threads: 4 }, /^threads: /],
+      [{ trim: 0.5 }, /^trim: /], [{ rounds: 21 }, /^rounds: /], [{ keep: "median" }, /^keep: /], [{ threads: 17 }, /^threads: /], [{ threads: 1.5 }, /^threads: /],
       [{ quant: "int4" }, /^quant: /], [{ quant: "INT8" }, /^quant: /], [{ quant: null }, /^quant: /],
       [{ runs: "300" }, /^runs: /], [{ src: 30 }, /Unrecognized key/],
     ];
