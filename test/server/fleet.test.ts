@@ -387,6 +387,27 @@ describe("the protocol's quant (int8 campaigns and deployments)", () => {
     expect(bad.body.error.message).toMatch(/protocol\.quant/);
   });
 
+  it("threads as quant: a campaign's leases and rows say them, a deployment of a search's model takes its predictor's, another count is refused", async () => {
+    const job = s.ctx.jobs.create("campaign", { device_class: "thr-class", space: "demo", archs: [arch], protocol: { runs: 8, threads: 2 } });
+    expect(() => s.ctx.jobs.create("campaign", { device_class: "x", space: "demo", samples: 3, protocol: { threads: 17 } })).toThrow(/protocol\.threads/);
+    const A = await enrol("thr-a", "thr-class");
+    const w = await call<ProfileWork>("GET", "/v1/agent/work?wait_s=2", { token: A.token });
+    expect(w.body.protocol.threads).toBe(2);
+    expect((await call("POST", `/v1/agent/leases/${w.body.lease_id}/rows`, { token: A.token, body: { idempotency_key: "thr-chunk-1", rows: [row(0)] } })).status).toBe(200);
+    expect(parseDataset(campaignDataset(s.ctx.db, job.id).csv, "thr.csv").rows.map((r) => r.protocol!.threads)).toEqual([2]);
+    await s.ctx.jobs.settled(job.id);
+    const sha = s.ctx.artifacts.put(model, "model", "m.hatm").sha256;
+    const pred = s.ctx.artifacts.put(Buffer.from(JSON.stringify({ protocol: { ...DEPLOYMENT_PROTOCOL, vocab: 300, rounds: 1, threads: 2 } })), "predictor", "p2.json").sha256;
+    doneJob("job_thrpred", "predictor", { data: [] }, { predictor: pred });
+    doneJob("job_thrsearch", "search", { predictor: "job_thrpred", latency_ms: 5, threads: 2 }, { model: sha });
+    const one = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "thr-dep", model: { job: "job_thrsearch" }, protocol: { threads: 1 } } });
+    expect(one.status).toBe(400);
+    expect(one.body.error).toMatchObject({ code: "protocol_mismatch", message: expect.stringMatching(/threads/) });
+    const d = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "thr-dep", model: { job: "job_thrsearch" } } });
+    expect(d.status, JSON.stringify(d.body)).toBe(201);
+    expect(d.body.protocol).toMatchObject({ threads: 2 });
+  });
+
   it("a deployment stored before the protocol had its quant reads as f32", async () => {
     const sha = s.ctx.artifacts.put(model, "model", "m.hatm").sha256;
     const d = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "int8-old", model: { sha256: sha } } });
