@@ -27,6 +27,7 @@ import { kendallTau } from "../latency/metrics.js";
 import { bleuOfModel, finetuneWinner } from "./after.js";
 import { InheritedLoss } from "./fitness.js";
 import { chart, esc } from "./svg.js";
+import { studyPage } from "./study-report.js";
 
 export interface ProxyStudyOptions {
   /** The SuperTransformer file (with its tokenizer). */
@@ -45,6 +46,7 @@ export interface ProxyStudyOptions {
   bleuMax?: number;
   seed?: number;
   log?: (line: string) => void;
+  onProgress?: (done: number, total: number, message: string) => void;
 }
 
 export interface ProxyRow {
@@ -112,6 +114,7 @@ export async function proxyStudy(o: ProxyStudyOptions): Promise<ProxyStudy> {
     if (test) bleu = bleuOfModel(HatModel.fromBytes(ft.bytes, loadWasm()), bpe, test.src, test.tgt).result.score;
     const row: ProxyRow = { arch, params: archParams(arch, V), inheritedLoss, finetunedLoss: ft.result.validLoss, bleu, steps: ft.result.steps, seconds: ft.result.seconds };
     rows.push(row);
+    o.onProgress?.(i + 1, archs.length, `SubTransformer ${i + 1}/${archs.length} fine-tuned and scored`);
     log(`[${i + 1}/${archs.length}] ${(row.params / 1e6).toFixed(2)} M parameters: inherited loss ${inheritedLoss.toFixed(4)}, after ${row.steps} updates ${row.finetunedLoss.toFixed(4)}${bleu !== undefined ? `, BLEU ${bleu.toFixed(2)}` : ""}`);
   }
   const tauLoss = kendallTau(rows.map((r) => r.inheritedLoss), rows.map((r) => r.finetunedLoss));
@@ -130,6 +133,11 @@ export function proxySummary(s: ProxyStudy): Record<string, unknown> {
 
 /** A self-contained HTML page: the table and the two scatter plots. */
 export function renderProxyStudy(s: ProxyStudy, title = "Proxy check: inherited loss against fine-tuned models"): string {
+  return studyPage(title, [proxySection(s)]);
+}
+
+/** The proxy check's section of a study page (./study-report.ts). */
+export function proxySection(s: ProxyStudy): string {
   const pts = (y: (r: ProxyRow) => number) => s.rows.map((r) => [r.inheritedLoss, y(r)] as const);
   const titles = s.rows.map((r) => `${(r.params / 1e6).toFixed(2)} M parameters`);
   const plots = [chart({
@@ -144,11 +152,8 @@ export function renderProxyStudy(s: ProxyStudy, title = "Proxy check: inherited 
   }
   const budget = s.finetune.steps !== undefined ? `${s.finetune.steps} updates` : `${s.finetune.minutes} minutes`;
   const rows = s.rows.map((r) => `<tr><td>${(r.params / 1e6).toFixed(2)} M</td><td>${r.inheritedLoss.toFixed(4)}</td><td>${r.finetunedLoss.toFixed(4)}</td><td>${r.bleu?.toFixed(2) ?? "-"}</td><td>${r.steps}</td><td><code>${esc(JSON.stringify(r.arch))}</code></td></tr>`).join("");
-  return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}code{font-size:11px}</style></head><body>
-<h1>${esc(title)}</h1>
+  return `<h2>Proxy check: inherited loss against fine-tuned models (paper Table 5 / Fig 11)</h2>
 <p>${s.rows.length} SubTransformers spread over the space by parameters, each fine-tuned from its inherited weights for ${esc(budget)}; inherited and fine-tuned losses on ${s.validPairs} validation pairs${s.testSentences ? `, BLEU on ${s.testSentences} test sentences (beam 4)` : ""}. Kendall tau of the inherited loss against the fine-tuned loss: <b>${s.tauLoss.toFixed(3)}</b>${s.tauBleu !== undefined ? `; against -BLEU: <b>${s.tauBleu.toFixed(3)}</b>` : ""}. ${s.seconds.toFixed(0)} s.</p>
 ${plots.join("\n")}
-<table><tr><th>parameters</th><th>inherited loss</th><th>fine-tuned loss</th><th>BLEU</th><th>updates</th><th>architecture</th></tr>${rows}</table>
-</body></html>`;
+<table><tr><th>parameters</th><th>inherited loss</th><th>fine-tuned loss</th><th>BLEU</th><th>updates</th><th>architecture</th></tr>${rows}</table>`;
 }
