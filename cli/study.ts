@@ -11,7 +11,7 @@ const HELP = `usage: hat study proxy|latency|evolution|all --supernet FILE [--pr
                  (--demo | --train-src F --train-tgt F --valid-src F --valid-tgt F [--test-src F --test-tgt F])
                  (--finetune-steps N | --finetune-minutes M) [--archs 8] [--latency-ms 3,4,5] [--seeds 1,2,3]
                  [--generations 30] [--population 125] [--parents 25] [--mutations 50] [--crossovers 50]
-                 [--measure-runs N] [--measure-warmup N] [--valid-max 200] [--bleu-max 200] [--seed 1]
+                 [--measure-runs N] [--measure-warmup N] [--valid-max 200] [--bleu-max 200] [--seed 1] [--threads N]
                  [--record JSON] [--report HTML] [--json]
 
 HAT's evidence for one SuperTransformer and one device (docs/method.md §12):
@@ -36,7 +36,7 @@ const OPTIONS = {
   archs: { type: "string" }, "latency-ms": { type: "string" }, seeds: { type: "string" },
   generations: { type: "string" }, population: { type: "string" }, parents: { type: "string" }, mutations: { type: "string" }, crossovers: { type: "string" },
   "measure-runs": { type: "string" }, "measure-warmup": { type: "string" },
-  "valid-max": { type: "string" }, "bleu-max": { type: "string" }, seed: { type: "string" },
+  "valid-max": { type: "string" }, "bleu-max": { type: "string" }, seed: { type: "string" }, threads: { type: "string" },
   record: { type: "string" }, report: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
 } as const;
 
@@ -82,7 +82,7 @@ export async function studyCommand(argv: string[], io: Io): Promise<void> {
     finetune: { steps, minutes }, archs,
     latencyMs: listFlag(values, "latency-ms", (n) => Number.isFinite(n) && n > 0, "positive ms"),
     seeds: listFlag(values, "seeds", (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 31, "integer seeds"),
-    evolution, validMax: intFlag(values, "valid-max", 200), bleuMax: intFlag(values, "bleu-max", 200), seed: intFlag(values, "seed", 1, 0),
+    evolution, validMax: intFlag(values, "valid-max", 200), bleuMax: intFlag(values, "bleu-max", 200), seed: intFlag(values, "seed", 1, 0), threads: optIntFlag(values, "threads"),
     measure: { ...(measureRuns !== undefined && { runs: measureRuns }), ...(measureWarmup !== undefined && { warmup: measureWarmup }) },
     record: values.record, report: values.report, log: (l) => io.err(l),
   });

@@ -33,6 +33,8 @@ export interface LatencyStudyOptions {
   /** Runs and warm-up of the measurement (the rest is the predictor's protocol). */
   measure?: Pick<ProtocolRequest, "runs" | "warmup">;
   seed?: number;
+  /** Training threads of each fine-tuning (default: every core). */
+  threads?: number;
   log?: (line: string) => void;
   onProgress?: (done: number, total: number, message: string) => void;
 }
@@ -89,7 +91,7 @@ export async function latencyStudy(o: LatencyStudyOptions): Promise<LatencyStudy
   const list = [...models.values()];
   const scored = await scoreModels(list.map((m) => m.arch), {
     file, bpe, inherited: inp.inherited, train: tokenizeTexts(bpe, o.train), valid: tokenizeTexts(bpe, inp.validTexts), test,
-    finetune: o.finetune, protocol, latency: source.model, seed: o.seed ?? 1, log,
+    finetune: o.finetune, protocol, latency: source.model, seed: o.seed ?? 1, threads: o.threads, log,
   }, (done, total) => o.onProgress?.(done, total, `model ${done}/${total} fine-tuned and scored`));
   return {
     protocol, device: source.name, constraintsMs: constraints,

@@ -115,6 +115,7 @@ export interface ScoreContext {
   protocol: Protocol;
   latency: LatencyModel;
   seed: number;
+  threads?: number;
   log: (line: string) => void;
 }
 
@@ -132,7 +133,7 @@ export async function scoreModels(archs: readonly ValidArch[], c: ScoreContext, 
     const r = rows[i], measuredMs = r.encoder_ms + r.decoder_ms;
     const ft = await finetuneWinner({
       supernet: c.file, arch, mode: "finetune", train: c.train, valid: c.valid,
-      steps: c.finetune.steps, minutes: c.finetune.minutes, seed: c.seed, log: () => {},
+      steps: c.finetune.steps, minutes: c.finetune.minutes, threads: c.threads, seed: c.seed, log: () => {},
     });
     const bleu = c.test && bleuOfModel(HatModel.fromBytes(ft.bytes, loadWasm()), c.bpe, c.test.src, c.test.tgt).result.score;
     const f = protocolFlops(arch, c.protocol);

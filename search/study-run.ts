@@ -38,6 +38,8 @@ export interface StudyOptions {
   bleuMax?: number;
   measure?: { runs?: number; warmup?: number };
   seed?: number;
+  /** Training threads of each fine-tuning (default: every core). */
+  threads?: number;
   record?: string;
   report?: string;
   log?: (line: string) => void;
@@ -66,7 +68,7 @@ export async function runStudy(o: StudyOptions): Promise<StudyRun> {
   if (want("proxy")) {
     const s = await proxyStudy({
       supernet: o.supernet, archs: o.archs ?? 8, train: o.train, valid: o.valid, test: o.test, finetune,
-      validMax: o.validMax, bleuMax: o.bleuMax, seed: o.seed, log: o.log, onProgress: progress(parts.indexOf("proxy")),
+      validMax: o.validMax, bleuMax: o.bleuMax, seed: o.seed, threads: o.threads, log: o.log, onProgress: progress(parts.indexOf("proxy")),
     });
     summary.proxy = proxySummary(s);
     sections.push(proxySection(s));
@@ -74,7 +76,7 @@ export async function runStudy(o: StudyOptions): Promise<StudyRun> {
   if (want("latency")) {
     const s = await latencyStudy({
       supernet: o.supernet, predictor: o.predictor!, latencyMs: o.latencyMs, train: o.train, valid: o.valid, test: o.test, finetune,
-      evolution: o.evolution, validMax: o.validMax, bleuMax: o.bleuMax, measure: o.measure, seed: o.seed, log: o.log, onProgress: progress(parts.indexOf("latency")),
+      evolution: o.evolution, validMax: o.validMax, bleuMax: o.bleuMax, measure: o.measure, seed: o.seed, threads: o.threads, log: o.log, onProgress: progress(parts.indexOf("latency")),
     });
     summary.latency = latencySummary(s);
     sections.push(latencySection(s));

@@ -45,6 +45,8 @@ export interface ProxyStudyOptions {
   /** Test sentences scored (default 200). */
   bleuMax?: number;
   seed?: number;
+  /** Training threads of each fine-tuning (default: the trainer's, every core). */
+  threads?: number;
   log?: (line: string) => void;
   onProgress?: (done: number, total: number, message: string) => void;
 }
@@ -108,7 +110,7 @@ export async function proxyStudy(o: ProxyStudyOptions): Promise<ProxyStudy> {
     const inheritedLoss = inherited.loss(arch);
     const ft = await finetuneWinner({
       supernet: file, arch, mode: "finetune", train, valid: tokenizeTexts(bpe, validTexts),
-      steps: o.finetune.steps, minutes: o.finetune.minutes, seed: o.seed ?? 1, log: () => {},
+      steps: o.finetune.steps, minutes: o.finetune.minutes, threads: o.threads, seed: o.seed ?? 1, log: () => {},
     });
     let bleu: number | undefined;
     if (test) bleu = bleuOfModel(HatModel.fromBytes(ft.bytes, loadWasm()), bpe, test.src, test.tgt).result.score;
