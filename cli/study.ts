@@ -4,13 +4,15 @@ import { demoTask } from "../data/demo-task.js";
 import { readTexts, type Texts } from "../data/texts.js";
 import { SEARCH_DEFAULTS } from "../search/defaults.js";
 import { runStudy, STUDIES, type StudyName } from "../search/study-run.js";
-import { intFlag, optIntFlag, optNumFlag, requireFlag } from "./args.js";
+import { intFlag, numFlag, optIntFlag, optNumFlag, requireFlag } from "./args.js";
 import { UsageError, type Io } from "./io.js";
 
 const HELP = `usage: hat study proxy|latency|evolution|all --supernet FILE [--predictor FILE]
                  (--demo | --train-src F --train-tgt F --valid-src F --valid-tgt F [--test-src F --test-tgt F])
                  (--finetune-steps N | --finetune-minutes M) [--archs 8] [--latency-ms 3,4,5] [--seeds 1,2,3]
                  [--generations 30] [--population 125] [--parents 25] [--mutations 50] [--crossovers 50]
+                 [--lr 0.001] [--max-tokens 4096] [--warmup 100] [--dropout 0.1]
+                 (with --demo: --lr 0.0005 --max-tokens 1024 --dropout 0, as hat search --demo)
                  [--measure-runs N] [--measure-warmup N] [--valid-max 200] [--bleu-max 200] [--seed 1] [--threads N]
                  [--record JSON] [--report HTML] [--json]
 
@@ -33,6 +35,7 @@ const OPTIONS = {
   supernet: { type: "string" }, predictor: { type: "string" }, demo: { type: "boolean" }, "demo-seed": { type: "string" },
   "train-src": { type: "string" }, "train-tgt": { type: "string" }, "valid-src": { type: "string" }, "valid-tgt": { type: "string" },
   "test-src": { type: "string" }, "test-tgt": { type: "string" }, "finetune-steps": { type: "string" }, "finetune-minutes": { type: "string" },
+  lr: { type: "string" }, "max-tokens": { type: "string" }, warmup: { type: "string" }, dropout: { type: "string" },
   archs: { type: "string" }, "latency-ms": { type: "string" }, seeds: { type: "string" },
   generations: { type: "string" }, population: { type: "string" }, parents: { type: "string" }, mutations: { type: "string" }, crossovers: { type: "string" },
   "measure-runs": { type: "string" }, "measure-warmup": { type: "string" },
@@ -79,7 +82,15 @@ export async function studyCommand(argv: string[], io: Io): Promise<void> {
   const r = await runStudy({
     study, supernet: requireFlag(values, "supernet"), predictor: values.predictor,
     train: study === "evolution" ? { src: [], tgt: [] } : split("train", true)!, valid: split("valid", true)!, test: split("test", false),
-    finetune: { steps, minutes }, archs,
+    // with --demo, the demo recipe at a fine-tuning rate (as hat search --demo); else the fine-tuning defaults (search/after.ts)
+    finetune: {
+      steps, minutes,
+      maxTokens: values.demo ? intFlag(values, "max-tokens", 1024) : optIntFlag(values, "max-tokens"),
+      lr: values.demo ? numFlag(values, "lr", 5e-4) : optNumFlag(values, "lr"),
+      warmup: optIntFlag(values, "warmup", 0),
+      dropout: values.demo ? numFlag(values, "dropout", 0) : optNumFlag(values, "dropout"),
+    },
+    archs,
     latencyMs: listFlag(values, "latency-ms", (n) => Number.isFinite(n) && n > 0, "positive ms"),
     seeds: listFlag(values, "seeds", (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 31, "integer seeds"),
     evolution, validMax: intFlag(values, "valid-max", 200), bleuMax: intFlag(values, "bleu-max", 200), seed: intFlag(values, "seed", 1, 0), threads: optIntFlag(values, "threads"),

@@ -14,7 +14,7 @@ import { tokenizeTexts, type Texts } from "../data/texts.js";
 import { measuredProtocol, runSearch, type EvolutionSettings } from "./pipeline.js";
 import { SearchInputError } from "./predictor-file.js";
 import { defaultConstraints, readStudyInputs } from "./study-inputs.js";
-import { dimensionFamily, layerFamily, membersAt, scoreModels, type ScoredModel } from "./study-models.js";
+import { dimensionFamily, layerFamily, membersAt, scoreModels, type ScoredModel, type StudyFinetune } from "./study-models.js";
 
 export interface LatencyStudyOptions {
   supernet: string;
@@ -25,8 +25,8 @@ export interface LatencyStudyOptions {
   train: Texts;
   valid: Texts;
   test?: Texts;
-  /** The fine-tuning budget, the same for every model. */
-  finetune: { steps?: number; minutes?: number };
+  /** The fine-tuning budget (and recipe), the same for every model. */
+  finetune: StudyFinetune;
   evolution: EvolutionSettings;
   validMax?: number;
   bleuMax?: number;
@@ -54,7 +54,7 @@ export interface LatencyStudy {
   models: StudyModel[];
   validPairs: number;
   testSentences?: number;
-  finetune: { steps?: number; minutes?: number };
+  finetune: StudyFinetune;
   seconds: number;
 }
 

@@ -86,6 +86,16 @@ export function membersAt(family: readonly ValidArch[], latency: LatencyModel, c
   return distinct(picked.map((m) => m.a));
 }
 
+/** The fine-tuning every model of a study gets: a budget (steps or minutes) and, optionally, its recipe (search/after.ts defaults otherwise). */
+export interface StudyFinetune {
+  steps?: number;
+  minutes?: number;
+  maxTokens?: number;
+  lr?: number;
+  warmup?: number;
+  dropout?: number;
+}
+
 /** One model through the study's protocol. */
 export interface ScoredModel {
   arch: ValidArch;
@@ -111,7 +121,7 @@ export interface ScoreContext {
   train: TokenPair[];
   valid: TokenPair[];
   test?: Texts;
-  finetune: { steps?: number; minutes?: number };
+  finetune: StudyFinetune;
   protocol: Protocol;
   latency: LatencyModel;
   seed: number;
@@ -133,7 +143,7 @@ export async function scoreModels(archs: readonly ValidArch[], c: ScoreContext, 
     const r = rows[i], measuredMs = r.encoder_ms + r.decoder_ms;
     const ft = await finetuneWinner({
       supernet: c.file, arch, mode: "finetune", train: c.train, valid: c.valid,
-      steps: c.finetune.steps, minutes: c.finetune.minutes, threads: c.threads, seed: c.seed, log: () => {},
+      ...c.finetune, threads: c.threads, seed: c.seed, log: () => {},
     });
     const bleu = c.test && bleuOfModel(HatModel.fromBytes(ft.bytes, loadWasm()), c.bpe, c.test.src, c.test.tgt).result.score;
     const f = protocolFlops(arch, c.protocol);

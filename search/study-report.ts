@@ -5,6 +5,7 @@
  * SubTransformer (Table 4); evolution against random search, best loss by evaluations (Fig 9).
  */
 import { chart, esc, type Series } from "./svg.js";
+import type { StudyFinetune } from "./study-models.js";
 import type { EvolutionStudy } from "./study-evolution.js";
 import { atEqualLatency, type LatencyStudy, type ModelRole, type StudyModel } from "./study-latency.js";
 
@@ -27,8 +28,10 @@ ${sections.join("\n")}
 </body></html>`;
 }
 
-function budgetText(f: { steps?: number; minutes?: number }): string {
-  return f.steps !== undefined ? `${f.steps} updates` : `${f.minutes} minutes`;
+/** The fine-tuning every model got, as a phrase. */
+export function budgetText(f: StudyFinetune): string {
+  const recipe = [f.maxTokens !== undefined && `batches of ${f.maxTokens} tokens`, f.lr !== undefined && `peak rate ${f.lr}`, f.warmup !== undefined && `${f.warmup} warm-up updates`, f.dropout !== undefined && `dropout ${f.dropout}`].filter(Boolean);
+  return `${f.steps !== undefined ? `${f.steps} updates` : `${f.minutes} minutes`}${recipe.length ? ` (${recipe.join(", ")})` : ""}`;
 }
 
 /** Quality against measured latency, one series per role (a line through each family, by latency). */

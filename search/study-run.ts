@@ -13,6 +13,7 @@ import { proxyStudy, proxySection, proxySummary } from "./study.js";
 import { evolutionStudy, evolutionSummary } from "./study-evolution.js";
 import { latencyStudy, latencySummary } from "./study-latency.js";
 import { evolutionSection, latencySection, studyPage } from "./study-report.js";
+import type { StudyFinetune } from "./study-models.js";
 
 export const STUDIES = ["proxy", "latency", "evolution", "all"] as const;
 export type StudyName = (typeof STUDIES)[number];
@@ -25,8 +26,8 @@ export interface StudyOptions {
   train: Texts;
   valid: Texts;
   test?: Texts;
-  /** The fine-tuning budget, the same for every model (proxy, latency). */
-  finetune: { steps?: number; minutes?: number };
+  /** The fine-tuning budget and recipe, the same for every model (proxy, latency). */
+  finetune: StudyFinetune;
   /** SubTransformers of the proxy check (default 8). */
   archs?: number;
   /** Constraints of the latency study (default three over the reachable range); the evolution study takes the middle one. */

@@ -27,7 +27,8 @@ import { kendallTau } from "../latency/metrics.js";
 import { bleuOfModel, finetuneWinner } from "./after.js";
 import { InheritedLoss } from "./fitness.js";
 import { chart, esc } from "./svg.js";
-import { studyPage } from "./study-report.js";
+import { budgetText, studyPage } from "./study-report.js";
+import type { StudyFinetune } from "./study-models.js";
 
 export interface ProxyStudyOptions {
   /** The SuperTransformer file (with its tokenizer). */
@@ -38,8 +39,8 @@ export interface ProxyStudyOptions {
   valid: Texts;
   /** Test pairs for BLEU (optional). */
   test?: Texts;
-  /** The fine-tuning budget, the same for every architecture. */
-  finetune: { steps?: number; minutes?: number };
+  /** The fine-tuning budget (and recipe), the same for every architecture. */
+  finetune: StudyFinetune;
   /** Validation pairs of the inherited loss and of the fine-tuned models' losses. */
   validMax?: number;
   /** Test sentences scored (default 200). */
@@ -68,7 +69,7 @@ export interface ProxyStudy {
   tauBleu?: number;
   validPairs: number;
   testSentences?: number;
-  finetune: { steps?: number; minutes?: number };
+  finetune: StudyFinetune;
   seconds: number;
 }
 
@@ -110,7 +111,7 @@ export async function proxyStudy(o: ProxyStudyOptions): Promise<ProxyStudy> {
     const inheritedLoss = inherited.loss(arch);
     const ft = await finetuneWinner({
       supernet: file, arch, mode: "finetune", train, valid: tokenizeTexts(bpe, validTexts),
-      steps: o.finetune.steps, minutes: o.finetune.minutes, threads: o.threads, seed: o.seed ?? 1, log: () => {},
+      ...o.finetune, threads: o.threads, seed: o.seed ?? 1, log: () => {},
     });
     let bleu: number | undefined;
     if (test) bleu = bleuOfModel(HatModel.fromBytes(ft.bytes, loadWasm()), bpe, test.src, test.tgt).result.score;
@@ -152,7 +153,7 @@ export function proxySection(s: ProxyStudy): string {
       series: [{ name: "SubTransformers", points: pts((r) => r.bleu!), color: "#d62728", kind: "points", titles }],
     }));
   }
-  const budget = s.finetune.steps !== undefined ? `${s.finetune.steps} updates` : `${s.finetune.minutes} minutes`;
+  const budget = budgetText(s.finetune);
   const rows = s.rows.map((r) => `<tr><td>${(r.params / 1e6).toFixed(2)} M</td><td>${r.inheritedLoss.toFixed(4)}</td><td>${r.finetunedLoss.toFixed(4)}</td><td>${r.bleu?.toFixed(2) ?? "-"}</td><td>${r.steps}</td><td><code>${esc(JSON.stringify(r.arch))}</code></td></tr>`).join("");
   return `<h2>Proxy check: inherited loss against fine-tuned models (paper Table 5 / Fig 11)</h2>
 <p>${s.rows.length} SubTransformers spread over the space by parameters, each fine-tuned from its inherited weights for ${esc(budget)}; inherited and fine-tuned losses on ${s.validPairs} validation pairs${s.testSentences ? `, BLEU on ${s.testSentences} test sentences (beam 4)` : ""}. Kendall tau of the inherited loss against the fine-tuned loss: <b>${s.tauLoss.toFixed(3)}</b>${s.tauBleu !== undefined ? `; against -BLEU: <b>${s.tauBleu.toFixed(3)}</b>` : ""}. ${s.seconds.toFixed(0)} s.</p>

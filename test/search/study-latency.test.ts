@@ -54,10 +54,11 @@ describe("hat study latency", () => {
     const limits = [Number((0.8 * lat.predict([largestArch(space)])[0]).toFixed(3))];
     const report = join(fx.dir, "latency.html"), record = join(fx.dir, "latency.json");
     const r = await hat("study", "latency", "--supernet", supernet, "--predictor", pred, ...files, ...small, "--latency-ms", limits.join(","),
-      "--finetune-steps", "1", "--bleu-max", "4", "--measure-runs", "2", "--report", report, "--record", record, "--json");
+      "--finetune-steps", "1", "--lr", "0.002", "--bleu-max", "4", "--measure-runs", "2", "--report", report, "--record", record, "--json");
     expect(r.code, r.err).toBe(0);
     const j = JSON.parse(r.out);
     expect(j.constraints_ms).toEqual(limits);
+    expect(j.finetune).toEqual({ steps: 1, lr: 0.002 }); // the budget and the recipe given, the same for every model
     const roles = new Set(j.models.flatMap((m: { roles: string[] }) => m.roles));
     expect([...roles].sort()).toEqual(["dimension", "largest", "layers", "searched"]);
     for (const m of j.models) {

@@ -25,6 +25,8 @@ export const StudyParams = z.strictObject({
   dataset: z.string().min(1).max(200).describe("train split: fine-tuning; valid: losses; test: BLEU"),
   finetune_steps: z.number().int().positive().max(1_000_000).optional(),
   finetune_minutes: z.number().positive().max(7 * 24 * 60).optional(),
+  lr: z.number().positive().max(1).optional(), max_tokens: z.number().int().positive().max(1_000_000).optional(),
+  warmup: z.number().int().min(0).max(1_000_000).optional(), dropout: z.number().min(0).lt(1).optional(),
   archs: z.number().int().min(3).max(100).optional().describe("SubTransformers of the proxy check (default 8)"),
   latency_ms: z.array(z.number().positive().max(1e6)).min(1).max(20).optional().describe("constraints of the latency study (default three over the range the space reaches); the evolution study takes the middle one"),
   seeds: z.array(z.number().int().min(0).max(2 ** 31 - 1)).min(1).max(20).optional().describe("seeds of the evolution study (default [1, 2, 3])"),
@@ -69,7 +71,7 @@ export function studyKind(ctx: ServerContext): JobKind<StudyParams> {
         options: {
           study: p.study, supernet: supernet.file, predictor: predictor?.file,
           train: textFiles(data.train), valid: textFiles(data.valid), test: data.test && textFiles(data.test),
-          finetune: { steps: p.finetune_steps, minutes: p.finetune_minutes }, archs: p.archs, latencyMs: p.latency_ms, seeds: p.seeds,
+          finetune: { steps: p.finetune_steps, minutes: p.finetune_minutes, maxTokens: p.max_tokens, lr: p.lr, warmup: p.warmup, dropout: p.dropout }, archs: p.archs, latencyMs: p.latency_ms, seeds: p.seeds,
           evolution: {
             generations: p.generations ?? E.generations, population: p.population ?? E.population, parents: p.parents ?? E.parents,
             mutations: p.mutations ?? E.mutations, crossovers: p.crossovers ?? E.crossovers, mutationProb: E.mutationProb, seed: p.seed ?? E.seed,
