@@ -62,36 +62,39 @@ export async function runStudy(o: StudyOptions): Promise<StudyRun> {
   const want = (s: StudyName) => o.study === s || o.study === "all";
   if ((want("latency") || want("evolution")) && o.predictor === undefined) throw new SearchInputError(`the ${o.study} study needs the device's latency predictor (--predictor)`);
   const parts = ["proxy", "latency", "evolution"].filter((s) => want(s as StudyName));
-  const summary: Record<string, unknown> = {}, sections: string[] = [];
+  // the order they run in (the latency study first: see below), which the progress follows
+  const order = ["latency", "proxy", "evolution"].filter((s) => want(s as StudyName));
+  const summary: Record<string, unknown> = {}, sections: Record<string, string> = {};
   const progress = (i: number) => (done: number, total: number, message: string) =>
-    o.onProgress?.({ done: i * 1000 + Math.round((1000 * done) / total), total: parts.length * 1000, message });
+    o.onProgress?.({ done: i * 1000 + Math.round((1000 * done) / total), total: order.length * 1000, message });
   const finetune = o.finetune;
-  if (want("proxy")) {
-    const s = await proxyStudy({
-      supernet: o.supernet, archs: o.archs ?? 8, train: o.train, valid: o.valid, test: o.test, finetune,
-      validMax: o.validMax, bleuMax: o.bleuMax, seed: o.seed, threads: o.threads, log: o.log, onProgress: progress(parts.indexOf("proxy")),
-    });
-    summary.proxy = proxySummary(s);
-    sections.push(proxySection(s));
-  }
+  // the latency study first: its measurements come before any fine-tuning in this process (a quiet heap)
   if (want("latency")) {
     const s = await latencyStudy({
       supernet: o.supernet, predictor: o.predictor!, latencyMs: o.latencyMs, train: o.train, valid: o.valid, test: o.test, finetune,
-      evolution: o.evolution, validMax: o.validMax, bleuMax: o.bleuMax, measure: o.measure, seed: o.seed, threads: o.threads, log: o.log, onProgress: progress(parts.indexOf("latency")),
+      evolution: o.evolution, validMax: o.validMax, bleuMax: o.bleuMax, measure: o.measure, seed: o.seed, threads: o.threads, log: o.log, onProgress: progress(order.indexOf("latency")),
     });
     summary.latency = latencySummary(s);
-    sections.push(latencySection(s));
+    sections.latency = latencySection(s);
+  }
+  if (want("proxy")) {
+    const s = await proxyStudy({
+      supernet: o.supernet, archs: o.archs ?? 8, train: o.train, valid: o.valid, test: o.test, finetune,
+      validMax: o.validMax, bleuMax: o.bleuMax, seed: o.seed, threads: o.threads, log: o.log, onProgress: progress(order.indexOf("proxy")),
+    });
+    summary.proxy = proxySummary(s);
+    sections.proxy = proxySection(s);
   }
   if (want("evolution")) {
     const c = o.latencyMs;
     const s = await evolutionStudy({
       supernet: o.supernet, predictor: o.predictor!, latencyMs: c && c[Math.floor(c.length / 2)], valid: o.valid, validMax: o.validMax,
-      evolution: o.evolution, seeds: o.seeds, log: o.log, onProgress: progress(parts.indexOf("evolution")),
+      evolution: o.evolution, seeds: o.seeds, log: o.log, onProgress: progress(order.indexOf("evolution")),
     });
     summary.evolution = evolutionSummary(s);
-    sections.push(evolutionSection(s));
+    sections.evolution = evolutionSection(s);
   }
-  const html = studyPage(`HAT's evidence on your corpus: ${parts.join(", ")}`, sections);
+  const html = studyPage(`HAT's evidence on your corpus: ${parts.join(", ")}`, parts.map((p) => sections[p]));
   if (o.record) write(o.record, JSON.stringify(summary, null, 2) + "\n");
   if (o.report) write(o.report, html);
   return { summary, html };
