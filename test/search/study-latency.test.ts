@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { validateArch } from "../../runtime/arch.js";
 import { archKey } from "../../runtime/arch-features.js";
 import { largestArch } from "../../runtime/arch-sample.js";
+import { atEqualLatency, type LatencyStudy, type ModelRole, type StudyModel } from "../../search/study-latency.js";
 import { dimensionFamily, layerFamily, membersAt } from "../../search/study-models.js";
 import { hat } from "../cli/hat.js";
 import { studyFixture } from "./study-fixture.js";
@@ -45,6 +46,25 @@ describe("the baseline families", () => {
     const sorted = [...ms].sort((a, b) => a - b);
     const at = membersAt(fam, f, [sorted[0] / 2, (sorted[2] + sorted[3]) / 2, sorted[sorted.length - 1] * 2]);
     expect(Array.from(f.predict(at), (x) => Number(x.toFixed(9)))).toEqual([sorted[0], sorted[2], sorted[sorted.length - 1]].map((x) => Number(x.toFixed(9))));
+  });
+});
+
+describe("atEqualLatency", () => {
+  it("names, per searched model, each family's best model no slower (by BLEU, else fine-tuned loss), or none", () => {
+    const m = (roles: ModelRole[], usualMs: number, bleu: number | undefined, loss = 1): StudyModel => ({
+      arch: largestArch(space), params: 1, flops: 1, predictedMs: usualMs, measuredMs: usualMs * 1.1, usualMs, inheritedLoss: loss, finetunedLoss: loss, bleu, steps: 1, seconds: 1, roles, searchedAtMs: [],
+    });
+    const models = [m(["searched"], 2, 30), m(["searched"], 1, 25), m(["layers"], 1.5, 28), m(["layers"], 1.9, 27), m(["dimension"], 2.1, 40), m(["dimension", "largest"], 0.5, 20)];
+    const s = { models } as LatencyStudy;
+    const e = atEqualLatency(s);
+    expect(e.map((x) => x.searched.usualMs)).toEqual([1, 2]); // by latency
+    expect(e[0].layers).toBeNull(); // both layer models are slower than 1 ms
+    expect(e[0].dimension?.usualMs).toBe(0.5);
+    expect(e[1].layers?.usualMs).toBe(1.5); // BLEU 28 beats 27, both no slower than 2 ms
+    expect(e[1].dimension?.usualMs).toBe(0.5); // the 40-BLEU model is slower (2.1 ms)
+    // without BLEU, the lower fine-tuned loss wins
+    const byLoss = atEqualLatency({ models: [m(["searched"], 2, undefined, 1), m(["layers"], 1, undefined, 1.2), m(["layers"], 1.5, undefined, 1.1)] } as LatencyStudy);
+    expect(byLoss[0].layers?.usualMs).toBe(1.5);
   });
 });
 
