@@ -35,7 +35,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<void>;
   bleu: { run: bleuCommand, help: "corpus BLEU, compatible with sacreBLEU's default" },
   search: { run: searchCommand, help: "hardware-aware evolutionary search for a SubTransformer under a latency constraint" },
   report: { run: reportCommand, help: "the HTML report of a search, from its record (hat search --record)" },
-  study: { run: studyCommand, help: "HAT's evidence on your corpus: the proxy check (inherited loss against fine-tuned models)" },
+  study: { run: studyCommand, help: "HAT's evidence on your corpus: proxy, latency (vs scaled baselines), evolution (vs random), all" },
   serve: { run: serveCommand, help: "the search server: jobs, datasets, campaigns on agents, predictors, searches, deployments (HTTP)" },
   worker: { run: workerCommand, help: "runs the jobs a `hat serve --queue` server put on its BullMQ queue (Redis), on this machine" },
   agent: { run: agentCommand, help: "the edge agent: enrols with a server, profiles architectures, serves deployed models" },

@@ -26,7 +26,7 @@ export function exportWinner(supernet: DecodedModel, arch: ValidArch, meta: Reco
 }
 
 /** What fine-tuning takes: the winner, its data and budget as the trainer takes them, and a peak rate. */
-export interface FinetuneOptions extends Pick<TrainOptions, "train" | "valid" | "steps" | "minutes" | "maxTokens" | "dropout" | "seed" | "checkpoint" | "onProgress" | "log"> {
+export interface FinetuneOptions extends Pick<TrainOptions, "train" | "valid" | "steps" | "minutes" | "maxTokens" | "dropout" | "seed" | "checkpoint" | "onProgress" | "log" | "threads"> {
   supernet: DecodedModel;
   arch: ValidArch;
   /** "finetune": from the inherited weights (HAT's cheaper path); "scratch": fresh initialisation. */
@@ -52,7 +52,7 @@ export async function finetuneWinner(o: FinetuneOptions): Promise<{ bytes: Uint8
     space, arch: o.arch, init, vocab: h.vocab, tokenizer: h.tokenizer, train: o.train, valid: o.valid,
     steps: o.steps, minutes: o.minutes, maxTokens: o.maxTokens ?? 4096,
     lr: { maxLr: o.lr ?? 1e-3, warmup: o.warmup ?? 100 }, recipe: { fixed: givenSettings({ maxTokens: o.maxTokens, warmup: o.warmup, lr: o.lr }) },
-    dropout: o.dropout, seed: o.seed ?? 1, checkpoint: o.checkpoint, onProgress: o.onProgress, log: o.log,
+    dropout: o.dropout, threads: o.threads, seed: o.seed ?? 1, checkpoint: o.checkpoint, onProgress: o.onProgress, log: o.log,
     distill: o.distill && init ? { tensors: init, arch: largestArch(space), topK: o.distill.topK, weight: o.distill.weight } : undefined,
   });
   const positionDims = o.mode === "finetune" ? h.positionDims : { encoder: o.arch.encoderEmbedDim, decoder: o.arch.decoderEmbedDim };

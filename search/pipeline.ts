@@ -147,7 +147,7 @@ async function writeModel(path: string, bytes: Uint8Array): Promise<void> {
  * workload given (vocab, lengths, beam) applies only where the predictor does not say its
  * protocol, and is refused when it contradicts it.
  */
-function measuredProtocol(s: LatencySource, given: NonNullable<SearchOptions["measure"]>, vocab: number, quant: ProductQuant, threads: number, log: (line: string) => void): Protocol {
+export function measuredProtocol(s: LatencySource, given: NonNullable<SearchOptions["measure"]>, vocab: number, quant: ProductQuant, threads: number, log: (line: string) => void): Protocol {
   checkMeasuredHere(s, thisDevice(), log);
   const p = s.protocol;
   if (!p) {

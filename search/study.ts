@@ -27,6 +27,8 @@ import { kendallTau } from "../latency/metrics.js";
 import { bleuOfModel, finetuneWinner } from "./after.js";
 import { InheritedLoss } from "./fitness.js";
 import { chart, esc } from "./svg.js";
+import { budgetText, studyPage } from "./study-report.js";
+import type { StudyFinetune } from "./study-models.js";
 
 export interface ProxyStudyOptions {
   /** The SuperTransformer file (with its tokenizer). */
@@ -37,14 +39,17 @@ export interface ProxyStudyOptions {
   valid: Texts;
   /** Test pairs for BLEU (optional). */
   test?: Texts;
-  /** The fine-tuning budget, the same for every architecture. */
-  finetune: { steps?: number; minutes?: number };
+  /** The fine-tuning budget (and recipe), the same for every architecture. */
+  finetune: StudyFinetune;
   /** Validation pairs of the inherited loss and of the fine-tuned models' losses. */
   validMax?: number;
   /** Test sentences scored (default 200). */
   bleuMax?: number;
   seed?: number;
+  /** Training threads of each fine-tuning (default: the trainer's, every core). */
+  threads?: number;
   log?: (line: string) => void;
+  onProgress?: (done: number, total: number, message: string) => void;
 }
 
 export interface ProxyRow {
@@ -64,7 +69,7 @@ export interface ProxyStudy {
   tauBleu?: number;
   validPairs: number;
   testSentences?: number;
-  finetune: { steps?: number; minutes?: number };
+  finetune: StudyFinetune;
   seconds: number;
 }
 
@@ -106,12 +111,13 @@ export async function proxyStudy(o: ProxyStudyOptions): Promise<ProxyStudy> {
     const inheritedLoss = inherited.loss(arch);
     const ft = await finetuneWinner({
       supernet: file, arch, mode: "finetune", train, valid: tokenizeTexts(bpe, validTexts),
-      steps: o.finetune.steps, minutes: o.finetune.minutes, seed: o.seed ?? 1, log: () => {},
+      ...o.finetune, threads: o.threads, seed: o.seed ?? 1, log: () => {},
     });
     let bleu: number | undefined;
     if (test) bleu = bleuOfModel(HatModel.fromBytes(ft.bytes, loadWasm()), bpe, test.src, test.tgt).result.score;
     const row: ProxyRow = { arch, params: archParams(arch, V), inheritedLoss, finetunedLoss: ft.result.validLoss, bleu, steps: ft.result.steps, seconds: ft.result.seconds };
     rows.push(row);
+    o.onProgress?.(i + 1, archs.length, `SubTransformer ${i + 1}/${archs.length} fine-tuned and scored`);
     log(`[${i + 1}/${archs.length}] ${(row.params / 1e6).toFixed(2)} M parameters: inherited loss ${inheritedLoss.toFixed(4)}, after ${row.steps} updates ${row.finetunedLoss.toFixed(4)}${bleu !== undefined ? `, BLEU ${bleu.toFixed(2)}` : ""}`);
   }
   const tauLoss = kendallTau(rows.map((r) => r.inheritedLoss), rows.map((r) => r.finetunedLoss));
@@ -130,6 +136,11 @@ export function proxySummary(s: ProxyStudy): Record<string, unknown> {
 
 /** A self-contained HTML page: the table and the two scatter plots. */
 export function renderProxyStudy(s: ProxyStudy, title = "Proxy check: inherited loss against fine-tuned models"): string {
+  return studyPage(title, [proxySection(s)]);
+}
+
+/** The proxy check's section of a study page (./study-report.ts). */
+export function proxySection(s: ProxyStudy): string {
   const pts = (y: (r: ProxyRow) => number) => s.rows.map((r) => [r.inheritedLoss, y(r)] as const);
   const titles = s.rows.map((r) => `${(r.params / 1e6).toFixed(2)} M parameters`);
   const plots = [chart({
@@ -142,13 +153,10 @@ export function renderProxyStudy(s: ProxyStudy, title = "Proxy check: inherited 
       series: [{ name: "SubTransformers", points: pts((r) => r.bleu!), color: "#d62728", kind: "points", titles }],
     }));
   }
-  const budget = s.finetune.steps !== undefined ? `${s.finetune.steps} updates` : `${s.finetune.minutes} minutes`;
+  const budget = budgetText(s.finetune);
   const rows = s.rows.map((r) => `<tr><td>${(r.params / 1e6).toFixed(2)} M</td><td>${r.inheritedLoss.toFixed(4)}</td><td>${r.finetunedLoss.toFixed(4)}</td><td>${r.bleu?.toFixed(2) ?? "-"}</td><td>${r.steps}</td><td><code>${esc(JSON.stringify(r.arch))}</code></td></tr>`).join("");
-  return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}code{font-size:11px}</style></head><body>
-<h1>${esc(title)}</h1>
+  return `<h2>Proxy check: inherited loss against fine-tuned models (paper Table 5 / Fig 11)</h2>
 <p>${s.rows.length} SubTransformers spread over the space by parameters, each fine-tuned from its inherited weights for ${esc(budget)}; inherited and fine-tuned losses on ${s.validPairs} validation pairs${s.testSentences ? `, BLEU on ${s.testSentences} test sentences (beam 4)` : ""}. Kendall tau of the inherited loss against the fine-tuned loss: <b>${s.tauLoss.toFixed(3)}</b>${s.tauBleu !== undefined ? `; against -BLEU: <b>${s.tauBleu.toFixed(3)}</b>` : ""}. ${s.seconds.toFixed(0)} s.</p>
 ${plots.join("\n")}
-<table><tr><th>parameters</th><th>inherited loss</th><th>fine-tuned loss</th><th>BLEU</th><th>updates</th><th>architecture</th></tr>${rows}</table>
-</body></html>`;
+<table><tr><th>parameters</th><th>inherited loss</th><th>fine-tuned loss</th><th>BLEU</th><th>updates</th><th>architecture</th></tr>${rows}</table>`;
 }

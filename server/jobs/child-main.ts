@@ -18,6 +18,7 @@ import { fewShotFile } from "../../latency/transfer-file.js";
 import { readDataset, type LatencyRow } from "../../latency/dataset.js";
 import type { CandidateMeasurer } from "../../search/closed-loop.js";
 import { runSearch } from "../../search/pipeline.js";
+import { runStudy } from "../../search/study-run.js";
 import { progressLine, trainModel, trainSummary, type Progress } from "../../train/pipeline.js";
 import { positionFraction, trainProgressData, type ProgressData } from "./progress.js";
 import { RESULT_FILE, SPEC_COMMAND, type ChildMessage, type JobSpec, type ParentMessage, type TextFiles } from "./spec.js";
@@ -112,6 +113,14 @@ async function run(spec: JobSpec): Promise<unknown> {
         bleu: o.bleu && { test: texts(o.bleu.test), max: o.bleu.max },
         verify: o.verify && { ...o.verify, measurer: fleetMeasurer(o.verify.where) },
         log, onProgress: (p) => progress(positionFraction(p.done, p.total), p.message, { done: p.done, total: p.total > 0 ? p.total : null, ...p.data }),
+      });
+      return run.summary;
+    }
+    case "study": {
+      const o = spec.options;
+      const run = await runStudy({
+        ...o, train: texts(o.train), valid: texts(o.valid), test: o.test && texts(o.test),
+        log, onProgress: (p) => progress(positionFraction(p.done, p.total), p.message, { done: p.done, total: p.total }),
       });
       return run.summary;
     }

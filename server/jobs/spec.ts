@@ -12,12 +12,14 @@
  *   predictor — latency/fit-file.ts fitPredictorFile: a latency predictor from datasets (with
  *               fewShot: latency/transfer-file.ts fewShotFile, from a few rows and a prior)
  *   search    — search/pipeline.ts runSearch: the search, export, fine-tuning, BLEU and report
+ *   study     — search/study-run.ts runStudy: HAT's evidence (docs/method.md §12), record and report
  *
  * A train or finetune spec run again in the same directory resumes from its checkpoint (OUT.ckpt).
  */
 import type { Space, ValidArch } from "../../runtime/types.js";
 import type { FitFileOptions } from "../../latency/fit-file.js";
 import type { FinetuneSettings, SearchOptions } from "../../search/pipeline.js";
+import type { StudyOptions } from "../../search/study-run.js";
 import type { TrainModelOptions } from "../../train/pipeline.js";
 import type { QuantizeOptions } from "../../runtime/quant.js";
 import type { ProgressData } from "./progress.js";
@@ -87,11 +89,16 @@ export interface SearchSpec {
   };
 }
 
-export type JobSpec = TrainSpec | FinetuneSpec | ExportSpec | QuantizeSpec | PredictorSpec | SearchSpec;
+export interface StudySpec {
+  kind: "study";
+  options: Omit<StudyOptions, "train" | "valid" | "test" | "log" | "onProgress"> & { train: TextFiles; valid: TextFiles; test?: TextFiles };
+}
+
+export type JobSpec = TrainSpec | FinetuneSpec | ExportSpec | QuantizeSpec | PredictorSpec | SearchSpec | StudySpec;
 
 /** The `hat` command that does what a spec does: how failures name it. */
 export const SPEC_COMMAND: Record<JobSpec["kind"], string> = {
-  train: "hat train", finetune: "hat train", export: "hat export", quantize: "hat quantize", predictor: "hat predictor fit", search: "hat search",
+  train: "hat train", finetune: "hat train", export: "hat export", quantize: "hat quantize", predictor: "hat predictor fit", search: "hat search", study: "hat study",
 };
 
 /**

@@ -4,6 +4,7 @@ import { predictorKind } from "./predictor.js";
 import { searchKind } from "./search.js";
 import { exportKind, finetuneKind } from "./subnet.js";
 import { quantizeKind } from "./quantize.js";
+import { studyKind } from "./study.js";
 import { trainKind } from "./train.js";
 
 export function registerKinds(ctx: ServerContext): void {
@@ -13,4 +14,5 @@ export function registerKinds(ctx: ServerContext): void {
   ctx.jobs.register(exportKind(ctx));
   ctx.jobs.register(finetuneKind(ctx));
   ctx.jobs.register(quantizeKind(ctx));
+  ctx.jobs.register(studyKind(ctx));
 }
