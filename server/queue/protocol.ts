@@ -27,7 +27,7 @@
 import type { ProgressData } from "../jobs/progress.js";
 
 /** The kinds whose child can run on a worker (`hat worker --kinds`): every kind that runs a JobSpec. */
-export const QUEUE_KINDS = ["train", "finetune", "search", "predictor", "export", "quantize"] as const;
+export const QUEUE_KINDS = ["train", "finetune", "search", "predictor", "export", "quantize", "study"] as const;
 export type QueueKind = (typeof QUEUE_KINDS)[number];
 
 /** The BullMQ key prefix: the queues are `hat:<kind>`. */
