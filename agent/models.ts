@@ -12,7 +12,7 @@ import { Bpe } from "../data/bpe.js";
 import { translateLines } from "../runtime/decode.js";
 import type { DeploymentReport, DeployWork } from "../runtime/fleet-protocol.js";
 import { HatModel } from "../runtime/model.js";
-import type { ProductQuant } from "../runtime/protocol.js";
+import type { Quant } from "../runtime/protocol.js";
 import { measureSteady, primeGauge, SpeedGauge } from "../runtime/steady.js";
 import type { ValidArch } from "../runtime/types.js";
 import type { HatWasm } from "../runtime/wasm.js";
@@ -31,11 +31,11 @@ export interface Serving {
   sub: WasmSubTransformer;
   bpe: Bpe;
   /** The products it runs (the deployment's protocol.quant). */
-  quant: ProductQuant;
+  quant: Quant;
 }
 
 /** Load `bytes` into a fresh wasm instance, running `quant` products, and check it can translate (throws otherwise). */
-export function loadServing(bytes: Uint8Array, wasm: HatWasm, deploymentId: string, sha256: string, quant: ProductQuant = "f32"): Serving {
+export function loadServing(bytes: Uint8Array, wasm: HatWasm, deploymentId: string, sha256: string, quant: Quant = "f32"): Serving {
   const model = HatModel.fromBytes(bytes, wasm, { quant });
   const h = model.header;
   if (!h.tokenizer) throw new Error("the model carries no tokenizer: it cannot translate text");

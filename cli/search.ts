@@ -18,7 +18,7 @@ const HELP = `usage: hat search --supernet MODEL --predictor FILE [--predictor F
                   (--demo [--demo-seed 1] | --valid-src FILE --valid-tgt FILE) [--valid-max 200]
                   [--generations 30] [--population 125] [--parents 25] [--mutations 50]
                   [--crossovers 50] [--mutation-prob 0.3] [--seed 1] [--random-baseline] [--pareto]
-                  [--quant f32|int8] [--out arch.json] [--record search.json] [--report report.html] [--json]
+                  [--quant f32|int8|linear8|kmeans8|kmeans4] [--out arch.json] [--record search.json] [--report report.html] [--json]
   after the search (not with --pareto):
                   [--export MODEL] [--finetune-steps N | --finetune-minutes M] [--scratch]
                   [--finetune-out MODEL] [--train-src FILE --train-tgt FILE] [--lr 0.001]
@@ -39,7 +39,8 @@ the space reaches is refused with that minimum.
                      (--latency-ms optional, then a bound on the front)
   --quant int8       the deployment runs int8 products: every --predictor must have learnt int8
                      latencies (a campaign with --quant int8), else refused naming both (default
-                     f32: predictors of f32 campaigns); --measure measures int8 products
+                     f32: predictors of f32 campaigns); --measure measures int8 products;
+                     linear8|kmeans8|kmeans4 the same for a quantized file's form
   --out FILE         the winner's architecture (JSON; with --pareto, the front)
   --export MODEL     the winner as a compact model with inherited weights (only its slices)
   --finetune-*       train the winner from its inherited weights (--scratch: from scratch) into

@@ -14,13 +14,13 @@ import type { Space, ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import type { HatWasm } from "./wasm.js";
 import { WasmSubTransformer, WasmWeights } from "./wasm-model.js";
-import type { ProductQuant } from "./int8.js";
+import type { Quant } from "./int8.js";
 
 /** How a model file is run. */
 export interface LoadOptions {
   /** Products: "f32" (default) or "int8" (linear 8-bit matrices: a `--method linear --bits 8`
    *  file's own; any other quantized linearly at load; docs/runtime.md, "int8 products"). */
-  quant?: ProductQuant;
+  quant?: Quant;
 }
 import { quantizeTensors, type QuantizeOptions, type QuantizeSummary } from "./quant.js";
 import { paramCount, randomTensors, sliceSubTensors, superTensorShapes, type TensorMap, archTensorShapes } from "./weights.js";

@@ -16,6 +16,7 @@
  * The runtime dequantizes each matrix to f32 when the file is loaded (runtime/format.ts), so every
  * host runs a quantized model unchanged; a lookup-table kernel over the packed indices is the next step.
  */
+import type { Quant } from "./protocol.js";
 import { formatShape, shapeSize, type Tensor } from "./weights.js";
 
 export type QuantMethod = "kmeans" | "linear";
@@ -293,3 +294,55 @@ export function quantizeTensors(tensors: ReadonlyMap<string, Tensor>, o: Quantiz
 }
 
 export const isQuantized = (t: Tensor | QuantizedTensor): t is QuantizedTensor => "method" in t;
+
+// ---- a protocol's weight form -------------------------------------------------------------
+
+/**
+ * The `hat quantize` form of a protocol quant (runtime/protocol.ts): linear8, kmeans8 and kmeans4
+ * are files of that method and bits (every matrix, the embedding included, as `hat quantize
+ * --bits B --method M` writes them); f32 and int8 are not quantized files (int8 is products,
+ * runtime/int8.ts).
+ */
+export function quantForm(quant: Quant): { method: QuantMethod; bits: QuantBits } | undefined {
+  switch (quant) {
+    case "linear8": return { method: "linear", bits: 8 };
+    case "kmeans8": return { method: "kmeans", bits: 8 };
+    case "kmeans4": return { method: "kmeans", bits: 4 };
+    default: return undefined;
+  }
+}
+
+/**
+ * The f32 matrices a model of form `quant` runs (docs/latency.md "Products and threads in the
+ * protocol"): every 2-D tensor the file stores in f32 is quantized as `hat quantize` would
+ * (quantForm), then dequantized, as the runtime dequantizes a quantized file at load; a tensor the
+ * file stores quantized (`quantized`) is run as stored, since its form is the file's own choice
+ * (`--embed-bits` included). f32 and int8 return `tensors` unchanged.
+ */
+export function tensorsOfForm(tensors: ReadonlyMap<string, Tensor>, quant: Quant, quantized?: ReadonlyMap<string, QuantizedTensor>): ReadonlyMap<string, Tensor> {
+  if (!quantForm(quant)) return tensors;
+  const out = new Map<string, Tensor>();
+  for (const [name, t] of tensors) out.set(name, quantized?.has(name) ? t : tensorOfForm(name, t, quant));
+  return out;
+}
+
+/** One f32 tensor as a file of form `quant` holds it, dequantized (unchanged when 1-D, or for f32 and int8). */
+export function tensorOfForm(name: string, t: Tensor, quant: Quant): Tensor {
+  const f = quantForm(quant);
+  if (!f || !isQuantizable(t)) return t;
+  return dequantize(f.method === "kmeans" ? kmeansQuantize(t, { bits: f.bits }) : linearQuantize(t, { bits: f.bits, axis: channelAxis(name) }));
+}
+
+/**
+ * The protocol quant of a file's stored forms (its header's tensor entries): linear8, kmeans8 or
+ * kmeans4 when every quantized matrix but the embedding (whose bits `--embed-bits` may set apart)
+ * has that method and bits; f32 for an f32 file or any other mix (linear4: no protocol form, its
+ * matrices run as stored at f32 products). What a deployment of the file measures by default.
+ */
+export function quantOfFile(entries: readonly { name: string; quant?: { method: QuantMethod; bits: QuantBits } }[]): Quant {
+  const forms = new Set(entries.filter((e) => e.quant && e.name !== "embed.tokens").map((e) => `${e.quant!.method}${e.quant!.bits}`));
+  const embed = entries.find((e) => e.name === "embed.tokens")?.quant;
+  if (forms.size === 0 && embed) forms.add(`${embed.method}${embed.bits}`);
+  const [only] = forms;
+  return forms.size === 1 && (only === "linear8" || only === "kmeans8" || only === "kmeans4") ? only : "f32";
+}

@@ -16,7 +16,7 @@ import { readModelFile, writeModelFile } from "../runtime/model-files.js";
 import { loadWasm } from "../runtime/wasm-node.js";
 import { HatModel } from "../runtime/model.js";
 import { archKey } from "../runtime/arch-features.js";
-import { protocolOf, type ProductQuant, type Protocol, type ProtocolRequest } from "../runtime/protocol.js";
+import { protocolOf, type Quant, type Protocol, type ProtocolRequest } from "../runtime/protocol.js";
 import type { Space } from "../runtime/types.js";
 import { Bpe } from "../data/bpe.js";
 import { tokenizeTexts, type Texts, type TokenPair } from "../data/texts.js";
@@ -87,7 +87,7 @@ export interface SearchOptions {
    * predictor must have learnt latencies of these products (refused otherwise, naming both), and
    * measurements here (--measure, the closed loop) run them.
    */
-  quant?: ProductQuant;
+  quant?: Quant;
   /**
    * The closed loop (./closed-loop.ts, docs/method.md §11): before the winner is declared, the best
    * `k` feasible candidates are measured on the first device, `rounds` rounds at most, and the
@@ -141,7 +141,7 @@ async function writeModel(path: string, bytes: Uint8Array): Promise<void> {
  * workload given (vocab, lengths, beam) applies only where the predictor does not say its
  * protocol, and is refused when it contradicts it.
  */
-function measuredProtocol(s: LatencySource, given: NonNullable<SearchOptions["measure"]>, vocab: number, quant: ProductQuant, log: (line: string) => void): Protocol {
+function measuredProtocol(s: LatencySource, given: NonNullable<SearchOptions["measure"]>, vocab: number, quant: Quant, log: (line: string) => void): Protocol {
   checkMeasuredHere(s, thisDevice(), log);
   const p = s.protocol;
   if (!p) {

@@ -194,7 +194,7 @@ describe("campaigns at int8 (the protocol's quant)", () => {
     expect(rows.every((x) => x.protocol!.quant === "int8" && x.decoder_ms > 0)).toBe(true);
     const bad = await hat("profile-campaign", ...args, "--quant", "int4");
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/--quant must be one of f32, int8, got 'int4'/);
+    expect(bad.err).toMatch(/--quant must be one of f32, int8, linear8, kmeans8, kmeans4, got 'int4'/);
   });
 });
 
