@@ -1,7 +1,8 @@
 /**
  * Deployments (DeployWork): download the model with the agent's token, check its size and
- * sha256, load it into its own wasm instance with the products of the work's protocol (quant: f32
- * or int8, runtime/model.ts LoadOptions: the deployment serves and measures what it says), check
+ * sha256, load it into its own wasm instance with the form of the work's protocol (quant: f32,
+ * int8 products, or a quantized file's form, runtime/model.ts LoadOptions: the deployment serves
+ * and measures what it says), check
  * it carries a tokenizer, warm it up on one line, store it (models/<sha256>.hatm, atomically), then switch to it with a single reference swap
  * (the old model serves until that moment), measure its latency with the work's protocol, steady
  * (runtime/steady.ts: a measurement taken while the machine runs slow is taken again, bounded;

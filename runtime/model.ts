@@ -19,7 +19,9 @@ import type { Quant } from "./int8.js";
 /** How a model file is run. */
 export interface LoadOptions {
   /** Products: "f32" (default) or "int8" (linear 8-bit matrices: a `--method linear --bits 8`
-   *  file's own; any other quantized linearly at load; docs/runtime.md, "int8 products"). */
+   *  file's own; any other quantized linearly at load; docs/runtime.md, "int8 products"); or a
+   *  quantized file's form, "linear8", "kmeans8", "kmeans4" (the file's f32 matrices quantized so
+   *  at load, its quantized ones run as stored; f32 products: runtime/wasm-model.ts WeightsOptions). */
   quant?: Quant;
 }
 import { quantizeTensors, type QuantizeOptions, type QuantizeSummary } from "./quant.js";

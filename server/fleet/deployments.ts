@@ -91,7 +91,8 @@ export type DeploymentView = z.infer<typeof DeploymentView>;
 /**
  * The protocol's fields that say what is measured (the vocabulary is the deployed model's own): a
  * deployment may not contradict its search's predictor on them. `quant`: the products the agents
- * load the model with and measure (f32 or int8), those whose latencies the predictor learnt;
+ * load the model with and measure (f32, int8, or a quantized file's form: linear8, kmeans8, kmeans4),
+ * those whose latencies the predictor learnt;
  * `threads` likewise (1 until the threaded runtime: docs/latency.md).
  */
 const WORKLOAD = ["src_len", "tgt_len", "beam", "quant", "threads"] as const;

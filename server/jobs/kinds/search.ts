@@ -50,7 +50,7 @@ export const SearchParams = z.strictObject({
   verify_rounds: z.number().int().min(1).max(10).optional().describe(`rounds of the closed loop at most (default ${SEARCH_DEFAULTS.verify.rounds})`),
   verify_timeout_s: z.number().positive().max(86_400).optional().describe(`how long a round waits for its measurements (default ${VERIFY_TIMEOUT_S})`),
   device_class: DeviceClass.optional().describe("the agents that measure the candidates (default: the class of the predictor's campaign)"),
-  quant: z.enum(QUANTS).optional().describe("the products the deployed model runs (default f32): the predictor must have learnt latencies of these products (its campaign's protocol.quant), else a 400 protocol_mismatch; the closed loop measures them"),
+  quant: z.enum(QUANTS).optional().describe("the form the deployed model runs (default f32; int8 products, or a quantized file's form linear8, kmeans8, kmeans4): the predictor must have learnt latencies of these products (its campaign's protocol.quant), else a 400 protocol_mismatch; the closed loop measures them"),
 })
   .refine((p) => p.finetune_minutes === undefined || p.finetune_steps === undefined, { message: "give finetune_minutes or finetune_steps, not both", path: ["finetune_minutes"] })
   .refine((p) => (p.parents ?? E.parents) <= (p.population ?? E.population), { message: "cannot exceed population", path: ["parents"] });
