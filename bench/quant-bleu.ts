@@ -4,11 +4,11 @@
  * file sizes, in one process.
  *
  *   node --import tsx bench/quant-bleu.ts MODEL.hatm [--sentences 500] [--seed 1] [--beam 4]
- *        [--src test.en --tgt test.de] [--forms "f32,kmeans4,..."]
+ *        [--src test.en --tgt test.de] [--forms "f32;kmeans4;..."]
  *
  * MODEL is a model trained on the demo task (`hat train --demo`, or a `hat demo` winner), or on
  * the corpus of --src/--tgt (e.g. Multi30k test2016); a SuperTransformer runs its largest
- * SubTransformer. --forms keeps the rows named (their names before any comma in the table). Prints a markdown table.
+ * SubTransformer. --forms keeps the rows named (as the table names them, ";" between). Prints a markdown table.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -40,7 +40,9 @@ const forms: { name: string; method?: QuantMethod; bits?: QuantBits; embedBits?:
   { name: "kmeans4, quantile init", method: "kmeans", bits: 4, init: "quantile" },
   { name: "kmeans8, quantile init", method: "kmeans", bits: 8, init: "quantile" },
 ];
-const keep = values.forms?.split(",").map((f) => f.trim());
+const keep = values.forms?.split(";").map((f) => f.trim());
+const unknown = keep?.filter((k) => !forms.some((f) => f.name === k));
+if (unknown?.length) throw new Error(`--forms: no row named ${unknown.map((k) => `'${k}'`).join(", ")} (rows: ${forms.map((f) => f.name).join("; ")})`);
 if (keep) forms.splice(0, forms.length, ...forms.filter((f) => keep.includes(f.name)));
 const rows: string[] = [];
 let base = 0;
