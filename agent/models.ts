@@ -1,8 +1,8 @@
 /**
  * Deployments (DeployWork): download the model with the agent's token, check its size and
- * sha256, load it into its own wasm instance with the products and threads of the work's protocol
- * (quant: f32 or int8, runtime/model.ts LoadOptions; threads: agent/runtimes.ts; the deployment
- * serves and measures what it says), check
+ * sha256, load it into its own wasm instance with the form and threads of the work's protocol
+ * (quant: f32, int8 products, or a quantized file's form, runtime/model.ts LoadOptions; threads:
+ * agent/runtimes.ts; the deployment serves and measures what it says), check
  * it carries a tokenizer, warm it up on one line, store it (models/<sha256>.hatm, atomically), then switch to it with a single reference swap
  * (the old model serves until that moment), measure its latency with the work's protocol, steady
  * (runtime/steady.ts: a measurement taken while the machine runs slow is taken again, bounded;
@@ -13,7 +13,7 @@ import { Bpe } from "../data/bpe.js";
 import { translateLines } from "../runtime/decode.js";
 import type { DeploymentReport, DeployWork } from "../runtime/fleet-protocol.js";
 import { HatModel } from "../runtime/model.js";
-import type { ProductQuant } from "../runtime/protocol.js";
+import type { Quant } from "../runtime/protocol.js";
 import { measureSteady, primeGauge, SpeedGauge } from "../runtime/steady.js";
 import type { ValidArch } from "../runtime/types.js";
 import type { HatWasm } from "../runtime/wasm.js";
@@ -33,14 +33,14 @@ export interface Serving {
   sub: WasmSubTransformer;
   bpe: Bpe;
   /** The products it runs (the deployment's protocol.quant), on how many threads (protocol.threads). */
-  quant: ProductQuant;
+  quant: Quant;
   threads: number;
   /** Its wasm instance (closed when the model is replaced: its worker threads stop). */
   wasm: HatWasm;
 }
 
 /** Load `bytes` into a fresh wasm instance, running `quant` products, and check it can translate (throws otherwise). */
-export function loadServing(bytes: Uint8Array, wasm: HatWasm, deploymentId: string, sha256: string, quant: ProductQuant = "f32"): Serving {
+export function loadServing(bytes: Uint8Array, wasm: HatWasm, deploymentId: string, sha256: string, quant: Quant = "f32"): Serving {
   try {
     return loadOn(bytes, wasm, deploymentId, sha256, quant);
   } catch (e) {
@@ -49,7 +49,7 @@ export function loadServing(bytes: Uint8Array, wasm: HatWasm, deploymentId: stri
   }
 }
 
-function loadOn(bytes: Uint8Array, wasm: HatWasm, deploymentId: string, sha256: string, quant: ProductQuant): Serving {
+function loadOn(bytes: Uint8Array, wasm: HatWasm, deploymentId: string, sha256: string, quant: Quant): Serving {
   const model = HatModel.fromBytes(bytes, wasm, { quant });
   const h = model.header;
   if (!h.tokenizer) throw new Error("the model carries no tokenizer: it cannot translate text");

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { writeFileAtomic } from "../runtime/files.js";
 import { DeviceClass } from "../runtime/fleet-protocol.js";
-import { PRODUCT_QUANTS } from "../runtime/protocol.js";
+import { QUANTS } from "../runtime/protocol.js";
 import type { Log } from "./log.js";
 
 export const Identity = z.object({
@@ -27,7 +27,7 @@ export const Identity = z.object({
 export type Identity = z.infer<typeof Identity>;
 
 /** The model serving, and the products and threads it runs (its deployment's protocol.quant and threads; files from before them: f32, 1). */
-export const ActiveModel = z.object({ deployment_id: z.string(), model_sha256: z.string().regex(/^[0-9a-f]{64}$/), quant: z.enum(PRODUCT_QUANTS).optional(), threads: z.number().int().min(1).max(16).optional() });
+export const ActiveModel = z.object({ deployment_id: z.string(), model_sha256: z.string().regex(/^[0-9a-f]{64}$/), quant: z.enum(QUANTS).optional(), threads: z.number().int().min(1).max(16).optional() });
 export type ActiveModel = z.infer<typeof ActiveModel>;
 
 export const defaultStateDir = (): string => join(homedir(), ".hat-agent");

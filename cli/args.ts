@@ -3,7 +3,7 @@ import { loadSpace } from "../runtime/arch-files.js";
 import { BUILTIN_SPACES } from "../runtime/spaces.js";
 import type { Space } from "../runtime/types.js";
 import { UsageError } from "./io.js";
-import { PRODUCT_QUANTS, type ProductQuant } from "../runtime/int8.js";
+import { QUANTS, type Quant } from "../runtime/int8.js";
 import { MAX_THREADS } from "../runtime/threads.js";
 
 export function intFlag(values: Record<string, unknown>, name: string, dflt: number, min = 1): number {
@@ -46,11 +46,11 @@ export function numFlag(values: Record<string, unknown>, name: string, dflt: num
   return n;
 }
 
-/** --quant f32|int8 (default f32): the products a model runs (runtime/int8.ts). */
-export function quantFlag(v: unknown): ProductQuant {
+/** --quant f32|int8|linear8|kmeans8|kmeans4 (default f32): the form a model runs (runtime/protocol.ts QUANTS). */
+export function quantFlag(v: unknown): Quant {
   if (v === undefined) return "f32";
-  if (typeof v !== "string" || !PRODUCT_QUANTS.includes(v as ProductQuant)) throw new UsageError(`--quant must be one of ${PRODUCT_QUANTS.join(", ")}, got '${String(v)}'`);
-  return v as ProductQuant;
+  if (typeof v !== "string" || !QUANTS.includes(v as Quant)) throw new UsageError(`--quant must be one of ${QUANTS.join(", ")}, got '${String(v)}'`);
+  return v as Quant;
 }
 
 /** --threads: 1 (the default: the single-threaded build) .. MAX_THREADS (the threaded build). */

@@ -12,7 +12,7 @@ import { latencySpaceArg } from "./predictor.js";
 const HELP = `usage: hat profile-campaign (--space FILE|demo|wmt14|iwslt14|multi30k|cpu-server|hat-latency | --supernet MODEL)
                           --samples N --out CSV
                           [--runs 300] [--warmup 5] [--vocab 32768] [--src-len 30] [--tgt-len 30]
-                          [--beam 5] [--seed 1] [--rounds 1] [--quant f32|int8] [--threads 1] [--no-remeasure]
+                          [--beam 5] [--seed 1] [--rounds 1] [--quant f32|int8|linear8|kmeans8|kmeans4] [--threads 1] [--no-remeasure]
                           [--no-steady] [--json]
 
 --supernet MODEL: the SuperTransformer the latencies are for: the campaign measures at its
@@ -22,7 +22,8 @@ is given; a --vocab that differs is refused.
 --quant int8: the products measured are int8 (as \`hat profile --quant int8\`: the random matrices
 quantized linearly at 8 bits per output channel): the latencies of a model deployed at int8. The
 rows record it (the protocol's quant column); a predictor fit on them predicts int8 latencies, and
-a search for an int8 deployment (hat search --quant int8) takes only such a predictor.
+a search for an int8 deployment (hat search --quant int8) takes only such a predictor. linear8,
+kmeans8, kmeans4 likewise measure (and record) a quantized file's form, as hat profile --quant does.
 
 --threads N: every product split over N threads (the threaded build; docs/runtime.md "Threads");
 recorded in the rows (the threads column), matched by hat search --threads N.

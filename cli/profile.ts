@@ -8,13 +8,16 @@ import { intFlag, quantFlag, requireFlag, threadsFlag } from "./args.js";
 import { Progress, type Io } from "./io.js";
 
 const HELP = `usage: hat profile --arch FILE [--vocab 32768] [--src-len 30] [--tgt-len 30] [--beam 5]
-                   [--runs 300] [--warmup 5] [--seed 1] [--quant f32|int8] [--threads 1] [--json]
+                   [--runs 300] [--warmup 5] [--seed 1] [--quant f32|int8|linear8|kmeans8|kmeans4] [--threads 1] [--json]
 
 Measures the architecture in FILE (the project's JSON, or a HAT SubTransformer YAML) with random
 weights: batch 1, the encoder once, then tgt-len incremental decoder steps with the output
 projection, the decoder batch replicated to the beam size; the mean of the runs left after
 dropping the fastest and slowest 10 %. --quant int8 runs int8 products (the random matrices
-quantized linearly at 8 bits per output channel, as hat quantize --method linear does a model's).
+quantized linearly at 8 bits per output channel, as hat quantize --method linear does a model's);
+linear8, kmeans8, kmeans4 run a quantized file's form (the random matrices quantized as
+hat quantize --bits 8|4 --method linear|kmeans would, then dequantized: f32 products, as the runtime
+runs such a file; k-means of a WMT-sized embedding takes seconds before the runs).
 --threads N splits every weight product over N threads (the threaded build; docs/runtime.md
 "Threads"). --json prints one object.`;
 

@@ -11,14 +11,17 @@ import { demoTask } from "../data/demo-task.js";
 import { readTexts, type Texts } from "../data/texts.js";
 import { runSearch, SEARCH_DEFAULTS, type SearchOptions } from "../search/pipeline.js";
 import { readSearchRecord, renderReport } from "../search/report.js";
+import { measureForms, modelArch } from "../search/forms.js";
+import { readModelFile } from "../runtime/model-files.js";
+import { protocolOf, QUANTS } from "../runtime/protocol.js";
 import { intFlag, numFlag, optIntFlag as optInt, optNumFlag, quantFlag, requireFlag, threadsFlag } from "./args.js";
-import { UsageError, type Io } from "./io.js";
+import { Progress, UsageError, type Io } from "./io.js";
 
 const HELP = `usage: hat search --supernet MODEL --predictor FILE [--predictor FILE ...] --latency-ms X [--latency-ms Y ...]
                   (--demo [--demo-seed 1] | --valid-src FILE --valid-tgt FILE) [--valid-max 200]
                   [--generations 30] [--population 125] [--parents 25] [--mutations 50]
                   [--crossovers 50] [--mutation-prob 0.3] [--seed 1] [--random-baseline] [--pareto]
-                  [--quant f32|int8] [--threads 1] [--out arch.json] [--record search.json] [--report report.html] [--json]
+                  [--quant f32|int8|linear8|kmeans8|kmeans4] [--threads 1] [--out arch.json] [--record search.json] [--report report.html] [--json]
   after the search (not with --pareto):
                   [--export MODEL] [--finetune-steps N | --finetune-minutes M] [--scratch]
                   [--finetune-out MODEL] [--train-src FILE --train-tgt FILE] [--lr 0.001]
@@ -39,7 +42,8 @@ the space reaches is refused with that minimum.
                      (--latency-ms optional, then a bound on the front)
   --quant int8       the deployment runs int8 products: every --predictor must have learnt int8
                      latencies (a campaign with --quant int8), else refused naming both (default
-                     f32: predictors of f32 campaigns); --measure measures int8 products
+                     f32: predictors of f32 campaigns); --measure measures int8 products;
+                     linear8|kmeans8|kmeans4 the same for a quantized file's form
   --threads N        the deployment runs on N threads: every --predictor must have learnt
                      latencies on N threads (hat profile-campaign --threads N); --measure and
                      the closed loop measure on N threads (default 1)
@@ -173,13 +177,32 @@ export async function searchCommand(argv: string[], io: Io): Promise<void> {
 
 /** `hat report --record FILE --out FILE`: the HTML report again from a search's record (`hat search --record`). */
 export async function reportCommand(argv: string[], io: Io): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { record: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { record: { type: "string" }, out: { type: "string" }, model: { type: "string" }, forms: { type: "string" }, runs: { type: "string" }, rounds: { type: "string" }, help: { type: "boolean", short: "h" } },
+    strict: true,
+  });
   if (values.help) {
-    io.out("usage: hat report --record search.json --out report.html\n\nWrites the self-contained HTML report (inline SVG, nothing fetched) of a search from the record `hat search --record` wrote.");
+    io.out(`usage: hat report --record search.json --out report.html [--model winner.hatm [--forms ${QUANTS.join(",")}] [--runs 30] [--rounds 3]]
+
+Writes the self-contained HTML report (inline SVG, nothing fetched) of a search from the record \`hat search --record\` wrote.
+--model: the searched model (hat search --export, or its fine-tuned file): the report shows each form's file size
+(hat quantize of the model; int8: the linear8 file) and its latency measured here at the form (hat profile --quant),
+the forms in interleaved rounds, the fastest of each kept; the workload is the winner's measurement's (else HAT's) at the model's vocabulary.`);
     return;
   }
   const path = requireFlag(values, "record"), out = requireFlag(values, "out");
   const rec = readSearchRecord(path);
+  if (values.model !== undefined) {
+    const file = await readModelFile(values.model);
+    const forms = values.forms === undefined ? QUANTS : values.forms.split(",").map((f) => quantFlag(f.trim()));
+    const measured = rec.winner?.measured?.protocol;
+    const protocol = protocolOf({ ...(measured ? { src_len: measured.src_len, tgt_len: measured.tgt_len, beam: measured.beam } : {}), vocab: file.header.vocab.size, runs: intFlag(values, "runs", 30), warmup: 2 });
+    const progress = new Progress(process.stderr, 0);
+    rec.forms = measureForms(file, modelArch(file), { forms, protocol, rounds: intFlag(values, "rounds", 3), onForm: (q, r) => progress.update(`measuring ${q}, round ${r + 1}`) });
+    progress.done();
+    for (const f of rec.forms) io.out(`${f.quant.padEnd(8)} ${(f.bytes / 1024).toFixed(1).padStart(9)} KiB  ${f.smaller.toFixed(2)}x smaller  ${f.totalMs.toFixed(3)} ms`);
+  }
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, renderReport(rec));
   io.out(`wrote ${out}`);

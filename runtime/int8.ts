@@ -21,7 +21,7 @@ export interface Q8Exports {
 }
 
 /** Products in f32 (the default) or int8 (linear 8-bit weights, activations quantized per row): a field of the measurement protocol (runtime/protocol.ts). */
-export { PRODUCT_QUANTS, type ProductQuant } from "./protocol.js";
+export { QUANTS, type Quant } from "./protocol.js";
 
 /** A refused int8 matrix (too large a K for the kernel's activation buffer). */
 export class Q8ShapeError extends RangeError {

@@ -14,13 +14,15 @@ import type { Space, ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import type { HatWasm } from "./wasm.js";
 import { WasmSubTransformer, WasmWeights } from "./wasm-model.js";
-import type { ProductQuant } from "./int8.js";
+import type { Quant } from "./int8.js";
 
 /** How a model file is run. */
 export interface LoadOptions {
   /** Products: "f32" (default) or "int8" (linear 8-bit matrices: a `--method linear --bits 8`
-   *  file's own; any other quantized linearly at load; docs/runtime.md, "int8 products"). */
-  quant?: ProductQuant;
+   *  file's own; any other quantized linearly at load; docs/runtime.md, "int8 products"); or a
+   *  quantized file's form, "linear8", "kmeans8", "kmeans4" (the file's f32 matrices quantized so
+   *  at load, its quantized ones run as stored; f32 products: runtime/wasm-model.ts WeightsOptions). */
+  quant?: Quant;
 }
 import { quantizeTensors, type QuantizeOptions, type QuantizeSummary } from "./quant.js";
 import { paramCount, randomTensors, sliceSubTensors, superTensorShapes, type TensorMap, archTensorShapes } from "./weights.js";

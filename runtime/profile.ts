@@ -4,11 +4,13 @@
  * output projection included) with the decoder batch replicated to the beam size. Warm up, time
  * `runs` runs, drop the fastest and slowest `trim` (10 %), average the rest (runtime/protocol.ts).
  * Encoder and decoder apart; the decoder's time includes projecting the encoder outputs to cross-attention keys/values.
- * The products are the protocol's `quant` (f32, or int8 on the random matrices quantized as a model's are).
+ * The products are the protocol's `quant` (f32, or int8 on the random matrices quantized as a model's are;
+ * linear8 / kmeans8 / kmeans4: the random matrices quantized as `hat quantize` would, dequantized, f32 products).
  */
 import type { ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import { checkProtocol, DEFAULT_PROTOCOL, type Protocol } from "./protocol.js";
+import { quantForm, tensorOfForm } from "./quant.js";
 import { archTensorShapes, randomTensorSteps } from "./weights.js";
 import { checkWasmFits, type HatWasm } from "./wasm.js";
 import { ThreadsError } from "./threads.js";
@@ -149,6 +151,12 @@ function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions, c
   // the bytes first: an arch too large for the wasm is refused before its weights are made on the host
   checkWasmFits(weightsWasmBytes(shapes.values(), Math.max(S, T) + 2, positionDims), "this SubTransformer's weights", o.wasm);
   const tensors = yield* randomTensorSteps(shapes, o.seed ?? 1); // a step a tensor: the largest WMT SubTransformer's take 1.6 s
+  if (quantForm(p.quant)) { // linear8, kmeans8, kmeans4: as hat quantize would, a step a tensor (k-means of the WMT embedding: seconds)
+    for (const [name, t] of tensors) {
+      tensors.set(name, tensorOfForm(name, t, p.quant));
+      yield;
+    }
+  }
   let params = 0;
   for (const t of tensors.values()) params += t.data.length;
   yield;
@@ -162,7 +170,7 @@ function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions, c
     const weights = new WasmWeights(wasm, {
       tensors, vocabSize: vocab,
       positionDims,
-    }, Math.max(S, T), { quant: p.quant }); // int8: the random matrices quantized linearly at 8 bits per output channel, as a model's are (runtime/wasm-model.ts)
+    }, Math.max(S, T), { quant: p.quant, formed: true }); // int8: the random matrices quantized linearly at 8 bits per output channel, as a model's are (runtime/wasm-model.ts)
     const model = new WasmSubTransformer(weights, arch);
     let seed = (o.seed ?? 1) * 7919;
     const tok = () => { seed = (seed * 1103515245 + 12345) >>> 0; return 4 + (seed % (vocab - 4)); };

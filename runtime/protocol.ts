@@ -17,11 +17,14 @@
  *   threads                         threads the runtime's products ran on (1: the single-threaded
  *                                   build; more: the threaded build, runtime/threads.ts; docs/runtime.md
  *                                   "Threads"). Older files and messages without it read as 1
- *   quant                           the products measured: "f32", or "int8" (every weight product
+ *   quant                           the model's form measured: "f32"; "int8" (every weight product
  *                                   int8 x 8-bit with i32 accumulation: docs/runtime.md, "int8
  *                                   products"; the random weights quantized linearly at 8 bits per
- *                                   output channel, as a deployed int8 model's are). Older files
- *                                   and messages without it read as "f32", as they were measured
+ *                                   output channel, as a deployed int8 model's are); or a quantized
+ *                                   file's form, "linear8", "kmeans8", "kmeans4" (the random matrices
+ *                                   quantized as `hat quantize` does, then run as the runtime runs
+ *                                   such a file: dequantized, f32 products). Older files and
+ *                                   messages without it read as "f32", as they were measured
  *   build                           the wasm build measured (hat.wasm, hat-relaxed.wasm); absent in
  *                                   a request: the measuring process's own
  *
@@ -31,9 +34,12 @@ import { z } from "zod";
 import { InputError } from "./errors.js";
 import { describeIssues } from "./schema-issues.js";
 
-/** The products a measurement (and a model) runs: runtime/int8.ts and runtime/wasm-model.ts take them from here. */
-export const PRODUCT_QUANTS = ["f32", "int8"] as const;
-export type ProductQuant = (typeof PRODUCT_QUANTS)[number];
+/**
+ * The forms a measurement (and a deployed model) runs: runtime/wasm-model.ts runs them, runtime/quant.ts
+ * (quantForm) says which `hat quantize` form each of the last three is.
+ */
+export const QUANTS = ["f32", "int8", "linear8", "kmeans8", "kmeans4"] as const;
+export type Quant = (typeof QUANTS)[number];
 
 export const Protocol = z.object({
   runs: z.number().int().min(1).max(10000),
@@ -46,7 +52,7 @@ export const Protocol = z.object({
   rounds: z.number().int().min(1).max(20),
   keep: z.literal("fastest"),
   threads: z.number().int().min(1).max(16),
-  quant: z.enum(PRODUCT_QUANTS),
+  quant: z.enum(QUANTS),
   build: z.string().min(1).max(64).optional(),
 }).strict();
 export type Protocol = z.infer<typeof Protocol>;

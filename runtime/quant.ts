@@ -16,6 +16,7 @@
  * The runtime dequantizes each matrix to f32 when the file is loaded (runtime/format.ts), so every
  * host runs a quantized model unchanged; a lookup-table kernel over the packed indices is the next step.
  */
+import type { Quant } from "./protocol.js";
 import { formatShape, shapeSize, type Tensor } from "./weights.js";
 
 export type QuantMethod = "kmeans" | "linear";
@@ -90,7 +91,17 @@ export interface KmeansOptions {
   bits: QuantBits;
   /** Lloyd iterations at most (default 300, HAT's); stops earlier when no centroid moves. */
   maxIterations?: number;
+  /** Where the centroids start (default "uniform", HAT's): {@link KmeansInit}. */
+  init?: KmeansInit;
 }
+
+/**
+ * K-means initialisations: "uniform" (HAT's, Deep Compression's "linear": evenly over [min, max],
+ * which keeps centroids for the rare large weights), "quantile" (centroid j at the (j + 1/2)/k
+ * quantile of the values: where the weights are dense, a lower squared error when they are bell-shaped).
+ */
+export type KmeansInit = "uniform" | "quantile";
+export const KMEANS_INITS: readonly KmeansInit[] = ["uniform", "quantile"];
 
 /** First index in sorted `a` whose value is > x (upper bound). */
 function upperBound(a: Float32Array, x: number, lo = 0): number {
@@ -110,7 +121,7 @@ function upperBound(a: Float32Array, x: number, lo = 0): number {
  * Values are sorted once; each iteration is then O(k log n) by prefix sums over the sorted values.
  * Returns the ascending centroids (float64) and the iterations run.
  */
-export function kmeans1d(values: Float32Array, k: number, maxIterations = KMEANS_MAX_ITERATIONS): { centroids: Float64Array; iterations: number } {
+export function kmeans1d(values: Float32Array, k: number, maxIterations = KMEANS_MAX_ITERATIONS, init: KmeansInit = "uniform"): { centroids: Float64Array; iterations: number } {
   const n = values.length;
   if (n === 0) throw new RangeError("k-means of no values");
   const sorted = Float32Array.from(values).sort();
@@ -118,7 +129,10 @@ export function kmeans1d(values: Float32Array, k: number, maxIterations = KMEANS
   const prefix = new Float64Array(n + 1); // prefix[i] = sum of sorted[0..i)
   for (let i = 0; i < n; i++) prefix[i + 1] = prefix[i] + sorted[i];
   const c = new Float64Array(k);
-  for (let j = 0; j < k; j++) c[j] = k === 1 ? (min + max) / 2 : min + (j * (max - min)) / (k - 1);
+  for (let j = 0; j < k; j++) {
+    c[j] = init === "quantile" ? sorted[Math.min(n - 1, Math.floor(((j + 0.5) * n) / k))]
+      : k === 1 ? (min + max) / 2 : min + (j * (max - min)) / (k - 1);
+  }
   let it = 0;
   while (it < maxIterations) {
     it++;
@@ -152,7 +166,7 @@ function nearest(c: Float32Array, x: number): number {
 /** K-means quantization of one matrix (any shape; the runtime applies it to 2-D weights). */
 export function kmeansQuantize(t: Tensor, o: KmeansOptions): KmeansTensor {
   const k = 2 ** o.bits;
-  const { centroids } = kmeans1d(t.data, k, o.maxIterations ?? KMEANS_MAX_ITERATIONS);
+  const { centroids } = kmeans1d(t.data, k, o.maxIterations ?? KMEANS_MAX_ITERATIONS, o.init);
   const codebook = Float32Array.from(centroids).sort(); // f32 rounding can only merge neighbours
   const idx = new Uint8Array(t.data.length);
   for (let i = 0; i < idx.length; i++) idx[i] = nearest(codebook, t.data[i]);
@@ -224,6 +238,8 @@ export interface QuantizeOptions {
   method?: QuantMethod;
   /** Lloyd iterations at most, k-means only (default 300). */
   maxIterations?: number;
+  /** K-means only: where the centroids start (default "uniform", HAT's). */
+  init?: KmeansInit;
   /**
    * Bits of the shared embedding `embed.tokens` (default `bits`; 32 keeps it f32). It is the input
    * embedding and the output projection at once: on the demo model 4 bits there cost 1.4 BLEU of
@@ -276,7 +292,7 @@ export function quantizeTensors(tensors: ReadonlyMap<string, Tensor>, o: Quantiz
       continue;
     }
     const q = method === "kmeans"
-      ? kmeansQuantize(t, { bits, maxIterations: o.maxIterations })
+      ? kmeansQuantize(t, { bits, maxIterations: o.maxIterations, init: o.init })
       : linearQuantize(t, { bits, axis: channelAxis(name) });
     const back = dequantize(q).data;
     for (let i = 0; i < back.length; i++) {
@@ -293,3 +309,55 @@ export function quantizeTensors(tensors: ReadonlyMap<string, Tensor>, o: Quantiz
 }
 
 export const isQuantized = (t: Tensor | QuantizedTensor): t is QuantizedTensor => "method" in t;
+
+// ---- a protocol's weight form -------------------------------------------------------------
+
+/**
+ * The `hat quantize` form of a protocol quant (runtime/protocol.ts): linear8, kmeans8 and kmeans4
+ * are files of that method and bits (every matrix, the embedding included, as `hat quantize
+ * --bits B --method M` writes them); f32 and int8 are not quantized files (int8 is products,
+ * runtime/int8.ts).
+ */
+export function quantForm(quant: Quant): { method: QuantMethod; bits: QuantBits } | undefined {
+  switch (quant) {
+    case "linear8": return { method: "linear", bits: 8 };
+    case "kmeans8": return { method: "kmeans", bits: 8 };
+    case "kmeans4": return { method: "kmeans", bits: 4 };
+    default: return undefined;
+  }
+}
+
+/**
+ * The f32 matrices a model of form `quant` runs (docs/latency.md "Products and threads in the
+ * protocol"): every 2-D tensor the file stores in f32 is quantized as `hat quantize` would
+ * (quantForm), then dequantized, as the runtime dequantizes a quantized file at load; a tensor the
+ * file stores quantized (`quantized`) is run as stored, since its form is the file's own choice
+ * (`--embed-bits` included). f32 and int8 return `tensors` unchanged.
+ */
+export function tensorsOfForm(tensors: ReadonlyMap<string, Tensor>, quant: Quant, quantized?: ReadonlyMap<string, QuantizedTensor>): ReadonlyMap<string, Tensor> {
+  if (!quantForm(quant)) return tensors;
+  const out = new Map<string, Tensor>();
+  for (const [name, t] of tensors) out.set(name, quantized?.has(name) ? t : tensorOfForm(name, t, quant));
+  return out;
+}
+
+/** One f32 tensor as a file of form `quant` holds it, dequantized (unchanged when 1-D, or for f32 and int8). */
+export function tensorOfForm(name: string, t: Tensor, quant: Quant): Tensor {
+  const f = quantForm(quant);
+  if (!f || !isQuantizable(t)) return t;
+  return dequantize(f.method === "kmeans" ? kmeansQuantize(t, { bits: f.bits }) : linearQuantize(t, { bits: f.bits, axis: channelAxis(name) }));
+}
+
+/**
+ * The protocol quant of a file's stored forms (its header's tensor entries): linear8, kmeans8 or
+ * kmeans4 when every quantized matrix but the embedding (whose bits `--embed-bits` may set apart)
+ * has that method and bits; f32 for an f32 file or any other mix (linear4: no protocol form, its
+ * matrices run as stored at f32 products). What a deployment of the file measures by default.
+ */
+export function quantOfFile(entries: readonly { name: string; quant?: { method: QuantMethod; bits: QuantBits } }[]): Quant {
+  const forms = new Set(entries.filter((e) => e.quant && e.name !== "embed.tokens").map((e) => `${e.quant!.method}${e.quant!.bits}`));
+  const embed = entries.find((e) => e.name === "embed.tokens")?.quant;
+  if (forms.size === 0 && embed) forms.add(`${embed.method}${embed.bits}`);
+  const [only] = forms;
+  return forms.size === 1 && (only === "linear8" || only === "kmeans8" || only === "kmeans4") ? only : "f32";
+}

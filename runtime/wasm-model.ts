@@ -17,8 +17,8 @@ import type { ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import { checkWasmFits, HatWasm } from "./wasm.js";
 import { InputError } from "./errors.js";
-import { packQ8, q8Bytes, q8Source, PRODUCT_QUANTS, type ProductQuant, type Q8Source } from "./int8.js";
-import { channelAxis, type QuantizedTensor } from "./quant.js";
+import { packQ8, q8Bytes, q8Source, QUANTS, type Quant, type Q8Source } from "./int8.js";
+import { channelAxis, tensorsOfForm, type QuantizedTensor } from "./quant.js";
 import type { Tensor, TensorMap } from "./weights.js";
 
 /** What the runtime needs from a model file. */
@@ -90,9 +90,14 @@ export interface WeightsOptions {
    * "f32" (default): every tensor uploaded as f32. "int8": the matrices kept as linear 8-bit
    * (a linear file's own indices and scales; any other matrix quantized linearly at 8 bits,
    * channels as `hat quantize --method linear` takes them), packed for the int8 kernels when an
-   * architecture first uses them (docs/runtime.md, "int8 products").
+   * architecture first uses them (docs/runtime.md, "int8 products"). "linear8", "kmeans8",
+   * "kmeans4": a quantized file's form, run as the runtime runs one (f32 products on the
+   * dequantized matrices); the matrices the file stores in f32 are quantized so at upload
+   * (runtime/quant.ts tensorsOfForm), those it stores quantized run as stored.
    */
-  quant?: ProductQuant;
+  quant?: Quant;
+  /** The tensors are already of the form `quant` (runtime/profile.ts quantizes them a step at a time): not quantized again. */
+  formed?: boolean;
   /** The file's quantized forms (DecodedModel.quantized): a linear tensor's indices are kept. */
   quantized?: ReadonlyMap<string, QuantizedTensor>;
 }
@@ -118,7 +123,7 @@ export class WasmWeights {
   readonly posEnc: Placed;
   readonly posDec: Placed;
   /** "int8": the matrices run as int8 products. */
-  readonly quant: ProductQuant;
+  readonly quant: Quant;
   /** int8: each matrix's f32 tensor and stored form, its 8-bit source once made, its packed slices. */
   private readonly q8 = new Map<string, { t: Tensor; stored?: QuantizedTensor; src?: Q8Source; packed: Map<string, number> }>();
 
@@ -127,11 +132,12 @@ export class WasmWeights {
     this.vocabSize = w.vocabSize;
     this.maxPositions = maxPositions;
     this.quant = o.quant ?? "f32";
-    if (!PRODUCT_QUANTS.includes(this.quant)) throw new InputError(`quant must be one of ${PRODUCT_QUANTS.join(", ")}, got ${String(o.quant)}`);
+    if (!QUANTS.includes(this.quant)) throw new InputError(`quant must be one of ${QUANTS.join(", ")}, got ${String(o.quant)}`);
     const rows = maxPositions + 2; // positions start at padding_idx + 1 = 2
     const int8 = this.quant === "int8";
     checkWasmFits(int8 ? int8WasmBytes(w.tensors, rows, w.positionDims) : weightsWasmBytes(w.tensors.values(), rows, w.positionDims), "the model's weights and position tables", wasm);
-    for (const [name, t] of w.tensors) {
+    const tensors = o.formed ? w.tensors : tensorsOfForm(w.tensors, this.quant, o.quantized);
+    for (const [name, t] of tensors) {
       const matrix = int8 && t.shape.length === 2;
       if (matrix) this.q8.set(name, { t, stored: o.quantized?.get(name), packed: new Map() });
       // an int8 matrix lives packed (q8Ptr); the embedding is also the f32 input lookup

@@ -16,7 +16,7 @@ import { readModelFile, writeModelFile } from "../runtime/model-files.js";
 import { loadWasm, prepareThreads } from "../runtime/wasm-node.js";
 import { HatModel } from "../runtime/model.js";
 import { archKey } from "../runtime/arch-features.js";
-import { protocolOf, type ProductQuant, type Protocol, type ProtocolRequest } from "../runtime/protocol.js";
+import { protocolOf, type Quant, type Protocol, type ProtocolRequest } from "../runtime/protocol.js";
 import type { Space } from "../runtime/types.js";
 import { Bpe } from "../data/bpe.js";
 import { tokenizeTexts, type Texts, type TokenPair } from "../data/texts.js";
@@ -87,7 +87,7 @@ export interface SearchOptions {
    * predictor must have learnt latencies of these products (refused otherwise, naming both), and
    * measurements here (--measure, the closed loop) run them.
    */
-  quant?: ProductQuant;
+  quant?: Quant;
   /**
    * The threads the deployed model will run on (the protocol's threads; default 1): every
    * predictor must have learnt latencies on that many threads (refused otherwise, naming both),
@@ -147,7 +147,7 @@ async function writeModel(path: string, bytes: Uint8Array): Promise<void> {
  * workload given (vocab, lengths, beam) applies only where the predictor does not say its
  * protocol, and is refused when it contradicts it.
  */
-export function measuredProtocol(s: LatencySource, given: NonNullable<SearchOptions["measure"]>, vocab: number, quant: ProductQuant, threads: number, log: (line: string) => void): Protocol {
+export function measuredProtocol(s: LatencySource, given: NonNullable<SearchOptions["measure"]>, vocab: number, quant: Quant, threads: number, log: (line: string) => void): Protocol {
   checkMeasuredHere(s, thisDevice(), log);
   const p = s.protocol;
   if (!p) {

@@ -4,7 +4,7 @@
  * search and its report need besides predictions: the device's name, the space the predictor
  * was fitted on, its held-out test set and the measurement protocol.
  */
-import type { ProductQuant, Protocol } from "../runtime/protocol.js";
+import type { Quant, Protocol } from "../runtime/protocol.js";
 import type { Arch, Space } from "../runtime/types.js";
 import { deviceLabel, sameDevice, type DeviceInfo } from "../latency/dataset.js";
 import { Predictor } from "../latency/predictor.js";
@@ -91,7 +91,7 @@ export function checkPredictorVocab(s: LatencySource, vocab: number, model: stri
  * predicts nothing about the other. Refused with both values; a predictor that does not say its
  * protocol (HAT's datasets) is taken as f32, with a warning when the target is not f32.
  */
-export function checkPredictorQuant(s: LatencySource, quant: ProductQuant, what: string, log: (line: string) => void): void {
+export function checkPredictorQuant(s: LatencySource, quant: Quant, what: string, log: (line: string) => void): void {
   const learnt = s.protocol?.quant;
   if (learnt === undefined) {
     if (quant !== "f32") log(`warning: ${s.path} does not say how its latencies were measured (HAT's f32 products, most likely); ${what} targets ${quant} products`);

@@ -7,6 +7,7 @@
  *   3. predicted against measured latency of the predictor's held-out test set.
  */
 import { readFileSync } from "node:fs";
+import type { FormRecord } from "./forms.js";
 import { readProtocol, type Protocol } from "../runtime/protocol.js";
 import type { Arch, Space } from "../runtime/types.js";
 import { nonDominatedSort } from "./nsga2.js";
@@ -105,6 +106,8 @@ export interface SearchRecord {
   verification?: VerificationRecord;
   predictorTests?: { device: string; measured: number[]; predicted: number[] }[];
   validPairs?: number;
+  /** The searched model in each deployed form: file size and latency measured here (./forms.ts; `hat report --model`). */
+  forms?: FormRecord[];
   wallSeconds: number;
 }
 
@@ -214,6 +217,15 @@ function verificationSection(v: VerificationRecord): string {
   return `<h2>Candidates measured before the winner was declared</h2>${head}<table class="front"><tr><th>round</th><th>loss</th><th>predicted</th><th>measured</th><th>prediction error</th><th>machine speed</th><th></th><th>architecture</th></tr>${rows}</table>`;
 }
 
+/** Each deployed form's file size and measured latency, against f32's. */
+function formsSection(forms: FormRecord[]): string {
+  const f32 = forms.find((f) => f.quant === "f32");
+  const p = forms[0].protocol;
+  const rows = forms.map((f) => `<tr><td>${esc(f.quant)}</td><td>${(f.bytes / 1024).toFixed(1)} KiB</td><td>${f.smaller.toFixed(2)}x</td><td>${ms(f.totalMs)}</td><td>${ms(f.encoderMs)} + ${ms(f.decoderMs)}</td><td>${f32 ? `${(f32.totalMs / f.totalMs).toFixed(2)}x` : ""}</td></tr>`).join("");
+  return `<h2>The model in each form</h2><p>File of each form (hat quantize; int8: the linear8 file, int8 products) and its latency measured here, the fastest of interleaved rounds: ${p.runs} runs, ${esc(p.build ?? "?")}, vocab ${p.vocab}, src ${p.src_len}, tgt ${p.tgt_len}, beam ${p.beam}.</p>`
+    + `<table class="front"><tr><th>form</th><th>file</th><th>smaller than f32</th><th>measured latency</th><th>encoder + decoder</th><th>speed-up over f32</th></tr>${rows}</table>`;
+}
+
 /** The report as one HTML document. */
 export function renderReport(rec: SearchRecord): string {
   const sections: string[] = [];
@@ -254,6 +266,7 @@ export function renderReport(rec: SearchRecord): string {
     sections.push(`<h2>The winner</h2>${table(rows)}`);
   }
   if (rec.verification) sections.push(verificationSection(rec.verification));
+  if (rec.forms?.length) sections.push(formsSection(rec.forms));
 
   sections.push(`<h2>Loss against latency</h2>`);
   rec.devices.forEach((_, i) => sections.push(lossLatencyChart(rec, i)));

@@ -10,6 +10,7 @@ import { DeploymentReport, DeviceClass, type DeployWork } from "../../runtime/fl
 import { DEPLOYMENT_PROTOCOL, FleetProtocolRequest, Protocol, readProtocol } from "../../runtime/protocol.js";
 import { ModelFormatError } from "../../runtime/format.js";
 import { readModelFile } from "../../runtime/model-files.js";
+import { quantOfFile } from "../../runtime/quant.js";
 import { atUsualSpeed } from "../../runtime/steady.js";
 import { SHA256 } from "../artifacts.js";
 import type { ServerContext } from "../context.js";
@@ -29,7 +30,8 @@ export const DeploymentRequest = z.object({
   }).strict(),
   /**
    * How agents run and measure the deployed model: default DEPLOYMENT_PROTOCOL at the model's
-   * vocabulary, with the workload (lengths, beam, quant: the products the agents load the model
+   * vocabulary and the quant of its file's form (runtime/quant.ts quantOfFile: a kmeans4 file
+   * measures as kmeans4), with the workload (lengths, beam, quant: the products the agents load the model
    * with) and the statistic (trim, rounds, keep) of the predictor a
    * search job's model was found with; a workload contradicting that predictor's is a 400. The
    * build is each agent's own.
@@ -89,7 +91,8 @@ export type DeploymentView = z.infer<typeof DeploymentView>;
 /**
  * The protocol's fields that say what is measured (the vocabulary is the deployed model's own): a
  * deployment may not contradict its search's predictor on them. `quant`: the products the agents
- * load the model with and measure (f32 or int8), those whose latencies the predictor learnt;
+ * load the model with and measure (f32, int8, or a quantized file's form: linear8, kmeans8, kmeans4),
+ * those whose latencies the predictor learnt;
  * `threads` likewise (1 until the threaded runtime: docs/latency.md).
  */
 const WORKLOAD = ["src_len", "tgt_len", "beam", "quant", "threads"] as const;
@@ -153,7 +156,8 @@ export class Deployments {
         throw badRequest(`protocol.${k}: ${body.protocol[k]} differs from the ${k} ${learnt[k]} the search's predictor learnt: the latency measured would not be the one the constraint was searched for`, "protocol_mismatch");
       }
     }
-    const protocol = check(Protocol, { ...DEPLOYMENT_PROTOCOL, ...learnt, vocab, ...body.protocol }, "protocol");
+    // a quantized file (a quantize job's model) is measured as its form (kmeans4, ...) unless told otherwise
+    const protocol = check(Protocol, { ...DEPLOYMENT_PROTOCOL, quant: quantOfFile(header.tensors), ...learnt, vocab, ...body.protocol }, "protocol");
     const constraint = body.constraint_ms ?? found?.constraintMs ?? null;
     const id = newId("dp");
     db.prepare(`INSERT INTO deployments (id, device_class, model_sha256, model_bytes, model_kind, arch, protocol, source_job, constraint_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)

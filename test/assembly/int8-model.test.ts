@@ -86,7 +86,7 @@ for (const build of builds) describe(`${build.name}: a model with int8 products`
 describe("int8 options", () => {
   it("an unknown quant is refused, naming the field", () => {
     expect(() => HatModel.fromBytes(superBytes, loadWasm(), { quant: "int4" as never })).toThrow(InputError);
-    expect(() => HatModel.fromBytes(superBytes, loadWasm(), { quant: "int4" as never })).toThrow(/quant must be one of f32, int8, got int4/);
+    expect(() => HatModel.fromBytes(superBytes, loadWasm(), { quant: "int4" as never })).toThrow(/quant must be one of f32, int8, linear8, kmeans8, kmeans4, got int4/);
   });
 
   it("hat profile's measurement runs int8 products on random weights and says so", () => {
@@ -112,7 +112,7 @@ describe("hat profile --quant", () => {
   it("an unknown --quant is a usage error naming the flag", async () => {
     const r = await hat("profile", "--arch", archFile, "--quant", "int4");
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/--quant must be one of f32, int8, got 'int4'/);
+    expect(r.err).toMatch(/--quant must be one of f32, int8, linear8, kmeans8, kmeans4, got 'int4'/);
   });
 });
 
@@ -130,6 +130,6 @@ describe("hat translate --quant int8", () => {
     expect(t.out.split("\n").length - 1).toBe(3);
     const bad = await hat("translate", "--model", model, "--input", input, "--quant", "fp16");
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/--quant must be one of f32, int8, got 'fp16'/);
+    expect(bad.err).toMatch(/--quant must be one of f32, int8, linear8, kmeans8, kmeans4, got 'fp16'/);
   });
 });

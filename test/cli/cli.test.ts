@@ -28,6 +28,17 @@ describe("hat CLI", () => {
     expect(j.beam).toBe(5);
   });
 
+  it("profile --quant kmeans4 measures (and says) the k-means 4-bit form", async () => {
+    const r = await hat("profile", "--arch", archFile, "--vocab", "200", "--runs", "2", "--warmup", "0", "--src-len", "3", "--tgt-len", "2", "--quant", "kmeans4", "--json");
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out.trim().split("\n").pop()!);
+    expect(j.quant).toBe("kmeans4");
+    expect(j.total_ms).toBeGreaterThan(0);
+    const bad = await hat("profile", "--arch", archFile, "--quant", "kmeans2");
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--quant must be one of f32, int8, linear8, kmeans8, kmeans4, got 'kmeans2'/);
+  });
+
   it.skipIf(!hasShared)("profile reads HAT's own SubTransformer YAML", async () => {
     const f = join(sharedData, "hat-configs/wmt14.en-de/HAT_wmt14ende_xeon@137.9ms_bleu@25.8.yml");
     const r = await hat("profile", "--arch", f, "--vocab", "64", "--runs", "1", "--warmup", "0", "--src-len", "4", "--tgt-len", "2", "--json");

@@ -77,6 +77,8 @@ describe("hat quantize", () => {
       [["quantize", "--model", model, "--bits", "8", "--method", "pq", "--out", out], /--method must be kmeans or linear, got 'pq'/],
       [["quantize", "--model", model, "--out", out], /--bits is required/],
       [["quantize", "--model", model, "--bits", "4", "--embed-bits", "16", "--out", out], /--embed-bits must be 4, 8 or 32, got '16'/],
+      [["quantize", "--model", model, "--bits", "4", "--init", "random", "--out", out], /--init must be uniform or quantile, got 'random'/],
+      [["quantize", "--model", model, "--bits", "8", "--method", "linear", "--init", "quantile", "--out", out], /--init goes with --method kmeans/],
       [["quantize", "--model", model, "--bits", "8"], /--out is required/],
       [["quantize", "--model", join(dir, "cut.hatm"), "--bits", "8", "--out", out], /cut\.hatm: file is truncated/],
       [["info", "--model", join(dir, "cut.hatm")], /truncated/],

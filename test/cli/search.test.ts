@@ -18,12 +18,12 @@ import { Bpe } from "../../data/bpe.js";
 import { demoTask } from "../../data/demo-task.js";
 import type { DeviceInfo } from "../../latency/dataset.js";
 import { Predictor } from "../../latency/predictor.js";
-import { protocolOf, type ProductQuant } from "../../runtime/protocol.js";
+import { protocolOf, type Quant } from "../../runtime/protocol.js";
 import { rng, TINY_SPACE } from "../helpers.js";
 import { supernetWithTokenizer } from "../model-files.js";
 
 /** A predictor file: total ms = b + w . (HAT's 10 features), its latencies "measured" at vocabulary `vocab`, of `quant` products. */
-function linearPredictor(space: Space, device: string | DeviceInfo, vocab: number, quant: ProductQuant = "f32"): Predictor {
+function linearPredictor(space: Space, device: string | DeviceInfo, vocab: number, quant: Quant = "f32"): Predictor {
   const w = [0.002, 0.05, 0.0005, 0.01, 0.003, 0.1, 0.001, 0.01, 0.01, 0.02];
   const zeros = w.map(() => 0), ones = w.map(() => 1);
   return new Predictor({
@@ -217,7 +217,8 @@ describe("hat search", () => {
       [[...base, "--latency-ms", String(limit), "--measure", "--vocab", "64", "--beam", "2"], new RegExp(`--measure: vocab 64 against the protocol the predictor .* learnt \\(vocab ${V}\\)`)],
       [["search", "--supernet", supernet, "--predictor", int8Pred, "--demo", "--latency-ms", "1"], /the predictor .*int8\.json learnt latencies of int8 products, but this search targets f32 products: .*--quant int8/],
       [["search", "--supernet", supernet, "--predictor", pred, "--demo", "--latency-ms", "1", "--quant", "int8"], /the predictor .*pred\.json learnt latencies of f32 products, but this search targets int8 products/],
-      [["search", "--supernet", supernet, "--predictor", pred, "--demo", "--latency-ms", "1", "--quant", "int4"], /--quant must be one of f32, int8, got 'int4'/],
+      [["search", "--supernet", supernet, "--predictor", pred, "--demo", "--latency-ms", "1", "--quant", "int4"], /--quant must be one of f32, int8, linear8, kmeans8, kmeans4, got 'int4'/],
+      [["search", "--supernet", supernet, "--predictor", int8Pred, "--demo", "--latency-ms", "1", "--quant", "kmeans4"], /the predictor .*int8\.json learnt latencies of int8 products, but this search targets kmeans4 products/],
       [["search", "--supernet", noTok, "--predictor", pred, "--demo", "--latency-ms", "1"], /no tokenizer/],
       [["search", "--supernet", supernet, "--predictor", pred, "--demo"], /--latency-ms is required/],
       [["search", "--supernet", supernet, "--predictor", pred, "--latency-ms", "1"], /--demo or --valid-src/],

@@ -3,7 +3,7 @@
  * own process. Over HTTP: a dataset, a SuperTransformer trained for a few steps, a latency campaign
  * during which one agent is killed (its work completes on the other) and the server is killed and
  * restarted (the job resumes), a predictor, a search, a deployment reaching both agents, and
- * translation through each. Then a few hundred malformed or unauthorised requests: all 4xx,
+ * translation through each; the winner quantized (a quantize job) and deployed, measured at its form. Then a few hundred malformed or unauthorised requests: all 4xx,
  * nothing stored.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -259,6 +259,32 @@ describe("server + two agents on 127.0.0.1", () => {
       expect(res.status).toBe(200);
       const body = await res.json() as { translations: string[]; deployment_id: string };
       expect(body.translations).toHaveLength(3);
+      expect(body.deployment_id).toBe(dep.id);
+    }
+  });
+
+  it("quantizes the winner (export -> quantize -> deploy): both agents load, serve and measure its kmeans4 form", async () => {
+    const q = await api.follow((await api.job("quantize", { model: searchJob.id, bits: 4 })).id, () => {}, { timeoutMs: 120_000 });
+    expect(q.state, q.error ?? "").toBe("done");
+    const f32 = (await api.get<{ deployments: { model_sha256: string; model_bytes: number }[] }>("/v1/deployments")).deployments.find((x) => x.model_sha256 === searchJob.artifacts.model)!;
+    const dep = await api.post<{ id: string; model_bytes: number; protocol: { quant: string; vocab: number } }>("/v1/deployments", { device_class: CLASS, model: { job: q.id }, protocol: { runs: 5, warmup: 1 } });
+    expect(dep.protocol).toMatchObject({ quant: "kmeans4", vocab: 300 }); // the file's form, by default
+    expect(dep.model_bytes).toBeLessThan(f32.model_bytes / 2);
+    type DepAgent = { state: string; measured_ms?: number; protocol: { quant: string } | null; error?: string };
+    const d = await until("both agents to report on the quantized model", async () => {
+      const v = await api.get<{ agents: DepAgent[] }>(`/v1/deployments/${dep.id}`);
+      return v.agents.length === 2 && v.agents.every((a) => a.state !== "pending") ? v : undefined;
+    }, 120_000);
+    for (const a of d.agents) {
+      expect(a.state, a.error).toBe("active");
+      expect(a.measured_ms).toBeGreaterThan(0);
+      expect(a.protocol?.quant).toBe("kmeans4");
+    }
+    for (const a of agents) {
+      const res = await fetch(`${a.info.translate_url}/translate`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ lines: task.test.src.slice(0, 2) }) });
+      expect(res.status).toBe(200);
+      const body = await res.json() as { translations: string[]; deployment_id: string };
+      expect(body.translations).toHaveLength(2);
       expect(body.deployment_id).toBe(dep.id);
     }
   });

@@ -194,7 +194,19 @@ describe("campaigns at int8 (the protocol's quant)", () => {
     expect(rows.every((x) => x.protocol!.quant === "int8" && x.decoder_ms > 0)).toBe(true);
     const bad = await hat("profile-campaign", ...args, "--quant", "int4");
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/--quant must be one of f32, int8, got 'int4'/);
+    expect(bad.err).toMatch(/--quant must be one of f32, int8, linear8, kmeans8, kmeans4, got 'int4'/);
+  });
+
+  it("hat profile-campaign --quant kmeans4: the rows record the form they measured", async () => {
+    const spaceFile = join(dir, "space-k4.json");
+    writeFileSync(spaceFile, JSON.stringify(space));
+    const out = join(dir, "k4-cli.csv");
+    const r = await hat("profile-campaign", "--space", spaceFile, "--samples", "2", "--out", out, "--runs", "2", "--warmup", "0", "--vocab", "64", "--src-len", "2", "--tgt-len", "2", "--beam", "1", "--no-steady", "--no-remeasure", "--quant", "kmeans4", "--json");
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/1 thread, kmeans4/);
+    const text = readFileSync(out, "utf8").trim().split("\n"), col = text[0].split(",").indexOf("quant");
+    expect(text.slice(1).every((l) => l.split(",")[col] === "kmeans4")).toBe(true);
+    expect(readDataset(out).rows.every((x) => x.protocol!.quant === "kmeans4" && x.decoder_ms > 0)).toBe(true);
   });
 });
 

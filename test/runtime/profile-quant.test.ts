@@ -6,12 +6,16 @@
 import { describe, expect, it, vi } from "vitest";
 
 const built = vi.hoisted(() => [] as string[]);
+/** Distinct values of each upload's largest matrix: what the measured weights hold. */
+const levels = vi.hoisted(() => [] as number[]);
 vi.mock("../../runtime/wasm-model.js", async (importOriginal) => {
   const m = await importOriginal<typeof import("../../runtime/wasm-model.js")>();
   class RecordingWeights extends m.WasmWeights {
     constructor(...a: ConstructorParameters<typeof m.WasmWeights>) {
       super(...a);
       built.push(this.quant);
+      const big = [...a[1].tensors.values()].filter((t) => t.shape.length === 2).sort((x, y) => y.data.length - x.data.length)[0];
+      levels.push(new Set(big.data).size);
     }
   }
   return { ...m, WasmWeights: RecordingWeights };
@@ -38,6 +42,19 @@ describe("profileArch at the protocol's quant", () => {
     built.length = 0;
     profileFastest(arch, { ...p, quant: "int8", rounds: 2 });
     expect(built).toEqual(["int8", "int8"]);
+  });
+
+  it("linear8 / kmeans8 / kmeans4: the random matrices quantized as hat quantize would, f32 products", () => {
+    built.length = 0; levels.length = 0;
+    const k4 = profileArch(arch, { ...p, quant: "kmeans4" });
+    profileArch(arch, { ...p, quant: "kmeans8" });
+    profileArch(arch, { ...p, quant: "linear8" });
+    profileArch(arch, p);
+    expect(k4.protocol.quant).toBe("kmeans4");
+    expect(built).toEqual(["kmeans4", "kmeans8", "linear8", "f32"]);
+    expect(levels[0]).toBeLessThanOrEqual(16);
+    expect(levels[1]).toBeLessThanOrEqual(256);
+    expect(levels[3]).toBeGreaterThan(256); // f32: the random values themselves
   });
 
   it("the steady reference is measured at f32 whatever the quant: it gauges the machine", () => {

@@ -40,10 +40,11 @@ function sse(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Naive float64 Lloyd's K-means, the same init and rules as kmeans1d (nearest centroid, the lower on a tie; empty clusters stay). */
-function lloydReference(x: Float32Array, k: number, maxIt: number): number[] {
+function lloydReference(x: Float32Array, k: number, maxIt: number, init: "uniform" | "quantile" = "uniform"): number[] {
   let min = Infinity, max = -Infinity;
   for (const v of x) { min = Math.min(min, v); max = Math.max(max, v); }
-  const c = Array.from({ length: k }, (_, j) => min + (j * (max - min)) / (k - 1));
+  const sorted = [...x].sort((a, b) => a - b);
+  const c = Array.from({ length: k }, (_, j) => init === "quantile" ? sorted[Math.floor(((j + 0.5) * x.length) / k)] : min + (j * (max - min)) / (k - 1));
   for (let it = 0; it < maxIt; it++) {
     const sum = new Array<number>(k).fill(0), cnt = new Array<number>(k).fill(0);
     for (const v of x) {
@@ -88,6 +89,17 @@ describe("K-means (HAT: centroids uniform over [min, max], at most 300 iteration
       const { centroids, iterations } = kmeans1d(x, k);
       expect(iterations).toBeLessThanOrEqual(300);
       const ref = lloydReference(x, k, 300).sort((a, b) => a - b);
+      for (let j = 0; j < k; j++) expect(Math.abs(centroids[j] - ref[j]), `n ${n} k ${k} centroid ${j}`).toBeLessThan(1e-9);
+    }
+  });
+
+  it("--init quantile: starts at the values' quantiles, then the same Lloyd's (against the naive float64 one)", () => {
+    for (const [n, k, seed] of [[500, 16, 1], [3000, 256, 3], [37, 16, 4]] as const) {
+      const x = normalMatrix(1, n, seed).data;
+      const start = kmeans1d(x, k, 0, "quantile").centroids, sorted = Float32Array.from(x).sort();
+      for (let j = 0; j < k; j++) expect(start[j]).toBe(sorted[Math.floor(((j + 0.5) * n) / k)]);
+      const { centroids } = kmeans1d(x, k, 300, "quantile");
+      const ref = lloydReference(x, k, 300, "quantile").sort((a, b) => a - b);
       for (let j = 0; j < k; j++) expect(Math.abs(centroids[j] - ref[j]), `n ${n} k ${k} centroid ${j}`).toBeLessThan(1e-9);
     }
   });

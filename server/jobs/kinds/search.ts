@@ -16,7 +16,7 @@ import { badRequest } from "../../http.js";
 import type { JobControl, JobKind, JobRecord } from "../types.js";
 import type { MeasureRequest, ParentMessage } from "../spec.js";
 import { DeviceClass } from "../../../runtime/fleet-protocol.js";
-import { PRODUCT_QUANTS, type ProductQuant, type Protocol } from "../../../runtime/protocol.js";
+import { QUANTS, type Quant, type Protocol } from "../../../runtime/protocol.js";
 import { doneJob, predictorData, predictorProtocol, runJob, supernetVocab, textFiles } from "./common.js";
 
 const E = SEARCH_DEFAULTS.evolution, F = SEARCH_DEFAULTS.finetune;
@@ -51,7 +51,7 @@ export const SearchParams = z.strictObject({
   verify_timeout_s: z.number().positive().max(86_400).optional().describe(`how long a round waits for its measurements (default ${VERIFY_TIMEOUT_S})`),
   device_class: DeviceClass.optional().describe("the agents that measure the candidates (default: the class of the predictor's campaign)"),
   threads: z.number().int().min(1).max(16).optional().describe("the threads the deployed model runs on (default 1): the predictor must have learnt latencies on that many threads (its campaign's protocol.threads), else a 400 protocol_mismatch"),
-  quant: z.enum(PRODUCT_QUANTS).optional().describe("the products the deployed model runs (default f32): the predictor must have learnt latencies of these products (its campaign's protocol.quant), else a 400 protocol_mismatch; the closed loop measures them"),
+  quant: z.enum(QUANTS).optional().describe("the form the deployed model runs (default f32; int8 products, or a quantized file's form linear8, kmeans8, kmeans4): the predictor must have learnt latencies of these products (its campaign's protocol.quant), else a 400 protocol_mismatch; the closed loop measures them"),
 })
   .refine((p) => p.finetune_minutes === undefined || p.finetune_steps === undefined, { message: "give finetune_minutes or finetune_steps, not both", path: ["finetune_minutes"] })
   .refine((p) => (p.parents ?? E.parents) <= (p.population ?? E.population), { message: "cannot exceed population", path: ["parents"] });
@@ -155,7 +155,7 @@ function onlineAgents(ctx: ServerContext, deviceClass: string): number {
  * answer is the campaign's dataset. No agent online, a failed campaign, or no rows within the
  * timeout: an error (the search goes on, its winner unverified). Cancelling the search cancels it.
  */
-async function measureOnFleet(ctx: ServerContext, ctl: JobControl, o: { deviceClass: string; supernet: string; protocol?: Protocol; quant: ProductQuant; timeoutS: number }, m: MeasureRequest): Promise<Omit<ParentMessage, "type" | "id">> {
+async function measureOnFleet(ctx: ServerContext, ctl: JobControl, o: { deviceClass: string; supernet: string; protocol?: Protocol; quant: Quant; timeoutS: number }, m: MeasureRequest): Promise<Omit<ParentMessage, "type" | "id">> {
   const online = onlineAgents(ctx, o.deviceClass);
   if (online === 0) return { error: `no agent of class ${o.deviceClass} is online to measure the candidates` };
   const { build: _build, keep: _keep, ...protocol } = o.protocol ?? {};
