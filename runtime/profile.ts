@@ -148,6 +148,12 @@ function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions, c
   const { vocab, beam, runs, warmup } = p, S = p.src_len, T = p.tgt_len; // source tokens, decoder steps
   const shapes = archTensorShapes(arch, vocab);
   const positionDims = { encoder: arch.encoderEmbedDim, decoder: arch.decoderEmbedDim };
+  // the instance first: a protocol of threads it does not run is refused before any work
+  const wasm = o.wasm ?? (p.threads === 1 ? loadWasm() : preparedThreads(p.threads));
+  if (!wasm) throw new ThreadsError(`measuring on ${p.threads} threads needs this process's threaded runtime started first (await prepareThreads(${p.threads}))`);
+  if (wasm.threads !== p.threads) {
+    throw new ThreadsError(`the protocol measures on ${p.threads} thread${p.threads === 1 ? "" : "s"} but the runtime instance runs ${wasm.threads} (loadWasmThreads(${p.threads}))`);
+  }
   // the bytes first: an arch too large for the wasm is refused before its weights are made on the host
   checkWasmFits(weightsWasmBytes(shapes.values(), Math.max(S, T) + 2, positionDims), "this SubTransformer's weights", o.wasm);
   const tensors = yield* randomTensorSteps(shapes, o.seed ?? 1); // a step a tensor: the largest WMT SubTransformer's take 1.6 s
@@ -160,11 +166,6 @@ function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions, c
   let params = 0;
   for (const t of tensors.values()) params += t.data.length;
   yield;
-  const wasm = o.wasm ?? (p.threads === 1 ? loadWasm() : preparedThreads(p.threads));
-  if (!wasm) throw new ThreadsError(`measuring on ${p.threads} threads needs this process's threaded runtime started first (await prepareThreads(${p.threads}))`);
-  if (wasm.threads !== p.threads) {
-    throw new ThreadsError(`the protocol measures on ${p.threads} thread${p.threads === 1 ? "" : "s"} but the runtime instance runs ${wasm.threads} (loadWasmThreads(${p.threads}))`);
-  }
   const mark = wasm.mark();
   try {
     const weights = new WasmWeights(wasm, {
