@@ -9,14 +9,15 @@
 //
 // Shares are whole 8-column panels (the f32 and int8 kernels' unit), so the threads write
 // disjoint parts of y and read only what the leader wrote before it bumped EPOCH (sequentially
-// consistent atomics order the plain stores before it). A product smaller than MIN_WORK
-// multiply-adds runs on the leader alone: waking a worker costs more than it saves.
+// consistent atomics order the plain stores before it). A product smaller than minWork
+// multiply-adds (set_threads; 65,536 by default) runs on the leader alone: waking a worker costs
+// more than it saves.
 //
 // A worker that traps (its host catches it, runtime/threads.ts) sets FAULT and takes itself off
 // LEFT; the leader then traps too, so the host's call fails like any trap. A leader that waits
 // longer than WAIT_LIMIT_NS for its workers traps as well: never a hang.
 //
-// In the single-threaded builds THREADS is never above 1 and every product runs inline.
+// In the single-threaded builds `threads` is never above 1 and every product runs inline.
 
 import { matmul, matmul_nt } from "./matmul";
 import { q8_matmul_cols } from "./int8";
@@ -36,7 +37,10 @@ let threads: i32 = 1;
 /** Below this many multiply-adds a product is not split (set_threads). */
 let minWork: i64 = 1 << 16;
 
-/** Spins on a word before sleeping on it (~0.1 ms here): a decoder step's products come microseconds apart, and between steps the host picks the beam's tokens. 20,000 spins slept between most products: the d256 model (docs/training.md) ran 1.3x slower on 2 threads than on one; 200,000: 1.6x faster. */
+/** Spins on a word before sleeping on it (~0.1 ms here): a decoder step's products come
+ *  microseconds apart, and between steps the host picks the beam's tokens. With 20,000 spins the
+ *  workers slept between most products: the d256 model (docs/training.md) ran 1.3x slower on 2
+ *  threads than on one; with 200,000, 1.6x faster (docs/runtime.md "Threads"). */
 const SPINS: i32 = 200000;
 /** The longest a leader waits for its workers' shares before it traps. */
 const WAIT_LIMIT_NS: i64 = 60_000_000_000;
