@@ -3,12 +3,12 @@
  * instance for measurements per thread count (the single-threaded build's, made at start; a
  * threaded group started the first time work asks for that many threads, then kept), and a fresh
  * instance for each model it loads (one per model, so an old model's memory, and its worker
- * threads, go with it: `release` it when the model is replaced).
+ * threads, go with it: agent/models.ts closes it when the model is replaced).
  */
 import { InputError } from "../runtime/errors.js";
 import { checkThreads } from "../runtime/threads.js";
 import type { HatWasm } from "../runtime/wasm.js";
-import { loadWasm, loadWasmThreads, wasmBuild, wasmBuildFor } from "../runtime/wasm-node.js";
+import { loadWasm, loadWasmThreads, ThreadGroups, wasmBuild, wasmBuildFor } from "../runtime/wasm-node.js";
 
 export interface RuntimesOptions {
   /** The single-threaded build's bytes (the executable's asset), else build/ of the source tree. */
@@ -21,12 +21,11 @@ export interface RuntimesOptions {
 }
 
 export class Runtimes {
-  private readonly measuring = new Map<number, Promise<HatWasm>>();
   private readonly single: HatWasm;
+  private readonly groups = new ThreadGroups((n) => this.start(n));
 
   constructor(private readonly o: RuntimesOptions = {}) {
     this.single = this.fresh1();
-    this.measuring.set(1, Promise.resolve(this.single));
   }
 
   private fresh1(): HatWasm {
@@ -39,21 +38,10 @@ export class Runtimes {
     return this.o.threadBuild ?? (this.o.threadWasmBytes ? "hat-threads.wasm" : wasmBuildFor(threads));
   }
 
-  /** The single-threaded measuring instance (made at start). */
-  get first(): HatWasm {
-    return this.single;
-  }
-
-  /** The instance measurements on `threads` threads run in, and its build's name. */
+  /** The instance measurements on `threads` threads run in (the single-threaded one made at start), and its build's name. */
   async measure(threads: number): Promise<{ wasm: HatWasm; build: string }> {
     checkThreads(threads);
-    let w = this.measuring.get(threads);
-    if (!w) {
-      w = this.start(threads);
-      this.measuring.set(threads, w);
-      w.catch(() => this.measuring.delete(threads)); // a failed start is tried again by the next work
-    }
-    return { wasm: await w, build: this.build(threads) };
+    return { wasm: threads === 1 ? this.single : await this.groups.get(threads), build: this.build(threads) };
   }
 
   /** A fresh instance for a model on `threads` threads. */

@@ -98,9 +98,9 @@ function compileThreaded(): { module: WebAssembly.Module; path: string } {
  */
 export async function loadWasmThreads(threads: number, o: ThreadOptions & { bytes?: Uint8Array<ArrayBuffer> } = {}): Promise<HatWasm> {
   if (checkThreads(threads) === 1 && !o.bytes) return loadWasm();
-  const module = o.bytes ? new WebAssembly.Module(o.bytes) : compileThreaded().module;
-  const w = await createThreadedWasm(module, threads, nodeWorkerSpawner, o);
-  if (!o.bytes) w.build = basename(compileThreaded().path);
+  const compiled = o.bytes ? undefined : compileThreaded();
+  const w = await createThreadedWasm(compiled?.module ?? new WebAssembly.Module(o.bytes!), threads, nodeWorkerSpawner, o);
+  if (compiled) w.build = basename(compiled.path);
   return w;
 }
 
@@ -109,8 +109,33 @@ export function wasmBuildFor(threads: number): string {
   return threads > 1 ? basename(compileThreaded().path) : wasmBuild();
 }
 
-const shared = new Map<number, Promise<HatWasm>>();
-const sharedReady = new Map<number, HatWasm>();
+/**
+ * Threaded instances kept one per thread count: started on the first get(), then reused; a start
+ * that fails is tried again by the next get(). `start` makes one (default loadWasmThreads).
+ */
+export class ThreadGroups {
+  private readonly groups = new Map<number, Promise<HatWasm>>();
+  private readonly started = new Map<number, HatWasm>();
+
+  constructor(private readonly start: (threads: number) => Promise<HatWasm> = (n) => loadWasmThreads(n)) {}
+
+  get(threads: number): Promise<HatWasm> {
+    let w = this.groups.get(threads);
+    if (!w) {
+      w = this.start(threads).then((x) => { this.started.set(threads, x); return x; });
+      this.groups.set(threads, w);
+      w.catch(() => this.groups.delete(threads));
+    }
+    return w;
+  }
+
+  /** The instance of `threads` once started, else undefined. */
+  ready(threads: number): HatWasm | undefined {
+    return this.started.get(threads);
+  }
+}
+
+const processGroups = new ThreadGroups();
 
 /**
  * This process's measuring instance on `threads` threads (> 1): one threaded group per thread
@@ -118,16 +143,10 @@ const sharedReady = new Map<number, HatWasm>();
  * runtime/profile.ts). Measurements run one at a time, each releasing what it allocated.
  */
 export function prepareThreads(threads: number): Promise<HatWasm> {
-  let w = shared.get(threads);
-  if (!w) {
-    w = loadWasmThreads(threads).then((x) => { sharedReady.set(threads, x); return x; });
-    shared.set(threads, w);
-    w.catch(() => shared.delete(threads));
-  }
-  return w;
+  return processGroups.get(threads);
 }
 
 /** prepareThreads's instance once started, else undefined. */
 export function preparedThreads(threads: number): HatWasm | undefined {
-  return sharedReady.get(threads);
+  return processGroups.ready(threads);
 }

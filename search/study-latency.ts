@@ -15,7 +15,6 @@ import { measuredProtocol, runSearch, type EvolutionSettings } from "./pipeline.
 import { SearchInputError } from "./predictor-file.js";
 import { defaultConstraints, readStudyInputs } from "./study-inputs.js";
 import { dimensionFamily, layerFamily, membersAt, scoreModels, type ScoredModel, type StudyFinetune } from "./study-models.js";
-import { prepareThreads } from "../runtime/wasm-node.js";
 
 export interface LatencyStudyOptions {
   supernet: string;
@@ -67,7 +66,6 @@ export async function latencyStudy(o: LatencyStudyOptions): Promise<LatencyStudy
   const { file, space, bpe, source } = inp;
   // measured as the predictor learnt (its products and threads; f32 on one thread where it does not say)
   const protocol = measuredProtocol(source, o.measure ?? {}, file.header.vocab.size, source.protocol?.quant ?? "f32", source.protocol?.threads ?? 1, log);
-  if (protocol.threads > 1) await prepareThreads(protocol.threads);
   const constraints = o.latencyMs ?? defaultConstraints(space, source);
   if (constraints.length === 0) throw new SearchInputError("give at least one latency constraint");
   log(`latency study: constraints ${constraints.map((c) => `${c} ms`).join(", ")} on ${source.name}`);

@@ -174,7 +174,7 @@ export async function start(builds: readonly InlineBuild[], workerSource: string
     return;
   }
   // threads: the threaded build of the same kind (relaxed or not), where the page may share memory
-  let threads = Math.max(1, Math.floor(cfg.threads ?? 1)), threadModule: WebAssembly.Module | undefined, threadNote = "";
+  let threads = Math.max(1, Math.floor(cfg.threads ?? 1)), threadModule: WebAssembly.Module | undefined, threadBuild = "", threadNote = "";
   if (threads > 1) {
     const tb = pickWasmBuild(threadBuilds.map((b) => ({ name: b.name, bytes: bytesOf(b.base64) })));
     if (!globalThis.crossOriginIsolated) threadNote = " (1 thread: the page is not cross-origin isolated, so it cannot share memory; serve it with hat web --serve)";
@@ -182,14 +182,14 @@ export async function start(builds: readonly InlineBuild[], workerSource: string
     else {
       try {
         threadModule = await WebAssembly.compile(tb.bytes);
-        $("build").textContent = tb.name;
+        threadBuild = tb.name;
       } catch (e) {
         threadNote = ` (1 thread: the threaded build did not compile: ${(e as Error).message})`;
       }
     }
     if (!threadModule) threads = 1;
   }
-  if (!threadModule) $("build").textContent = build.name;
+  $("build").textContent = build.name; // the threaded build's once a model runs on it (a page-thread fallback runs one thread)
 
   let backend: Backend;
   try {
@@ -211,6 +211,7 @@ export async function start(builds: readonly InlineBuild[], workerSource: string
       const m = await backend.load({ module, bytes, name, arch: cfg.arch, threads, threadModule });
       const a = m.arch;
       $("threads").textContent = `${m.threads} thread${m.threads === 1 ? "" : "s"}${threadNote}`;
+      $("build").textContent = m.threads > 1 ? threadBuild : build.name;
       $("model").textContent = `${name} · ${m.kind} · ${(m.params / 1e6).toFixed(2)} M parameters · vocabulary ${m.vocab} · encoder ${a.encoderLayers}×${a.encoderEmbedDim}, decoder ${a.decoderLayers}×${a.decoderEmbedDim} · loaded in ${fmtMs(m.loadMs)} ms`;
       ready = true;
       clearError();

@@ -69,6 +69,18 @@ export function predictorProtocol(file: string): Protocol | undefined {
   }
 }
 
+/**
+ * The predictor learnt latencies at the supernet's vocabulary (docs/method.md §4; the output
+ * projection is part of every decoder step), else it predicts another model: a 400
+ * protocol_mismatch naming both jobs and both vocabularies. `learnt` is predictorProtocol's.
+ */
+export function checkPredictorVocab(learnt: Protocol | undefined, predictorJob: string, supernet: { job: JobRecord; file: string }, supernetJob: string): void {
+  const vocab = supernetVocab(supernet);
+  if (learnt !== undefined && learnt.vocab !== vocab) {
+    throw badRequest(`predictor: job ${predictorJob} learnt latencies measured at vocabulary ${learnt.vocab}, but the supernet ${supernetJob} has vocabulary ${vocab}: run a campaign with "supernet": "${supernetJob}" and fit on it`, "protocol_mismatch");
+  }
+}
+
 /** A split's two files, as a spec names them. */
 export function textFiles(s: TextFiles): TextFiles {
   return { src: s.src, tgt: s.tgt };

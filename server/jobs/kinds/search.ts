@@ -17,7 +17,7 @@ import type { JobControl, JobKind, JobRecord } from "../types.js";
 import type { MeasureRequest, ParentMessage } from "../spec.js";
 import { DeviceClass } from "../../../runtime/fleet-protocol.js";
 import { QUANTS, type Quant, type Protocol } from "../../../runtime/protocol.js";
-import { doneJob, predictorData, predictorProtocol, runJob, supernetVocab, textFiles } from "./common.js";
+import { checkPredictorVocab, doneJob, predictorData, predictorProtocol, runJob, textFiles } from "./common.js";
 
 const E = SEARCH_DEFAULTS.evolution, F = SEARCH_DEFAULTS.finetune;
 
@@ -63,17 +63,14 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
     const predictor = doneJob(ctx, p.predictor, "predictor", "predictor", "predictor");
     const data = datasetFiles(ctx, p.dataset);
     if (p.bleu === true && !data.test) throw badRequest(`bleu: dataset ${p.dataset} has no test split to score`, "invalid_body");
-    // the predictor learnt latencies at the supernet's vocabulary (docs/method.md §4), else it predicts another model
-    const learnt = predictorProtocol(predictor.file)?.vocab, vocab = supernetVocab(supernet);
-    if (learnt !== undefined && learnt !== vocab) {
-      throw badRequest(`predictor: job ${p.predictor} learnt latencies measured at vocabulary ${learnt}, but the supernet ${p.supernet} has vocabulary ${vocab}: run a campaign with "supernet": "${p.supernet}" and fit on it`, "protocol_mismatch");
-    }
+    const learnt = predictorProtocol(predictor.file); // read once: vocabulary, products, threads
+    checkPredictorVocab(learnt, p.predictor, supernet, p.supernet);
     // the predictor learnt latencies of the products the deployment runs (docs/latency.md), else it predicts another model's
-    const learntQuant = predictorProtocol(predictor.file)?.quant, quant = p.quant ?? "f32";
+    const learntQuant = learnt?.quant, quant = p.quant ?? "f32";
     if (learntQuant !== undefined && learntQuant !== quant) {
       throw badRequest(`quant: ${quant}, but the predictor ${p.predictor} learnt latencies of ${learntQuant} products: run a campaign with "protocol": {"quant": "${quant}"} and fit on it, or search with "quant": "${learntQuant}"`, "protocol_mismatch");
     }
-    const learntThreads = predictorProtocol(predictor.file)?.threads ?? 1, threads = p.threads ?? 1;
+    const learntThreads = learnt?.threads ?? 1, threads = p.threads ?? 1;
     if (learntThreads !== threads) {
       throw badRequest(`threads: ${threads}, but the predictor ${p.predictor} learnt latencies on ${learntThreads} thread${learntThreads === 1 ? "" : "s"}: run a campaign with "protocol": {"threads": ${threads}} and fit on it, or search with "threads": ${learntThreads}`, "protocol_mismatch");
     }
@@ -81,7 +78,7 @@ export function searchKind(ctx: ServerContext): JobKind<SearchParams> {
     if (p.device_class !== undefined && fitted.deviceClass !== undefined && p.device_class !== fitted.deviceClass) {
       throw badRequest(`device_class: ${p.device_class}, but the predictor ${p.predictor} learnt the latencies of class ${fitted.deviceClass}: its candidates would be measured on another device than the one predicted`, "protocol_mismatch");
     }
-    return { supernet, predictor, data, learnt: predictorProtocol(predictor.file), ...fitted };
+    return { supernet, predictor, data, learnt, ...fitted };
   };
   return {
     kind: "search",

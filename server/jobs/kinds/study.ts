@@ -11,9 +11,8 @@ import { z } from "zod";
 import { SEARCH_DEFAULTS } from "../../../search/defaults.js";
 import type { ServerContext } from "../../context.js";
 import { datasetFiles } from "../../datasets.js";
-import { badRequest } from "../../http.js";
 import type { JobKind } from "../types.js";
-import { doneJob, predictorProtocol, runJob, supernetVocab, textFiles } from "./common.js";
+import { checkPredictorVocab, doneJob, predictorProtocol, runJob, textFiles } from "./common.js";
 
 const E = SEARCH_DEFAULTS.evolution;
 const int = (min: number) => z.number().int().min(min).max(1_000_000);
@@ -46,11 +45,7 @@ export function studyKind(ctx: ServerContext): JobKind<StudyParams> {
     const supernet = doneJob(ctx, p.supernet, "supernet", "train", "model");
     const predictor = p.predictor !== undefined ? doneJob(ctx, p.predictor, "predictor", "predictor", "predictor") : undefined;
     const data = datasetFiles(ctx, p.dataset);
-    // the predictor learnt latencies at the supernet's vocabulary (docs/method.md §4), as the search job checks
-    const learnt = predictor && predictorProtocol(predictor.file)?.vocab, vocab = supernetVocab(supernet);
-    if (learnt !== undefined && learnt !== vocab) {
-      throw badRequest(`predictor: job ${p.predictor} learnt latencies measured at vocabulary ${learnt}, but the supernet ${p.supernet} has vocabulary ${vocab}`, "protocol_mismatch");
-    }
+    if (predictor) checkPredictorVocab(predictorProtocol(predictor.file), p.predictor!, supernet, p.supernet);
     return { supernet, predictor, data };
   };
   return {
