@@ -1,11 +1,21 @@
 /** `hat quantize`: a model file with its weight matrices quantized (K-means as in HAT, or linear). */
 import { parseArgs } from "node:util";
-import { readModelFile, writeQuantizedModel } from "../runtime/model-files.js";
+import { loadArch } from "../runtime/arch-files.js";
+import type { DecodedModel } from "../runtime/format.js";
+import { readModelFile, writeModelFile, writeQuantizedModel } from "../runtime/model-files.js";
 import { KMEANS_INITS, QUANT_BITS, QUANT_METHODS, type KmeansInit, type QuantBits, type QuantMethod } from "../runtime/quant.js";
-import { requireFlag } from "./args.js";
-import { UsageError, type Io } from "./io.js";
+import { progressLine } from "../train/pipeline.js";
+import { quantAwareFinetune } from "../train/quant-aware.js";
+import { intFlag, numFlag, optIntFlag, optNumFlag, requireFlag } from "./args.js";
+import { Progress, UsageError, type Io } from "./io.js";
+import { loadData } from "./train.js";
 
 const HELP = `usage: hat quantize --model IN --bits 4|8 [--method kmeans|linear] [--embed-bits 4|8|32] [--init uniform|quantile] --out OUT [--json]
+       hat quantize --model IN --bits 4|8 [--embed-bits B] [--arch FILE] --out OUT
+                    (--finetune-steps N | --finetune-minutes M)
+                    (--src FILE --tgt FILE --valid-src FILE --valid-tgt FILE | --demo)
+                    [--lr 0.0005] [--warmup 20] [--max-tokens 4096] [--dropout 0.1 (--demo: 0)]
+                    [--threads N] [--seed 1] [--json]
 
 Writes IN with every weight matrix (projections, FFN, embedding) quantized; biases and layer norms
 stay f32. kmeans (default, HAT's): 2^bits centroids per matrix, initialised uniformly over
@@ -15,12 +25,24 @@ projection, the matrix 4 bits hurt most.
 --init quantile (k-means): the centroids start at the values' quantiles instead of HAT's uniform
 spacing; a lower squared error, but at 4 bits it loses the rare large weights and cost 1.4 BLEU more
 on the demo model (docs/runtime.md).
-The runtime dequantizes at load, so translate, profile, info and the agent run OUT unchanged.`;
+The runtime dequantizes at load, so translate, profile, info and the agent run OUT unchanged.
+
+With --finetune-steps or --finetune-minutes (k-means): quantization-aware fine-tuning. Each
+matrix keeps its assignment of weights to centroids and only the centroids move (each the mean
+of its weights after every update), biases and layer norms are trained too, on the corpus given
+(the model's own tokenizer). OUT is the same size as without it. A SuperTransformer IN gives its
+SubTransformer --arch (default its largest) as a compact model. OUT.ckpt is its checkpoint.`;
 
 export async function quantizeCommand(argv: string[], io: Io): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { model: { type: "string" }, bits: { type: "string" }, method: { type: "string" }, "embed-bits": { type: "string" }, init: { type: "string" }, out: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    options: {
+      model: { type: "string" }, bits: { type: "string" }, method: { type: "string" }, "embed-bits": { type: "string" }, init: { type: "string" }, out: { type: "string" },
+      "finetune-steps": { type: "string" }, "finetune-minutes": { type: "string" }, arch: { type: "string" },
+      src: { type: "string" }, tgt: { type: "string" }, "valid-src": { type: "string" }, "valid-tgt": { type: "string" }, demo: { type: "boolean" },
+      lr: { type: "string" }, warmup: { type: "string" }, "max-tokens": { type: "string" }, dropout: { type: "string" }, threads: { type: "string" }, seed: { type: "string" },
+      json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+    },
     strict: true,
   });
   if (values.help) {
@@ -37,7 +59,12 @@ export async function quantizeCommand(argv: string[], io: Io): Promise<void> {
   if (!KMEANS_INITS.includes(init)) throw new UsageError(`--init must be ${KMEANS_INITS.join(" or ")}, got '${values.init}'`);
   if (values.init !== undefined && method !== "kmeans") throw new UsageError("--init goes with --method kmeans");
   const input = requireFlag(values, "model"), out = requireFlag(values, "out");
+  const finetune = values["finetune-steps"] !== undefined || values["finetune-minutes"] !== undefined;
+  const trainFlags = ["arch", "src", "tgt", "valid-src", "valid-tgt", "demo", "lr", "warmup", "max-tokens", "dropout", "threads", "seed"].filter((k) => values[k as keyof typeof values] !== undefined);
+  if (!finetune && trainFlags.length) throw new UsageError(`--${trainFlags[0]} goes with --finetune-steps or --finetune-minutes`);
+  if (finetune && method !== "kmeans") throw new UsageError("fine-tuning keeps k-means assignments: it goes with --method kmeans");
   const file = await readModelFile(input);
+  if (finetune) return finetuneCommand(values, io, file, { bits: bits as QuantBits, embedBits: embedBits as QuantBits | 32, init, out });
   const t0 = performance.now();
   const q = await writeQuantizedModel(file, { bits: bits as QuantBits, method, embedBits: embedBits as QuantBits | 32, init }, out);
   const seconds = (performance.now() - t0) / 1000;
@@ -49,5 +76,42 @@ export async function quantizeCommand(argv: string[], io: Io): Promise<void> {
   else {
     io.out(`wrote ${out} (${(r.bytes / 2 ** 20).toFixed(2)} MiB, ${r.ratio.toFixed(1)}x smaller than its f32 tensors): ${method} ${bits} bits${embedBits !== bits ? ` (the embedding ${embedBits === 32 ? "f32" : `${embedBits} bits`})` : ""}, ` +
       `${q.quantized} matrices quantized, ${q.kept} tensors kept f32, relative RMS error ${q.relRmse.toExponential(2)}, ${seconds.toFixed(1)} s`);
+  }
+}
+
+/** `hat quantize ... --finetune-steps|--finetune-minutes`: K-means with its centroids fine-tuned (train/quant-aware.ts). */
+async function finetuneCommand(values: Record<string, unknown>, io: Io, file: DecodedModel, q: { bits: QuantBits; embedBits: QuantBits | 32; init: KmeansInit; out: string }): Promise<void> {
+  const steps = optIntFlag(values, "finetune-steps"), minutes = optNumFlag(values, "finetune-minutes");
+  if (steps !== undefined && minutes !== undefined) throw new UsageError("give one of --finetune-steps and --finetune-minutes");
+  const arch = values.arch !== undefined ? loadArch(values.arch as string, file.header.space) : undefined;
+  const data = loadData(values, io);
+  const progress = new Progress();
+  let lastPrint = 0;
+  const r = await quantAwareFinetune({
+    file, arch, bits: q.bits, embedBits: q.embedBits, init: q.init, data, steps, minutes,
+    lr: { maxLr: numFlag(values, "lr", 5e-4), warmup: intFlag(values, "warmup", 20, 0) },
+    maxTokens: intFlag(values, "max-tokens", values.demo ? 1024 : 4096), dropout: numFlag(values, "dropout", values.demo ? 0 : 0.1),
+    threads: optIntFlag(values, "threads"), seed: intFlag(values, "seed", 1, 0), checkpoint: `${q.out}.ckpt`,
+    onProgress: (p) => {
+      const now = performance.now();
+      if (now - lastPrint > 1000 || p.validLoss !== undefined) {
+        lastPrint = now;
+        progress.update(progressLine(p), p.validLoss !== undefined);
+      }
+    },
+    log: (l) => io.err(l),
+  });
+  progress.done();
+  await writeModelFile(q.out, r.bytes);
+  const s = r.summary, t = r.result;
+  const j = {
+    out: q.out, method: "kmeans", bits: s.bits, embed_bits: s.embedBits, bytes: r.bytes.length, f32_bytes: r.f32Bytes, ratio: r.f32Bytes / r.bytes.length,
+    quantized_tensors: s.quantized, f32_tensors: s.kept, rel_rmse: s.relRmse, steps: t.steps, seconds: t.seconds, tokens_per_sec: t.tokensPerSec,
+    valid_loss: r.validLoss,
+  };
+  if (values.json) io.out(JSON.stringify(j));
+  else {
+    io.out(`wrote ${q.out} (${(j.bytes / 2 ** 20).toFixed(2)} MiB, ${j.ratio.toFixed(1)}x smaller than its f32 tensors): k-means ${s.bits} bits, fine-tuned ${t.steps} updates in ${t.seconds.toFixed(0)} s; ` +
+      `validation loss f32 ${r.validLoss.f32.toFixed(3)}, quantized ${r.validLoss.quantized.toFixed(3)}, fine-tuned ${r.validLoss.finetuned.toFixed(3)}`);
   }
 }

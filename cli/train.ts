@@ -53,7 +53,7 @@ interface Data {
   valid: Texts;
 }
 
-function loadData(values: Record<string, unknown>, io: Io): Data {
+export function loadData(values: Record<string, unknown>, io: Io): Data {
   if (values.demo) {
     const t = demoTask({ seed: intFlag(values, "seed", 1, 0) });
     io.err(`data: the built-in demo task (${t.train.src.length} training pairs, ${t.valid.src.length} validation)`);

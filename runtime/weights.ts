@@ -261,6 +261,30 @@ export function sliceSubTensors(superTensors: TensorMap, arch: Arch, vocabSize: 
   return out;
 }
 
+/**
+ * The inverse of sliceSubTensors: SubTransformer `arch`'s compact tensors placed at the front of
+ * `shapes` (a SuperTransformer's, e.g. of the space it was cut from), the rest zeros (the layers
+ * `arch` lacks too), so a trainer of SuperTransformer shapes can fine-tune it. Throws naming the
+ * tensor when one of `arch`'s is missing or does not fit.
+ */
+export function padSubTensors(compact: TensorMap, arch: Arch, shapes: ShapeMap): TensorMap {
+  const vocabSize = shapes.get("embed.tokens")?.[0] ?? 0;
+  const own = archTensorShapes(arch, vocabSize);
+  const out: TensorMap = new Map();
+  for (const [name, shape] of shapes) {
+    const data = new Float32Array(shapeSize(shape));
+    out.set(name, { shape: [...shape], data });
+    if (!own.has(name)) continue; // a layer the SubTransformer does not have
+    const t = compact.get(name);
+    if (!t) throw new RangeError(`tensor ${name} (shape ${formatShape(own.get(name)!)}) is missing from the SubTransformer`);
+    const fits = t.shape.length === shape.length && t.shape.every((s, i) => s <= shape[i]) && t.data.length === shapeSize(t.shape);
+    if (!fits) throw new RangeError(`tensor ${name} has shape ${formatShape(t.shape)}, which does not fit ${formatShape(shape)}`);
+    if (shape.length === 1) data.set(t.data);
+    else for (let r = 0, ld = shape[1], c = t.shape[1]; r < t.shape[0]; r++) data.set(t.data.subarray(r * c, (r + 1) * c), r * ld);
+  }
+  return out;
+}
+
 /** Number of parameters: the sum of the tensors' sizes (of their shapes, for a ShapeMap). */
 export function paramCount(tensors: TensorMap | ShapeMap): number {
   let n = 0;

@@ -27,6 +27,7 @@ import { Keeper, type Kept } from "./keep.js";
 import { checkTrainingMemory, largestFittingBatch, TrainingMemoryError, WASM_HEAP_BYTES } from "./memory.js";
 import { Adam, cosineDecay, cosineLr, inverseSqrtLr } from "./optim.js";
 import { describeRecipe, probeDone, refineRecipe, sizeRecipe, TRIAL_UPDATES, type Recipe } from "./recipe.js";
+import { projectVariables, type Codebooks } from "./codebooks.js";
 import { trainStep, type StepResult } from "./step.js";
 import { SuperTransformer } from "./supertransformer.js";
 
@@ -82,6 +83,11 @@ export interface TrainOptions {
    * that teaches; top-k soft labels (default 5) weighted `weight` (default 0.5) against the labels.
    */
   distill?: { tensors: TensorMap; arch: ValidArch; topK?: number; weight?: number };
+  /**
+   * Quantization-aware fine-tuning (./codebooks.ts): these K-means matrices keep their assignment
+   * and are projected onto their codebooks at the start and after every update.
+   */
+  codebooks?: Codebooks;
   /** Validation pairs used (the first n): keeps validation fast. */
   validMax?: number;
   backend?: string;
@@ -143,7 +149,8 @@ const DEFAULT_LR: LrOptions = { schedule: "cosine", maxLr: 1e-3, warmup: 400, wa
 /** What must match for a checkpoint to be resumed. */
 function fingerprint(o: TrainOptions): string {
   const d = o.distill && { arch: o.distill.arch, topK: o.distill.topK ?? 5, weight: o.distill.weight ?? 0.5 }; // only when set: older checkpoints still resume
-  return JSON.stringify({ space: o.space, arch: o.arch ?? null, sampling: o.sampling ?? "uniform", V: o.vocab.size, n: o.train.length, seed: o.seed ?? 1, ...(d ? { distill: d } : {}) });
+  const q = o.codebooks && [...o.codebooks.keys()]; // only when set, as distill
+  return JSON.stringify({ space: o.space, arch: o.arch ?? null, sampling: o.sampling ?? "uniform", V: o.vocab.size, n: o.train.length, seed: o.seed ?? 1, ...(d ? { distill: d } : {}), ...(q ? { codebooks: q } : {}) });
 }
 
 /** A model file's weights: its tensors without the Adam moments (`adam.m.*`, `adam.v.*`) a checkpoint adds. */
@@ -273,6 +280,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const teacherInit = d && { tensors: d.tensors, arch: d.arch, topK: d.topK ?? 5, weight: d.weight ?? 0.5 };
   const teacher = teacherInit && { ...teacherInit, st: new SuperTransformer(o.space, V, { tensors: d.tensors }) };
   if (teacher) log(`distilling from the teacher's top ${teacher.topK} (weight ${teacher.weight})`);
+  if (o.codebooks) {
+    projectVariables(st.variables, o.codebooks); // the quantized model is where training starts
+    log(`quantization-aware: ${o.codebooks.size} matrices keep their assignments; their centroids are trained`);
+  }
   const parallel = threads > 1 ? await DataParallel.start(st, threads, backend.name, teacherInit) : undefined;
   try {
     return await loop();
@@ -318,6 +329,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const so = { lr: rate, labelSmoothing: o.labelSmoothing ?? 0.1, rates, clipNorm: o.clipNorm ?? 0, teacher };
       const t0 = performance.now();
       const r: StepResult = parallel ? await parallel.step(opt, archs, batch, so) : trainStep(st, opt, archs, batch, so);
+      if (o.codebooks) projectVariables(st.variables, o.codebooks); // back onto the codebooks (the workers get these values next update)
       if (sizing && !state.recipe) {
         const sec = (performance.now() - t0) / 1000;
         if (trial) { if (trial.updates++ > 0) trialTimes.push(sec); } // the first at a new size allocates

@@ -61,6 +61,24 @@ describe("hat quantize", () => {
       .toEqual([["kmeans", 8, 1], ["kmeans", 4, "many"]]);
   });
 
+  it("--finetune-steps: k-means with its centroids fine-tuned on a corpus; the SuperTransformer's largest as a compact model", async () => {
+    const out = join(dir, "ft.hatm"), src = join(dir, "tr.src"), tgt = join(dir, "tr.tgt");
+    writeFileSync(src, text.join("\n") + "\n");
+    writeFileSync(tgt, [...text].reverse().join("\n") + "\n");
+    const q = await hat("quantize", "--model", model, "--bits", "4", "--finetune-steps", "3", "--src", src, "--tgt", tgt, "--valid-src", src, "--valid-tgt", tgt,
+      "--threads", "1", "--out", out, "--json");
+    expect(q.code, q.err).toBe(0);
+    const j = JSON.parse(q.out);
+    expect(j).toMatchObject({ out, method: "kmeans", bits: 4, steps: 3, bytes: statSync(out).size });
+    for (const k of ["f32", "quantized", "finetuned"]) expect(Number.isFinite(j.valid_loss[k])).toBe(true);
+    const i = JSON.parse((await hat("info", "--model", out, "--json")).out);
+    expect(i).toMatchObject({ kind: "subtransformer", format_version: 2 });
+    expect(i.quantization[0]).toMatchObject({ method: "kmeans", bits: 4 });
+    const t = await hat("translate", "--model", out, "--input", input, "--beam", "2");
+    expect(t.code, t.err).toBe(0);
+    expect(t.out.split("\n").length - 1).toBe(3);
+  });
+
   it("an f32 model's info says so", async () => {
     const i = JSON.parse((await hat("info", "--model", model, "--json")).out);
     expect(i).toMatchObject({ format_version: 1, quantization: [] });
@@ -80,6 +98,10 @@ describe("hat quantize", () => {
       [["quantize", "--model", model, "--bits", "4", "--init", "random", "--out", out], /--init must be uniform or quantile, got 'random'/],
       [["quantize", "--model", model, "--bits", "8", "--method", "linear", "--init", "quantile", "--out", out], /--init goes with --method kmeans/],
       [["quantize", "--model", model, "--bits", "8"], /--out is required/],
+      [["quantize", "--model", model, "--bits", "4", "--demo", "--out", out], /--demo goes with --finetune-steps or --finetune-minutes/],
+      [["quantize", "--model", model, "--bits", "8", "--method", "linear", "--finetune-steps", "3", "--demo", "--out", out], /fine-tuning keeps k-means assignments/],
+      [["quantize", "--model", model, "--bits", "4", "--finetune-steps", "3", "--finetune-minutes", "1", "--demo", "--out", out], /give one of --finetune-steps and --finetune-minutes/],
+      [["quantize", "--model", model, "--bits", "4", "--finetune-steps", "0", "--demo", "--out", out], /--finetune-steps/],
       [["quantize", "--model", join(dir, "cut.hatm"), "--bits", "8", "--out", out], /cut\.hatm: file is truncated/],
       [["info", "--model", join(dir, "cut.hatm")], /truncated/],
     ] as const) {
