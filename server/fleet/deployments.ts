@@ -157,7 +157,12 @@ export class Deployments {
       }
     }
     // a quantized file (a quantize job's model) is measured as its form (kmeans4, ...) unless told otherwise
-    const protocol = check(Protocol, { ...DEPLOYMENT_PROTOCOL, quant: quantOfFile(header.tensors), ...learnt, vocab, ...body.protocol }, "protocol");
+    const form = quantOfFile(header.tensors);
+    const protocol = check(Protocol, { ...DEPLOYMENT_PROTOCOL, quant: form, ...learnt, vocab, ...body.protocol }, "protocol");
+    // a quantized file runs as stored (or with int8 products): another form would be a label, not a measurement
+    if (header.tensors.some((e) => e.quant) && protocol.quant !== form && protocol.quant !== "int8") {
+      throw badRequest(`protocol.quant: ${protocol.quant}, but the model's matrices are stored as ${form}: the agents would run ${form} weights and report them as ${protocol.quant} (give ${form}, or int8 for int8 products)`, "protocol_mismatch");
+    }
     const constraint = body.constraint_ms ?? found?.constraintMs ?? null;
     const id = newId("dp");
     db.prepare(`INSERT INTO deployments (id, device_class, model_sha256, model_bytes, model_kind, arch, protocol, source_job, constraint_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)

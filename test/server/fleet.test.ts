@@ -13,6 +13,7 @@ import { DEMO_SPACE } from "../../runtime/spaces.js";
 import type { DeployWork, Hardware, ProfileWork } from "../../runtime/fleet-protocol.js";
 import { encodeModel } from "../../runtime/format.js";
 import { DEPLOYMENT_PROTOCOL } from "../../runtime/protocol.js";
+import { kmeansQuantize } from "../../runtime/quant.js";
 import { createServer, type HatServer } from "../../server/app.js";
 import { hashToken } from "../../server/auth.js";
 import { LEASE_ASSUMED_GFLOPS, LEASE_SAFETY, leaseSecondsFor, MAX_LEASE_S } from "../../server/fleet/work.js";
@@ -385,6 +386,23 @@ describe("the protocol's quant (int8 campaigns and deployments)", () => {
     const bad = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "int8-plain", model: { sha256: sha }, protocol: { quant: "int4" } } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/protocol\.quant/);
+  });
+
+  it("a quantized file is deployed as its form or with int8 products; another form is refused naming both", async () => {
+    const kmeans = kmeansQuantize({ shape: [4, 4], data: Float32Array.from({ length: 16 }, (_, i) => i / 16) }, { bits: 4 });
+    const q = encodeModel({ kind: "subtransformer", arch, space: DEMO_SPACE, positionDims: { encoder: 64, decoder: 64 }, vocab: { size: 300, pad: 0, bos: 1, eos: 2, unk: 3 }, tokenizer: { fake: true } },
+      new Map([["w", kmeans]]));
+    const sha = s.ctx.artifacts.put(q, "model", "q.hatm").sha256;
+    const plain = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "q-dep", model: { sha256: sha } } });
+    expect(plain.status, JSON.stringify(plain.body)).toBe(201);
+    expect(plain.body.protocol.quant).toBe("kmeans4");
+    const int8 = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "q-dep", model: { sha256: sha }, protocol: { quant: "int8" } } });
+    expect(int8.status).toBe(201);
+    for (const quant of ["f32", "kmeans8", "linear8"]) {
+      const r = await call("POST", "/v1/deployments", { token: ADMIN, body: { device_class: "q-dep", model: { sha256: sha }, protocol: { quant } } });
+      expect(r.status).toBe(400);
+      expect(r.body.error).toMatchObject({ code: "protocol_mismatch", message: expect.stringMatching(new RegExp(`^protocol\\.quant: ${quant}, but the model's matrices are stored as kmeans4`)) });
+    }
   });
 
   it("threads as quant: a campaign's leases and rows say them, a deployment of a search's model takes its predictor's, another count is refused", async () => {
