@@ -10,8 +10,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isInputError } from "../../runtime/errors.js";
 import { writeFileAtomic } from "../../runtime/files.js";
-import { readModelFile } from "../../runtime/model-files.js";
-import { writeQuantizedModel, writeSubTransformer } from "../../runtime/model-files.js";
+import { readModelFile, writeModelFile, writeQuantizedModel, writeSubTransformer } from "../../runtime/model-files.js";
 import { readTexts, type Texts } from "../../data/texts.js";
 import { fitPredictorFile } from "../../latency/fit-file.js";
 import { fewShotFile } from "../../latency/transfer-file.js";
@@ -20,6 +19,7 @@ import type { CandidateMeasurer } from "../../search/closed-loop.js";
 import { runSearch } from "../../search/pipeline.js";
 import { runStudy } from "../../search/study-run.js";
 import { progressLine, trainModel, trainSummary, type Progress } from "../../train/pipeline.js";
+import { quantAwareFinetune } from "../../train/quant-aware.js";
 import { positionFraction, trainProgressData, type ProgressData } from "./progress.js";
 import { RESULT_FILE, SPEC_COMMAND, type ChildMessage, type JobSpec, type ParentMessage, type TextFiles } from "./spec.js";
 
@@ -97,8 +97,19 @@ async function run(spec: JobSpec): Promise<unknown> {
       }));
     case "export":
       return writeSubTransformer(await readModelFile(spec.supernet), spec.arch, spec.out);
-    case "quantize":
-      return writeQuantizedModel(await readModelFile(spec.model), spec.options, spec.out);
+    case "quantize": {
+      const file = await readModelFile(spec.model);
+      const f = spec.finetune;
+      if (!f) return writeQuantizedModel(file, spec.options, spec.out);
+      const o = spec.options;
+      const r = await quantAwareFinetune({
+        ...f, file, bits: o.bits, embedBits: o.embedBits, init: o.init, data: { train: texts(f.data.train), valid: texts(f.data.valid) },
+        checkpoint: `${spec.out}.ckpt`, log, onProgress: trainProgress,
+      });
+      await writeModelFile(spec.out, r.bytes);
+      const t = r.result;
+      return { ...r.summary, bytes: r.bytes.length, f32Bytes: r.f32Bytes, finetuned: { steps: t.steps, seconds: t.seconds, tokens_per_sec: t.tokensPerSec, valid_loss: r.validLoss } };
+    }
     case "predictor":
       if (spec.fewShot) {
         const { data, out, seed, outliers, space, features, device } = spec.options;

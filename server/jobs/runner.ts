@@ -76,6 +76,8 @@ export type RemoteChild = (run: { job: JobRecord; dir: string; call: number; opt
 interface Active {
   id: string;
   kind: JobKind<unknown>;
+  /** Whether it holds the one exclusive slot (its kind's rule on its params). */
+  exclusive: boolean;
   abort: AbortController;
   cancelled: boolean;
   done: Promise<void>;
@@ -249,7 +251,7 @@ export class JobRunner implements Jobs {
     // resumed jobs first, then the queue in creation order
     const rows = this.ctx.db.prepare(`SELECT id, kind, state FROM jobs WHERE state IN ('queued', 'running')
       ORDER BY CASE state WHEN 'running' THEN 0 ELSE 1 END, rowid`).all() as { id: string; kind: string; state: JobState }[];
-    let exclusiveBusy = [...this.active.values()].some((a) => a.kind.exclusive);
+    let exclusiveBusy = [...this.active.values()].some((a) => a.exclusive);
     for (const r of rows) {
       if (this.active.has(r.id)) continue;
       const kind = this.kinds.get(r.kind);
@@ -258,16 +260,17 @@ export class JobRunner implements Jobs {
         this.unknownSaid.add(r.id);
         continue;
       }
-      if (kind.exclusive && !this.remote) { // queued on workers, the server's CPU is not what they use
+      const exclusive = typeof kind.exclusive === "function" ? kind.exclusive(this.get(r.id)!.params) : kind.exclusive;
+      if (exclusive && !this.remote) { // queued on workers, the server's CPU is not what they use
         if (exclusiveBusy) continue;
         exclusiveBusy = true;
       }
-      this.launch(r.id, kind, r.state === "running");
+      this.launch(r.id, kind, r.state === "running", exclusive);
     }
   }
 
-  private launch(id: string, kind: JobKind<unknown>, resumed: boolean): void {
-    const a: Active = { id, kind, abort: new AbortController(), cancelled: false, done: Promise.resolve(), logs: 0, lastProgress: 0 };
+  private launch(id: string, kind: JobKind<unknown>, resumed: boolean, exclusive: boolean): void {
+    const a: Active = { id, kind, exclusive, abort: new AbortController(), cancelled: false, done: Promise.resolve(), logs: 0, lastProgress: 0 };
     this.active.set(id, a);
     this.ctx.db.prepare(`UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, ?) WHERE id = ?`).run(now(), id);
     const job = this.get(id)!;

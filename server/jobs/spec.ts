@@ -9,6 +9,7 @@
  *   finetune  — trainModel: one SubTransformer, from the inherited weights of `init` (or scratch)
  *   export    — runtime/model.ts writeSubTransformer: the compact model of `arch`
  *   quantize  — runtime/model.ts writeQuantizedModel: a model with its weight matrices quantized
+ *               (with `finetune`: train/quant-aware.ts quantAwareFinetune, k-means centroids trained)
  *   predictor — latency/fit-file.ts fitPredictorFile: a latency predictor from datasets (with
  *               fewShot: latency/transfer-file.ts fewShotFile, from a few rows and a prior)
  *   search    — search/pipeline.ts runSearch: the search, export, fine-tuning, BLEU and report
@@ -22,6 +23,7 @@ import type { FinetuneSettings, SearchOptions } from "../../search/pipeline.js";
 import type { StudyOptions } from "../../search/study-run.js";
 import type { TrainModelOptions } from "../../train/pipeline.js";
 import type { QuantizeOptions } from "../../runtime/quant.js";
+import type { QuantAwareOptions } from "../../train/quant-aware.js";
 import type { ProgressData } from "./progress.js";
 
 /** The spec's file in the job's directory, and the result's. */
@@ -68,6 +70,8 @@ export interface QuantizeSpec {
   /** The model file (any job's `model` artifact). */
   model: string;
   options: QuantizeOptions;
+  /** K-means centroids fine-tuned on `data` (checkpoints to OUT.ckpt); `arch` a SuperTransformer's, checked at POST. */
+  finetune?: { data: { train: TextFiles; valid: TextFiles } } & Pick<QuantAwareOptions, "steps" | "minutes" | "arch" | "lr" | "maxTokens" | "dropout" | "threads">;
   out: string;
 }
 

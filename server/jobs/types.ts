@@ -66,8 +66,8 @@ export interface JobKind<P = unknown> {
   params: z.ZodType<P>;
   /** Checks beyond the schema (referenced ids exist, artifacts present); throw an ApiError. */
   prepare?(params: P): P;
-  /** true: one at a time with the other exclusive kinds (they use the server's CPU). */
-  exclusive: boolean;
+  /** true: one at a time with the other exclusive kinds (they use the server's CPU); or decided by the job's params. */
+  exclusive: boolean | ((params: P) => boolean);
   /** Do the work; the returned value (JSON) becomes the job's result. Throw to fail it. */
   run(params: P, ctl: JobControl): Promise<unknown>;
   /** One line for the OpenAPI document. */

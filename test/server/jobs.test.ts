@@ -548,6 +548,26 @@ describe("/v1/jobs: the train, predictor and search kinds", () => {
     expect(quantized.header.tokenizer).toEqual(exported.header.tokenizer);
     expect(q.result).toMatchObject({ method: "kmeans", bits: 4, model_sha256: q.artifacts.model });
     expect((q.result as { bytes: number }).bytes).toBeLessThan(exported.bytes.length / 4);
+    // ... and quantized with its centroids fine-tuned on the dataset (docs/method.md §13)
+    for (const [body, re] of [
+      [{ model: exp.id, bits: 4, dataset: ds }, /dataset goes with finetune_steps/],
+      [{ model: exp.id, bits: 4, finetune_steps: 2 }, /dataset goes with finetune_steps/],
+      [{ model: exp.id, bits: 8, method: "linear", dataset: ds, finetune_steps: 2 }, /method kmeans/],
+      [{ model: exp.id, bits: 4, lr: 0.001 }, /are fine-tuning's/],
+      [{ model: exp.id, bits: 4, dataset: ds, finetune_steps: 2, arch }, /^arch: job .* made a compact SubTransformer/],
+      [{ model: t.id, bits: 4, dataset: ds, finetune_steps: 2, arch: { ...arch, encoderLayers: 0 } }, /^arch: /],
+      [{ model: exp.id, bits: 4, dataset: "ds_nope", finetune_steps: 2 }, /^dataset: no dataset/],
+    ] as const) {
+      const r = await call(s, "POST", "/v1/jobs/quantize", { body });
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error.message).toMatch(re);
+    }
+    const qf = await settled(s, (await post(s, "quantize", { model: t.id, arch, bits: 4, dataset: ds, finetune_steps: 2, max_tokens: 256, threads: 1 })).id, 60_000);
+    expect(qf.state, qf.error ?? "").toBe("done");
+    expect(qf.result).toMatchObject({ method: "kmeans", bits: 4, finetuned: { steps: 2 }, model_sha256: qf.artifacts.model });
+    const qfm = decodeModel(s.ctx.artifacts.read(qf.artifacts.model));
+    expect(qfm.header).toMatchObject({ kind: "subtransformer", arch });
+    expect(qfm.header.tensors.filter((e) => e.quant?.method === "kmeans" && e.quant.bits === 4).length).toBeGreaterThan(5);
     const ft = await settled(s, (await post(s, "finetune", { supernet: t.id, arch, dataset: ds, steps: 2, max_tokens: 256, threads: 1 })).id, 60_000);
     expect(ft.state, ft.error ?? "").toBe("done");
     expect(ft.result).toMatchObject({ steps: 2, mode: "finetune", model_sha256: ft.artifacts.model });
