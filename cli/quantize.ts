@@ -4,11 +4,10 @@ import { loadArch } from "../runtime/arch-files.js";
 import type { DecodedModel } from "../runtime/format.js";
 import { readModelFile, writeModelFile, writeQuantizedModel } from "../runtime/model-files.js";
 import { KMEANS_INITS, QUANT_BITS, QUANT_METHODS, type KmeansInit, type QuantBits, type QuantMethod } from "../runtime/quant.js";
-import { progressLine } from "../train/pipeline.js";
 import { quantAwareFinetune } from "../train/quant-aware.js";
 import { intFlag, numFlag, optIntFlag, optNumFlag, requireFlag } from "./args.js";
 import { Progress, UsageError, type Io } from "./io.js";
-import { loadData } from "./train.js";
+import { loadData, progressPrinter } from "./train.js";
 
 const HELP = `usage: hat quantize --model IN --bits 4|8 [--method kmeans|linear] [--embed-bits 4|8|32] [--init uniform|quantile] --out OUT [--json]
        hat quantize --model IN --bits 4|8 [--embed-bits B] [--arch FILE] --out OUT
@@ -86,19 +85,12 @@ async function finetuneCommand(values: Record<string, unknown>, io: Io, file: De
   const arch = values.arch !== undefined ? loadArch(values.arch as string, file.header.space) : undefined;
   const data = loadData(values, io);
   const progress = new Progress();
-  let lastPrint = 0;
   const r = await quantAwareFinetune({
     file, arch, bits: q.bits, embedBits: q.embedBits, init: q.init, data, steps, minutes,
     lr: { maxLr: numFlag(values, "lr", 5e-4), warmup: intFlag(values, "warmup", 20, 0) },
     maxTokens: intFlag(values, "max-tokens", values.demo ? 1024 : 4096), dropout: numFlag(values, "dropout", values.demo ? 0 : 0.1),
     threads: optIntFlag(values, "threads"), seed: intFlag(values, "seed", 1, 0), checkpoint: `${q.out}.ckpt`,
-    onProgress: (p) => {
-      const now = performance.now();
-      if (now - lastPrint > 1000 || p.validLoss !== undefined) {
-        lastPrint = now;
-        progress.update(progressLine(p), p.validLoss !== undefined);
-      }
-    },
+    onProgress: progressPrinter(progress),
     log: (l) => io.err(l),
   });
   progress.done();

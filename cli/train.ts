@@ -7,7 +7,7 @@ import type { Space, ValidArch } from "../runtime/types.js";
 import { demoTask } from "../data/demo-task.js";
 import { readTexts, type Texts } from "../data/texts.js";
 import { givenSettings } from "../train/defaults.js";
-import { progressLine, trainModel, trainSummary, TRAIN_DEFAULTS as D } from "../train/pipeline.js";
+import { progressLine, trainModel, trainSummary, TRAIN_DEFAULTS as D, type Progress as TrainProgress } from "../train/pipeline.js";
 import { intFlag, numFlag, optIntFlag, optNumFlag, requireFlag, spaceArg } from "./args.js";
 import { Progress, UsageError, type Io } from "./io.js";
 
@@ -61,6 +61,18 @@ export function loadData(values: Record<string, unknown>, io: Io): Data {
   }
   const read = (s: string, t: string) => readTexts(requireFlag(values, s), requireFlag(values, t), (l) => io.err(l));
   return { train: read("src", "tgt"), valid: read("valid-src", "valid-tgt") };
+}
+
+/** The trainer's progress on `progress`: a line a second at most, each validation kept. */
+export function progressPrinter(progress: Progress): (p: TrainProgress) => void {
+  let lastPrint = 0;
+  return (p) => {
+    const now = performance.now();
+    if (now - lastPrint > 1000 || p.validLoss !== undefined) {
+      lastPrint = now;
+      progress.update(progressLine(p), p.validLoss !== undefined);
+    }
+  };
 }
 
 export async function trainCommand(argv: string[], io: Io): Promise<void> {
@@ -119,7 +131,6 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
   const vocabSize = intFlag(values, "vocab-size", values.demo ? 1000 : D.vocabSize, 300);
   const average = intFlag(values, "average", 0, 0);
   if (average > 100) throw new UsageError(`--average must be at most 100, got ${average}`);
-  let lastPrint = 0;
   const progress = new Progress();
   const r = await trainModel({
     data, space, arch, init, vocabSize, out, sampling: (values.sampling as "uniform" | "sandwich") ?? D.sampling,
@@ -136,13 +147,7 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
     checkpointSeconds: numFlag(values, "checkpoint-seconds", D.checkpointSeconds, 1),
     threads: optIntFlag(values, "threads"),
     recipe: values.recipe === "fixed" ? false : { fixed }, average, distill,
-    onProgress: (p) => {
-      const now = performance.now();
-      if (now - lastPrint > 1000 || p.validLoss !== undefined) {
-        lastPrint = now;
-        progress.update(progressLine(p), p.validLoss !== undefined);
-      }
-    },
+    onProgress: progressPrinter(progress),
     log: (l) => io.err(l),
   });
   progress.done();
