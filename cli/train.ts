@@ -22,7 +22,7 @@ const DEMO_DEFAULTS = { "max-tokens": "1024", lr: "0.005", warmup: "100", dropou
 const DEMO_FIXED = { maxTokens: DEMO_DEFAULTS["max-tokens"], warmup: DEMO_DEFAULTS.warmup, lr: DEMO_DEFAULTS.lr };
 
 const HELP = `usage: hat train (--src FILE --tgt FILE --valid-src FILE --valid-tgt FILE | --demo)
-                 (--space FILE|demo|wmt14|iwslt14|multi30k|cpu-server | --arch FILE [--init SUPERNET.hatm])
+                 (--space FILE|demo|wmt14|iwslt14|multi30k|cpu-server | --arch FILE [--init SUPERNET.hatm] | --init MODEL.hatm)
                  (--steps N | --minutes M; --demo alone: 5 minutes) --out MODEL
                  [--vocab-size 8000] [--max-tokens 4096] [--lr 0.001] [--warmup 400]
                  [--schedule cosine|inverse-sqrt] [--sampling uniform|sandwich] [--dropout 0.1]
@@ -36,6 +36,8 @@ const HELP = `usage: hat train (--src FILE --tgt FILE --valid-src FILE --valid-t
 With --space: trains the SuperTransformer, one SubTransformer sampled per update (the sandwich rule
 trains the largest, the smallest and a random one). With --arch: trains that SubTransformer alone,
 from scratch, or fine-tuned from the inherited weights of --init; the output is a compact model.
+--init a compact SubTransformer (an export's, a search's or a fine-tune's output) trains it further
+as itself (--arch, if given, must be its own).
 With --minutes alone the recipe is sized to the budget (--recipe auto): the first updates are
 timed, then the batch size, the warm-up and the peak rate that were not given are chosen so that
 the budget makes ~1,000 updates, most past warm-up (printed as "recipe: ..."); --recipe fixed uses
@@ -97,7 +99,8 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
   if (values.demo) for (const [k, v] of Object.entries(DEMO_DEFAULTS)) (values as Record<string, unknown>)[k] ??= v;
   if (values.recipe !== undefined && values.recipe !== "auto" && values.recipe !== "fixed") throw new UsageError(`--recipe must be auto or fixed, got '${values.recipe}'`);
   const out = requireFlag(values, "out");
-  if (!values.space === !values.arch) throw new UsageError("give exactly one of --space (SuperTransformer) and --arch (one SubTransformer)");
+  if (values.space !== undefined && values.arch !== undefined) throw new UsageError("give exactly one of --space (SuperTransformer) and --arch (one SubTransformer)");
+  if (values.space === undefined && values.arch === undefined && values.init === undefined) throw new UsageError("give exactly one of --space (SuperTransformer) and --arch (one SubTransformer)");
   if (values.steps === undefined && values.minutes === undefined) {
     if (!values.demo) throw new UsageError("give --steps N or --minutes M");
     values.minutes = String(DEMO_MINUTES); // the demo task's default budget
@@ -109,18 +112,15 @@ export async function trainCommand(argv: string[], io: Io): Promise<void> {
   let space: Space | undefined, arch: ValidArch | undefined, init: DecodedModel | undefined;
   if (values.init) {
     init = await readModelFile(values.init);
-    if (init.header.kind !== "supertransformer" || !init.header.space) throw new UsageError(`--init ${values.init} is not a SuperTransformer`);
+    if (values.space !== undefined) throw new UsageError("--init goes with --arch (fine-tuning one SubTransformer), not --space");
+    if (init.header.kind === "supertransformer" && values.arch === undefined) throw new UsageError(`--init ${values.init} is a SuperTransformer: say which SubTransformer to fine-tune (--arch FILE)`);
   }
-  if (values.arch) {
-    arch = loadArch(values.arch, init?.header.space);
-  } else {
-    if (values.init) throw new UsageError("--init goes with --arch (fine-tuning one SubTransformer)");
-    space = spaceArg(values.space!);
-  }
+  if (values.arch) arch = loadArch(values.arch, init?.header.space);
+  else if (!init) space = spaceArg(values.space!);
 
   const distillFlags = ["teacher-arch", "distill-weight", "distill-top"].filter((k) => values[k as keyof typeof values] !== undefined);
   if (distillFlags.length && !values.distill) throw new UsageError(`--${distillFlags[0]} goes with --distill`);
-  if (values.distill && !init) throw new UsageError("--distill needs a teacher: fine-tune from a SuperTransformer with --arch FILE --init SUPERNET.hatm");
+  if (values.distill && init?.header.kind !== "supertransformer") throw new UsageError("--distill needs a teacher: fine-tune from a SuperTransformer with --arch FILE --init SUPERNET.hatm");
   const distillWeight = numFlag(values, "distill-weight", 0.5, 0);
   if (distillWeight > 1) throw new UsageError(`--distill-weight must be in [0, 1], got ${distillWeight}`);
   const distill = values.distill ? {

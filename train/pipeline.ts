@@ -12,7 +12,8 @@ import { encodeTrained } from "../runtime/model.js";
 import type { Space, ValidArch } from "../runtime/types.js";
 import { Bpe } from "../data/bpe.js";
 import { tokenizeTexts, type Texts } from "../data/texts.js";
-import { train, withoutAdamState, type Progress, type TrainOptions, type TrainResult } from "./trainer.js";
+import { finetuneStart } from "./start.js";
+import { train, type Progress, type TrainOptions, type TrainResult } from "./trainer.js";
 
 export { TRAIN_DEFAULTS } from "./defaults.js";
 
@@ -22,7 +23,7 @@ export interface TrainModelOptions extends Pick<TrainOptions, "steps" | "minutes
   /** The SuperTransformer's space; with `arch`, that SubTransformer alone (its space: `init`'s, or its own). */
   space?: Space;
   arch?: ValidArch;
-  /** A SuperTransformer to fine-tune `arch` from: its weights and its tokenizer. */
+  /** A model to fine-tune `arch` from, its weights and its tokenizer: a SuperTransformer, or a compact SubTransformer trained further as itself (`arch` then optional). */
   init?: DecodedModel;
   /** Tokens of the joint BPE trained when `init` brings no tokenizer. */
   vocabSize: number;
@@ -46,12 +47,14 @@ export interface TrainModelResult {
 }
 
 export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult> {
-  const { data, space: superSpace, arch, init: initFile, vocabSize, lr, out, distill, ...trainer } = o;
-  if (distill && !initFile) throw new InputError("distillation needs a teacher: fine-tune from a SuperTransformer (--init)");
+  const { data, space: superSpace, init: initFile, vocabSize, lr, out, distill, ...trainer } = o;
+  if (distill && initFile?.header.kind !== "supertransformer") throw new InputError("distillation needs a teacher: fine-tune from a SuperTransformer (--init)");
   const log = o.log ?? (() => {});
-  // the space, the starting weights and (when fine-tuning) the tokenizer
-  const space = initFile ? initFile.header.space! : arch ? spaceOfArch(arch) : superSpace!;
-  const init = initFile ? withoutAdamState(initFile.tensors) : undefined;
+  // the space, the starting weights (./start.ts: a SuperTransformer's, or a compact model's) and (when fine-tuning) the tokenizer
+  const start = initFile ? finetuneStart(initFile, o.arch) : undefined;
+  const arch = start?.arch ?? o.arch;
+  const space = start ? start.space : arch ? spaceOfArch(arch) : superSpace!;
+  const init = start?.tensors;
   let bpe = initFile?.header.tokenizer ? Bpe.fromJSON(initFile.header.tokenizer) : undefined;
   if (!bpe) {
     const t0 = performance.now();

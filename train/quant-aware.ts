@@ -4,20 +4,19 @@
  * its centroids free (./codebooks.ts), biases and layer norms trained as usual. The result is a
  * K-means model file of the same size as the plain quantization's.
  */
-import { largestArch, spaceOfArch } from "../runtime/arch-sample.js";
-import { archInSpace, superDims } from "../runtime/arch.js";
 import { InputError } from "../runtime/errors.js";
 import { encodeModel, type DecodedModel } from "../runtime/format.js";
 import { quantizeTensors, type KmeansInit, type KmeansTensor, type QuantBits, type QuantizedTensor, type QuantizeSummary } from "../runtime/quant.js";
-import type { Space, ValidArch } from "../runtime/types.js";
-import { paramCount, padSubTensors, sliceSubTensors, superTensorShapes, type Tensor, type TensorMap } from "../runtime/weights.js";
+import type { ValidArch } from "../runtime/types.js";
+import { paramCount, sliceSubTensors, type Tensor, type TensorMap } from "../runtime/weights.js";
 import { Bpe } from "../data/bpe.js";
 import { tokenizeTexts, type Texts } from "../data/texts.js";
 import { assignmentOf, kmeansOfProjected, projectOnto, type Assignment } from "./codebooks.js";
-import { train, validationLoss, withoutAdamState, type Progress, type TrainOptions, type TrainResult } from "./trainer.js";
+import { finetuneStart } from "./start.js";
+import { train, validationLoss, type Progress, type TrainOptions, type TrainResult } from "./trainer.js";
 
 export interface QuantAwareOptions extends Pick<TrainOptions, "steps" | "minutes" | "maxTokens" | "dropout" | "labelSmoothing" | "seed" | "backend" | "threads" | "checkpointSeconds" | "onProgress" | "log" | "signal"> {
-  /** The model: a compact SubTransformer, or a SuperTransformer and the SubTransformer `arch` of it (default its largest). */
+  /** The model: a compact SubTransformer, or a SuperTransformer and the SubTransformer `arch` of it (default its largest): ./start.ts. */
   file: DecodedModel;
   arch?: ValidArch;
   bits: QuantBits;
@@ -45,22 +44,7 @@ export interface QuantAwareResult {
 export async function quantAwareFinetune(o: QuantAwareOptions): Promise<QuantAwareResult> {
   const h = o.file.header, V = h.vocab.size;
   if (!h.tokenizer) throw new InputError("the model carries no tokenizer: fine-tuning needs one to read the corpus");
-  // the weights in SuperTransformer shapes, of the space trained over, and the SubTransformer
-  let space: Space, arch: ValidArch, weights: TensorMap;
-  if (h.kind === "supertransformer") {
-    space = h.space!;
-    arch = o.arch ? archInSpace(o.arch, space) : largestArch(space);
-    weights = withoutAdamState(o.file.tensors);
-  } else {
-    if (o.arch) throw new InputError("the model is a compact SubTransformer: it is its own architecture (no --arch)");
-    arch = h.arch as ValidArch;
-    space = h.space ?? spaceOfArch(arch); // the space it was cut from: the trainer's sinusoids are that space's widths
-    weights = padSubTensors(o.file.tensors, arch, superTensorShapes(space, V));
-  }
-  const d = superDims(space), p = h.positionDims;
-  if (d.encoderEmbedDim !== p.encoder || d.decoderEmbedDim !== p.decoder) {
-    throw new InputError(`the model's position tables are ${p.encoder}/${p.decoder} wide but its space's embed dims are ${d.encoderEmbedDim}/${d.decoderEmbedDim}: it cannot be fine-tuned`);
-  }
+  const { space, arch, tensors: weights } = finetuneStart(o.file, o.arch);
   const compact = sliceSubTensors(weights, arch, V);
   const { tensors: quantized, summary } = quantizeTensors(compact, { bits: o.bits, method: "kmeans", embedBits: o.embedBits, init: o.init });
   const codebooks = new Map<string, Assignment>();
@@ -69,7 +53,7 @@ export async function quantAwareFinetune(o: QuantAwareOptions): Promise<QuantAwa
   }
   const bpe = Bpe.fromJSON(h.tokenizer);
   const validPairs = tokenizeTexts(bpe, o.data.valid).slice(0, 500);
-  const loss = (t: TensorMap) => validationLoss(t, V, p, arch, validPairs, o.labelSmoothing ?? 0.1);
+  const loss = (t: TensorMap) => validationLoss(t, V, h.positionDims, arch, validPairs, o.labelSmoothing ?? 0.1);
   const f32 = loss(weights);
   const start = projected(weights, codebooks);
   const before = loss(start);

@@ -6,6 +6,8 @@ import { describe, expect, it } from "vitest";
 import { hat } from "./hat.js";
 import { main } from "../../cli/main.js";
 import { demoTask } from "../../data/demo-task.js";
+import { smallestArch } from "../../runtime/arch-sample.js";
+import { DEMO_SPACE } from "../../runtime/spaces.js";
 
 const dir = mkdtempSync(join(tmpdir(), "hat-train-cli-"));
 
@@ -33,6 +35,28 @@ describe("hat train / translate / bleu", () => {
     expect(JSON.parse(b.out).bleu).toBeGreaterThanOrEqual(0);
     // the checkpoint sits beside the model
     expect(readFileSync(model + ".ckpt").subarray(0, 4).toString()).toBe("HATM");
+  });
+
+  it("--init: a SuperTransformer's SubTransformer fine-tuned, then that compact model trained further as itself", async () => {
+    const supernet = join(dir, "s.hatm"), arch = join(dir, "small.json"), ft = join(dir, "ft.hatm"), more = join(dir, "more.hatm");
+    expect((await hat("train", "--demo", "--space", "demo", "--steps", "1", "--max-tokens", "300", "--vocab-size", "400", "--threads", "1", "--out", supernet)).code).toBe(0);
+    writeFileSync(arch, JSON.stringify(smallestArch(DEMO_SPACE)));
+    const a = await hat("train", "--demo", "--arch", arch, "--init", supernet, "--steps", "1", "--max-tokens", "300", "--threads", "1", "--out", ft, "--json");
+    expect(a.code, a.err).toBe(0);
+    const b = await hat("train", "--demo", "--init", ft, "--steps", "2", "--max-tokens", "300", "--threads", "1", "--out", more, "--json");
+    expect(b.code, b.err).toBe(0);
+    expect(JSON.parse(b.out.trim().split("\n").pop()!).steps).toBe(2);
+    const info = JSON.parse((await hat("info", "--model", more, "--json")).out);
+    expect(info).toMatchObject({ kind: "subtransformer", arch: smallestArch(DEMO_SPACE) });
+    for (const [argv, re] of [
+      [["--init", supernet], /is a SuperTransformer: say which SubTransformer/],
+      [["--init", ft, "--distill"], /--distill needs a teacher/],
+      [["--init", ft, "--space", "demo"], /give exactly one of --space|--init goes with --arch/],
+    ] as const) {
+      const r = await hat("train", "--demo", "--steps", "1", "--out", join(dir, "bad.hatm"), ...argv);
+      expect(r.code, `${argv.join(" ")}: ${r.err}`).toBe(2);
+      expect(r.err).toMatch(re);
+    }
   });
 
   it("bad flags are refused with exit code 2", async () => {

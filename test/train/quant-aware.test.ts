@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { Bpe } from "../../data/bpe.js";
 import { demoTask } from "../../data/demo-task.js";
-import { smallestArch, spaceOfArch as spaceOf } from "../../runtime/arch-sample.js";
+import { largestArch, smallestArch, spaceOfArch as spaceOf } from "../../runtime/arch-sample.js";
 import { decodeModel } from "../../runtime/format.js";
 import { exportSubTransformer, quantizeModel } from "../../runtime/model.js";
 import { dequantize, kmeansQuantize, unpackIndices, type KmeansTensor } from "../../runtime/quant.js";
@@ -121,12 +121,13 @@ describe("quantAwareFinetune", () => {
     check(r.bytes, r.validLoss.finetuned);
   });
 
-  it("a compact SubTransformer file, 2 threads; --arch on it and a model without a tokenizer are refused", async () => {
+  it("a compact SubTransformer file, 2 threads; another arch for it and a model without a tokenizer are refused", async () => {
     const compact = decodeModel(exportSubTransformer(superFile, smallestArch(tiny)));
     const r = await quantAwareFinetune({ ...common, file: compact, threads: 2 });
     expect(r.validLoss.finetuned).toBeLessThan(r.validLoss.quantized);
     check(r.bytes, r.validLoss.finetuned);
-    await expect(quantAwareFinetune({ ...common, file: compact, arch: smallestArch(tiny) })).rejects.toThrow(/compact SubTransformer/);
+    await expect(quantAwareFinetune({ ...common, file: compact, arch: largestArch(tiny) })).rejects.toThrow(/compact SubTransformer of another architecture/);
+    expect((await quantAwareFinetune({ ...common, steps: 1, file: compact, arch: smallestArch(tiny) })).arch).toEqual(smallestArch(tiny)); // its own: fine
     const bare = { ...compact, header: { ...compact.header, tokenizer: undefined } };
     await expect(quantAwareFinetune({ ...common, file: bare })).rejects.toThrow(/no tokenizer/);
   });
