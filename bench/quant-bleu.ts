@@ -14,7 +14,7 @@
  * --finetune-steps N adds two rows, each given the same N updates of the same recipe (the demo
  * task's training pairs, or --train-src/--train-tgt): "kmeans4, fine-tuned" (hat quantize
  * --finetune-steps: the centroids trained, docs/method.md §13) and "f32, fine-tuned" (hat train
- * --arch --init: the fair f32 comparison; MODEL must be a SuperTransformer for it).
+ * --init: the fair f32 comparison).
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -57,6 +57,9 @@ const forms: { name: string; method?: QuantMethod; bits?: QuantBits; embedBits?:
   { name: "kmeans4, quantile init", method: "kmeans", bits: 4, init: "quantile" },
   { name: "kmeans8, quantile init", method: "kmeans", bits: 8, init: "quantile" },
 ];
+const keep = values.forms?.split(";").map((f) => f.trim());
+const unknown = keep?.filter((k) => !forms.some((f) => f.name === k));
+if (unknown?.length) throw new Error(`--forms: no row named ${unknown.map((k) => `'${k}'`).join(", ")} (rows: ${forms.map((f) => f.name).join("; ")})`);
 const steps = values["finetune-steps"] !== undefined ? Number(values["finetune-steps"]) : 0;
 if (steps > 0) {
   const demo = demoTask({ seed: Number(values.seed ?? 1) });
@@ -68,18 +71,13 @@ if (steps > 0) {
   const q = await quantAwareFinetune({ ...recipe, file, bits: 4, data });
   console.error(`kmeans4 fine-tuned: ${steps} updates in ${((performance.now() - t0) / 1000).toFixed(0)} s, validation loss ${JSON.stringify(q.validLoss)}`);
   forms.push({ name: `kmeans4, fine-tuned ${steps}`, finetuned: q.bytes });
-  if (file.header.kind === "supertransformer") {
-    const dir = mkdtempSync(join(tmpdir(), "quant-bleu-"));
-    const f = await trainModel({ ...recipe, data, arch: q.arch, init: file, vocabSize: file.header.vocab.size, out: join(dir, "f32.hatm"), recipe: false });
-    rmSync(dir, { recursive: true, force: true });
-    console.error(`f32 fine-tuned: validation loss ${f.result.validLoss}`);
-    forms.push({ name: `f32, fine-tuned ${steps}`, finetuned: f.bytes });
-  }
+  const dir = mkdtempSync(join(tmpdir(), "quant-bleu-"));
+  const f = await trainModel({ ...recipe, data, arch: q.arch, init: file, vocabSize: file.header.vocab.size, out: join(dir, "f32.hatm"), recipe: false });
+  rmSync(dir, { recursive: true, force: true });
+  console.error(`f32 fine-tuned: validation loss ${f.result.validLoss}`);
+  forms.push({ name: `f32, fine-tuned ${steps}`, finetuned: f.bytes });
 }
-const keep = values.forms?.split(";").map((f) => f.trim());
-const unknown = keep?.filter((k) => !forms.some((f) => f.name === k));
-if (unknown?.length) throw new Error(`--forms: no row named ${unknown.map((k) => `'${k}'`).join(", ")} (rows: ${forms.map((f) => f.name).join("; ")})`);
-if (keep) forms.splice(0, forms.length, ...forms.filter((f) => keep.includes(f.name)));
+if (keep) forms.splice(0, forms.length, ...forms.filter((f) => keep.includes(f.name) || f.finetuned)); // --finetune-steps' rows always
 const rows: string[] = [];
 let base = 0;
 for (const f of forms) {
@@ -89,7 +87,7 @@ for (const f of forms) {
   const b = f.finetuned ?? q?.bytes ?? bytes;
   const model = HatModel.fromBytes(b, loadWasm(), { quant: f.products ?? "f32" });
   const { result } = bleuOfModel(model, bpe, test.src.slice(0, n), test.tgt.slice(0, n), { arch: model.defaultArch, beam, lenpen: 0.6 });
-  if (!f.method && !f.products) base = result.score;
+  if (!f.method && !f.products && !f.finetuned) base = result.score;
   rows.push(`| ${f.name} | ${result.score.toFixed(2)} | ${(result.score - base).toFixed(2)} | ${(b.length / 1024).toFixed(0)} KiB | ${(bytes.length / b.length).toFixed(2)}x | ${q ? q.relRmse.toExponential(2) : "-"} | ${q ? qs.toFixed(2) + " s" : "-"} |`);
   console.error(rows[rows.length - 1]);
 }
