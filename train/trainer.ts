@@ -149,7 +149,7 @@ const DEFAULT_LR: LrOptions = { schedule: "cosine", maxLr: 1e-3, warmup: 400, wa
 /** What must match for a checkpoint to be resumed. */
 function fingerprint(o: TrainOptions): string {
   const d = o.distill && { arch: o.distill.arch, topK: o.distill.topK ?? 5, weight: o.distill.weight ?? 0.5 }; // only when set: older checkpoints still resume
-  const q = o.codebooks && [...o.codebooks.keys()]; // only when set, as distill
+  const q = o.codebooks && [...o.codebooks].map(([name, a]) => [name, a.k]); // only when set, as distill
   return JSON.stringify({ space: o.space, arch: o.arch ?? null, sampling: o.sampling ?? "uniform", V: o.vocab.size, n: o.train.length, seed: o.seed ?? 1, ...(d ? { distill: d } : {}), ...(q ? { codebooks: q } : {}) });
 }
 
