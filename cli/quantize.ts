@@ -14,7 +14,7 @@ const HELP = `usage: hat quantize --model IN --bits 4|8 [--method kmeans|linear]
                     (--finetune-steps N | --finetune-minutes M)
                     (--src FILE --tgt FILE --valid-src FILE --valid-tgt FILE | --demo)
                     [--lr 0.0005] [--warmup 20] [--max-tokens 4096] [--dropout 0.1 (--demo: 0)]
-                    [--threads N] [--seed 1] [--json]
+                    [--distill [--distill-weight 0.5]] [--threads N] [--seed 1] [--json]
 
 Writes IN with every weight matrix (projections, FFN, embedding) quantized; biases and layer norms
 stay f32. kmeans (default, HAT's): 2^bits centroids per matrix, initialised uniformly over
@@ -30,7 +30,9 @@ With --finetune-steps or --finetune-minutes (k-means): quantization-aware fine-t
 matrix keeps its assignment of weights to centroids and only the centroids move (each the mean
 of its weights after every update), biases and layer norms are trained too, on the corpus given
 (the model's own tokenizer). OUT is the same size as without it. A SuperTransformer IN gives its
-SubTransformer --arch (default its largest) as a compact model. OUT.ckpt is its checkpoint.`;
+SubTransformer --arch (default its largest) as a compact model. OUT.ckpt is its checkpoint.
+--distill: the quantized model also learns the f32 model's own top-5 distribution at every target
+position (token-level distillation, the f32 model as teacher; --distill-weight of the loss).`;
 
 export async function quantizeCommand(argv: string[], io: Io): Promise<void> {
   const { values } = parseArgs({
@@ -40,6 +42,7 @@ export async function quantizeCommand(argv: string[], io: Io): Promise<void> {
       "finetune-steps": { type: "string" }, "finetune-minutes": { type: "string" }, arch: { type: "string" },
       src: { type: "string" }, tgt: { type: "string" }, "valid-src": { type: "string" }, "valid-tgt": { type: "string" }, demo: { type: "boolean" },
       lr: { type: "string" }, warmup: { type: "string" }, "max-tokens": { type: "string" }, dropout: { type: "string" }, threads: { type: "string" }, seed: { type: "string" },
+      distill: { type: "boolean" }, "distill-weight": { type: "string" },
       json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -59,7 +62,7 @@ export async function quantizeCommand(argv: string[], io: Io): Promise<void> {
   if (values.init !== undefined && method !== "kmeans") throw new UsageError("--init goes with --method kmeans");
   const input = requireFlag(values, "model"), out = requireFlag(values, "out");
   const finetune = values["finetune-steps"] !== undefined || values["finetune-minutes"] !== undefined;
-  const trainFlags = ["arch", "src", "tgt", "valid-src", "valid-tgt", "demo", "lr", "warmup", "max-tokens", "dropout", "threads", "seed"].filter((k) => values[k as keyof typeof values] !== undefined);
+  const trainFlags = ["arch", "src", "tgt", "valid-src", "valid-tgt", "demo", "lr", "warmup", "max-tokens", "dropout", "threads", "seed", "distill", "distill-weight"].filter((k) => values[k as keyof typeof values] !== undefined);
   if (!finetune && trainFlags.length) throw new UsageError(`--${trainFlags[0]} goes with --finetune-steps or --finetune-minutes`);
   if (finetune && method !== "kmeans") throw new UsageError("fine-tuning keeps k-means assignments: it goes with --method kmeans");
   const file = await readModelFile(input);
@@ -83,6 +86,9 @@ async function finetuneCommand(values: Record<string, unknown>, io: Io, file: De
   const steps = optIntFlag(values, "finetune-steps"), minutes = optNumFlag(values, "finetune-minutes");
   if (steps !== undefined && minutes !== undefined) throw new UsageError("give one of --finetune-steps and --finetune-minutes");
   const arch = values.arch !== undefined ? loadArch(values.arch as string, file.header.space) : undefined;
+  if (values["distill-weight"] !== undefined && !values.distill) throw new UsageError("--distill-weight goes with --distill");
+  const distillWeight = numFlag(values, "distill-weight", 0.5, 0);
+  if (distillWeight > 1) throw new UsageError(`--distill-weight must be in [0, 1], got ${distillWeight}`);
   const data = loadData(values, io);
   const progress = new Progress();
   const r = await quantAwareFinetune({
@@ -90,6 +96,7 @@ async function finetuneCommand(values: Record<string, unknown>, io: Io, file: De
     lr: { maxLr: numFlag(values, "lr", 5e-4), warmup: intFlag(values, "warmup", 20, 0) },
     maxTokens: intFlag(values, "max-tokens", values.demo ? 1024 : 4096), dropout: numFlag(values, "dropout", values.demo ? 0 : 0.1),
     threads: optIntFlag(values, "threads"), seed: intFlag(values, "seed", 1, 0), checkpoint: `${q.out}.ckpt`,
+    distill: values.distill ? { weight: distillWeight } : undefined,
     onProgress: progressPrinter(progress),
     log: (l) => io.err(l),
   });

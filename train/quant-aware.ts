@@ -27,6 +27,11 @@ export interface QuantAwareOptions extends Pick<TrainOptions, "steps" | "minutes
   lr: { maxLr: number; warmup: number };
   /** Checkpoints go to `${checkpoint}`; resumed from when it exists. */
   checkpoint?: string;
+  /**
+   * Token-level distillation from the model's own f32 weights (./step.ts Teacher): the quantized
+   * model learns the f32 model's top-k distribution besides the labels. Default off.
+   */
+  distill?: { topK?: number; weight?: number };
 }
 
 export interface QuantAwareResult {
@@ -59,9 +64,10 @@ export async function quantAwareFinetune(o: QuantAwareOptions): Promise<QuantAwa
   const before = loss(start);
   o.log?.(`validation loss: f32 ${f32.toFixed(3)}, ${o.bits}-bit k-means ${before.toFixed(3)}`);
 
-  const { file: _f, arch: _a, bits: _b, embedBits: _e, init: _i, data, lr, ...trainer } = o;
+  const { file: _f, arch: _a, bits: _b, embedBits: _e, init: _i, data, lr, distill, ...trainer } = o;
   const r = await train({
     ...trainer, space, arch, init: start, vocab: h.vocab, tokenizer: h.tokenizer, codebooks,
+    distill: distill && { tensors: weights, arch, topK: distill.topK, weight: distill.weight }, // the teacher: the f32 model itself
     train: tokenizeTexts(bpe, data.train), valid: validPairs,
     lr: { maxLr: lr.maxLr, warmup: lr.warmup, schedule: "cosine" },
     recipe: false, // the quantized model is trained briefly at the rate given; no batch sizing

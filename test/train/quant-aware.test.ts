@@ -121,6 +121,12 @@ describe("quantAwareFinetune", () => {
     check(r.bytes, r.validLoss.finetuned);
   });
 
+  it("with distillation from the f32 model itself: still only codebook values, the loss still falls", async () => {
+    const r = await quantAwareFinetune({ ...common, file: superFile, arch: smallestArch(tiny), distill: { weight: 0.5 } });
+    expect(r.validLoss.finetuned).toBeLessThan(r.validLoss.quantized);
+    check(r.bytes, r.validLoss.finetuned);
+  });
+
   it("a compact SubTransformer file, 2 threads; another arch for it and a model without a tokenizer are refused", async () => {
     const compact = decodeModel(exportSubTransformer(superFile, smallestArch(tiny)));
     const r = await quantAwareFinetune({ ...common, file: compact, threads: 2 });
