@@ -6,7 +6,7 @@
  *   node --import tsx bench/quant-bleu.ts MODEL.hatm [--sentences 500] [--seed 1] [--beam 4]
  *        [--src test.en --tgt test.de] [--forms "f32;kmeans4;..."]
  *        [--finetune-steps N [--train-src F --train-tgt F --valid-src F --valid-tgt F] [--lr 5e-4]
- *         [--max-tokens 1024] [--dropout 0] [--threads 1]]
+ *         [--max-tokens 1024] [--dropout 0] [--threads 1] [--distill]]
  *
  * MODEL is a model trained on the demo task (`hat train --demo`, or a `hat demo` winner), or on
  * the corpus of --src/--tgt (e.g. Multi30k test2016); a SuperTransformer runs its largest
@@ -14,7 +14,8 @@
  * --finetune-steps N adds two rows, each given the same N updates of the same recipe (the demo
  * task's training pairs, or --train-src/--train-tgt): "kmeans4, fine-tuned" (hat quantize
  * --finetune-steps: the centroids trained, docs/method.md §13) and "f32, fine-tuned" (hat train
- * --init: the fair f32 comparison).
+ * --init: the fair f32 comparison); --distill a third, the centroids fine-tuned with the f32 model
+ * as teacher.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,7 +37,7 @@ const { values, positionals } = parseArgs({
   options: {
     sentences: { type: "string" }, seed: { type: "string" }, beam: { type: "string" }, src: { type: "string" }, tgt: { type: "string" }, forms: { type: "string" },
     "finetune-steps": { type: "string" }, "train-src": { type: "string" }, "train-tgt": { type: "string" }, "valid-src": { type: "string" }, "valid-tgt": { type: "string" },
-    lr: { type: "string" }, "max-tokens": { type: "string" }, dropout: { type: "string" }, threads: { type: "string" },
+    lr: { type: "string" }, "max-tokens": { type: "string" }, dropout: { type: "string" }, threads: { type: "string" }, distill: { type: "boolean" },
   },
 });
 const path = positionals[0];
@@ -71,6 +72,11 @@ if (steps > 0) {
   const q = await quantAwareFinetune({ ...recipe, file, bits: 4, data });
   console.error(`kmeans4 fine-tuned: ${steps} updates in ${((performance.now() - t0) / 1000).toFixed(0)} s, validation loss ${JSON.stringify(q.validLoss)}`);
   forms.push({ name: `kmeans4, fine-tuned ${steps}`, finetuned: q.bytes });
+  if (values.distill) {
+    const k = await quantAwareFinetune({ ...recipe, file, bits: 4, data, distill: { weight: 0.5 } });
+    console.error(`kmeans4 fine-tuned with the f32 model as teacher: validation loss ${JSON.stringify(k.validLoss)}`);
+    forms.push({ name: `kmeans4, fine-tuned ${steps}, f32 teacher`, finetuned: k.bytes });
+  }
   const dir = mkdtempSync(join(tmpdir(), "quant-bleu-"));
   const f = await trainModel({ ...recipe, data, arch: q.arch, init: file, vocabSize: file.header.vocab.size, out: join(dir, "f32.hatm"), recipe: false });
   rmSync(dir, { recursive: true, force: true });
