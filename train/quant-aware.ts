@@ -83,7 +83,7 @@ export async function quantAwareFinetune(o: QuantAwareOptions): Promise<QuantAwa
     ...h.meta, params: paramCount(compact),
     quantized: {
       method: "kmeans", bits: summary.bits, embedBits: summary.embedBits, relRmse: summary.relRmse, at: new Date().toISOString(),
-      finetuned: { steps: r.steps, seconds: r.seconds, validLoss: { f32, quantized: before, finetuned: r.validLoss } },
+      finetuned: { steps: r.steps, seconds: r.seconds, validLoss: { f32, quantized: before, finetuned: r.validLoss }, ...(distill ? { distill: { topK: distill.topK ?? 5, weight: distill.weight ?? 0.5 } } : {}) },
     },
   };
   const bytes = encodeModel({ ...rest, kind: "subtransformer", arch, space: h.kind === "supertransformer" ? space : h.space, meta }, out);
