@@ -71,7 +71,7 @@ export interface QuantizeSpec {
   model: string;
   options: QuantizeOptions;
   /** K-means centroids fine-tuned on `data` (checkpoints to OUT.ckpt); `arch` a SuperTransformer's, checked at POST. */
-  finetune?: { data: { train: TextFiles; valid: TextFiles } } & Pick<QuantAwareOptions, "steps" | "minutes" | "arch" | "lr" | "maxTokens" | "dropout" | "threads">;
+  finetune?: { data: { train: TextFiles; valid: TextFiles } } & Pick<QuantAwareOptions, "steps" | "minutes" | "arch" | "lr" | "maxTokens" | "dropout" | "threads" | "distill">;
   out: string;
 }
 

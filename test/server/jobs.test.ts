@@ -554,6 +554,7 @@ describe("/v1/jobs: the train, predictor and search kinds", () => {
       [{ model: exp.id, bits: 4, finetune_steps: 2 }, /dataset goes with finetune_steps/],
       [{ model: exp.id, bits: 8, method: "linear", dataset: ds, finetune_steps: 2 }, /method kmeans/],
       [{ model: exp.id, bits: 4, lr: 0.001 }, /are fine-tuning's/],
+      [{ model: exp.id, bits: 4, distill: true }, /are fine-tuning's/],
       [{ model: exp.id, bits: 4, dataset: ds, finetune_steps: 2, arch }, /^arch: job .* made a compact SubTransformer/],
       [{ model: t.id, bits: 4, dataset: ds, finetune_steps: 2, arch: { ...arch, encoderLayers: 0 } }, /^arch: /],
       [{ model: exp.id, bits: 4, dataset: "ds_nope", finetune_steps: 2 }, /^dataset: no dataset/],
@@ -562,11 +563,11 @@ describe("/v1/jobs: the train, predictor and search kinds", () => {
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(r.body.error.message).toMatch(re);
     }
-    const qf = await settled(s, (await post(s, "quantize", { model: t.id, arch, bits: 4, dataset: ds, finetune_steps: 2, max_tokens: 256, threads: 1 })).id, 60_000);
+    const qf = await settled(s, (await post(s, "quantize", { model: t.id, arch, bits: 4, dataset: ds, finetune_steps: 2, max_tokens: 256, threads: 1, distill: true })).id, 60_000);
     expect(qf.state, qf.error ?? "").toBe("done");
     expect(qf.result).toMatchObject({ method: "kmeans", bits: 4, finetuned: { steps: 2 }, model_sha256: qf.artifacts.model });
     const qfm = decodeModel(s.ctx.artifacts.read(qf.artifacts.model));
-    expect(qfm.header).toMatchObject({ kind: "subtransformer", arch });
+    expect(qfm.header).toMatchObject({ kind: "subtransformer", arch, meta: { quantized: { finetuned: { steps: 2, distill: { topK: 5, weight: 0.5 } } } } });
     expect(qfm.header.tensors.filter((e) => e.quant?.method === "kmeans" && e.quant.bits === 4).length).toBeGreaterThan(5);
     const ft = await settled(s, (await post(s, "finetune", { supernet: t.id, arch, dataset: ds, steps: 2, max_tokens: 256, threads: 1 })).id, 60_000);
     expect(ft.state, ft.error ?? "").toBe("done");

@@ -33,11 +33,12 @@ export const QuantizeParams = z.strictObject({
   max_tokens: z.number().int().positive().optional(),
   dropout: z.number().min(0).lt(1).optional(),
   threads: z.number().int().min(1).max(1024).optional(),
+  distill: z.boolean().optional().describe("fine-tuning: the f32 model as the teacher of its quantized copy (top-5 token-level distillation, weight 0.5)"),
 }).refine((p) => !(p.finetune_steps !== undefined && p.finetune_minutes !== undefined), { message: "give at most one of finetune_steps and finetune_minutes", path: ["finetune_steps"] })
   .refine((p) => finetuning(p) === (p.dataset !== undefined), { message: "dataset goes with finetune_steps or finetune_minutes (fine-tuning), and they with it", path: ["dataset"] })
   .refine((p) => !finetuning(p) || (p.method ?? "kmeans") === "kmeans", { message: "fine-tuning keeps k-means assignments: method kmeans", path: ["method"] })
-  .refine((p) => finetuning(p) || ["arch", "lr", "warmup", "max_tokens", "dropout", "threads"].every((k) => p[k as keyof typeof p] === undefined),
-    { message: "arch, lr, warmup, max_tokens, dropout and threads are fine-tuning's: give finetune_steps or finetune_minutes", path: ["finetune_steps"] });
+  .refine((p) => finetuning(p) || ["arch", "lr", "warmup", "max_tokens", "dropout", "threads", "distill"].every((k) => p[k as keyof typeof p] === undefined),
+    { message: "arch, lr, warmup, max_tokens, dropout, threads and distill are fine-tuning's: give finetune_steps or finetune_minutes", path: ["finetune_steps"] });
 export type QuantizeParams = z.infer<typeof QuantizeParams>;
 
 /** The model artifact of the done job `id`, else a 400 naming the field. */
@@ -79,7 +80,7 @@ export function quantizeKind(ctx: ServerContext): JobKind<QuantizeParams> {
       const options = { bits: p.bits, method, embedBits: p.embed_bits };
       const finetune = p.dataset !== undefined ? {
         data: trainData(datasetFiles(ctx, p.dataset)), steps: p.finetune_steps, minutes: p.finetune_minutes, arch: p.arch as unknown as ValidArch | undefined,
-        lr: { maxLr: p.lr ?? 5e-4, warmup: p.warmup ?? 20 }, maxTokens: p.max_tokens ?? 4096, dropout: p.dropout ?? 0.1, threads: p.threads,
+        lr: { maxLr: p.lr ?? 5e-4, warmup: p.warmup ?? 20 }, maxTokens: p.max_tokens ?? 4096, dropout: p.dropout ?? 0.1, threads: p.threads, distill: p.distill ? {} : undefined,
       } : undefined;
       const r = await runJob(ctl, { kind: "quantize", model: modelOf(ctx, p.model), options, finetune, out });
       const model = ctl.artifact("model", out, "model", "quantized.hatm");
