@@ -13,7 +13,7 @@ const HELP = `usage: hat quantize --model IN --bits 4|8 [--method kmeans|linear]
        hat quantize --model IN --bits 4|8 [--embed-bits B] [--arch FILE] --out OUT
                     (--finetune-steps N | --finetune-minutes M)
                     (--src FILE --tgt FILE --valid-src FILE --valid-tgt FILE | --demo)
-                    [--lr 0.0005] [--warmup 20] [--max-tokens 4096] [--dropout 0.1 (--demo: 0)]
+                    [--lr 0.001] [--warmup 20] [--max-tokens 4096] [--dropout 0.1 (--demo: 0)]
                     [--distill [--distill-weight 0.5]] [--threads N] [--seed 1] [--json]
 
 Writes IN with every weight matrix (projections, FFN, embedding) quantized; biases and layer norms
@@ -93,7 +93,7 @@ async function finetuneCommand(values: Record<string, unknown>, io: Io, file: De
   const progress = new Progress();
   const r = await quantAwareFinetune({
     file, arch, bits: q.bits, embedBits: q.embedBits, init: q.init, data, steps, minutes,
-    lr: { maxLr: numFlag(values, "lr", 5e-4), warmup: intFlag(values, "warmup", 20, 0) },
+    lr: { maxLr: numFlag(values, "lr", 1e-3), warmup: intFlag(values, "warmup", 20, 0) },
     maxTokens: intFlag(values, "max-tokens", values.demo ? 1024 : 4096), dropout: numFlag(values, "dropout", values.demo ? 0 : 0.1),
     threads: optIntFlag(values, "threads"), seed: intFlag(values, "seed", 1, 0), checkpoint: `${q.out}.ckpt`,
     distill: values.distill ? { weight: distillWeight } : undefined,

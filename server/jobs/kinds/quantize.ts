@@ -28,7 +28,7 @@ export const QuantizeParams = z.strictObject({
   finetune_steps: z.number().int().positive().max(1_000_000).optional(),
   finetune_minutes: z.number().positive().max(7 * 24 * 60).optional(),
   arch: z.record(z.string(), z.unknown()).optional().describe("fine-tuning a SuperTransformer: its SubTransformer quantized (default its largest)"),
-  lr: z.number().positive().max(1).optional().describe("fine-tuning's peak rate (default 5e-4)"),
+  lr: z.number().positive().max(1).optional().describe("fine-tuning's peak rate (default 1e-3)"),
   warmup: z.number().int().min(0).optional(),
   max_tokens: z.number().int().positive().optional(),
   dropout: z.number().min(0).lt(1).optional(),
@@ -80,7 +80,7 @@ export function quantizeKind(ctx: ServerContext): JobKind<QuantizeParams> {
       const options = { bits: p.bits, method, embedBits: p.embed_bits };
       const finetune = p.dataset !== undefined ? {
         data: trainData(datasetFiles(ctx, p.dataset)), steps: p.finetune_steps, minutes: p.finetune_minutes, arch: p.arch as unknown as ValidArch | undefined,
-        lr: { maxLr: p.lr ?? 5e-4, warmup: p.warmup ?? 20 }, maxTokens: p.max_tokens ?? 4096, dropout: p.dropout ?? 0.1, threads: p.threads, distill: p.distill ? {} : undefined,
+        lr: { maxLr: p.lr ?? 1e-3, warmup: p.warmup ?? 20 }, maxTokens: p.max_tokens ?? 4096, dropout: p.dropout ?? 0.1, threads: p.threads, distill: p.distill ? {} : undefined,
       } : undefined;
       const r = await runJob(ctl, { kind: "quantize", model: modelOf(ctx, p.model), options, finetune, out });
       const model = ctl.artifact("model", out, "model", "quantized.hatm");
