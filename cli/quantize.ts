@@ -4,6 +4,7 @@ import { loadArch } from "../runtime/arch-files.js";
 import type { DecodedModel } from "../runtime/format.js";
 import { readModelFile, writeModelFile, writeQuantizedModel } from "../runtime/model-files.js";
 import { KMEANS_INITS, QUANT_BITS, QUANT_METHODS, type KmeansInit, type QuantBits, type QuantMethod } from "../runtime/quant.js";
+import { QUANT_FINETUNE_DEFAULTS as Q } from "../train/defaults.js";
 import { quantAwareFinetune } from "../train/quant-aware.js";
 import { intFlag, numFlag, optIntFlag, optNumFlag, requireFlag } from "./args.js";
 import { Progress, UsageError, type Io } from "./io.js";
@@ -93,8 +94,8 @@ async function finetuneCommand(values: Record<string, unknown>, io: Io, file: De
   const progress = new Progress();
   const r = await quantAwareFinetune({
     file, arch, bits: q.bits, embedBits: q.embedBits, init: q.init, data, steps, minutes,
-    lr: { maxLr: numFlag(values, "lr", 1e-3), warmup: intFlag(values, "warmup", 20, 0) },
-    maxTokens: intFlag(values, "max-tokens", values.demo ? 1024 : 4096), dropout: numFlag(values, "dropout", values.demo ? 0 : 0.1),
+    lr: { maxLr: numFlag(values, "lr", Q.lr), warmup: intFlag(values, "warmup", Q.warmup, 0) },
+    maxTokens: intFlag(values, "max-tokens", values.demo ? 1024 : Q.maxTokens), dropout: numFlag(values, "dropout", values.demo ? 0 : Q.dropout),
     threads: optIntFlag(values, "threads"), seed: intFlag(values, "seed", 1, 0), checkpoint: `${q.out}.ckpt`,
     distill: values.distill ? { weight: distillWeight } : undefined,
     onProgress: progressPrinter(progress),

@@ -6,6 +6,9 @@ export const TRAIN_DEFAULTS = {
   dropout: 0.1, clipNorm: 0, labelSmoothing: 0.1, seed: 1, checkpointSeconds: 60,
 } as const;
 
+/** Fine-tuning a quantized model's codebooks (train/quant-aware.ts) where `hat quantize --finetune-*` and the quantize job leave a setting out. */
+export const QUANT_FINETUNE_DEFAULTS = { lr: TRAIN_DEFAULTS.lr, warmup: 20, maxTokens: TRAIN_DEFAULTS.maxTokens, dropout: TRAIN_DEFAULTS.dropout } as const;
+
 /** The settings a budget's recipe leaves as given (train/recipe.ts): those the user set. */
 export function givenSettings(given: { maxTokens?: unknown; warmup?: unknown; lr?: unknown }): ("maxTokens" | "warmup" | "lr")[] {
   return (["maxTokens", "warmup", "lr"] as const).filter((k) => given[k] !== undefined);

@@ -8,7 +8,8 @@ import { decodeModel } from "../../../runtime/format.js";
 import { readProtocol, type Protocol } from "../../../runtime/protocol.js";
 import { parseSpaceText } from "../../../runtime/arch-text.js";
 import { BUILTIN_SPACES } from "../../../runtime/spaces.js";
-import type { Space } from "../../../runtime/types.js";
+import { validateArch } from "../../../runtime/arch.js";
+import type { Space, ValidArch } from "../../../runtime/types.js";
 import type { ServerContext } from "../../context.js";
 import { badRequest } from "../../http.js";
 import { SPEC_COMMAND, type JobSpec, type TextFiles } from "../spec.js";
@@ -102,3 +103,19 @@ export function predictorData(ctx: ServerContext, job: JobRecord): { files: stri
   }
   return { files: (p.data ?? []).filter((sha) => ctx.artifacts.has(sha)).map((sha) => resolve(ctx.artifacts.path(sha))) };
 }
+
+/**
+ * The arch param checked against the space of the supernet's train job (`inSpace`), or alone: the
+ * valid arch, or a 400 naming the field.
+ */
+export function checkArch(arch: unknown, supernet: { job: { params: unknown } }, inSpace: boolean): Record<string, unknown> {
+  try {
+    const space = inSpace ? spaceOf((supernet.job.params as { space: string | object }).space) : undefined;
+    return validateArch(arch, space) as unknown as Record<string, unknown>;
+  } catch (e) {
+    throw badRequest(`arch: ${(e as Error).message}`, "invalid_body");
+  }
+}
+
+/** An arch param as prepare() left it: validateArch's ValidArch (stored as JSON, so its brand is the type's alone). */
+export const checked = (arch: Record<string, unknown>): ValidArch => arch as unknown as ValidArch;

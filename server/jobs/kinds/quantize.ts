@@ -8,14 +8,13 @@
  */
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import { validateArch } from "../../../runtime/arch.js";
 import { QUANT_METHODS } from "../../../runtime/quant.js";
-import type { ValidArch } from "../../../runtime/types.js";
+import { QUANT_FINETUNE_DEFAULTS as Q } from "../../../train/defaults.js";
 import type { ServerContext } from "../../context.js";
 import { datasetFiles } from "../../datasets.js";
 import { badRequest } from "../../http.js";
 import type { JobKind } from "../types.js";
-import { runJob, spaceOf, trainData } from "./common.js";
+import { checkArch, checked, runJob, trainData } from "./common.js";
 
 const finetuning = (p: { finetune_steps?: number; finetune_minutes?: number }) => p.finetune_steps !== undefined || p.finetune_minutes !== undefined;
 
@@ -28,7 +27,7 @@ export const QuantizeParams = z.strictObject({
   finetune_steps: z.number().int().positive().max(1_000_000).optional(),
   finetune_minutes: z.number().positive().max(7 * 24 * 60).optional(),
   arch: z.record(z.string(), z.unknown()).optional().describe("fine-tuning a SuperTransformer: its SubTransformer quantized (default its largest)"),
-  lr: z.number().positive().max(1).optional().describe("fine-tuning's peak rate (default 1e-3)"),
+  lr: z.number().positive().max(1).optional().describe(`fine-tuning's peak rate (default ${Q.lr})`),
   warmup: z.number().int().min(0).optional(),
   max_tokens: z.number().int().positive().optional(),
   dropout: z.number().min(0).lt(1).optional(),
@@ -51,15 +50,11 @@ function modelOf(ctx: ServerContext, id: string): string {
   return resolve(ctx.artifacts.path(sha256));
 }
 
-/** The arch param checked against the space of the train job `id` (a SuperTransformer), or a 400 naming the field. */
-function checkArch(ctx: ServerContext, arch: unknown, id: string): Record<string, unknown> {
+/** The arch param of a train job's SuperTransformer (common.ts checkArch), or a 400 naming the field. */
+function archOfTrainJob(ctx: ServerContext, arch: unknown, id: string): Record<string, unknown> {
   const job = ctx.jobs.get(id)!;
   if (job.kind !== "train") throw badRequest(`arch: job ${id} (${job.kind}) made a compact SubTransformer, its own architecture (no arch)`, "invalid_body");
-  try {
-    return validateArch(arch, spaceOf((job.params as { space: string | object }).space)) as unknown as Record<string, unknown>;
-  } catch (e) {
-    throw badRequest(`arch: ${(e as Error).message}`, "invalid_body");
-  }
+  return checkArch(arch, { job }, true);
 }
 
 export function quantizeKind(ctx: ServerContext): JobKind<QuantizeParams> {
@@ -71,7 +66,7 @@ export function quantizeKind(ctx: ServerContext): JobKind<QuantizeParams> {
     prepare(p) {
       modelOf(ctx, p.model);
       if (p.dataset !== undefined) datasetFiles(ctx, p.dataset);
-      if (p.arch !== undefined) return { ...p, arch: checkArch(ctx, p.arch, p.model) };
+      if (p.arch !== undefined) return { ...p, arch: archOfTrainJob(ctx, p.arch, p.model) };
       return p;
     },
     async run(p, ctl) {
@@ -79,8 +74,8 @@ export function quantizeKind(ctx: ServerContext): JobKind<QuantizeParams> {
       const method = (p.method ?? "kmeans") as "kmeans" | "linear";
       const options = { bits: p.bits, method, embedBits: p.embed_bits };
       const finetune = p.dataset !== undefined ? {
-        data: trainData(datasetFiles(ctx, p.dataset)), steps: p.finetune_steps, minutes: p.finetune_minutes, arch: p.arch as unknown as ValidArch | undefined,
-        lr: { maxLr: p.lr ?? 1e-3, warmup: p.warmup ?? 20 }, maxTokens: p.max_tokens ?? 4096, dropout: p.dropout ?? 0.1, threads: p.threads, distill: p.distill ? {} : undefined,
+        data: trainData(datasetFiles(ctx, p.dataset)), steps: p.finetune_steps, minutes: p.finetune_minutes, arch: p.arch && checked(p.arch),
+        lr: { maxLr: p.lr ?? Q.lr, warmup: p.warmup ?? Q.warmup }, maxTokens: p.max_tokens ?? Q.maxTokens, dropout: p.dropout ?? Q.dropout, threads: p.threads, distill: p.distill ? {} : undefined,
       } : undefined;
       const r = await runJob(ctl, { kind: "quantize", model: modelOf(ctx, p.model), options, finetune, out });
       const model = ctl.artifact("model", out, "model", "quantized.hatm");

@@ -11,32 +11,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { validateArch } from "../../../runtime/arch.js";
-import type { ValidArch } from "../../../runtime/types.js";
 import type { ServerContext } from "../../context.js";
 import { datasetFiles } from "../../datasets.js";
-import { badRequest } from "../../http.js";
 import type { JobKind } from "../types.js";
-import { doneJob, runJob, spaceOf, trainData } from "./common.js";
+import { checkArch, checked, doneJob, runJob, trainData } from "./common.js";
 import { oneBudget, TRAINING_OPTIONS, trainSettings } from "./train.js";
 
 const archField = z.record(z.string(), z.unknown()).describe("a SubTransformer of the supernet's space (the project's arch JSON)");
-
-/**
- * The arch param checked against the space of the supernet's train job (`inSpace`), or alone: the
- * valid arch, or a 400 naming the field.
- */
-function checkArch(arch: unknown, supernet: { job: { params: unknown } }, inSpace: boolean): Record<string, unknown> {
-  try {
-    const space = inSpace ? spaceOf((supernet.job.params as { space: string | object }).space) : undefined;
-    return validateArch(arch, space) as unknown as Record<string, unknown>;
-  } catch (e) {
-    throw badRequest(`arch: ${(e as Error).message}`, "invalid_body");
-  }
-}
-
-/** An arch param as prepare() left it: validateArch's ValidArch (stored as JSON, so its brand is the type's alone). */
-const checked = (arch: Record<string, unknown>): ValidArch => arch as unknown as ValidArch;
 
 export const ExportParams = z.strictObject({ supernet: z.string().min(1).describe("a done train job"), arch: archField });
 export type ExportParams = z.infer<typeof ExportParams>;
