@@ -8,22 +8,27 @@ export function embed(
   B: i32, T: i32, t0: i32, D: i32,
 ): void {
   const scale = f32x4.splat(Mathf.sqrt(<f32>D));
-  const D4 = D & ~3;
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
       const row = <usize>b * T + t;
       const tok = load<i32>(tokens + (row << 2));
       const e = E + (<usize>tok * ldE << 2);
       const p = P + (<usize>(t0 + t + 2) * ldP << 2);
-      const yr = y + (row * D << 2);
-      for (let d = 0; d < D4; d += 4) {
-        const o = <usize>d << 2;
-        v128.store(yr + o, f32x4.add(f32x4.mul(scale, v128.load(e + o)), v128.load(p + o)));
-      }
-      for (let d = D4; d < D; d++) {
-        const o = <usize>d << 2;
-        store<f32>(yr + o, f32x4.extract_lane(scale, 0) * load<f32>(e + o) + load<f32>(p + o));
-      }
+      embedRow(y + (row * D << 2), e, p, scale, D);
     }
+  }
+}
+
+/** yr[:D] = scale · e[:D] + p[:D]: one row (shared with the k-means lookup, assembly/kmeans.ts). */
+// @ts-ignore: decorator
+@inline export function embedRow(yr: usize, e: usize, p: usize, scale: v128, D: i32): void {
+  const D4 = D & ~3;
+  for (let d = 0; d < D4; d += 4) {
+    const o = <usize>d << 2;
+    v128.store(yr + o, f32x4.add(f32x4.mul(scale, v128.load(e + o)), v128.load(p + o)));
+  }
+  for (let d = D4; d < D; d++) {
+    const o = <usize>d << 2;
+    store<f32>(yr + o, f32x4.extract_lane(scale, 0) * load<f32>(e + o) + load<f32>(p + o));
   }
 }

@@ -4,6 +4,7 @@
 
 export { matmul, matmul_nt, matmul_naive, matmul_nt_naive, gemv } from "./matmul";
 export { q8_matmul, q8_matmul_naive, q8_levels } from "./int8";
+export { km_matmul, km_matmul_nt, km_decode } from "./kmeans";
 export { add_layernorm, layernorm_naive } from "./norm";
 export { relu } from "./activation";
 export { attention, softmax_row } from "./attention";

@@ -21,8 +21,9 @@ export const M_LDPOSE = 9;
 export const M_POSD = 10; // decoder sinusoid table pointer
 export const M_LDPOSD = 11;
 export const M_MAXPOS = 12; // rows of the position tables usable
-export const M_QUANT = 13; // products: 0 f32; 1 int8 (every matrix pointer is then a packed int8 matrix, assembly/q8-layout.ts)
+export const M_QUANT = 13; // products: 0 f32; 1 int8 (every matrix pointer is then a packed int8 matrix, assembly/q8-layout.ts); 2 k-means (a packed k-means matrix, assembly/km-layout.ts)
 export const M_EMBQ = 14; // int8: the output projection, embed.tokens packed as a [Dd, V] int8 matrix (M_EMB stays the f32 lookup table)
+export const M_EMBKM = 15; // the embedding as a packed k-means matrix [V, D] (lookup and output projection), or 0: M_EMB
 export const M_HEADER = 16;
 
 // encoder layer: heads, FFN dim, leading dims, then pointers

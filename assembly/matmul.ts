@@ -51,16 +51,16 @@ export function matmul_nt_naive(y: usize, x: usize, w: usize, b: usize, M: i32, 
 }
 
 /** Largest K for which a column panel is packed (96 KiB). Larger K runs unpacked. */
-const PACK_K: i32 = 3072;
+export const PACK_K: i32 = 3072;
 const PANEL_BYTES: usize = PACK_K * 8 * 4;
 /** One packed panel W[:, n:n+8], contiguous, per thread (assembly/thread-id.ts). */
 const PANELS: usize = memory.data(<i32>PANEL_BYTES * SLOTS, 16);
 
 /** Up to this many rows, matmul streams W once (matmulFewRows); above, packed 4x8 tiles. */
-const FEW_ROWS: i32 = 8;
+export const FEW_ROWS: i32 = 8;
 /** Columns of y per block in matmulFewRows: the M x NB block of y (<= 16 KiB) and the four W
  *  row segments it meets (8 KiB) stay in L1. */
-const NB: i32 = 512;
+export const NB: i32 = 512;
 const FEW_Y_BYTES: usize = FEW_ROWS * NB * 4;
 /** Per thread: the M x NB block of y that matmulFewRows accumulates in, copied to y once done.
  *  Accumulating in y itself, two threads' neighbouring column shares of the same rows of y made
@@ -82,7 +82,7 @@ export function matmul(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N
   }
   const N8 = N & ~7;
   const pack = K <= PACK_K;
-  const PANEL = PANELS + slot() * PANEL_BYTES;
+  const PANEL = panelScratch();
   for (let n = 0; n < N8; n += 8) {
     let panel = w + (<usize>n << 2), ldp = ldw;
     if (pack) {
@@ -94,11 +94,21 @@ export function matmul(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N
       panel = PANEL;
       ldp = 8;
     }
-    let m = 0;
-    for (; m + 4 <= M; m += 4) tile4x8(y, x, panel, b, m, n, K, ldx, ldp, ldy);
-    for (; m < M; m++) tile1x8(y, x, panel, b, m, n, K, ldx, ldp, ldy);
+    panelTiles(y, x, panel, b, M, n, K, ldx, ldp, ldy);
   }
   if (N8 < N) tailColumns(y, x, w, b, M, K, N8, N, ldx, ldw, ldy);
+}
+
+/** This thread's packing panel (K <= PACK_K rows of 8 columns). */
+// @ts-ignore: decorator
+@inline export function panelScratch(): usize { return PANELS + slot() * PANEL_BYTES; }
+
+/** y[:, n:n+8] = x · panel (+ b[n:n+8]): the panel's K rows ldp floats apart, 4x8 register tiles. */
+// @ts-ignore: decorator
+@inline export function panelTiles(y: usize, x: usize, panel: usize, b: usize, M: i32, n: i32, K: i32, ldx: i32, ldp: i32, ldy: i32): void {
+  let m = 0;
+  for (; m + 4 <= M; m += 4) tile4x8(y, x, panel, b, m, n, K, ldx, ldp, ldy);
+  for (; m < M; m++) tile1x8(y, x, panel, b, m, n, K, ldx, ldp, ldy);
 }
 
 /** y[N] = x[K] · W[K,N] (+ b): four rows of W at a time, each streamed contiguously. */
@@ -152,55 +162,81 @@ export function gemv(y: usize, x: usize, w: usize, b: usize, K: i32, N: i32, ldw
 
 /** y = x · W (+ b) for a few rows. W is streamed from memory once, four rows (k..k+3) at a
  *  time; the matching block of y (M rows x NB columns) stays in L1 and is updated two rows at a
- *  time, so each W vector loaded feeds two multiply-adds and each y load/store four. */
+ *  time, so each W vector loaded feeds two multiply-adds and each y load/store four. The steps
+ *  (fewInit, fewK4, fewK1, fewStore) are shared with the k-means kernel (assembly/kmeans.ts),
+ *  which feeds them decoded rows of W. */
 function matmulFewRows(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N: i32, ldx: i32, ldw: i32, ldy: i32): void {
-  const xBytes = <usize>ldx << 2, yBytes: usize = NB << 2, wBytes = <usize>ldw << 2;
-  const yb = FEW_Y + slot() * FEW_Y_BYTES;
+  const wBytes = <usize>ldw << 2;
+  const yb = fewY();
   for (let n0 = 0; n0 < N; n0 += NB) {
     const nb = min(NB, N - n0);
     const wb = w + (<usize>n0 << 2);
-    // y block = bias (or 0)
-    for (let m = 0; m < M; m++) {
-      const ym = yb + <usize>m * yBytes;
-      let n = 0;
-      for (; n + 4 <= nb; n += 4) {
-        v128.store(ym + (<usize>n << 2), b != 0 ? v128.load(b + (<usize>(n0 + n) << 2)) : f32x4.splat(0));
-      }
-      for (; n < nb; n++) store<f32>(ym + (<usize>n << 2), b != 0 ? load<f32>(b + (<usize>(n0 + n) << 2)) : 0);
-    }
+    fewInit(yb, b, M, n0, nb);
     let k = 0;
-    for (; k + 4 <= K; k += 4) {
-      const w0 = wb + <usize>k * wBytes;
-      let m = 0;
-      for (; m + 3 <= M && M - m != 4; m += 3) { // as matmul_nt: M = 5 is 3 + 2, M = 4 is 2 + 2
-        const xm = x + ((<usize>m * ldx + k) << 2), ym = yb + <usize>m * yBytes;
-        rows3k4(ym, yBytes, xm, xBytes, w0, wBytes, nb);
-      }
-      for (; m + 2 <= M; m += 2) {
-        const xm = x + ((<usize>m * ldx + k) << 2), ym = yb + <usize>m * yBytes;
-        rows2k4(ym, ym + yBytes, xm, xm + xBytes, w0, wBytes, nb);
-      }
-      if (m < M) rows1k4(yb + <usize>m * yBytes, x + ((<usize>m * ldx + k) << 2), w0, wBytes, nb);
-    }
-    for (; k < K; k++) { // K % 4 leftover rows of W
-      const wk = wb + <usize>k * wBytes;
-      for (let m = 0; m < M; m++) {
-        const ym = yb + <usize>m * yBytes;
-        const xs = load<f32>(x + ((<usize>m * ldx + k) << 2));
-        const xv = f32x4.splat(xs);
-        let n = 0;
-        for (; n + 4 <= nb; n += 4) {
-          const o = <usize>n << 2;
-          v128.store(ym + o, madd(xv, v128.load(wk + o), v128.load(ym + o)));
-        }
-        for (; n < nb; n++) {
-          const o = <usize>n << 2;
-          store<f32>(ym + o, load<f32>(ym + o) + xs * load<f32>(wk + o));
-        }
-      }
-    }
-    for (let m = 0; m < M; m++) memory.copy(y + ((<usize>m * ldy + n0) << 2), yb + <usize>m * yBytes, <usize>nb << 2);
+    for (; k + 4 <= K; k += 4) fewK4(yb, x, wb + <usize>k * wBytes, wBytes, M, k, ldx, nb);
+    for (; k < K; k++) fewK1(yb, x, wb + <usize>k * wBytes, M, k, ldx, nb); // K % 4 leftover rows of W
+    fewStore(y, yb, M, n0, nb, ldy);
   }
+}
+
+/** This thread's M x NB block of y for the few-rows products. */
+// @ts-ignore: decorator
+@inline export function fewY(): usize { return FEW_Y + slot() * FEW_Y_BYTES; }
+
+/** The y block (M rows, NB bytes·4 apart) = the bias b[n0:n0+nb] (or 0). */
+// @ts-ignore: decorator
+@inline export function fewInit(yb: usize, b: usize, M: i32, n0: i32, nb: i32): void {
+  const yBytes: usize = NB << 2;
+  for (let m = 0; m < M; m++) {
+    const ym = yb + <usize>m * yBytes;
+    let n = 0;
+    for (; n + 4 <= nb; n += 4) {
+      v128.store(ym + (<usize>n << 2), b != 0 ? v128.load(b + (<usize>(n0 + n) << 2)) : f32x4.splat(0));
+    }
+    for (; n < nb; n++) store<f32>(ym + (<usize>n << 2), b != 0 ? load<f32>(b + (<usize>(n0 + n) << 2)) : 0);
+  }
+}
+
+/** y block += x[:, k:k+4] · W[k:k+4, block], w0 the block's row k (rows wBytes apart). */
+// @ts-ignore: decorator
+@inline export function fewK4(yb: usize, x: usize, w0: usize, wBytes: usize, M: i32, k: i32, ldx: i32, nb: i32): void {
+  const xBytes = <usize>ldx << 2, yBytes: usize = NB << 2;
+  let m = 0;
+  for (; m + 3 <= M && M - m != 4; m += 3) { // as matmul_nt: M = 5 is 3 + 2, M = 4 is 2 + 2
+    const xm = x + ((<usize>m * ldx + k) << 2), ym = yb + <usize>m * yBytes;
+    rows3k4(ym, yBytes, xm, xBytes, w0, wBytes, nb);
+  }
+  for (; m + 2 <= M; m += 2) {
+    const xm = x + ((<usize>m * ldx + k) << 2), ym = yb + <usize>m * yBytes;
+    rows2k4(ym, ym + yBytes, xm, xm + xBytes, w0, wBytes, nb);
+  }
+  if (m < M) rows1k4(yb + <usize>m * yBytes, x + ((<usize>m * ldx + k) << 2), w0, wBytes, nb);
+}
+
+/** y block += x[:, k] · W[k, block], wk the block's row k. */
+// @ts-ignore: decorator
+@inline export function fewK1(yb: usize, x: usize, wk: usize, M: i32, k: i32, ldx: i32, nb: i32): void {
+  const yBytes: usize = NB << 2;
+  for (let m = 0; m < M; m++) {
+    const ym = yb + <usize>m * yBytes;
+    const xs = load<f32>(x + ((<usize>m * ldx + k) << 2));
+    const xv = f32x4.splat(xs);
+    let n = 0;
+    for (; n + 4 <= nb; n += 4) {
+      const o = <usize>n << 2;
+      v128.store(ym + o, madd(xv, v128.load(wk + o), v128.load(ym + o)));
+    }
+    for (; n < nb; n++) {
+      const o = <usize>n << 2;
+      store<f32>(ym + o, load<f32>(ym + o) + xs * load<f32>(wk + o));
+    }
+  }
+}
+
+/** y[:, n0:n0+nb] = the y block. */
+// @ts-ignore: decorator
+@inline export function fewStore(y: usize, yb: usize, M: i32, n0: i32, nb: i32, ldy: i32): void {
+  for (let m = 0; m < M; m++) memory.copy(y + ((<usize>m * ldy + n0) << 2), yb + (<usize>m * NB << 2), <usize>nb << 2);
 }
 
 /** ya[0:nb] += xa[0:4] · W[0:4, 0:nb] and yb likewise: 8 splats of x stay in registers, each of
@@ -372,35 +408,45 @@ export function matmul_nt(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32
   const Q = N >> 3;
   const wStep = <usize>Q * wRow, yStep = <usize>Q << 2; // between the 8 rows of a block
   for (let n = 0; n < Q; n++) {
-    const w0 = w + <usize>n * wRow, w4 = w0 + 4 * wStep;
-    const bn = b + (<usize>n << 2);
-    let m = 0;
-    // rows of x three at a time (each W vector loaded feeds three multiply-adds), but never
-    // leaving one row alone where two pairs fit (M = 4: 2 + 2; M = 5, a beam-5 step: 3 + 2)
-    for (; m + 3 <= M && M - m != 4; m += 3) {
-      const xm = x + <usize>m * xRow, ym = y + ((<usize>m * ldy + n) << 2);
-      dot3x4(ym, yRow, yStep, xm, xRow, w0, wStep, K, b, bn);
-      dot3x4(ym + 4 * yStep, yRow, yStep, xm, xRow, w4, wStep, K, b, bn + 4 * yStep);
-    }
-    for (; m + 2 <= M; m += 2) {
-      const xm = x + <usize>m * xRow, ym = y + ((<usize>m * ldy + n) << 2);
-      dot2x4(ym, ym + yRow, yStep, xm, xm + xRow, w0, wStep, K, b, bn);
-      dot2x4(ym + 4 * yStep, ym + yRow + 4 * yStep, yStep, xm, xm + xRow, w4, wStep, K, b, bn + 4 * yStep);
-    }
-    if (m < M) dot1x8(y + ((<usize>m * ldy + n) << 2), yStep, x + <usize>m * xRow, w0, wStep, K, b, bn);
+    ntBlock8(y + (<usize>n << 2), yRow, yStep, x, xRow, w + <usize>n * wRow, wStep, K, M, b, b + (<usize>n << 2));
   }
-  for (let n = Q << 3; n < N; n++) {
-    const wn = w + <usize>n * wRow;
-    for (let m = 0; m < M; m++) {
-      const xm = x + <usize>m * xRow;
-      let a = f32x4.splat(0);
-      let k = 0;
-      for (; k + 4 <= K; k += 4) a = madd(v128.load(xm + (<usize>k << 2)), v128.load(wn + (<usize>k << 2)), a);
-      let s: f32 = f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
-      for (; k < K; k++) s += load<f32>(xm + (<usize>k << 2)) * load<f32>(wn + (<usize>k << 2));
-      if (b != 0) s += load<f32>(b + (<usize>n << 2));
-      store<f32>(y + ((<usize>m * ldy + n) << 2), s);
-    }
+  for (let n = Q << 3; n < N; n++) ntRow(y + (<usize>n << 2), yRow, x, xRow, w + <usize>n * wRow, K, M, b != 0 ? b + (<usize>n << 2) : 0);
+}
+
+/** y[m, j·yStep] = x[m] · W_j (+ b) for the 8 rows W_j = w0 + j·wStep of one block and every row
+ *  m of x. y points at the block's first column, bn at its bias. Shared with the k-means kernel
+ *  (assembly/kmeans.ts), which passes 8 decoded rows. */
+// @ts-ignore: decorator
+@inline export function ntBlock8(y: usize, yRow: usize, yStep: usize, x: usize, xRow: usize, w0: usize, wStep: usize, K: i32, M: i32, b: usize, bn: usize): void {
+  const w4 = w0 + 4 * wStep;
+  let m = 0;
+  // rows of x three at a time (each W vector loaded feeds three multiply-adds), but never
+  // leaving one row alone where two pairs fit (M = 4: 2 + 2; M = 5, a beam-5 step: 3 + 2)
+  for (; m + 3 <= M && M - m != 4; m += 3) {
+    const xm = x + <usize>m * xRow, ym = y + <usize>m * yRow;
+    dot3x4(ym, yRow, yStep, xm, xRow, w0, wStep, K, b, bn);
+    dot3x4(ym + 4 * yStep, yRow, yStep, xm, xRow, w4, wStep, K, b, bn + 4 * yStep);
+  }
+  for (; m + 2 <= M; m += 2) {
+    const xm = x + <usize>m * xRow, ym = y + <usize>m * yRow;
+    dot2x4(ym, ym + yRow, yStep, xm, xm + xRow, w0, wStep, K, b, bn);
+    dot2x4(ym + 4 * yStep, ym + yRow + 4 * yStep, yStep, xm, xm + xRow, w4, wStep, K, b, bn + 4 * yStep);
+  }
+  if (m < M) dot1x8(y + <usize>m * yRow, yStep, x + <usize>m * xRow, w0, wStep, K, b, bn);
+}
+
+/** y[m, 0] = x[m] · wn (+ *bn when bn != 0) for every row m: one of the N % 8 rows left over. */
+// @ts-ignore: decorator
+@inline export function ntRow(y: usize, yRow: usize, x: usize, xRow: usize, wn: usize, K: i32, M: i32, bn: usize): void {
+  for (let m = 0; m < M; m++) {
+    const xm = x + <usize>m * xRow;
+    let a = f32x4.splat(0);
+    let k = 0;
+    for (; k + 4 <= K; k += 4) a = madd(v128.load(xm + (<usize>k << 2)), v128.load(wn + (<usize>k << 2)), a);
+    let s: f32 = f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
+    for (; k < K; k++) s += load<f32>(xm + (<usize>k << 2)) * load<f32>(wn + (<usize>k << 2));
+    if (bn != 0) s += load<f32>(bn);
+    store<f32>(y + <usize>m * yRow, s);
   }
 }
 

@@ -17,16 +17,17 @@
 // The model descriptor (i32 fields, written by runtime/wasm-model.ts) and the decoder state are
 // plain memory; this file keeps no state of its own.
 
-import { product_op, OP_MATMUL, OP_MATMUL_NT, OP_Q8 } from "./threads";
+import { product_op, OP_MATMUL, OP_MATMUL_NT, OP_Q8, OP_KM, OP_KM_NT } from "./threads";
 import { add_layernorm } from "./norm";
 import { relu } from "./activation";
 import { attention } from "./attention";
 import { embed } from "./embed";
+import { km_embed } from "./kmeans";
 import { gather_rows } from "./decode";
 // Field offsets of the model descriptor (M_* header, E_* encoder layer, D_* decoder layer, A_*
 // attention block) and of the decoder state (S_*): the one table the host also writes from.
 import {
-  M_V, M_DE, M_DD, M_LE, M_LD, M_Q, M_EMB, M_LDEMB, M_POSE, M_LDPOSE, M_POSD, M_LDPOSD, M_HEADER, M_QUANT, M_EMBQ,
+  M_V, M_DE, M_DD, M_LE, M_LD, M_Q, M_EMB, M_LDEMB, M_POSE, M_LDPOSE, M_POSD, M_LDPOSD, M_HEADER, M_QUANT, M_EMBQ, M_EMBKM,
   E_H, E_F, E_LDD, E_LDF, E_ATTN, E_LN1, E_FC1, E_FC2, E_LN2, E_STRIDE,
   D_HS, D_HC, D_F, D_K, D_LDD, D_LDF, D_SELF, D_LN1, D_CROSS, D_LN2, D_FC1, D_FC2, D_LN3, D_STRIDE,
   A_QW, A_QB, A_KW, A_KB, A_VW, A_VB, A_OW, A_OB,
@@ -56,11 +57,21 @@ function maxDecK(m: usize): i32 { let k = 1; for (let i = 0; i < fld(m, M_LD); i
 // ---- blocks ---------------------------------------------------------------------------------
 
 /** A weight product y = x · W (+ b): f32 (W stored with leading dimension ldw), or, in an int8
- *  model (M_QUANT), W a packed int8 matrix of exactly K x N (assembly/int8.ts). Split across the
- *  threads of a threaded build (assembly/threads.ts). */
+ *  model (M_QUANT 1), W a packed int8 matrix of exactly K x N (assembly/int8.ts), or, in a
+ *  k-means model (M_QUANT 2), a packed k-means matrix holding W[:K, :N] (assembly/kmeans.ts).
+ *  Split across the threads of a threaded build (assembly/threads.ts). */
 // @ts-ignore: decorator
 @inline function product(m: usize, y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N: i32, ldx: i32, ldw: i32, ldy: i32): void {
-  product_op(fld(m, M_QUANT) != 0 ? OP_Q8 : OP_MATMUL, y, x, w, b, M, K, N, ldx, ldw, ldy);
+  const q = fld(m, M_QUANT);
+  product_op(q == 1 ? OP_Q8 : q == 2 ? OP_KM : OP_MATMUL, y, x, w, b, M, K, N, ldx, ldw, ldy);
+}
+
+/** The token embedding of rows [B, T] at positions t0.. (assembly/embed.ts), from the f32 table or
+ *  a k-means one (M_EMBKM). */
+function embedTokens(m: usize, y: usize, tokens: usize, P: usize, ldP: i32, B: i32, T: i32, t0: i32, D: i32): void {
+  const km = ptr(m, M_EMBKM);
+  if (km != 0) km_embed(y, tokens, km, P, ldP, B, T, t0, D);
+  else embed(y, tokens, ptr(m, M_EMB), fld(m, M_LDEMB), P, ldP, B, T, t0, D);
 }
 
 /** y[R,D] = x[R,Dx] · W[:Dx,:D] + b, W stored with leading dimension ldw. */
@@ -96,7 +107,7 @@ export function encode(m: usize, work: usize, tokens: usize, lens: usize, B: i32
   const h = a + f32s(R * Q);                // [R,F]
   const sc = h + f32s(R * maxEncF(m));      // [S,S]
 
-  embed(x0, tokens, ptr(m, M_EMB), fld(m, M_LDEMB), ptr(m, M_POSE), fld(m, M_LDPOSE), B, S, 0, De);
+  embedTokens(m, x0, tokens, ptr(m, M_POSE), fld(m, M_LDPOSE), B, S, 0, De);
   let x = x0;
   for (let i = 0; i < fld(m, M_LE); i++) {
     const L = encLayer(m, i);
@@ -214,7 +225,7 @@ function decoderLayer(m: usize, st: usize, i: i32, y: usize, work: usize, B: i32
 export function decoder_step(m: usize, st: usize, work: usize, tokens: usize, t: i32, logits: usize): void {
   const B = fld(st, S_B), Tm = fld(st, S_TM), Q = fld(m, M_Q), Dd = fld(m, M_DD);
   const y = work; // [B,Dd]
-  embed(y, tokens, ptr(m, M_EMB), fld(m, M_LDEMB), ptr(m, M_POSD), fld(m, M_LDPOSD), B, 1, t, Dd);
+  embedTokens(m, y, tokens, ptr(m, M_POSD), fld(m, M_LDPOSD), B, 1, t, Dd);
   for (let i = 0; i < fld(m, M_LD); i++) {
     decoderLayer(m, st, i, y, work, B, 1, t, stLayer(st, i, 0), stLayer(st, i, 1), Tm * Q, false);
   }
@@ -225,7 +236,7 @@ export function decoder_step(m: usize, st: usize, work: usize, tokens: usize, t:
  *  with causal self-attention. Needs B·T <= the state's B·Tm (it uses the cache as key storage). */
 export function decoder_forward(m: usize, st: usize, work: usize, tokens: usize, T: i32, hidden: usize): void {
   const B = fld(st, S_B), Tm = fld(st, S_TM), Q = fld(m, M_Q), Dd = fld(m, M_DD);
-  embed(hidden, tokens, ptr(m, M_EMB), fld(m, M_LDEMB), ptr(m, M_POSD), fld(m, M_LDPOSD), B, T, 0, Dd);
+  embedTokens(m, hidden, tokens, ptr(m, M_POSD), fld(m, M_LDPOSD), B, T, 0, Dd);
   for (let i = 0; i < fld(m, M_LD); i++) {
     decoderLayer(m, st, i, hidden, work, B, T, 0, stLayer(st, i, 0), stLayer(st, i, 1), Tm * Q, true);
   }
@@ -234,7 +245,8 @@ export function decoder_forward(m: usize, st: usize, work: usize, tokens: usize,
 /** logits [R,V] = y [R,Dd] · E[:, :Dd]^T (the output projection tied to the embedding). */
 export function output_logits(m: usize, logits: usize, y: usize, R: i32): void {
   const Dd = fld(m, M_DD), V = fld(m, M_V);
-  if (fld(m, M_QUANT) != 0) product_op(OP_Q8, logits, y, ptr(m, M_EMBQ), 0, R, Dd, V, Dd, 0, V);
+  if (fld(m, M_QUANT) == 1) product_op(OP_Q8, logits, y, ptr(m, M_EMBQ), 0, R, Dd, V, Dd, 0, V);
+  else if (ptr(m, M_EMBKM) != 0) product_op(OP_KM_NT, logits, y, ptr(m, M_EMBKM), 0, R, Dd, V, Dd, 0, V);
   else product_op(OP_MATMUL_NT, logits, y, ptr(m, M_EMB), 0, R, Dd, V, Dd, fld(m, M_LDEMB), V);
 }
 

@@ -21,6 +21,7 @@
 
 import { matmul, matmul_nt } from "./matmul";
 import { q8_matmul_cols } from "./int8";
+import { km_matmul_cols, km_matmul_nt_cols } from "./kmeans";
 import { MAX_THREADS } from "./thread-id";
 import { T_ARGS, T_BYTES, T_EPOCH, T_FAULT, T_LEFT, T_STOP } from "./threads-layout";
 
@@ -48,6 +49,8 @@ const WAIT_LIMIT_NS: i64 = 60_000_000_000;
 export const OP_MATMUL: i32 = 0;
 export const OP_MATMUL_NT: i32 = 1;
 export const OP_Q8: i32 = 2;
+export const OP_KM: i32 = 3;
+export const OP_KM_NT: i32 = 4;
 
 /** The control block's address (the host's view of FAULT and LEFT for a trapped worker). */
 export function thread_ctrl(): usize { return CTRL; }
@@ -83,11 +86,13 @@ function run(op: i32, y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N:
   const c = <usize>n0 << 2, bb = b != 0 ? b + c : 0;
   if (op == OP_MATMUL) matmul(y + c, x, w + c, bb, M, K, n1 - n0, ldx, ldw, ldy);
   else if (op == OP_MATMUL_NT) matmul_nt(y + c, x, w + (<usize>n0 * ldw << 2), bb, M, K, n1 - n0, ldx, ldw, ldy);
-  else q8_matmul_cols(y, x, w, b, M, K, N, ldx, ldy, n0, n1);
+  else if (op == OP_Q8) q8_matmul_cols(y, x, w, b, M, K, N, ldx, ldy, n0, n1);
+  else if (op == OP_KM) km_matmul_cols(y, x, w, b, M, K, N, ldx, ldy, n0, n1);
+  else km_matmul_nt_cols(y, x, w, b, M, K, N, ldx, ldy, n0, n1);
 }
 
 /**
- * y = x · W (+ b) by `op` (OP_MATMUL, OP_MATMUL_NT, OP_Q8; arguments as those kernels take them),
+ * y = x · W (+ b) by `op` (OP_MATMUL, OP_MATMUL_NT, OP_Q8, OP_KM, OP_KM_NT; arguments as those kernels take them),
  * split over the group's threads when it is large enough.
  */
 export function product_op(op: i32, y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N: i32, ldx: i32, ldw: i32, ldy: i32): void {

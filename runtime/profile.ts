@@ -10,7 +10,7 @@
 import type { ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import { checkProtocol, DEFAULT_PROTOCOL, type Protocol } from "./protocol.js";
-import { quantForm, tensorOfForm } from "./quant.js";
+import { isQuantizable, kmeansQuantize, quantForm, tensorOfForm, type KmeansTensor } from "./quant.js";
 import { archTensorShapes, randomTensorSteps } from "./weights.js";
 import { checkWasmFits, type HatWasm } from "./wasm.js";
 import { ThreadsError } from "./threads.js";
@@ -157,9 +157,11 @@ function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions, c
   // the bytes first: an arch too large for the wasm is refused before its weights are made on the host
   checkWasmFits(weightsWasmBytes(shapes.values(), Math.max(S, T) + 2, positionDims), "this SubTransformer's weights", o.wasm);
   const tensors = yield* randomTensorSteps(shapes, o.seed ?? 1); // a step a tensor: the largest WMT SubTransformer's take 1.6 s
-  if (quantForm(p.quant)) { // linear8, kmeans8, kmeans4: as hat quantize would, a step a tensor (k-means of the WMT embedding: seconds)
+  const form = quantForm(p.quant), quantized = new Map<string, KmeansTensor>();
+  if (form) { // linear8, kmeans8, kmeans4: as hat quantize would, a step a tensor (k-means of the WMT embedding: seconds)
     for (const [name, t] of tensors) {
-      tensors.set(name, tensorOfForm(name, t, p.quant));
+      if (form.method === "kmeans" && isQuantizable(t)) quantized.set(name, kmeansQuantize(t, { bits: form.bits })); // run on its packed indices
+      else tensors.set(name, tensorOfForm(name, t, p.quant));
       yield;
     }
   }
@@ -171,7 +173,7 @@ function* profileSteps(arch: ValidArch, protocol: Protocol, o: ProfileOptions, c
     const weights = new WasmWeights(wasm, {
       tensors, vocabSize: vocab,
       positionDims,
-    }, Math.max(S, T), { quant: p.quant, formed: true }); // int8: the random matrices quantized linearly at 8 bits per output channel, as a model's are (runtime/wasm-model.ts)
+    }, Math.max(S, T), { quant: p.quant, formed: true, quantized }); // int8: the random matrices quantized linearly at 8 bits per output channel, as a model's are (runtime/wasm-model.ts)
     const model = new WasmSubTransformer(weights, arch);
     let seed = (o.seed ?? 1) * 7919;
     const tok = () => { seed = (seed * 1103515245 + 12345) >>> 0; return 4 + (seed % (vocab - 4)); };

@@ -18,7 +18,7 @@ export const THREAD_BUILDS = ["hat-threads-relaxed.wasm", "hat-threads.wasm"] as
 /** Most threads a group may have. */
 export const MAX_THREADS = T_MAX_THREADS;
 /** Pages the threaded builds need at start (asconfig.json's threads targets: initialMemory). */
-const INITIAL_PAGES = 64;
+const INITIAL_PAGES = 80;
 /** Default split threshold in multiply-adds (docs/runtime.md "Threads": measured on bench/threads.ts). */
 export const MIN_SPLIT_WORK = 1 << 16;
 

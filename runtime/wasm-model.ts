@@ -11,14 +11,15 @@ import {
   A_KB, A_KW, A_OB, A_OW, A_QB, A_QW, A_VB, A_VW,
   D_CROSS, D_F, D_FC1, D_FC2, D_HC, D_HS, D_K, D_LDD, D_LDF, D_LN1, D_LN2, D_LN3, D_SELF,
   E_ATTN, E_F, E_FC1, E_FC2, E_H, E_LDD, E_LDF, E_LN1, E_LN2,
-  M_DD, M_DE, M_EMB, M_EMBQ, M_LD, M_LDEMB, M_LDPOSD, M_LDPOSE, M_LE, M_MAXPOS, M_POSD, M_POSE, M_Q, M_QUANT, M_V,
+  M_DD, M_DE, M_EMB, M_EMBKM, M_EMBQ, M_LD, M_LDEMB, M_LDPOSD, M_LDPOSE, M_LE, M_MAXPOS, M_POSD, M_POSE, M_Q, M_QUANT, M_V,
 } from "../assembly/layout.js";
 import type { ValidArch } from "./types.js";
 import { SPECIALS } from "./types.js";
 import { checkWasmFits, HatWasm } from "./wasm.js";
 import { InputError } from "./errors.js";
 import { packQ8, q8Bytes, q8Source, QUANTS, type Quant, type Q8Source } from "./int8.js";
-import { channelAxis, tensorsOfForm, type QuantizedTensor } from "./quant.js";
+import { channelAxis, kmeansQuantize, quantForm, tensorsOfForm, type KmeansTensor, type QuantizedTensor } from "./quant.js";
+import { kmBytes, KM_MAX_EMBED_DIM, packKm } from "./kmeans.js";
 import type { Tensor, TensorMap } from "./weights.js";
 
 /** What the runtime needs from a model file. */
@@ -84,6 +85,39 @@ export function int8WasmBytes(tensors: Iterable<[string, { shape: readonly numbe
   return bytes;
 }
 
+/**
+ * The k-means form of every matrix of an upload at quant kmeans8 or kmeans4, or undefined when it
+ * does not run as k-means products: another quant, or a matrix (other than the embedding) the
+ * file stores in another form. A matrix stored as k-means keeps its own centroids and bits; one
+ * stored in f32 is quantized at the quant's bits (as `hat quantize` would). The embedding is
+ * k-means when stored so or in f32 (and its dim fits the lookup), else left out (f32).
+ */
+export function kmeansForms(tensors: ReadonlyMap<string, Tensor>, quant: Quant, quantized?: ReadonlyMap<string, QuantizedTensor>): Map<string, KmeansTensor> | undefined {
+  const f = quantForm(quant);
+  if (!f || f.method !== "kmeans") return undefined;
+  const out = new Map<string, KmeansTensor>();
+  for (const [name, t] of tensors) {
+    if (t.shape.length !== 2) continue;
+    const stored = quantized?.get(name);
+    const k = stored ? (stored.method === "kmeans" ? stored : undefined) : kmeansQuantize(t, { bits: f.bits });
+    if (name === "embed.tokens") { if (k && t.shape[1] <= KM_MAX_EMBED_DIM) out.set(name, k); continue; }
+    if (!k) return undefined;
+    out.set(name, k);
+  }
+  return out;
+}
+
+/** Bytes a k-means upload places in wasm memory: the packed matrices, the rest f32, the position tables. */
+export function kmWasmBytes(tensors: ReadonlyMap<string, { shape: readonly number[] }>, km: ReadonlyMap<string, KmeansTensor>, rows: number, positionDims: { encoder: number; decoder: number }): number {
+  const al = (n: number) => Math.ceil(n / 64) * 64;
+  let bytes = weightsWasmBytes([], rows, positionDims);
+  for (const [name, t] of tensors) {
+    const k = km.get(name);
+    bytes += al(k ? kmBytes(t.shape[0], t.shape[1], k.bits) : 4 * t.shape.reduce((a, b) => a * b, 1));
+  }
+  return bytes;
+}
+
 /** How WasmWeights runs the products. */
 export interface WeightsOptions {
   /**
@@ -91,12 +125,15 @@ export interface WeightsOptions {
    * (a linear file's own indices and scales; any other matrix quantized linearly at 8 bits,
    * channels as `hat quantize --method linear` takes them), packed for the int8 kernels when an
    * architecture first uses them (docs/runtime.md, "int8 products"). "linear8", "kmeans8",
-   * "kmeans4": a quantized file's form, run as the runtime runs one (f32 products on the
-   * dequantized matrices); the matrices the file stores in f32 are quantized so at upload
-   * (runtime/quant.ts tensorsOfForm), those it stores quantized run as stored.
+   * "kmeans4": a quantized file's form; the matrices the file stores in f32 are quantized so at
+   * upload, those it stores quantized run as stored. kmeans8 and kmeans4 run on the packed
+   * indices (the k-means products, assembly/kmeans.ts: 4 or 8 bits a weight in memory, the same
+   * logits as f32 products on the dequantized matrices) when every matrix is k-means (the
+   * embedding may be of any form); otherwise, and for linear8, f32 products on the dequantized
+   * matrices (runtime/quant.ts tensorsOfForm).
    */
   quant?: Quant;
-  /** The tensors are already of the form `quant` (runtime/profile.ts quantizes them a step at a time): not quantized again. */
+  /** The tensors are already of the form `quant` (runtime/profile.ts quantizes them a step at a time, passing the k-means ones in `quantized`): not quantized again. */
   formed?: boolean;
   /** The file's quantized forms (DecodedModel.quantized): a linear tensor's indices are kept. */
   quantized?: ReadonlyMap<string, QuantizedTensor>;
@@ -124,6 +161,10 @@ export class WasmWeights {
   readonly posDec: Placed;
   /** "int8": the matrices run as int8 products. */
   readonly quant: Quant;
+  /** The matrices run as k-means products on their packed indices (kmeans8, kmeans4). */
+  readonly kmeans: boolean;
+  /** k-means: the packed matrices (the embedding among them when it is k-means). */
+  private readonly kmNames = new Set<string>();
   /** int8: each matrix's f32 tensor and stored form, its 8-bit source once made, its packed slices. */
   private readonly q8 = new Map<string, { t: Tensor; stored?: QuantizedTensor; src?: Q8Source; packed: Map<string, number> }>();
 
@@ -135,8 +176,19 @@ export class WasmWeights {
     if (!QUANTS.includes(this.quant)) throw new InputError(`quant must be one of ${QUANTS.join(", ")}, got ${String(o.quant)}`);
     const rows = maxPositions + 2; // positions start at padding_idx + 1 = 2
     const int8 = this.quant === "int8";
-    checkWasmFits(int8 ? int8WasmBytes(w.tensors, rows, w.positionDims) : weightsWasmBytes(w.tensors.values(), rows, w.positionDims), "the model's weights and position tables", wasm);
-    const tensors = o.formed ? w.tensors : tensorsOfForm(w.tensors, this.quant, o.quantized);
+    const km = kmeansForms(w.tensors, this.quant, o.quantized);
+    this.kmeans = km !== undefined;
+    if (km) {
+      checkWasmFits(kmWasmBytes(w.tensors, km, rows, w.positionDims), "the model's weights and position tables", wasm);
+      for (const [name, t] of w.tensors) {
+        const k = km.get(name);
+        if (k) this.kmNames.add(name);
+        // the rest f32: 1-D tensors, and an embedding of another form (as that form runs)
+        const ptr = k ? wasm.putBytes(packKm(k)) : wasm.putF32(o.formed ? t.data : tensorsOfForm(new Map([[name, t]]), this.quant, o.quantized).get(name)!.data);
+        this.placed.set(name, { ptr, shape: t.shape });
+      }
+    } else checkWasmFits(int8 ? int8WasmBytes(w.tensors, rows, w.positionDims) : weightsWasmBytes(w.tensors.values(), rows, w.positionDims), "the model's weights and position tables", wasm);
+    const tensors = km ? new Map<string, Tensor>() : o.formed ? w.tensors : tensorsOfForm(w.tensors, this.quant, o.quantized);
     for (const [name, t] of tensors) {
       const matrix = int8 && t.shape.length === 2;
       if (matrix) this.q8.set(name, { t, stored: o.quantized?.get(name), packed: new Map() });
@@ -149,6 +201,9 @@ export class WasmWeights {
       ? this.posEnc
       : { ptr: wasm.putF32(sinusoidTable(rows, w.positionDims.decoder)), shape: [rows, w.positionDims.decoder] };
   }
+
+  /** k-means: whether `name` is placed as a packed k-means matrix. */
+  isKmeans(name: string): boolean { return this.kmNames.has(name); }
 
   /** The tensor `name`, checked to hold at least `need` (front slice). */
   get(name: string, need: number[]): Placed {
@@ -237,6 +292,10 @@ export class WasmSubTransformer {
     /** A matrix's pointer: the f32 tensor's, or its packed int8 K x N product. */
     const mat = (name: string, t: Placed, K: number, N: number) => (int8 ? w.q8Ptr(name, K, N) : t.ptr);
     if (int8) { d[M_QUANT] = 1; d[M_EMBQ] = w.q8Ptr("embed.tokens", Dd, V); }
+    if (w.kmeans) {
+      d[M_QUANT] = 2;
+      if (w.isKmeans("embed.tokens")) { d[M_EMB] = 0; d[M_EMBKM] = emb.ptr; }
+    }
 
     /** q/k/v/o of one attention block: [Din, Q] projections (kvDin for k, v) and [Q, Dout] out. */
     const attn = (base: number, prefix: string, Din: number, kvDin: number, Dout: number): number => {

@@ -191,6 +191,12 @@ export class HatWasm {
     return p;
   }
 
+  putBytes(data: Uint8Array): number {
+    const p = this.alloc(data.length);
+    new Uint8Array(this.x.memory.buffer, p, data.length).set(data);
+    return p;
+  }
+
   putI32(data: ArrayLike<number>): number {
     const p = this.alloc(data.length * 4);
     this.i32(p, data.length).set(data);
