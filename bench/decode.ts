@@ -1,6 +1,7 @@
 /**
  * The whole decode of one of HAT's SubTransformers (default `xeon@137.9ms`) under HAT's protocol
- * (src 30, tgt 30, beam 5, vocab 32768: runtime/profile.ts), f32 against int8 products, on one
+ * (src 30, tgt 30, beam 5, vocab 32768: runtime/profile.ts), f32 against int8 products and k-means
+ * 4-bit products on the packed indices (random weights quantized as `hat quantize` would), on one
  * thread and on BENCH_THREADS (default "1,2"), with the effective GFLOP/s (HAT's flop count over encoder + decoder time) against
  * onnxruntime-web's GEMM rate (M 30, K 512, N 2048, one thread) and our f32 GEMM's, measured in
  * the same rounds:
@@ -46,12 +47,12 @@ export function logitsRelError(arch: ValidArch, vocab = DEFAULT_PROTOCOL.vocab, 
 }
 
 /** One form of the decode: products and threads. */
-interface Form { quant: "f32" | "int8"; threads: number }
+interface Form { quant: "f32" | "int8" | "kmeans4"; threads: number }
 
 export async function decodeBench(path = XEON_137, rounds = Number(process.env.BENCH_DECODE_ROUNDS ?? 5), runs = Number(process.env.BENCH_PROFILE_RUNS ?? 10), roundMs = Number(process.env.ROUND_MS ?? 300)): Promise<{ rows: Row[]; summary: Row[] }> {
   const arch = loadArch(path);
   const threadCounts = (process.env.BENCH_THREADS ?? "1,2").split(",").map(Number);
-  const forms: Form[] = threadCounts.flatMap((threads) => (["f32", "int8"] as const).map((quant) => ({ quant, threads })));
+  const forms: Form[] = threadCounts.flatMap((threads) => (["f32", "int8", "kmeans4"] as const).map((quant) => ({ quant, threads })));
   const key = (f: Form) => `${f.quant} x${f.threads}`;
   const instances = new Map<number, HatWasm>();
   for (const n of threadCounts) instances.set(n, await loadWasmThreads(n));
