@@ -13,8 +13,9 @@
  * The output channel of a linear weight `[in, out]` (`y = x·W`) is a column (axis 1); of the
  * shared embedding `[V, D]`, which is also the output projection (`logits = h·Eᵀ`), a row (axis 0).
  *
- * The runtime dequantizes each matrix to f32 when the file is loaded (runtime/format.ts), so every
- * host runs a quantized model unchanged; a lookup-table kernel over the packed indices is the next step.
+ * A loaded file's matrices are dequantized to f32 (runtime/format.ts), so every host runs a
+ * quantized model unchanged; at quant kmeans4/kmeans8 the runtime runs the k-means matrices on
+ * their packed indices instead (runtime/kmeans.ts, assembly/kmeans.ts).
  */
 import type { Quant } from "./protocol.js";
 import { formatShape, shapeSize, type Tensor } from "./weights.js";
