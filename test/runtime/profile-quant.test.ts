@@ -14,8 +14,10 @@ vi.mock("../../runtime/wasm-model.js", async (importOriginal) => {
     constructor(...a: ConstructorParameters<typeof m.WasmWeights>) {
       super(...a);
       built.push(this.quant);
-      const big = [...a[1].tensors.values()].filter((t) => t.shape.length === 2).sort((x, y) => y.data.length - x.data.length)[0];
-      levels.push(new Set(big.data).size);
+      const [name, big] = [...a[1].tensors].filter(([, t]) => t.shape.length === 2).sort(([, x], [, y]) => y.data.length - x.data.length)[0];
+      const q = a[3]?.quantized?.get(name); // a k-means matrix runs as its codebook and indices
+      levels.push(q?.method === "kmeans" ? new Set(q.codebook).size : new Set(big.data).size);
+      if (this.kmeans) built.push("packed");
     }
   }
   return { ...m, WasmWeights: RecordingWeights };
@@ -44,14 +46,14 @@ describe("profileArch at the protocol's quant", () => {
     expect(built).toEqual(["int8", "int8"]);
   });
 
-  it("linear8 / kmeans8 / kmeans4: the random matrices quantized as hat quantize would, f32 products", () => {
+  it("linear8 / kmeans8 / kmeans4: the random matrices quantized as hat quantize would; k-means run packed", () => {
     built.length = 0; levels.length = 0;
     const k4 = profileArch(arch, { ...p, quant: "kmeans4" });
     profileArch(arch, { ...p, quant: "kmeans8" });
     profileArch(arch, { ...p, quant: "linear8" });
     profileArch(arch, p);
     expect(k4.protocol.quant).toBe("kmeans4");
-    expect(built).toEqual(["kmeans4", "kmeans8", "linear8", "f32"]);
+    expect(built).toEqual(["kmeans4", "packed", "kmeans8", "packed", "linear8", "f32"]);
     expect(levels[0]).toBeLessThanOrEqual(16);
     expect(levels[1]).toBeLessThanOrEqual(256);
     expect(levels[3]).toBeGreaterThan(256); // f32: the random values themselves
