@@ -18,7 +18,7 @@ import { SPECIALS } from "./types.js";
 import { checkWasmFits, HatWasm } from "./wasm.js";
 import { InputError } from "./errors.js";
 import { packQ8, q8Bytes, q8Source, QUANTS, type Quant, type Q8Source } from "./int8.js";
-import { channelAxis, kmeansQuantize, quantForm, tensorsOfForm, type KmeansTensor, type QuantizedTensor } from "./quant.js";
+import { channelAxis, kmeansQuantize, quantForm, tensorOfForm, tensorsOfForm, type KmeansTensor, type QuantizedTensor } from "./quant.js";
 import { kmBytes, KM_MAX_EMBED_DIM, packKm } from "./kmeans.js";
 import type { Tensor, TensorMap } from "./weights.js";
 
@@ -51,12 +51,14 @@ export function sinusoidTable(n: number, dim: number): Float32Array {
   return out;
 }
 
+/** n bytes rounded up to the 64-byte alignment of HatWasm.alloc. */
+const al = (n: number) => Math.ceil(n / 64) * 64;
+
 /**
  * Bytes WasmWeights places in wasm memory for these tensors (each 64-byte aligned) and the
  * sinusoid tables of `rows` positions: computed from shapes alone, before anything is allocated.
  */
 export function weightsWasmBytes(tensors: Iterable<{ shape: readonly number[] } | readonly number[]>, rows: number, positionDims: { encoder: number; decoder: number }): number {
-  const al = (n: number) => Math.ceil(n / 64) * 64;
   let bytes = 0;
   for (const t of tensors) {
     const shape = "shape" in t ? t.shape : t;
@@ -73,7 +75,6 @@ export function weightsWasmBytes(tensors: Iterable<{ shape: readonly number[] } 
  * the architecture's slices), the position tables. From shapes alone, before anything is allocated.
  */
 export function int8WasmBytes(tensors: Iterable<[string, { shape: readonly number[] }]>, rows: number, positionDims: { encoder: number; decoder: number }): number {
-  const al = (n: number) => Math.ceil(n / 64) * 64;
   let bytes = weightsWasmBytes([], rows, positionDims);
   for (const [name, t] of tensors) {
     const n = t.shape.reduce((a, b) => a * b, 1);
@@ -95,6 +96,10 @@ export function int8WasmBytes(tensors: Iterable<[string, { shape: readonly numbe
 export function kmeansForms(tensors: ReadonlyMap<string, Tensor>, quant: Quant, quantized?: ReadonlyMap<string, QuantizedTensor>): Map<string, KmeansTensor> | undefined {
   const f = quantForm(quant);
   if (!f || f.method !== "kmeans") return undefined;
+  // a matrix of another stored form first, before any k-means is computed (seconds for a WMT embedding)
+  for (const [name, t] of tensors) {
+    if (t.shape.length === 2 && name !== "embed.tokens" && quantized?.get(name) && quantized.get(name)!.method !== "kmeans") return undefined;
+  }
   const out = new Map<string, KmeansTensor>();
   for (const [name, t] of tensors) {
     if (t.shape.length !== 2) continue;
@@ -109,7 +114,6 @@ export function kmeansForms(tensors: ReadonlyMap<string, Tensor>, quant: Quant, 
 
 /** Bytes a k-means upload places in wasm memory: the packed matrices, the rest f32, the position tables. */
 export function kmWasmBytes(tensors: ReadonlyMap<string, { shape: readonly number[] }>, km: ReadonlyMap<string, KmeansTensor>, rows: number, positionDims: { encoder: number; decoder: number }): number {
-  const al = (n: number) => Math.ceil(n / 64) * 64;
   let bytes = weightsWasmBytes([], rows, positionDims);
   for (const [name, t] of tensors) {
     const k = km.get(name);
@@ -184,7 +188,7 @@ export class WasmWeights {
         const k = km.get(name);
         if (k) this.kmNames.add(name);
         // the rest f32: 1-D tensors, and an embedding of another form (as that form runs)
-        const ptr = k ? wasm.putBytes(packKm(k)) : wasm.putF32(o.formed ? t.data : tensorsOfForm(new Map([[name, t]]), this.quant, o.quantized).get(name)!.data);
+        const ptr = k ? wasm.putBytes(packKm(k)) : wasm.putF32(o.formed || o.quantized?.has(name) ? t.data : tensorOfForm(name, t, this.quant).data);
         this.placed.set(name, { ptr, shape: t.shape });
       }
     } else checkWasmFits(int8 ? int8WasmBytes(w.tensors, rows, w.positionDims) : weightsWasmBytes(w.tensors.values(), rows, w.positionDims), "the model's weights and position tables", wasm);
