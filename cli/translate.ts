@@ -18,11 +18,11 @@ export async function translateCommand(argv: string[], io: Io): Promise<void> {
     strict: true,
   });
   if (values.help) {
-    io.out("usage: hat translate --model FILE [--arch FILE] [--input FILE (default stdin)] [--beam 4] [--lenpen 0.6] [--batch 32] [--quant f32|int8|linear8|kmeans8|kmeans4] [--threads 1]\n\nOne sentence a line in, its translation a line out. A SuperTransformer runs --arch (default its largest SubTransformer). --quant int8 runs int8 products (a --method linear --bits 8 file's own weights; any other model's matrices quantized linearly at load); linear8, kmeans8, kmeans4 quantize the f32 matrices of the file so at load (its quantized ones run as stored); kmeans8 and kmeans4 then run on the packed indices (4-8x less memory, the same translations). --threads N splits the products over N threads (the same translations).");
+    io.out("usage: hat translate --model FILE [--arch FILE] [--input FILE (default stdin)] [--beam 4] [--lenpen 0.6] [--batch 32] [--quant f32|int8|linear8|kmeans8|kmeans4 (default the file's form)] [--threads 1]\n\nOne sentence a line in, its translation a line out. A SuperTransformer runs --arch (default its largest SubTransformer). --quant int8 runs int8 products (a --method linear --bits 8 file's own weights; any other model's matrices quantized linearly at load); linear8, kmeans8, kmeans4 quantize the f32 matrices of the file so at load (its quantized ones run as stored); kmeans8 and kmeans4 then run on the packed indices (4-8x less memory, the same translations); a k-means file runs so without --quant. --threads N splits the products over N threads (the same translations).");
     return;
   }
   const wasm = await loadWasmThreads(threadsFlag(values));
-  const model = await loadModelFile(requireFlag(values, "model"), wasm, { quant: quantFlag(values.quant) });
+  const model = await loadModelFile(requireFlag(values, "model"), wasm, { quant: values.quant === undefined ? undefined : quantFlag(values.quant) });
   if (!model.header.tokenizer) throw new UsageError("this model carries no tokenizer: it was not trained on text");
   const bpe = Bpe.fromJSON(model.header.tokenizer);
   const arch = values.arch ? loadArch(values.arch, model.header.space) : model.defaultArch;

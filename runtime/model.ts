@@ -21,10 +21,12 @@ export interface LoadOptions {
   /** Products: "f32" (default) or "int8" (linear 8-bit matrices: a `--method linear --bits 8`
    *  file's own; any other quantized linearly at load; docs/runtime.md, "int8 products"); or a
    *  quantized file's form, "linear8", "kmeans8", "kmeans4" (the file's f32 matrices quantized so
-   *  at load, its quantized ones run as stored; f32 products: runtime/wasm-model.ts WeightsOptions). */
+   *  at load, its quantized ones run as stored; f32 products: runtime/wasm-model.ts WeightsOptions).
+   *  Default: the file's own form (runtime/quant.ts quantOfFile): a k-means file runs on its packed
+   *  indices, anything else f32. */
   quant?: Quant;
 }
-import { quantizeTensors, type QuantizeOptions, type QuantizeSummary } from "./quant.js";
+import { quantizeTensors, quantOfFile, type QuantizeOptions, type QuantizeSummary } from "./quant.js";
 import { paramCount, randomTensors, sliceSubTensors, superTensorShapes, type TensorMap, archTensorShapes } from "./weights.js";
 
 /** A decoded model file uploaded into a wasm instance. */
@@ -50,7 +52,7 @@ export class HatModel {
     this.arch = h.arch ? validateArch(h.arch, space) : undefined;
     this.defaultArch = this.arch ?? largestArch(space!);
     checkTensorsFor(h, file.tensors, this.defaultArch, h.vocab.size);
-    this.weights = new WasmWeights(wasm, { tensors: file.tensors, vocabSize: file.header.vocab.size, positionDims: file.header.positionDims }, undefined, { quant: o.quant, quantized: file.quantized });
+    this.weights = new WasmWeights(wasm, { tensors: file.tensors, vocabSize: file.header.vocab.size, positionDims: file.header.positionDims }, undefined, { quant: o.quant ?? quantOfFile(h.tensors), quantized: file.quantized });
   }
 
   /** Decode and check `bytes`, then upload them into `wasm`; errors are ModelFormatError with a code. */

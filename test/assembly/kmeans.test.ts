@@ -119,8 +119,11 @@ for (const build of builds) describe(`${build.name}: a model on its packed k-mea
   for (const [form, bytes] of Object.entries(files) as ["kmeans4" | "kmeans8", Uint8Array][]) {
     it(`${form}: the logits of the dequantized f32 run, bit for bit (largest and smallest SubTransformer)`, () => {
       const packed = HatModel.fromBytes(bytes, loadWasm(build.bytes), { quant: form });
-      const deq = HatModel.fromBytes(bytes, loadWasm(build.bytes));
+      const deq = HatModel.fromBytes(bytes, loadWasm(build.bytes), { quant: "f32" });
+      const asStored = HatModel.fromBytes(bytes, loadWasm(build.bytes)); // no quant asked: the file's own form
       expect(packed.weights.kmeans).toBe(true);
+      expect(asStored.weights.kmeans).toBe(true);
+      expect(asStored.weights.quant).toBe(form);
       expect(deq.weights.kmeans).toBe(false);
       for (const arch of [largestArch(DEMO_SPACE), smallestArch(DEMO_SPACE)]) expect(stepLogits(packed, arch)).toEqual(stepLogits(deq, arch));
     });
