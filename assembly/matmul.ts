@@ -400,9 +400,9 @@ function tailColumns(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, n0:
  *  W rows are taken in blocks of 8 that lie N/8 rows apart (rows n, n+Q, ..., n+7Q): reading 8
  *  distant rows at once keeps 8 hardware-prefetch streams busy (a 64 MiB embedding streamed as
  *  one sequential run gets about half the memory bandwidth). The block (8 x K) stays in L1 while
- *  the rows of x pass over it: two rows of x against 4 W rows at a time (each W vector loaded
- *  feeds two multiply-adds, 8 independent accumulators), an odd last row against all 8. The
- *  N % 8 rows left over run one at a time. */
+ *  the rows of x pass over it: an odd row first against all 8 (it streams the block in), then
+ *  two rows of x against 4 W rows at a time (each W vector loaded feeds two multiply-adds, 8
+ *  independent accumulators). The N % 8 rows left over run one at a time. */
 export function matmul_nt(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N: i32, ldx: i32, ldw: i32, ldy: i32): void {
   const wRow = <usize>ldw << 2, xRow = <usize>ldx << 2, yRow = <usize>ldy << 2;
   const Q = N >> 3;
@@ -420,19 +420,19 @@ export function matmul_nt(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32
 @inline export function ntBlock8(y: usize, yRow: usize, yStep: usize, x: usize, xRow: usize, w0: usize, wStep: usize, K: i32, M: i32, b: usize, bn: usize): void {
   const w4 = w0 + 4 * wStep;
   let m = 0;
-  // rows of x three at a time (each W vector loaded feeds three multiply-adds), but never
-  // leaving one row alone where two pairs fit (M = 4: 2 + 2; M = 5, a beam-5 step: 3 + 2)
-  for (; m + 3 <= M && M - m != 4; m += 3) {
-    const xm = x + <usize>m * xRow, ym = y + <usize>m * yRow;
-    dot3x4(ym, yRow, yStep, xm, xRow, w0, wStep, K, b, bn);
-    dot3x4(ym + 4 * yStep, yRow, yStep, xm, xRow, w4, wStep, K, b, bn + 4 * yStep);
+  // an odd row first, against all 8 rows of W: 8 streams bring the block in from memory (4 at a
+  // time got ~12 GB/s here, 8 ~30); then pairs of rows from L1. Three rows against 4 W rows (12
+  // accumulators + 3 x + 1 W = 16 vector registers) spill on x64, where V8 keeps 15: 2+2+1 ran
+  // 1.13x (streamed) to 1.27x (in cache) the 3+2 it replaced at M = 5 (docs/runtime.md).
+  if (M & 1) {
+    dot1x8(y, yStep, x, w0, wStep, K, b, bn);
+    m = 1;
   }
   for (; m + 2 <= M; m += 2) {
     const xm = x + <usize>m * xRow, ym = y + <usize>m * yRow;
     dot2x4(ym, ym + yRow, yStep, xm, xm + xRow, w0, wStep, K, b, bn);
     dot2x4(ym + 4 * yStep, ym + yRow + 4 * yStep, yStep, xm, xm + xRow, w4, wStep, K, b, bn + 4 * yStep);
   }
-  if (m < M) dot1x8(y + <usize>m * yRow, yStep, x + <usize>m * xRow, w0, wStep, K, b, bn);
 }
 
 /** y[m, 0] = x[m] · wn (+ *bn when bn != 0) for every row m: one of the N % 8 rows left over. */
@@ -494,30 +494,6 @@ export function matmul_nt(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32
   }
   finish4(ya, yStep, hsum4(a0, a1, a2, a3), xa, w0, wStep, K, b, bn);
   finish4(yb, yStep, hsum4(c0, c1, c2, c3), xb, w0, wStep, K, b, bn);
-}
-
-/** Three rows of x (xRow bytes apart) against four rows of W (wStep bytes apart): 12 accumulators. */
-// @ts-ignore: decorator
-@inline function dot3x4(y: usize, yRow: usize, yStep: usize, xa: usize, xRow: usize, w0: usize, wStep: usize, K: i32, b: usize, bn: usize): void {
-  const w1 = w0 + wStep, w2 = w1 + wStep, w3 = w2 + wStep, xb = xa + xRow, xc = xb + xRow;
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
-  let e0 = f32x4.splat(0), e1 = f32x4.splat(0), e2 = f32x4.splat(0), e3 = f32x4.splat(0);
-  const end = <usize>(K & ~3) << 2;
-  for (let o: usize = 0; o < end; o += 16) {
-    const p = v128.load(xa + o), q = v128.load(xb + o), r = v128.load(xc + o);
-    let v = v128.load(w0 + o);
-    a0 = madd(p, v, a0); c0 = madd(q, v, c0); e0 = madd(r, v, e0);
-    v = v128.load(w1 + o);
-    a1 = madd(p, v, a1); c1 = madd(q, v, c1); e1 = madd(r, v, e1);
-    v = v128.load(w2 + o);
-    a2 = madd(p, v, a2); c2 = madd(q, v, c2); e2 = madd(r, v, e2);
-    v = v128.load(w3 + o);
-    a3 = madd(p, v, a3); c3 = madd(q, v, c3); e3 = madd(r, v, e3);
-  }
-  finish4(y, yStep, hsum4(a0, a1, a2, a3), xa, w0, wStep, K, b, bn);
-  finish4(y + yRow, yStep, hsum4(c0, c1, c2, c3), xb, w0, wStep, K, b, bn);
-  finish4(y + 2 * yRow, yStep, hsum4(e0, e1, e2, e3), xc, w0, wStep, K, b, bn);
 }
 
 /** One row of x against eight rows of W (wStep bytes apart): 8 accumulators, 8 streams. */
