@@ -10,7 +10,7 @@
  * selection fails rather than silently training elsewhere.
  */
 import * as tf from "@tensorflow/tfjs";
-import { allProducts, registerHatMatmul } from "./hat-matmul.js";
+import { allProducts, batchedOnly, registerHatMatmul } from "./hat-matmul.js";
 import { registerSegmentSum } from "./segment-sum.js";
 
 /** The backends the trainer knows, best first. */
@@ -50,13 +50,13 @@ async function tryBackend(name: BackendName): Promise<string> {
     case "wasm": {
       await import("@tensorflow/tfjs-backend-wasm");
       registerSegmentSum("wasm");
-      // Attention's batched products on our own wasm kernels (./hat-matmul.ts): 5-8x tfjs-wasm's
-      // naive batched path, about +47 % training throughput. HAT_TRAIN_KERNELS=tfjs keeps tfjs's
-      // own kernel; "hat-all" sends every product to ours (measured no faster).
+      // Every product (BatchMatMul, _FusedMatMul) on our own wasm kernels (./hat-matmul.ts):
+      // attention's batched ones 5-8x tfjs-wasm's naive batched path, the 2-d ones past XNNPACK's.
+      // HAT_TRAIN_KERNELS=hat-batched sends only the batched ones; =tfjs keeps tfjs's own kernels.
       const kernels = process.env.HAT_TRAIN_KERNELS ?? "hat";
-      if (kernels === "hat") registerHatMatmul();
-      else if (kernels === "hat-all") registerHatMatmul(allProducts);
-      else if (kernels !== "tfjs") throw new Error(`HAT_TRAIN_KERNELS must be hat, hat-all or tfjs, got "${kernels}"`);
+      if (kernels === "hat") registerHatMatmul(allProducts);
+      else if (kernels === "hat-batched") registerHatMatmul(batchedOnly);
+      else if (kernels !== "tfjs") throw new Error(`HAT_TRAIN_KERNELS must be hat, hat-batched or tfjs, got "${kernels}"`);
       if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend failed to initialise");
       return "wasm";
     }

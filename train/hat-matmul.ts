@@ -1,18 +1,22 @@
 /**
- * An opt-in replacement of tfjs-backend-wasm's `BatchMatMul` kernel that runs the products on our
- * own WebAssembly kernels (build/hat.wasm, runtime/wasm.ts: packed 4x8 tiles, 15-23 GFLOP/s on one
- * thread) instead of tfjs-wasm's (XNNPACK for untransposed 2-d products, a naive loop otherwise).
+ * A replacement of tfjs-backend-wasm's `BatchMatMul` and `_FusedMatMul` kernels that runs the
+ * products on our own WebAssembly kernels (build/hat.wasm, runtime/wasm.ts: packed 4x8 tiles,
+ * ~40 GFLOP/s on one thread on a quiet VM) instead of tfjs-wasm's (XNNPACK for untransposed 2-d
+ * products, a naive loop otherwise).
  *
- * Per call: A and B are copied from the tfjs-wasm heap into one persistent HatWasm instance (A
- * transposed while copying when transposeA; B stays as stored, `matmul_nt` when transposeB), our
- * matmul runs per batch entry, and the result is copied back into the tfjs output buffer. The
- * arena grows once to the largest call and is released after each.
+ * Per call: A and B (and a fused product's bias) are copied from the tfjs-wasm heap into one
+ * persistent HatWasm instance (A transposed while copying when transposeA; B stays as stored,
+ * `matmul_nt` when transposeB), our matmul runs per batch entry (the bias as its `b`, then `relu`
+ * for a fused ReLU), and the result is copied back into the tfjs output buffer. The arena grows
+ * once to the largest call and is released after each.
  *
  * Batch dims: the leading dims of A and B are flattened (as tfjs-wasm does); a batch of 1 on either
- * side broadcasts. Anything else (other dtypes, other broadcasts) goes to tfjs-wasm's own kernel.
+ * side broadcasts. Anything else (other dtypes, other broadcasts, prelu / leaky ReLU, a bias that
+ * is not one value per column) goes to tfjs-wasm's own kernel.
  *
- * Enabled by `registerHatMatmul()`, which selectBackend calls when HAT_TRAIN_KERNELS=hat.
- * HAT_MATMUL_COMPARE=1 additionally times tfjs-wasm's kernel on every call and
+ * Enabled by `registerHatMatmul()`, which selectBackend calls (HAT_TRAIN_KERNELS: "hat", every
+ * product, the default; "hat-batched", attention's batched products only; "tfjs", none).
+ * HAT_MATMUL_COMPARE=1 additionally times tfjs-wasm's BatchMatMul on every call and
  * `matmulStats()` reports both per shape (for measuring, not for training).
  */
 import * as tf from "@tensorflow/tfjs";
@@ -25,6 +29,12 @@ type MatMulArgs = {
   attrs: { transposeA: boolean; transposeB: boolean };
   backend: BackendWasm;
 };
+/** tfjs's `_FusedMatMul` (tf.fused.matMul: the product, a bias, an activation). */
+type FusedMatMulArgs = {
+  inputs: { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo; preluActivationWeights?: tf.TensorInfo };
+  attrs: { transposeA: boolean; transposeB: boolean; activation: string; leakyreluAlpha?: number };
+  backend: BackendWasm;
+};
 
 let hat: HatWasm | undefined;
 let calls = 0;
@@ -34,6 +44,7 @@ export function hatMatmulCalls(): number {
   return calls;
 }
 let original: tf.KernelConfig | undefined;
+let originalFused: tf.KernelConfig | undefined;
 
 /** Per-shape timings (ms, summed) of our kernel and, with HAT_MATMUL_COMPARE=1, tfjs-wasm's. */
 const stats = new Map<string, { n: number; hat: number; tfjs: number; flops: number }>();
@@ -42,20 +53,40 @@ let collect = false;
 /** Which products go to our kernel. */
 export type HatMatmulFilter = (batch: number, M: number, K: number, N: number, transposeA: boolean, transposeB: boolean) => boolean;
 /**
- * The default: batched products only (attention's [B, H, T, T] ones), which tfjs-wasm runs on a
- * naive loop at ~1.2 GFLOP/s where ours (copies included) reach 6-12. The 2-d products go to
- * XNNPACK, which measured within +-20 % of ours shape by shape (bench-throughput, HAT_MATMUL_COMPARE=1).
+ * Batched products only (attention's [B, H, T, T] ones), which tfjs-wasm runs on a naive loop at
+ * ~1.2 GFLOP/s where ours (copies included) reach 6-12; the 2-d products left to XNNPACK.
  */
 export const batchedOnly: HatMatmulFilter = (batch) => batch > 1;
-/** Every float32 product with a compatible batch. */
+/**
+ * Every float32 product with a compatible batch: the default. Since our small-M and transposed
+ * kernels gained (docs/runtime.md), ours beat XNNPACK's 2-d products too: `bench:train` one thread
+ * +8 % at d 256 / V 8000 and +13-20 % at the reference size against batchedOnly (2026-12-03).
+ */
 export const allProducts: HatMatmulFilter = () => true;
-let filter: HatMatmulFilter = batchedOnly;
+let filter: HatMatmulFilter = allProducts;
 
 /**
  * out[i] = opA(a[i]) · opB(b[i]) on our kernels; returns undefined (having done nothing) when the call
  * is not one we handle.
  */
 function hatBatchMatMul(args: MatMulArgs): tf.TensorInfo | undefined {
+  return hatProduct(args);
+}
+
+/**
+ * tf.fused.matMul on our kernels: the product plus a bias of N values ([N] or [1, N], added per
+ * output column as our matmul's `b`) and a linear or ReLU activation; anything else (prelu, leaky
+ * ReLU, other bias shapes) goes to tfjs-wasm's own kernel.
+ */
+function hatFusedMatMul(args: FusedMatMulArgs): tf.TensorInfo | undefined {
+  const { inputs: { a, b, bias, preluActivationWeights }, attrs: { activation } } = args;
+  if (preluActivationWeights || (activation !== "linear" && activation !== "relu")) return undefined;
+  if (bias && (bias.dtype !== "float32" || bias.shape.some((d, i) => i < bias.shape.length - 1 && d !== 1))) return undefined;
+  return hatProduct({ inputs: { a, b }, attrs: args.attrs, backend: args.backend }, bias, activation === "relu");
+}
+
+/** opA(a) · opB(b) (+ bias over the last dim) (ReLU'd when relu) on our kernels, or undefined. */
+function hatProduct(args: MatMulArgs, bias?: tf.TensorInfo, relu = false): tf.TensorInfo | undefined {
   const { inputs: { a, b }, attrs: { transposeA, transposeB }, backend } = args;
   if (a.dtype !== "float32" || b.dtype !== "float32") return undefined;
   const ar = a.shape.length, br = b.shape.length;
@@ -76,11 +107,17 @@ function hatBatchMatMul(args: MatMulArgs): tf.TensorInfo | undefined {
     return undefined;
   }
   if (tf.util.sizeFromShape(outer) !== batch) return undefined;
+  if (bias && tf.util.sizeFromShape(bias.shape) !== N) return undefined;
   const outShape = [...outer, M, N];
   const out = backend.makeOutput(outShape, "float32");
   if (batch * M * N === 0) return out;
   if (K === 0) {
-    backend.typedArrayFromHeap(out).fill(0);
+    const y = backend.typedArrayFromHeap(out) as Float32Array;
+    if (!bias) y.fill(0);
+    else {
+      const bv = backend.typedArrayFromHeap(bias) as Float32Array;
+      for (let i = 0; i < y.length; i++) y[i] = relu ? Math.max(0, bv[i % N]) : bv[i % N];
+    }
     return out;
   }
 
@@ -89,7 +126,7 @@ function hatBatchMatMul(args: MatMulArgs): tf.TensorInfo | undefined {
   const mark = h.mark();
   try {
     const sizeA = bA * M * K, sizeB = bB * K * N, sizeY = batch * M * N;
-    const pA = h.alloc(sizeA * 4), pB = h.alloc(sizeB * 4), pY = h.alloc(sizeY * 4);
+    const pA = h.alloc(sizeA * 4), pB = h.alloc(sizeB * 4), pY = h.alloc(sizeY * 4), pBias = bias ? h.alloc(N * 4) : 0;
     // Views after all allocs (growth detaches earlier ones); tfjs heap views after makeOutput.
     const srcA = backend.typedArrayFromHeap(a) as Float32Array, srcB = backend.typedArrayFromHeap(b) as Float32Array;
     const dA = h.f32(pA, sizeA);
@@ -105,12 +142,14 @@ function hatBatchMatMul(args: MatMulArgs): tf.TensorInfo | undefined {
       }
     }
     h.f32(pB, sizeB).set(srcB);
+    if (bias) h.f32(pBias, N).set(backend.typedArrayFromHeap(bias) as Float32Array);
     const mm = transposeB ? h.x.matmul_nt : h.x.matmul;
     const ldw = transposeB ? K : N;
     for (let i = 0; i < batch; i++) {
       const xa = pA + (bA === 1 ? 0 : i * M * K * 4), wb = pB + (bB === 1 ? 0 : i * K * N * 4);
-      mm(pY + i * M * N * 4, xa, wb, 0, M, K, N, K, ldw, N);
+      mm(pY + i * M * N * 4, xa, wb, pBias, M, K, N, K, ldw, N);
     }
+    if (relu) h.x.relu(pY, sizeY);
     backend.typedArrayFromHeap(out).set(h.f32(pY, sizeY));
   } finally {
     h.release(mark);
@@ -142,6 +181,10 @@ function kernel(args: MatMulArgs): tf.TensorInfo {
   return theirs;
 }
 
+function fusedKernel(args: FusedMatMulArgs): tf.TensorInfo {
+  return hatFusedMatMul(args) ?? (originalFused!.kernelFunc(args as never) as tf.TensorInfo);
+}
+
 /** One line per operand shape: calls, ms (ours, tfjs-wasm's), GFLOP/s of each; slowest first. */
 export function matmulStats(): string[] {
   return [...stats.entries()]
@@ -154,7 +197,7 @@ export function matmulStats(): string[] {
 /**
  * Replace the wasm backend's BatchMatMul with ours (once; later calls only update `only`). Call
  * before or after `tf.setBackend("wasm")`; tfjs-wasm's own kernel stays the fallback. `only`
- * restricts which products we take (default: batchedOnly).
+ * restricts which products we take (default: allProducts).
  */
 export function registerHatMatmul(only?: HatMatmulFilter): void {
   if (only) filter = only;
@@ -171,6 +214,12 @@ export function registerHatMatmul(only?: HatMatmulFilter): void {
     setupFunc: cfg.setupFunc, // tfjs-wasm's kernel (the fallback) needs its cwrap
     kernelFunc: kernel as unknown as tf.KernelFunc,
   });
+  const fused = tf.getKernel(tf._FusedMatMul, "wasm");
+  if (fused) {
+    originalFused = fused;
+    tf.unregisterKernel(tf._FusedMatMul, "wasm");
+    tf.registerKernel({ kernelName: tf._FusedMatMul, backendName: "wasm", setupFunc: fused.setupFunc, kernelFunc: fusedKernel as unknown as tf.KernelFunc });
+  }
 }
 
 /** Put tfjs-wasm's own kernel back (tests). */
@@ -179,5 +228,10 @@ export function unregisterHatMatmul(): void {
   tf.unregisterKernel(tf.BatchMatMul, "wasm");
   tf.registerKernel(original);
   original = undefined;
+  if (originalFused) {
+    tf.unregisterKernel(tf._FusedMatMul, "wasm");
+    tf.registerKernel(originalFused);
+    originalFused = undefined;
+  }
   filter = batchedOnly;
 }

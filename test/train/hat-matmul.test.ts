@@ -52,6 +52,66 @@ describe("hat BatchMatMul on wasm", () => {
     }
   }
 
+  // tf.fused.matMul (_FusedMatMul): bias of N values and linear / ReLU on ours; prelu, leaky ReLU
+  // and a bias per row fall back to tfjs-wasm's kernel (the call count says which ran)
+  for (const { a, b } of [{ a: [37, 65], b: [65, 40] }, { a: [3, 13, 17], b: [3, 17, 11] }, { a: [1, 9], b: [9, 1] }]) {
+    for (const [tA, tB] of [[false, false], [true, false], [false, true]] as const) {
+      for (const activation of ["linear", "relu"] as const) {
+        for (const biasShape of [undefined, [b[b.length - 1]], [1, b[b.length - 1]]]) {
+          it(`fused ${a.join("x")} · ${b.join("x")} tA=${tA} tB=${tB} ${activation} bias ${biasShape?.join("x") ?? "none"}`, async () => {
+            const r = a.length, seed = a.reduce((s2, x) => s2 * 31 + x, 3) + (tA ? 100 : 0) + (tB ? 200 : 0);
+            const aShape = tA ? [...a.slice(0, -2), a[r - 1], a[r - 2]] : a;
+            const bShape = tB ? [...b.slice(0, -2), b[b.length - 1], b[b.length - 2]] : b;
+            const run = async (name: string) => {
+              await tf.setBackend(name);
+              return tf.tidy(() => {
+                const x = tf.tensor(randArray(tf.util.sizeFromShape(aShape), seed), aShape);
+                const w = tf.tensor(randArray(tf.util.sizeFromShape(bShape), seed + 1), bShape);
+                const bias = biasShape && tf.tensor(randArray(tf.util.sizeFromShape(biasShape), seed + 2), biasShape);
+                return tf.fused.matMul({ a: x, b: w, transposeA: tA, transposeB: tB, bias, activation }).dataSync() as Float32Array;
+              });
+            };
+            const want = await run("cpu");
+            const n0 = hatMatmulCalls();
+            const got = await run("wasm");
+            expect(hatMatmulCalls()).toBe(n0 + 1);
+            expect(relErr(got, want)).toBeLessThan(1e-5);
+          });
+        }
+      }
+    }
+  }
+
+  it("a fused product it does not take (leaky ReLU) runs on tfjs-wasm's kernel, correctly", async () => {
+    const run = async (name: string) => {
+      await tf.setBackend(name);
+      return tf.tidy(() => {
+        const x = tf.tensor(randArray(12 * 7, 5), [12, 7]), w = tf.tensor(randArray(7 * 5, 6), [7, 5]), bias = tf.tensor(randArray(5, 8), [5]);
+        return tf.fused.matMul({ a: x, b: w, bias, activation: "leakyrelu", leakyreluAlpha: 0.1 }).dataSync() as Float32Array;
+      });
+    };
+    const want = await run("cpu");
+    const n0 = hatMatmulCalls();
+    const got = await run("wasm");
+    expect(hatMatmulCalls()).toBe(n0);
+    expect(relErr(got, want)).toBeLessThan(1e-5);
+  });
+
+  it("gradients through a fused ReLU product (the trainer's linearOp) match the cpu backend", async () => {
+    const { linearOp } = await import("../../train/matmul.js");
+    const run = async (name: string) => {
+      await tf.setBackend(name);
+      return tf.tidy(() => {
+        const x = tf.tensor(randArray(33 * 20, 21), [33, 20]) as tf.Tensor2D, w = tf.tensor(randArray(20 * 24, 22), [20, 24]) as tf.Tensor2D;
+        const bias = tf.tensor(randArray(24, 23), [24]) as tf.Tensor1D, g = tf.tensor(randArray(33 * 24, 24), [33, 24]);
+        const grads = tf.grads((p: tf.Tensor, q: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(linearOp(p as tf.Tensor2D, q as tf.Tensor2D, c as tf.Tensor1D, true), g)))([x, w, bias]);
+        return grads.map((t) => t.dataSync() as Float32Array);
+      });
+    };
+    const want = await run("cpu"), got = await run("wasm");
+    want.forEach((w, i) => expect(relErr(got[i], w)).toBeLessThan(1e-5));
+  });
+
   it("gradients of a batched product match the cpu backend", async () => {
     const run = async (name: string) => {
       await tf.setBackend(name);
