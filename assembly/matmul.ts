@@ -422,8 +422,8 @@ export function matmul_nt(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32
   let m = 0;
   // an odd row first, against all 8 rows of W: 8 streams bring the block in from memory (4 at a
   // time got ~12 GB/s here, 8 ~30); then pairs of rows from L1. Three rows against 4 W rows (12
-  // accumulators + 3 x + 1 W = 16 vector registers) spill on x64, where V8 keeps 15: 2+2+1 ran
-  // 1.13x (streamed) to 1.27x (in cache) the 3+2 it replaced at M = 5 (docs/runtime.md).
+  // accumulators + 3 x + 1 W = 16 vector registers) spill on x64, where V8 keeps 15: 1 + 2 + 2 ran
+  // 1.12x (streamed) to 1.27x (in cache) the 3 + 2 it replaced at M = 5 (docs/runtime.md).
   if (M & 1) {
     dot1x8(y, yStep, x, w0, wStep, K, b, bn);
     m = 1;

@@ -59,19 +59,11 @@ export type HatMatmulFilter = (batch: number, M: number, K: number, N: number, t
 export const batchedOnly: HatMatmulFilter = (batch) => batch > 1;
 /**
  * Every float32 product with a compatible batch: the default. Since our small-M and transposed
- * kernels gained (docs/runtime.md), ours beat XNNPACK's 2-d products too: `bench:train` one thread
- * +8 % at d 256 / V 8000 and +13-20 % at the reference size against batchedOnly (2026-12-03).
+ * kernels gained (docs/runtime.md), ours beat XNNPACK's 2-d products too (docs/training.md
+ * "Products on our kernels": `bench:train` 1.09-1.68x against batchedOnly, 2026-12-03).
  */
 export const allProducts: HatMatmulFilter = () => true;
 let filter: HatMatmulFilter = allProducts;
-
-/**
- * out[i] = opA(a[i]) · opB(b[i]) on our kernels; returns undefined (having done nothing) when the call
- * is not one we handle.
- */
-function hatBatchMatMul(args: MatMulArgs): tf.TensorInfo | undefined {
-  return hatProduct(args);
-}
 
 /**
  * tf.fused.matMul on our kernels: the product plus a bias of N values ([N] or [1, N], added per
@@ -85,7 +77,10 @@ function hatFusedMatMul(args: FusedMatMulArgs): tf.TensorInfo | undefined {
   return hatProduct({ inputs: { a, b }, attrs: args.attrs, backend: args.backend }, bias, activation === "relu");
 }
 
-/** opA(a) · opB(b) (+ bias over the last dim) (ReLU'd when relu) on our kernels, or undefined. */
+/**
+ * out[i] = opA(a[i]) · opB(b[i]) (+ bias over the last dim, ReLU'd when relu) on our kernels;
+ * returns undefined (having done nothing) when the call is not one we handle.
+ */
 function hatProduct(args: MatMulArgs, bias?: tf.TensorInfo, relu = false): tf.TensorInfo | undefined {
   const { inputs: { a, b }, attrs: { transposeA, transposeB }, backend } = args;
   if (a.dtype !== "float32" || b.dtype !== "float32") return undefined;
@@ -158,11 +153,11 @@ function hatProduct(args: MatMulArgs, bias?: tf.TensorInfo, relu = false): tf.Te
 }
 
 function kernel(args: MatMulArgs): tf.TensorInfo {
-  if (!collect) return hatBatchMatMul(args) ?? (original!.kernelFunc(args as never) as tf.TensorInfo);
+  if (!collect) return hatProduct(args) ?? (original!.kernelFunc(args as never) as tf.TensorInfo);
   const { inputs: { a, b }, attrs: { transposeA, transposeB } } = args;
   const key = `${a.shape.join("x")}${transposeA ? "ᵀ" : ""} · ${b.shape.join("x")}${transposeB ? "ᵀ" : ""}`;
   const t0 = performance.now();
-  const ours = hatBatchMatMul(args);
+  const ours = hatProduct(args);
   const t1 = performance.now();
   const theirs = original!.kernelFunc(args as never) as tf.TensorInfo;
   const t2 = performance.now();
