@@ -10,15 +10,7 @@ export function token_nll(nll: usize, smooth: usize, x: usize, targets: usize, r
     const tgt = load<i32>(targets + (<usize>r << 2));
     if (tgt == pad) { store<f32>(nll + (<usize>r << 2), 0); store<f32>(smooth + (<usize>r << 2), 0); continue; }
     const lse = logsumexp(xr, V);
-    let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
-    let v = 0;
-    for (; v + 4 <= V; v += 4) {
-      const e = v128.load(xr + (<usize>v << 2));
-      s0 = f64x2.add(s0, f64x2.promote_low_f32x4(e));
-      s1 = f64x2.add(s1, f64x2.promote_low_f32x4(v128.shuffle<f32>(e, e, 2, 3, 0, 1)));
-    }
-    let sum: f64 = f64x2.extract_lane(s0, 0) + f64x2.extract_lane(s0, 1) + f64x2.extract_lane(s1, 0) + f64x2.extract_lane(s1, 1);
-    for (; v < V; v++) sum += <f64>load<f32>(xr + (<usize>v << 2));
+    const sum = rowSum(xr, V, 0, false);
     store<f32>(nll + (<usize>r << 2), <f32>(lse - <f64>load<f32>(xr + (<usize>tgt << 2))));
     store<f32>(smooth + (<usize>r << 2), <f32>(<f64>V * lse - sum));
   }
@@ -49,17 +41,29 @@ function logsumexp(xr: usize, V: i32): f64 {
   for (; v + 4 <= V; v += 4) m4 = f32x4.max(m4, v128.load(xr + (<usize>v << 2)));
   let mx: f32 = max<f32>(max<f32>(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max<f32>(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
   for (; v < V; v++) mx = max<f32>(mx, load<f32>(xr + (<usize>v << 2)));
-  const mxv = f32x4.splat(mx);
+  return <f64>mx + Math.log(rowSum(xr, V, mx, true));
+}
+
+/** Σ_v x[v] of one row in float64 (lanes 0-1 and 2-3 of each four in two f64x2 sums), or with
+ *  `exp` Σ_v exp(x[v] - shift) (expf4; the V % 4 tail by Mathf.exp). `exp` is a constant at each
+ *  call, so the branch folds away. */
+// @ts-ignore: decorator
+@inline function rowSum(xr: usize, V: i32, shift: f32, exp: bool): f64 {
+  const sv = f32x4.splat(shift);
   let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
-  v = 0;
+  let v = 0;
   for (; v + 4 <= V; v += 4) {
-    const e = expf4(f32x4.sub(v128.load(xr + (<usize>v << 2)), mxv));
+    const x = v128.load(xr + (<usize>v << 2));
+    const e = exp ? expf4(f32x4.sub(x, sv)) : x;
     s0 = f64x2.add(s0, f64x2.promote_low_f32x4(e));
     s1 = f64x2.add(s1, f64x2.promote_low_f32x4(v128.shuffle<f32>(e, e, 2, 3, 0, 1)));
   }
   let s: f64 = f64x2.extract_lane(s0, 0) + f64x2.extract_lane(s0, 1) + f64x2.extract_lane(s1, 0) + f64x2.extract_lane(s1, 1);
-  for (; v < V; v++) s += <f64>Mathf.exp(load<f32>(xr + (<usize>v << 2)) - mx);
-  return <f64>mx + Math.log(s);
+  for (; v < V; v++) {
+    const x = load<f32>(xr + (<usize>v << 2));
+    s += exp ? <f64>Mathf.exp(x - shift) : <f64>x;
+  }
+  return s;
 }
 
 /** exp of four floats: Cephes' expf (x = n·ln 2 + r, |r| <= ln 2 / 2, a degree-6 polynomial in r,

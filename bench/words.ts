@@ -66,5 +66,5 @@ const rows: Row[] = forms.map((f) => {
 });
 console.log(`\n${modelPath}: ${file.header.arch ? "SubTransformer" : "SuperTransformer (its largest)"}, ${lines.length} lines (${words} words) of ${sourcePath}, batches of 32; medians of ${rounds} rounds`);
 printTable(rows, { digits: 2 });
-console.log("'same as f32 x1': translations identical to one thread's f32 at the same beam. Bergamot's int8 wasm fallback (the deployed browser translator) runs ~95 words/s outside Firefox (its tiny student models).");
+console.log("'same as f32 x1': translations identical to one thread's f32 at the same beam. Bergamot's int8 wasm fallback (the deployed browser translator) runs ~95 words/s outside Firefox (its small student models: a reference, not a peer).");
 for (const m of models.values()) m.weights.wasm.close();

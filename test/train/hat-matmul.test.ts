@@ -52,8 +52,8 @@ describe("hat BatchMatMul on wasm", () => {
     }
   }
 
-  // tf.fused.matMul (_FusedMatMul): bias of N values and linear / ReLU on ours; prelu, leaky ReLU
-  // and a bias per row fall back to tfjs-wasm's kernel (the call count says which ran)
+  // tf.fused.matMul (_FusedMatMul): bias of N values and linear / ReLU on ours; prelu and leaky
+  // ReLU fall back to tfjs-wasm's kernel (the call count says which ran)
   for (const { a, b } of [{ a: [37, 65], b: [65, 40] }, { a: [3, 13, 17], b: [3, 17, 11] }, { a: [1, 9], b: [9, 1] }]) {
     for (const [tA, tB] of [[false, false], [true, false], [false, true]] as const) {
       for (const activation of ["linear", "relu"] as const) {
