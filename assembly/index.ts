@@ -7,6 +7,7 @@ export { q8_matmul, q8_matmul_naive, q8_levels } from "./int8";
 export { km_matmul, km_matmul_nt, km_decode } from "./kmeans";
 export { add_layernorm, layernorm_naive } from "./norm";
 export { relu } from "./activation";
+export { transpose, transpose_naive } from "./transpose";
 export { attention, softmax_row } from "./attention";
 export { embed } from "./embed";
 export { thread_init } from "./thread-id";

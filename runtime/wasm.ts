@@ -19,6 +19,9 @@ export interface HatExports {
   add_layernorm(y: number, x: number, r: number, g: number, b: number, M: number, D: number): void;
   layernorm_naive(y: number, x: number, g: number, b: number, M: number, D: number): void;
   relu(x: number, n: number): void;
+  /** y[C, R] = x[R, C]^T (assembly/transpose.ts). */
+  transpose(y: number, x: number, R: number, C: number): void;
+  transpose_naive(y: number, x: number, R: number, C: number): void;
   attention(o: number, q: number, k: number, v: number, scores: number, lens: number, B: number, Tq: number, Tk: number, H: number, Qd: number, sq: number, skv: number, so: number, kvDiv: number, kvBlock: number, causal: boolean | number): void;
   softmax_row(s: number, n: number, last: number, scale: number, len: number, block: number): void;
   embed(y: number, tokens: number, E: number, ldE: number, P: number, ldP: number, B: number, T: number, t0: number, D: number): void;

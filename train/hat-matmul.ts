@@ -5,10 +5,14 @@
  * products, a naive loop otherwise).
  *
  * Per call: A and B (and a fused product's bias) are copied from the tfjs-wasm heap into one
- * persistent HatWasm instance (A transposed while copying when transposeA; B stays as stored,
- * `matmul_nt` when transposeB), our matmul runs per batch entry (the bias as its `b`, then `relu`
- * for a fused ReLU), and the result is copied back into the tfjs output buffer. The arena grows
- * once to the largest call and is released after each.
+ * persistent HatWasm instance (when transposeA, A is copied as stored and transposed there by
+ * assembly/transpose.ts; B stays as stored, `matmul_nt` when transposeB), our matmul runs per
+ * batch entry (the bias as its `b`, then `relu` for a fused ReLU), and the result is copied back
+ * into the tfjs output buffer. The arena grows once to the largest call and is released after each.
+ *
+ * The instance is the relaxed-SIMD build (fused multiply-add) when build/ has it: V8 is given
+ * --experimental-wasm-relaxed-simd for it (Node 20 needs the flag; later engines accept the build
+ * as is). HAT_TRAIN_FMA=0 keeps the baseline build, HAT_WASM names a build.
  *
  * Batch dims: the leading dims of A and B are flattened (as tfjs-wasm does); a batch of 1 on either
  * side broadcasts. Anything else (other dtypes, other broadcasts, prelu / leaky ReLU, a bias that
@@ -21,8 +25,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { setFlagsFromString } from "node:v8";
 import type { HatWasm } from "../runtime/wasm.js";
-import { loadWasm } from "../runtime/wasm-node.js";
+import { loadWasm, readWasmBuilds, wasmBuild } from "../runtime/wasm-node.js";
 
 type MatMulArgs = {
   inputs: { a: tf.TensorInfo; b: tf.TensorInfo };
@@ -38,6 +43,33 @@ type FusedMatMulArgs = {
 
 let hat: HatWasm | undefined;
 let calls = 0;
+
+/**
+ * The instance training's products run on (one per thread, made on first use): see the header.
+ * The default build of everything else (wasmBuild(), inference's) is settled before V8's flag is
+ * set, so a trainer measures and decodes with the build it would have without this.
+ */
+function trainingWasm(): HatWasm {
+  if (process.env.HAT_WASM) return loadWasm();
+  const builds = readWasmBuilds();
+  const baseline = builds.find((b) => b.name === "hat.wasm");
+  const relaxed = builds.find((b) => b.name === "hat-relaxed.wasm");
+  if (process.env.HAT_TRAIN_FMA === "0" || !relaxed) return baseline ? withBuild(loadWasm(baseline.bytes), baseline.name) : loadWasm();
+  wasmBuild();
+  if (!WebAssembly.validate(relaxed.bytes)) setFlagsFromString("--experimental-wasm-relaxed-simd");
+  if (!WebAssembly.validate(relaxed.bytes)) return loadWasm();
+  return withBuild(loadWasm(relaxed.bytes), relaxed.name);
+}
+
+function withBuild(w: HatWasm, name: string): HatWasm {
+  w.build = name;
+  return w;
+}
+
+/** The file name of the build training's products run on in this thread (hat.wasm or hat-relaxed.wasm). */
+export function hatMatmulBuild(): string | undefined {
+  return (hat ??= trainingWasm()).build;
+}
 
 /** How many products our kernel has computed (tests check it is really used). */
 export function hatMatmulCalls(): number {
@@ -117,24 +149,19 @@ function hatProduct(args: MatMulArgs, bias?: tf.TensorInfo, relu = false): tf.Te
   }
 
   calls++;
-  const h = (hat ??= loadWasm());
+  const h = (hat ??= trainingWasm());
   const mark = h.mark();
   try {
     const sizeA = bA * M * K, sizeB = bB * K * N, sizeY = batch * M * N;
     const pA = h.alloc(sizeA * 4), pB = h.alloc(sizeB * 4), pY = h.alloc(sizeY * 4), pBias = bias ? h.alloc(N * 4) : 0;
+    const pT = transposeA ? h.alloc(sizeA * 4) : 0;
     // Views after all allocs (growth detaches earlier ones); tfjs heap views after makeOutput.
     const srcA = backend.typedArrayFromHeap(a) as Float32Array, srcB = backend.typedArrayFromHeap(b) as Float32Array;
-    const dA = h.f32(pA, sizeA);
-    if (!transposeA) dA.set(srcA);
+    if (!transposeA) h.f32(pA, sizeA).set(srcA);
     else {
-      // a[i] is [K, M]; store [M, K].
-      for (let i = 0; i < bA; i++) {
-        const s0 = i * K * M, d0 = i * M * K;
-        for (let k = 0; k < K; k++) {
-          const s = s0 + k * M;
-          for (let m = 0; m < M; m++) dA[d0 + m * K + k] = srcA[s + m];
-        }
-      }
+      // a[i] is [K, M], copied as stored; our matmul takes [M, K].
+      h.f32(pT, sizeA).set(srcA);
+      for (let i = 0; i < bA; i++) h.x.transpose(pA + i * M * K * 4, pT + i * M * K * 4, K, M);
     }
     h.f32(pB, sizeB).set(srcB);
     if (bias) h.f32(pBias, N).set(backend.typedArrayFromHeap(bias) as Float32Array);

@@ -123,6 +123,24 @@ describe("layer norm with residual", () => {
   }
 });
 
+describe("transpose (exact: a copy, no arithmetic)", () => {
+  // Tiles of 32 and their boundary, edges not a multiple of 4 on either side, one row, one column.
+  for (const [R, C] of [[1, 1], [1, 9], [9, 1], [4, 4], [3, 5], [32, 32], [33, 31], [70, 129], [128, 4000]]) {
+    it(`${R}x${C}`, () => {
+      const X = randArray(R * C, R * 31 + C);
+      const m0 = wasm.mark();
+      const px = wasm.putF32(X), py = wasm.alloc(R * C * 4), pn = wasm.alloc(R * C * 4);
+      x.transpose(py, px, R, C);
+      x.transpose_naive(pn, px, R, C);
+      const ref = new Float32Array(R * C);
+      for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) ref[c * R + r] = X[r * C + c];
+      expect(wasm.f32(py, R * C)).toEqual(ref);
+      expect(wasm.f32(pn, R * C)).toEqual(ref);
+      wasm.release(m0);
+    });
+  }
+});
+
 describe("activations, softmax, attention", () => {
   it("relu", () => {
     const X = randArray(103, 8);
