@@ -2,20 +2,19 @@
  * Data-parallel training on one machine: each update's batch is split into shards
  * (./batch.ts splitBatch), the main thread computes the first shard's gradients while worker
  * threads (./grad-worker.ts) compute the others on replicas of the SuperTransformer; the
- * gradients are summed, clipped and applied by Adam on the main thread, and the weights that
+ * gradients are summed (as flat arrays), clipped and applied by Adam on the main thread, and the weights that
  * changed travel to the workers with their next request.
  *
  * The sum of the shards' gradients is the whole batch's gradient (each shard's loss is divided by
  * the batch's token count), so an update is the same update as on one thread up to float rounding.
  * tfjs-backend-wasm runs one thread under Node; this is how training uses the other cores.
  */
-import * as tf from "@tensorflow/tfjs";
 import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import type { TensorMap } from "../runtime/weights.js";
 import { splitBatch, type PaddedBatch } from "./batch.js";
-import type { Adam } from "./optim.js";
-import { applyGradients, archList, shardGradients, stepResult, type StepOptions, type StepResult, type UpdateArchs } from "./step.js";
+import type { Adam, Gradient } from "./optim.js";
+import { applyGradients, archList, disposeGradients, shardGradients, stepResult, type StepOptions, type StepResult, type UpdateArchs } from "./step.js";
 import type { SuperTransformer } from "./supertransformer.js";
 import type { GradReply, GradRequest, TeacherInit, WorkerInit } from "./grad-worker.js";
 
@@ -90,6 +89,12 @@ class GradWorker {
   }
 }
 
+/** a += b, elementwise (same length: both are one variable's gradient). */
+function addInto(a: Float32Array, b: Float32Array): void {
+  if (a.length !== b.length) throw new Error(`gradient sizes differ: ${a.length} and ${b.length}`);
+  for (let i = 0; i < a.length; i++) a[i] += b[i];
+}
+
 /** Updates of one SuperTransformer spread over this thread and `threads - 1` workers. */
 export class DataParallel {
   private constructor(private readonly st: SuperTransformer, private readonly workers: GradWorker[]) {}
@@ -126,23 +131,26 @@ export class DataParallel {
       throw e;
     }
     let lossSum = mine.lossSum, nllSum = mine.nllSum;
-    const grads = mine.grads;
+    // The sum lands in the workers' arrays (ours once received); this thread's tensors are read once.
+    const grads = new Map<string, Gradient>(mine.grads);
     try {
       for (const r of await Promise.all(replies)) {
         if ("error" in r) throw new Error(r.error);
         lossSum += r.lossSum;
         nllSum += r.nllSum;
         for (const [name, data] of r.grads) {
-          const g = tf.tensor(data, this.st.variable(name).shape, "float32");
           const have = grads.get(name);
-          if (have) {
-            grads.set(name, tf.add(have, g));
-            tf.dispose([have, g]);
-          } else grads.set(name, g);
+          if (have === undefined) grads.set(name, data);
+          else if (have instanceof Float32Array) addInto(have, data);
+          else {
+            addInto(data, have.dataSync() as Float32Array);
+            have.dispose();
+            grads.set(name, data);
+          }
         }
       }
     } catch (e) {
-      tf.dispose([...grads.values()]);
+      disposeGradients(grads);
       throw e;
     }
     for (const w of this.workers) for (const name of grads.keys()) w.stale.add(name);

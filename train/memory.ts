@@ -8,7 +8,7 @@
  *
  * The estimate, in float32s, for a thread whose shard has N padded tokens a side:
  *
- *   persistent  P · (1 weights + 2 Adam moments on the main thread; 1 on a worker)
+ *   persistent  P · 1                            the weights (Adam's moments are JS arrays, outside the heap)
  *   per update  P · C_PARAMS                      gradients and their clipped copies
  *             + N · V · C_VOCAB                   logits, log-softmax, the loss and their gradients
  *             + N · Σ_layers (C_DIM · D + C_FFN · F)   every activation tfjs's tape keeps
@@ -50,7 +50,7 @@ export interface MemoryInput {
 /** Bytes of the busiest thread (the main one), by part. */
 export interface MemoryEstimate {
   params: number;
-  weightsAndAdam: number;
+  weights: number;
   gradients: number;
   logits: number;
   activations: number;
@@ -72,13 +72,13 @@ export function estimateTrainingMemory(i: MemoryInput): MemoryEstimate {
   const f = 4; // bytes a float
   const parts = {
     params: P,
-    weightsAndAdam: 3 * P * f,
+    weights: P * f,
     gradients: C_PARAMS * P * f,
     logits: N * i.vocabSize * C_VOCAB * f,
     activations: N * layers * f,
     attention: N * scores * T * C_SCORES * f,
   };
-  const live = parts.weightsAndAdam + parts.gradients + parts.logits + parts.activations + parts.attention;
+  const live = parts.weights + parts.gradients + parts.logits + parts.activations + parts.attention;
   return { ...parts, total: live * HEAP_SLACK, shardTokens: N };
 }
 
@@ -111,7 +111,7 @@ export function largestFittingBatch(i: MemoryInput, limit = WASM_HEAP_BYTES): nu
 export function checkTrainingMemory(i: MemoryInput, backend: string, limit = WASM_HEAP_BYTES): MemoryEstimate {
   const e = estimateTrainingMemory(i);
   if (backend !== "wasm" || e.total <= limit) return e;
-  const parts: [string, number][] = [["weights and Adam's moments", e.weightsAndAdam], ["gradients", e.gradients], ["the output layer (batch x vocabulary)", e.logits], ["activations (batch x embed dims x layers)", e.activations], ["attention scores", e.attention]];
+  const parts: [string, number][] = [["weights", e.weights], ["gradients", e.gradients], ["the output layer (batch x vocabulary)", e.logits], ["activations (batch x embed dims x layers)", e.activations], ["attention scores", e.attention]];
   const [what, bytes] = parts.sort((a, b) => b[1] - a[1])[0];
   const fits = largestFittingBatch(i, limit);
   const d = superDims(i.space);

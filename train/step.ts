@@ -14,7 +14,7 @@ import * as tf from "@tensorflow/tfjs";
 import { SPECIALS, type ValidArch } from "../runtime/types.js";
 import type { PaddedBatch } from "./batch.js";
 import { distillLoss, labelSmoothedLoss, type SoftLabels } from "./loss.js";
-import { Adam, clipByGlobalNorm } from "./optim.js";
+import { clipFactor, type Adam, type Gradient } from "./optim.js";
 import type { DropoutRates, SuperTransformer } from "./supertransformer.js";
 
 /**
@@ -134,12 +134,29 @@ function oneArchGradients(
   return { grads: byName, lossSum, nllSum };
 }
 
-/** Clip `grads` by global norm and take one Adam step; disposes `grads`. Returns the norm before clipping. */
-export function applyGradients(st: SuperTransformer, opt: Adam, grads: Map<string, tf.Tensor>, lr: number, clipNorm = 0): number {
-  const clipped = clipByGlobalNorm(grads, clipNorm);
-  opt.apply(st.variables, clipped.grads, lr);
-  tf.dispose([...grads.values(), ...clipped.grads.values()]);
-  return clipped.norm;
+/**
+ * Clip `grads` by global norm and take one Adam step (over flat buffers: a tensor's values are
+ * read once); disposes the tensors among `grads`. Returns the norm before clipping.
+ */
+export function applyGradients(st: SuperTransformer, opt: Adam, grads: ReadonlyMap<string, Gradient>, lr: number, clipNorm = 0): number {
+  try {
+    const flat = new Map<string, Float32Array>();
+    for (const [name, g] of grads) flat.set(name, g instanceof Float32Array ? g : (g.dataSync() as Float32Array));
+    // Clipping needs the norm before the update; without it, Adam's pass sums the squares itself.
+    if (clipNorm > 0) {
+      const { norm, scale } = clipFactor(flat.values(), clipNorm);
+      opt.apply(st.variables, flat, lr, scale);
+      return norm;
+    }
+    return Math.sqrt(opt.apply(st.variables, flat, lr).sumSquares);
+  } finally {
+    disposeGradients(grads);
+  }
+}
+
+/** Dispose the tensors among `grads` (values given as arrays need nothing). */
+export function disposeGradients(grads: ReadonlyMap<string, Gradient>): void {
+  for (const g of grads.values()) if (!(g instanceof Float32Array)) g.dispose();
 }
 
 /** What an update of `n` SubTransformers on `batch` measured: losses per token per SubTransformer, tokens trained. */

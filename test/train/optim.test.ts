@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../train/backend.js";
-import { Adam, clipByGlobalNorm, cosineLr, inverseSqrtLr } from "../../train/optim.js";
+import { Adam, clipFactor, cosineLr, inverseSqrtLr } from "../../train/optim.js";
+import { randArray } from "../helpers.js";
 
 beforeAll(async () => {
   await selectBackend("cpu", () => {});
@@ -49,15 +50,54 @@ describe("Adam", () => {
   });
 });
 
-describe("clipByGlobalNorm", () => {
-  it("scales every gradient by maxNorm / norm when the global norm is larger", () => {
-    const grads = new Map([["a", tf.tensor1d([3, 0])], ["b", tf.tensor1d([4])]]);
-    const { grads: c, norm } = clipByGlobalNorm(grads, 1);
-    expect(norm).toBeCloseTo(5, 6);
-    expect(Array.from(c.get("a")!.dataSync())).toEqual([expect.closeTo(0.6, 5), 0]);
-    expect(c.get("b")!.dataSync()[0]).toBeCloseTo(0.8, 5);
-    expect(clipByGlobalNorm(grads, 10).grads.get("a")).toBe(grads.get("a"));
-    expect(clipByGlobalNorm(grads, 0).grads.get("b")).toBe(grads.get("b"));
+describe("Adam over flat buffers", () => {
+  it("matches a float64 reference on random weights and gradients, scaled, over several steps (rel. 1e-6)", () => {
+    const shape = [37, 21], n = 37 * 21, lr = 3e-3, scale = 0.7, b1 = 0.9, b2 = 0.98, eps = 1e-8;
+    const w0 = randArray(n, 11);
+    const p = tf.variable(tf.tensor(w0, shape), true, "adam-flat");
+    const opt = new Adam();
+    const ref = Float64Array.from(w0), m = new Float64Array(n), v = new Float64Array(n);
+    for (let t = 1; t <= 4; t++) {
+      const g = randArray(n, 100 + t);
+      // a tensor on odd steps, its values on even ones: the same update either way
+      const r = opt.apply(new Map([["w", p]]), new Map([["w", t % 2 ? tf.tensor(g, shape) : g]]), lr, scale);
+      expect(r.sumSquares).toBeCloseTo(g.reduce((s, x) => s + x * x, 0), 8);
+      const k = (lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
+      for (let i = 0; i < n; i++) {
+        const gi = g[i] * scale;
+        m[i] = b1 * m[i] + (1 - b1) * gi;
+        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+        ref[i] -= (k * m[i]) / (Math.sqrt(v[i]) + eps);
+      }
+      expect(r.weights.get("w")).toEqual(p.dataSync()); // the returned values are the variable's
+    }
+    const got = p.dataSync();
+    let err = 0, mx = 0;
+    for (let i = 0; i < n; i++) { err = Math.max(err, Math.abs(got[i] - ref[i])); mx = Math.max(mx, Math.abs(ref[i])); }
+    expect(err / mx).toBeLessThan(1e-6);
+    expect(p.shape).toEqual(shape);
+    expect(opt.state().m.get("w")!.shape).toEqual(shape);
+  });
+
+  it("refuses a gradient of the wrong size, naming the variable", () => {
+    const p = tf.variable(tf.zeros([3]), true, "adam-size");
+    expect(() => new Adam().apply(new Map([["w", p]]), new Map([["w", new Float32Array(4)]]), 0.1)).toThrow(/w has 4 values, the variable 3/);
+  });
+});
+
+describe("clipFactor", () => {
+  it("gives the global norm (float64) and maxNorm / norm when the norm is larger, else 1", () => {
+    const grads = [Float32Array.from([3, 0]), Float32Array.from([4])];
+    const c = clipFactor(grads, 1);
+    expect(c.norm).toBeCloseTo(5, 6);
+    expect(c.scale).toBeCloseTo(1 / (5 + 1e-6), 9);
+    expect(clipFactor(grads, 10).scale).toBe(1);
+    expect(clipFactor(grads, 0)).toEqual({ norm: 5, scale: 1 });
+    // odd and even lengths, against a plain float64 sum
+    const r = [randArray(101, 5), randArray(64, 6)];
+    let ss = 0;
+    for (const g of r) for (const x of g) ss += x * x;
+    expect(clipFactor(r, 0).norm).toBeCloseTo(Math.sqrt(ss), 10);
   });
 });
 
