@@ -44,8 +44,9 @@ export type Gradient = tf.Tensor | Float32Array;
  *
  * Fused over flat buffers: the moments are plain Float32Arrays, and one pass per variable reads
  * the gradient (summing its squares: the norm when nothing is clipped), updates both moments and
- * the weight, which goes back to the backend with one `assign` (tfjs ops would make ~12 passes and as many tensors per variable: 120 ms an update at
- * 6 M parameters here, against ~20; docs/training.md "Adam over flat buffers").
+ * the weight, which goes back to the backend with one `assign`, where tfjs ops make ~12 passes
+ * and as many tensors per variable (bench/adam.ts; docs/training.md "Adam over flat buffers").
+ * The moments live outside the backend's heap (tfjs-wasm's 4 GiB).
  */
 export class Adam {
   readonly config: AdamConfig;
@@ -68,13 +69,11 @@ export class Adam {
   /**
    * One update with learning rate `lr`: for each named gradient g (times `scale`, a clipping
    * factor), p -= lr·sqrt(1-b2^t)/(1-b1^t) · m / (sqrt(v) + eps), t the variable's own step count.
-   * Variables without a gradient are skipped. Returns the new values of the variables updated
-   * (fresh arrays the caller may keep or hand on) and the sum of the squared gradients as given
+   * Variables without a gradient are skipped. Returns the sum of the squared gradients as given
    * (unscaled, float64: the global norm's square, read in the same pass).
    */
-  apply(variables: ReadonlyMap<string, tf.Variable>, grads: ReadonlyMap<string, Gradient>, lr: number, scale = 1): { weights: Map<string, Float32Array>; sumSquares: number } {
+  apply(variables: ReadonlyMap<string, tf.Variable>, grads: ReadonlyMap<string, Gradient>, lr: number, scale = 1): number {
     const { beta1, beta2, eps } = this.config;
-    const weights = new Map<string, Float32Array>();
     let sumSquares = 0;
     for (const [name, grad] of grads) {
       const p = variables.get(name);
@@ -99,9 +98,8 @@ export class Adam {
       }
       sumSquares += ss;
       tf.tidy(() => p.assign(tf.tensor(w, p.shape, "float32")));
-      weights.set(name, w);
     }
-    return { weights, sumSquares };
+    return sumSquares;
   }
 
   /** A copy of the state, for checkpoints. */

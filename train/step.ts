@@ -148,7 +148,7 @@ export function applyGradients(st: SuperTransformer, opt: Adam, grads: ReadonlyM
       opt.apply(st.variables, flat, lr, scale);
       return norm;
     }
-    return Math.sqrt(opt.apply(st.variables, flat, lr).sumSquares);
+    return Math.sqrt(opt.apply(st.variables, flat, lr));
   } finally {
     disposeGradients(grads);
   }

@@ -60,8 +60,8 @@ describe("Adam over flat buffers", () => {
     for (let t = 1; t <= 4; t++) {
       const g = randArray(n, 100 + t);
       // a tensor on odd steps, its values on even ones: the same update either way
-      const r = opt.apply(new Map([["w", p]]), new Map([["w", t % 2 ? tf.tensor(g, shape) : g]]), lr, scale);
-      expect(r.sumSquares).toBeCloseTo(g.reduce((s, x) => s + x * x, 0), 8);
+      const ss = opt.apply(new Map([["w", p]]), new Map([["w", t % 2 ? tf.tensor(g, shape) : g]]), lr, scale);
+      expect(ss).toBeCloseTo(g.reduce((s, x) => s + x * x, 0), 8);
       const k = (lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
       for (let i = 0; i < n; i++) {
         const gi = g[i] * scale;
@@ -69,7 +69,6 @@ describe("Adam over flat buffers", () => {
         v[i] = b2 * v[i] + (1 - b2) * gi * gi;
         ref[i] -= (k * m[i]) / (Math.sqrt(v[i]) + eps);
       }
-      expect(r.weights.get("w")).toEqual(p.dataSync()); // the returned values are the variable's
     }
     const got = p.dataSync();
     let err = 0, mx = 0;
