@@ -10,10 +10,6 @@
  * batch entry (the bias as its `b`, then `relu` for a fused ReLU), and the result is copied back
  * into the tfjs output buffer. The arena grows once to the largest call and is released after each.
  *
- * The instance is the relaxed-SIMD build (fused multiply-add) when build/ has it: V8 is given
- * --experimental-wasm-relaxed-simd for it (Node 20 needs the flag; later engines accept the build
- * as is). HAT_TRAIN_FMA=0 keeps the baseline build, HAT_WASM names a build.
- *
  * Batch dims: the leading dims of A and B are flattened (as tfjs-wasm does); a batch of 1 on either
  * side broadcasts. Anything else (other dtypes, other broadcasts, prelu / leaky ReLU, a bias that
  * is not one value per column) goes to tfjs-wasm's own kernel.
@@ -25,9 +21,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { setFlagsFromString } from "node:v8";
 import type { HatWasm } from "../runtime/wasm.js";
-import { loadWasm, readWasmBuilds, wasmBuild } from "../runtime/wasm-node.js";
+import { loadWasm } from "../runtime/wasm-node.js";
 
 type MatMulArgs = {
   inputs: { a: tf.TensorInfo; b: tf.TensorInfo };
@@ -43,33 +38,6 @@ type FusedMatMulArgs = {
 
 let hat: HatWasm | undefined;
 let calls = 0;
-
-/**
- * The instance training's products run on (one per thread, made on first use): see the header.
- * The default build of everything else (wasmBuild(), inference's) is settled before V8's flag is
- * set, so a trainer measures and decodes with the build it would have without this.
- */
-function trainingWasm(): HatWasm {
-  if (process.env.HAT_WASM) return loadWasm();
-  const builds = readWasmBuilds();
-  const baseline = builds.find((b) => b.name === "hat.wasm");
-  const relaxed = builds.find((b) => b.name === "hat-relaxed.wasm");
-  if (process.env.HAT_TRAIN_FMA === "0" || !relaxed) return baseline ? withBuild(loadWasm(baseline.bytes), baseline.name) : loadWasm();
-  wasmBuild();
-  if (!WebAssembly.validate(relaxed.bytes)) setFlagsFromString("--experimental-wasm-relaxed-simd");
-  if (!WebAssembly.validate(relaxed.bytes)) return loadWasm();
-  return withBuild(loadWasm(relaxed.bytes), relaxed.name);
-}
-
-function withBuild(w: HatWasm, name: string): HatWasm {
-  w.build = name;
-  return w;
-}
-
-/** The file name of the build training's products run on in this thread (hat.wasm or hat-relaxed.wasm). */
-export function hatMatmulBuild(): string | undefined {
-  return (hat ??= trainingWasm()).build;
-}
 
 /** How many products our kernel has computed (tests check it is really used). */
 export function hatMatmulCalls(): number {
@@ -149,7 +117,7 @@ function hatProduct(args: MatMulArgs, bias?: tf.TensorInfo, relu = false): tf.Te
   }
 
   calls++;
-  const h = (hat ??= trainingWasm());
+  const h = (hat ??= loadWasm());
   const mark = h.mark();
   try {
     const sizeA = bA * M * K, sizeB = bB * K * N, sizeY = batch * M * N;

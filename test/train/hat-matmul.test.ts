@@ -1,8 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { allProducts, hatMatmulBuild, hatMatmulCalls, registerHatMatmul, unregisterHatMatmul } from "../../train/hat-matmul.js";
-import { wasmBuild } from "../../runtime/wasm-node.js";
+import { allProducts, hatMatmulCalls, registerHatMatmul, unregisterHatMatmul } from "../../train/hat-matmul.js";
 import { randArray, relErr } from "../helpers.js";
 
 /** a · b on backend `name`, the flags as given; returns the values and the shape. */
@@ -134,11 +133,5 @@ describe("hat BatchMatMul on wasm", () => {
     const before = tf.memory().numTensors;
     await product("wasm", [3, 5, 4], [3, 5, 6], true, false, 1);
     expect(tf.memory().numTensors).toBe(before);
-  });
-
-  it("runs on the relaxed-SIMD (FMA) build unless HAT_TRAIN_FMA=0; inference's default build is left as it was", () => {
-    const before = wasmBuild();
-    expect(hatMatmulBuild()).toBe(process.env.HAT_WASM ? before : process.env.HAT_TRAIN_FMA === "0" ? "hat.wasm" : "hat-relaxed.wasm");
-    expect(wasmBuild()).toBe(before);
   });
 });
