@@ -2,8 +2,8 @@
  * Data-parallel training on one machine: each update's batch is split into shards
  * (./batch.ts splitBatch), the main thread computes the first shard's gradients while worker
  * threads (./grad-worker.ts) compute the others on replicas of the SuperTransformer; the
- * gradients are summed (as flat arrays), clipped and applied by Adam on the main thread, and the weights that
- * changed travel to the workers with their next request.
+ * gradients are summed (as flat arrays), clipped and applied by Adam on the main thread, and the
+ * weights that changed travel to the workers with their next request.
  *
  * The sum of the shards' gradients is the whole batch's gradient (each shard's loss is divided by
  * the batch's token count), so an update is the same update as on one thread up to float rounding.

@@ -9,7 +9,8 @@
  * The estimate, in float32s, for a thread whose shard has N padded tokens a side:
  *
  *   persistent  P · 1                            the weights (Adam's moments are JS arrays, outside the heap)
- *   per update  P · C_PARAMS                      gradients and their clipped copies
+ *   per update  P · C_PARAMS                      gradients (fitted when their clipped copies were
+ *                                                 tensors too: an over-estimate since)
  *             + N · V · C_VOCAB                   logits, log-softmax, the loss and their gradients
  *             + N · Σ_layers (C_DIM · D + C_FFN · F)   every activation tfjs's tape keeps
  *             + N · Σ_attention H · T · C_SCORES  attention scores and probabilities
