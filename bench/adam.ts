@@ -14,7 +14,7 @@ let P = 0; for (const g of grads.values()) P += g.length;
 const mom = new Map([...vars].map(([n, v]) => [n, { m: tf.variable(tf.zerosLike(v), false), v: tf.variable(tf.zerosLike(v), false) }]));
 function oldAdam(lr: number) {
   const b1 = 0.9, b2 = 0.98, eps = 1e-8;
-  let ss = tf.tidy(() => tf.addN([...gt.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
+  const ss = tf.tidy(() => tf.addN([...gt.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
   for (const [name, g] of gt) {
     const p = vars.get(name)!, s = mom.get(name)!;
     tf.tidy(() => {

@@ -137,16 +137,7 @@ export class Adam {
  */
 export function clipFactor(grads: Iterable<Float32Array>, maxNorm: number): { norm: number; scale: number } {
   let ss = 0;
-  for (const g of grads) {
-    let s0 = 0, s1 = 0;
-    let i = 0;
-    for (; i + 1 < g.length; i += 2) {
-      s0 += g[i] * g[i];
-      s1 += g[i + 1] * g[i + 1];
-    }
-    if (i < g.length) s0 += g[i] * g[i];
-    ss += s0 + s1;
-  }
+  for (const g of grads) for (let i = 0; i < g.length; i++) ss += g[i] * g[i];
   const norm = Math.sqrt(ss);
   const coef = maxNorm / (norm + 1e-6);
   return { norm, scale: maxNorm > 0 && coef < 1 ? coef : 1 };
