@@ -36,13 +36,14 @@ export async function translateCommand(argv: string[], io: Io): Promise<void> {
 }
 
 export async function bleuCommand(argv: string[], io: Io): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { ref: { type: "string" }, hyp: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { ref: { type: "string" }, hyp: { type: "string" }, lowercase: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true });
   if (values.help) {
-    io.out("usage: hat bleu --ref FILE --hyp FILE [--json]\n\nCorpus BLEU as sacreBLEU's default (13a tokenization, exponential smoothing, mixed case).");
+    io.out("usage: hat bleu --ref FILE --hyp FILE [--lowercase] [--json]\n\nCorpus BLEU as sacreBLEU's default (13a tokenization, exponential smoothing, mixed case).\n" +
+      "--lowercase scores both sides lowercased (sacreBLEU -lc; Multi30k's shared tasks score so).");
     return;
   }
   const refs = readLines(requireFlag(values, "ref")), hyps = readLines(requireFlag(values, "hyp"));
-  const r = bleu(hyps, refs);
+  const r = bleu(hyps, refs, { lowercase: values.lowercase === true });
   if (values.json) io.out(JSON.stringify({ bleu: r.score, precisions: r.precisions, bp: r.bp, sys_len: r.sysLen, ref_len: r.refLen }));
   else io.out(formatBleu(r));
 }

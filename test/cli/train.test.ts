@@ -33,6 +33,12 @@ describe("hat train / translate / bleu", () => {
     const b = await hat("bleu", "--ref", join(dir, "ref.txt"), "--hyp", join(dir, "hyp.txt"), "--json");
     expect(b.code, b.err).toBe(0);
     expect(JSON.parse(b.out).bleu).toBeGreaterThanOrEqual(0);
+    // --lowercase: a hypothesis that differs from its reference only in case scores 100 only so
+    writeFileSync(join(dir, "upper.txt"), test.tgt.map((s) => s.toUpperCase()).join("\n") + "\n");
+    const cased = await hat("bleu", "--ref", join(dir, "ref.txt"), "--hyp", join(dir, "upper.txt"), "--json");
+    const lower = await hat("bleu", "--ref", join(dir, "ref.txt"), "--hyp", join(dir, "upper.txt"), "--lowercase", "--json");
+    expect(JSON.parse(cased.out).bleu).toBeLessThan(100);
+    expect(JSON.parse(lower.out).bleu).toBeCloseTo(100, 6);
     // the checkpoint sits beside the model
     expect(readFileSync(model + ".ckpt").subarray(0, 4).toString()).toBe("HATM");
   });
