@@ -1,6 +1,7 @@
 /** `hat profile-campaign`: measure N architectures of a space here and append them to a latency dataset (latency/campaign.ts). */
 import { parseArgs } from "node:util";
 import { runCampaign } from "../latency/campaign.js";
+import { minimumRowsForSpace } from "../latency/fit.js";
 import { DEFAULT_PROTOCOL as D } from "../runtime/protocol.js";
 import { readModelFile } from "../runtime/model-files.js";
 import type { Space } from "../runtime/types.js";
@@ -10,7 +11,7 @@ import { UsageError, type Io } from "./io.js";
 import { latencySpaceArg } from "./predictor.js";
 
 const HELP = `usage: hat profile-campaign (--space FILE|demo|wmt14|iwslt14|multi30k|cpu-server|hat-latency | --supernet MODEL)
-                          --samples N --out CSV
+                          --samples N|auto --out CSV
                           [--runs 300] [--warmup 5] [--vocab 32768] [--src-len 30] [--tgt-len 30]
                           [--beam 5] [--seed 1] [--rounds 1] [--quant f32|int8|linear8|kmeans8|kmeans4] [--threads 1] [--no-remeasure]
                           [--no-steady] [--json]
@@ -27,6 +28,9 @@ kmeans8, kmeans4 likewise measure (and record) a quantized file's form, as hat p
 
 --threads N: every product split over N threads (the threaded build; docs/runtime.md "Threads");
 recorded in the rows (the threads column), matched by hat search --threads N.
+
+--samples auto: the rows \`hat predictor fit\` needs for this space (its default features), plus a
+fifth for outliers; an N below that need is measured, with a warning naming it.
 
 Measures N architectures of the space (its extremes, then seeded uniform samples) on this machine
 with \`hat profile\`'s protocol, one row appended (and flushed to disk) per architecture, in HAT's
@@ -57,8 +61,10 @@ export async function campaignCommand(argv: string[], io: Io): Promise<void> {
   if (served) checkSpaceCovered(served.space, space, `--space ${values.space}`); // else the search refuses the predictor later
   const vocab = intFlag(values, "vocab", served?.vocab ?? D.vocab, 8);
   if (served && vocab !== served.vocab) throw new UsageError(`--vocab ${vocab} differs from the vocabulary of --supernet ${values.supernet} (${served.vocab}): its latencies would be another model's`);
-  requireFlag(values, "samples");
-  const samples = intFlag(values, "samples", 1);
+  const need = minimumRowsForSpace(space).min_rows;
+  const samples = requireFlag(values, "samples") === "auto" ? Math.ceil(need * 1.2) : intFlag(values, "samples", 1);
+  if (values.samples === "auto") io.err(`--samples auto: ${samples} architectures (a predictor of this space needs ${need} rows, plus a fifth for outliers)`);
+  else if (samples < need) io.err(`warning: a predictor of this space needs at least ${need} rows (hat predictor fit's default features); --samples ${samples} measures fewer`);
   const r = await runCampaign({
     space, samples, out: requireFlag(values, "out"), seed: intFlag(values, "seed", 1, 0),
     protocol: {

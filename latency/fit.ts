@@ -154,6 +154,16 @@ export function minimumRows(X: readonly (readonly number[])[]): MinimumRows {
   return { features: X[0]?.length ?? 0, coefficients, min_train: minTrain, min_holdout: MIN_HOLDOUT, min_rows: minTrain + 2 * MIN_HOLDOUT };
 }
 
+/**
+ * The rows a predictor of `space` needs (fitPredictor's rule, before outliers), for a campaign to
+ * measure enough: the features' rank is taken over a seeded sample of the space, as the fit does.
+ */
+export function minimumRowsForSpace(space: Space, features: FeatureKind = "sums", seed = 1): MinimumRows {
+  const kind: FeatureKind = features === "auto" ? "sums" : features;
+  const spec = featureSpec(kind, space);
+  return minimumRows(spaceSample(space, spec, featureCount(spec), seed));
+}
+
 /** Holdout (validation, test) rows of a split of n rows: a tenth, at least MIN_HOLDOUT. */
 function holdoutSize(n: number): number {
   return Math.max(MIN_HOLDOUT, Math.round(n / 10));

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { hat } from "./hat.js";
+import { minimumRowsForSpace } from "../../latency/fit.js";
 import { validateSpace } from "../../runtime/arch.js";
 import { largestArch, smallestArch } from "../../runtime/arch-sample.js";
 import { HAT_WMT_SPACE, DEMO_SPACE } from "../../runtime/spaces.js";
@@ -102,6 +103,8 @@ describe("hat profile-campaign", () => {
     expect(r.code, r.err).toBe(0);
     const j = last(r.out);
     expect(j).toMatchObject({ measured: 5, target: 5, complete: true });
+    const need = minimumRowsForSpace(validateSpace({ ...TINY_SPACE, endeLayerChoices: [1, 2] })).min_rows;
+    expect(r.err).toContain(`warning: a predictor of this space needs at least ${need} rows`);
     expect(j.remeasured).toBeGreaterThanOrEqual(3); // the process's first 3, and any with an abnormal spread
     expect(j.newRows).toBe(5 + j.remeasured);
     expect(readFileSync(out, "utf8").trim().split("\n")).toHaveLength(6);
@@ -112,6 +115,14 @@ describe("hat profile-campaign", () => {
     const mixed = await hat(...args.map((a) => (a === "2" ? "3" : a)));
     expect(mixed.code).toBe(2);
     expect(mixed.err).toMatch(/use the same options or another --out/);
+    // --samples auto: what the fit needs plus a fifth; the fit of it goes through
+    const autoOut = join(dir, "auto.csv");
+    const auto = await hat(...args.map((a) => (a === "5" ? "auto" : a === out ? autoOut : a)));
+    expect(auto.code, auto.err).toBe(0);
+    expect(last(auto.out)).toMatchObject({ target: Math.ceil(need * 1.2), complete: true });
+    expect(auto.err).not.toContain("warning");
+    const fit = await hat("predictor", "fit", "--data", autoOut, "--space", spaceFile, "--out", join(dir, "auto.json"), "--json");
+    expect(fit.code, fit.err).toBe(0);
   });
 
   it("--supernet: the campaign measures at the SuperTransformer's vocabulary, over its space; another --vocab is refused", async () => {

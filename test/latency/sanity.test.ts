@@ -10,7 +10,7 @@ import { DEMO_SPACE } from "../../runtime/spaces.js";
 import type { Arch } from "../../runtime/types.js";
 import { LatencyDataError } from "../../latency/dataset.js";
 import { HAT_LATENCY_SPACE } from "../../latency/features.js";
-import { fitPredictor, minimumRows, splitIndices } from "../../latency/fit.js";
+import { fitPredictor, minimumRows, minimumRowsForSpace, splitIndices } from "../../latency/fit.js";
 import { featureRank } from "../../latency/linear.js";
 import { compareRmse, rmseInterval } from "../../latency/metrics.js";
 import { archAtMost, archBelow, monotonicityCheck } from "../../latency/monotonicity.js";
@@ -87,6 +87,7 @@ describe("enough rows", () => {
     const { predictor, report } = await fitPredictor(syntheticRows(56, 4, 0.3, DEMO_SPACE), { ...quiet, space: DEMO_SPACE, seed: 4 });
     expect(report.test).toBe(10);
     expect(report.min_rows).toMatchObject({ coefficients: 12, min_train: 36, min_rows: 56 });
+    expect(minimumRowsForSpace(DEMO_SPACE, "sums", 4)).toEqual(report.min_rows); // what a campaign is told to measure
     const r = mulberry32(77);
     const p = predictor.predict(Array.from({ length: 20000 }, () => sampleArch(DEMO_SPACE, r)));
     expect(Math.min(...p)).toBeGreaterThanOrEqual(report.floor_ms[0] + report.floor_ms[1]);
