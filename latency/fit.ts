@@ -159,8 +159,7 @@ export function minimumRows(X: readonly (readonly number[])[]): MinimumRows {
  * measure enough: the features' rank is taken over a seeded sample of the space, as the fit does.
  */
 export function minimumRowsForSpace(space: Space, features: FeatureKind = "sums", seed = 1): MinimumRows {
-  const kind: FeatureKind = features === "auto" ? "sums" : features;
-  const spec = featureSpec(kind, space);
+  const spec = featureSpec(features, space);
   return minimumRows(spaceSample(space, spec, featureCount(spec), seed));
 }
 
