@@ -16,6 +16,40 @@ export function token_nll(nll: usize, smooth: usize, x: usize, targets: usize, r
   }
 }
 
+/** fairseq's label-smoothed loss and its gradient in one pass per row of logits [rows, V]:
+ *  loss[r] = (1 - eps)·nll + eps / V·smooth (token_nll's terms), nll[r] as token_nll, and x[r, :]
+ *  overwritten IN PLACE with d loss[r] / d x[r, :] = softmax(x[r, :]) - eps / V - (1 - eps)·[v == target].
+ *  Rows whose target == pad get loss = nll = 0 and a zero gradient row. */
+export function smoothed_ce_grad(loss: usize, nll: usize, x: usize, targets: usize, rows: i32, V: i32, eps: f32, pad: i32): void {
+  const off = eps / <f32>V, off4 = f32x4.splat(off);
+  for (let r = 0; r < rows; r++) {
+    const xr = x + (<usize>r * V << 2);
+    const tgt = load<i32>(targets + (<usize>r << 2));
+    if (tgt == pad) {
+      store<f32>(loss + (<usize>r << 2), 0); store<f32>(nll + (<usize>r << 2), 0);
+      memory.fill(xr, 0, <usize>V << 2);
+      continue;
+    }
+    const lse = logsumexp(xr, V);
+    const sum = rowSum(xr, V, 0, false);
+    const n = lse - <f64>load<f32>(xr + (<usize>tgt << 2));
+    store<f32>(nll + (<usize>r << 2), <f32>n);
+    store<f32>(loss + (<usize>r << 2), <f32>((1 - <f64>eps) * n + <f64>off * (<f64>V * lse - sum)));
+    const l = <f32>lse, l4 = f32x4.splat(l);
+    let v = 0;
+    for (; v + 4 <= V; v += 4) {
+      const p = xr + (<usize>v << 2);
+      v128.store(p, f32x4.sub(expf4(f32x4.sub(v128.load(p), l4)), off4));
+    }
+    for (; v < V; v++) {
+      const p = xr + (<usize>v << 2);
+      store<f32>(p, Mathf.exp(load<f32>(p) - l) - off);
+    }
+    const pt = xr + (<usize>tgt << 2);
+    store<f32>(pt, load<f32>(pt) - (1 - eps));
+  }
+}
+
 /** In place: x[r, :] = log_softmax(x[r, :]). */
 export function log_softmax_rows(x: usize, rows: i32, V: i32): void {
   for (let r = 0; r < rows; r++) {

@@ -12,7 +12,7 @@ export { attention, softmax_row } from "./attention";
 export { embed } from "./embed";
 export { thread_init } from "./thread-id";
 export { set_threads, worker_step, stop_workers, thread_ctrl, product_op } from "./threads";
-export { token_nll, log_softmax_rows, gather_rows } from "./decode";
+export { token_nll, smoothed_ce_grad, log_softmax_rows, gather_rows } from "./decode";
 export {
   model_desc_ints, enc_layer_offset, dec_layer_offset,
   encode_scratch_bytes, encode,

@@ -26,6 +26,8 @@ export interface HatExports {
   softmax_row(s: number, n: number, last: number, scale: number, len: number, block: number): void;
   embed(y: number, tokens: number, E: number, ldE: number, P: number, ldP: number, B: number, T: number, t0: number, D: number): void;
   token_nll(nll: number, smooth: number, x: number, targets: number, rows: number, V: number, pad: number): void;
+  /** Label-smoothed loss and NLL per row, the loss's gradient written over x (assembly/decode.ts). */
+  smoothed_ce_grad(loss: number, nll: number, x: number, targets: number, rows: number, V: number, eps: number, pad: number): void;
   log_softmax_rows(x: number, rows: number, V: number): void;
   gather_rows(dst: number, src: number, rows: number, n: number, len: number, stride: number): void;
   model_desc_ints(encLayers: number, decLayers: number): number;

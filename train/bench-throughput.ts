@@ -135,7 +135,7 @@ if (args.profile) {
   }
   console.log(`BatchMatMul: ${flat.toFixed(0)} ms in 2-d products, ${batched.toFixed(0)} ms in attention's batched products`);
   if (process.env.HAT_BENCH_SHAPES) {
-    const slow = prof.kernels.filter((k) => typeof k.kernelTimeMs === "number" && k.kernelTimeMs > 20);
+    const slow = prof.kernels.filter((k) => typeof k.kernelTimeMs === "number" && k.kernelTimeMs > Number(process.env.HAT_BENCH_SHAPES));
     for (const k of slow) console.log(`  ${k.name} ${JSON.stringify(k.inputShapes)} ${(k.kernelTimeMs as number).toFixed(0)} ms ${k.extraInfo}`);
   }
   for (const [name, e] of [...by].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {

@@ -21,8 +21,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import type { HatWasm } from "../runtime/wasm.js";
-import { loadWasm } from "../runtime/wasm-node.js";
+import { hatInstance } from "./hat-instance.js";
 
 type MatMulArgs = {
   inputs: { a: tf.TensorInfo; b: tf.TensorInfo };
@@ -36,7 +35,6 @@ type FusedMatMulArgs = {
   backend: BackendWasm;
 };
 
-let hat: HatWasm | undefined;
 let calls = 0;
 
 /** How many products our kernel has computed (tests check it is really used). */
@@ -117,7 +115,7 @@ function hatProduct(args: MatMulArgs, bias?: tf.TensorInfo, relu = false): tf.Te
   }
 
   calls++;
-  const h = (hat ??= loadWasm());
+  const h = hatInstance();
   const mark = h.mark();
   try {
     const sizeA = bA * M * K, sizeB = bB * K * N, sizeY = batch * M * N;
@@ -210,6 +208,15 @@ export function registerHatMatmul(only?: HatMatmulFilter): void {
     tf.unregisterKernel(tf._FusedMatMul, "wasm");
     tf.registerKernel({ kernelName: tf._FusedMatMul, backendName: "wasm", setupFunc: fused.setupFunc, kernelFunc: fusedKernel as unknown as tf.KernelFunc });
   }
+}
+
+/**
+ * Whether every product of the active backend takes transposed operands at full speed: ours do
+ * (matmul_nt, a transposed A transposed in the instance), and so do the native backends;
+ * tfjs-wasm's own kernels do not (./matmul.ts copies the operands transposed instead).
+ */
+export function transposeFlagsFast(): boolean {
+  return tf.getBackend() !== "wasm" || (original !== undefined && filter === allProducts);
 }
 
 /** Put tfjs-wasm's own kernel back (tests). */

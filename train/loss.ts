@@ -8,6 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { SPECIALS } from "../runtime/types.js";
+import { fusedLossActive, fusedSmoothedRows } from "./hat-loss.js";
 
 /**
  * log(sum_v exp(x[r, v])) per row: [R, V] -> [R], with the gradient written directly as
@@ -47,6 +48,11 @@ export interface LossResult {
 export function labelSmoothedLoss(logits: tf.Tensor2D, target: tf.Tensor1D, eps = 0.1, pad: number = SPECIALS.pad): LossResult {
   const [R, V] = logits.shape;
   if (target.shape[0] !== R) throw new RangeError(`loss: ${R} logit rows but ${target.shape[0]} targets`);
+  if (fusedLossActive()) {
+    // one pass per row on our wasm kernel (./hat-loss.ts); the same quantities
+    const { rows, nllSum } = fusedSmoothedRows(logits, target, eps, pad);
+    return { loss: tf.sum(rows), nll: tf.scalar(nllSum), tokens: tf.sum(tf.cast(tf.notEqual(target, pad), "float32")) };
+  }
   const lse = logSumExpRows(logits); // [R]
   // logits[r, target_r] by a flat gather: index r·V + target_r
   const flat = tf.add(tf.range(0, R * V, V, "int32"), tf.cast(target, "int32")); // [R]

@@ -1,15 +1,33 @@
 /**
- * Matrix products whose gradients never ask the backend for a transposed operand.
+ * The linear layers' and the tied output projection's products, with their gradients written out.
  *
- * tfjs's own gradient of `matMul(a, b)` computes `dy · bᵀ` and `aᵀ · dy` with the transpose
- * flags. tfjs-backend-wasm 4.22 sends only untransposed 2-d products to XNNPACK; with a flag set it
- * falls back to a naive loop 10-20x slower (a [3392,512]·[512,128]ᵀ product: ~400 ms instead of
- * ~25 ms on this machine), which made those products ~85 % of a training step. Here the transposes
- * are explicit `tf.transpose` copies (cheap next to the product) and every product is untransposed.
+ * Backward, `dy · Wᵀ` and `Xᵀ · dy` take transposed operands. Our wasm kernels (./hat-matmul.ts)
+ * and the native backends take the transpose flags at full speed; tfjs-backend-wasm's own kernels
+ * do not (4.22 sends only untransposed 2-d products to XNNPACK, a flag falls back to a loop 10-20x
+ * slower), so there the operand is copied transposed by `tf.transpose` first
+ * (`transposeFlagsFast()`). The bias gradient, a sum over rows, is a product with a row of ones
+ * on the fast path: tfjs-wasm's `Sum` over axis 0 transposes the whole [M, N] first.
  *
  * Shapes: a [M, K], b [K, N] (or [N, K] with transposeB), y [M, N].
  */
 import * as tf from "@tensorflow/tfjs";
+import { transposeFlagsFast } from "./hat-matmul.js";
+
+/** a · bᵀ, with the flag or with b copied transposed (see above). */
+function mulBT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return transposeFlagsFast() ? tf.matMul(a, b, false, true) : tf.matMul(a, tf.transpose(b));
+}
+
+/** aᵀ · b, with the flag or with a copied transposed. */
+function mulAT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return transposeFlagsFast() ? tf.matMul(a, b, true, false) : tf.matMul(tf.transpose(a), b);
+}
+
+/** Σ over rows of x [M, N] -> [N]. */
+export function sumRows(x: tf.Tensor2D): tf.Tensor1D {
+  if (!transposeFlagsFast() || tf.getBackend() !== "wasm") return tf.sum(x, 0);
+  return tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, x.shape[0]]), x), [x.shape[1]]));
+}
 
 /** y = act(x · w + bias): x [M, K], w [K, N], bias [N] -> [M, N]; gradients for all three. */
 export const linearOp: (x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D, relu: boolean) => tf.Tensor2D = (() => {
@@ -23,11 +41,11 @@ export const linearOp: (x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D, relu:
         value: y,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const [xs, ws, ys] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-          const g = relu ? tf.mul(dy, tf.step(ys)) : (dy as tf.Tensor2D); // [M, N]
+          const g: tf.Tensor2D = relu ? tf.mul(dy as tf.Tensor2D, tf.step(ys)) : (dy as tf.Tensor2D); // [M, N]
           return [
-            tf.matMul(g, tf.transpose(ws)), // dx [M, K]
-            tf.matMul(tf.transpose(xs), g), // dw [K, N]
-            tf.sum(g, 0), // dbias [N]
+            mulBT(g, ws), // dx [M, K]
+            mulAT(xs, g), // dw [K, N]
+            sumRows(g), // dbias [N]
           ];
         },
       };
@@ -40,12 +58,12 @@ export const linearOp: (x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D, relu:
 export const matMulBT: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad((a, b, save) => {
   (save as tf.GradSaveFunc)([a as tf.Tensor, b as tf.Tensor]);
   return {
-    value: tf.matMul(a as tf.Tensor2D, tf.transpose(b as tf.Tensor2D)), // [M, N]
+    value: mulBT(a as tf.Tensor2D, b as tf.Tensor2D), // [M, N]
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [as, bs] = saved as [tf.Tensor2D, tf.Tensor2D];
       return [
         tf.matMul(dy as tf.Tensor2D, bs), // da [M, K]
-        tf.matMul(tf.transpose(dy as tf.Tensor2D), as), // db [N, K]
+        mulAT(dy as tf.Tensor2D, as), // db [N, K]
       ];
     },
   };

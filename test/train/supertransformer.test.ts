@@ -7,6 +7,7 @@ import { selectBackend } from "../../train/backend.js";
 import { padBatch } from "../../train/batch.js";
 import { initialTensors } from "../../train/init.js";
 import { labelSmoothedLoss } from "../../train/loss.js";
+import { dropout } from "../../train/layers.js";
 import { scaledRates, SuperTransformer } from "../../train/supertransformer.js";
 import { relErr, validArch } from "../helpers.js";
 
@@ -99,6 +100,23 @@ describe("SuperTransformer training", () => {
       for (let i = 0; i < a.length; i++) err = Math.max(err, Math.abs(a[i] - w.data[i]));
       expect(err / scale, name).toBeLessThan(1e-5);
     }
+  });
+
+  it("dropout keeps 1 - rate of the values, scaled by 1 / (1 - rate), and its gradient is the mask", async () => {
+    await selectBackend("cpu", () => {});
+    const x = tf.ones([200, 250]);
+    for (const rate of [0.1, 0.3, 0.5]) {
+      const [y, g] = tf.tidy(() => [dropout(x, rate).dataSync().slice(), tf.grad((t: tf.Tensor) => tf.sum(dropout(t, rate)))(x).dataSync().slice()]);
+      const kept = y.filter((v) => v !== 0);
+      expect(kept.every((v) => Math.abs(v - 1 / (1 - rate)) < 1e-6)).toBe(true);
+      expect(Math.abs(kept.length / y.length - (1 - rate))).toBeLessThan(0.01); // 50k draws: sd ~0.002
+      expect(g.filter((v) => v !== 0).every((v) => Math.abs(v - 1 / (1 - rate)) < 1e-6)).toBe(true);
+      // two draws differ
+      expect(tf.tidy(() => dropout(x, rate).dataSync()).some((v, i) => v !== y[i])).toBe(true);
+    }
+    expect(dropout(x, 0)).toBe(x);
+    expect(() => dropout(x, 1)).toThrow(/below 1/);
+    x.dispose();
   });
 
   it("dropout only when training, scaled by the SubTransformer's embed dim", async () => {
