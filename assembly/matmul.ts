@@ -50,11 +50,16 @@ export function matmul_nt_naive(y: usize, x: usize, w: usize, b: usize, M: i32, 
   return f32x4.add(c, f32x4.mul(a, b));
 }
 
-/** Largest K for which a column panel is packed (96 KiB). Larger K runs unpacked. */
+/** Largest K for which a column panel is packed whole (96 KiB). Larger K (the logits' gradient
+ *  times the embedding, a weight gradient over a large batch) runs in chunks (matmulDeepK). */
 export const PACK_K: i32 = 3072;
 const PANEL_BYTES: usize = PACK_K * 8 * 4;
 /** One packed panel W[:, n:n+8], contiguous, per thread (assembly/thread-id.ts). */
 const PANELS: usize = memory.data(<i32>PANEL_BYTES * SLOTS, 16);
+/** matmulDeepK's chunk of K and block of rows: the block's x (256 x 256 floats, 256 KiB) stays in
+ *  L2 while every panel of the chunk passes over it. */
+const DEEP_KC: i32 = 256;
+const DEEP_MB: i32 = 256;
 
 /** Up to this many rows, matmul streams W once (matmulFewRows); above, packed 4x8 tiles. */
 export const FEW_ROWS: i32 = 8;
@@ -70,7 +75,7 @@ const FEW_Y: usize = memory.data(<i32>FEW_Y_BYTES * SLOTS, 16);
 
 /** y = x · W (+ b). One row: gemv. Few rows (a beam-search decoder step): matmulFewRows.
  *  Many rows: copy each 8-column panel of W contiguous (a strided panel costs a TLB miss per
- *  row), then 4x8 register tiles. */
+ *  row), then 4x8 register tiles; K > PACK_K in chunks. */
 export function matmul(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N: i32, ldx: i32, ldw: i32, ldy: i32): void {
   if (M <= 1) {
     if (M == 1) gemv(y, x, w, b, K, N, ldw);
@@ -81,34 +86,61 @@ export function matmul(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N
     return;
   }
   const N8 = N & ~7;
-  const pack = K <= PACK_K;
-  const PANEL = panelScratch();
-  for (let n = 0; n < N8; n += 8) {
-    let panel = w + (<usize>n << 2), ldp = ldw;
-    if (pack) {
-      for (let k = 0; k < K; k++) {
-        const src = panel + (<usize>k * ldw << 2), dst = PANEL + (<usize>k << 5);
-        v128.store(dst, v128.load(src));
-        v128.store(dst, v128.load(src, 16), 16);
-      }
-      panel = PANEL;
-      ldp = 8;
+  if (K <= PACK_K) {
+    const PANEL = panelScratch();
+    for (let n = 0; n < N8; n += 8) {
+      packPanel(PANEL, w + (<usize>n << 2), ldw, K);
+      panelTiles(y, x, PANEL, b, M, n, K, ldx, 8, ldy);
     }
-    panelTiles(y, x, panel, b, M, n, K, ldx, ldp, ldy);
-  }
+  } else matmulDeepK(y, x, w, b, M, K, N8, ldx, ldw, ldy);
   if (N8 < N) tailColumns(y, x, w, b, M, K, N8, N, ldx, ldw, ldy);
+}
+
+/** The panel W[0:K, 0:8] (rows ldw floats apart) copied contiguous to dst (K x 8). */
+// @ts-ignore: decorator
+@inline function packPanel(dst: usize, src: usize, ldw: i32, K: i32): void {
+  const step = <usize>ldw << 2;
+  for (let k = 0; k < K; k++) {
+    v128.store(dst, v128.load(src));
+    v128.store(dst, v128.load(src, 16), 16);
+    src += step;
+    dst += 32;
+  }
+}
+
+/** y[:, 0:N8] = x · W (+ b) for K > PACK_K: K in chunks of DEEP_KC, rows in blocks of DEEP_MB;
+ *  per chunk and block each 8-column panel is packed and the block's rows pass over it, the
+ *  chunk's sums added to y (the bias with the first chunk). Unpacked, the panel's rows lie ldw
+ *  floats apart and this ran at a quarter of the packed rate (K 8000, N 256: the logits'
+ *  gradient times the embedding). */
+function matmulDeepK(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N8: i32, ldx: i32, ldw: i32, ldy: i32): void {
+  const PANEL = panelScratch();
+  for (let k0 = 0; k0 < K; k0 += DEEP_KC) {
+    const kc = min(DEEP_KC, K - k0);
+    const xk = x + (<usize>k0 << 2), wk = w + (<usize>k0 * ldw << 2);
+    for (let m0 = 0; m0 < M; m0 += DEEP_MB) {
+      const mb = min(DEEP_MB, M - m0);
+      const ym = y + (<usize>m0 * ldy << 2), xm = xk + (<usize>m0 * ldx << 2);
+      for (let n = 0; n < N8; n += 8) {
+        packPanel(PANEL, wk + (<usize>n << 2), ldw, kc);
+        if (k0 == 0) panelTiles(ym, xm, PANEL, b, mb, n, kc, ldx, 8, ldy);
+        else panelTiles(ym, xm, PANEL, 0, mb, n, kc, ldx, 8, ldy, true);
+      }
+    }
+  }
 }
 
 /** This thread's packing panel (K <= PACK_K rows of 8 columns). */
 // @ts-ignore: decorator
 @inline export function panelScratch(): usize { return PANELS + slot() * PANEL_BYTES; }
 
-/** y[:, n:n+8] = x · panel (+ b[n:n+8]): the panel's K rows ldp floats apart, 4x8 register tiles. */
+/** y[:, n:n+8] = x · panel (+ b[n:n+8]), or y[:, n:n+8] += x · panel when acc: the panel's K rows
+ *  ldp floats apart, 4x8 register tiles. */
 // @ts-ignore: decorator
-@inline export function panelTiles(y: usize, x: usize, panel: usize, b: usize, M: i32, n: i32, K: i32, ldx: i32, ldp: i32, ldy: i32): void {
+@inline export function panelTiles(y: usize, x: usize, panel: usize, b: usize, M: i32, n: i32, K: i32, ldx: i32, ldp: i32, ldy: i32, acc: bool = false): void {
   let m = 0;
-  for (; m + 4 <= M; m += 4) tile4x8(y, x, panel, b, m, n, K, ldx, ldp, ldy);
-  for (; m < M; m++) tile1x8(y, x, panel, b, m, n, K, ldx, ldp, ldy);
+  for (; m + 4 <= M; m += 4) tile4x8(y, x, panel, b, m, n, K, ldx, ldp, ldy, acc);
+  for (; m < M; m++) tile1x8(y, x, panel, b, m, n, K, ldx, ldp, ldy, acc);
 }
 
 /** y[N] = x[K] · W[K,N] (+ b): four rows of W at a time, each streamed contiguously. */
@@ -319,11 +351,19 @@ function matmulFewRows(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N
 }
 
 // @ts-ignore: decorator
-@inline function tile4x8(y: usize, x: usize, w: usize, b: usize, m: i32, n: i32, K: i32, ldx: i32, ldw: i32, ldy: i32): void {
+@inline function tile4x8(y: usize, x: usize, w: usize, b: usize, m: i32, n: i32, K: i32, ldx: i32, ldw: i32, ldy: i32, acc: bool): void {
+  const yBytes = <usize>ldy << 2;
+  let y0 = y + ((<usize>m * ldy + n) << 2);
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  if (acc) {
+    c00 = v128.load(y0); c01 = v128.load(y0, 16);
+    c10 = v128.load(y0 + yBytes); c11 = v128.load(y0 + yBytes, 16);
+    c20 = v128.load(y0 + 2 * yBytes); c21 = v128.load(y0 + 2 * yBytes, 16);
+    c30 = v128.load(y0 + 3 * yBytes); c31 = v128.load(y0 + 3 * yBytes, 16);
+  }
   const xBytes = <usize>ldx << 2;
   let x0 = x + (<usize>m * ldx << 2);
   let wk = w; // panel: column n of W, rows ldw apart
@@ -354,8 +394,6 @@ function matmulFewRows(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N
     c20 = f32x4.add(c20, b0); c21 = f32x4.add(c21, b1);
     c30 = f32x4.add(c30, b0); c31 = f32x4.add(c31, b1);
   }
-  const yBytes = <usize>ldy << 2;
-  let y0 = y + ((<usize>m * ldy + n) << 2);
   v128.store(y0, c00); v128.store(y0, c01, 16); y0 += yBytes;
   v128.store(y0, c10); v128.store(y0, c11, 16); y0 += yBytes;
   v128.store(y0, c20); v128.store(y0, c21, 16); y0 += yBytes;
@@ -363,8 +401,13 @@ function matmulFewRows(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N
 }
 
 // @ts-ignore: decorator
-@inline function tile1x8(y: usize, x: usize, w: usize, b: usize, m: i32, n: i32, K: i32, ldx: i32, ldw: i32, ldy: i32): void {
+@inline function tile1x8(y: usize, x: usize, w: usize, b: usize, m: i32, n: i32, K: i32, ldx: i32, ldw: i32, ldy: i32, acc: bool): void {
+  const y0 = y + ((<usize>m * ldy + n) << 2);
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
+  if (acc) {
+    c0 = v128.load(y0);
+    c1 = v128.load(y0, 16);
+  }
   let x0 = x + (<usize>m * ldx << 2);
   let wk = w; // panel: column n of W, rows ldw apart
   const wStep = <usize>ldw << 2;
@@ -379,7 +422,6 @@ function matmulFewRows(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N
     c0 = f32x4.add(c0, v128.load(b + (<usize>n << 2)));
     c1 = f32x4.add(c1, v128.load(b + (<usize>n << 2), 16));
   }
-  const y0 = y + ((<usize>m * ldy + n) << 2);
   v128.store(y0, c0);
   v128.store(y0, c1, 16);
 }

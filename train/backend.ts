@@ -12,6 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { allProducts, batchedOnly, registerHatMatmul } from "./hat-matmul.js";
 import { enableFusedLoss } from "./hat-loss.js";
+import { registerGatherRows } from "./wasm-gather.js";
 import { registerSharedIdentity } from "./wasm-identity.js";
 import { registerSegmentSum } from "./segment-sum.js";
 
@@ -55,8 +56,9 @@ async function tryBackend(name: BackendName): Promise<string> {
       // Every product (BatchMatMul, _FusedMatMul) on our own wasm kernels (./hat-matmul.ts):
       // attention's batched ones 5-8x tfjs-wasm's naive batched path, the 2-d ones past XNNPACK's.
       // HAT_TRAIN_KERNELS=hat-batched sends only the batched ones; =tfjs keeps tfjs's own kernels.
-      // With "hat" (the default) also the label-smoothed loss in one pass (./hat-loss.ts) and an
-      // Identity that shares its buffer (./wasm-identity.ts); HAT_TRAIN_KERNELS=hat-products takes
+      // With "hat" (the default) also the label-smoothed loss in one pass (./hat-loss.ts), an
+      // Identity that shares its buffer (./wasm-identity.ts) and embedding lookups that copy rows
+      // (./wasm-gather.ts); HAT_TRAIN_KERNELS=hat-products takes
       // the products only (the trainer of 2026-12-03, for comparing).
       const kernels = process.env.HAT_TRAIN_KERNELS ?? "hat";
       if (kernels === "hat" || kernels === "hat-products") registerHatMatmul(allProducts);
@@ -65,6 +67,7 @@ async function tryBackend(name: BackendName): Promise<string> {
       if (kernels === "hat") {
         enableFusedLoss(true);
         registerSharedIdentity();
+        registerGatherRows();
       }
       if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend failed to initialise");
       return "wasm";

@@ -5,10 +5,10 @@
  * products, a naive loop otherwise).
  *
  * Per call: A and B (and a fused product's bias) are copied from the tfjs-wasm heap into one
- * persistent HatWasm instance (when transposeA, A is copied as stored and transposed there by
- * assembly/transpose.ts; B stays as stored, `matmul_nt` when transposeB), our matmul runs per
- * batch entry (the bias as its `b`, then `relu` for a fused ReLU), and the result is copied back
- * into the tfjs output buffer. The arena grows once to the largest call and is released after each.
+ * persistent HatWasm instance (a transposed A or B is copied as stored and transposed there by
+ * assembly/transpose.ts; only for a few rows of A does a transposed B stay as stored, for
+ * `matmul_nt`), our matmul runs per batch entry (the bias as its `b`, then `relu` for a fused
+ * ReLU), and the result is copied back into the tfjs output buffer. The arena grows once to the largest call and is released after each.
  *
  * Batch dims: the leading dims of A and B are flattened (as tfjs-wasm does); a batch of 1 on either
  * side broadcasts. Anything else (other dtypes, other broadcasts, prelu / leaky ReLU, a bias that
@@ -62,6 +62,8 @@ export const batchedOnly: HatMatmulFilter = (batch) => batch > 1;
  */
 export const allProducts: HatMatmulFilter = () => true;
 let filter: HatMatmulFilter = allProducts;
+/** Up to this many rows of A, a product with a transposed B runs on matmul_nt (B as stored). */
+const NT_ROWS = 8;
 
 /**
  * tf.fused.matMul on our kernels: the product plus a bias of N values ([N] or [1, N], added per
@@ -121,6 +123,11 @@ function hatProduct(args: MatMulArgs, bias?: tf.TensorInfo, relu = false): tf.Te
     const sizeA = bA * M * K, sizeB = bB * K * N, sizeY = batch * M * N;
     const pA = h.alloc(sizeA * 4), pB = h.alloc(sizeB * 4), pY = h.alloc(sizeY * 4), pBias = bias ? h.alloc(N * 4) : 0;
     const pT = transposeA ? h.alloc(sizeA * 4) : 0;
+    // A transposed B ([N, K] as stored): for more than a few rows of A, B is transposed here and
+    // the packed matmul runs (1.0-1.4x matmul_nt's rate, most at N 8000: the logits); matmul_nt
+    // (rows of B streamed) for the few rows of a decoder step.
+    const ntRows = transposeB && M <= NT_ROWS;
+    const pBt = transposeB && !ntRows ? h.alloc(sizeB * 4) : 0;
     // Views after all allocs (growth detaches earlier ones); tfjs heap views after makeOutput.
     const srcA = backend.typedArrayFromHeap(a) as Float32Array, srcB = backend.typedArrayFromHeap(b) as Float32Array;
     if (!transposeA) h.f32(pA, sizeA).set(srcA);
@@ -129,10 +136,13 @@ function hatProduct(args: MatMulArgs, bias?: tf.TensorInfo, relu = false): tf.Te
       h.f32(pT, sizeA).set(srcA);
       for (let i = 0; i < bA; i++) h.x.transpose(pA + i * M * K * 4, pT + i * M * K * 4, K, M);
     }
-    h.f32(pB, sizeB).set(srcB);
+    if (pBt) {
+      h.f32(pBt, sizeB).set(srcB);
+      for (let i = 0; i < bB; i++) h.x.transpose(pB + i * K * N * 4, pBt + i * K * N * 4, N, K);
+    } else h.f32(pB, sizeB).set(srcB);
     if (bias) h.f32(pBias, N).set(backend.typedArrayFromHeap(bias) as Float32Array);
-    const mm = transposeB ? h.x.matmul_nt : h.x.matmul;
-    const ldw = transposeB ? K : N;
+    const mm = ntRows ? h.x.matmul_nt : h.x.matmul;
+    const ldw = ntRows ? K : N;
     for (let i = 0; i < batch; i++) {
       const xa = pA + (bA === 1 ? 0 : i * M * K * 4), wb = pB + (bB === 1 ? 0 : i * K * N * 4);
       mm(pY + i * M * N * 4, xa, wb, pBias, M, K, N, K, ldw, N);

@@ -42,6 +42,9 @@ const shapes: [number, number, number, number, number][] = [
   [2, 65, 40, 3, 0],
   [8, 70, 600, 2, 9],
   [3, 19, 13, 0, 1],
+  // K > PACK_K (3072): chunks of 256 with a tail, blocks of 256 rows with a tail, N % 8 columns
+  [261, 3100, 19, 3, 5],
+  [13, 6000, 40, 0, 0],
 ];
 
 describe("matmul kernels (y = x·W and y = x·W^T, leading dimensions)", () => {
