@@ -58,8 +58,7 @@ async function tryBackend(name: BackendName): Promise<string> {
       // HAT_TRAIN_KERNELS=hat-batched sends only the batched ones; =tfjs keeps tfjs's own kernels.
       // With "hat" (the default) also the label-smoothed loss in one pass (./hat-loss.ts), an
       // Identity that shares its buffer (./wasm-identity.ts) and embedding lookups that copy rows
-      // (./wasm-gather.ts); HAT_TRAIN_KERNELS=hat-products takes
-      // the products only (the trainer of 2026-12-03, for comparing).
+      // (./wasm-gather.ts); HAT_TRAIN_KERNELS=hat-products takes the products only (for comparing).
       const kernels = process.env.HAT_TRAIN_KERNELS ?? "hat";
       if (kernels === "hat" || kernels === "hat-products") registerHatMatmul(allProducts);
       else if (kernels === "hat-batched") registerHatMatmul(batchedOnly);

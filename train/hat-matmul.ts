@@ -8,7 +8,8 @@
  * persistent HatWasm instance (a transposed A or B is copied as stored and transposed there by
  * assembly/transpose.ts; only for a few rows of A does a transposed B stay as stored, for
  * `matmul_nt`), our matmul runs per batch entry (the bias as its `b`, then `relu` for a fused
- * ReLU), and the result is copied back into the tfjs output buffer. The arena grows once to the largest call and is released after each.
+ * ReLU), and the result is copied back into the tfjs output buffer. The arena grows once to the
+ * largest call and is released after each.
  *
  * Batch dims: the leading dims of A and B are flattened (as tfjs-wasm does); a batch of 1 on either
  * side broadcasts. Anything else (other dtypes, other broadcasts, prelu / leaky ReLU, a bias that
