@@ -51,12 +51,12 @@ export function matmul_nt_naive(y: usize, x: usize, w: usize, b: usize, M: i32, 
 }
 
 /** Largest K for which a column panel is packed whole (96 KiB). Larger K (the logits' gradient
- *  times the embedding, a weight gradient over a large batch) runs in chunks (matmulDeepK). */
+ *  times the embedding, a weight gradient over a large batch) runs in chunks (packedTiles). */
 export const PACK_K: i32 = 3072;
 const PANEL_BYTES: usize = PACK_K * 8 * 4;
 /** One packed panel W[:, n:n+8], contiguous, per thread (assembly/thread-id.ts). */
 const PANELS: usize = memory.data(<i32>PANEL_BYTES * SLOTS, 16);
-/** matmulDeepK's chunk of K and block of rows: the block's x (256 x 256 floats, 256 KiB) stays in
+/** packedTiles' chunk of K and block of rows for K > PACK_K: the block's x (256 x 256 floats, 256 KiB) stays in
  *  L2 while every panel of the chunk passes over it. */
 const DEEP_KC: i32 = 256;
 const DEEP_MB: i32 = 256;
@@ -86,13 +86,9 @@ export function matmul(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N
     return;
   }
   const N8 = N & ~7;
-  if (K <= PACK_K) {
-    const PANEL = panelScratch();
-    for (let n = 0; n < N8; n += 8) {
-      packPanel(PANEL, w + (<usize>n << 2), ldw, K);
-      panelTiles(y, x, PANEL, b, M, n, K, ldx, 8, ldy);
-    }
-  } else matmulDeepK(y, x, w, b, M, K, N8, ldx, ldw, ldy);
+  // K <= PACK_K: one chunk of K and one block of rows, each panel packed once.
+  if (K <= PACK_K) packedTiles(y, x, w, b, M, K, N8, ldx, ldw, ldy, K, M);
+  else packedTiles(y, x, w, b, M, K, N8, ldx, ldw, ldy, DEEP_KC, DEEP_MB);
   if (N8 < N) tailColumns(y, x, w, b, M, K, N8, N, ldx, ldw, ldy);
 }
 
@@ -108,18 +104,18 @@ export function matmul(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N
   }
 }
 
-/** y[:, 0:N8] = x · W (+ b) for K > PACK_K: K in chunks of DEEP_KC, rows in blocks of DEEP_MB;
- *  per chunk and block each 8-column panel is packed and the block's rows pass over it, the
- *  chunk's sums added to y (the bias with the first chunk). Unpacked, the panel's rows lie ldw
- *  floats apart and this ran at a quarter of the packed rate (K 8000, N 256: the logits'
- *  gradient times the embedding). */
-function matmulDeepK(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N8: i32, ldx: i32, ldw: i32, ldy: i32): void {
+/** y[:, 0:N8] = x · W (+ b): K in chunks of KC (<= PACK_K), rows in blocks of MB; per chunk and
+ *  block each 8-column panel is packed and the block's rows pass over it, the chunk's sums added
+ *  to y (the bias with the first chunk). For K > PACK_K, unpacked panels (rows ldw floats apart)
+ *  ran at a quarter of the packed rate (K 8000, N 256: the logits' gradient times the embedding). */
+// @ts-ignore: decorator
+@inline function packedTiles(y: usize, x: usize, w: usize, b: usize, M: i32, K: i32, N8: i32, ldx: i32, ldw: i32, ldy: i32, KC: i32, MB: i32): void {
   const PANEL = panelScratch();
-  for (let k0 = 0; k0 < K; k0 += DEEP_KC) {
-    const kc = min(DEEP_KC, K - k0);
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = min(KC, K - k0);
     const xk = x + (<usize>k0 << 2), wk = w + (<usize>k0 * ldw << 2);
-    for (let m0 = 0; m0 < M; m0 += DEEP_MB) {
-      const mb = min(DEEP_MB, M - m0);
+    for (let m0 = 0; m0 < M; m0 += MB) {
+      const mb = min(MB, M - m0);
       const ym = y + (<usize>m0 * ldy << 2), xm = xk + (<usize>m0 * ldx << 2);
       for (let n = 0; n < N8; n += 8) {
         packPanel(PANEL, wk + (<usize>n << 2), ldw, kc);

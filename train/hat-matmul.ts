@@ -23,6 +23,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { hatInstance } from "./hat-instance.js";
+import { overrideWasmKernel, restoreWasmKernel } from "./wasm-kernel.js";
 
 type MatMulArgs = {
   inputs: { a: tf.TensorInfo; b: tf.TensorInfo };
@@ -201,24 +202,10 @@ export function matmulStats(): string[] {
 export function registerHatMatmul(only?: HatMatmulFilter): void {
   if (only) filter = only;
   if (original) return;
-  const cfg = tf.getKernel(tf.BatchMatMul, "wasm");
-  if (!cfg) throw new Error("registerHatMatmul: import @tensorflow/tfjs-backend-wasm first");
-  original = cfg;
+  original = overrideWasmKernel("registerHatMatmul", tf.BatchMatMul, kernel);
   collect = process.env.HAT_MATMUL_COMPARE === "1";
   if (collect) process.on("exit", () => { for (const l of matmulStats()) console.error(l); });
-  tf.unregisterKernel(tf.BatchMatMul, "wasm");
-  tf.registerKernel({
-    kernelName: tf.BatchMatMul,
-    backendName: "wasm",
-    setupFunc: cfg.setupFunc, // tfjs-wasm's kernel (the fallback) needs its cwrap
-    kernelFunc: kernel as unknown as tf.KernelFunc,
-  });
-  const fused = tf.getKernel(tf._FusedMatMul, "wasm");
-  if (fused) {
-    originalFused = fused;
-    tf.unregisterKernel(tf._FusedMatMul, "wasm");
-    tf.registerKernel({ kernelName: tf._FusedMatMul, backendName: "wasm", setupFunc: fused.setupFunc, kernelFunc: fusedKernel as unknown as tf.KernelFunc });
-  }
+  if (tf.getKernel(tf._FusedMatMul, "wasm")) originalFused = overrideWasmKernel("registerHatMatmul", tf._FusedMatMul, fusedKernel);
 }
 
 /**
@@ -233,12 +220,10 @@ export function transposeFlagsFast(): boolean {
 /** Put tfjs-wasm's own kernel back (tests). */
 export function unregisterHatMatmul(): void {
   if (!original) return;
-  tf.unregisterKernel(tf.BatchMatMul, "wasm");
-  tf.registerKernel(original);
+  restoreWasmKernel(original);
   original = undefined;
   if (originalFused) {
-    tf.unregisterKernel(tf._FusedMatMul, "wasm");
-    tf.registerKernel(originalFused);
+    restoreWasmKernel(originalFused);
     originalFused = undefined;
   }
   filter = batchedOnly;

@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { overrideWasmKernel, restoreWasmKernel } from "./wasm-kernel.js";
 
 type GatherArgs = {
   inputs: { x: tf.TensorInfo; indices: tf.TensorInfo };
@@ -37,18 +38,12 @@ function gatherRows(args: GatherArgs): tf.TensorInfo {
 
 /** Replace the wasm backend's GatherV2 with the row-copying one (once). Import @tensorflow/tfjs-backend-wasm first. */
 export function registerGatherRows(): void {
-  if (original) return;
-  const cfg = tf.getKernel(tf.GatherV2, "wasm");
-  if (!cfg) throw new Error("registerGatherRows: import @tensorflow/tfjs-backend-wasm first");
-  original = cfg;
-  tf.unregisterKernel(tf.GatherV2, "wasm");
-  tf.registerKernel({ kernelName: tf.GatherV2, backendName: "wasm", setupFunc: cfg.setupFunc, kernelFunc: gatherRows as unknown as tf.KernelFunc });
+  original ??= overrideWasmKernel("registerGatherRows", tf.GatherV2, gatherRows);
 }
 
 /** Put tfjs-wasm's own GatherV2 back (tests). */
 export function unregisterGatherRows(): void {
   if (!original) return;
-  tf.unregisterKernel(tf.GatherV2, "wasm");
-  tf.registerKernel(original);
+  restoreWasmKernel(original);
   original = undefined;
 }

@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { overrideWasmKernel, restoreWasmKernel } from "./wasm-kernel.js";
 
 let original: tf.KernelConfig | undefined;
 
@@ -19,18 +20,12 @@ function identityShared(args: { inputs: { x: tf.TensorInfo }; backend: BackendWa
 
 /** Replace the wasm backend's Identity with the sharing one (once). Import @tensorflow/tfjs-backend-wasm first. */
 export function registerSharedIdentity(): void {
-  if (original) return;
-  const cfg = tf.getKernel(tf.Identity, "wasm");
-  if (!cfg) throw new Error("registerSharedIdentity: import @tensorflow/tfjs-backend-wasm first");
-  original = cfg;
-  tf.unregisterKernel(tf.Identity, "wasm");
-  tf.registerKernel({ kernelName: tf.Identity, backendName: "wasm", kernelFunc: identityShared as unknown as tf.KernelFunc });
+  original ??= overrideWasmKernel("registerSharedIdentity", tf.Identity, identityShared);
 }
 
 /** Put tfjs-wasm's copying Identity back (measurements, tests). */
 export function unregisterSharedIdentity(): void {
   if (!original) return;
-  tf.unregisterKernel(tf.Identity, "wasm");
-  tf.registerKernel(original);
+  restoreWasmKernel(original);
   original = undefined;
 }
